@@ -1,0 +1,7 @@
+export * from './errors';
+export * from './device';
+export * from './buffers';
+export * from './pipelines';
+export * from './recorder';
+export * from './timer';
+export * from './uniforms';
