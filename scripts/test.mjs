@@ -1,0 +1,54 @@
+// `npm test`: the whole suite — type check, unit tests, GPU tests (Node, dawn.node), browser
+// tests (headless Chromium). Ends with one summary line "tests: N passed, N failed".
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { ensureSystemDeps } from './system-deps.mjs';
+
+ensureSystemDeps();
+mkdirSync('test-results', { recursive: true });
+rmSync('test-results/kernel-errors.jsonl', { force: true });
+
+const env = { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR };
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function step(name, command, args) {
+  console.log(`\n━━━ ${name} ━━━`);
+  const started = Date.now();
+  const result = spawnSync(command, args, { stdio: 'inherit', env });
+  console.log(`━━━ ${name}: ${result.status === 0 ? 'ok' : `FAILED (exit ${result.status})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return result.status === 0;
+}
+
+function vitest(project) {
+  const out = `test-results/vitest-${project}.json`;
+  rmSync(out, { force: true });
+  const ok = step(`${project} tests`, 'npx', ['vitest', 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`]);
+  if (existsSync(out)) {
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    passed += report.numPassedTests;
+    failed += report.numFailedTests;
+    if (report.numFailedTests > 0 || !ok) failures.push(project);
+    if (report.numTotalTests === 0) {
+      failures.push(`${project} (no tests ran)`);
+      failed += 1;
+    }
+  } else {
+    failures.push(`${project} (no report)`);
+    failed += 1;
+  }
+}
+
+if (step('type check', 'npx', ['tsc', '-p', 'tsconfig.json'])) passed += 1;
+else {
+  failed += 1;
+  failures.push('type check');
+}
+vitest('unit');
+vitest('gpu');
+vitest('e2e');
+
+console.log(`\n${failures.length ? `failed: ${failures.join(', ')}` : 'all green'}`);
+console.log(`tests: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && failures.length === 0 ? 0 : 1);

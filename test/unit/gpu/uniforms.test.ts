@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { Uniforms } from '../../../src/engine/gpu/uniforms';
+import { pipelineKey, specialize } from '../../../src/engine/gpu/pipelines';
+import { GpuError } from '../../../src/engine/gpu/errors';
+import { describeAdapter } from '../../../src/engine/gpu/device';
+import { chooseVulkanDriver } from '../../../src/engine/gpu/node';
+
+describe('uniform packing', () => {
+  it('packs u32, i32 and f32 little-endian in order and pads to 16 bytes', () => {
+    const bytes = new Uniforms().u32(7).i32(-3).f32(0.5).u32(0xffffffff).f32(-2).bytes();
+    expect(bytes.byteLength).toBe(32);
+    const view = new DataView(bytes);
+    expect(view.getUint32(0, true)).toBe(7);
+    expect(view.getInt32(4, true)).toBe(-3);
+    expect(view.getFloat32(8, true)).toBe(0.5);
+    expect(view.getUint32(12, true)).toBe(0xffffffff);
+    expect(view.getFloat32(16, true)).toBe(-2);
+  });
+
+  it('refuses values that do not fit their type', () => {
+    expect(() => new Uniforms().u32(-1)).toThrow(RangeError);
+    expect(() => new Uniforms().u32(1.5)).toThrow(RangeError);
+    expect(() => new Uniforms().i32(2 ** 31)).toThrow(RangeError);
+  });
+});
+
+describe('kernel specialization', () => {
+  const kernel = { name: 'demo', source: 'const T = {{TILE}}u; const F = {{FLAG}}; alias W = {{W_TYPE}};' };
+
+  it('substitutes every placeholder', () => {
+    expect(specialize(kernel, { TILE: 16, FLAG: true, W_TYPE: 'f16' })).toBe('const T = 16u; const F = true; alias W = f16;');
+  });
+
+  it('names the kernel and the constant when one is missing', () => {
+    expect(() => specialize(kernel, { TILE: 16 })).toThrow(GpuError);
+    expect(() => specialize(kernel, { TILE: 16 })).toThrow(/kernel "demo".*\{\{FLAG\}\}/);
+  });
+
+  it('keys pipelines by name, entry point and sorted constants', () => {
+    expect(pipelineKey(kernel, { b: 2, a: 1 }, 'main')).toBe(pipelineKey(kernel, { a: 1, b: 2 }, 'main'));
+    expect(pipelineKey(kernel, { a: 1 }, 'main')).not.toBe(pipelineKey(kernel, { a: 2 }, 'main'));
+    expect(pipelineKey(kernel, { a: 1 }, 'main')).not.toBe(pipelineKey(kernel, { a: 1 }, 'backward'));
+  });
+});
+
+describe('adapter description', () => {
+  it('builds a readable name from adapter info', () => {
+    const d = describeAdapter({ vendor: 'google', architecture: 'swiftshader', device: 'x', description: 'SwiftShader driver 5.0.0' } as GPUAdapterInfo);
+    expect(d.name).toBe('google swiftshader (SwiftShader driver 5.0.0)');
+    expect(describeAdapter(undefined).name).toBe('unknown vendor');
+  });
+});
+
+describe('Vulkan driver choice in Node', () => {
+  it('keeps a VK_ICD_FILENAMES the user set', () => {
+    const env: NodeJS.ProcessEnv = { VK_ICD_FILENAMES: '/x/icd.json' };
+    expect(chooseVulkanDriver(env)).toBe('VK_ICD_FILENAMES=/x/icd.json');
+    expect(env.VK_ICD_FILENAMES).toBe('/x/icd.json');
+  });
+
+  it('honours ADAPTER_STUDIO_ICD and rejects unknown names', () => {
+    expect(chooseVulkanDriver({ ADAPTER_STUDIO_ICD: 'system' })).toBe('system');
+    expect(() => chooseVulkanDriver({ ADAPTER_STUDIO_ICD: 'bogus' })).toThrow(/bogus/);
+  });
+});
