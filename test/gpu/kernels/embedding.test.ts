@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { Recorder } from '../../../src/engine/gpu/recorder';
+import { uploadBuffer } from '../../../src/engine/gpu/buffers';
+import { embeddingForward, uploadSplitTable } from '../../../src/engine/kernels/embedding/embedding';
+import { embeddingForwardRef } from '../../../src/engine/kernels/embedding/embedding.ref';
+import { gridValues, rng } from '../../helpers/random';
+import { testGpu } from '../../helpers/gpu';
+import { TOLERANCES } from '../../helpers/tolerances';
+import { checkAgainstReference, toF16Bits, weightPrecisions } from './util';
+
+interface Case {
+  name: string;
+  V: number;
+  C: number;
+  N: number;
+  /** Forces the table split: at most this many rows per binding. */
+  rowsPerBinding?: number;
+  signedIds?: boolean;
+}
+
+const cases: Case[] = [
+  { name: 'N=1 V=1 C=1', V: 1, C: 1, N: 1 },
+  { name: 'N=13 V=37 C=5 odd', V: 37, C: 5, N: 13 },
+  { name: 'N=9 V=300 C=576', V: 300, C: 576, N: 9 },
+  { name: 'split into 6 parts of 7 rows, N=40 V=37 C=5', V: 37, C: 5, N: 40, rowsPerBinding: 7 },
+  { name: 'split into 2 parts, N=17 V=64 C=33', V: 64, C: 33, N: 17, rowsPerBinding: 40 },
+  { name: 'i32 ids with -1 and ≥ V give zero rows, split', V: 20, C: 3, N: 8, rowsPerBinding: 6, signedIds: true },
+];
+
+describe('embedding matches the float64 reference', async () => {
+  const gpu = await testGpu();
+  for (const f16 of weightPrecisions(gpu)) {
+    for (const c of cases) {
+      const shape = `${c.name}${f16 ? ' f16 table' : ''}`;
+      it(`embedding forward ${shape} matches_reference`, async () => {
+        const W = gridValues(c.V * c.C, c.V + c.C);
+        const r = rng(c.N);
+        const ids = Int32Array.from({ length: c.N }, (_, n) => (n === 0 ? c.V - 1 : n === 1 ? 0 : Math.floor(r() * c.V)));
+        if (c.signedIds) {
+          ids[2] = -1;
+          ids[3] = c.V;
+        }
+        const table = uploadSplitTable(gpu, 'embedding W', f16 ? toF16Bits(W) : W, c.V, c.C, {
+          f16,
+          maxBindingBytes: c.rowsPerBinding ? c.rowsPerBinding * c.C * (f16 ? 2 : 4) : undefined,
+        });
+        if (c.rowsPerBinding) expect(table.parts.length).toBe(Math.ceil(c.V / c.rowsPerBinding));
+        const gids = uploadBuffer(gpu, 'embedding ids', c.signedIds ? ids : Uint32Array.from(ids));
+        // Stale NaNs in the output must all be overwritten.
+        const gx = uploadBuffer(gpu, 'embedding x', new Float32Array(c.N * c.C).fill(Number.NaN));
+        const rec = new Recorder(gpu, 'embedding test');
+        embeddingForward(rec, { ids: gids, table, out: gx, N: c.N });
+        await rec.done();
+        await checkAgainstReference(gpu, gx, embeddingForwardRef(ids, W, c.V, c.C), TOLERANCES.embedding, 'embedding', 'forward', shape);
+        for (const part of table.parts) (part.buffer as GPUBuffer).destroy();
+        gids.destroy();
+        gx.destroy();
+      });
+    }
+  }
+});
