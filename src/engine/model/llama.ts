@@ -1,0 +1,448 @@
+/**
+ * The Llama-family model on the GPU. Frozen base weights live in labelled buffers without
+ * gradient buffers; the adapter is one flat f32 buffer (plus grads, Adam m and v) laid out by
+ * AdapterLayout. forward() is a readable list of kernel calls; backward() is the same list,
+ * reversed. With gradient checkpointing only each layer's input is kept and the layer is
+ * recomputed just before its backward.
+ *
+ * Letters: B rows, T tokens per row, N = B*T, C hidden, NH/KVH heads, HS head size, QD = NH*HS,
+ * KD = KVH*HS, I intermediate, V vocab, R rank.
+ */
+import type { ModelSpec } from '../../formats/hfConfig';
+import { f32ToF16 } from '../../formats/dtype';
+import type { Gpu } from '../gpu/device';
+import { createBuffer, uploadBuffer, writeBuffer } from '../gpu/buffers';
+import type { Recorder } from '../gpu/recorder';
+import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm/rmsnorm';
+import { createRopeInvFreq, ropeBackward, ropeForward } from '../kernels/rope/rope';
+import { attentionBackward, attentionForward } from '../kernels/attention/attention';
+import { swigluBackward, swigluForward } from '../kernels/swiglu/swiglu';
+import { addForward, axpy } from '../kernels/elementwise/elementwise';
+import { matmul } from '../kernels/matmul/matmul';
+import { type AdapterLayout, LORA_MODULES, type LoraModule, findSlot, projectionShape, projectionWeightName } from './lora';
+import { type FrozenLinear, type LoraBinding, projectionBackward, projectionForward } from './projection';
+import type { MicroBatch } from './types';
+
+export class ModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelError';
+  }
+}
+
+/** Reads one tensor of the checkpoint as f32 (formats' openCheckpoint().readTensorF32). */
+export type TensorReader = (name: string) => Promise<Float32Array>;
+
+export interface LoadOptions {
+  /** Store projections as f16 (needs shader-f16). Default: when the device has it. */
+  f16?: boolean;
+  onProgress?: (loaded: number, total: number, name: string) => void;
+  signal?: AbortSignal;
+}
+
+interface LayerWeights {
+  inputNorm: GPUBuffer;
+  postNorm: GPUBuffer;
+  qNorm: GPUBuffer | null;
+  kNorm: GPUBuffer | null;
+  proj: Record<LoraModule, FrozenLinear>;
+}
+
+/** The adapter's GPU state: parameters, gradients and Adam moments, all [layout.size] f32. */
+export interface GpuAdapter {
+  layout: AdapterLayout;
+  params: GPUBuffer;
+  grads: GPUBuffer;
+  m: GPUBuffer;
+  v: GPUBuffer;
+}
+
+/** What one layer saves for its backward ([N, …] f32 unless said). */
+interface LayerActs {
+  rrms1: GPUBuffer; // [N]
+  h1: GPUBuffer; // [N, C]
+  qRaw: GPUBuffer | null; // [N, QD] before q_norm (qwen3)
+  kRaw: GPUBuffer | null;
+  qRrms: GPUBuffer | null; // [N*NH]
+  kRrms: GPUBuffer | null; // [N*KVH]
+  q: GPUBuffer; // [N, QD] after rope
+  k: GPUBuffer; // [N, KD] after rope
+  v: GPUBuffer; // [N, KD]
+  att: GPUBuffer; // [N, QD]
+  lse: GPUBuffer; // [N, NH]
+  x2: GPUBuffer; // [N, C]
+  rrms2: GPUBuffer; // [N]
+  h2: GPUBuffer; // [N, C]
+  gate: GPUBuffer; // [N, I]
+  up: GPUBuffer; // [N, I]
+  act: GPUBuffer; // [N, I]
+  u: Map<LoraModule, GPUBuffer>; // [N, R] per adapted projection
+}
+
+/** Buffers for micro-batches of up to maxTokens tokens. */
+export interface Workspace {
+  maxTokens: number;
+  checkpointing: boolean;
+  R: number;
+  inputIds: GPUBuffer; // i32 [N]
+  labels: GPUBuffer; // i32 [N]
+  positionIds: GPUBuffer; // u32 [N]
+  segmentIds: GPUBuffer; // u32 [N]
+  ones: GPUBuffer; // [N] of 1.0 (bias trick)
+  xs: GPUBuffer[]; // layer inputs [L+1] × [N, C]; xs[L] is the last hidden state
+  layers: LayerActs[]; // one per layer, or one shared when checkpointing
+  rrmsF: GPUBuffer; // [N]
+  hf: GPUBuffer; // [N, C] final normed hidden
+  // backward scratch
+  dx: GPUBuffer; // [N, C] residual gradient
+  dh: GPUBuffer; // [N, C]
+  dq: GPUBuffer; // [N, QD]
+  dk: GPUBuffer; // [N, KD]
+  dv: GPUBuffer; // [N, KD]
+  dqRaw: GPUBuffer | null;
+  dkRaw: GPUBuffer | null;
+  datt: GPUBuffer; // [N, QD]
+  delta: GPUBuffer; // [N, NH]
+  dact: GPUBuffer; // [N, I]
+  dgate: GPUBuffer; // [N, I]
+  dup: GPUBuffer; // [N, I]
+  du: GPUBuffer; // [N, R]
+  dhf: GPUBuffer; // [N, C]
+  buffers: GPUBuffer[];
+}
+
+export class LlamaGpu {
+  readonly C: number;
+  readonly NH: number;
+  readonly KVH: number;
+  readonly HS: number;
+  readonly QD: number;
+  readonly KD: number;
+  readonly I: number;
+  readonly V: number;
+  private destroyed = false;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly spec: ModelSpec,
+    readonly f16: boolean,
+    /** [V, C] f32 (the gather and the tied LM head read it). */
+    readonly embed: GPUBuffer,
+    /** [V, C] (embed when tied). */
+    readonly lmHead: GPUBuffer,
+    readonly lmHeadF16: boolean,
+    readonly finalNorm: GPUBuffer,
+    readonly layers: LayerWeights[],
+    readonly invFreq: GPUBuffer,
+    private owned: GPUBuffer[],
+  ) {
+    this.C = spec.hiddenSize;
+    this.NH = spec.numHeads;
+    this.KVH = spec.numKvHeads;
+    this.HS = spec.headDim;
+    this.QD = this.NH * this.HS;
+    this.KD = this.KVH * this.HS;
+    this.I = spec.intermediateSize;
+    this.V = spec.vocabSize;
+  }
+
+  /** Uploads every frozen weight (projections f16 when asked), one labelled buffer per tensor. */
+  static async load(gpu: Gpu, spec: ModelSpec, read: TensorReader, options: LoadOptions = {}): Promise<LlamaGpu> {
+    if (spec.numHeads % spec.numKvHeads !== 0) throw new ModelError(`numHeads ${spec.numHeads} is not a multiple of numKvHeads ${spec.numKvHeads}`);
+    const f16 = options.f16 ?? gpu.features.f16;
+    if (f16 && !gpu.features.f16) throw new ModelError('f16 weights need the shader-f16 feature, which this GPU lacks');
+    const owned: GPUBuffer[] = [];
+    const total = 3 + spec.numLayers * (9 + (spec.attentionBias ? 3 : 0) + (spec.qkNorm ? 2 : 0));
+    let loaded = 0;
+    const fetch = async (name: string, size: number): Promise<Float32Array> => {
+      options.signal?.throwIfAborted();
+      const data = await read(name);
+      if (data.length !== size) throw new ModelError(`tensor "${name}" has ${data.length} values, expected ${size}`);
+      options.onProgress?.(++loaded, total, name);
+      return data;
+    };
+    const upload = (name: string, data: Float32Array, asF16: boolean) => {
+      const buffer = asF16 ? uploadBuffer(gpu, name, f32ToF16(data)) : uploadBuffer(gpu, name, data);
+      owned.push(buffer);
+      return buffer;
+    };
+    const C = spec.hiddenSize;
+    const embed = upload('model.embed_tokens.weight', await fetch('model.embed_tokens.weight', spec.vocabSize * C), false);
+    const layers: LayerWeights[] = [];
+    for (let l = 0; l < spec.numLayers; l++) {
+      const pre = `model.layers.${l}`;
+      const proj = {} as Record<LoraModule, FrozenLinear>;
+      for (const m of LORA_MODULES) {
+        const shape = projectionShape(spec, m);
+        const name = projectionWeightName(l, m);
+        const w = upload(name, await fetch(name, shape.in * shape.out), f16);
+        let bias: GPUBuffer | null = null;
+        if (spec.attentionBias && (m === 'q_proj' || m === 'k_proj' || m === 'v_proj')) {
+          const bname = `${pre}.self_attn.${m}.bias`;
+          bias = upload(bname, await fetch(bname, shape.out), false);
+        }
+        proj[m] = { w, bias, IN: shape.in, OUT: shape.out, f16, label: `layer ${l} ${m}` };
+      }
+      const HS = spec.headDim;
+      layers.push({
+        inputNorm: upload(`${pre}.input_layernorm.weight`, await fetch(`${pre}.input_layernorm.weight`, C), false),
+        postNorm: upload(`${pre}.post_attention_layernorm.weight`, await fetch(`${pre}.post_attention_layernorm.weight`, C), false),
+        qNorm: spec.qkNorm ? upload(`${pre}.self_attn.q_norm.weight`, await fetch(`${pre}.self_attn.q_norm.weight`, HS), false) : null,
+        kNorm: spec.qkNorm ? upload(`${pre}.self_attn.k_norm.weight`, await fetch(`${pre}.self_attn.k_norm.weight`, HS), false) : null,
+        proj,
+      });
+    }
+    const finalNorm = upload('model.norm.weight', await fetch('model.norm.weight', C), false);
+    let lmHead = embed;
+    let lmHeadF16 = false;
+    if (!spec.tieWordEmbeddings) {
+      lmHead = upload('lm_head.weight', await fetch('lm_head.weight', spec.vocabSize * C), f16);
+      lmHeadF16 = f16;
+    } else {
+      options.onProgress?.(++loaded, total, 'lm_head (tied)');
+    }
+    const scaling = spec.ropeScaling ? { ...spec.ropeScaling, type: 'llama3' as const } : undefined;
+    const invFreq = createRopeInvFreq(gpu, { headSize: spec.headDim, theta: spec.ropeTheta, scaling }, 'rope invFreq');
+    owned.push(invFreq);
+    return new LlamaGpu(gpu, spec, f16, embed, lmHead, lmHeadF16, finalNorm, layers, invFreq, owned);
+  }
+
+  /** Allocates activation and gradient buffers for micro-batches of up to maxTokens tokens. */
+  createWorkspace(maxTokens: number, layout: AdapterLayout | null, checkpointing: boolean): Workspace {
+    const N = maxTokens;
+    const buffers: GPUBuffer[] = [];
+    const f32 = (label: string, count: number) => {
+      const b = createBuffer(this.gpu, label, Math.max(1, count) * 4);
+      buffers.push(b);
+      return b;
+    };
+    const R = layout?.settings.r ?? 1;
+    const targets = layout ? new Set(layout.slots.map((s) => s.module)) : new Set<LoraModule>();
+    const layerActs = (tag: string): LayerActs => ({
+      rrms1: f32(`${tag} rrms1`, N),
+      h1: f32(`${tag} h1`, N * this.C),
+      qRaw: this.spec.qkNorm ? f32(`${tag} q before norm`, N * this.QD) : null,
+      kRaw: this.spec.qkNorm ? f32(`${tag} k before norm`, N * this.KD) : null,
+      qRrms: this.spec.qkNorm ? f32(`${tag} q rrms`, N * this.NH) : null,
+      kRrms: this.spec.qkNorm ? f32(`${tag} k rrms`, N * this.KVH) : null,
+      q: f32(`${tag} q`, N * this.QD),
+      k: f32(`${tag} k`, N * this.KD),
+      v: f32(`${tag} v`, N * this.KD),
+      att: f32(`${tag} attention out`, N * this.QD),
+      lse: f32(`${tag} attention lse`, N * this.NH),
+      x2: f32(`${tag} x2`, N * this.C),
+      rrms2: f32(`${tag} rrms2`, N),
+      h2: f32(`${tag} h2`, N * this.C),
+      gate: f32(`${tag} gate`, N * this.I),
+      up: f32(`${tag} up`, N * this.I),
+      act: f32(`${tag} swiglu out`, N * this.I),
+      u: new Map([...targets].map((m) => [m, f32(`${tag} ${m} lora u`, N * R)])),
+    });
+    const L = this.spec.numLayers;
+    const ones = f32('ones', N);
+    writeBuffer(this.gpu, ones, new Float32Array(N).fill(1));
+    return {
+      maxTokens: N,
+      checkpointing,
+      R,
+      inputIds: f32('inputIds', N),
+      labels: f32('labels', N),
+      positionIds: f32('positionIds', N),
+      segmentIds: f32('segmentIds', N),
+      ones,
+      xs: Array.from({ length: L + 1 }, (_, l) => f32(`layer ${l} input`, N * this.C)),
+      layers: checkpointing ? [layerActs('recomputed layer')] : Array.from({ length: L }, (_, l) => layerActs(`layer ${l}`)),
+      rrmsF: f32('final rrms', N),
+      hf: f32('final hidden', N * this.C),
+      dx: f32('d residual', N * this.C),
+      dh: f32('d normed', N * this.C),
+      dq: f32('dq', N * this.QD),
+      dk: f32('dk', N * this.KD),
+      dv: f32('dv', N * this.KD),
+      dqRaw: this.spec.qkNorm ? f32('dq before norm', N * this.QD) : null,
+      dkRaw: this.spec.qkNorm ? f32('dk before norm', N * this.KD) : null,
+      datt: f32('d attention out', N * this.QD),
+      delta: f32('attention delta', N * this.NH),
+      dact: f32('d swiglu out', N * this.I),
+      dgate: f32('d gate', N * this.I),
+      dup: f32('d up', N * this.I),
+      du: f32('lora du', N * R),
+      dhf: f32('d final hidden', N * this.C),
+      buffers,
+    };
+  }
+
+  /** Writes a micro-batch's token metadata into the workspace (queue writes, before recording). */
+  uploadBatch(ws: Workspace, batch: MicroBatch): void {
+    const N = batch.B * batch.T;
+    if (N > ws.maxTokens) throw new ModelError(`micro-batch of ${batch.B}×${batch.T} = ${N} tokens exceeds the workspace's ${ws.maxTokens}`);
+    for (let i = 0; i < N; i++) {
+      const id = batch.inputIds[i];
+      if (id < 0 || id >= this.V) throw new ModelError(`token id ${id} at position ${i} is outside the vocabulary of ${this.V}`);
+    }
+    writeBuffer(this.gpu, ws.inputIds, batch.inputIds);
+    writeBuffer(this.gpu, ws.labels, batch.labels);
+    writeBuffer(this.gpu, ws.positionIds, batch.positionIds);
+    writeBuffer(this.gpu, ws.segmentIds, batch.segmentIds);
+  }
+
+  private loraFor(adapter: GpuAdapter | null, layer: number, module: LoraModule, acts: LayerActs): LoraBinding | null {
+    if (!adapter) return null;
+    const slot = findSlot(adapter.layout, layer, module);
+    if (!slot) return null;
+    return { params: adapter.params, grads: adapter.grads, offsetA: slot.offsetA, offsetB: slot.offsetB, R: slot.r, scale: adapter.layout.scale, u: acts.u.get(module)! };
+  }
+
+  private acts(ws: Workspace, layer: number): LayerActs {
+    return ws.checkpointing ? ws.layers[0] : ws.layers[layer];
+  }
+
+  /** encoder: xs[0][n] = embed[inputIds[n]] — a row copy per token (ids are known on the CPU). */
+  embedTokens(rec: Recorder, ws: Workspace, batch: MicroBatch): void {
+    const row = this.C * 4;
+    for (let n = 0; n < batch.B * batch.T; n++) rec.copy(this.embed, batch.inputIds[n] * row, ws.xs[0], n * row, row);
+  }
+
+  /** One decoder layer: xs[l] → xs[l+1], saving what backward needs in acts(l). */
+  layerForward(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter | null): void {
+    const { C, NH, KVH, HS, I } = this;
+    const N = batch.B * batch.T;
+    const w = this.layers[l];
+    const a = this.acts(ws, l);
+    const x = ws.xs[l];
+    const eps = this.spec.rmsNormEps;
+    const lora = (m: LoraModule) => this.loraFor(adapter, l, m, a);
+    const proj = (m: LoraModule, input: GPUBuffer, out: GPUBuffer) =>
+      projectionForward(rec, { x: input, y: out, N, lin: w.proj[m], lora: lora(m), ones: ws.ones });
+
+    rmsnormForward(rec, { x, weight: w.inputNorm, out: a.h1, rrms: a.rrms1, rows: N, C, eps, label: `layer ${l} input norm` });
+    if (this.spec.qkNorm) {
+      proj('q_proj', a.h1, a.qRaw!);
+      proj('k_proj', a.h1, a.kRaw!);
+      rmsnormForward(rec, { x: a.qRaw!, weight: w.qNorm!, out: a.q, rrms: a.qRrms!, rows: N * NH, C: HS, eps, label: `layer ${l} q norm` });
+      rmsnormForward(rec, { x: a.kRaw!, weight: w.kNorm!, out: a.k, rrms: a.kRrms!, rows: N * KVH, C: HS, eps, label: `layer ${l} k norm` });
+    } else {
+      proj('q_proj', a.h1, a.q);
+      proj('k_proj', a.h1, a.k);
+    }
+    proj('v_proj', a.h1, a.v);
+    ropeForward(rec, { x: a.q, positionIds: ws.positionIds, invFreq: this.invFreq, N, heads: NH, headSize: HS, label: `layer ${l} rope q` });
+    ropeForward(rec, { x: a.k, positionIds: ws.positionIds, invFreq: this.invFreq, N, heads: KVH, headSize: HS, label: `layer ${l} rope k` });
+    attentionForward(rec, { B: batch.B, T: batch.T, NH, KVH, HS, q: a.q, k: a.k, v: a.v, segmentIds: ws.segmentIds, out: a.att, lse: a.lse });
+    proj('o_proj', a.att, ws.dh); // o (scratch) …
+    addForward(rec, { a: x, b: ws.dh, out: a.x2, count: N * C, label: `layer ${l} residual 1` }); // … x2 = x + o
+    rmsnormForward(rec, { x: a.x2, weight: w.postNorm, out: a.h2, rrms: a.rrms2, rows: N, C, eps, label: `layer ${l} post-attention norm` });
+    proj('gate_proj', a.h2, a.gate);
+    proj('up_proj', a.h2, a.up);
+    swigluForward(rec, { gate: a.gate, up: a.up, h: a.act, count: N * I, label: `layer ${l} swiglu` });
+    proj('down_proj', a.act, ws.dh); // d (scratch) …
+    addForward(rec, { a: a.x2, b: ws.dh, out: ws.xs[l + 1], count: N * C, label: `layer ${l} residual 2` }); // … x3 = x2 + d
+  }
+
+  /** The whole forward up to the final normed hidden state ws.hf [N, C]. */
+  forward(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter | null): void {
+    this.embedTokens(rec, ws, batch);
+    for (let l = 0; l < this.spec.numLayers; l++) this.layerForward(rec, ws, batch, l, adapter);
+    const N = batch.B * batch.T;
+    rmsnormForward(rec, { x: ws.xs[this.spec.numLayers], weight: this.finalNorm, out: ws.hf, rrms: ws.rrmsF, rows: N, C: this.C, eps: this.spec.rmsNormEps, label: 'final norm' });
+  }
+
+  /** logits [rows, V] = hf[firstRow…] · W_lmᵀ (generation and evaluation of small batches). */
+  logits(rec: Recorder, ws: Workspace, out: GPUBuffer, firstRow: number, rows: number): void {
+    matmul(rec, { a: ws.hf, b: this.lmHead, c: out, M: rows, N: this.V, K: this.C, transB: true, bF16: this.lmHeadF16, offsetA: firstRow * this.C, label: 'lm head logits' });
+  }
+
+  /**
+   * Backward of one layer: ws.dx holds d xs[l+1] on entry and d xs[l] on exit; LoRA gradients
+   * accumulate into adapter.grads.
+   */
+  layerBackward(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter): void {
+    const { C, NH, KVH, HS, I } = this;
+    const N = batch.B * batch.T;
+    const w = this.layers[l];
+    const a = this.acts(ws, l);
+    const eps = this.spec.rmsNormEps;
+    const lora = (m: LoraModule) => this.loraFor(adapter, l, m, a);
+    const back = (m: LoraModule, dy: GPUBuffer, x: GPUBuffer, dx: GPUBuffer, accumulate: boolean) =>
+      projectionBackward(rec, { dy, x, dx, accumulate, N, lin: w.proj[m], lora: lora(m), du: ws.du });
+
+    // x3 = x2 + d: the residual carries dx on; down_proj sees dx
+    back('down_proj', ws.dx, a.act, ws.dact, false);
+    swigluBackward(rec, { dh: ws.dact, gate: a.gate, up: a.up, dgate: ws.dgate, dup: ws.dup, count: N * I, label: `layer ${l} swiglu backward` });
+    back('gate_proj', ws.dgate, a.h2, ws.dh, false);
+    back('up_proj', ws.dup, a.h2, ws.dh, true);
+    rmsnormBackward(rec, { dy: ws.dh, x: a.x2, weight: w.postNorm, rrms: a.rrms2, dx: ws.dx, accumulate: true, rows: N, C, eps, label: `layer ${l} post-attention norm backward` });
+    // x2 = x + o
+    back('o_proj', ws.dx, a.att, ws.datt, false);
+    attentionBackward(rec, {
+      B: batch.B, T: batch.T, NH, KVH, HS, q: a.q, k: a.k, v: a.v, segmentIds: ws.segmentIds, out: a.att, lse: a.lse,
+      dout: ws.datt, delta: ws.delta, dq: ws.dq, dk: ws.dk, dv: ws.dv,
+    });
+    ropeBackward(rec, { x: ws.dq, positionIds: ws.positionIds, invFreq: this.invFreq, N, heads: NH, headSize: HS, label: `layer ${l} rope q backward` });
+    ropeBackward(rec, { x: ws.dk, positionIds: ws.positionIds, invFreq: this.invFreq, N, heads: KVH, headSize: HS, label: `layer ${l} rope k backward` });
+    let dq = ws.dq;
+    let dk = ws.dk;
+    if (this.spec.qkNorm) {
+      rmsnormBackward(rec, { dy: ws.dq, x: a.qRaw!, weight: w.qNorm!, rrms: a.qRrms!, dx: ws.dqRaw!, rows: N * NH, C: HS, eps, label: `layer ${l} q norm backward` });
+      rmsnormBackward(rec, { dy: ws.dk, x: a.kRaw!, weight: w.kNorm!, rrms: a.kRrms!, dx: ws.dkRaw!, rows: N * KVH, C: HS, eps, label: `layer ${l} k norm backward` });
+      dq = ws.dqRaw!;
+      dk = ws.dkRaw!;
+    }
+    back('q_proj', dq, a.h1, ws.dh, false);
+    back('k_proj', dk, a.h1, ws.dh, true);
+    back('v_proj', ws.dv, a.h1, ws.dh, true);
+    rmsnormBackward(rec, { dy: ws.dh, x: ws.xs[l], weight: w.inputNorm, rrms: a.rrms1, dx: ws.dx, accumulate: true, rows: N, C, eps, label: `layer ${l} input norm backward` });
+  }
+
+  /**
+   * Backward from ws.dhf (d loss / d final hidden, written by the LM head) to every LoRA gradient.
+   * With checkpointing each layer is recomputed from its saved input first.
+   */
+  backward(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter): void {
+    const N = batch.B * batch.T;
+    const L = this.spec.numLayers;
+    rmsnormBackward(rec, { dy: ws.dhf, x: ws.xs[L], weight: this.finalNorm, rrms: ws.rrmsF, dx: ws.dx, rows: N, C: this.C, eps: this.spec.rmsNormEps, label: 'final norm backward' });
+    for (let l = L - 1; l >= 0; l--) {
+      if (ws.checkpointing) this.recomputeLayer(rec, ws, batch, l, adapter);
+      this.layerBackward(rec, ws, batch, l, adapter);
+    }
+  }
+
+  /** Re-runs layer l's forward into the shared activations (xs[l+1] is rewritten with the same values). */
+  private recomputeLayer(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter): void {
+    // layerForward uses ws.dh as scratch for o and d; dh is free here (the layer's backward overwrites it before reading).
+    // It also rewrites xs[l+1]: identical values, and backward of layer l no longer reads it.
+    this.layerForward(rec, ws, batch, l, adapter);
+  }
+
+  destroyWorkspace(ws: Workspace): void {
+    for (const b of ws.buffers) b.destroy();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const b of this.owned) b.destroy();
+  }
+}
+
+/** Allocates the adapter's four flat buffers and uploads its parameters (grads, m, v zero). */
+export function createGpuAdapter(gpu: Gpu, layout: AdapterLayout, params: Float32Array, moments?: { m: Float32Array; v: Float32Array }): GpuAdapter {
+  if (params.length !== layout.size) throw new ModelError(`adapter has ${params.length} values, its layout needs ${layout.size}`);
+  const make = (label: string, data?: Float32Array) => {
+    const b = createBuffer(gpu, label, layout.size * 4);
+    if (data) writeBuffer(gpu, b, data);
+    return b;
+  };
+  return {
+    layout,
+    params: make('lora params', params),
+    grads: make('lora grads'),
+    m: make('adam m', moments?.m),
+    v: make('adam v', moments?.v),
+  };
+}
+
+export function destroyGpuAdapter(a: GpuAdapter): void {
+  for (const b of [a.params, a.grads, a.m, a.v]) b.destroy();
+}
