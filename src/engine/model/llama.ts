@@ -22,6 +22,15 @@ import { matmul } from '../kernels/matmul/matmul';
 import { type AdapterLayout, LORA_MODULES, type LoraModule, findSlot, projectionShape, projectionWeightName } from './lora';
 import { type FrozenLinear, type LoraBinding, projectionBackward, projectionForward } from './projection';
 import type { MicroBatch } from './types';
+import type { Kernel } from '../gpu/pipelines';
+import { Uniforms } from '../gpu/uniforms';
+import { gridRows } from '../kernels/elementwise/grid';
+import crossEntropySource from './crossEntropy.wgsl?raw';
+
+const crossEntropyKernel: Kernel = { name: 'cross_entropy_inplace', source: crossEntropySource };
+
+/** Bytes of one logits chunk [rows, V] the LM head may use at once. */
+export const LOGITS_CHUNK_BYTES = 16 << 20;
 
 export class ModelError extends Error {
   constructor(message: string) {
@@ -108,6 +117,9 @@ export interface Workspace {
   dup: GPUBuffer; // [N, I]
   du: GPUBuffer; // [N, R]
   dhf: GPUBuffer; // [N, C]
+  logitsRows: number; // rows of one logits chunk
+  logits: GPUBuffer; // [logitsRows, V]
+  tokenLoss: GPUBuffer; // [N] cross-entropy per token (0 where ignored)
   buffers: GPUBuffer[];
 }
 
@@ -239,6 +251,8 @@ export class LlamaGpu {
       u: new Map([...targets].map((m) => [m, f32(`${tag} ${m} lora u`, N * R)])),
     });
     const L = this.spec.numLayers;
+    const chunkBytes = Math.min(LOGITS_CHUNK_BYTES, this.gpu.limits.maxStorageBufferBindingSize);
+    const logitsRows = Math.max(1, Math.min(N, Math.floor(chunkBytes / (this.V * 4))));
     const ones = f32('ones', N);
     writeBuffer(this.gpu, ones, new Float32Array(N).fill(1));
     return {
@@ -268,6 +282,9 @@ export class LlamaGpu {
       dup: f32('d up', N * this.I),
       du: f32('lora du', N * R),
       dhf: f32('d final hidden', N * this.C),
+      logitsRows,
+      logits: f32('logits chunk', logitsRows * this.V),
+      tokenLoss: f32('token loss', N),
       buffers,
     };
   }
@@ -350,6 +367,38 @@ export class LlamaGpu {
   /** logits [rows, V] = hf[firstRow…] · W_lmᵀ (generation and evaluation of small batches). */
   logits(rec: Recorder, ws: Workspace, out: GPUBuffer, firstRow: number, rows: number): void {
     matmul(rec, { a: ws.hf, b: this.lmHead, c: out, M: rows, N: this.V, K: this.C, transB: true, bF16: this.lmHeadF16, offsetA: firstRow * this.C, label: 'lm head logits' });
+  }
+
+  /**
+   * The LM head and the loss, chunked over tokens so [N, V] logits never exist at once:
+   * per chunk, logits = hf·Wᵀ, then in place dlogits = gradScale·(softmax − onehot) with the
+   * per-token loss into ws.tokenLoss, then (when withGrad) dhf = dlogits·W.
+   */
+  headLoss(rec: Recorder, ws: Workspace, N: number, gradScale: number, withGrad: boolean): void {
+    for (let start = 0; start < N; start += ws.logitsRows) {
+      const rows = Math.min(ws.logitsRows, N - start);
+      this.logits(rec, ws, ws.logits, start, rows);
+      rec.dispatch({
+        kernel: crossEntropyKernel,
+        label: 'cross entropy',
+        constants: { WG: 64 },
+        uniforms: new Uniforms().u32(rows).u32(this.V).u32(start).f32(gradScale),
+        bindings: [ws.logits, ws.labels, ws.tokenLoss],
+        workgroups: gridRows(this.gpu, rows, 'cross entropy'),
+      });
+      if (withGrad) {
+        // dhf[start…] = dlogits · W   (backward of logits = hf·Wᵀ)
+        matmul(rec, { a: ws.logits, b: this.lmHead, c: ws.dhf, M: rows, N: this.C, K: this.V, bF16: this.lmHeadF16, offsetC: start * this.C, label: 'lm head backward' });
+      }
+    }
+  }
+
+  /** Records forward, loss and backward of one micro-batch; LoRA grads accumulate (grads scaled by gradScale). */
+  trainMicroBatch(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter, gradScale: number): void {
+    const N = batch.B * batch.T;
+    this.forward(rec, ws, batch, adapter);
+    this.headLoss(rec, ws, N, gradScale, true);
+    this.backward(rec, ws, batch, adapter);
   }
 
   /**

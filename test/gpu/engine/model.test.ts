@@ -36,3 +36,42 @@ describe('GPU model forward matches the float64 model', () => {
     });
   }
 });
+
+describe('GPU loss and every LoRA gradient at step 0 match the float64 model', () => {
+  const cases = [
+    ['llama', false],
+    ['qwen2', true],
+    ['qwen3', false],
+  ] as const;
+  for (const [kind, checkpointing] of cases) {
+    it(`${kind}${checkpointing ? ' with gradient checkpointing' : ''} loss and gradients match_reference`, async () => {
+      const gpu = await testGpu();
+      const spec = tinySpec(kind);
+      const weights = tinyWeights(spec, 31);
+      const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { f16: false });
+      const layout = adapterLayout(spec, { r: 2, alpha: 4, dropout: 0, targets: [...LORA_MODULES], layers: null, useRslora: false });
+      const params = Float32Array.from(randomAdapter(layout.size, 5, 0.2));
+      const adapter = createGpuAdapter(gpu, layout, params);
+      const batch = packedBatch(spec.vocabSize, 8, 9);
+      const N = batch.B * batch.T;
+      const ws = model.createWorkspace(N, layout, checkpointing);
+      model.uploadBatch(ws, batch);
+      const rec = new Recorder(gpu, 'train step');
+      rec.clear(adapter.grads);
+      model.trainMicroBatch(rec, ws, batch, adapter, 1 / batch.targetTokens);
+      await rec.done();
+      const tokenLoss = await readF32(gpu, ws.tokenLoss, N);
+      const lossSum = tokenLoss.reduce((a, b) => a + b, 0);
+      const grads = await readF32(gpu, adapter.grads, layout.size);
+      const ref = llamaReference(spec, weights, batch, { adapter: { layout, params }, grads: true });
+      expectClose([lossSum / batch.targetTokens], [ref.loss], { atol: 1e-5, rtol: 1e-5 }, `${kind} loss`);
+      for (const slot of layout.slots) {
+        for (const [which, off, size] of [['A', slot.offsetA, slot.r * slot.in], ['B', slot.offsetB, slot.out * slot.r]] as const) {
+          expectClose(grads.subarray(off, off + size), ref.grads!.subarray(off, off + size), { atol: 2e-5, rtol: 1e-3 }, `${kind} layer ${slot.layer} ${slot.module} d${which}`);
+        }
+      }
+      model.destroyWorkspace(ws);
+      model.destroy();
+    });
+  }
+});
