@@ -73,12 +73,18 @@ function explainStatus(url: string, status: number, statusText: string): HttpErr
   return new HttpError(url, status, `${url}: HTTP ${status} ${statusText}`);
 }
 
+/** A URL source; `ranged` is false when the server ignored Range and the whole body (`whole`) was read. */
+export interface UrlByteSource extends ByteSource {
+  ranged: boolean;
+  whole?: Uint8Array;
+}
+
 /**
  * A URL read by Range requests. The first request asks for byte 0 to learn the size from
  * Content-Range; a server that ignores Range answers 200 with the whole body, which is then
  * kept and served from memory (still correct, just not lazy).
  */
-export async function fromUrl(url: string, options: UrlSourceOptions = {}): Promise<ByteSource> {
+export async function fromUrl(url: string, options: UrlSourceOptions = {}): Promise<UrlByteSource> {
   const doFetch = options.fetch ?? fetch;
   let fetched = 0;
   const get = async (range: string | null): Promise<Response> => {
@@ -89,20 +95,30 @@ export async function fromUrl(url: string, options: UrlSourceOptions = {}): Prom
     return res;
   };
 
-  const first = await get('bytes=0-0');
+  const firstHeaders: Record<string, string> = { ...(options.headers ?? {}), Range: 'bytes=0-0' };
+  const first = await doFetch(url, { headers: firstHeaders, signal: options.signal });
+  if (first.status === 416) {
+    // Range not satisfiable: an empty file ("bytes */0").
+    const size = /\*\/(\d+)/.exec(first.headers.get('Content-Range') ?? '');
+    await first.arrayBuffer();
+    if (size && Number(size[1]) === 0) return { ...fromArrayBuffer(new Uint8Array(0), url), ranged: false };
+    throw explainStatus(url, 416, first.statusText);
+  }
+  if (!first.ok) throw explainStatus(url, first.status, first.statusText);
   if (first.status !== 206) {
     const whole = new Uint8Array(await first.arrayBuffer());
     options.onBytes?.(whole.byteLength, whole.byteLength);
-    return fromArrayBuffer(whole, url);
+    return { ...fromArrayBuffer(whole, url), ranged: false, whole };
   }
   const total = /\/(\d+)\s*$/.exec(first.headers.get('Content-Range') ?? '');
   await first.arrayBuffer();
   if (!total) throw new HttpError(url, 206, `${url}: the server answered a Range request without a usable Content-Range header`);
   const size = Number(total[1]);
 
-  const source: ByteSource = {
+  const source: UrlByteSource = {
     name: url,
     size,
+    ranged: true,
     async read(offset, length) {
       checkRange(source, offset, length);
       if (length === 0) return new Uint8Array(0);
