@@ -1,0 +1,104 @@
+/** Reading any supported file into rows: the format comes from the name (or `format`), gzip from the bytes. */
+import { DatasetError } from '../errors';
+import type { DataSource } from '../source';
+import { checkText, openBytes } from './bytes';
+import { readCsv } from './csv';
+import { readJsonArray } from './jsonArray';
+import { readJsonl } from './jsonl';
+import { readParquet } from './parquet';
+import { readText } from './text';
+import type { DataFormat, ReadOptions, RowItem } from './types';
+
+export type { DataFormat, ReadOptions, RowItem } from './types';
+
+const EXTENSIONS: Record<string, DataFormat> = {
+  jsonl: 'jsonl',
+  ndjson: 'jsonl',
+  json: 'json',
+  csv: 'csv',
+  tsv: 'tsv',
+  tab: 'tsv',
+  txt: 'text',
+  text: 'text',
+  md: 'text',
+  parquet: 'parquet',
+  pq: 'parquet',
+};
+
+export const SUPPORTED_EXTENSIONS = Object.keys(EXTENSIONS).map((e) => `.${e}`);
+
+/** The format a file name implies, or undefined; `.gz` is looked through. */
+export function formatFromName(name: string): { format: DataFormat | undefined; ext: string; gzipName: boolean } {
+  let base = name.toLowerCase();
+  const gzipName = base.endsWith('.gz');
+  if (gzipName) base = base.slice(0, -3);
+  const dot = base.lastIndexOf('.');
+  const ext = dot >= 0 ? base.slice(dot + 1) : '';
+  return { format: EXTENSIONS[ext], ext, gzipName };
+}
+
+export function resolveFormat(source: DataSource, format?: DataFormat): DataFormat {
+  if (format) return format;
+  const f = formatFromName(source.name);
+  if (!f.format) {
+    const what = f.ext ? `unknown extension ".${f.ext}"` : 'no file extension';
+    throw new DatasetError(
+      'unknown-format',
+      `${what}; supported: ${SUPPORTED_EXTENSIONS.join(', ')} (optionally .gz); choose the format explicitly if the file is one of these`,
+      { file: source.name },
+    );
+  }
+  if (f.format === 'parquet' && f.gzipName) {
+    throw new DatasetError('unknown-format', 'gzip-compressed Parquet is not supported (Parquet compresses its own pages); decompress the file first', {
+      file: source.name,
+    });
+  }
+  return f.format;
+}
+
+/** Streams the rows of a file. File-level problems throw a DatasetError; row-level problems are yielded. */
+export async function* readRows(source: DataSource, opts: ReadOptions = {}): AsyncGenerator<RowItem> {
+  const file = source.name;
+  const format = resolveFormat(source, opts.format);
+  let count = 0;
+  if (format === 'parquet') {
+    for await (const r of readParquet(source, opts.parquetBatchRows, opts.maxDepth)) {
+      count++;
+      yield r;
+    }
+    if (count === 0) throw new DatasetError('no-rows', 'Parquet file has no rows', { file });
+    return;
+  }
+  if (source.size === 0) throw new DatasetError('empty-file', 'file is empty (0 bytes)', { file });
+  const { gzip, first, chunks } = await openBytes(source, opts);
+  try {
+    if (!first) throw new DatasetError('empty-file', gzip ? 'gzip file inflates to nothing' : 'file is empty (0 bytes)', { file });
+    checkText(file, first);
+    let rows: AsyncGenerator<RowItem>;
+    if (format === 'json' || format === 'jsonl') {
+      const lead = firstNonSpace(first);
+      rows = lead === '[' ? readJsonArray(chunks, file, opts.maxLineBytes, opts.maxDepth) : readJsonl(chunks, file, opts.maxLineBytes, opts.maxDepth);
+    } else if (format === 'csv' || format === 'tsv') {
+      rows = readCsv(chunks, file, format === 'csv' ? ',' : '\t', opts.maxLineBytes);
+    } else {
+      rows = readText(chunks, file, opts.textMode, opts.maxLineBytes);
+    }
+    for await (const r of rows) {
+      count++;
+      yield r;
+    }
+    if (count === 0) throw new DatasetError('no-rows', 'file has no rows (only blank lines or a header)', { file });
+  } finally {
+    await chunks.return(undefined);
+  }
+}
+
+function firstNonSpace(b: Uint8Array): string | undefined {
+  let i = 0;
+  if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) i = 3;
+  for (; i < b.length; i++) {
+    const c = b[i];
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return String.fromCharCode(c);
+  }
+  return undefined;
+}
