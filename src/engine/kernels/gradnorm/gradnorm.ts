@@ -1,0 +1,175 @@
+import type { Gpu } from '../../gpu/device';
+import type { Binding, Recorder } from '../../gpu/recorder';
+import type { Kernel } from '../../gpu/pipelines';
+import { Uniforms } from '../../gpu/uniforms';
+import { readBuffer } from '../../gpu/buffers';
+import { GpuError } from '../../gpu/errors';
+import { wgslSections } from '../elementwise/sections';
+import { bindingChunks, chunkBinding } from './chunks';
+import source from './gradnorm.wgsl?raw';
+
+export const gradNormPartialsKernel: Kernel = { name: 'gradnorm_partials', source: wgslSections(source, ['PARTIALS'], 'gradnorm.wgsl') };
+export const stepControlKernel: Kernel = { name: 'step_control', source: wgslSections(source, ['CONTROL'], 'gradnorm.wgsl') };
+
+/** Bytes of the step-control buffer: 8 words, see StepControl. */
+export const STEP_CONTROL_BYTES = 32;
+/** Most partial sums one chunk produces. */
+export const MAX_PARTIAL_GROUPS = 2048;
+
+export const STEP_FLAG_LOSS_NOT_FINITE = 1;
+export const STEP_FLAG_NORM_NOT_FINITE = 2;
+export const STEP_FLAG_NO_TOKENS = 4;
+
+/** What the GPU decided about a step; read after the step with readStepControl. */
+export interface StepControl {
+  /** ‖grad / tokenCount‖₂ before clipping. */
+  gradNorm: number;
+  /** min(1, maxNorm / (gradNorm + 1e-6)), 1 without clipping. */
+  clipScale: number;
+  /** clipScale / tokenCount: what AdamW multiplied the raw gradient sums by. */
+  gradScale: number;
+  /** The update was applied (loss and norm finite, tokenCount > 0). */
+  finite: boolean;
+  /** lossSum / tokenCount: the mean loss of the step. */
+  loss: number;
+  tokenCount: number;
+  /** STEP_FLAG_* bits. */
+  flags: number;
+  /** Σ grad² of the raw sums. */
+  sumSq: number;
+  /** Why the step was skipped, in words (empty when it was applied). */
+  reasons: string[];
+}
+
+function workgroupSize(gpu: Gpu): number {
+  const max = Math.min(gpu.limits.maxComputeInvocationsPerWorkgroup, gpu.limits.maxComputeWorkgroupSizeX);
+  let wg = 1;
+  while (wg * 2 <= Math.min(256, max)) wg *= 2;
+  return wg;
+}
+
+function groupsFor(gpu: Gpu, length: number): number {
+  return Math.max(1, Math.min(MAX_PARTIAL_GROUPS, Math.ceil(length / workgroupSize(gpu))));
+}
+
+/** Length of the partials buffer that gradNormPartials needs for `count` gradients. */
+export function gradNormPartialsLength(gpu: Gpu, count: number, maxBindingBytes?: number): number {
+  return bindingChunks(gpu, count, maxBindingBytes).reduce((sum, c) => sum + groupsFor(gpu, c.length), 0);
+}
+
+export interface GradNormPartialsArgs {
+  /** [count] f32 flat gradient (sums over tokens) */
+  grads: GPUBuffer;
+  count: number;
+  /** f32 [≥ partialsOffset + gradNormPartialsLength(count)] */
+  partials: GPUBuffer;
+  partialsOffset?: number;
+  /** Tests force small values to exercise the chunked path. */
+  maxBindingBytes?: number;
+  label?: string;
+}
+
+/** Writes partial sums of squares of `grads`; returns how many it wrote (append the next buffer's after them). */
+export function gradNormPartials(rec: Recorder, args: GradNormPartialsArgs): number {
+  const label = args.label ?? 'grad norm partials';
+  const wg = workgroupSize(rec.gpu);
+  const chunks = bindingChunks(rec.gpu, args.count, args.maxBindingBytes);
+  let offset = args.partialsOffset ?? 0;
+  const needed = chunks.reduce((sum, c) => sum + groupsFor(rec.gpu, c.length), 0);
+  if (args.partials.size < (offset + needed) * 4) {
+    throw new GpuError(
+      `${label}: partials buffer "${args.partials.label}" holds ${args.partials.size / 4} values, needs ${offset + needed} (see gradNormPartialsLength)`,
+      label,
+    );
+  }
+  for (const chunk of chunks) {
+    const groups = groupsFor(rec.gpu, chunk.length);
+    rec.dispatch({
+      kernel: gradNormPartialsKernel,
+      label: chunks.length === 1 ? label : `${label} @${chunk.start}`,
+      constants: { WG: wg },
+      uniforms: new Uniforms().u32(chunk.length).u32(offset).u32(0).u32(0).u32(0).u32(0).f32(0).f32(0),
+      bindings: [chunkBinding(args.grads, chunk, chunks.length === 1), args.partials],
+      workgroups: [groups],
+    });
+    offset += groups;
+  }
+  return offset - (args.partialsOffset ?? 0);
+}
+
+/** Where the step's token count comes from: a number known on the CPU, or a word of the stats buffer. */
+export type TokenCountSource = number | { index: number; type: 'u32' | 'f32' };
+
+export interface StepControlArgs {
+  /** f32 partial sums from gradNormPartials */
+  partials: GPUBuffer;
+  numPartials: number;
+  /** The loss statistics: an f32 loss sum at lossIndex (and maybe the token count) */
+  stats: Binding;
+  lossIndex: number;
+  /** Divides the gradient sums and the loss sum (1 when grads are already means). */
+  tokenCount: TokenCountSource;
+  /** Global-norm clipping threshold (PyTorch default 1.0); 0 or Infinity disables clipping. */
+  maxNorm: number;
+  /** STEP_CONTROL_BYTES, written */
+  control: Binding;
+  label?: string;
+}
+
+/** Reduces the partials and writes the step-control buffer (norm, clip scale, finite flag). */
+export function stepControl(rec: Recorder, args: StepControlArgs): void {
+  const label = args.label ?? 'step control';
+  const wg = workgroupSize(rec.gpu);
+  const count = args.tokenCount;
+  const mode = typeof count === 'number' ? 0 : count.type === 'u32' ? 1 : 2;
+  const maxNorm = Number.isFinite(args.maxNorm) && args.maxNorm > 0 ? args.maxNorm : 0;
+  rec.dispatch({
+    kernel: stepControlKernel,
+    label,
+    constants: { WG: wg },
+    uniforms: new Uniforms()
+      .u32(0).u32(0).u32(args.numPartials).u32(args.lossIndex)
+      .u32(mode).u32(typeof count === 'number' ? 0 : count.index).f32(typeof count === 'number' ? count : 0).f32(maxNorm),
+    bindings: [args.partials, args.stats, args.control],
+    workgroups: [1],
+  });
+}
+
+export interface GlobalGradNormArgs extends Omit<StepControlArgs, 'numPartials'> {
+  grads: GPUBuffer;
+  count: number;
+  maxBindingBytes?: number;
+}
+
+/** gradNormPartials over one flat gradient buffer, then stepControl. */
+export function globalGradNorm(rec: Recorder, args: GlobalGradNormArgs): void {
+  const numPartials = gradNormPartials(rec, { grads: args.grads, count: args.count, partials: args.partials, maxBindingBytes: args.maxBindingBytes });
+  stepControl(rec, { ...args, numPartials });
+}
+
+/** Decodes the 8 words of a step-control buffer. */
+export function decodeStepControl(bytes: ArrayBuffer): StepControl {
+  const f = new Float32Array(bytes, 0, 8);
+  const u = new Uint32Array(bytes, 0, 8);
+  const flags = u[6];
+  const reasons: string[] = [];
+  if (flags & STEP_FLAG_LOSS_NOT_FINITE) reasons.push(`loss is not finite (${f[4]})`);
+  if (flags & STEP_FLAG_NORM_NOT_FINITE) reasons.push(`gradient norm is not finite (${f[0]})`);
+  if (flags & STEP_FLAG_NO_TOKENS) reasons.push(`token count ${f[5]} is not positive`);
+  return {
+    gradNorm: f[0],
+    clipScale: f[1],
+    gradScale: f[2],
+    finite: u[3] === 1,
+    loss: f[4],
+    tokenCount: f[5],
+    flags,
+    sumSq: f[7],
+    reasons,
+  };
+}
+
+/** Reads the control buffer back (at the end of a step, never mid-step). */
+export async function readStepControl(gpu: Gpu, control: GPUBuffer, byteOffset = 0): Promise<StepControl> {
+  return decodeStepControl(await readBuffer(gpu, control, byteOffset, STEP_CONTROL_BYTES));
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { Recorder } from '../../../src/engine/gpu/recorder';
+import { createBuffer, readF32, uploadBuffer, writeBuffer } from '../../../src/engine/gpu/buffers';
+import { adamwStep } from '../../../src/engine/kernels/adamw/adamw';
+import { adamwRef, type AdamwHyper } from '../../../src/engine/kernels/adamw/adamw.ref';
+import { globalGradNorm, gradNormPartialsLength, readStepControl, STEP_CONTROL_BYTES } from '../../../src/engine/kernels/gradnorm/gradnorm';
+import { stepControlRef } from '../../../src/engine/kernels/gradnorm/gradnorm.ref';
+import { bindingChunks } from '../../../src/engine/kernels/gradnorm/chunks';
+import { uniformValues } from '../../helpers/random';
+import { testGpu } from '../../helpers/gpu';
+import { TOLERANCES } from '../../helpers/tolerances';
+import { checkAgainstReference } from './util';
+
+interface Case {
+  name: string;
+  count: number;
+  steps: number;
+  tokenCount: number;
+  gradScale: number;
+  maxNorm: number;
+  hyper: Omit<AdamwHyper, 'step'>;
+  maxBindingBytes?: number;
+}
+
+const cases: Case[] = [
+  { name: 'count=1, 2 steps', count: 1, steps: 2, tokenCount: 1, gradScale: 1, maxNorm: 1, hyper: { lr: 1e-2 } },
+  { name: 'count=1001, 3 steps, clipped, wd 0.1', count: 1001, steps: 3, tokenCount: 17, gradScale: 20, maxNorm: 1, hyper: { lr: 1e-3, weightDecay: 0.1 } },
+  { name: 'count=5000, 3 steps, no clipping, betas (0.8, 0.99)', count: 5000, steps: 3, tokenCount: 4, gradScale: 0.01, maxNorm: 0, hyper: { lr: 1e-4, beta1: 0.8, beta2: 0.99 } },
+  { name: 'chunked into 3 bindings, count=6000, 2 steps', count: 6000, steps: 2, tokenCount: 9, gradScale: 1, maxNorm: 1, hyper: { lr: 1e-3 }, maxBindingBytes: 2560 * 4 },
+];
+
+async function setup(count: number, seed: number) {
+  const gpu = await testGpu();
+  const params = uniformValues(count, seed, -0.5, 0.5);
+  return {
+    gpu,
+    params,
+    gparams: uploadBuffer(gpu, 'flat params', params),
+    ggrads: createBuffer(gpu, 'flat grads', count * 4),
+    gm: uploadBuffer(gpu, 'adam m', new Float32Array(count)),
+    gv: uploadBuffer(gpu, 'adam v', new Float32Array(count)),
+    partials: createBuffer(gpu, 'grad norm partials', gradNormPartialsLength(gpu, count) * 4),
+    control: createBuffer(gpu, 'step control', STEP_CONTROL_BYTES),
+  };
+}
+
+describe('adamw matches the float64 reference', () => {
+  for (const c of cases) {
+    it(`adamw step ${c.name} matches_reference`, async () => {
+      const s = await setup(c.count, c.count);
+      const { gpu } = s;
+      const partials = createBuffer(gpu, 'grad norm partials', gradNormPartialsLength(gpu, c.count, c.maxBindingBytes) * 4);
+      if (c.maxBindingBytes) expect(bindingChunks(gpu, c.count, c.maxBindingBytes).length).toBe(3);
+      const p = Float64Array.from(s.params);
+      const m = new Float64Array(c.count);
+      const v = new Float64Array(c.count);
+      for (let step = 1; step <= c.steps; step++) {
+        const grads = uniformValues(c.count, 100 * step + c.count, -c.gradScale, c.gradScale);
+        const stats = uploadBuffer(gpu, 'loss stats', Float32Array.from([3 * c.tokenCount]));
+        writeBuffer(gpu, s.ggrads, grads);
+        // The whole optimizer step in one recorder, no readback until it is done.
+        const rec = new Recorder(gpu, `optimizer step ${step}`);
+        globalGradNorm(rec, {
+          grads: s.ggrads, count: c.count, partials, stats, lossIndex: 0, tokenCount: c.tokenCount, maxNorm: c.maxNorm,
+          control: s.control, maxBindingBytes: c.maxBindingBytes,
+        });
+        adamwStep(rec, { ...c.hyper, step, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count: c.count, maxBindingBytes: c.maxBindingBytes });
+        await rec.done();
+        // The reference uses the GPU's own gradScale so that each step's comparison measures AdamW alone.
+        const control = await readStepControl(gpu, s.control);
+        expect(control.finite).toBe(true);
+        const want = stepControlRef(grads, 3 * c.tokenCount, c.tokenCount, c.maxNorm);
+        expect(control.gradScale).toBeCloseTo(want.gradScale, 6);
+        adamwRef(p, grads, m, v, { finite: true, gradScale: control.gradScale }, { ...c.hyper, step });
+        const shape = `${c.name}, step ${step}`;
+        await checkAgainstReference(gpu, s.gparams, p, TOLERANCES.adamw, 'adamw', 'step', `${shape} (params)`);
+        await checkAgainstReference(gpu, s.gm, m, TOLERANCES.adamw, 'adamw', 'step', `${shape} (m)`);
+        await checkAgainstReference(gpu, s.gv, v, TOLERANCES.adamw, 'adamw', 'step', `${shape} (v)`);
+        // Keep GPU and reference on the same state so errors do not compound across steps.
+        p.set(await readF32(gpu, s.gparams, c.count));
+        m.set(await readF32(gpu, s.gm, c.count));
+        v.set(await readF32(gpu, s.gv, c.count));
+        stats.destroy();
+      }
+    });
+  }
+
+  for (const poison of ['NaN in the gradients', 'Inf in the gradients', 'NaN loss'] as const) {
+    it(`adamw step with ${poison} is skipped: params, m and v unchanged, and reported`, async () => {
+      const count = 513;
+      const s = await setup(count, 5);
+      const { gpu } = s;
+      const grads = uniformValues(count, 6);
+      const stats = uploadBuffer(gpu, 'loss stats', Float32Array.from([poison === 'NaN loss' ? NaN : 1]));
+      writeBuffer(gpu, s.ggrads, grads);
+      // One good step first so that m and v are not zeros.
+      const good = new Recorder(gpu, 'good step');
+      globalGradNorm(good, { grads: s.ggrads, count, partials: s.partials, stats: uploadBuffer(gpu, 'ok stats', Float32Array.from([1])), lossIndex: 0, tokenCount: 2, maxNorm: 1, control: s.control });
+      adamwStep(good, { lr: 1e-3, step: 1, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count });
+      await good.done();
+      const before = await Promise.all([s.gparams, s.gm, s.gv].map((b) => readF32(gpu, b, count)));
+
+      if (poison !== 'NaN loss') grads[100] = poison === 'NaN in the gradients' ? NaN : Infinity;
+      writeBuffer(gpu, s.ggrads, grads);
+      const bad = new Recorder(gpu, 'bad step');
+      globalGradNorm(bad, { grads: s.ggrads, count, partials: s.partials, stats, lossIndex: 0, tokenCount: 2, maxNorm: 1, control: s.control });
+      adamwStep(bad, { lr: 1e-3, step: 2, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count });
+      await bad.done();
+      const control = await readStepControl(gpu, s.control);
+      expect(control.finite).toBe(false);
+      expect(control.reasons.join('; ')).toMatch(poison === 'NaN loss' ? /loss is not finite/ : /gradient norm is not finite/);
+      const after = await Promise.all([s.gparams, s.gm, s.gv].map((b) => readF32(gpu, b, count)));
+      ['params', 'm', 'v'].forEach((name, i) => {
+        expect(Buffer.from(after[i].buffer).equals(Buffer.from(before[i].buffer)), `${name} changed by a skipped step`).toBe(true);
+      });
+      expect(before[1].some((x) => x !== 0)).toBe(true);
+    });
+  }
+});
