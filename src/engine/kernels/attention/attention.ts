@@ -1,0 +1,125 @@
+import type { Gpu } from '../../gpu/device';
+import { GpuError } from '../../gpu/errors';
+import type { Kernel } from '../../gpu/pipelines';
+import type { Binding, Recorder } from '../../gpu/recorder';
+import { Uniforms } from '../../gpu/uniforms';
+import { attentionScale, type AttentionShape } from './attention.ref';
+import forwardSource from './attention_forward.wgsl?raw';
+import deltaSource from './attention_delta.wgsl?raw';
+import dqSource from './attention_dq.wgsl?raw';
+import dkdvSource from './attention_dkdv.wgsl?raw';
+
+export type { AttentionShape } from './attention.ref';
+
+export const attentionForwardKernel: Kernel = { name: 'attention_forward', source: forwardSource };
+export const attentionDeltaKernel: Kernel = { name: 'attention_delta', source: deltaSource };
+export const attentionDqKernel: Kernel = { name: 'attention_dq', source: dqSource };
+export const attentionDkdvKernel: Kernel = { name: 'attention_dkdv', source: dkdvSource };
+
+/** A shape or buffer the attention launchers cannot use; the message names the argument. */
+export class AttentionArgumentError extends GpuError {}
+
+/** Rows per workgroup (one thread per query or key row). */
+const WG = 64;
+/** NOTE: longer tiles barely help and multiply shader JIT time (SwiftShader: tens of seconds). */
+const TILE_CAP = 16;
+
+export interface AttentionForwardArgs extends AttentionShape {
+  /** [N, NH*HS] */
+  q: Binding;
+  /** [N, KVH*HS] */
+  k: Binding;
+  /** [N, KVH*HS] */
+  v: Binding;
+  /** u32 [N]: a token attends only to earlier tokens of its batch row with the same id. */
+  segmentIds: Binding;
+  /** [N, NH*HS], written. */
+  out: Binding;
+  /** [N, NH], written: the per-row log-sum-exp the backward needs. */
+  lse: Binding;
+}
+
+export interface AttentionBackwardArgs extends AttentionShape {
+  q: Binding;
+  k: Binding;
+  v: Binding;
+  segmentIds: Binding;
+  /** The forward's out [N, NH*HS] and lse [N, NH]. */
+  out: Binding;
+  lse: Binding;
+  /** [N, NH*HS]: gradient with respect to out. */
+  dout: Binding;
+  /** [N, NH] f32 scratch, overwritten (Σ dout·out per row and head). */
+  delta: Binding;
+  /** [N, NH*HS], overwritten. */
+  dq: Binding;
+  /** [N, KVH*HS], overwritten with the sum over the query heads of each group. */
+  dk: Binding;
+  dv: Binding;
+}
+
+function validate(s: AttentionShape): void {
+  for (const name of ['B', 'T', 'NH', 'KVH', 'HS'] as const) {
+    if (!Number.isInteger(s[name]) || s[name] < 1) throw new AttentionArgumentError(`attention: ${name} must be a positive integer, got ${s[name]}`);
+  }
+  if (s.NH % s.KVH !== 0) throw new AttentionArgumentError(`attention: NH ${s.NH} is not a multiple of KVH ${s.KVH}`);
+  if (s.HS > 256) throw new AttentionArgumentError(`attention: head size ${s.HS} above 256 is not supported`);
+}
+
+/** Rows of k/v (or q/dout) per workgroup-memory tile: as many as fit two [tile, HS] f32 arrays. */
+export function attentionTileRows(gpu: Gpu, HS: number): number {
+  const bytes = Math.min(gpu.limits.maxComputeWorkgroupStorageSize || 16384, 32768);
+  // Two [rows, HS] tiles plus two [rows] vectors (the dk/dv kernel's lse and delta).
+  return Math.max(1, Math.min(TILE_CAP, Math.floor(bytes / (8 * HS + 8))));
+}
+
+function uniforms(s: AttentionShape, tile: number): Uniforms {
+  return new Uniforms().u32(s.T).u32(s.NH).u32(s.KVH).f32(attentionScale(s)).u32(tile).u32(s.HS).u32(0).u32(0);
+}
+
+/** Records out = softmax(scale·q·kᵀ + causal/segment mask)·v and lse, flash-attention style. */
+export function attentionForward(rec: Recorder, a: AttentionForwardArgs): void {
+  validate(a);
+  const tile = attentionTileRows(rec.gpu, a.HS);
+  rec.dispatch({
+    kernel: attentionForwardKernel,
+    label: 'attention forward',
+    constants: { HS: a.HS, WG, TK: tile },
+    uniforms: uniforms(a, tile),
+    bindings: [a.q, a.k, a.v, a.segmentIds, a.out, a.lse],
+    workgroups: [Math.ceil(a.T / WG), a.NH, a.B],
+  });
+}
+
+/** Records dq, dk, dv (dk/dv summed over each kv group's query heads), recomputing scores from q, k and lse. */
+export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void {
+  validate(a);
+  const N = a.B * a.T;
+  const count = N * a.NH;
+  const groups = Math.ceil(count / 64);
+  const gx = Math.min(groups, rec.gpu.limits.maxComputeWorkgroupsPerDimension);
+  rec.dispatch({
+    kernel: attentionDeltaKernel,
+    label: 'attention backward delta',
+    uniforms: new Uniforms().u32(count).u32(a.HS).u32(0).u32(0),
+    bindings: [a.out, a.dout, a.delta],
+    workgroups: [gx, Math.ceil(groups / gx)],
+  });
+  const tile = attentionTileRows(rec.gpu, a.HS);
+  rec.dispatch({
+    kernel: attentionDqKernel,
+    label: 'attention backward dq',
+    constants: { HS: a.HS, WG, TK: tile },
+    uniforms: uniforms(a, tile),
+    bindings: [a.q, a.k, a.v, a.segmentIds, a.dout, a.lse, a.delta, a.dq],
+    workgroups: [Math.ceil(a.T / WG), a.NH, a.B],
+  });
+  rec.dispatch({
+    kernel: attentionDkdvKernel,
+    label: 'attention backward dk dv',
+    constants: { HS: a.HS, WG, TQ: tile },
+    uniforms: uniforms(a, tile),
+    bindings: [a.q, a.k, a.v, a.segmentIds, a.dout, a.lse, a.delta, a.dk, a.dv],
+    workgroups: [Math.ceil(a.T / WG), a.KVH, a.B],
+  });
+}
