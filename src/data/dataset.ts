@@ -92,7 +92,13 @@ export async function* tokenizeRows(source: DataSource, tok: Tokenizer, opts: To
         held.push(r.value);
         r = await it.next();
       }
-      const detection = detectSchema(held.flatMap((h) => (h.ok ? [h.value] : [])));
+      const good = held.flatMap((h) => (h.ok ? [h.value] : []));
+      if (good.length === 0 && held.length > 0) {
+        // Every row of the file is bad: report the rows, not a schema that could not be detected.
+        yield* held as TokenizedItem[];
+        return;
+      }
+      const detection = detectSchema(good);
       mapping = chooseMapping(source, detection);
       opts.onMapping?.(mapping, detection);
     } else opts.onMapping?.(mapping);
