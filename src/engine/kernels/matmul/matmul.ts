@@ -33,6 +33,10 @@ export interface MatmulArgs extends MatmulShape {
   offsetA?: number;
   offsetB?: number;
   offsetC?: number;
+  /** Row stride of stored A (elements; default packed: K, or M when transA). */
+  lda?: number;
+  /** Row stride of C (elements; default N): write a column block of a wider matrix. */
+  ldc?: number;
   tile?: MatmulTile;
   label?: string;
 }
@@ -44,7 +48,8 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
   const uniforms = new Uniforms()
     .u32(args.M).u32(args.N).u32(args.K).u32(strideA)
     .u32(strideB).u32(strideC).u32(args.offsetA ?? 0).u32(args.offsetB ?? 0)
-    .u32(args.offsetC ?? 0).f32(alpha).f32(beta).u32(0);
+    .u32(args.offsetC ?? 0).f32(alpha).f32(beta).u32(args.lda ?? 0)
+    .u32(args.ldc ?? 0).u32(0).u32(0).u32(0);
   rec.dispatch({
     kernel: matmulKernel,
     label: args.label,

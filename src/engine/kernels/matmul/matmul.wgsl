@@ -14,12 +14,15 @@
 // cols tx + j·WX) so that global stores are coalesced. K is walked in BK-deep slabs staged
 // in workgroup memory. Out-of-range elements load as 0, so any M, N, K (including 1) work.
 // B may be stored as f16 (frozen weights on shader-f16 devices); accumulation is f32.
+// lda / ldc (0 = packed) are the row strides of stored A and of C, so a kernel can read or write
+// a column block of a wider matrix (a weight split by output rows, a logits chunk).
 {{ENABLE_F16}}
 
 struct Params {
   M: u32, N: u32, K: u32, batch_stride_a: u32,
   batch_stride_b: u32, batch_stride_c: u32, offset_a: u32, offset_b: u32,
-  offset_c: u32, alpha: f32, beta: f32, _pad: u32,
+  offset_c: u32, alpha: f32, beta: f32, lda: u32,
+  ldc: u32, _p0: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -44,8 +47,8 @@ var<workgroup> Bs: array<f32, BK * BN>; // Bs[k * BN + n]
 
 fn load_a(base: u32, m: u32, k: u32) -> f32 {
   if (m >= p.M || k >= p.K) { return 0.0; }
-  if (TRANS_A) { return A[base + k * p.M + m]; }
-  return A[base + m * p.K + k];
+  if (TRANS_A) { return A[base + k * select(p.M, p.lda, p.lda != 0u) + m]; }
+  return A[base + m * select(p.K, p.lda, p.lda != 0u) + k];
 }
 
 fn load_b(base: u32, k: u32, n: u32) -> f32 {
@@ -108,7 +111,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var j = 0u; j < TN; j++) {
       let col = col0 + tx + j * WX;
       if (col >= p.N) { continue; }
-      let idx = base_c + row * p.N + col;
+      let idx = base_c + row * select(p.N, p.ldc, p.ldc != 0u) + col;
       var value = p.alpha * acc[i * TN + j];
       if (ACCUMULATE) { value += p.beta * C[idx]; }
       C[idx] = value;
