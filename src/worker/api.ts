@@ -1,20 +1,83 @@
 // The API object the worker exposes. Kept out of workers/ so its type can be imported by the UI
 // (`import type { WorkerApi }`) without pulling in the worker's code.
+//
+// Long calls take a cancel token (a string the UI made): `abort(token)` cancels them. Progress
+// comes back through callbacks the UI passes wrapped in comlink.proxy. Nothing here touches the DOM.
 import { requestGpu, type Gpu, type GpuFeatures, type GpuLimits, type AdapterDescription } from '../engine/gpu/device';
 import { GpuUnavailableError } from '../engine/gpu/errors';
 import { createBuffer, readF32, uploadBuffer } from '../engine/gpu/buffers';
 import { Recorder } from '../engine/gpu/recorder';
 import { matmul } from '../engine/kernels/matmul/matmul';
+import { createGpuAdapter, destroyGpuAdapter, type GpuAdapter } from '../engine/model/llama';
+import { adapterLayout, type AdapterLayout } from '../engine/model/lora';
+import { planMemory, formatBytes } from '../engine/train/memory';
+import type { ColumnMapping } from '../data/schema';
+import type { ModelChoice, StudioSettings } from '../app/store/settings';
+import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary } from '../storage/adapterZip';
+import { abortToken, releaseToken, signalFor } from './cancel';
+import { loadModel, type LoadedModel } from './model';
+import { readDataset, type PreparedDataset } from './dataset';
+import { RunControl, runTraining } from './run';
+import { engineLora, readAdapter } from './adapterFiles';
+import { generate } from './generate';
+import type { DatasetInfo, GenerateOptions, LoadProgress, MemoryEstimateInfo, ModelInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
 
 export type GpuStatus =
   | { ok: true; adapter: AdapterDescription; features: GpuFeatures; limits: GpuLimits }
   | { ok: false; reason: string; hint: string };
 
+export class WorkerStateError extends Error {
+  constructor(message: string) {
+    super(`WorkerStateError: ${message}`);
+    this.name = 'WorkerStateError';
+  }
+}
+
 let gpuPromise: Promise<Gpu> | null = null;
 
 function getGpu(): Promise<Gpu> {
-  gpuPromise ??= requestGpu((self.navigator as Navigator & { gpu?: GPU }).gpu);
+  gpuPromise ??= requestGpu((self.navigator as Navigator & { gpu?: GPU }).gpu).then((gpu) => {
+    // A lost device cannot be used again: the next call asks for a new one (and the model reloads).
+    gpu.onLost(() => {
+      gpuPromise = null;
+      session.model = null;
+      session.tuned = null;
+    });
+    return gpu;
+  });
   return gpuPromise;
+}
+
+interface Session {
+  model: LoadedModel | null;
+  dataset: PreparedDataset | null;
+  /** The last dropped file and how it was read (re-read when max length or the model changes). */
+  datasetFile: { file: Blob; name: string; mapping: ColumnMapping | null; maxLength: number; seed: number; modelKey: string | null } | null;
+  run: RunControl | null;
+  /** The adapter the playground's "tuned" side uses. */
+  tuned: { adapter: GpuAdapter; layout: AdapterLayout; label: string } | null;
+}
+
+const session: Session = { model: null, dataset: null, datasetFile: null, run: null, tuned: null };
+
+function requireModel(): LoadedModel {
+  if (!session.model) throw new WorkerStateError('no model is loaded (load one on the Model screen)');
+  return session.model;
+}
+
+async function setTuned(gpu: Gpu, layout: AdapterLayout, params: Float32Array, label: string): Promise<void> {
+  if (session.tuned) destroyGpuAdapter(session.tuned.adapter);
+  session.tuned = { adapter: createGpuAdapter(gpu, layout, params), layout, label };
+}
+
+async function ensureDataset(settings: StudioSettings, signal: AbortSignal): Promise<PreparedDataset> {
+  const f = session.datasetFile;
+  if (!f) throw new WorkerStateError('no dataset is loaded (drop one on the Dataset screen)');
+  const model = requireModel();
+  if (session.dataset && f.maxLength === settings.train.maxLength && f.seed === settings.train.seed && f.modelKey === model.key) return session.dataset;
+  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: model.tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, signal });
+  session.datasetFile = { ...f, maxLength: settings.train.maxLength, seed: settings.train.seed, modelKey: model.key };
+  return session.dataset;
 }
 
 export const workerApi = {
@@ -44,6 +107,142 @@ export const workerApi = {
     gb.destroy();
     gc.destroy();
     return out;
+  },
+
+  /** Cancels the long call that was given `token`. */
+  abort(token: string): void {
+    abortToken(token);
+  },
+
+  /** Loads a base model onto the GPU (replacing the current one), reporting download progress. */
+  async loadModel(choice: ModelChoice, pageUrl: string, files: File[] | undefined, onProgress: (p: LoadProgress) => void, token?: string): Promise<ModelInfo> {
+    const signal = signalFor(token);
+    try {
+      if (session.run) throw new WorkerStateError('a training run is in progress; stop it before changing the model');
+      const gpu = await getGpu();
+      const model = await loadModel({ gpu, choice, pageUrl, files, onProgress, signal });
+      session.model?.gpuModel.destroy();
+      if (session.tuned) destroyGpuAdapter(session.tuned.adapter);
+      session.tuned = null;
+      session.model = model;
+      session.dataset = null; // tokenized with the previous tokenizer
+      return model.info;
+    } finally {
+      releaseToken(token);
+    }
+  },
+
+  /** Reads a dataset file: preview, schema, errors with line numbers and (with a model) token statistics. */
+  async readDataset(file: Blob, name: string, mapping: ColumnMapping | null, settings: StudioSettings, token?: string): Promise<DatasetInfo> {
+    const signal = signalFor(token);
+    try {
+      const model = session.model;
+      const prepared = await readDataset({ file, name, tokenizer: model?.tokenizer ?? null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, signal });
+      session.dataset = prepared.train ? prepared : null;
+      session.datasetFile = { file, name, mapping: mapping ?? prepared.info.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, modelKey: model?.key ?? null };
+      return prepared.info;
+    } finally {
+      releaseToken(token);
+    }
+  },
+
+  /** GPU bytes the settings need against what the device offers (WebGPU reports no memory size, so the budget is a stated guess). */
+  async estimateMemory(settings: StudioSettings): Promise<MemoryEstimateInfo | null> {
+    const model = session.model;
+    if (!model) return null;
+    const gpu = await getGpu();
+    const lora = engineLora(settings.lora);
+    const plan = planMemory(model.spec, lora, {
+      batchSize: settings.train.microBatch,
+      seqLen: settings.train.maxLength,
+      gradientCheckpointing: false,
+      weightsF16: model.gpuModel.f16,
+      logitsChunkTokens: 1024,
+      kvCacheTokens: 0,
+    });
+    const deviceMemoryGiB = (self.navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+    const budget = Math.min(gpu.limits.maxBufferSize * 4, (deviceMemoryGiB ?? 8) * 2 ** 30 * 0.5);
+    const maxBufferSize = gpu.limits.maxBufferSize;
+    let warning: string | null = null;
+    if (plan.largestBuffer > maxBufferSize) warning = `${plan.largestBufferName} needs one ${formatBytes(plan.largestBuffer)} buffer but this GPU allows ${formatBytes(maxBufferSize)}: lower the micro-batch or max length`;
+    else if (plan.total > budget) warning = `this run needs about ${formatBytes(plan.total)} of GPU memory, more than the ${formatBytes(budget)} this device is assumed to have: lower the micro-batch, max length or rank`;
+    return { ...plan, budget, maxBufferSize, fits: warning === null, warning };
+  },
+
+  /** Trains an adapter; events stream through `onEvent`; `control()` pauses, resumes or stops it; `abort(token)` cancels it. */
+  async train(request: TrainRequest, onEvent: (event: TrainEvent) => void, token?: string): Promise<TrainResult> {
+    const signal = signalFor(token);
+    if (session.run) throw new WorkerStateError('a training run is already in progress');
+    const control = new RunControl();
+    session.run = control;
+    try {
+      const gpu = await getGpu();
+      const model = requireModel();
+      const data = await ensureDataset(request.settings, signal);
+      let initParams: Float32Array | undefined;
+      if (request.initialAdapter && !request.resumeFrom) {
+        const init = await readAdapter(model.spec, request.initialAdapter);
+        const want = adapterLayout(model.spec, engineLora(request.settings.lora));
+        if (init.layout.size !== want.size) throw new WorkerStateError('the adapter to continue has other LoRA settings (rank or targets) than the run');
+        initParams = init.params;
+      }
+      const outcome = await runTraining({ gpu, model, data, settings: request.settings, resumeFrom: request.resumeFrom, initParams, control, signal, onEvent });
+      const layout = adapterLayout(model.spec, engineLora(request.settings.lora));
+      await setTuned(gpu, layout, outcome.params, 'the adapter just trained');
+      const { params: _params, ...result } = outcome;
+      return result;
+    } finally {
+      session.run = null;
+      releaseToken(token);
+    }
+  },
+
+  /** Pauses, resumes or stops (keeping the adapter so far) the current run. */
+  control(action: 'pause' | 'resume' | 'stop'): boolean {
+    const run = session.run;
+    if (!run) return false;
+    if (action === 'pause') run.pause();
+    else if (action === 'resume') run.resume();
+    else run.stop();
+    return true;
+  },
+
+  /** Makes a stored adapter the playground's tuned side. */
+  async useAdapter(files: { adapterModel: Uint8Array; adapterConfig: string }, label: string): Promise<void> {
+    const gpu = await getGpu();
+    const { layout, params } = await readAdapter(requireModel().spec, files);
+    await setTuned(gpu, layout, params, label);
+  },
+
+  /** Which adapter the playground's tuned side holds, if any. */
+  tunedLabel(): string | null {
+    return session.tuned?.label ?? null;
+  },
+
+  /** Generates an answer with the base model or with the tuned adapter. */
+  async generate(prompt: string, side: 'base' | 'tuned', opts: GenerateOptions, onText?: (text: string) => void, token?: string): Promise<string> {
+    const signal = signalFor(token);
+    try {
+      const gpu = await getGpu();
+      const model = requireModel();
+      if (side === 'tuned' && !session.tuned) throw new WorkerStateError('no tuned adapter yet: train one, or pick one in the Library');
+      return await generate(gpu, model, side === 'tuned' ? session.tuned!.adapter : null, prompt, opts, signal, onText);
+    } finally {
+      releaseToken(token);
+    }
+  },
+
+  /** Validates an adapter zip or folder for import; when a model is loaded, also against that model. */
+  async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; config: PeftConfigSummary; parameters: number }> {
+    const v = 'zip' in input ? await readAdapterZip(input.zip, input.name) : await validateAdapterFiles(new Map(input.files));
+    if (session.model) await readAdapter(session.model.spec, v.files);
+    return { ...v.files, config: v.config, parameters: v.parameters };
+  },
+
+  /** Test hook: loses the GPU device as a driver crash would (the run stops with GpuDeviceLostError). */
+  async simulateDeviceLoss(): Promise<void> {
+    const gpu = await getGpu();
+    gpu.device.destroy();
   },
 };
 

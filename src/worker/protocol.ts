@@ -27,21 +27,8 @@ export interface LoadProgress {
   total: number;
 }
 
-export type DatasetKind = 'chat' | 'instruction' | 'prompt-completion' | 'text';
-
-/** Which columns feed the prompt and the answer. */
-export interface ColumnMapping {
-  kind: DatasetKind;
-  /** chat: the messages column. */
-  messages?: string;
-  /** instruction / prompt-completion: the prompt column (and an optional input column). */
-  prompt?: string;
-  input?: string;
-  /** the answer column. */
-  response?: string;
-  /** text: the text column. */
-  text?: string;
-}
+export type { ColumnMapping, SchemaKind } from '../data/schema';
+import type { ColumnMapping, SchemaKind } from '../data/schema';
 
 export interface DatasetIssue {
   /** 1-based line in the file, when the error has one. */
@@ -67,6 +54,12 @@ export interface DatasetInfo {
   format: string;
   columns: string[];
   mapping: ColumnMapping | null;
+  /** Whether the mapping was detected with certainty (otherwise the user should confirm it). */
+  mappingSure: boolean;
+  /** Other plausible mappings for the picker. */
+  candidates: ColumnMapping[];
+  kind: SchemaKind | null;
+  detection: string;
   /** Up to 20 rows, every cell as text (rendered as text, never HTML). */
   preview: Record<string, string>[];
   stats: DatasetStats | null;

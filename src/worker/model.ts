@@ -1,0 +1,128 @@
+// Loading a base model inside the worker: the built-in demo (served next to the page), a hub
+// repository, or a folder the user dropped. Weights go tensor by tensor to the GPU, with progress.
+import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { browserFiles, openCheckpoint, urlFiles, type Checkpoint, type ModelFiles } from '../formats/checkpoint';
+import type { ModelSpec } from '../formats/hfConfig';
+import { DEMO_MODEL_PATH } from '../formats/demoModel';
+import { loadTokenizer, type Tokenizer } from '../data/tokenize';
+import type { Gpu } from '../engine/gpu/device';
+import { LlamaGpu } from '../engine/model/llama';
+import type { ModelChoice } from '../app/store/settings';
+import type { LoadProgress, ModelInfo } from './protocol';
+import { throwIfAborted } from './cancel';
+
+export interface LoadedModel {
+  info: ModelInfo;
+  spec: ModelSpec;
+  gpuModel: LlamaGpu;
+  tokenizer: Tokenizer;
+  padId: number;
+  eosIds: number[];
+  /** Identifies the model in run checkpoints, so a resume refuses another model. */
+  key: string;
+}
+
+export class ModelLoadError extends Error {
+  constructor(readonly model: string, detail: string) {
+    super(`ModelLoadError: ${model}: ${detail}`);
+    this.name = 'ModelLoadError';
+  }
+}
+
+async function tokenizerFromFiles(files: ModelFiles, name: string): Promise<Tokenizer> {
+  const json = await files.text('tokenizer.json');
+  const config = await files.text('tokenizer_config.json');
+  if (json === null) throw new ModelLoadError(name, 'tokenizer.json not found in the folder');
+  try {
+    return new PreTrainedTokenizer(JSON.parse(json), config ? JSON.parse(config) : {}) as unknown as Tokenizer;
+  } catch (error) {
+    throw new ModelLoadError(name, `cannot read the tokenizer: ${(error as Error).message}`);
+  }
+}
+
+export interface LoadModelArgs {
+  gpu: Gpu;
+  choice: ModelChoice;
+  /** The page's URL: the demo model is served at `<page>/models/demo/`. */
+  pageUrl: string;
+  /** Files of a dropped folder (choice.kind === 'local'). */
+  files?: File[];
+  onProgress: (p: LoadProgress) => void;
+  signal: AbortSignal;
+}
+
+export async function loadModel({ gpu, choice, pageUrl, files, onProgress, signal }: LoadModelArgs): Promise<LoadedModel> {
+  let modelFiles: ModelFiles;
+  let name: string;
+  let tokenizerLocation: string | null = null;
+  if (choice.kind === 'demo') {
+    const base = new URL(DEMO_MODEL_PATH, pageUrl).href;
+    modelFiles = urlFiles(base, { signal });
+    name = 'demo';
+    tokenizerLocation = base;
+  } else if (choice.kind === 'hub') {
+    const base = `https://huggingface.co/${choice.id}/resolve/main/`;
+    modelFiles = urlFiles(base, { signal });
+    name = choice.id;
+    tokenizerLocation = base;
+  } else {
+    if (!files?.length) throw new ModelLoadError(choice.name, 'no files were given for the local folder');
+    modelFiles = browserFiles(files, choice.name);
+    name = choice.name;
+  }
+  onProgress({ phase: 'config', file: 'config.json', loaded: 0, total: 1 });
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = await openCheckpoint(modelFiles);
+  } catch (error) {
+    throw new ModelLoadError(name, (error as Error).message);
+  }
+  throwIfAborted(signal, 'loading the model');
+  const sizeOf = (t: string) => {
+    const [b, e] = checkpoint.tensorInfo(t).dataOffsets;
+    return e - b;
+  };
+  const total = checkpoint.tensorNames.reduce((n, t) => n + sizeOf(t), 0);
+  let loaded = 0;
+  let parameters = 0;
+  const gpuModel = await LlamaGpu.load(
+    gpu,
+    checkpoint.spec,
+    async (tensor) => {
+      const values = await checkpoint.readTensorF32(tensor);
+      parameters += values.length;
+      loaded += sizeOf(tensor);
+      onProgress({ phase: 'weights', file: tensor, loaded, total });
+      return values;
+    },
+    { signal },
+  ).catch((error) => {
+    throw new ModelLoadError(name, (error as Error).message);
+  });
+  onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: total, total });
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = tokenizerLocation ? ((await loadTokenizer(tokenizerLocation)) as unknown as Tokenizer) : await tokenizerFromFiles(modelFiles, name);
+  } catch (error) {
+    gpuModel.destroy();
+    throw new ModelLoadError(name, (error as Error).message);
+  }
+  onProgress({ phase: 'ready', file: '', loaded: total, total });
+  const spec = checkpoint.spec;
+  const eosIds = spec.eosTokenIds.length ? spec.eosTokenIds : tokenizer.eos_token_id != null ? [tokenizer.eos_token_id] : [];
+  const padId = tokenizer.pad_token_id ?? spec.padTokenId ?? eosIds[0] ?? 0;
+  const info: ModelInfo = {
+    name,
+    source: choice.kind,
+    architecture: spec.architecture,
+    layers: spec.numLayers,
+    hidden: spec.hiddenSize,
+    heads: spec.numHeads,
+    kvHeads: spec.numKvHeads,
+    vocab: spec.vocabSize,
+    parameters,
+    bytes: total,
+    backend: `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`,
+  };
+  return { info, spec, gpuModel, tokenizer, padId, eosIds, key: `${choice.kind}:${name}:${parameters}` };
+}
