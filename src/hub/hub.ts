@@ -129,8 +129,14 @@ export function hubFiles(repo: string, options: HubOptions = {}): ModelFiles {
         report(file, cached.byteLength, cached.byteLength, true);
         return new TextDecoder().decode(cached);
       }
+      const missingKey = cacheKey(url, 'missing');
+      if (await cache?.get(missingKey)) return null;
       const res = await doFetch(url, { headers, signal: options.signal });
-      if (res.status === 404) return null;
+      if (res.status === 404) {
+        // Remember absent files too (e.g. no model.safetensors.index.json), so a reload asks nothing.
+        await cache?.put(missingKey, new Uint8Array([1]));
+        return null;
+      }
       if (!res.ok) throw explain(repo, file, res.status);
       const bytes = new Uint8Array(await res.arrayBuffer());
       report(file, bytes.byteLength, bytes.byteLength, false);
@@ -142,6 +148,8 @@ export function hubFiles(repo: string, options: HubOptions = {}): ModelFiles {
       const url = resolveUrl(repo, file, revision, endpoint);
       const wholeKey = cacheKey(url, 'whole');
       const sizeKey = cacheKey(url, 'size');
+      const missingKey = cacheKey(url, 'missing');
+      if (await cache?.get(missingKey)) return null;
       const whole = await cache?.get(wholeKey);
       if (whole) {
         report(file, whole.byteLength, whole.byteLength, true);
@@ -164,7 +172,10 @@ export function hubFiles(repo: string, options: HubOptions = {}): ModelFiles {
           inner = src;
           return src;
         } catch (e) {
-          if (e instanceof HttpError && e.status === 404) return null;
+          if (e instanceof HttpError && e.status === 404) {
+            await cache?.put(missingKey, new Uint8Array([1]));
+            return null;
+          }
           return wrapHttp(file, e);
         }
       };
