@@ -76,8 +76,8 @@ export async function* readRows(source: DataSource, opts: ReadOptions = {}): Asy
     checkText(file, first);
     let rows: AsyncGenerator<RowItem>;
     if (format === 'json' || format === 'jsonl') {
-      const lead = firstNonSpace(first);
-      rows = lead === '[' ? readJsonArray(chunks, file, opts.maxLineBytes, opts.maxDepth) : readJsonl(chunks, file, opts.maxLineBytes, opts.maxDepth);
+      const { lead, replay } = await peekLead(chunks);
+      rows = lead === '[' ? readJsonArray(replay, file, opts.maxLineBytes, opts.maxDepth) : readJsonl(replay, file, opts.maxLineBytes, opts.maxDepth);
     } else if (format === 'csv' || format === 'tsv') {
       rows = readCsv(chunks, file, format === 'csv' ? ',' : '\t', opts.maxLineBytes);
     } else {
@@ -93,12 +93,31 @@ export async function* readRows(source: DataSource, opts: ReadOptions = {}): Asy
   }
 }
 
-function firstNonSpace(b: Uint8Array): string | undefined {
-  let i = 0;
-  if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) i = 3;
-  for (; i < b.length; i++) {
-    const c = b[i];
-    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return String.fromCharCode(c);
+/** The first character after a BOM and whitespace (looking at most 1 MiB ahead), and the stream replayed whole. */
+async function peekLead(chunks: AsyncGenerator<Uint8Array>): Promise<{ lead: string | undefined; replay: AsyncGenerator<Uint8Array> }> {
+  const seen: Uint8Array[] = [];
+  let pos = 0; // bytes looked at, across chunks
+  let lead: string | undefined;
+  const BOM = [0xef, 0xbb, 0xbf];
+  outer: while (pos < 2 ** 20) {
+    const r = await chunks.next();
+    if (r.done) break;
+    seen.push(r.value);
+    for (const c of r.value) {
+      const inBom = pos < 3 && c === BOM[pos];
+      pos++;
+      if (inBom || c === 32 || c === 9 || c === 10 || c === 13) continue;
+      lead = String.fromCharCode(c);
+      break outer;
+    }
   }
-  return undefined;
+  async function* replay(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* seen;
+      yield* chunks;
+    } finally {
+      await chunks.return(undefined);
+    }
+  }
+  return { lead, replay: replay() };
 }
