@@ -1,0 +1,303 @@
+/**
+ * Writes docs/kernels.md: one row per kernel (inputs, outputs, shapes, what it saves for
+ * backward) from the table below, and the measured max error against the float64 reference
+ * from test-results/kernel-errors.jsonl (appended by the GPU kernel tests through
+ * recordKernelError). Run the kernel tests first, then `npm run docs:kernels`.
+ *
+ * For each (op, pass, case, adapter) only the latest record counts, so re-running a test
+ * replaces its old number; a kernel's error is the max over its cases.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+type Pass = 'forward' | 'backward' | 'step';
+
+interface KernelRow {
+  /** Shown in the first column. */
+  kernel: string;
+  /** Source folder under src/engine/kernels. */
+  folder: string;
+  /** Launcher(s). */
+  launcher: string;
+  inputs: string;
+  outputs: string;
+  saves: string;
+  /** Which records of kernel-errors.jsonl measure this kernel (op names as the tests record them). */
+  measured: { op: string; pass: Pass }[];
+  /** Said instead of a number when the kernel has no float comparison (bit-exact tests etc.). */
+  note?: string;
+}
+
+// Letters: N tokens, C hidden, NH/KVH heads, HS head size, I intermediate, V vocab, R rank, P parameters.
+export const KERNELS: KernelRow[] = [
+  {
+    kernel: 'embedding forward',
+    folder: 'embedding',
+    launcher: '`embeddingForward`',
+    inputs: 'ids u32/i32 [N]; W [V, C] f32/f16, split by rows into bindings (`SplitTable`)',
+    outputs: 'x [N, C] f32 (ids outside [0, V) give zero rows)',
+    saves: '— (frozen, no backward)',
+    measured: [{ op: 'embedding', pass: 'forward' }],
+  },
+  {
+    kernel: 'rmsnorm forward',
+    folder: 'rmsnorm',
+    launcher: '`rmsnormForward`',
+    inputs: 'x [rows, C] f32; w [C] f32/f16; eps (rows = N, or N·NH / N·KVH with C = HS for q/k norm)',
+    outputs: 'out [rows, C] f32',
+    saves: 'rrms [rows] (1/RMS), plus the input x',
+    measured: [{ op: 'rmsnorm', pass: 'forward' }],
+  },
+  {
+    kernel: 'rmsnorm backward',
+    folder: 'rmsnorm',
+    launcher: '`rmsnormBackward`',
+    inputs: 'dy [rows, C]; x [rows, C]; w [C]; rrms [rows]',
+    outputs: 'dx [rows, C] (= or += with `accumulate`)',
+    saves: '—',
+    measured: [{ op: 'rmsnorm', pass: 'backward' }],
+  },
+  {
+    kernel: 'rope forward',
+    folder: 'rope',
+    launcher: '`ropeForward`',
+    inputs: 'x = q [N, NH·HS] or k [N, KVH·HS] (in place); positionIds u32 [N]; invFreq [HS/2] (rope_theta, llama3/linear scaling)',
+    outputs: 'x rotated in place (HF rotate_half)',
+    saves: '— (positions and invFreq are step inputs)',
+    measured: [{ op: 'rope', pass: 'forward' }],
+  },
+  {
+    kernel: 'rope backward',
+    folder: 'rope',
+    launcher: '`ropeBackward`',
+    inputs: 'dq [N, NH·HS] or dk [N, KVH·HS] (in place); positionIds; invFreq',
+    outputs: 'gradients rotated back in place (inverse rotation)',
+    saves: '—',
+    measured: [{ op: 'rope', pass: 'backward' }],
+  },
+  {
+    kernel: 'attention forward',
+    folder: 'attention',
+    launcher: '`attentionForward`',
+    inputs: 'q [N, NH·HS]; k, v [N, KVH·HS]; segmentIds u32 [N]; B, T (causal, GQA, packed segments)',
+    outputs: 'out [N, NH·HS] (flash attention: online softmax, no T×T scores in memory)',
+    saves: 'lse [N, NH] (log-sum-exp per query row and head), plus q, k, v, out',
+    measured: [{ op: 'attention', pass: 'forward' }],
+  },
+  {
+    kernel: 'attention backward',
+    folder: 'attention',
+    launcher: '`attentionBackward`',
+    inputs: 'dout [N, NH·HS]; q, k, v, out, lse, segmentIds',
+    outputs: 'dq [N, NH·HS]; dk, dv [N, KVH·HS] (scores recomputed from q, k and lse; delta = rowsum(dout·out))',
+    saves: '—',
+    measured: [{ op: 'attention', pass: 'backward' }],
+  },
+  {
+    kernel: 'swiglu forward',
+    folder: 'swiglu',
+    launcher: '`swigluForward`',
+    inputs: 'gate [N, I]; up [N, I]',
+    outputs: 'h [N, I] = silu(gate)·up',
+    saves: '— (the backward reads gate and up)',
+    measured: [{ op: 'swiglu', pass: 'forward' }],
+  },
+  {
+    kernel: 'swiglu backward',
+    folder: 'swiglu',
+    launcher: '`swigluBackward`',
+    inputs: 'dh [N, I]; gate; up',
+    outputs: 'dgate [N, I]; dup [N, I]',
+    saves: '—',
+    measured: [{ op: 'swiglu', pass: 'backward' }],
+  },
+  {
+    kernel: 'matmul (linear layers)',
+    folder: 'matmul',
+    launcher: '`matmul`, `matmulXWt`, `matmulDyW`, `matmulDyTX`',
+    inputs: 'A [M, K] f32; B [K, N] or [N, K] f32/f16; optional batch strides, alpha, beta',
+    outputs: 'C [M, N] (= or += beta·C)',
+    saves: '— (the caller keeps X for dW)',
+    measured: [{ op: 'matmul', pass: 'forward' }],
+    note: 'within atol 1e-4 + rtol 1e-4 (test/gpu/matmul.test.ts; errors not recorded)',
+  },
+  {
+    kernel: 'LoRA linear forward',
+    folder: 'lora',
+    launcher: 'see src/engine/kernels/lora',
+    inputs: 'X [N, in]; W [out, in] f32/f16; b [out]?; A [R, in]; B [out, R]; s; dropout p, seed',
+    outputs: 'Y [N, out] = X·Wᵀ + b + s·drop(X)·Aᵀ·Bᵀ',
+    saves: 'u = drop(X)·Aᵀ [N, R]; the mask is regenerated from the Philox seed, not stored',
+    measured: [{ op: 'lora', pass: 'forward' }],
+  },
+  {
+    kernel: 'LoRA linear backward',
+    folder: 'lora',
+    launcher: 'see src/engine/kernels/lora',
+    inputs: 'dY [N, out]; X; W; A; B; u; s; seed',
+    outputs: 'dA [R, in]; dB [out, R]; dX [N, in] = dY·W + s·(dY·B)·A ⊙ mask/(1−p)',
+    saves: '—',
+    measured: [{ op: 'lora', pass: 'backward' }],
+  },
+  {
+    kernel: 'LM head + cross-entropy (fused, chunked)',
+    folder: 'lmhead',
+    launcher: 'see src/engine/kernels/lmhead',
+    inputs: 'h [N, C]; W [V, C] f32/f16 (tied embedding, split by rows); labels i32 [N] (−100 ignored)',
+    outputs: 'loss sum, target-token count, dh [N, C]; [N × V] logits never exist at once',
+    saves: '— (recomputes per chunk)',
+    measured: [{ op: 'lmhead', pass: 'forward' }, { op: 'lmhead', pass: 'backward' }],
+  },
+  {
+    kernel: 'philox dropout mask',
+    folder: 'philox',
+    launcher: 'library for the LoRA kernels',
+    inputs: 'seed, site, step, token, feature',
+    outputs: 'keep/drop bits (Philox4x32-10, bit-identical to philox.ts)',
+    saves: '— (counter-based: the same mask is redrawn in backward and after a resume)',
+    measured: [],
+    note: 'bit-exact against the TS implementation',
+  },
+  {
+    kernel: 'add (residual)',
+    folder: 'elementwise',
+    launcher: '`addForward`',
+    inputs: 'a [count]; b [count]; alpha, beta; element offsets',
+    outputs: 'out [count] = alpha·a + beta·b',
+    saves: '— (backward passes dy through)',
+    measured: [{ op: 'add', pass: 'forward' }],
+  },
+  {
+    kernel: 'axpy (gradient accumulation)',
+    folder: 'elementwise',
+    launcher: '`axpy`',
+    inputs: 'x [count]; y [count]; alpha, beta',
+    outputs: 'y = beta·y + alpha·x in place',
+    saves: '—',
+    measured: [{ op: 'axpy', pass: 'backward' }],
+  },
+  {
+    kernel: 'scale / fill / copy',
+    folder: 'elementwise',
+    launcher: '`scale`, `fill`, `copy`',
+    inputs: 'x [count] (element offset)',
+    outputs: 'x = s·x; x = value (never reads x); dst = src',
+    saves: '—',
+    measured: [{ op: 'scale', pass: 'forward' }, { op: 'fill', pass: 'forward' }],
+  },
+  {
+    kernel: 'global grad norm + step control',
+    folder: 'gradnorm',
+    launcher: '`gradNormPartials`, `stepControl`, `globalGradNorm`',
+    inputs: 'grads [P] (sums over tokens, chunked by binding); loss stats (loss sum, token count); maxNorm',
+    outputs: 'step control {gradNorm, clipScale, gradScale, finite, loss, tokenCount, flags} (32 bytes), read after the step',
+    saves: '—',
+    measured: [{ op: 'gradnorm', pass: 'step' }],
+  },
+  {
+    kernel: 'AdamW',
+    folder: 'adamw',
+    launcher: '`adamwStep`',
+    inputs: 'params, grads, m, v [P] flat f32; step control; lr, betas, eps 1e-8, weight decay, step t',
+    outputs: 'params, m, v updated in place (untouched when the step control says not finite)',
+    saves: '—',
+    measured: [{ op: 'adamw', pass: 'step' }],
+  },
+];
+
+interface Record {
+  op: string;
+  pass: Pass;
+  shape: string;
+  maxAbs: number | null;
+  maxRel: number | null;
+  adapter?: string;
+}
+
+export function readRecords(file: string): Record[] {
+  if (!existsSync(file)) return [];
+  const latest = new Map<string, Record>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    let r: Record;
+    try {
+      r = JSON.parse(line) as Record;
+    } catch {
+      continue; // a line cut short by a killed test run
+    }
+    latest.set(JSON.stringify([r.op, r.pass, r.shape, r.adapter ?? '']), r);
+  }
+  return [...latest.values()];
+}
+
+function fmt(x: number | null): string {
+  // JSON turns Infinity into null.
+  if (x === null || !Number.isFinite(x)) return '∞';
+  return x === 0 ? '0' : x.toExponential(1);
+}
+
+export function errorCell(row: KernelRow, records: Record[]): string {
+  const mine = records.filter((r) => row.measured.some((m) => m.op === r.op && m.pass === r.pass));
+  if (mine.length === 0) return row.note ?? 'not measured yet (run its GPU test)';
+  let abs = 0;
+  let rel = 0;
+  for (const r of mine) {
+    abs = r.maxAbs === null ? Infinity : Math.max(abs, r.maxAbs);
+    rel = r.maxRel === null ? Infinity : Math.max(rel, r.maxRel);
+  }
+  return `${fmt(abs)} abs / ${fmt(rel)} rel (${mine.length} case${mine.length === 1 ? '' : 's'})`;
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+export function renderKernelsDoc(records: Record[]): string {
+  const adapters = [...new Set(records.map((r) => r.adapter).filter(Boolean))];
+  const lines = [
+    '# Kernels',
+    '',
+    'Hand-written WGSL kernels of a LoRA training step (src/engine/kernels/<op>/). Each has a float64',
+    'CPU reference (`<op>.ref.ts`) whose backward is checked against central finite differences, and a',
+    'GPU test comparing the kernel with the reference on several shapes. f32 compute and accumulation;',
+    'frozen weights may be f16 on devices with shader-f16.',
+    '',
+    'Letters: N = B·T tokens, C hidden, NH / KVH query / kv heads, HS head size, I intermediate,',
+    'V vocab, R LoRA rank, P trainable parameters (flat).',
+    '',
+    'The error column is the largest error over the test cases against the float64 reference',
+    '(relative error is measured where |expected| > 1e-6), generated by `npm run docs:kernels` from',
+    '`test-results/kernel-errors.jsonl`, which the GPU tests fill.',
+    '',
+    '| kernel | launcher | inputs | outputs | saves for backward | max error vs reference |',
+    '|---|---|---|---|---|---|',
+    ...KERNELS.map(
+      (k) => `| ${cell(k.kernel)} (\`${k.folder}/\`) | ${cell(k.launcher)} | ${cell(k.inputs)} | ${cell(k.outputs)} | ${cell(k.saves)} | ${cell(errorCell(k, records))} |`,
+    ),
+    '',
+    `Measured on: ${adapters.length ? adapters.join('; ') : 'no run recorded yet'}.`,
+    '',
+    '## Conventions',
+    '',
+    '- Activations are row-major per token (x [N, C], q [N, NH·HS], k/v [N, KVH·HS]); no transposes.',
+    '- Launchers take a Recorder and named buffers; a whole training step records into one Recorder,',
+    '  with readbacks only at its end (the step control buffer is the one thing read per step).',
+    '- No binding exceeds maxStorageBufferBindingSize: the embedding / LM-head table is split by rows',
+    '  (`uploadSplitTable`), the flat optimizer buffers are processed in binding-sized chunks.',
+    '- Grids larger than maxComputeWorkgroupsPerDimension fold into 2-D (`grid1d`).',
+    '- Recommended optimizer layout: all LoRA A/B tensors packed into one flat f32 buffer',
+    '  (`planFlatLayout`, 256-byte aligned offsets) with flat grads, m and v at the same offsets:',
+    '  the grad norm is two dispatches and AdamW one, whatever the number of tensors.',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+function main(): void {
+  const root = process.cwd();
+  const records = readRecords(join(root, 'test-results', 'kernel-errors.jsonl'));
+  const out = join(root, 'docs', 'kernels.md');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, renderKernelsDoc(records));
+  console.log(`wrote ${out} from ${records.length} measurements`);
+}
+
+if (process.argv[1] && /kernels-doc\.ts$/.test(process.argv[1])) main();
