@@ -137,7 +137,7 @@ describe('safetensors reader', () => {
 
   it('reads a Blob through slices', async () => {
     const bytes = serializeSafetensors(new Map([['x', f32Tensor([3], [1, 2, 3])]]));
-    const blob = new Blob([bytes]);
+    const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
     const sliced: [number, number][] = [];
     const origSlice = blob.slice.bind(blob);
     blob.slice = (s?: number, e?: number, t?: string) => {
