@@ -67,7 +67,7 @@ export interface GpuAdapter {
 }
 
 /** What one layer saves for its backward ([N, …] f32 unless said). */
-interface LayerActs {
+export interface LayerActs {
   rrms1: GPUBuffer; // [N]
   h1: GPUBuffer; // [N, C]
   qRaw: GPUBuffer | null; // [N, QD] before q_norm (qwen3)
@@ -87,6 +87,9 @@ interface LayerActs {
   act: GPUBuffer; // [N, I]
   u: Map<LoraModule, GPUBuffer>; // [N, R] per adapted projection
 }
+
+/** Replaces the attention of layer l (generation's decode step attends to the KV cache). */
+export type AttendHook = (rec: Recorder, layer: number, acts: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; att: GPUBuffer }) => void;
 
 /** Buffers for micro-batches of up to maxTokens tokens. */
 export interface Workspace {
@@ -310,7 +313,7 @@ export class LlamaGpu {
     return { params: adapter.params, grads: adapter.grads, offsetA: slot.offsetA, offsetB: slot.offsetB, R: slot.r, scale: adapter.layout.scale, u: acts.u.get(module)! };
   }
 
-  private acts(ws: Workspace, layer: number): LayerActs {
+  acts(ws: Workspace, layer: number): LayerActs {
     return ws.checkpointing ? ws.layers[0] : ws.layers[layer];
   }
 
@@ -321,7 +324,7 @@ export class LlamaGpu {
   }
 
   /** One decoder layer: xs[l] → xs[l+1], saving what backward needs in acts(l). */
-  layerForward(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter | null): void {
+  layerForward(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter | null, attend?: AttendHook): void {
     const { C, NH, KVH, HS, I } = this;
     const N = batch.B * batch.T;
     const w = this.layers[l];
@@ -345,7 +348,8 @@ export class LlamaGpu {
     proj('v_proj', a.h1, a.v);
     ropeForward(rec, { x: a.q, positionIds: ws.positionIds, invFreq: this.invFreq, N, heads: NH, headSize: HS, label: `layer ${l} rope q` });
     ropeForward(rec, { x: a.k, positionIds: ws.positionIds, invFreq: this.invFreq, N, heads: KVH, headSize: HS, label: `layer ${l} rope k` });
-    attentionForward(rec, { B: batch.B, T: batch.T, NH, KVH, HS, q: a.q, k: a.k, v: a.v, segmentIds: ws.segmentIds, out: a.att, lse: a.lse });
+    if (attend) attend(rec, l, a);
+    else attentionForward(rec, { B: batch.B, T: batch.T, NH, KVH, HS, q: a.q, k: a.k, v: a.v, segmentIds: ws.segmentIds, out: a.att, lse: a.lse });
     proj('o_proj', a.att, ws.dh); // o (scratch) …
     addForward(rec, { a: x, b: ws.dh, out: a.x2, count: N * C, label: `layer ${l} residual 1` }); // … x2 = x + o
     rmsnormForward(rec, { x: a.x2, weight: w.postNorm, out: a.h2, rrms: a.rrms2, rows: N, C, eps, label: `layer ${l} post-attention norm` });
@@ -357,9 +361,9 @@ export class LlamaGpu {
   }
 
   /** The whole forward up to the final normed hidden state ws.hf [N, C]. */
-  forward(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter | null): void {
+  forward(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter | null, attend?: AttendHook): void {
     this.embedTokens(rec, ws, batch);
-    for (let l = 0; l < this.spec.numLayers; l++) this.layerForward(rec, ws, batch, l, adapter);
+    for (let l = 0; l < this.spec.numLayers; l++) this.layerForward(rec, ws, batch, l, adapter, attend);
     const N = batch.B * batch.T;
     rmsnormForward(rec, { x: ws.xs[this.spec.numLayers], weight: this.finalNorm, out: ws.hf, rrms: ws.rrmsF, rows: N, C: this.C, eps: this.spec.rmsNormEps, label: 'final norm' });
   }

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import type { Normalized } from '../../../src/data/normalize';
+import { renderExample } from '../../../src/data/tokenize';
+import { demoTokenizer } from './tokenizer';
+
+const where = { file: 't.jsonl', line: 1, row: 1 };
+
+/** The trained tokens, decoded run by run. */
+function trainedRuns(tok: Awaited<ReturnType<typeof demoTokenizer>>, ids: Int32Array, mask: Uint8Array): string[] {
+  const runs: string[] = [];
+  let cur: number[] = [];
+  for (let t = 0; t <= ids.length; t++) {
+    if (t < ids.length && mask[t]) cur.push(ids[t]);
+    else if (cur.length) {
+      runs.push(tok.decode(cur, { skip_special_tokens: false }));
+      cur = [];
+    }
+  }
+  return runs;
+}
+
+describe('rendering with the demo tokenizer (byte-level BPE, ChatML template)', () => {
+  const chat: Normalized = {
+    kind: 'chat',
+    trainFrom: 0,
+    messages: [
+      { role: 'system', content: 'You are brief.' },
+      { role: 'user', content: 'Hello there' },
+      { role: 'assistant', content: 'Hi! How are you?' },
+      { role: 'user', content: 'Fine, thanks.' },
+      { role: 'assistant', content: 'Good to hear.' },
+    ],
+  };
+
+  it('chat goes through the chat template; only assistant turns (and their end-of-turn) are trained', async () => {
+    const tok = await demoTokenizer();
+    const r = renderExample(tok, chat, { maxLength: 512 }, where);
+    const text = tok.apply_chat_template(chat.messages as never, { tokenize: false }) as string;
+    // Rendering turn by turn gives exactly the ids of the whole conversation.
+    expect(Array.from(r.example.ids)).toEqual(tok.encode(text, { add_special_tokens: false }));
+    expect(trainedRuns(tok, r.example.ids, r.example.lossMask)).toEqual(['Hi! How are you?<|im_end|>\n', 'Good to hear.<|im_end|>\n']);
+    // The template already closed the last turn with EOS: nothing appended.
+    expect(r.example.ids.at(-2)).toBe(tok.eos_token_id);
+    expect(r.truncated).toBe(false);
+  });
+
+  it('trainOn "all" trains every token', async () => {
+    const tok = await demoTokenizer();
+    const r = renderExample(tok, chat, { maxLength: 512, trainOn: 'all' }, where);
+    expect(Array.from(r.example.lossMask).every((m) => m === 1)).toBe(true);
+  });
+
+  it('conversational prompt/completion trains only turns from trainFrom on', async () => {
+    const tok = await demoTokenizer();
+    const r = renderExample(tok, { ...chat, trainFrom: 3 }, { maxLength: 512 }, where);
+    expect(trainedRuns(tok, r.example.ids, r.example.lossMask)).toEqual(['Good to hear.<|im_end|>\n']);
+  });
+
+  it('a pair trains the response and an appended EOS', async () => {
+    const tok = await demoTokenizer();
+    const r = renderExample(tok, { kind: 'pair', prompt: '### Instruction:\nAdd 2 and 3\n\n### Response:\n', response: 'The sum is 5.' }, { maxLength: 512 }, where);
+    const ids = Array.from(r.example.ids);
+    expect(ids.at(-1)).toBe(tok.eos_token_id);
+    expect(trainedRuns(tok, r.example.ids, r.example.lossMask)).toEqual(['The sum is 5.<|im_end|>']);
+    expect(tok.decode(ids, { skip_special_tokens: false })).toBe('### Instruction:\nAdd 2 and 3\n\n### Response:\nThe sum is 5.<|im_end|>');
+  });
+
+  it('pairFormat "chat" renders a pair through the chat template', async () => {
+    const tok = await demoTokenizer();
+    const r = renderExample(tok, { kind: 'pair', prompt: 'ignored', instruction: 'Add 2 and 3', response: '5', system: 'Be exact.' }, { maxLength: 512, pairFormat: 'chat' }, where);
+    expect(tok.decode(Array.from(r.example.ids), { skip_special_tokens: false })).toBe(
+      '<|im_start|>system\nBe exact.<|im_end|>\n<|im_start|>user\nAdd 2 and 3<|im_end|>\n<|im_start|>assistant\n5<|im_end|>\n',
+    );
+    expect(trainedRuns(tok, r.example.ids, r.example.lossMask)).toEqual(['5<|im_end|>\n']);
+  });
+
+  it('text trains every token, EOS appended', async () => {
+    const tok = await demoTokenizer();
+    const r = renderExample(tok, { kind: 'text', text: 'Once upon a time.' }, { maxLength: 512 }, where);
+    expect(r.example.ids.at(-1)).toBe(tok.eos_token_id);
+    expect(Array.from(r.example.lossMask).every((m) => m === 1)).toBe(true);
+    expect(r.fullLength).toBe(r.example.ids.length);
+  });
+
+  it('truncation cuts to maxLength and reports the full length', async () => {
+    const tok = await demoTokenizer();
+    const full = renderExample(tok, { kind: 'text', text: 'word '.repeat(100) }, { maxLength: 10_000 }, where);
+    const cut = renderExample(tok, { kind: 'text', text: 'word '.repeat(100) }, { maxLength: 32 }, where);
+    expect(cut.truncated).toBe(true);
+    expect(cut.example.ids.length).toBe(32);
+    expect(cut.fullLength).toBe(full.example.ids.length);
+    expect(Array.from(cut.example.ids)).toEqual(Array.from(full.example.ids.subarray(0, 32)));
+  });
+});
