@@ -106,6 +106,32 @@ describe('global grad norm and step control match the float64 reference', async 
     expect(result.mismatches, result.report).toBe(0);
   });
 
+  for (const poisoned of [false, true]) {
+    it(`gradnorm step summing ${poisoned ? 'per-token losses with a NaN (skipped)' : '300 per-token losses (lossCount)'} matches_reference`, async () => {
+      const N = 300;
+      const losses = uniformValues(N, 9, 0, 4);
+      for (let i = 0; i < N; i += 7) losses[i] = 0; // ignored labels contribute 0
+      if (poisoned) losses[123] = NaN;
+      const grads = uniformValues(500, 10);
+      const ggrads = uploadBuffer(gpu, 'grads', grads);
+      const stats = uploadBuffer(gpu, 'per-token losses', Float32Array.from([99, ...losses]));
+      const partials = createBuffer(gpu, 'partials', gradNormPartialsLength(gpu, grads.length) * 4);
+      const control = createBuffer(gpu, 'control', STEP_CONTROL_BYTES);
+      const rec = new Recorder(gpu, 'per-token losses');
+      globalGradNorm(rec, { grads: ggrads, count: grads.length, partials, stats, lossIndex: 1, lossCount: N, tokenCount: 250, maxNorm: 1, control });
+      await rec.done();
+      const got = await readStepControl(gpu, control);
+      const want = stepControlRef(grads, losses.reduce((a, b) => a + b, 0), 250, 1);
+      expect(got.finite).toBe(!poisoned);
+      expect(got.flags).toBe(want.flags);
+      if (!poisoned) {
+        const result = compare([got.loss, got.gradNorm], [want.loss, want.gradNorm], TOLERANCES.gradNorm);
+        recordKernelError('gradnorm', 'step', 'per-token losses', result, gpu.adapter.name);
+        expect(result.mismatches, result.report).toBe(0);
+      }
+    });
+  }
+
   it('gradnorm refuses a partials buffer that is too small', async () => {
     const grads = createBuffer(gpu, 'grads', 4096 * 4);
     const partials = createBuffer(gpu, 'partials too small', 4);

@@ -88,7 +88,7 @@ export function gradNormPartials(rec: Recorder, args: GradNormPartialsArgs): num
       kernel: gradNormPartialsKernel,
       label: chunks.length === 1 ? label : `${label} @${chunk.start}`,
       constants: { WG: wg },
-      uniforms: new Uniforms().u32(chunk.length).u32(offset).u32(0).u32(0).u32(0).u32(0).f32(0).f32(0),
+      uniforms: new Uniforms().u32(chunk.length).u32(offset).u32(0).u32(0).u32(0).u32(0).f32(0).f32(0).u32(0).u32(0).u32(0).u32(0),
       bindings: [chunkBinding(args.grads, chunk, chunks.length === 1), args.partials],
       workgroups: [groups],
     });
@@ -104,9 +104,11 @@ export interface StepControlArgs {
   /** f32 partial sums from gradNormPartials */
   partials: GPUBuffer;
   numPartials: number;
-  /** The loss statistics: an f32 loss sum at lossIndex (and maybe the token count) */
+  /** The loss statistics: f32 loss values at lossIndex (and maybe the token count) */
   stats: Binding;
   lossIndex: number;
+  /** How many f32 loss values to sum from lossIndex: 1 for a loss sum (default), N for per-token losses. */
+  lossCount?: number;
   /** Divides the gradient sums and the loss sum (1 when grads are already means). */
   tokenCount: TokenCountSource;
   /** Global-norm clipping threshold (PyTorch default 1.0); 0 or Infinity disables clipping. */
@@ -129,7 +131,8 @@ export function stepControl(rec: Recorder, args: StepControlArgs): void {
     constants: { WG: wg },
     uniforms: new Uniforms()
       .u32(0).u32(0).u32(args.numPartials).u32(args.lossIndex)
-      .u32(mode).u32(typeof count === 'number' ? 0 : count.index).f32(typeof count === 'number' ? count : 0).f32(maxNorm),
+      .u32(mode).u32(typeof count === 'number' ? 0 : count.index).f32(typeof count === 'number' ? count : 0).f32(maxNorm)
+      .u32(args.lossCount ?? 1).u32(0).u32(0).u32(0),
     bindings: [args.partials, args.stats, args.control],
     workgroups: [1],
   });

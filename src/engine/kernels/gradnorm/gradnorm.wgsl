@@ -6,13 +6,15 @@
 //             elements each for millions of parameters), then a tree reduction in workgroup
 //             memory; the f32 error stays ~log2(count)·2⁻²⁴ relative instead of count·2⁻²⁴.
 //             Run once per chunk of the flat gradient (or per gradient buffer), appending.
-//   CONTROL   partials [num_partials], stats (loss sum, maybe the token count) → control:
+//   CONTROL   partials [num_partials], stats (loss values, maybe the token count) → control:
+//               loss_sum     = Σ stats[loss_index .. loss_index + loss_count) as f32 (one loss sum,
+//                              or per-token losses with 0 at ignored labels)
 //               token_count  from the uniform (count_mode 0) or stats[count_index] as u32 (1) / f32 (2)
 //               grad_norm    = sqrt(Σ partials) / token_count      (the grads are sums over tokens)
 //               clip_scale   = min(1, max_norm / (grad_norm + 1e-6)), 1 when max_norm ≤ 0 (PyTorch's
 //                              clip_grad_norm_ coefficient)
 //               grad_scale   = clip_scale / token_count             (what AdamW multiplies grads by)
-//               loss         = stats[loss_index] / token_count
+//               loss         = loss_sum / token_count
 //               flags        bit 0 loss not finite, bit 1 norm not finite, bit 2 token_count ≤ 0
 //               finite       = 1 when flags = 0; AdamW skips the whole update otherwise
 //             One workgroup of WG threads.
@@ -23,6 +25,7 @@
 struct Params {
   count: u32, partial_offset: u32, num_partials: u32, loss_index: u32,
   count_mode: u32, count_index: u32, count_value: f32, max_norm: f32,
+  loss_count: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -38,7 +41,9 @@ fn reduce_sum(li: u32, value: f32) -> f32 {
     if (li < stride) { partial[li] += partial[li + stride]; }
     workgroupBarrier();
   }
-  return partial[0];
+  let total = partial[0];
+  workgroupBarrier(); // partial[] may be reused by the next reduction
+  return total;
 }
 
 #if PARTIALS
@@ -78,11 +83,13 @@ fn main(@builtin(local_invocation_index) li: u32) {
   var sum = 0.0;
   for (var i = li; i < p.num_partials; i += WG) { sum += partials[i]; }
   let sum_sq = reduce_sum(li, sum);
+  var loss_part = 0.0;
+  for (var i = li; i < p.loss_count; i += WG) { loss_part += bitcast<f32>(stats[p.loss_index + i]); }
+  let loss_sum = reduce_sum(li, loss_part);
   if (li != 0u) { return; }
   var token_count = p.count_value;
   if (p.count_mode == 1u) { token_count = f32(stats[p.count_index]); }
   if (p.count_mode == 2u) { token_count = bitcast<f32>(stats[p.count_index]); }
-  let loss_sum = bitcast<f32>(stats[p.loss_index]);
   var flags = 0u;
   if (!is_finite(loss_sum)) { flags |= 1u; }
   let norm = sqrt(sum_sq) / token_count;
