@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32, uploadBuffer, writeBuffer } from '../../../src/engine/gpu/buffers';
 import { adamwStep } from '../../../src/engine/kernels/adamw/adamw';
+import { createFlatOptimizerState, optimizerStep } from '../../../src/engine/kernels/adamw/optimizer';
 import { adamwRef, type AdamwHyper } from '../../../src/engine/kernels/adamw/adamw.ref';
 import { globalGradNorm, gradNormPartialsLength, readStepControl, STEP_CONTROL_BYTES } from '../../../src/engine/kernels/gradnorm/gradnorm';
 import { stepControlRef } from '../../../src/engine/kernels/gradnorm/gradnorm.ref';
@@ -84,6 +85,36 @@ describe('adamw matches the float64 reference', () => {
       }
     });
   }
+
+  it('adamw step through optimizerStep (flat state, per-token losses) matches_reference', async () => {
+    const gpu = await testGpu();
+    const count = 777;
+    const state = createFlatOptimizerState(gpu, count, 'test');
+    const init = uniformValues(count, 21, -0.5, 0.5);
+    writeBuffer(gpu, state.params, init);
+    const p = Float64Array.from(init);
+    const m = new Float64Array(count);
+    const v = new Float64Array(count);
+    for (let step = 1; step <= 2; step++) {
+      const grads = uniformValues(count, 30 + step, -4, 4);
+      const losses = uniformValues(16, 40 + step, 0, 3);
+      writeBuffer(gpu, state.grads, grads);
+      const stats = uploadBuffer(gpu, 'per-token losses', losses);
+      const rec = new Recorder(gpu, 'optimizerStep');
+      optimizerStep(rec, { state, stats, lossIndex: 0, lossCount: 16, tokenCount: 16, maxNorm: 1, lr: 1e-3, weightDecay: 0.01, step });
+      await rec.done();
+      const control = await readStepControl(gpu, state.control);
+      expect(control.finite).toBe(true);
+      expect(control.loss).toBeCloseTo(losses.reduce((a, b) => a + b, 0) / 16, 5);
+      adamwRef(p, grads, m, v, { finite: true, gradScale: control.gradScale }, { lr: 1e-3, weightDecay: 0.01, step });
+      await checkAgainstReference(gpu, state.params, p, TOLERANCES.adamw, 'adamw', 'step', `optimizerStep count=777 step ${step} (params)`);
+      p.set(await readF32(gpu, state.params, count));
+      m.set(await readF32(gpu, state.m, count));
+      v.set(await readF32(gpu, state.v, count));
+      stats.destroy();
+    }
+    state.destroy();
+  });
 
   for (const poison of ['NaN in the gradients', 'Inf in the gradients', 'NaN loss'] as const) {
     it(`adamw step with ${poison} is skipped: params, m and v unchanged, and reported`, async () => {
