@@ -1,0 +1,201 @@
+// The benchmark runner: ours and the peers on the same adapter, medians after warm-up, a JSON
+// file per run (bench/results/<date>-<adapter>.json) and a markdown table on stdout.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { createNodeGpu } from '../src/engine/gpu/node';
+import type { Gpu } from '../src/engine/gpu/device';
+import {
+  BenchUsageError, formatTable, parseArgs, resultFileName,
+  type BenchOptions, type Impl, type Measurement, type RepeatOptions, type Skipped,
+} from './harness';
+import { benchOursMatmul } from './ours';
+import { benchTfMatmul, loadTf } from './peers/tfjs';
+import { openOrtPeer, type OrtSession } from './peers/ort';
+import { matmulCases, SMOLLM2_135M } from './shapes';
+import { benchOursLoraStep, benchTfLoraStep, loraStepCase } from './lora-step';
+
+interface Run {
+  gpu: Gpu;
+  options: BenchOptions;
+  repeat: RepeatOptions;
+  measurements: Measurement[];
+  skipped: Skipped[];
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+/** Runs one measurement; a failure becomes a recorded skip with its reason rather than ending the run. */
+async function attempt(run: Run, group: string, name: string, impl: Impl, work: () => Promise<Measurement>): Promise<void> {
+  const start = performance.now();
+  try {
+    const m = await work();
+    run.measurements.push(m);
+    log(`${group} | ${name} | ${impl}: ${m.ms.toFixed(2)} ms (${m.timing}, ${m.samples.length} runs, ${((performance.now() - start) / 1000).toFixed(0)} s)`);
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0];
+    run.skipped.push({ group, name, impl, reason });
+    log(`${group} | ${name} | ${impl}: FAILED ${reason}`);
+  }
+}
+
+/** Adapters match when the vendor and driver words agree (dawn.node and Chromium name them alike). */
+function sameAdapter(ours: Gpu, peerAdapter: string): boolean {
+  const words = (s: string) => s.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length > 2);
+  const peer = new Set(words(peerAdapter));
+  return words(`${ours.adapter.vendor} ${ours.adapter.architecture}`).some((w) => peer.has(w));
+}
+
+async function benchMatmul(run: Run): Promise<void> {
+  const cases = matmulCases(run.options.quick);
+  let ort: OrtSession | null = null;
+  let ortReason = '';
+  if (run.options.peers.includes('ort-web')) {
+    try {
+      ort = await openOrtPeer();
+      if (!sameAdapter(run.gpu, ort.adapter)) {
+        ortReason = `Chromium's WebGPU adapter is "${ort.adapter}", not this run's "${run.gpu.adapter.name}": no same-adapter comparison`;
+        await ort.close();
+        ort = null;
+      }
+    } catch (error) {
+      ortReason = `headless Chromium for ORT-web failed: ${(error as Error).message.split('\n')[0]}`;
+    }
+  }
+  try {
+    for (const c of cases) {
+      await attempt(run, 'matmul', c.name, 'ours', () => benchOursMatmul(run.gpu, c, run.repeat));
+      if (run.options.peers.includes('tfjs')) await attempt(run, 'matmul', c.name, 'tfjs', () => benchTfMatmul(c, run.repeat));
+      if (ort) await attempt(run, 'matmul', c.name, 'ort-web', () => ort!.run(c, run.repeat));
+      else if (ortReason) run.skipped.push({ group: 'matmul', name: c.name, impl: 'ort-web', reason: ortReason });
+    }
+  } finally {
+    await ort?.close();
+  }
+}
+
+async function benchLoraStep(run: Run): Promise<void> {
+  const cases = run.options.quick
+    ? [loraStepCase(SMOLLM2_135M, 256, 8, ['q'], ['q'])]
+    : [
+        loraStepCase(SMOLLM2_135M, 256, 8, ['q', 'v']),
+        loraStepCase(SMOLLM2_135M, 256, 8, ['q', 'k', 'v', 'o', 'gate', 'up', 'down']),
+        loraStepCase(SMOLLM2_135M, 512, 8, ['q', 'v']),
+      ];
+  for (const c of cases) {
+    await attempt(run, 'lora-step', c.name, 'ours', () => benchOursLoraStep(run.gpu, c, run.repeat));
+    if (run.options.peers.includes('tfjs')) await attempt(run, 'lora-step', c.name, 'tfjs', () => benchTfLoraStep(c, run.repeat));
+    if (run.options.peers.includes('ort-web')) {
+      run.skipped.push({ group: 'lora-step', name: c.name, impl: 'ort-web', reason: 'onnxruntime-web has no training API (removed after 1.18, DESIGN.md §1)' });
+    }
+  }
+}
+
+/** Kernels of the other engineers: benchmarked once their modules land. */
+async function benchKernels(run: Run): Promise<void> {
+  for (const op of ['lora', 'attention', 'lmhead']) {
+    const path = `src/engine/kernels/${op}/${op}.ts`;
+    const reason = existsSync(path)
+      ? `${path} exists but has no benchmark here yet (its launcher API landed after this runner)`
+      : `${path} has not landed yet`;
+    run.skipped.push({ group: 'kernels', name: op, impl: 'ours', reason });
+  }
+}
+
+async function benchE2e(run: Run): Promise<void> {
+  const reason = existsSync('src/engine/index.ts')
+    ? 'src/engine/index.ts exists but the end-to-end training benchmark is not wired to it yet'
+    : 'the training engine (src/engine/index.ts) has not landed yet';
+  run.skipped.push({ group: 'e2e', name: 'LoRA training tokens/s', impl: 'ours', reason });
+}
+
+async function benchData(run: Run): Promise<unknown> {
+  if (!existsSync('bench/data.ts')) {
+    run.skipped.push({ group: 'data', name: 'datasets', impl: 'ours', reason: 'bench/data.ts has not landed yet' });
+    return undefined;
+  }
+  const mod = (await import('./data' as string)) as { runDataBench?: (opts: unknown) => Promise<unknown> };
+  if (typeof mod.runDataBench !== 'function') {
+    run.skipped.push({ group: 'data', name: 'datasets', impl: 'ours', reason: 'bench/data.ts does not export runDataBench' });
+    return undefined;
+  }
+  return mod.runDataBench({ quick: run.options.quick, gpu: run.gpu });
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseArgs(argv);
+  } catch (error) {
+    if (error instanceof BenchUsageError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  const started = new Date();
+  const gpu = await createNodeGpu();
+  const repeat: RepeatOptions = { repeats: options.repeats, maxCaseSeconds: options.maxCaseSeconds, warmup: 1 };
+  const run: Run = { gpu, options, repeat, measurements: [], skipped: [] };
+  const f = gpu.features;
+  log(`adapter: ${gpu.adapter.name}; f16=${f.f16} subgroups=${f.subgroups} timestamps=${f.timestamps}; groups: ${options.only.join(', ')}${options.quick ? ' (quick)' : ''}`);
+  let tfAdapter: string | undefined;
+  if (options.peers.includes('tfjs') && options.only.some((g) => g === 'matmul' || g === 'lora-step')) {
+    try {
+      tfAdapter = (await loadTf()).adapter;
+    } catch (error) {
+      log(`TF.js unavailable: ${(error as Error).message}`);
+      options.peers = options.peers.filter((p) => p !== 'tfjs');
+    }
+  }
+  let data: unknown;
+  if (options.only.includes('matmul')) await benchMatmul(run);
+  if (options.only.includes('lora-step')) await benchLoraStep(run);
+  if (options.only.includes('kernels')) await benchKernels(run);
+  if (options.only.includes('e2e')) await benchE2e(run);
+  if (options.only.includes('data')) data = await benchData(run);
+
+  const table = formatTable(run.measurements);
+  const file = resultFileName(started, gpu.adapter.name, options.outDir);
+  mkdirSync(options.outDir, { recursive: true });
+  const result = {
+    date: started.toISOString(),
+    seconds: Math.round((Date.now() - started.getTime()) / 1000),
+    commit: gitCommit(),
+    options,
+    adapter: { ...gpu.adapter, features: gpu.features, limits: gpu.limits, tfjsAdapter: tfAdapter },
+    host: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavg: loadavg() },
+    measurements: run.measurements,
+    skipped: run.skipped,
+    data,
+    table,
+  };
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+
+  const limits = gpu.limits;
+  console.log(`\n## Adapter Studio benchmark — ${gpu.adapter.name}\n`);
+  console.log(
+    `features: f16 ${f.f16}, subgroups ${f.subgroups}, timestamps ${f.timestamps}; ` +
+      `maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}, maxBufferSize ${limits.maxBufferSize}, ` +
+      `maxComputeInvocationsPerWorkgroup ${limits.maxComputeInvocationsPerWorkgroup}, maxComputeWorkgroupStorageSize ${limits.maxComputeWorkgroupStorageSize}; ` +
+      `host ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`,
+  );
+  console.log(table);
+  console.log('\nours/peer = peer time ÷ our time (above 1: ours is faster). Times are medians after one warm-up run.');
+  if (run.skipped.length) {
+    console.log('\nNot measured:');
+    for (const s of run.skipped) console.log(`- ${s.group} | ${s.name} | ${s.impl}: ${s.reason}`);
+  }
+  console.log(`\nwrote ${file}`);
+  return 0;
+}
