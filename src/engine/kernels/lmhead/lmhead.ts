@@ -1,0 +1,152 @@
+/**
+ * LM head + softmax cross-entropy, fused and chunked over tokens (lmhead.ref.ts has the math):
+ * for each chunk of CH tokens, logits = h·Wᵀ [CH, V] in a bounded scratch buffer, then in place
+ * dlogits = gradScale·(softmax − onehot) with each row's loss saved, then dh = dlogits·W. The
+ * [N × V] logits never exist at once. W [V, C] (f32 or f16) may be split by vocabulary rows over
+ * several bindings (weightParts). A logits-only path serves generation.
+ */
+import type { Gpu } from '../../gpu/device';
+import { GpuError } from '../../gpu/errors';
+import type { Kernel } from '../../gpu/pipelines';
+import type { Binding, Recorder } from '../../gpu/recorder';
+import { Uniforms } from '../../gpu/uniforms';
+import { matmul } from '../matmul/matmul';
+import { weightParts, type SplitWeight } from '../lora/weightParts';
+import ceSource from './lmhead_ce.wgsl?raw';
+import reduceSource from './lmhead_reduce.wgsl?raw';
+
+export { IGNORE_INDEX } from './lmhead.ref';
+
+export const lmheadCrossEntropyKernel: Kernel = { name: 'lmhead_ce', source: ceSource };
+export const lmheadReduceKernel: Kernel = { name: 'lmhead_reduce', source: reduceSource };
+
+/** A shape or buffer the LM head launchers cannot use; the message names it. */
+export class LmHeadArgumentError extends GpuError {}
+
+const CE_THREADS = 256;
+/** Default bound of one chunk's logits: 64 MiB (or the binding limit if lower). */
+export const DEFAULT_MAX_LOGITS_BYTES = 64 * 1024 * 1024;
+
+/** Tokens per chunk so that a [rows, V] f32 logits chunk stays within maxBytes and the binding limit. */
+export function lmheadChunkRows(gpu: Gpu, N: number, V: number, maxBytes = DEFAULT_MAX_LOGITS_BYTES): number {
+  const bytes = Math.min(maxBytes, gpu.limits.maxStorageBufferBindingSize);
+  const rows = Math.floor(bytes / (V * 4));
+  if (rows < 1) throw new LmHeadArgumentError(`lm head: one row of ${V} logits (${V * 4} bytes) exceeds the chunk bound of ${bytes} bytes`);
+  return Math.min(N, rows);
+}
+
+export interface LmHeadWeights {
+  /** [V, C]: one Binding, or parts split by vocabulary rows (e.g. a tied 152k embedding over several buffers). */
+  w: SplitWeight;
+  wF16?: boolean;
+  /** Tokens, hidden size, vocabulary. */
+  N: number;
+  C: number;
+  V: number;
+  /** Overrides the device's binding limit when splitting a single w (tests force a split with it). */
+  maxBindingBytes?: number;
+  label?: string;
+}
+
+export interface LmHeadLossArgs extends LmHeadWeights {
+  /** [N, C] final normed hidden states. */
+  h: Binding;
+  /** i32 [N]; -100 (or anything outside [0, V)) is ignored. */
+  labels: Binding;
+  /** dh = gradScale · d(lossSum)/dh, e.g. 1/(target tokens of the effective batch). */
+  gradScale: number;
+  /** f32 [chunkRows, V] scratch for one chunk of logits (size it with lmheadChunkRows). */
+  logits: Binding;
+  chunkRows: number;
+  /** f32 [N] scratch: each token's loss. */
+  rowLoss: Binding;
+  /** f32 [1]: Σ of the target tokens' losses. */
+  lossSum: Binding;
+  /** u32 [1]: number of target tokens. */
+  targetCount: Binding;
+  /** Add to lossSum/targetCount instead of overwriting (micro-batch accumulation). */
+  accumulateLoss?: boolean;
+  /** [N, C] gradient with respect to h: overwritten, or added to with accumulateDh. */
+  dh: Binding;
+  accumulateDh?: boolean;
+}
+
+export interface LmHeadLogitsArgs extends LmHeadWeights {
+  /** [N, C] */
+  h: Binding;
+  /** [N, V], overwritten. */
+  logits: Binding;
+}
+
+function check(a: LmHeadWeights): void {
+  const where = a.label ?? 'lm head';
+  for (const name of ['N', 'C', 'V'] as const) {
+    if (!Number.isInteger(a[name]) || a[name] < 1) throw new LmHeadArgumentError(`${where}: ${name} must be a positive integer, got ${a[name]}`);
+  }
+}
+
+/** Records logits [N, V] = h·Wᵀ, one vocabulary block of W at a time (generation / sampling). */
+export function lmheadLogits(rec: Recorder, a: LmHeadLogitsArgs): void {
+  check(a);
+  const label = a.label ?? 'lm head';
+  let v0 = 0;
+  for (const part of weightParts(rec.gpu, a.w, a.V, a.C, Boolean(a.wF16), label, a.maxBindingBytes)) {
+    matmul(rec, {
+      a: a.h, b: part.w, c: a.logits, M: a.N, N: part.rows, K: a.C, transB: true, bF16: a.wF16,
+      offsetB: part.offset ?? 0, offsetC: v0, ldc: a.V, label: `${label} logits`,
+    });
+    v0 += part.rows;
+  }
+}
+
+/** Records lossSum, targetCount and dh of mean-free cross-entropy over all N tokens, chunk by chunk. */
+export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
+  check(a);
+  const label = a.label ?? 'lm head';
+  const { N, C, V } = a;
+  if (!Number.isInteger(a.chunkRows) || a.chunkRows < 1) throw new LmHeadArgumentError(`${label}: chunkRows must be a positive integer, got ${a.chunkRows}`);
+  if (a.chunkRows * V * 4 > rec.gpu.limits.maxStorageBufferBindingSize) {
+    throw new LmHeadArgumentError(`${label}: a logits chunk of ${a.chunkRows}×${V} f32 exceeds maxStorageBufferBindingSize ${rec.gpu.limits.maxStorageBufferBindingSize}`);
+  }
+  const parts = weightParts(rec.gpu, a.w, V, C, Boolean(a.wF16), label, a.maxBindingBytes);
+  const maxDim = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
+  for (let row0 = 0; row0 < N; row0 += a.chunkRows) {
+    const rows = Math.min(a.chunkRows, N - row0);
+    // logits[rows, V] = h[row0 : row0+rows] · Wᵀ
+    let v0 = 0;
+    for (const part of parts) {
+      matmul(rec, {
+        a: a.h, b: part.w, c: a.logits, M: rows, N: part.rows, K: C, transB: true, bF16: a.wF16,
+        offsetA: row0 * C, offsetB: part.offset ?? 0, offsetC: v0, ldc: V, label: `${label} logits chunk`,
+      });
+      v0 += part.rows;
+    }
+    // logits → gradScale·(softmax − onehot), rowLoss   (backward of loss = lse − logit[label])
+    const gx = Math.min(rows, maxDim);
+    rec.dispatch({
+      kernel: lmheadCrossEntropyKernel,
+      label: `${label} cross-entropy`,
+      constants: { WG: CE_THREADS },
+      uniforms: new Uniforms().u32(V).u32(rows).u32(row0).f32(a.gradScale),
+      bindings: [a.logits, a.labels, a.rowLoss],
+      workgroups: [gx, Math.ceil(rows / gx)],
+    });
+    // dh[row0 : row0+rows] (+)= dlogits · W   (backward of logits = h·Wᵀ)
+    v0 = 0;
+    parts.forEach((part, i) => {
+      matmul(rec, {
+        a: a.logits, b: part.w, c: a.dh, M: rows, N: C, K: part.rows, bF16: a.wF16,
+        offsetA: v0, lda: V, offsetB: part.offset ?? 0, offsetC: row0 * C,
+        accumulate: Boolean(a.accumulateDh) || i > 0, beta: 1, label: `${label} dh chunk`,
+      });
+      v0 += part.rows;
+    });
+  }
+  rec.dispatch({
+    kernel: lmheadReduceKernel,
+    label: `${label} loss sum`,
+    uniforms: new Uniforms().u32(N).u32(V).u32(a.accumulateLoss ? 1 : 0).u32(0),
+    bindings: [a.rowLoss, a.labels, a.lossSum, a.targetCount],
+    workgroups: [1],
+  });
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { Recorder } from '../../../src/engine/gpu/recorder';
+import { createBuffer, readF32, readU32, uploadBuffer } from '../../../src/engine/gpu/buffers';
+import { lmheadChunkRows, lmheadLogits, lmheadLoss } from '../../../src/engine/kernels/lmhead/lmhead';
+import { lmheadLogitsRef, lmheadLossRef } from '../../../src/engine/kernels/lmhead/lmhead.ref';
+import { weightParts, type WeightPart } from '../../../src/engine/kernels/lora/weightParts';
+import { expectClose } from '../../helpers/compare';
+import { recordKernelError } from '../../helpers/kernelErrors';
+import { rng, uniformValues } from '../../helpers/random';
+import { testGpu } from '../../helpers/gpu';
+import { TOLERANCES } from '../../helpers/tolerances';
+
+interface Case {
+  N: number;
+  C: number;
+  V: number;
+  /** Fraction of labels set to -100 (1 = every row ignored). */
+  ignored: number;
+  chunkRows: number;
+  gradScale?: number;
+  /** Force W into parts of at most this many bytes. */
+  maxBindingBytes?: number;
+  /** Pass W as separate buffers split at these vocabulary rows. */
+  splitAt?: number[];
+  accumulate?: boolean;
+}
+
+const cases: [string, Case][] = [
+  ['small, V not a multiple of any tile, 3 chunks', { N: 7, C: 16, V: 37, ignored: 0.3, chunkRows: 3 }],
+  ['V 5003 small C, one chunk', { N: 10, C: 8, V: 5003, ignored: 0.2, chunkRows: 10, gradScale: 0.125 }],
+  ['V 5003, W split by the binding limit, 4 chunks', { N: 9, C: 12, V: 5003, ignored: 0.1, chunkRows: 3, maxBindingBytes: 64 * 1024 }],
+  ['W given as three buffers, loss and dh accumulated', { N: 6, C: 20, V: 301, ignored: 0.2, chunkRows: 4, splitAt: [100, 250], accumulate: true }],
+  ['all rows ignored', { N: 5, C: 8, V: 50, ignored: 1, chunkRows: 2 }],
+];
+
+async function run(c: Case, seed: number) {
+  const gpu = await testGpu();
+  const { N, C, V } = c;
+  const r = rng(seed);
+  const h = uniformValues(N * C, seed, -2, 2);
+  const w = uniformValues(V * C, seed + 1, -1, 1);
+  const labels = new Int32Array(N).map(() => (r() < c.ignored ? -100 : Math.floor(r() * V)));
+  if (c.ignored < 1 && labels.every((l) => l === -100)) labels[0] = V - 1;
+  const gradScale = c.gradScale ?? 1 / Math.max(1, labels.filter((l) => l >= 0).length);
+  const ref = lmheadLossRef({ N, C, V, h, w, labels, gradScale });
+  const made: GPUBuffer[] = [];
+  const up = (label: string, data: Float32Array | Int32Array | Uint32Array) => {
+    const b = uploadBuffer(gpu, `lmhead test ${label}`, data);
+    made.push(b);
+    return b;
+  };
+  let wArg: GPUBuffer | WeightPart[];
+  if (c.splitAt) {
+    const bounds = [0, ...c.splitAt, V];
+    wArg = bounds.slice(1).map((end, i) => ({ w: up(`W part ${i}`, w.slice(bounds[i] * C, end * C)), rows: end - bounds[i] }));
+  } else {
+    wArg = up('W', w);
+  }
+  if (c.maxBindingBytes) expect(weightParts(gpu, wArg, V, C, false, 'W', c.maxBindingBytes).length).toBeGreaterThan(1);
+  const dh0 = c.accumulate ? uniformValues(N * C, seed + 2) : new Float32Array(N * C);
+  const buf = {
+    h: up('h', h),
+    labels: up('labels', labels),
+    logits: up('logits chunk', new Float32Array(c.chunkRows * V)),
+    rowLoss: up('row loss', new Float32Array(N)),
+    lossSum: up('loss sum', new Float32Array([c.accumulate ? 1.5 : 123])),
+    targetCount: up('target count', new Uint32Array([c.accumulate ? 7 : 99])),
+    dh: up('dh', dh0),
+  };
+  const rec = new Recorder(gpu, 'lmhead test');
+  lmheadLoss(rec, {
+    N, C, V, w: wArg, gradScale, chunkRows: c.chunkRows, maxBindingBytes: c.maxBindingBytes,
+    accumulateLoss: c.accumulate, accumulateDh: c.accumulate, ...buf,
+  });
+  await rec.done();
+  const got = {
+    lossSum: (await readF32(gpu, buf.lossSum, 1))[0],
+    targetCount: (await readU32(gpu, buf.targetCount, 1))[0],
+    dh: await readF32(gpu, buf.dh, N * C),
+  };
+  for (const b of made) b.destroy();
+  const want = {
+    lossSum: ref.lossSum + (c.accumulate ? 1.5 : 0),
+    targetCount: ref.targetCount + (c.accumulate ? 7 : 0),
+    dh: ref.dh.map((v, i) => v + dh0[i]),
+  };
+  return { want, got };
+}
+
+describe('lm head + cross-entropy matches the float64 reference', () => {
+  cases.forEach(([name, c], index) => {
+    const label = `N${c.N} C${c.C} V${c.V} chunk${c.chunkRows}${c.maxBindingBytes || c.splitAt ? ' split W' : ''}${c.ignored === 1 ? ' all ignored' : ''}`;
+    let result: ReturnType<typeof run> | undefined;
+    const once = () => (result ??= run(c, 50 + 10 * index));
+    it(`lmhead forward ${name} matches_reference`, async () => {
+      const gpu = await testGpu();
+      const { want, got } = await once();
+      expect(got.targetCount).toBe(want.targetCount);
+      const cmp = expectClose([got.lossSum], [want.lossSum], TOLERANCES.lmheadLoss, `lossSum ${label}`);
+      recordKernelError('lmhead', 'forward', label, cmp, gpu.adapter.name);
+    });
+    it(`lmhead backward ${name} matches_reference`, async () => {
+      const gpu = await testGpu();
+      const { want, got } = await once();
+      recordKernelError('lmhead', 'backward', label, expectClose(got.dh, want.dh, TOLERANCES.lmhead, `dh ${label}`), gpu.adapter.name);
+    });
+  });
+
+  it('lmhead logits (generation path) with W split by the binding limit match_reference', async () => {
+    const gpu = await testGpu();
+    const [N, C, V] = [3, 8, 5003];
+    const h = uniformValues(N * C, 7, -2, 2);
+    const w = uniformValues(V * C, 8);
+    const gh = uploadBuffer(gpu, 'lmhead logits test h', h);
+    const gw = uploadBuffer(gpu, 'lmhead logits test W', w);
+    const logits = createBuffer(gpu, 'lmhead logits test logits', N * V * 4);
+    const rec = new Recorder(gpu, 'lmhead logits test');
+    lmheadLogits(rec, { N, C, V, h: gh, w: gw, logits, maxBindingBytes: 40_000 });
+    await rec.done();
+    const got = await readF32(gpu, logits, N * V);
+    const cmp = expectClose(got, lmheadLogitsRef({ N, C, V, h, w }), TOLERANCES.lmhead, 'logits');
+    recordKernelError('lmhead', 'forward', `logits N${N} C${C} V${V} split W`, cmp, gpu.adapter.name);
+    for (const b of [gh, gw, logits]) b.destroy();
+  });
+
+  it('lmheadChunkRows bounds a chunk of logits', async () => {
+    const gpu = await testGpu();
+    expect(lmheadChunkRows(gpu, 4096, 151936, 64 * 1024 * 1024)).toBe(Math.floor((64 * 1024 * 1024) / (151936 * 4)));
+    expect(lmheadChunkRows(gpu, 3, 1000)).toBe(3);
+    expect(() => lmheadChunkRows(gpu, 3, 1000, 100)).toThrow(/exceeds the chunk bound/);
+  });
+});
