@@ -57,15 +57,27 @@ export function moduleName(layer: number, target: LoraTarget): string {
 /** PEFT's get_pattern_key: the first pattern p with re.match(rf"(.*\.)?({p})$", name). */
 function patternValue(patterns: Record<string, number>, name: string): number | undefined {
   for (const [p, v] of Object.entries(patterns)) {
-    let re: RegExp;
-    try {
-      re = new RegExp(`^(.*\\.)?(${p})$`);
-    } catch {
-      continue; // validated when the config is read
-    }
+    if (unsafePatternReason(p)) continue; // refused when the config is read or written
+    const re = new RegExp(`^(.*\\.)?(${p})$`);
     if (re.test(name)) return v;
   }
   return undefined;
+}
+
+/**
+ * Patterns come from untrusted files and run as JS regular expressions: refuse the ones that can
+ * backtrack exponentially (a quantified group that itself holds a quantifier, e.g. "(a+)+") and
+ * very long ones, so a hostile adapter_config.json cannot hang the reader.
+ */
+export function unsafePatternReason(p: string): string | null {
+  if (p.length > 256) return 'is longer than 256 characters';
+  if (/\([^()]*[*+?}][^()]*\)\s*[*+{]/.test(p)) return 'nests quantifiers (catastrophic backtracking)';
+  try {
+    new RegExp(p);
+  } catch {
+    return 'is not a valid pattern';
+  }
+  return null;
 }
 
 export function rankOf(config: LoraConfig, layer: number, target: LoraTarget): number {
@@ -119,11 +131,8 @@ function checkConfigAgainstSpec(spec: ModelSpec, config: LoraConfig): string[] {
   }
   for (const [name, pattern] of [['rank_pattern', config.rankPattern], ['alpha_pattern', config.alphaPattern]] as const) {
     for (const [p, v] of Object.entries(pattern)) {
-      try {
-        new RegExp(p);
-      } catch {
-        problems.push(`${name} key ${JSON.stringify(p)} is not a valid pattern`);
-      }
+      const unsafe = unsafePatternReason(p);
+      if (unsafe) problems.push(`${name} key ${JSON.stringify(p)} ${unsafe}`);
       if (name === 'rank_pattern' ? !(Number.isSafeInteger(v) && v > 0) : !Number.isFinite(v)) {
         problems.push(`${name}[${JSON.stringify(p)}] = ${JSON.stringify(v)} is not a valid ${name === 'rank_pattern' ? 'rank' : 'alpha'}`);
       }
@@ -234,11 +243,9 @@ export function parseAdapterConfig(text: string, spec: ModelSpec, file = ADAPTER
   else if (typeof tm === 'string') {
     // PEFT: re.fullmatch(target_modules, module_name) for every module.
     let re: RegExp | null = null;
-    try {
-      re = new RegExp(`^(?:${tm})$`);
-    } catch {
-      bad('target_modules', `${JSON.stringify(tm)} is not a valid pattern`);
-    }
+    const unsafe = unsafePatternReason(tm);
+    if (unsafe) bad('target_modules', `${JSON.stringify(tm)} ${unsafe}`);
+    else re = new RegExp(`^(?:${tm})$`);
     if (re) {
       for (let l = 0; l < spec.numLayers; l++) for (const t of LORA_TARGETS) if (re.test(moduleName(l, t)) && !targets.includes(t)) targets.push(t);
     }

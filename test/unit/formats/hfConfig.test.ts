@@ -161,3 +161,33 @@ describe('weight map', () => {
     expect(checkWeights(spec, [...tensors, { name: 'lm_head.weight', dtype: 'BF16', shape: [49152, 576] }])).toEqual([]);
   });
 });
+
+describe('config.json mutation fuzz', () => {
+  it('2000 mutated configs give a ModelSpec or a ConfigError, nothing else', async () => {
+    const { rng } = await import('../../helpers/random');
+    const r = rng(99);
+    const sources = [SMOLLM2_135M, QWEN25_05B, QWEN3_06B, LLAMA32_1B_INSTRUCT, MISTRAL_LIKE];
+    const alphabet = '{}[]",:0123456789-.eE truefalsnul\\';
+    const other: string[] = [];
+    let accepted = 0;
+    for (let i = 0; i < 2000; i++) {
+      const chars = Array.from(sources[i % sources.length]);
+      for (let k = 0; k < 1 + Math.floor(r() * 3); k++) {
+        const at = Math.floor(r() * chars.length);
+        const op = r();
+        if (op < 0.4) chars[at] = alphabet[Math.floor(r() * alphabet.length)];
+        else if (op < 0.7) chars.splice(at, 1);
+        else chars.splice(at, 0, alphabet[Math.floor(r() * alphabet.length)]);
+      }
+      try {
+        const s = parseHfConfig(chars.join(''), `fuzz-${i}.json`);
+        accepted++;
+        if (!(s.hiddenSize > 0 && s.numHeads % s.numKvHeads === 0 && s.headDim % 2 === 0)) other.push(`case ${i}: inconsistent spec accepted`);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) other.push(`case ${i}: ${(e as Error).name}: ${(e as Error).message}`);
+      }
+    }
+    expect(other.slice(0, 5)).toEqual([]);
+    expect(accepted).toBeGreaterThan(0);
+  });
+});

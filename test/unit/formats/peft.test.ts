@@ -239,6 +239,8 @@ describe('PEFT adapter reader', () => {
     ['lm_head target', peftWrittenConfig({ target_modules: ['q_proj', 'lm_head'] }), /"lm_head" names no/],
     ['target_modules a number', peftWrittenConfig({ target_modules: 3 }), /field "target_modules"/],
     ['bad regex', peftWrittenConfig({ target_modules: '(q_proj' }), /not a valid pattern/],
+    ['catastrophic regex', peftWrittenConfig({ target_modules: '(.*)*x' }), /nests quantifiers/],
+    ['catastrophic rank_pattern', peftWrittenConfig({ rank_pattern: { '(a+)+$': 4 } }), /nests quantifiers/],
     ['layer out of range', peftWrittenConfig({ layers_to_transform: [0, 9] }), /layer 9 is not a layer of this 3-layer model/],
     ['negative layer', peftWrittenConfig({ layers_to_transform: [-1] }), /field "layers_to_transform"/],
     ['rank_pattern with a string', peftWrittenConfig({ rank_pattern: { q_proj: 'big' } }), /field "rank_pattern"/],
@@ -272,5 +274,33 @@ describe('PEFT adapter reader', () => {
     );
     expect(back.tensors.size).toBe(12);
     expect(back.tensors.get(peftKey(2, 'v_proj', 'B'))!.every((x) => x === 0.5)).toBe(true);
+  });
+});
+
+describe('adapter_config.json mutation fuzz', () => {
+  it('2000 mutated configs give a config or an AdapterError, nothing else', async () => {
+    const { rng } = await import('../../helpers/random');
+    const { parseAdapterConfig } = await import('../../../src/formats/peft');
+    const r = rng(5);
+    const text = peftWrittenConfig({ rank_pattern: { q_proj: 4 }, layers_to_transform: [0, 1] });
+    const alphabet = '{}[]",:0123456789-.eE truefalsnul\\*()|';
+    const other: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const chars = Array.from(text);
+      for (let k = 0; k < 1 + Math.floor(r() * 3); k++) {
+        const at = Math.floor(r() * chars.length);
+        const op = r();
+        if (op < 0.4) chars[at] = alphabet[Math.floor(r() * alphabet.length)];
+        else if (op < 0.7) chars.splice(at, 1);
+        else chars.splice(at, 0, alphabet[Math.floor(r() * alphabet.length)]);
+      }
+      try {
+        const c = parseAdapterConfig(chars.join(''), llama);
+        if (!(c.r > 0 && c.targetModules.length > 0)) other.push(`case ${i}: invalid config accepted`);
+      } catch (e) {
+        if (!(e instanceof AdapterError)) other.push(`case ${i}: ${(e as Error).name}: ${(e as Error).message}`);
+      }
+    }
+    expect(other.slice(0, 5)).toEqual([]);
   });
 });
