@@ -58,4 +58,20 @@ describe('rmsnorm matches the float64 reference', async () => {
       }
     }
   }
+
+  it('rmsnorm forward rows=65600 C=1 (more rows than workgroups per dimension: folded grid) matches_reference', async () => {
+    // One workgroup per row: 65600 rows need the 2-D folded grid. Forward only, as it is slow on SwiftShader.
+    const s = { rows: 65_600, C: 1, eps: 1e-5 };
+    const x = gridValues(s.rows, 5);
+    const w = Float32Array.from([0.75]);
+    const gx = uploadBuffer(gpu, 'rmsnorm x', x);
+    const gw = uploadBuffer(gpu, 'rmsnorm w', w);
+    const gout = uploadBuffer(gpu, 'rmsnorm out', new Float32Array(s.rows).fill(Number.NaN));
+    const grrms = createBuffer(gpu, 'rmsnorm rrms', s.rows * 4);
+    const rec = new Recorder(gpu, 'rmsnorm folded grid test');
+    rmsnormForward(rec, { x: gx, weight: gw, out: gout, rrms: grrms, ...s });
+    await rec.done();
+    await checkAgainstReference(gpu, gout, rmsnormForwardRef(x, w, s).out, TOLERANCES.rmsnorm, 'rmsnorm', 'forward', 'rows=65600 C=1 folded grid');
+    for (const b of [gx, gw, gout, grrms]) b.destroy();
+  });
 });

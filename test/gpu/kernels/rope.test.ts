@@ -23,6 +23,8 @@ const cases: Case[] = [
   { name: 'N=1 single head HS=2', N: 1, heads: 1, config: { headSize: 2, theta: 10000 }, positions: () => 3 },
   { name: 'q N=7 NH=9 HS=64 theta 1e5 (SmolLM2)', N: 7, heads: 9, config: { headSize: 64, theta: 1e5 }, positions: (n) => n },
   { name: 'k N=5 KVH=1 HS=128 theta 1e6, packed positions', N: 5, heads: 1, config: { headSize: 128, theta: 1e6 }, positions: (n) => [0, 1, 2, 0, 1][n] },
+  { name: 'q N=6 NH=14 HS=64 theta 1e6 (Qwen2.5, GQA ratio 7)', N: 6, heads: 14, config: { headSize: 64, theta: 1e6 }, positions: (n) => 2 * n + 1 },
+  { name: 'k N=6 KVH=2 HS=64 theta 1e6 (Qwen2.5)', N: 6, heads: 2, config: { headSize: 64, theta: 1e6 }, positions: (n) => 2 * n + 1 },
   { name: 'llama3 scaling HS=64 positions to 4000', N: 9, heads: 2, config: { headSize: 64, theta: 5e5, scaling: llama3 }, positions: (n) => n * 499 },
   { name: 'large positions to 32k HS=64', N: 4, heads: 3, config: { headSize: 64, theta: 1e4 }, positions: (n) => 32000 + n * 257 },
 ];

@@ -26,5 +26,5 @@ export function bindingChunks(gpu: Gpu, count: number, maxBindingBytes = Infinit
 /** The binding of one chunk of a flat f32 buffer (the whole buffer when a single chunk covers it). */
 export function chunkBinding(buffer: GPUBuffer, chunk: Chunk, single: boolean): Binding {
   if (single && chunk.start === 0) return buffer;
-  return { buffer, offset: chunk.start * 4, size: Math.ceil((chunk.length * 4) / 4) * 4 };
+  return { buffer, offset: chunk.start * 4, size: chunk.length * 4 };
 }
