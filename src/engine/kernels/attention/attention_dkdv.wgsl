@@ -32,6 +32,8 @@ var<workgroup> Qs: array<f32, TQ * HS>;
 var<workgroup> Ds: array<f32, TQ * HS>;
 var<workgroup> lse_s: array<f32, TQ>;
 var<workgroup> delta_s: array<f32, TQ>;
+// 1 + the index of the last (head, tile) step in which some key of the block is seen by some query.
+var<workgroup> tile_used: atomic<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -58,22 +60,40 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   let seg_j = seg[n];
 
+  if (li == 0u) { atomicStore(&tile_used, 0u); }
+  workgroupBarrier();
+  var mark = 0u;
   for (var hh = 0u; hh < ratio; hh++) {
     let h = g * ratio + hh;
     for (var q0 = k0; q0 < p.T; q0 += TQ) {
-      for (var i = li; i < TQ * HS; i += WG) {
-        let ti = q0 + i / HS;
-        let src = (row + min(ti, p.T - 1u)) * q_stride + h * HS + i % HS;
-        Qs[i] = q[src];
-        Ds[i] = dout[src];
-      }
-      for (var i = li; i < TQ; i += WG) {
-        let src = (row + min(q0 + i, p.T - 1u)) * p.NH + h;
-        lse_s[i] = lse[src];
-        delta_s[i] = delta[src];
+      // Query tiles that see none of the block's keys (other documents of a packed row) are skipped.
+      mark += 1u;
+      if (live) {
+        for (var i = 0u; i < p.tile; i++) {
+          let ti = q0 + i;
+          if (ti < p.T && t <= ti && seg[row + ti] == seg_j) {
+            atomicMax(&tile_used, mark);
+            break;
+          }
+        }
       }
       workgroupBarrier();
-      if (live) {
+      let used = atomicLoad(&tile_used) == mark;
+      if (used) {
+        for (var i = li; i < TQ * HS; i += WG) {
+          let ti = q0 + i / HS;
+          let src = (row + min(ti, p.T - 1u)) * q_stride + h * HS + i % HS;
+          Qs[i] = q[src];
+          Ds[i] = dout[src];
+        }
+        for (var i = li; i < TQ; i += WG) {
+          let src = (row + min(q0 + i, p.T - 1u)) * p.NH + h;
+          lse_s[i] = lse[src];
+          delta_s[i] = delta[src];
+        }
+      }
+      workgroupBarrier();
+      if (live && used) {
         for (var i = 0u; i < p.tile; i++) {
           let ti = q0 + i;
           if (ti < p.T && t <= ti && seg[row + ti] == seg_j) {

@@ -27,6 +27,8 @@ const TK = {{TK}}u;
 
 var<workgroup> Ks: array<f32, TK * HS>;
 var<workgroup> Vs: array<f32, TK * HS>;
+// 1 + the index of the last tile in which some query of the block may attend to some key.
+var<workgroup> tile_used: atomic<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -54,15 +56,32 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let delta_i = delta[n * p.NH + h];
 
   let k_end = min(p.T, q0 + WG);
+  if (li == 0u) { atomicStore(&tile_used, 0u); }
+  workgroupBarrier();
   for (var k0 = 0u; k0 < k_end; k0 += TK) {
-    for (var i = li; i < TK * HS; i += WG) {
-      let tj = k0 + i / HS;
-      let src = (row + min(tj, p.T - 1u)) * kv_stride + g * HS + i % HS;
-      Ks[i] = k[src];
-      Vs[i] = v[src];
+    // Tiles that no query of the block may see (other documents of a packed row) are skipped.
+    let mark = k0 / TK + 1u;
+    if (live) {
+      for (var j = 0u; j < p.tile; j++) {
+        let tj = k0 + j;
+        if (tj <= t && seg[row + tj] == seg_i) {
+          atomicMax(&tile_used, mark);
+          break;
+        }
+      }
     }
     workgroupBarrier();
-    if (live) {
+    let used = atomicLoad(&tile_used) == mark;
+    if (used) {
+      for (var i = li; i < TK * HS; i += WG) {
+        let tj = k0 + i / HS;
+        let src = (row + min(tj, p.T - 1u)) * kv_stride + g * HS + i % HS;
+        Ks[i] = k[src];
+        Vs[i] = v[src];
+      }
+    }
+    workgroupBarrier();
+    if (live && used) {
       for (var j = 0u; j < p.tile; j++) {
         let tj = k0 + j;
         if (tj <= t && seg[row + tj] == seg_i) {
