@@ -83,23 +83,25 @@ function chatText(tok: Tokenizer, messages: ChatMessage[], addGenerationPrompt: 
 function chatPieces(tok: Tokenizer, messages: ChatMessage[], trainFrom: number, where: DatasetErrorWhere): Piece[] {
   const pieces: Piece[] = [];
   let done = ''; // text rendered so far
+  // Only assistant turns need boundaries: 2 renders per assistant turn and 1 for the whole conversation.
   for (let k = 0; k < messages.length; k++) {
+    if (messages[k].role !== 'assistant') continue;
+    const prompt = chatText(tok, messages.slice(0, k), true);
     const full = chatText(tok, messages.slice(0, k + 1), false);
-    if (!full.startsWith(done)) {
-      throw new DatasetError('template', `the chat template renders message ${k + 1} by changing earlier text, so turns cannot be masked (use trainOn: 'all')`, where);
+    if (!prompt.startsWith(done) || !full.startsWith(prompt)) {
+      throw new DatasetError(
+        'template',
+        `the chat template does not render assistant message ${k + 1} as an extension of the conversation before it, so turns cannot be masked (use trainOn: 'all')`,
+        where,
+      );
     }
-    if (messages[k].role === 'assistant') {
-      const prompt = chatText(tok, messages.slice(0, k), true);
-      if (!prompt.startsWith(done) || !full.startsWith(prompt)) {
-        throw new DatasetError('template', `the chat template's generation prompt is not a prefix of assistant message ${k + 1}, so it cannot be masked`, where);
-      }
-      pieces.push({ ids: encode(tok, prompt.slice(done.length), false), train: false });
-      pieces.push({ ids: encode(tok, full.slice(prompt.length), false), train: k >= trainFrom });
-    } else {
-      pieces.push({ ids: encode(tok, full.slice(done.length), false), train: false });
-    }
+    pieces.push({ ids: encode(tok, prompt.slice(done.length), false), train: false });
+    pieces.push({ ids: encode(tok, full.slice(prompt.length), false), train: k >= trainFrom });
     done = full;
   }
+  const all = chatText(tok, messages, false);
+  if (!all.startsWith(done)) throw new DatasetError('template', 'the chat template renders the whole conversation differently from its turns', where);
+  if (all.length > done.length) pieces.push({ ids: encode(tok, all.slice(done.length), false), train: false });
   return pieces;
 }
 
