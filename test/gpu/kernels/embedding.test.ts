@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../../src/engine/gpu/recorder';
-import { uploadBuffer } from '../../../src/engine/gpu/buffers';
-import { embeddingForward, uploadSplitTable } from '../../../src/engine/kernels/embedding/embedding';
+import { createBuffer, uploadBuffer } from '../../../src/engine/gpu/buffers';
+import { embeddingForward, uploadSplitWeight } from '../../../src/engine/kernels/embedding/embedding';
 import { embeddingForwardRef } from '../../../src/engine/kernels/embedding/embedding.ref';
 import { gridValues, rng } from '../../helpers/random';
 import { testGpu } from '../../helpers/gpu';
@@ -40,22 +40,35 @@ describe('embedding matches the float64 reference', async () => {
           ids[2] = -1;
           ids[3] = c.V;
         }
-        const table = uploadSplitTable(gpu, 'embedding W', f16 ? toF16Bits(W) : W, c.V, c.C, {
-          f16,
-          maxBindingBytes: c.rowsPerBinding ? c.rowsPerBinding * c.C * (f16 ? 2 : 4) : undefined,
-        });
-        if (c.rowsPerBinding) expect(table.parts.length).toBe(Math.ceil(c.V / c.rowsPerBinding));
+        const maxBindingBytes = c.rowsPerBinding ? c.rowsPerBinding * c.C * (f16 ? 2 : 4) : undefined;
+        const parts = uploadSplitWeight(gpu, 'embedding W', f16 ? toF16Bits(W) : W, c.V, c.C, { f16, maxBindingBytes });
+        if (c.rowsPerBinding) expect(parts.length).toBe(Math.ceil(c.V / c.rowsPerBinding));
         const gids = uploadBuffer(gpu, 'embedding ids', c.signedIds ? ids : Uint32Array.from(ids));
         // Stale NaNs in the output must all be overwritten.
         const gx = uploadBuffer(gpu, 'embedding x', new Float32Array(c.N * c.C).fill(Number.NaN));
         const rec = new Recorder(gpu, 'embedding test');
-        embeddingForward(rec, { ids: gids, table, out: gx, N: c.N });
+        embeddingForward(rec, { ids: gids, w: parts, wF16: f16, V: c.V, C: c.C, out: gx, N: c.N });
         await rec.done();
         await checkAgainstReference(gpu, gx, embeddingForwardRef(ids, W, c.V, c.C), TOLERANCES.embedding, 'embedding', 'forward', shape);
-        for (const part of table.parts) (part.buffer as GPUBuffer).destroy();
+        for (const part of parts) (part.w as GPUBuffer).destroy();
         gids.destroy();
         gx.destroy();
       });
     }
   }
+
+  it('embedding forward of one large buffer cut into aligned windows (weightParts) matches_reference', async () => {
+    // V·C beyond the (forced) binding limit in a single buffer: split at 256-byte aligned offsets.
+    const [V, C, N] = [300, 16, 25];
+    const W = gridValues(V * C, 77);
+    const ids = Uint32Array.from({ length: N }, (_, n) => (n * 37) % V);
+    const gw = uploadBuffer(gpu, 'embedding W (one buffer)', W);
+    const gids = uploadBuffer(gpu, 'ids', ids);
+    const gx = createBuffer(gpu, 'x', N * C * 4);
+    const rec = new Recorder(gpu, 'embedding windows');
+    embeddingForward(rec, { ids: gids, w: gw, V, C, N, out: gx, maxBindingBytes: 4096 });
+    await rec.done();
+    expect(rec.dispatches).toBeGreaterThan(4);
+    await checkAgainstReference(gpu, gx, embeddingForwardRef(ids, W, V, C), TOLERANCES.embedding, 'embedding', 'forward', 'one buffer in 4 KiB windows');
+  });
 });

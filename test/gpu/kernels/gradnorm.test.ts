@@ -132,6 +132,27 @@ describe('global grad norm and step control match the float64 reference', async 
     });
   }
 
+  it('gradnorm step with the loss sum and the u32 target count in separate buffers (as the LM head writes them) matches_reference', async () => {
+    const grads = uniformValues(999, 12, -2, 2);
+    const ggrads = uploadBuffer(gpu, 'grads', grads);
+    const lossSum = uploadBuffer(gpu, 'lossSum', Float32Array.from([42.5]));
+    const targetCount = uploadBuffer(gpu, 'targetCount', Uint32Array.from([17]));
+    const partials = createBuffer(gpu, 'partials', gradNormPartialsLength(gpu, grads.length) * 4);
+    const control = createBuffer(gpu, 'control', STEP_CONTROL_BYTES);
+    const rec = new Recorder(gpu, 'separate count buffer');
+    globalGradNorm(rec, {
+      grads: ggrads, count: grads.length, partials, stats: lossSum, lossIndex: 0,
+      tokenCount: { buffer: targetCount, index: 0, type: 'u32' }, maxNorm: 1, control,
+    });
+    await rec.done();
+    const got = await readStepControl(gpu, control);
+    const want = stepControlRef(grads, 42.5, 17, 1);
+    expect(got.tokenCount).toBe(17);
+    const result = compare([got.loss, got.gradNorm, got.gradScale], [want.loss, want.gradNorm, want.gradScale], TOLERANCES.gradNorm);
+    recordKernelError('gradnorm', 'step', 'separate count buffer', result, gpu.adapter.name);
+    expect(result.mismatches, result.report).toBe(0);
+  });
+
   it('gradnorm refuses a partials buffer that is too small', async () => {
     const grads = createBuffer(gpu, 'grads', 4096 * 4);
     const partials = createBuffer(gpu, 'partials too small', 4);

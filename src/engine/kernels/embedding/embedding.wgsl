@@ -5,8 +5,9 @@
 //   Saves nothing (no backward).
 //
 // W may be larger than one binding (151936 × 1024 f32 is 622 MB), so it is split by rows into
-// parts, and this kernel runs once per part with that part bound: it writes the rows whose id
-// falls in [first_row, first_row + rows). The dispatch of part 0 also writes zero rows for ids
+// parts (lora/weightParts.ts, the same parts the tied LM head reads), and this kernel runs once
+// per part with that part bound: it writes the rows whose id falls in [first_row, first_row + rows),
+// reading row id − first_row at element w_offset of the part's binding. The dispatch of part 0 also writes zero rows for ids
 // outside [0, V) (an i32 −1 reads as a huge u32), so every row of x is written exactly once.
 //
 // Geometry: one thread per (n, c), WG per workgroup, 2-D folded grid (grid.ts).
@@ -14,7 +15,7 @@
 
 struct Params {
   N: u32, C: u32, V: u32, first_row: u32,
-  rows: u32, zero_out_of_range: u32, _pad0: u32, _pad1: u32,
+  rows: u32, zero_out_of_range: u32, w_offset: u32, _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,7 +33,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let c = t % p.C;
   let id = ids[n];
   if (id >= p.first_row && id - p.first_row < p.rows) {
-    x[t] = f32(W[(id - p.first_row) * p.C + c]);
+    x[t] = f32(W[p.w_offset + (id - p.first_row) * p.C + c]);
   } else if (p.zero_out_of_range != 0u && id >= p.V) {
     x[t] = 0.0;
   }

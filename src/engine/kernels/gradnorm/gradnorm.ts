@@ -97,14 +97,17 @@ export function gradNormPartials(rec: Recorder, args: GradNormPartialsArgs): num
   return offset - (args.partialsOffset ?? 0);
 }
 
-/** Where the step's token count comes from: a number known on the CPU, or a word of the stats buffer. */
-export type TokenCountSource = number | { index: number; type: 'u32' | 'f32' };
+/**
+ * Where the step's token count comes from: a number known on the CPU, or a u32/f32 word of a
+ * buffer: `buffer` (e.g. the LM head's targetCount) or, without it, the stats buffer.
+ */
+export type TokenCountSource = number | { buffer?: Binding; index: number; type: 'u32' | 'f32' };
 
 export interface StepControlArgs {
   /** f32 partial sums from gradNormPartials */
   partials: GPUBuffer;
   numPartials: number;
-  /** The loss statistics: f32 loss values at lossIndex (and maybe the token count) */
+  /** The loss statistics: f32 loss values at lossIndex (e.g. the LM head's lossSum, or its rowLoss with lossCount N) */
   stats: Binding;
   lossIndex: number;
   /** How many f32 loss values to sum from lossIndex: 1 for a loss sum (default), N for per-token losses. */
@@ -133,7 +136,7 @@ export function stepControl(rec: Recorder, args: StepControlArgs): void {
       .u32(0).u32(0).u32(args.numPartials).u32(args.lossIndex)
       .u32(mode).u32(typeof count === 'number' ? 0 : count.index).f32(typeof count === 'number' ? count : 0).f32(maxNorm)
       .u32(args.lossCount ?? 1).u32(0).u32(0).u32(0),
-    bindings: [args.partials, args.stats, args.control],
+    bindings: [args.partials, args.stats, (typeof count === 'number' ? undefined : count.buffer) ?? args.stats, args.control],
     workgroups: [1],
   });
 }

@@ -9,7 +9,8 @@
 //   CONTROL   partials [num_partials], stats (loss values, maybe the token count) → control:
 //               loss_sum     = Σ stats[loss_index .. loss_index + loss_count) as f32 (one loss sum,
 //                              or per-token losses with 0 at ignored labels)
-//               token_count  from the uniform (count_mode 0) or stats[count_index] as u32 (1) / f32 (2)
+//               token_count  from the uniform (count_mode 0) or counts[count_index] as u32 (1) / f32 (2);
+//                            counts is its own binding (e.g. the LM head's targetCount) or stats again
 //               grad_norm    = sqrt(Σ partials) / token_count      (the grads are sums over tokens)
 //               clip_scale   = min(1, max_norm / (grad_norm + 1e-6)), 1 when max_norm ≤ 0 (PyTorch's
 //                              clip_grad_norm_ coefficient)
@@ -71,7 +72,8 @@ struct StepControl {
 
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
 @group(0) @binding(2) var<storage, read> stats: array<u32>;
-@group(0) @binding(3) var<storage, read_write> control: StepControl;
+@group(0) @binding(3) var<storage, read> counts: array<u32>;
+@group(0) @binding(4) var<storage, read_write> control: StepControl;
 
 fn is_finite(x: f32) -> bool {
   // WGSL has no isnan/isinf, and compilers may assume finite math for x != x: test the bits.
@@ -88,8 +90,8 @@ fn main(@builtin(local_invocation_index) li: u32) {
   let loss_sum = reduce_sum(li, loss_part);
   if (li != 0u) { return; }
   var token_count = p.count_value;
-  if (p.count_mode == 1u) { token_count = f32(stats[p.count_index]); }
-  if (p.count_mode == 2u) { token_count = bitcast<f32>(stats[p.count_index]); }
+  if (p.count_mode == 1u) { token_count = f32(counts[p.count_index]); }
+  if (p.count_mode == 2u) { token_count = bitcast<f32>(counts[p.count_index]); }
   var flags = 0u;
   if (!is_finite(loss_sum)) { flags |= 1u; }
   let norm = sqrt(sum_sq) / token_count;
