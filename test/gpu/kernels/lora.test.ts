@@ -129,6 +129,10 @@ async function run(c: Case, seed: number) {
   return { fwd, want, got };
 }
 
+function up(gpu: Awaited<ReturnType<typeof testGpu>>, label: string, data: Float32Array): GPUBuffer {
+  return uploadBuffer(gpu, `lora mask test ${label}`, data);
+}
+
 describe('lora linear matches the float64 reference', () => {
   cases.forEach(([name, c], index) => {
     const label = `N${c.N} IN${c.IN} OUT${c.OUT} R${c.R ?? 0}${c.dropout ? ` p${c.dropout}` : ''}${c.bias ? ' bias' : ''}${c.maxBindingBytes || c.splitAt ? ' split W' : ''}`;
@@ -165,5 +169,31 @@ describe('lora linear matches the float64 reference', () => {
     expectClose(got.y, fwd.y, TOLERANCES.lora, 'y f16');
     expectClose(got.dx, want.dx, TOLERANCES.lora, 'dx f16');
     expectClose(got.dA, want.dA, TOLERANCES.lora, 'dA f16');
+  });
+  it('lora forward redraws the same dropout mask for the same key (resume) and another for the next step', async () => {
+    const gpu = await testGpu();
+    const [N, IN, OUT, R] = [8, 24, 6, 4];
+    const x = up(gpu, 'x', gridValues(N * IN, 1));
+    const w = up(gpu, 'W', gridValues(OUT * IN, 2, 0.5));
+    const a = up(gpu, 'A', uniformValues(R * IN, 3));
+    const b = up(gpu, 'B', uniformValues(OUT * R, 4));
+    const u = createBuffer(gpu, 'lora mask test u', N * R * 4);
+    const xd = createBuffer(gpu, 'lora mask test xd', N * IN * 4);
+    const y = createBuffer(gpu, 'lora mask test y', N * OUT * 4);
+    const forward = async (step: number) => {
+      const rec = new Recorder(gpu, 'lora mask test');
+      loraForward(rec, { N, IN, OUT, w, x, y, lora: { a, b, R, scale: 1, dropout: 0.5, dropoutKey: { seed: 9, site: 4, step }, u, xd } });
+      await rec.done();
+      return readF32(gpu, xd, N * IN);
+    };
+    const first = await forward(12);
+    const resumed = await forward(12);
+    const next = await forward(13);
+    expect(Array.from(resumed)).toEqual(Array.from(first));
+    expect(Array.from(next)).not.toEqual(Array.from(first));
+    const dropped = first.filter((v) => v === 0).length;
+    expect(dropped).toBeGreaterThan(N * IN * 0.3);
+    expect(dropped).toBeLessThan(N * IN * 0.7);
+    for (const buffer of [x, w, a, b, u, xd, y]) buffer.destroy();
   });
 });
