@@ -47,8 +47,8 @@ export function adamwStep(rec: Recorder, args: AdamwArgs): void {
       constants: { WG: wg },
       uniforms: new Uniforms()
         .u32(chunk.length).u32(0).u32(0).u32(0)
-        .f32(h.lr).f32(h.beta1).f32(h.beta2).f32(h.eps)
-        .f32(h.weightDecay).f32(h.bc1).f32(h.sqrtBc2).f32(0),
+        .f32(1 - h.lr * h.weightDecay).f32(h.beta1).f32(h.beta2).f32(h.eps)
+        .f32(h.lr / h.bc1).f32(h.sqrtBc2).f32(0).f32(0),
       bindings: [
         chunkBinding(args.params, chunk, single),
         chunkBinding(args.grads, chunk, single),

@@ -8,15 +8,16 @@
 //     m ← β1·m + (1 − β1)·g
 //     v ← β2·v + (1 − β2)·g²
 //     p ← p − (lr / bc1) · m / (sqrt(v) / sqrt_bc2 + eps)  bc1 = 1 − β1^t, sqrt_bc2 = sqrt(1 − β2^t)
-//   The bias corrections are computed on the CPU in float64 from the step number t.
+//   The scalars decay = 1 − lr·wd, step_size = lr / bc1 and sqrt_bc2 are computed on the CPU in
+//   float64 from the step number t and rounded once to f32 (as PyTorch's Python-float scalars are).
 //   Grads are read, not cleared (clear them before the next accumulation).
 //
 // Geometry: one thread per element, WG per workgroup, 2-D folded grid (grid.ts).
 
 struct Params {
   count: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-  lr: f32, beta1: f32, beta2: f32, eps: f32,
-  weight_decay: f32, bc1: f32, sqrt_bc2: f32, _pad3: f32,
+  decay: f32, beta1: f32, beta2: f32, eps: f32,
+  step_size: f32, sqrt_bc2: f32, _pad3: f32, _pad4: f32,
 }
 
 struct StepControl {
@@ -42,6 +43,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
   m[i] = mi;
   v[i] = vi;
-  let decayed = params[i] * (1.0 - p.lr * p.weight_decay);
-  params[i] = decayed - (p.lr / p.bc1) * mi / (sqrt(vi) / p.sqrt_bc2 + p.eps);
+  params[i] = params[i] * p.decay - p.step_size * mi / (sqrt(vi) / p.sqrt_bc2 + p.eps);
 }
