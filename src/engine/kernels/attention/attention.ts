@@ -63,7 +63,7 @@ function validate(s: AttentionShape): void {
     if (!Number.isInteger(s[name]) || s[name] < 1) throw new AttentionArgumentError(`attention: ${name} must be a positive integer, got ${s[name]}`);
   }
   if (s.NH % s.KVH !== 0) throw new AttentionArgumentError(`attention: NH ${s.NH} is not a multiple of KVH ${s.KVH}`);
-  if (s.HS > 256) throw new AttentionArgumentError(`attention: head size ${s.HS} above 256 is not supported`);
+  if (s.HS > 256 || s.HS % 4 !== 0) throw new AttentionArgumentError(`attention: head size ${s.HS} must be a multiple of 4, at most 256`);
 }
 
 /** Rows of k/v (or q/dout) per workgroup-memory tile: as many as fit two [tile, HS] f32 arrays. */
@@ -74,7 +74,7 @@ export function attentionTileRows(gpu: Gpu, HS: number): number {
 }
 
 function uniforms(s: AttentionShape, tile: number): Uniforms {
-  return new Uniforms().u32(s.T).u32(s.NH).u32(s.KVH).f32(attentionScale(s)).u32(tile).u32(s.HS).u32(0).u32(0);
+  return new Uniforms().u32(s.T).u32(s.NH).u32(s.KVH).f32(attentionScale(s)).u32(tile).u32(0).u32(0).u32(0);
 }
 
 /** Records out = softmax(scale·q·kᵀ + causal/segment mask)·v and lse, flash-attention style. */
@@ -84,7 +84,7 @@ export function attentionForward(rec: Recorder, a: AttentionForwardArgs): void {
   rec.dispatch({
     kernel: attentionForwardKernel,
     label: 'attention forward',
-    constants: { HS: a.HS, WG, TK: tile },
+    constants: { HS4: a.HS / 4, WG, TK: tile },
     uniforms: uniforms(a, tile),
     bindings: [a.q, a.k, a.v, a.segmentIds, a.out, a.lse],
     workgroups: [Math.ceil(a.T / WG), a.NH, a.B],
@@ -109,7 +109,7 @@ export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void
   rec.dispatch({
     kernel: attentionDqKernel,
     label: 'attention backward dq',
-    constants: { HS: a.HS, WG, TK: tile },
+    constants: { HS4: a.HS / 4, WG, TK: tile },
     uniforms: uniforms(a, tile),
     bindings: [a.q, a.k, a.v, a.segmentIds, a.dout, a.lse, a.delta, a.dq],
     workgroups: [Math.ceil(a.T / WG), a.NH, a.B],
@@ -117,7 +117,7 @@ export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void
   rec.dispatch({
     kernel: attentionDkdvKernel,
     label: 'attention backward dk dv',
-    constants: { HS: a.HS, WG, TQ: tile },
+    constants: { HS4: a.HS / 4, WG, TQ: tile },
     uniforms: uniforms(a, tile),
     bindings: [a.q, a.k, a.v, a.segmentIds, a.dout, a.lse, a.delta, a.dk, a.dv],
     workgroups: [Math.ceil(a.T / WG), a.KVH, a.B],

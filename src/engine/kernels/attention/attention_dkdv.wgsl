@@ -5,31 +5,30 @@
 //   dv_j = Σ_{h in group} Σ_i P_ij dout_i,   dk_j = scale · Σ_{h in group} Σ_i P_ij (dout_i·v_j − delta_i) q_i
 //
 // Geometry: workgroup (x, y, z) = (key block, kv head, batch row); WG threads, one key row each,
-// holding k, v, dk and dv in registers. For each query head of the group, q and dout stream
-// through workgroup memory in tiles of TQ rows, from the key block's first token to the row's
-// end (causality: earlier queries never see these keys). Each thread owns its outputs: no atomics.
+// holding k, v, dk and dv in registers (vec4s, HS4 = HS/4). For each query head of the group,
+// q and dout stream through workgroup memory in tiles of TQ rows, from the key block's first
+// token to the row's end (causality: earlier queries never see these keys); tiles that see none
+// of the block's keys are skipped. Each thread owns its outputs: no atomics on gradients.
 
-// tile and hs equal the TK/TQ and HS constants; runtime loop bounds keep shader compilers from
-// unrolling the tile and head loops into huge code (tens of seconds of JIT time on SwiftShader).
-struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, hs: u32, _p1: u32, _p2: u32 }
+struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, _p0: u32, _p1: u32, _p2: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> seg: array<u32>;
-@group(0) @binding(5) var<storage, read> dout: array<f32>;
+@group(0) @binding(5) var<storage, read> dout: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
 @group(0) @binding(7) var<storage, read> delta: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dk: array<f32>;
-@group(0) @binding(9) var<storage, read_write> dv: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dk: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> dv: array<vec4<f32>>;
 
-const HS = {{HS}}u;
+const HS4 = {{HS4}}u;
 const WG = {{WG}}u;
 const TQ = {{TQ}}u;
 
-var<workgroup> Qs: array<f32, TQ * HS>;
-var<workgroup> Ds: array<f32, TQ * HS>;
+var<workgroup> Qs: array<vec4<f32>, TQ * HS4>;
+var<workgroup> Ds: array<vec4<f32>, TQ * HS4>;
 var<workgroup> lse_s: array<f32, TQ>;
 var<workgroup> delta_s: array<f32, TQ>;
 // 1 + the index of the last (head, tile) step in which some key of the block is seen by some query.
@@ -45,18 +44,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let live = t < p.T;
   let row = b * p.T;
   let n = row + min(t, p.T - 1u);
-  let kv_base = n * p.KVH * HS + g * HS;
-  let q_stride = p.NH * HS;
+  let kv_base = n * p.KVH * HS4 + g * HS4;
+  let q_stride = p.NH * HS4;
 
-  var kr: array<f32, HS>;
-  var vr: array<f32, HS>;
-  var dkr: array<f32, HS>;
-  var dvr: array<f32, HS>;
-  for (var d = 0u; d < HS; d++) {
+  var kr: array<vec4<f32>, HS4>;
+  var vr: array<vec4<f32>, HS4>;
+  var dkr: array<vec4<f32>, HS4>;
+  var dvr: array<vec4<f32>, HS4>;
+  for (var d = 0u; d < HS4; d++) {
     kr[d] = k[kv_base + d] * p.scale;
     vr[d] = v[kv_base + d];
-    dkr[d] = 0.0;
-    dvr[d] = 0.0;
+    dkr[d] = vec4<f32>(0.0);
+    dvr[d] = vec4<f32>(0.0);
   }
   let seg_j = seg[n];
 
@@ -66,7 +65,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var hh = 0u; hh < ratio; hh++) {
     let h = g * ratio + hh;
     for (var q0 = k0; q0 < p.T; q0 += TQ) {
-      // Query tiles that see none of the block's keys (other documents of a packed row) are skipped.
       mark += 1u;
       if (live) {
         for (var i = 0u; i < p.tile; i++) {
@@ -80,9 +78,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       workgroupBarrier();
       let used = atomicLoad(&tile_used) == mark;
       if (used) {
-        for (var i = li; i < TQ * HS; i += WG) {
-          let ti = q0 + i / HS;
-          let src = (row + min(ti, p.T - 1u)) * q_stride + h * HS + i % HS;
+        for (var i = li; i < TQ * HS4; i += WG) {
+          let ti = q0 + i / HS4;
+          let src = (row + min(ti, p.T - 1u)) * q_stride + h * HS4 + i % HS4;
           Qs[i] = q[src];
           Ds[i] = dout[src];
         }
@@ -97,17 +95,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         for (var i = 0u; i < p.tile; i++) {
           let ti = q0 + i;
           if (ti < p.T && t <= ti && seg[row + ti] == seg_j) {
-            var s = 0.0;
-            var dp = 0.0;
-            for (var d = 0u; d < HS; d++) {
-              s = fma(kr[d], Qs[i * HS + d], s);
-              dp = fma(vr[d], Ds[i * HS + d], dp);
+            var s4 = vec4<f32>(0.0);
+            var dp4 = vec4<f32>(0.0);
+            for (var d = 0u; d < HS4; d++) {
+              s4 = fma(kr[d], Qs[i * HS4 + d], s4);
+              dp4 = fma(vr[d], Ds[i * HS4 + d], dp4);
             }
-            let pij = exp(s - lse_s[i]);
-            let ds = pij * (dp - delta_s[i]);
-            for (var d = 0u; d < HS; d++) {
-              dvr[d] = fma(pij, Ds[i * HS + d], dvr[d]);
-              dkr[d] = fma(ds, Qs[i * HS + d], dkr[d]);
+            let pij = exp(s4.x + s4.y + s4.z + s4.w - lse_s[i]);
+            let ds = vec4<f32>(pij * (dp4.x + dp4.y + dp4.z + dp4.w - delta_s[i]));
+            let pv = vec4<f32>(pij);
+            for (var d = 0u; d < HS4; d++) {
+              dvr[d] = fma(pv, Ds[i * HS4 + d], dvr[d]);
+              dkr[d] = fma(ds, Qs[i * HS4 + d], dkr[d]);
             }
           }
         }
@@ -117,7 +116,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 
   if (live) {
-    for (var d = 0u; d < HS; d++) {
+    for (var d = 0u; d < HS4; d++) {
       dk[kv_base + d] = dkr[d] * p.scale;
       dv[kv_base + d] = dvr[d];
     }

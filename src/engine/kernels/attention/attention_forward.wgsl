@@ -8,28 +8,30 @@
 // Geometry: workgroup (x, y, z) = (query block, query head, batch row); WG threads, one query row
 // each, holding q, the running max m, the running sum l and the unnormalized output in registers.
 // Keys and values stream through workgroup memory in tiles of TK rows, from the row's first
-// token to the block's last query: no T×T score matrix ever reaches global memory.
+// token to the block's last query: no T×T score matrix ever reaches global memory. Tiles that
+// no query of the block may see (other documents of a packed row) are skipped.
+// Head vectors are vec4s (HS4 = HS/4; HS must be a multiple of 4).
 // NOTE: every token attends at least to itself, so l > 0 at the end for every real row.
+// NOTE: `tile` equals TK; a runtime bound keeps shader compilers from unrolling the tile loop
+// around the unrolled head loops (tens of seconds of JIT time on SwiftShader).
 
-// tile and hs equal the TK/TQ and HS constants; runtime loop bounds keep shader compilers from
-// unrolling the tile and head loops into huge code (tens of seconds of JIT time on SwiftShader).
-struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, hs: u32, _p1: u32, _p2: u32 }
+struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, _p0: u32, _p1: u32, _p2: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> seg: array<u32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
 
-const HS = {{HS}}u;
+const HS4 = {{HS4}}u;
 const WG = {{WG}}u;
 const TK = {{TK}}u;
 const NEG = -3.0e38;
 
-var<workgroup> Ks: array<f32, TK * HS>;
-var<workgroup> Vs: array<f32, TK * HS>;
+var<workgroup> Ks: array<vec4<f32>, TK * HS4>;
+var<workgroup> Vs: array<vec4<f32>, TK * HS4>;
 // 1 + the index of the last tile in which some query of the block may attend to some key.
 var<workgroup> tile_used: atomic<u32>;
 
@@ -43,14 +45,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let live = t < p.T;
   let row = b * p.T;
   let n = row + min(t, p.T - 1u);
-  let q_base = n * p.NH * HS + h * HS;
-  let kv_stride = p.KVH * HS;
+  let q_base = n * p.NH * HS4 + h * HS4;
+  let kv_stride = p.KVH * HS4;
 
-  var qr: array<f32, HS>;
-  var o: array<f32, HS>;
-  for (var d = 0u; d < HS; d++) {
+  var qr: array<vec4<f32>, HS4>;
+  var o: array<vec4<f32>, HS4>;
+  for (var d = 0u; d < HS4; d++) {
     qr[d] = q[q_base + d] * p.scale;
-    o[d] = 0.0;
+    o[d] = vec4<f32>(0.0);
   }
   let seg_i = seg[n];
   var m = NEG;
@@ -60,7 +62,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (li == 0u) { atomicStore(&tile_used, 0u); }
   workgroupBarrier();
   for (var k0 = 0u; k0 < k_end; k0 += TK) {
-    // Tiles that no query of the block may see (other documents of a packed row) are skipped.
     let mark = k0 / TK + 1u;
     if (live) {
       for (var j = 0u; j < p.tile; j++) {
@@ -74,9 +75,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     let used = atomicLoad(&tile_used) == mark;
     if (used) {
-      for (var i = li; i < TK * HS; i += WG) {
-        let tj = k0 + i / HS;
-        let src = (row + min(tj, p.T - 1u)) * kv_stride + g * HS + i % HS;
+      for (var i = li; i < TK * HS4; i += WG) {
+        let tj = k0 + i / HS4;
+        let src = (row + min(tj, p.T - 1u)) * kv_stride + g * HS4 + i % HS4;
         Ks[i] = k[src];
         Vs[i] = v[src];
       }
@@ -89,22 +90,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let tj = k0 + j;
         s[j] = NEG;
         if (tj <= t && seg[row + tj] == seg_i) {
-          var dot = 0.0;
-          for (var d = 0u; d < HS; d++) { dot = fma(qr[d], Ks[j * HS + d], dot); }
-          s[j] = dot;
-          tile_max = max(tile_max, dot);
+          var acc = vec4<f32>(0.0);
+          for (var d = 0u; d < HS4; d++) { acc = fma(qr[d], Ks[j * HS4 + d], acc); }
+          let score = acc.x + acc.y + acc.z + acc.w;
+          s[j] = score;
+          tile_max = max(tile_max, score);
         }
       }
       if (tile_max > 0.5 * NEG) {
         let m_new = max(m, tile_max);
         let correction = exp(m - m_new);
         l = l * correction;
-        for (var d = 0u; d < HS; d++) { o[d] = o[d] * correction; }
+        for (var d = 0u; d < HS4; d++) { o[d] = o[d] * correction; }
         for (var j = 0u; j < p.tile; j++) {
           if (s[j] > 0.5 * NEG) {
             let pj = exp(s[j] - m_new);
             l += pj;
-            for (var d = 0u; d < HS; d++) { o[d] = fma(pj, Vs[j * HS + d], o[d]); }
+            for (var d = 0u; d < HS4; d++) { o[d] = fma(vec4<f32>(pj), Vs[j * HS4 + d], o[d]); }
           }
         }
         m = m_new;
@@ -115,7 +117,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
   if (live) {
     let inv = 1.0 / l;
-    for (var d = 0u; d < HS; d++) { out[q_base + d] = o[d] * inv; }
+    for (var d = 0u; d < HS4; d++) { out[q_base + d] = o[d] * inv; }
     lse[n * p.NH + h] = m + log(l);
   }
 }
