@@ -1,7 +1,7 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32, uploadBuffer } from '../../../src/engine/gpu/buffers';
-import { attentionBackward, attentionForward } from '../../../src/engine/kernels/attention/attention';
+import { AttentionArgumentError, attentionBackward, attentionForward } from '../../../src/engine/kernels/attention/attention';
 import { attentionBackwardRef, attentionForwardRef, type AttentionShape } from '../../../src/engine/kernels/attention/attention.ref';
 import { expectClose } from '../../helpers/compare';
 import { recordKernelError } from '../../helpers/kernelErrors';
@@ -102,5 +102,17 @@ describe('attention matches the float64 reference', () => {
       const worst = errors.reduce((a, b) => (b.maxAbs > a.maxAbs ? b : a));
       recordKernelError('attention', 'backward', label, worst, gpu.adapter.name);
     });
+  });
+  it('attention launchers refuse shapes they cannot run, naming the argument', async () => {
+    const gpu = await testGpu();
+    const b = createBuffer(gpu, 'attention shape test', 64);
+    const rec = new Recorder(gpu, 'attention shape test');
+    const buffers = { q: b, k: b, v: b, segmentIds: b, out: b, lse: b };
+    expect(() => attentionForward(rec, { B: 1, T: 4, NH: 4, KVH: 3, HS: 8, ...buffers })).toThrow(AttentionArgumentError);
+    expect(() => attentionForward(rec, { B: 1, T: 4, NH: 4, KVH: 3, HS: 8, ...buffers })).toThrow(/NH 4 is not a multiple of KVH 3/);
+    expect(() => attentionForward(rec, { B: 1, T: 4, NH: 2, KVH: 1, HS: 6, ...buffers })).toThrow(/head size 6 must be a multiple of 4/);
+    expect(() => attentionForward(rec, { B: 1, T: 0, NH: 2, KVH: 1, HS: 8, ...buffers })).toThrow(/T must be a positive integer/);
+    expect(rec.dispatches).toBe(0);
+    b.destroy();
   });
 });
