@@ -14,7 +14,7 @@ let tfPromise: Promise<{ tf: Tf; adapter: string }> | null = null;
 export function loadTf(): Promise<{ tf: Tf; adapter: string }> {
   tfPromise ??= (async () => {
     const gpu = await nodeNavigatorGpu();
-    const nav = (globalThis as { navigator?: Record<string, unknown> }).navigator;
+    const nav = (globalThis as unknown as { navigator?: Record<string, unknown> }).navigator;
     if (nav && !nav.gpu) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
     else if (!nav) Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
     const tf = await import('@tensorflow/tfjs-core');

@@ -4,8 +4,11 @@ import { Uniforms } from '../../gpu/uniforms';
 import type { Kernel } from '../../gpu/pipelines';
 import { resolveStrides, type MatmulShape } from './matmul.ref';
 import source from './matmul.wgsl?raw';
+import vec4Source from './matmul_vec4.wgsl?raw';
 
 export const matmulKernel: Kernel = { name: 'matmul', source };
+/** The fast path: vec4 loads and stores, register-blocked (see matmul_vec4.wgsl for when it applies). */
+export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: vec4Source };
 
 export interface MatmulTile {
   BM: number;
@@ -23,6 +26,37 @@ export function chooseMatmulTile(gpu: Gpu, M: number, N: number): MatmulTile {
   return { BM: 32, BN: 32, BK: 16, TM: 2, TN: 2 };
 }
 
+/**
+ * Tile of the vec4 kernel: 64 threads, each owning an 8×8 block (4×4 where a side is thin, as
+ * LoRA's rank-r products are). Measured on SwiftShader and lavapipe (docs/performance.md): few
+ * threads with many outputs beat 256 threads with 16 on CPU-backed adapters, and a real GPU
+ * keeps 64-thread workgroups busy by running several per core.
+ */
+export function chooseMatmulVec4Tile(gpu: Gpu, M: number, N: number): MatmulTile {
+  const maxThreads = gpu.limits.maxComputeInvocationsPerWorkgroup;
+  if (maxThreads < 64) return { BM: 16, BN: 16, BK: 16, TM: 4, TN: 4 };
+  if (N <= 16) return { BM: 128, BN: 8, BK: 16, TM: 4, TN: 4 };
+  if (M <= 16) return { BM: 8, BN: 128, BK: 16, TM: 4, TN: 4 };
+  if (M <= 32 || N <= 32) return { BM: 32, BN: 32, BK: 32, TM: 4, TN: 4 };
+  return { BM: 64, BN: 64, BK: 16, TM: 8, TN: 8 };
+}
+
+/**
+ * Whether the vec4 kernel applies: every operand's contiguous dimension, offset and batch stride
+ * (and lda, ldc) are multiples of 4 (so whole vec4s never straddle a row), and a given tile fits its vec4 layout.
+ */
+export function matmulVec4Applies(args: MatmulArgs): boolean {
+  if (args.vec4 === false) return false;
+  const { strideA, strideB, strideC } = resolveStrides(args);
+  const contiguousA = args.transA ? args.M : args.K;
+  const contiguousB = args.transB ? args.K : args.N;
+  const offsets = [args.offsetA ?? 0, args.offsetB ?? 0, args.offsetC ?? 0, args.lda ?? 0, args.ldc ?? 0];
+  const all = [contiguousA, contiguousB, args.N, strideA, strideB, strideC, ...offsets];
+  if (!all.every((v) => v % 4 === 0)) return false;
+  const t = args.tile;
+  return !t || (t.TM % 4 === 0 && t.TN % 4 === 0 && t.BK % 4 === 0 && t.BM % t.TM === 0 && t.BN % t.TN === 0);
+}
+
 export interface MatmulArgs extends MatmulShape {
   a: Binding;
   b: Binding;
@@ -38,20 +72,25 @@ export interface MatmulArgs extends MatmulShape {
   /** Row stride of C (elements; default N): write a column block of a wider matrix. */
   ldc?: number;
   tile?: MatmulTile;
+  /** false forces the scalar kernel (tests of the general path); otherwise vec4 where it applies. */
+  vec4?: boolean;
   label?: string;
 }
 
 /** Records C = alpha·op(A)·op(B) (+ beta·C) — see matmul.wgsl for the layouts. */
 export function matmul(rec: Recorder, args: MatmulArgs): void {
   const { batch, strideA, strideB, strideC, alpha, beta } = resolveStrides(args);
-  const tile = args.tile ?? chooseMatmulTile(rec.gpu, args.M, args.N);
+  const vec4 = matmulVec4Applies(args);
+  const tile = args.tile ?? (vec4 ? chooseMatmulVec4Tile(rec.gpu, args.M, args.N) : chooseMatmulTile(rec.gpu, args.M, args.N));
+  // The vec4 kernel indexes its arrays in vec4 units.
+  const unit = vec4 ? 4 : 1;
   const uniforms = new Uniforms()
-    .u32(args.M).u32(args.N).u32(args.K).u32(strideA)
-    .u32(strideB).u32(strideC).u32(args.offsetA ?? 0).u32(args.offsetB ?? 0)
-    .u32(args.offsetC ?? 0).f32(alpha).f32(beta).u32(args.lda ?? 0)
-    .u32(args.ldc ?? 0).u32(0).u32(0).u32(0);
+    .u32(args.M).u32(args.N).u32(args.K).u32(strideA / unit)
+    .u32(strideB / unit).u32(strideC / unit).u32((args.offsetA ?? 0) / unit).u32((args.offsetB ?? 0) / unit)
+    .u32((args.offsetC ?? 0) / unit).f32(alpha).f32(beta).u32((args.lda ?? 0) / unit)
+    .u32((args.ldc ?? 0) / unit).u32(0).u32(0).u32(0);
   rec.dispatch({
-    kernel: matmulKernel,
+    kernel: vec4 ? matmulVec4Kernel : matmulKernel,
     label: args.label,
     constants: {
       ...tile,

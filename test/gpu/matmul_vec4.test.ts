@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { Recorder } from '../../src/engine/gpu/recorder';
+import { readF32, uploadBuffer } from '../../src/engine/gpu/buffers';
+import { matmul, matmulVec4Applies, type MatmulArgs, type MatmulTile } from '../../src/engine/kernels/matmul/matmul';
+import { matmulRef, type MatmulShape } from '../../src/engine/kernels/matmul/matmul.ref';
+import { expectClose } from '../helpers/compare';
+import { gridValues } from '../helpers/random';
+import { testGpu } from '../helpers/gpu';
+import { TOLERANCES } from '../helpers/tolerances';
+import { recordKernelError } from '../helpers/kernelErrors';
+
+/** f16 bits of values that f16 holds exactly (the grid values do). */
+function toF16(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i];
+    const x = u[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = ((x >>> 23) & 0xff) - 127 + 15;
+    const mant = (x >>> 13) & 0x3ff;
+    out[i] = values[i] === 0 ? sign : sign | (exp << 10) | mant;
+  }
+  return out;
+}
+
+async function runVec4(shape: MatmulShape & Partial<MatmulArgs>, seed: number, opts: { tile?: MatmulTile; f16?: boolean } = {}) {
+  const gpu = await testGpu();
+  const batch = shape.batch ?? 1;
+  const strideA = shape.batchStrideA ?? shape.M * shape.K;
+  const strideB = shape.batchStrideB ?? shape.K * shape.N;
+  const a = gridValues(Math.max(1, strideA * (batch - 1) + shape.M * shape.K), seed);
+  const b = gridValues(Math.max(1, strideB * (batch - 1) + shape.K * shape.N), seed + 1);
+  const c0 = gridValues(batch * shape.M * shape.N, seed + 2);
+  const args = { ...shape, a: null as never, b: null as never, c: null as never, tile: opts.tile, bF16: opts.f16 };
+  expect(matmulVec4Applies(args), `vec4 path for ${JSON.stringify(shape)}`).toBe(true);
+  const ga = uploadBuffer(gpu, 'vec4 test A', a);
+  const gb = uploadBuffer(gpu, 'vec4 test B', opts.f16 ? toF16(b) : b);
+  const gc = uploadBuffer(gpu, 'vec4 test C', c0);
+  const rec = new Recorder(gpu, 'matmul vec4 test');
+  matmul(rec, { ...args, a: ga, b: gb, c: gc });
+  await rec.done();
+  const got = await readF32(gpu, gc, batch * shape.M * shape.N);
+  const want = matmulRef(a, b, Float64Array.from(c0), shape);
+  const tol = shape.K > 256 ? TOLERANCES.matmulLargeK : TOLERANCES.matmul;
+  const result = expectClose(got, want, tol, `matmul vec4 ${JSON.stringify(shape)}`);
+  recordKernelError('matmul', 'forward', `vec4 ${shape.M}x${shape.N}x${shape.K}${shape.transA ? ' tA' : ''}${shape.transB ? ' tB' : ''}${opts.f16 ? ' f16' : ''}`, result, gpu.adapter.name);
+  for (const buffer of [ga, gb, gc]) buffer.destroy();
+}
+
+const shapes: [string, MatmulShape][] = [
+  ['X·Wᵀ, partial tiles on both sides', { M: 68, N: 72, K: 36, transB: true }],
+  ['dY·W', { M: 20, N: 132, K: 40 }],
+  ['dYᵀ·X', { M: 76, N: 24, K: 52, transA: true }],
+  ['both transposed', { M: 12, N: 28, K: 44, transA: true, transB: true }],
+  ['LoRA down-projection x·Aᵀ (N = r = 8)', { M: 140, N: 8, K: 64, transB: true }],
+  ['LoRA dA = duᵀ·x (M = r = 8)', { M: 8, N: 136, K: 60, transA: true }],
+  ['K = 4', { M: 36, N: 40, K: 4 }],
+  ['batched with broadcast B', { M: 16, N: 20, K: 24, batch: 3, batchStrideB: 0, transB: true }],
+  ['alpha + accumulate', { M: 44, N: 36, K: 28, alpha: 0.5, accumulate: true, beta: 2 }],
+];
+
+describe('matmul vec4 path matches the float64 reference', () => {
+  for (const [name, shape] of shapes) {
+    it(`matmul forward vec4 ${name} matches_reference`, async () => {
+      await runVec4(shape, name.length * 13);
+    });
+  }
+
+  it('matmul forward vec4 with every tile shape it picks matches_reference', async () => {
+    const tiles: MatmulTile[] = [
+      { BM: 64, BN: 64, BK: 16, TM: 8, TN: 8 },
+      { BM: 32, BN: 32, BK: 32, TM: 4, TN: 4 },
+      { BM: 128, BN: 8, BK: 16, TM: 4, TN: 4 },
+      { BM: 8, BN: 128, BK: 16, TM: 4, TN: 4 },
+      { BM: 16, BN: 16, BK: 16, TM: 4, TN: 4 },
+    ];
+    for (const [i, tile] of tiles.entries()) {
+      await runVec4({ M: 72, N: 40, K: 52, transB: i % 2 === 0, transA: i === 3 }, 500 + i, { tile });
+    }
+  });
+
+  it('matmul forward vec4 with offsets, lda and ldc (a column block of a wider C) matches_reference', async () => {
+    const gpu = await testGpu();
+    const [M, N, K, lda, ldc] = [20, 12, 16, 24, 32];
+    const a = gridValues(4 + M * lda, 1);
+    const b = gridValues(N * K, 2);
+    const c0 = gridValues(8 + M * ldc, 3);
+    const ga = uploadBuffer(gpu, 'lda A', a);
+    const gb = uploadBuffer(gpu, 'lda B', b);
+    const gc = uploadBuffer(gpu, 'ldc C', c0);
+    const args = { a: ga, b: gb, c: gc, M, N, K, transB: true, offsetA: 4, offsetC: 8, lda, ldc };
+    expect(matmulVec4Applies(args)).toBe(true);
+    const rec = new Recorder(gpu, 'lda ldc');
+    matmul(rec, args);
+    await rec.done();
+    const got = await readF32(gpu, gc);
+    const want = Float64Array.from(c0);
+    for (let m = 0; m < M; m++)
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[4 + m * lda + k] * b[n * K + k];
+        want[8 + m * ldc + n] = s;
+      }
+    expectClose(got.subarray(0, want.length), want, TOLERANCES.matmul, 'C block via ldc');
+  });
+
+  it('matmul forward vec4 with f16 B (shader-f16 adapters; f32 elsewhere) matches_reference', async () => {
+    const gpu = await testGpu();
+    const shape: MatmulShape = { M: 36, N: 44, K: 28, transB: true };
+    if (gpu.features.f16) await runVec4(shape, 77, { f16: true });
+    else await runVec4(shape, 77);
+  });
+
+  it('falls back to the scalar kernel when a contiguous dimension is not a multiple of 4', () => {
+    const base = { a: null as never, b: null as never, c: null as never };
+    expect(matmulVec4Applies({ ...base, M: 8, N: 8, K: 6, transB: true })).toBe(false);
+    expect(matmulVec4Applies({ ...base, M: 6, N: 8, K: 8, transA: true })).toBe(false);
+    expect(matmulVec4Applies({ ...base, M: 8, N: 6, K: 8 })).toBe(false);
+    expect(matmulVec4Applies({ ...base, M: 8, N: 8, K: 8, offsetA: 2 })).toBe(false);
+    expect(matmulVec4Applies({ ...base, M: 8, N: 8, K: 8, vec4: false })).toBe(false);
+    expect(matmulVec4Applies({ ...base, M: 6, N: 8, K: 8 })).toBe(true); // A [M,K] is contiguous along K
+  });
+});
