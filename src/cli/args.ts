@@ -93,17 +93,11 @@ export function parseArgs(command: CommandSpec, argv: string[]): Parsed {
     }
     const eq = arg.indexOf('=');
     let name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    let spec = command.options[name];
+    const spec = command.options[name];
     if (!spec && name.startsWith('no-') && command.options[name.slice(3)]?.kind === 'boolean') {
       if (eq >= 0) throw new UsageError(`${command.name} --${name} takes no value`);
       name = name.slice(3);
       options[name] = false;
-      continue;
-    }
-    if (!spec && command.options[`no-${name}`]?.kind === 'boolean') {
-      // "--shuffle" where only "--no-shuffle" is declared
-      spec = command.options[`no-${name}`];
-      options[`no-${name}`] = false;
       continue;
     }
     if (!spec) {

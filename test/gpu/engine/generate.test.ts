@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LlamaGpu, createGpuAdapter } from '../../../src/engine/model/llama';
 import { generateTokens, sampleToken } from '../../../src/engine/model/generate';
-import { llamaReference } from '../../../src/engine/model/llama.ref';
+import { llamaReference, type RefAdapter } from '../../../src/engine/model/llama.ref';
 import { adapterLayout, LORA_MODULES } from '../../../src/engine/model/lora';
 import { batchFromIds } from '../../../src/engine/model/types';
 import { SeededRng } from '../../../src/engine/train/rng';
@@ -9,7 +9,7 @@ import { testGpu } from '../../helpers/gpu';
 import { randomAdapter, tinySpec, tinyWeights } from '../../unit/engine/tinyModel';
 
 /** Greedy decoding with the float64 model, recomputing the whole sequence each step (no cache). */
-function greedyReference(spec: ReturnType<typeof tinySpec>, weights: Map<string, Float32Array>, prompt: number[], n: number, adapter: Parameters<typeof llamaReference>[3]['adapter']) {
+function greedyReference(spec: ReturnType<typeof tinySpec>, weights: Map<string, Float32Array>, prompt: number[], n: number, adapter: RefAdapter | null) {
   const seq = [...prompt];
   for (let i = 0; i < n; i++) {
     const logits = llamaReference(spec, weights, batchFromIds([seq]), { adapter, logits: true }).logits!;
