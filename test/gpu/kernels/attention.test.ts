@@ -27,17 +27,18 @@ function packedSegments(B: number, T: number, seed: number, pack: boolean): Uint
   return ids;
 }
 
-const shapes: [string, AttentionShape, boolean][] = [
+const shapes: [string, AttentionShape & { maxBindingBytes?: number }, boolean][] = [
   ['MHA odd T', { B: 2, T: 7, NH: 2, KVH: 2, HS: 8 }, false],
   ['T = 1', { B: 5, T: 1, NH: 3, KVH: 3, HS: 8 }, false],
   ['single head HS 64, T over one block', { B: 1, T: 130, NH: 1, KVH: 1, HS: 64 }, true],
   ['GQA 3 HS 64 packed', { B: 2, T: 67, NH: 3, KVH: 1, HS: 64 }, true],
   ['GQA 7 small head', { B: 2, T: 33, NH: 7, KVH: 1, HS: 4 }, true],
   ['GQA 2 HS 128', { B: 1, T: 40, NH: 4, KVH: 2, HS: 128 }, true],
+  ['batch rows split by the binding limit', { B: 5, T: 16, NH: 2, KVH: 1, HS: 8, maxBindingBytes: 4096 }, true],
   ['GQA 1 packed, custom scale', { B: 3, T: 19, NH: 2, KVH: 2, HS: 8, scale: 0.3 }, true],
 ];
 
-async function run(shape: AttentionShape, pack: boolean, seed: number) {
+async function run(shape: AttentionShape & { maxBindingBytes?: number }, pack: boolean, seed: number) {
   const gpu = await testGpu();
   const { B, T, NH, KVH, HS } = shape;
   const N = B * T;
@@ -113,6 +114,15 @@ describe('attention matches the float64 reference', () => {
     expect(() => attentionForward(rec, { B: 1, T: 4, NH: 2, KVH: 1, HS: 6, ...buffers })).toThrow(/head size 6 must be a multiple of 4/);
     expect(() => attentionForward(rec, { B: 1, T: 0, NH: 2, KVH: 1, HS: 8, ...buffers })).toThrow(/T must be a positive integer/);
     expect(rec.dispatches).toBe(0);
+    // Over the binding limit, batch rows go in aligned groups: 5 rows of 1 KiB q at 4 KiB → 4 + 1.
+    const names = ['q', 'k', 'v', 'segmentIds', 'out', 'lse'] as const;
+    const all = Object.fromEntries(names.map((n) => [n, createBuffer(gpu, `attention split test ${n}`, 5 * 16 * 16 * 4)])) as Record<(typeof names)[number], GPUBuffer>;
+    attentionForward(rec, { B: 5, T: 16, NH: 2, KVH: 1, HS: 8, ...all, maxBindingBytes: 4096 });
+    expect(rec.dispatches).toBe(2);
+    expect(() => attentionForward(rec, { B: 5, T: 16, NH: 2, KVH: 1, HS: 8, ...all, maxBindingBytes: 1000 })).toThrow(/exceed the binding limit/);
+    await rec.done();
+    expect(gpu.takeUncapturedErrors()).toEqual([]);
+    for (const buffer of Object.values(all)) buffer.destroy();
     b.destroy();
   });
 });
