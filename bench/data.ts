@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/data.ts                       # 100 MB and 500 MB, one row in 25 tokenized
  *   npx tsx bench/data.ts --sizes 20,100 --tokenize-every 1   # every row tokenized
+ *   node --expose-gc --import tsx bench/data.ts                # also reports the live heap after forced GCs
  *
  * The files are generated into a temporary folder and deleted afterwards; nothing is committed.
  * `npm run bench` calls runDataBench() through bench/main.ts.
@@ -50,6 +51,8 @@ export interface DataBenchSize {
   peakHeapMiB: number;
   /** Resident set size before the run, MiB. */
   startRssMiB: number;
+  /** Largest heap still in use right after a forced GC (every 20,000 rows), MiB; needs node --expose-gc, else null. */
+  liveHeapMiB: number | null;
 }
 
 const WORDS =
@@ -132,6 +135,8 @@ export async function runDataBench(opts: DataBenchOptions = {}): Promise<{ name:
       let rows = 0;
       let tokenized = 0;
       let tokTime = 0;
+      const gc = (globalThis as { gc?: () => void }).gc;
+      let liveHeap = 0;
       for await (const r of readRows(source)) {
         rows++;
         if (!r.ok) throw r.error;
@@ -152,10 +157,18 @@ export async function runDataBench(opts: DataBenchOptions = {}): Promise<{ name:
           else throw e;
         }
         if (tokenized % 2000 === 0) sample();
+        if (gc && rows % 20_000 === 0) {
+          gc();
+          liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
+        }
       }
       const seconds = (performance.now() - t0) / 1000;
       clearInterval(timer);
       sample();
+      if (gc) {
+        gc();
+        liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
+      }
       const s = stats.result();
       const res: DataBenchSize = {
         sizeMB: mb,
@@ -169,11 +182,13 @@ export async function runDataBench(opts: DataBenchOptions = {}): Promise<{ name:
         peakRssMiB: Math.round(peakRss / MiB),
         peakHeapMiB: Math.round(peakHeap / MiB),
         startRssMiB: Math.round(startRss / MiB),
+        liveHeapMiB: gc ? Math.round(liveHeap / MiB) : null,
       };
       results.push(res);
       log(
         `data bench: ${mb} MB, ${rows} rows (${tokenized} tokenized), ${s.tokens} tokens in ${res.seconds} s: ` +
-          `${res.mbPerSecond} MB/s, ${res.tokensPerSecond} tokens/s (over ${res.tokenizeSeconds} s of rendering + tokenizing), peak RSS ${res.peakRssMiB} MiB, peak heap ${res.peakHeapMiB} MiB`,
+          `${res.mbPerSecond} MB/s, ${res.tokensPerSecond} tokens/s (over ${res.tokenizeSeconds} s of rendering + tokenizing), peak RSS ${res.peakRssMiB} MiB, peak heap ${res.peakHeapMiB} MiB` +
+          (res.liveHeapMiB !== null ? `, live heap after GC ≤ ${res.liveHeapMiB} MiB` : ''),
       );
       await rm(path);
     }
