@@ -59,8 +59,8 @@ export interface TokenizeOptions extends PreviewOptions, RenderOptions, ErrorPol
   /** The column mapping; detected from the preview when absent (an unsure detection with no mapping fails). */
   mapping?: ColumnMapping;
   signal?: AbortSignal;
-  /** Called every `progressEvery` rows (default 1000) with rows done and (decompressed) bytes not known: rows only. */
-  onProgress?: (p: { rows: number; examples: number; tokens: number }) => void;
+  /** Called every `progressEvery` rows (default 1000) and at the end; `bytes` of `source.size` read so far (compressed bytes for gzip). */
+  onProgress?: (p: { rows: number; examples: number; tokens: number; bytes: number; totalBytes: number }) => void;
   progressEvery?: number;
   /** Called once with the mapping in use (detected or given) before the first example. */
   onMapping?: (m: ColumnMapping, detection?: Detection) => void;
@@ -170,7 +170,14 @@ async function consume(
   let tokens = 0;
   let examples = 0;
   const onMapping = opts.onMapping;
-  const run = { ...opts, onMapping: (m: ColumnMapping, d?: Detection) => ((mapping = m), onMapping?.(m, d)) };
+  let bytes = 0;
+  const onBytes = opts.onBytes;
+  const run = {
+    ...opts,
+    onMapping: (m: ColumnMapping, d?: Detection) => ((mapping = m), onMapping?.(m, d)),
+    onBytes: (n: number) => ((bytes = n), onBytes?.(n)),
+  };
+  const totalBytes = source.size;
   for await (const item of tokenizeRows(source, tok, run)) {
     stats.row();
     if (item.ok) {
@@ -188,11 +195,11 @@ async function consume(
         if (errors.length >= maxErrors) throw new DatasetErrorList(errors, true);
       }
     }
-    if (++n % every === 0) opts.onProgress?.({ rows: n, examples, tokens });
+    if (++n % every === 0) opts.onProgress?.({ rows: n, examples, tokens, bytes, totalBytes });
   }
   if (errors.length) throw new DatasetErrorList(errors, false);
   if (examples === 0) throw new DatasetError('no-rows', 'no usable rows: every row was rejected', { file: source.name });
-  opts.onProgress?.({ rows: n, examples, tokens });
+  opts.onProgress?.({ rows: n, examples, tokens, bytes: totalBytes, totalBytes });
   return { stats: stats.result(), mapping: mapping! };
 }
 

@@ -12,9 +12,11 @@ export interface ByteLimits {
   maxInflateRatio?: number;
   /** Inflated bytes after which the ratio is checked. Default 64 MiB. */
   ratioCheckAfter?: number;
+  /** Called with the number of source bytes read so far (compressed bytes for gzip), for progress against source.size. */
+  onBytes?: (bytesRead: number) => void;
 }
 
-export const DEFAULT_BYTE_LIMITS: Required<ByteLimits> = {
+export const DEFAULT_BYTE_LIMITS: Required<Omit<ByteLimits, 'onBytes'>> = {
   maxInflatedBytes: 16 * 2 ** 30,
   maxInflateRatio: 200,
   ratioCheckAfter: 64 * 2 ** 20,
@@ -49,7 +51,7 @@ export async function openBytes(
   limits: ByteLimits = {},
 ): Promise<{ gzip: boolean; first: Uint8Array | undefined; chunks: AsyncGenerator<Uint8Array> }> {
   const lim = { ...DEFAULT_BYTE_LIMITS, ...limits };
-  const raw = iterateStream(source.stream());
+  const raw = counted(iterateStream(source.stream()), limits.onBytes);
   const head = await raw.next();
   if (head.done) return { gzip: false, first: undefined, chunks: empty() };
   const firstRaw = head.value;
@@ -65,6 +67,20 @@ export async function openBytes(
 
 async function* empty(): AsyncGenerator<Uint8Array> {}
 
+async function* counted(chunks: AsyncGenerator<Uint8Array>, onBytes?: (n: number) => void): AsyncGenerator<Uint8Array> {
+  if (!onBytes) return yield* chunks;
+  let n = 0;
+  try {
+    for await (const c of chunks) {
+      n += c.length;
+      onBytes(n);
+      yield c;
+    }
+  } finally {
+    await chunks.return(undefined);
+  }
+}
+
 async function* prepend(first: Uint8Array, rest: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
   try {
     yield first;
@@ -74,7 +90,7 @@ async function* prepend(first: Uint8Array, rest: AsyncGenerator<Uint8Array>): As
   }
 }
 
-async function* inflate(file: string, compressed: AsyncGenerator<Uint8Array>, lim: Required<ByteLimits>): AsyncGenerator<Uint8Array> {
+async function* inflate(file: string, compressed: AsyncGenerator<Uint8Array>, lim: Required<Omit<ByteLimits, 'onBytes'>>): AsyncGenerator<Uint8Array> {
   let compressedBytes = 0;
   let inflatedBytes = 0;
   const input = new ReadableStream<Uint8Array>({

@@ -62,7 +62,7 @@ export async function* readRows(source: DataSource, opts: ReadOptions = {}): Asy
   const format = resolveFormat(source, opts.format);
   let count = 0;
   if (format === 'parquet') {
-    for await (const r of readParquet(source, opts.parquetBatchRows, opts.maxDepth)) {
+    for await (const r of readParquet(source, opts.parquetBatchRows, opts.maxDepth, opts.onBytes)) {
       count++;
       yield r;
     }

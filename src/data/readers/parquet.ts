@@ -31,7 +31,12 @@ function plain(v: unknown): unknown {
   return out;
 }
 
-export async function* readParquet(source: DataSource, batchRows = 1024, maxDepth = DEFAULT_MAX_DEPTH): AsyncGenerator<RowItem> {
+export async function* readParquet(
+  source: DataSource,
+  batchRows = 1024,
+  maxDepth = DEFAULT_MAX_DEPTH,
+  onBytes?: (bytesRead: number) => void,
+): AsyncGenerator<RowItem> {
   const file = source.name;
   if (source.size === 0) throw new DatasetError('empty-file', 'file is empty (0 bytes)', { file });
   const buffer = asyncBufferOf(source);
@@ -63,5 +68,7 @@ export async function* readParquet(source: DataSource, batchRows = 1024, maxDept
       }
       yield { ok: true, row, value };
     }
+    // Progress as the fraction of rows done, in bytes of the file.
+    onBytes?.(Math.round((source.size * end) / total));
   }
 }

@@ -66,6 +66,14 @@ describe('loadDataset', () => {
     expect(list.message).toContain('bad.jsonl:39 (row 39): column "output" (response) is empty');
   });
 
+  it('maxErrors sets where reading stops', async () => {
+    const tok = await demoTokenizer();
+    const text = jsonl(Array.from({ length: 10 }, (_, i) => ({ instruction: `x${i}` })));
+    const err = (await loadDataset(fromText('m.jsonl', text), tok, { maxLength: 512, maxErrors: 3, mapping: { kind: 'alpaca', instruction: 'instruction', output: 'output' } }).catch((e: unknown) => e)) as DatasetErrorList;
+    expect(err).toBeInstanceOf(DatasetErrorList);
+    expect([err.errors.length, err.stoppedEarly]).toEqual([3, true]);
+  });
+
   it('fails on fewer bad rows too, listing each, unless told to skip', async () => {
     const tok = await demoTokenizer();
     const rows = [alpaca(1), { instruction: 'x' }, alpaca(2), 'not json', alpaca(3)];
@@ -124,8 +132,8 @@ describe('loadDataset', () => {
   it('a user-chosen column mapping reads a CSV that detection cannot place', async () => {
     const tok = await demoTokenizer();
     const csv = 'question,reply\nWhat is 2+2?,4\n"Say ""hi""",hi\n';
-    await expect(loadDataset(fromText("qa.csv", csv), tok, { maxLength: 64 })).rejects.toMatchObject({ code: 'schema-unknown' });
-    const d = await loadDataset(fromText("qa.csv", csv), tok, { maxLength: 512, mapping: { kind: 'alpaca', instruction: 'question', output: 'reply' } }).catch((e) => { throw new Error(String(e)); });
+    await expect(loadDataset(fromText('qa.csv', csv), tok, { maxLength: 64 })).rejects.toMatchObject({ code: 'schema-unknown' });
+    const d = await loadDataset(fromText('qa.csv', csv), tok, { maxLength: 512, mapping: { kind: 'alpaca', instruction: 'question', output: 'reply' } });
     expect(d.train.length).toBe(2);
     expect(tok.decode(Array.from(d.train.get(1).ids))).toContain('### Instruction:\nSay "hi"\n\n### Response:\nhi');
   });
@@ -137,9 +145,21 @@ describe('loadDataset', () => {
       const p = join(dir, 'many.jsonl');
       await writeFile(p, jsonl(Array.from({ length: 500 }, (_, i) => ({ text: `document ${i}` }))));
       const seen: number[] = [];
-      const stats = await analyzeDataset(await fromPath(p), tok, { maxLength: 64, progressEvery: 100, onProgress: (x) => seen.push(x.rows) });
+      const bytes: number[] = [];
+      const source = await fromPath(p);
+      const stats = await analyzeDataset(source, tok, {
+        maxLength: 64,
+        progressEvery: 100,
+        onProgress: (x) => {
+          seen.push(x.rows);
+          bytes.push(x.bytes);
+          expect(x.totalBytes).toBe(source.size);
+        },
+      });
       expect(stats.examples).toBe(500);
       expect(seen).toEqual([100, 200, 300, 400, 500, 500]);
+      expect(bytes.at(-1)).toBe(source.size);
+      expect(bytes.every((b, i) => b > 0 && (i === 0 || b >= bytes[i - 1]))).toBe(true);
       const ac = new AbortController();
       ac.abort();
       await expect(analyzeDataset(await fromPath(p), tok, { maxLength: 64, signal: ac.signal })).rejects.toThrow(/abort/i);

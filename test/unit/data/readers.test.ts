@@ -231,3 +231,20 @@ describe('UTF-8', () => {
     expect(e && !e.ok && [e.error.code, e.error.byteOffset, e.error.line]).toEqual(['invalid-utf8', 11, 3]);
   });
 });
+
+describe('options', () => {
+  it('format overrides the extension', async () => {
+    expect(await values(fromText('export.dat', '{"text":"x"}\n'), { format: 'jsonl' })).toEqual([{ text: 'x' }]);
+    expect(await values(fromText('notes.log', 'a\n\nb\n'), { format: 'text' })).toEqual([{ text: 'a' }, { text: 'b' }]);
+  });
+  it('maxDepth sets the nesting limit', async () => {
+    const row = '{"a":{"b":{"c":{"d":1}}}}\n';
+    expect((await rows(fromText('d.jsonl', row), { maxDepth: 3 }))[0]).toMatchObject({ ok: false, error: { code: 'too-deep' } });
+    expect((await rows(fromText('d.jsonl', row), { maxDepth: 4 }))[0]).toMatchObject({ ok: true });
+  });
+  it('a File streams like any source', async () => {
+    const file = new File(['{"text":"from a File"}\n'], 'drop.jsonl');
+    expect(await values(fromBlob(file))).toEqual([{ text: 'from a File' }]);
+    expect(fromBlob(file).name).toBe('drop.jsonl');
+  });
+});

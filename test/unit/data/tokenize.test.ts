@@ -92,3 +92,39 @@ describe('rendering with the demo tokenizer (byte-level BPE, ChatML template)', 
     expect(Array.from(cut.example.ids)).toEqual(Array.from(full.example.ids.subarray(0, 32)));
   });
 });
+
+describe('loadTokenizer', () => {
+  it('loads from a URL base as a worker does (served over HTTP, nothing from the hub)', async () => {
+    const { createServer } = await import('node:http');
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { DEMO_MODEL_DIR } = await import('./tokenizer');
+    const { loadTokenizer } = await import('../../../src/data/tokenize');
+    const served: string[] = [];
+    const server = createServer(async (req, res) => {
+      served.push(req.url ?? '');
+      const m = /^\/models\/demo\/([\w.]+)$/.exec(req.url ?? '');
+      try {
+        if (!m) throw new Error('not found');
+        res.end(await readFile(join(DEMO_MODEL_DIR, m[1])));
+      } catch {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as { port: number };
+      const tok = await loadTokenizer('models/demo/', `http://127.0.0.1:${port}/app/../`);
+      expect(tok.encode('Hello', { add_special_tokens: false })).toEqual((await demoTokenizer()).encode('Hello', { add_special_tokens: false }));
+      expect(served).toContain('/models/demo/tokenizer.json');
+      expect(served).toContain('/models/demo/tokenizer_config.json');
+    } finally {
+      server.close();
+    }
+  });
+  it('a folder without a tokenizer is a clear error', async () => {
+    const { loadTokenizer } = await import('../../../src/data/tokenize');
+    await expect(loadTokenizer('/nonexistent/model')).rejects.toThrow(/cannot load the tokenizer from \/nonexistent\/model/);
+  });
+});
