@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32, uploadBuffer } from '../../../src/engine/gpu/buffers';
 import { loraBackward, loraForward, weightParts, type WeightPart } from '../../../src/engine/kernels/lora/lora';
+import { rowGroups } from '../../../src/engine/kernels/lora/windows';
 import { loraBackwardRef, loraForwardRef, type LoraShape } from '../../../src/engine/kernels/lora/lora.ref';
 import { expectClose } from '../../helpers/compare';
 import { recordKernelError } from '../../helpers/kernelErrors';
@@ -42,7 +43,8 @@ const cases: [string, Case][] = [
   ['plain linear with bias, dx accumulated', { N: 6, IN: 19, OUT: 11, bias: true, accumulateDx: true }],
   ['rank 4, bias, no dropout', { N: 13, IN: 33, OUT: 17, R: 4, scale: 2, bias: true }],
   ['rank 8, dropout 0.25, flat offsets', { N: 9, IN: 37, OUT: 21, R: 8, scale: 0.5, dropout: 0.25, dropoutKey: { seed: 77, site: 5, step: 3 }, offsets: true }],
-  ['rank 2, W split by output rows (binding limit)', { N: 7, IN: 64, OUT: 10, R: 2, scale: 1.5, maxBindingBytes: 3 * 256 + 100, accumulateDx: true }],
+  ['rank 2, W split by output rows (binding limit)', { N: 7, IN: 64, OUT: 10, R: 2, scale: 1.5, maxBindingBytes: 2000, accumulateDx: true }],
+  ['rank 4, dropout 0.3, tokens in windows (binding limit)', { N: 70, IN: 64, OUT: 8, R: 4, scale: 1, dropout: 0.3, dropoutKey: { seed: 8, site: 2, step: 9 }, maxBindingBytes: 32 * 256, bias: true }],
   ['rank 3, W given as two buffers, dropout 0.5', { N: 4, IN: 24, OUT: 9, R: 3, scale: 1, dropout: 0.5, dropoutKey: { seed: 1, site: 0, step: 0 }, splitAt: 4 }],
 ];
 
@@ -89,7 +91,11 @@ async function run(c: Case, seed: number) {
   } else {
     wArg = up('W', wData);
   }
-  if (c.maxBindingBytes) expect(weightParts(gpu, wArg, OUT, IN, Boolean(c.f16), 'W', c.maxBindingBytes).length).toBeGreaterThan(1);
+  if (c.maxBindingBytes) {
+    const parts = weightParts(gpu, wArg, OUT, IN, Boolean(c.f16), 'W', c.maxBindingBytes).length;
+    const windows = rowGroups(gpu, N, [IN, OUT, R], 'x', c.maxBindingBytes).length;
+    expect(parts * windows).toBeGreaterThan(1);
+  }
   const params = R ? up('params', flat(off.b + OUT * R + 2, [[off.a, A!], [off.b, B!]])) : null;
   const grads = R ? up('grads', flat(off.db + OUT * R + 4, [[off.da, dA0], [off.db, dB0]])) : null;
   const buf = {

@@ -17,6 +17,7 @@ import { Uniforms } from '../../gpu/uniforms';
 import { matmul } from '../matmul/matmul';
 import { dropoutThreshold, PHILOX_WGSL, type DropoutKey } from '../philox/philox';
 import { weightParts, type SplitWeight } from './weightParts';
+import { rowGroups, rowWindow } from './windows';
 import dropoutSource from './lora_dropout.wgsl?raw';
 import dxSource from './lora_dx.wgsl?raw';
 import biasSource from './lora_bias.wgsl?raw';
@@ -123,14 +124,14 @@ function dropoutUniforms(key: DropoutKey, p: number): number[] {
 }
 
 /** Records xd = x ⊙ mask/(1−p) for the adapter's key. */
-function recordDropout(rec: Recorder, N: number, IN: number, x: Binding, lora: LoraAdapter, label: string): void {
+function recordDropout(rec: Recorder, N: number, IN: number, x: Binding, lora: LoraAdapter, label: string, token0: number): void {
   const p = lora.dropout ?? 0;
   const count4 = N * Math.ceil(IN / 4);
   const [seed, site, step, threshold] = dropoutUniforms(lora.dropoutKey!, p);
   rec.dispatch({
     kernel: loraDropoutKernel,
     label: `${label} dropout`,
-    uniforms: new Uniforms().u32(count4).u32(IN).u32(seed).u32(site).u32(step).u32(threshold).f32(1 / (1 - p)).u32(0),
+    uniforms: new Uniforms().u32(count4).u32(IN).u32(seed).u32(site).u32(step).u32(threshold).f32(1 / (1 - p)).u32(token0),
     bindings: [x, lora.xd!],
     workgroups: flatGrid(rec.gpu, count4, 256),
   });
@@ -139,6 +140,21 @@ function recordDropout(rec: Recorder, N: number, IN: number, x: Binding, lora: L
 /** Records y = x·Wᵀ (+ b) (+ s·(drop(x)·Aᵀ)·Bᵀ, saving u). */
 export function loraForward(rec: Recorder, a: LoraForwardArgs): void {
   check(a, a.lora);
+  const label = a.label ?? 'lora linear';
+  const R = a.lora?.R ?? 0;
+  const groups = rowGroups(rec.gpu, a.N, [a.IN, a.OUT, R], label, a.maxBindingBytes);
+  if (groups.length === 1) return forwardWindow(rec, a, 0);
+  // Activations beyond the binding limit: token windows (the mask stays keyed by the global token).
+  for (const [n0, N] of groups) {
+    const l = a.lora;
+    forwardWindow(rec, {
+      ...a, N, x: rowWindow(a.x, n0, N, a.IN), y: rowWindow(a.y, n0, N, a.OUT),
+      lora: l ? { ...l, u: rowWindow(l.u, n0, N, R), xd: l.xd && rowWindow(l.xd, n0, N, a.IN) } : l,
+    }, n0);
+  }
+}
+
+function forwardWindow(rec: Recorder, a: LoraForwardArgs, token0: number): void {
   const label = a.label ?? 'lora linear';
   const { N, IN, OUT } = a;
   let row0 = 0;
@@ -165,7 +181,7 @@ export function loraForward(rec: Recorder, a: LoraForwardArgs): void {
   const p = l.dropout ?? 0;
   let xd = a.x;
   if (p > 0) {
-    recordDropout(rec, N, IN, a.x, l, label);
+    recordDropout(rec, N, IN, a.x, l, label, token0);
     xd = l.xd!;
   }
   // u = xd · Aᵀ
@@ -181,10 +197,27 @@ export function loraForward(rec: Recorder, a: LoraForwardArgs): void {
 export function loraBackward(rec: Recorder, a: LoraBackwardArgs): void {
   check(a, a.lora);
   const label = a.label ?? 'lora linear';
+  if (a.lora && !a.grads) throw new LoraArgumentError(`${label}: backward with an adapter needs grads (dA, dB, du)`);
+  const R = a.lora?.R ?? 0;
+  const groups = rowGroups(rec.gpu, a.N, [a.IN, a.OUT, R], label, a.maxBindingBytes);
+  if (groups.length === 1) return backwardWindow(rec, a, 0);
+  // dA and dB accumulate over the token windows as they do over micro-batches.
+  for (const [n0, N] of groups) {
+    const l = a.lora;
+    const g = a.grads;
+    backwardWindow(rec, {
+      ...a, N, dy: rowWindow(a.dy, n0, N, a.OUT), x: rowWindow(a.x, n0, N, a.IN), dx: rowWindow(a.dx, n0, N, a.IN),
+      lora: l ? { ...l, u: rowWindow(l.u, n0, N, R), xd: l.xd && rowWindow(l.xd, n0, N, a.IN) } : l,
+      grads: g ? { ...g, du: rowWindow(g.du, n0, N, R) } : g,
+    }, n0);
+  }
+}
+
+function backwardWindow(rec: Recorder, a: LoraBackwardArgs, token0: number): void {
+  const label = a.label ?? 'lora linear';
   const { N, IN, OUT } = a;
   const l = a.lora;
   const g = a.grads;
-  if (l && !g) throw new LoraArgumentError(`${label}: backward with an adapter needs grads (dA, dB, du)`);
   // dx (=|+=) dy · W, one output-row block of W at a time   (backward of y = x·Wᵀ)
   let row0 = 0;
   weightParts(rec.gpu, a.w, OUT, IN, Boolean(a.wF16), label, a.maxBindingBytes).forEach((part, i) => {
@@ -207,7 +240,7 @@ export function loraBackward(rec: Recorder, a: LoraBackwardArgs): void {
   const p = l.dropout ?? 0;
   let xd = a.x;
   if (p > 0) {
-    recordDropout(rec, N, IN, a.x, l, label);
+    recordDropout(rec, N, IN, a.x, l, label, token0);
     xd = l.xd!;
   }
   matmul(rec, {
@@ -225,7 +258,7 @@ export function loraBackward(rec: Recorder, a: LoraBackwardArgs): void {
     kernel: loraDxKernel,
     label: `${label} lora dx`,
     uniforms: new Uniforms().u32(count4).u32(IN).u32(l.R).u32(l.offsetA ?? 0)
-      .u32(seed).u32(site).u32(step).u32(threshold).f32(1 / (1 - p)).u32(0).u32(0).u32(0),
+      .u32(seed).u32(site).u32(step).u32(threshold).f32(1 / (1 - p)).u32(token0).u32(0).u32(0),
     bindings: [g.du, l.a, a.dx],
     workgroups: flatGrid(rec.gpu, count4, 256),
   });

@@ -7,7 +7,7 @@
 struct Params {
   count4: u32, IN: u32, R: u32, offset_a: u32,
   seed: u32, site: u32, step: u32, threshold: u32,
-  keep_scale: f32, _p0: u32, _p1: u32, _p2: u32,
+  keep_scale: f32, token0: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -22,7 +22,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let groups = (p.IN + 3u) / 4u;
   let n = i / groups;
   let k4 = i % groups;
-  let r = philox4x32_10(vec4<u32>(n, k4, p.step, 0u), vec2<u32>(p.seed, p.site));
+  let r = philox4x32_10(vec4<u32>(p.token0 + n, k4, p.step, 0u), vec2<u32>(p.seed, p.site));
   for (var j = 0u; j < 4u; j++) {
     let k = 4u * k4 + j;
     if (k < p.IN && r[j] >= p.threshold) {
