@@ -25,8 +25,10 @@ import { StatsCollector } from '../src/data/stats';
 import { loadTokenizer, renderExample } from '../src/data/tokenize';
 
 export interface DataBenchOptions {
-  /** File sizes in MB (10^6 bytes). Default [100, 500]. */
+  /** File sizes in MB (10^6 bytes). Default [100, 500]; [20, 100] when `quick`. */
   sizesMB?: number[];
+  /** Smaller files for a quick run of the whole benchmark suite. */
+  quick?: boolean;
   /** Render and tokenize one row in this many (default 25; 1 = every row, about 25 minutes for 600 MB on a 2-core VM). Rows not tokenized are still read, parsed and checked. */
   tokenizeEvery?: number;
   /** Tokenizer folder. Default public/models/demo. */
@@ -107,7 +109,7 @@ const MiB = 2 ** 20;
 
 export async function runDataBench(opts: DataBenchOptions = {}): Promise<{ name: string; sizes: DataBenchSize[]; memoryFlat: boolean; note: string }> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  const sizes = opts.sizesMB ?? [100, 500];
+  const sizes = opts.sizesMB ?? (opts.quick ? [20, 100] : [100, 500]);
   const every = Math.max(1, Math.floor(opts.tokenizeEvery ?? 25));
   const maxLength = opts.maxLength ?? 2048;
   const tokDir = opts.tokenizerDir ?? fileURLToPath(new URL('../public/models/demo', import.meta.url));
