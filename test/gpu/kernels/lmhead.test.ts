@@ -30,6 +30,7 @@ const cases: [string, Case][] = [
   ['V 5003 small C, one chunk', { N: 10, C: 8, V: 5003, ignored: 0.2, chunkRows: 10, gradScale: 0.125 }],
   ['V 5003, W split by the binding limit, 4 chunks', { N: 9, C: 12, V: 5003, ignored: 0.1, chunkRows: 3, maxBindingBytes: 64 * 1024 }],
   ['W given as three buffers, loss and dh accumulated', { N: 6, C: 20, V: 301, ignored: 0.2, chunkRows: 4, splitAt: [100, 250], accumulate: true }],
+  ['h and dh beyond the binding limit: bound chunk by chunk', { N: 40, C: 16, V: 61, ignored: 0.2, chunkRows: 4, maxBindingBytes: 1024 }],
   ['all rows ignored', { N: 5, C: 8, V: 50, ignored: 1, chunkRows: 2 }],
 ];
 

@@ -12,6 +12,7 @@ import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
 import { matmul } from '../matmul/matmul';
 import { weightParts, type SplitWeight } from '../lora/weightParts';
+import { rowWindow } from '../lora/windows';
 import ceSource from './lmhead_ce.wgsl?raw';
 import reduceSource from './lmhead_reduce.wgsl?raw';
 
@@ -105,19 +106,32 @@ export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
   const label = a.label ?? 'lm head';
   const { N, C, V } = a;
   if (!Number.isInteger(a.chunkRows) || a.chunkRows < 1) throw new LmHeadArgumentError(`${label}: chunkRows must be a positive integer, got ${a.chunkRows}`);
-  if (a.chunkRows * V * 4 > rec.gpu.limits.maxStorageBufferBindingSize) {
-    throw new LmHeadArgumentError(`${label}: a logits chunk of ${a.chunkRows}×${V} f32 exceeds maxStorageBufferBindingSize ${rec.gpu.limits.maxStorageBufferBindingSize}`);
+  const limit = Math.min(a.maxBindingBytes ?? Infinity, rec.gpu.limits.maxStorageBufferBindingSize);
+  if (a.chunkRows * V * 4 > limit) {
+    throw new LmHeadArgumentError(`${label}: a logits chunk of ${a.chunkRows}×${V} f32 exceeds the binding limit of ${limit} bytes`);
   }
   const parts = weightParts(rec.gpu, a.w, V, C, Boolean(a.wF16), label, a.maxBindingBytes);
+  // h and dh beyond the binding limit are bound one chunk at a time, at aligned offsets.
+  const windowed = N * C * 4 > limit;
+  let chunkRows = a.chunkRows;
+  if (windowed) {
+    const align = Math.max(256, rec.gpu.limits.minStorageBufferOffsetAlignment || 256);
+    const step = align / gcd(C * 4, align);
+    chunkRows = Math.floor(Math.min(chunkRows, Math.floor(limit / (C * 4))) / step) * step;
+    if (chunkRows < 1) throw new LmHeadArgumentError(`${label}: h [${N}, ${C}] exceeds the binding limit and chunks of ${a.chunkRows} rows cannot be aligned to ${align} bytes`);
+  }
   const maxDim = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
-  for (let row0 = 0; row0 < N; row0 += a.chunkRows) {
-    const rows = Math.min(a.chunkRows, N - row0);
+  for (let row0 = 0; row0 < N; row0 += chunkRows) {
+    const rows = Math.min(chunkRows, N - row0);
+    const h = windowed ? rowWindow(a.h, row0, rows, C) : a.h;
+    const dh = windowed ? rowWindow(a.dh, row0, rows, C) : a.dh;
+    const hOffset = windowed ? 0 : row0 * C;
     // logits[rows, V] = h[row0 : row0+rows] · Wᵀ
     let v0 = 0;
     for (const part of parts) {
       matmul(rec, {
-        a: a.h, b: part.w, c: a.logits, M: rows, N: part.rows, K: C, transB: true, bF16: a.wF16,
-        offsetA: row0 * C, offsetB: part.offset ?? 0, offsetC: v0, ldc: V, label: `${label} logits chunk`,
+        a: h, b: part.w, c: a.logits, M: rows, N: part.rows, K: C, transB: true, bF16: a.wF16,
+        offsetA: hOffset, offsetB: part.offset ?? 0, offsetC: v0, ldc: V, label: `${label} logits chunk`,
       });
       v0 += part.rows;
     }
@@ -135,8 +149,8 @@ export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
     v0 = 0;
     parts.forEach((part, i) => {
       matmul(rec, {
-        a: a.logits, b: part.w, c: a.dh, M: rows, N: C, K: part.rows, bF16: a.wF16,
-        offsetA: v0, lda: V, offsetB: part.offset ?? 0, offsetC: row0 * C,
+        a: a.logits, b: part.w, c: dh, M: rows, N: C, K: part.rows, bF16: a.wF16,
+        offsetA: v0, lda: V, offsetB: part.offset ?? 0, offsetC: hOffset,
         accumulate: Boolean(a.accumulateDh) || i > 0, beta: 1, label: `${label} dh chunk`,
       });
       v0 += part.rows;
@@ -149,4 +163,9 @@ export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
     bindings: [a.rowLoss, a.labels, a.lossSum, a.targetCount],
     workgroups: [1],
   });
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
