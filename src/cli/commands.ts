@@ -146,7 +146,6 @@ async function train(opts: Options, io: CliIo): Promise<void> {
   io.err.write(`memory plan: ${formatBytes(plan.total)} (weights ${formatBytes(plan.weights)}, adapter + Adam ${formatBytes(plan.adapter)}, activations ${formatBytes(plan.activations)})\n`);
   const model = await LlamaGpu.load(gpu, spec, (n) => m.ckpt.readTensorF32(n), { f16 });
   const trainer = new Trainer(gpu, model, data.train, config, { initParams, resume: resumeState });
-  if (lora.dropout > 0) io.err.write(`note: LoRA dropout ${lora.dropout} is recorded in the adapter config; this engine build trains without dropout\n`);
   await mkdir(out, { recursive: true });
   const metricsPath = join(out, METRICS_FILE);
   if (!resumeState) await writeFile(metricsPath, '');

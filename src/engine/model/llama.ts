@@ -88,6 +88,17 @@ export interface LayerActs {
   u: Map<LoraModule, GPUBuffer>; // [N, R] per adapted projection
 }
 
+/** Dropout of one micro-batch: the run's seed and a counter unique to the micro-batch. */
+export interface DropoutContext {
+  seed: number;
+  step: number;
+}
+
+/** The Philox site of a projection's dropout mask: layer·8 + module index. */
+export function dropoutSite(layer: number, module: LoraModule): number {
+  return layer * 8 + LORA_MODULES.indexOf(module);
+}
+
 /** Replaces the attention of layer l (generation's decode step attends to the KV cache). */
 export type AttendHook = (rec: Recorder, layer: number, acts: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; att: GPUBuffer }) => void;
 
@@ -100,7 +111,6 @@ export interface Workspace {
   labels: GPUBuffer; // i32 [N]
   positionIds: GPUBuffer; // u32 [N]
   segmentIds: GPUBuffer; // u32 [N]
-  ones: GPUBuffer; // [N] of 1.0 (bias trick)
   xs: GPUBuffer[]; // layer inputs [L+1] × [N, C]; xs[L] is the last hidden state
   layers: LayerActs[]; // one per layer, or one shared when checkpointing
   rrmsF: GPUBuffer; // [N]
@@ -119,6 +129,7 @@ export interface Workspace {
   dgate: GPUBuffer; // [N, I]
   dup: GPUBuffer; // [N, I]
   du: GPUBuffer; // [N, R]
+  xd: GPUBuffer | null; // [N, max IN] drop(x) scratch when the adapter has dropout
   dhf: GPUBuffer; // [N, C]
   logitsRows: number; // rows of one logits chunk
   logits: GPUBuffer; // [logitsRows, V]
@@ -194,7 +205,7 @@ export class LlamaGpu {
         let bias: GPUBuffer | null = null;
         if (spec.attentionBias && (m === 'q_proj' || m === 'k_proj' || m === 'v_proj')) {
           const bname = `${pre}.self_attn.${m}.bias`;
-          bias = upload(bname, await fetch(bname, shape.out), false);
+          bias = upload(bname, await fetch(bname, shape.out), f16); // the fused kernel reads the bias in W's dtype
         }
         proj[m] = { w, bias, IN: shape.in, OUT: shape.out, f16, label: `layer ${l} ${m}` };
       }
@@ -256,8 +267,6 @@ export class LlamaGpu {
     const L = this.spec.numLayers;
     const chunkBytes = Math.min(LOGITS_CHUNK_BYTES, this.gpu.limits.maxStorageBufferBindingSize);
     const logitsRows = Math.max(1, Math.min(N, Math.floor(chunkBytes / (this.V * 4))));
-    const ones = f32('ones', N);
-    writeBuffer(this.gpu, ones, new Float32Array(N).fill(1));
     return {
       maxTokens: N,
       checkpointing,
@@ -266,7 +275,6 @@ export class LlamaGpu {
       labels: f32('labels', N),
       positionIds: f32('positionIds', N),
       segmentIds: f32('segmentIds', N),
-      ones,
       xs: Array.from({ length: L + 1 }, (_, l) => f32(`layer ${l} input`, N * this.C)),
       layers: checkpointing ? [layerActs('recomputed layer')] : Array.from({ length: L }, (_, l) => layerActs(`layer ${l}`)),
       rrmsF: f32('final rrms', N),
@@ -284,6 +292,7 @@ export class LlamaGpu {
       dgate: f32('d gate', N * this.I),
       dup: f32('d up', N * this.I),
       du: f32('lora du', N * R),
+      xd: layout && layout.settings.dropout > 0 ? f32('lora dropout scratch', N * Math.max(this.C, this.QD, this.I)) : null,
       dhf: f32('d final hidden', N * this.C),
       logitsRows,
       logits: f32('logits chunk', logitsRows * this.V),
@@ -306,11 +315,17 @@ export class LlamaGpu {
     writeBuffer(this.gpu, ws.segmentIds, batch.segmentIds);
   }
 
-  private loraFor(adapter: GpuAdapter | null, layer: number, module: LoraModule, acts: LayerActs): LoraBinding | null {
+  private loraFor(adapter: GpuAdapter | null, layer: number, module: LoraModule, acts: LayerActs, ws: Workspace, dropout?: DropoutContext): LoraBinding | null {
     if (!adapter) return null;
     const slot = findSlot(adapter.layout, layer, module);
     if (!slot) return null;
-    return { params: adapter.params, grads: adapter.grads, offsetA: slot.offsetA, offsetB: slot.offsetB, R: slot.r, scale: adapter.layout.scale, u: acts.u.get(module)! };
+    const p = adapter.layout.settings.dropout;
+    const key = dropout && p > 0 ? { seed: dropout.seed >>> 0, site: dropoutSite(layer, module), step: dropout.step >>> 0 } : null;
+    if (key && !ws.xd) throw new ModelError('this workspace was created without dropout scratch; create it with the adapter layout that has dropout > 0');
+    return {
+      params: adapter.params, grads: adapter.grads, offsetA: slot.offsetA, offsetB: slot.offsetB, R: slot.r, scale: adapter.layout.scale, u: acts.u.get(module)!,
+      dropout: p, dropoutKey: key, xd: key ? ws.xd : null,
+    };
   }
 
   acts(ws: Workspace, layer: number): LayerActs {
@@ -324,16 +339,16 @@ export class LlamaGpu {
   }
 
   /** One decoder layer: xs[l] → xs[l+1], saving what backward needs in acts(l). */
-  layerForward(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter | null, attend?: AttendHook): void {
+  layerForward(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter | null, attend?: AttendHook, dropout?: DropoutContext): void {
     const { C, NH, KVH, HS, I } = this;
     const N = batch.B * batch.T;
     const w = this.layers[l];
     const a = this.acts(ws, l);
     const x = ws.xs[l];
     const eps = this.spec.rmsNormEps;
-    const lora = (m: LoraModule) => this.loraFor(adapter, l, m, a);
+    const lora = (m: LoraModule) => this.loraFor(adapter, l, m, a, ws, dropout);
     const proj = (m: LoraModule, input: GPUBuffer, out: GPUBuffer) =>
-      projectionForward(rec, { x: input, y: out, N, lin: w.proj[m], lora: lora(m), ones: ws.ones });
+      projectionForward(rec, { x: input, y: out, N, lin: w.proj[m], lora: lora(m) });
 
     rmsnormForward(rec, { x, weight: w.inputNorm, out: a.h1, rrms: a.rrms1, rows: N, C, eps, label: `layer ${l} input norm` });
     if (this.spec.qkNorm) {
@@ -361,9 +376,9 @@ export class LlamaGpu {
   }
 
   /** The whole forward up to the final normed hidden state ws.hf [N, C]. */
-  forward(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter | null, attend?: AttendHook): void {
+  forward(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter | null, attend?: AttendHook, dropout?: DropoutContext): void {
     this.embedTokens(rec, ws, batch);
-    for (let l = 0; l < this.spec.numLayers; l++) this.layerForward(rec, ws, batch, l, adapter, attend);
+    for (let l = 0; l < this.spec.numLayers; l++) this.layerForward(rec, ws, batch, l, adapter, attend, dropout);
     const N = batch.B * batch.T;
     rmsnormForward(rec, { x: ws.xs[this.spec.numLayers], weight: this.finalNorm, out: ws.hf, rrms: ws.rrmsF, rows: N, C: this.C, eps: this.spec.rmsNormEps, label: 'final norm' });
   }
@@ -398,24 +413,24 @@ export class LlamaGpu {
   }
 
   /** Records forward, loss and backward of one micro-batch; LoRA grads accumulate (grads scaled by gradScale). */
-  trainMicroBatch(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter, gradScale: number): void {
+  trainMicroBatch(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter, gradScale: number, dropout?: DropoutContext): void {
     const N = batch.B * batch.T;
-    this.forward(rec, ws, batch, adapter);
+    this.forward(rec, ws, batch, adapter, undefined, dropout);
     this.headLoss(rec, ws, N, gradScale, true);
-    this.backward(rec, ws, batch, adapter);
+    this.backward(rec, ws, batch, adapter, dropout);
   }
 
   /**
    * Backward of one layer: ws.dx holds d xs[l+1] on entry and d xs[l] on exit; LoRA gradients
    * accumulate into adapter.grads.
    */
-  layerBackward(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter): void {
+  layerBackward(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter, dropout?: DropoutContext): void {
     const { C, NH, KVH, HS, I } = this;
     const N = batch.B * batch.T;
     const w = this.layers[l];
     const a = this.acts(ws, l);
     const eps = this.spec.rmsNormEps;
-    const lora = (m: LoraModule) => this.loraFor(adapter, l, m, a);
+    const lora = (m: LoraModule) => this.loraFor(adapter, l, m, a, ws, dropout);
     const back = (m: LoraModule, dy: GPUBuffer, x: GPUBuffer, dx: GPUBuffer, accumulate: boolean) =>
       projectionBackward(rec, { dy, x, dx, accumulate, N, lin: w.proj[m], lora: lora(m), du: ws.du });
 
@@ -451,21 +466,21 @@ export class LlamaGpu {
    * Backward from ws.dhf (d loss / d final hidden, written by the LM head) to every LoRA gradient.
    * With checkpointing each layer is recomputed from its saved input first.
    */
-  backward(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter): void {
+  backward(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter, dropout?: DropoutContext): void {
     const N = batch.B * batch.T;
     const L = this.spec.numLayers;
     rmsnormBackward(rec, { dy: ws.dhf, x: ws.xs[L], weight: this.finalNorm, rrms: ws.rrmsF, dx: ws.dx, rows: N, C: this.C, eps: this.spec.rmsNormEps, label: 'final norm backward' });
     for (let l = L - 1; l >= 0; l--) {
-      if (ws.checkpointing) this.recomputeLayer(rec, ws, batch, l, adapter);
-      this.layerBackward(rec, ws, batch, l, adapter);
+      if (ws.checkpointing) this.recomputeLayer(rec, ws, batch, l, adapter, dropout);
+      this.layerBackward(rec, ws, batch, l, adapter, dropout);
     }
   }
 
   /** Re-runs layer l's forward into the shared activations (xs[l+1] is rewritten with the same values). */
-  private recomputeLayer(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter): void {
+  private recomputeLayer(rec: Recorder, ws: Workspace, batch: MicroBatch, l: number, adapter: GpuAdapter, dropout?: DropoutContext): void {
     // layerForward uses ws.dh as scratch for o and d; dh is free here (the layer's backward overwrites it before reading).
     // It also rewrites xs[l+1]: identical values, and backward of layer l no longer reads it.
-    this.layerForward(rec, ws, batch, l, adapter);
+    this.layerForward(rec, ws, batch, l, adapter, undefined, dropout);
   }
 
   destroyWorkspace(ws: Workspace): void {

@@ -1,13 +1,13 @@
 /**
- * A frozen projection with an optional LoRA pair, as the model uses it:
- *   forward   y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ      saves u = x·Aᵀ [N, R]
- *   backward  dB += s·dyᵀ·u, du = s·dy·B, dA += duᵀ·x, dx (+)= dy·W + du·A
- * built from the tiled matmul (bias added as ones[N,1]·b[1,OUT]).
- * NOTE: this path has no LoRA dropout; the model refuses dropout > 0 until the fused LoRA kernel
- * (src/engine/kernels/lora) with its Philox masks replaces it.
+ * A frozen projection with an optional LoRA pair, as the model uses it — a thin layer over the
+ * fused LoRA linear (kernels/lora):
+ *   forward   y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ      saves u = drop(x)·Aᵀ [N, R]
+ *   backward  dB += s·dyᵀ·u, du = s·dy·B, dA += duᵀ·drop(x), dx (+)= dy·W + (du·A)⊙mask/(1−p)
+ * Dropout masks come from Philox keyed by (run seed, site = layer·8 + module, micro-batch step),
+ * so the forward, the backward, a recomputed forward and a resumed run all draw the same mask.
  */
 import type { Binding, Recorder } from '../gpu/recorder';
-import { matmul } from '../kernels/matmul/matmul';
+import { loraBackward, loraForward, type LoraAdapter } from '../kernels/lora/lora';
 
 export interface FrozenLinear {
   /** [OUT, IN] */
@@ -28,8 +28,21 @@ export interface LoraBinding {
   offsetB: number;
   R: number;
   scale: number;
-  /** u = x·Aᵀ [N, R] saved for backward. */
+  /** u = drop(x)·Aᵀ [N, R] saved for backward. */
   u: GPUBuffer;
+  /** Dropout probability and mask key (training only); p = 0 or no key: no dropout. */
+  dropout: number;
+  dropoutKey: { seed: number; site: number; step: number } | null;
+  /** [N, IN] scratch for drop(x) when dropout applies. */
+  xd: GPUBuffer | null;
+}
+
+function adapterArgs(l: LoraBinding): LoraAdapter {
+  const p = l.dropoutKey && l.xd ? l.dropout : 0;
+  return {
+    a: l.params, offsetA: l.offsetA, b: l.params, offsetB: l.offsetB, R: l.R, scale: l.scale, u: l.u,
+    dropout: p, dropoutKey: p > 0 ? l.dropoutKey! : undefined, xd: p > 0 ? l.xd! : undefined,
+  };
 }
 
 export interface ProjectionForwardArgs {
@@ -38,22 +51,13 @@ export interface ProjectionForwardArgs {
   N: number;
   lin: FrozenLinear;
   lora: LoraBinding | null;
-  /** A [N] (or longer) buffer of ones, for the bias. */
-  ones: GPUBuffer;
 }
 
 export function projectionForward(rec: Recorder, a: ProjectionForwardArgs): void {
-  const { lin, N } = a;
-  matmul(rec, { a: a.x, b: lin.w, c: a.y, M: N, N: lin.OUT, K: lin.IN, transB: true, bF16: lin.f16, label: `${lin.label} forward` });
-  if (lin.bias) {
-    matmul(rec, { a: a.ones, b: lin.bias, c: a.y, M: N, N: lin.OUT, K: 1, accumulate: true, beta: 1, label: `${lin.label} bias` });
-  }
-  const l = a.lora;
-  if (!l) return;
-  matmul(rec, { a: a.x, b: l.params, c: l.u, M: N, N: l.R, K: lin.IN, transB: true, offsetB: l.offsetA, label: `${lin.label} lora u` });
-  matmul(rec, {
-    a: l.u, b: l.params, c: a.y, M: N, N: lin.OUT, K: l.R, transB: true, offsetB: l.offsetB,
-    alpha: l.scale, accumulate: true, beta: 1, label: `${lin.label} lora y`,
+  const { lin } = a;
+  loraForward(rec, {
+    N: a.N, x: a.x, y: a.y, w: lin.w, wF16: lin.f16, bias: lin.bias, IN: lin.IN, OUT: lin.OUT, label: lin.label,
+    lora: a.lora ? adapterArgs(a.lora) : null,
   });
 }
 
@@ -71,20 +75,10 @@ export interface ProjectionBackwardArgs {
 }
 
 export function projectionBackward(rec: Recorder, a: ProjectionBackwardArgs): void {
-  const { lin, N } = a;
-  // dx (+)= dy·W   (backward of y = x·Wᵀ)
-  matmul(rec, { a: a.dy, b: lin.w, c: a.dx, M: N, N: lin.IN, K: lin.OUT, bF16: lin.f16, accumulate: a.accumulate, beta: 1, label: `${lin.label} backward dx` });
-  const l = a.lora;
-  if (!l) return;
-  // dB += s·dyᵀ·u   (backward of y += s·u·Bᵀ)
-  matmul(rec, {
-    a: a.dy, b: l.u, c: l.grads, M: lin.OUT, N: l.R, K: N, transA: true, offsetC: l.offsetB,
-    alpha: l.scale, accumulate: true, beta: 1, label: `${lin.label} lora dB`,
+  const { lin, lora } = a;
+  loraBackward(rec, {
+    N: a.N, dy: a.dy, x: a.x, dx: a.dx, accumulateDx: a.accumulate, w: lin.w, wF16: lin.f16, bias: lin.bias, IN: lin.IN, OUT: lin.OUT, label: lin.label,
+    lora: lora ? adapterArgs(lora) : null,
+    grads: lora ? { dA: lora.grads, offsetDA: lora.offsetA, dB: lora.grads, offsetDB: lora.offsetB, du: a.du } : null,
   });
-  // du = s·dy·B
-  matmul(rec, { a: a.dy, b: l.params, c: a.du, M: N, N: l.R, K: lin.OUT, offsetB: l.offsetB, alpha: l.scale, label: `${lin.label} lora du` });
-  // dA += duᵀ·x   (backward of u = x·Aᵀ)
-  matmul(rec, { a: a.du, b: a.x, c: l.grads, M: l.R, N: lin.IN, K: N, transA: true, offsetC: l.offsetA, accumulate: true, beta: 1, label: `${lin.label} lora dA` });
-  // dx += du·A
-  matmul(rec, { a: a.du, b: l.params, c: a.dx, M: N, N: lin.IN, K: l.R, offsetB: l.offsetA, accumulate: true, beta: 1, label: `${lin.label} lora dx` });
 }

@@ -231,7 +231,8 @@ export class Trainer {
       model.uploadBatch(ws, batch);
       const rec = new Recorder(this.gpu, `step ${this.stepCount + 1} micro-batch ${i}`);
       if (i === 0) rec.clear(adapter.grads);
-      model.trainMicroBatch(rec, ws, batch, adapter, gradScale);
+      // The dropout key's step counts micro-batches over the whole run, so a resumed run draws the same masks.
+      model.trainMicroBatch(rec, ws, batch, adapter, gradScale, { seed: this.config.seed, step: this.stepCount * this.config.gradAccum + i });
       rec.submit();
       // The next micro-batch's uploads reuse the workspace: read this one's losses first.
       const tokenLoss = await readF32(this.gpu, ws.tokenLoss, batch.B * batch.T);

@@ -1,9 +1,10 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { dropoutScaleMask } from '../../../src/engine/kernels/philox/philox';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32 } from '../../../src/engine/gpu/buffers';
-import { LlamaGpu, createGpuAdapter } from '../../../src/engine/model/llama';
+import { LlamaGpu, createGpuAdapter, dropoutSite } from '../../../src/engine/model/llama';
 import { llamaReference } from '../../../src/engine/model/llama.ref';
-import { adapterLayout, LORA_MODULES } from '../../../src/engine/model/lora';
+import { adapterLayout, LORA_MODULES, type LoraSlot } from '../../../src/engine/model/lora';
 import { expectClose } from '../../helpers/compare';
 import { testGpu } from '../../helpers/gpu';
 import { packedBatch, randomAdapter, tinySpec, tinyWeights } from '../../unit/engine/tinyModel';
@@ -74,4 +75,35 @@ describe('GPU loss and every LoRA gradient at step 0 match the float64 model', (
       model.destroy();
     });
   }
+});
+
+describe('LoRA dropout on the GPU matches the float64 model with the same Philox masks', () => {
+  it('llama with dropout 0.25 on every projection: loss and gradients match_reference', async () => {
+    const gpu = await testGpu();
+    const spec = tinySpec('llama');
+    const weights = tinyWeights(spec, 13);
+    const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { f16: false });
+    const layout = adapterLayout(spec, { r: 2, alpha: 4, dropout: 0.25, targets: [...LORA_MODULES], layers: null, useRslora: false });
+    const params = Float32Array.from(randomAdapter(layout.size, 6, 0.2));
+    const adapter = createGpuAdapter(gpu, layout, params);
+    const batch = packedBatch(spec.vocabSize, 8, 2);
+    const N = batch.B * batch.T;
+    const dropout = { seed: 1234, step: 5 };
+    const ws = model.createWorkspace(N, layout, true);
+    model.uploadBatch(ws, batch);
+    const rec = new Recorder(gpu, 'train step with dropout');
+    rec.clear(adapter.grads);
+    model.trainMicroBatch(rec, ws, batch, adapter, 1 / batch.targetTokens, dropout);
+    await rec.done();
+    const lossSum = (await readF32(gpu, ws.tokenLoss, N)).reduce((a, b) => a + b, 0);
+    const grads = await readF32(gpu, adapter.grads, layout.size);
+    const dropoutMask = (slot: LoraSlot, n: number) => dropoutScaleMask({ seed: dropout.seed, site: dropoutSite(slot.layer, slot.module), step: dropout.step }, n, slot.in, 0.25);
+    const ref = llamaReference(spec, weights, batch, { adapter: { layout, params, dropoutMask }, grads: true });
+    const noDropout = llamaReference(spec, weights, batch, { adapter: { layout, params } });
+    expect(Math.abs(ref.loss - noDropout.loss)).toBeGreaterThan(1e-4); // the masks matter
+    expectClose([lossSum / batch.targetTokens], [ref.loss], { atol: 1e-5, rtol: 1e-5 }, 'loss with dropout');
+    expectClose(grads, ref.grads!, { atol: 2e-5, rtol: 1e-3 }, 'LoRA gradients with dropout');
+    model.destroyWorkspace(ws);
+    model.destroy();
+  });
 });
