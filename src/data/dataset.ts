@@ -88,17 +88,26 @@ export async function* tokenizeRows(source: DataSource, tok: Tokenizer, opts: To
   try {
     let r = await it.next();
     if (!mapping) {
-      while (!r.done && held.filter((h) => h.ok).length < previewLimit) {
-        held.push(r.value);
+      // Hold rows until the preview has enough good ones; bad rows met meanwhile are held too, up to a bound.
+      const maxHeldErrors = (opts.onError ?? 'stop') === 'stop' ? (opts.maxErrors ?? 20) : 1000;
+      let good = 0;
+      let bad = 0;
+      while (!r.done && good < previewLimit) {
+        const item = r.value;
+        if (item.ok) {
+          good++;
+          held.push(item);
+        } else if (bad++ < maxHeldErrors) held.push(item);
+        else yield item; // past the bound, bad rows flow straight through (reported a little out of order)
         r = await it.next();
       }
-      const good = held.flatMap((h) => (h.ok ? [h.value] : []));
-      if (good.length === 0 && held.length > 0) {
-        // Every row of the file is bad: report the rows, not a schema that could not be detected.
+      const goodRows = held.flatMap((h) => (h.ok ? [h.value] : []));
+      if (goodRows.length === 0 && held.length > 0) {
+        // No good row to detect a schema from: report the bad rows rather than an undetectable schema.
         yield* held as TokenizedItem[];
         return;
       }
-      const detection = detectSchema(good);
+      const detection = detectSchema(goodRows);
       mapping = chooseMapping(source, detection);
       opts.onMapping?.(mapping, detection);
     } else opts.onMapping?.(mapping);

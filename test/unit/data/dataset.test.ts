@@ -184,3 +184,14 @@ describe('previewDataset', () => {
     expect(structuredClone(e.toJSON())).toEqual({ code: 'invalid-utf8', reason: 'bad byte', message: 'f:2 (byte 9): bad byte', file: 'f', line: 2, row: undefined, byteOffset: 9 });
   });
 });
+
+describe('detection behind many bad rows', () => {
+  it('skipping finds the good rows after 3000 bad ones without holding them', async () => {
+    const tok = await demoTokenizer();
+    const text = '{bad\n'.repeat(3000) + jsonl(Array.from({ length: 5 }, (_, i) => ({ text: `good ${i}` })));
+    const d = await loadDataset(fromText('late.jsonl', text), tok, { maxLength: 64, onError: 'skip' });
+    expect(d.train.length).toBe(5);
+    expect(d.stats.rejected).toBe(3000);
+    expect(d.stats.rejectedByReason).toEqual({ 'invalid-json': 3000 });
+  });
+});
