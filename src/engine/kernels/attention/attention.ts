@@ -1,8 +1,15 @@
+/**
+ * Launchers of causal, packing-aware flash attention with grouped-query heads (attention.ref.ts has
+ * the math; the .wgsl headers the geometry). Forward saves lse [N, NH]; the backward recomputes the
+ * scores from q, k and lse and needs a delta [N, NH] scratch. Batch rows are split into aligned
+ * binding windows when a tensor exceeds maxStorageBufferBindingSize.
+ */
 import type { Gpu } from '../../gpu/device';
 import { GpuError } from '../../gpu/errors';
 import type { Kernel } from '../../gpu/pipelines';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
+import { rowGroups, rowWindow } from '../lora/windows';
 import { attentionScale, type AttentionShape } from './attention.ref';
 import forwardSource from './attention_forward.wgsl?raw';
 import deltaSource from './attention_delta.wgsl?raw';
@@ -82,55 +89,16 @@ function uniforms(s: AttentionShape, tile: number): Uniforms {
   return new Uniforms().u32(s.T).u32(s.NH).u32(s.KVH).f32(attentionScale(s)).u32(tile).u32(0).u32(0).u32(0);
 }
 
-/** A window of a token-major tensor: tokens [n0, n0 + count) of `width` f32 per token. */
-function window(binding: Binding, n0: number, count: number, width: number): Binding {
-  const buffer = 'buffer' in binding ? binding.buffer : binding;
-  const base = 'buffer' in binding ? (binding.offset ?? 0) : 0;
-  return { buffer, offset: base + n0 * width * 4, size: count * width * 4 };
-}
-
-/**
- * Batch rows per dispatch so that no binding exceeds the binding limit: all B at once when they
- * fit, else groups whose byte offsets keep the 256-byte binding alignment. Every tensor is
- * token-major, so a group of rows is a contiguous window of each.
- */
-function batchGroups(gpu: Gpu, s: AttentionShape, widths: number[], maxBindingBytes?: number): [number, number][] {
-  const limit = Math.min(maxBindingBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
-  const rowBytes = widths.map((w) => s.T * w * 4);
-  const widest = Math.max(...rowBytes);
-  if (s.B * widest <= limit) return [[0, s.B]];
-  const align = Math.max(256, gpu.limits.minStorageBufferOffsetAlignment || 256);
-  const step = rowBytes.reduce((l, bytes) => lcm(l, align / gcd(bytes, align)), 1);
-  const rows = Math.floor(Math.floor(limit / widest) / step) * step;
-  if (rows < 1) {
-    throw new AttentionArgumentError(
-      `attention: ${step} batch row(s) of ${widest} bytes (the alignment unit) exceed the binding limit of ${limit} bytes; use shorter rows`,
-    );
-  }
-  const groups: [number, number][] = [];
-  for (let b0 = 0; b0 < s.B; b0 += rows) groups.push([b0, Math.min(rows, s.B - b0)]);
-  return groups;
-}
-
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
-}
-
-function lcm(a: number, b: number): number {
-  return (a / gcd(a, b)) * b;
-}
-
 /** Records out = softmax(scale·q·kᵀ + causal/segment mask)·v and lse, flash-attention style. */
 export function attentionForward(rec: Recorder, a: AttentionForwardArgs): void {
   validate(a);
   const tile = attentionTileRows(rec.gpu, a.HS);
   const QW = a.NH * a.HS;
   const KW = a.KVH * a.HS;
-  for (const [b0, B] of batchGroups(rec.gpu, a, [QW, KW, 1, a.NH], a.maxBindingBytes)) {
-    const n0 = b0 * a.T;
+  // A group of batch rows is a contiguous window of every token-major tensor.
+  for (const [b0, B] of rowGroups(rec.gpu, a.B, [QW * a.T, KW * a.T, a.T, a.NH * a.T], 'attention', a.maxBindingBytes)) {
     const N = B * a.T;
-    const w = (binding: Binding, width: number) => (B === a.B ? binding : window(binding, n0, N, width));
+    const w = (binding: Binding, width: number) => (B === a.B ? binding : rowWindow(binding, b0 * a.T, N, width));
     rec.dispatch({
       kernel: attentionForwardKernel,
       label: 'attention forward',
@@ -148,10 +116,10 @@ export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void
   const tile = attentionTileRows(rec.gpu, a.HS);
   const QW = a.NH * a.HS;
   const KW = a.KVH * a.HS;
-  for (const [b0, B] of batchGroups(rec.gpu, a, [QW, KW, 1, a.NH], a.maxBindingBytes)) {
-    const n0 = b0 * a.T;
+  // A group of batch rows is a contiguous window of every token-major tensor.
+  for (const [b0, B] of rowGroups(rec.gpu, a.B, [QW * a.T, KW * a.T, a.T, a.NH * a.T], 'attention', a.maxBindingBytes)) {
     const N = B * a.T;
-    const w = (binding: Binding, width: number) => (B === a.B ? binding : window(binding, n0, N, width));
+    const w = (binding: Binding, width: number) => (B === a.B ? binding : rowWindow(binding, b0 * a.T, N, width));
     const [q, k, v, seg, out, lse, dout, delta, dq, dk, dv] = [
       w(a.q, QW), w(a.k, KW), w(a.v, KW), w(a.segmentIds, 1), w(a.out, QW), w(a.lse, a.NH),
       w(a.dout, QW), w(a.delta, a.NH), w(a.dq, QW), w(a.dk, KW), w(a.dv, KW),
