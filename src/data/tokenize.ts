@@ -68,11 +68,16 @@ function encode(tok: Tokenizer, text: string, specials: boolean): number[] {
   return text ? (tok.encode(text, { add_special_tokens: specials }) as number[]) : [];
 }
 
-function chatText(tok: Tokenizer, messages: ChatMessage[], addGenerationPrompt: boolean): string {
-  return tok.apply_chat_template(messages as unknown as { role: string; content: string }[], {
-    tokenize: false,
-    add_generation_prompt: addGenerationPrompt,
-  }) as string;
+function chatText(tok: Tokenizer, messages: ChatMessage[], addGenerationPrompt: boolean, where: DatasetErrorWhere): string {
+  try {
+    return tok.apply_chat_template(messages as unknown as { role: string; content: string }[], {
+      tokenize: false,
+      add_generation_prompt: addGenerationPrompt,
+    }) as string;
+  } catch (e) {
+    // Templates refuse some conversations themselves (raise_exception), e.g. a system turn or roles that do not alternate.
+    throw new DatasetError('template', `the model's chat template refused this conversation: ${(e as Error).message}`, where);
+  }
 }
 
 /**
@@ -86,8 +91,8 @@ function chatPieces(tok: Tokenizer, messages: ChatMessage[], trainFrom: number, 
   // Only assistant turns need boundaries: 2 renders per assistant turn and 1 for the whole conversation.
   for (let k = 0; k < messages.length; k++) {
     if (messages[k].role !== 'assistant') continue;
-    const prompt = chatText(tok, messages.slice(0, k), true);
-    const full = chatText(tok, messages.slice(0, k + 1), false);
+    const prompt = chatText(tok, messages.slice(0, k), true, where);
+    const full = chatText(tok, messages.slice(0, k + 1), false, where);
     if (!prompt.startsWith(done) || !full.startsWith(prompt)) {
       throw new DatasetError(
         'template',
@@ -99,7 +104,7 @@ function chatPieces(tok: Tokenizer, messages: ChatMessage[], trainFrom: number, 
     pieces.push({ ids: encode(tok, full.slice(prompt.length), false), train: k >= trainFrom });
     done = full;
   }
-  const all = chatText(tok, messages, false);
+  const all = chatText(tok, messages, false, where);
   if (!all.startsWith(done)) throw new DatasetError('template', 'the chat template renders the whole conversation differently from its turns', where);
   if (all.length > done.length) pieces.push({ ids: encode(tok, all.slice(done.length), false), train: false });
   return pieces;
@@ -118,7 +123,9 @@ export function renderExample(tok: Tokenizer, ex: Normalized, opts: RenderOption
       ex.kind === 'chat'
         ? ex.messages
         : [...(ex.system ? [{ role: 'system' as const, content: ex.system }] : []), { role: 'user', content: ex.instruction ?? ex.prompt }, { role: 'assistant', content: ex.response }];
-    pieces = chatPieces(tok, messages, ex.kind === 'chat' ? ex.trainFrom : 0, where);
+    pieces = trainAll
+      ? [{ ids: encode(tok, chatText(tok, messages, false, where), false), train: true }] // no turn boundaries needed
+      : chatPieces(tok, messages, ex.kind === 'chat' ? ex.trainFrom : 0, where);
   } else if (ex.kind === 'pair') {
     pieces = [
       { ids: encode(tok, ex.prompt, true), train: false },

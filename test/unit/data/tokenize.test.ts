@@ -82,6 +82,40 @@ describe('rendering with the demo tokenizer (byte-level BPE, ChatML template)', 
     expect(r.fullLength).toBe(r.example.ids.length);
   });
 
+  it("a template's own refusal (raise_exception) becomes a row error", async () => {
+    const tok = await demoTokenizer();
+    const strict = '{% if messages[0].role == "system" %}{{ raise_exception("System role not supported") }}{% endif %}{% for m in messages %}{{ m.content }}{% endfor %}';
+    const withTemplate = {
+      encode: tok.encode.bind(tok),
+      eos_token_id: tok.eos_token_id,
+      chat_template: strict,
+      apply_chat_template: ((m: never, o: Record<string, unknown>) => tok.apply_chat_template(m, { ...o, chat_template: strict })) as typeof tok.apply_chat_template,
+    };
+    let err: unknown;
+    try {
+      renderExample(withTemplate, chat, { maxLength: 512 }, where);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'template', line: 1, row: 1 });
+    expect(String(err)).toContain('System role not supported');
+  });
+
+  it('a template that rewrites earlier turns cannot be masked, and says so', async () => {
+    const tok = await demoTokenizer();
+    // Marks the last message specially, so the text of a turn changes once another follows it.
+    const shifting = '{% for m in messages %}{% if loop.last %}[LAST]{% endif %}{{ m.role }}: {{ m.content }}\n{% endfor %}';
+    const withTemplate = {
+      encode: tok.encode.bind(tok),
+      eos_token_id: tok.eos_token_id,
+      chat_template: shifting,
+      apply_chat_template: ((m: never, o: Record<string, unknown>) => tok.apply_chat_template(m, { ...o, chat_template: shifting })) as typeof tok.apply_chat_template,
+    };
+    expect(() => renderExample(withTemplate, chat, { maxLength: 512 }, where)).toThrow(/cannot be masked \(use trainOn: 'all'\)/);
+    const all = renderExample(withTemplate, chat, { maxLength: 512, trainOn: 'all' }, where);
+    expect(tok.decode(Array.from(all.example.ids), { skip_special_tokens: false })).toMatch(/^system: You are brief\.\n.*\[LAST\]assistant: Good to hear\.\n<\|im_end\|>$/s);
+  });
+
   it('truncation cuts to maxLength and reports the full length', async () => {
     const tok = await demoTokenizer();
     const full = renderExample(tok, { kind: 'text', text: 'word '.repeat(100) }, { maxLength: 10_000 }, where);
