@@ -43,7 +43,7 @@ describe('trainer', () => {
     const weights = tinyWeights(spec, 41);
     const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { f16: false });
     const data = arrayDataset(examples(spec.vocabSize, 12, 3));
-    const cfg = config({ maxGradNorm: 0.5 });
+    const cfg = config({ maxGradNorm: 0.5, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj', 'down_proj'], layers: null, useRslora: false } });
     const trainer = new Trainer(gpu, model, data, cfg);
     const gpuLosses: number[] = [];
     for (let r = await trainer.trainStep(); r; r = await trainer.trainStep()) gpuLosses.push(r.loss);
@@ -86,7 +86,7 @@ describe('trainer', () => {
     const weights = tinyWeights(spec, 8);
     const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { f16: false });
     const data = arrayDataset(examples(spec.vocabSize, 7, 5));
-    const cfg = config({ maxSteps: null, epochs: 3, gradAccum: 1 });
+    const cfg = config({ maxSteps: null, epochs: 3, gradAccum: 1, lora: { r: 2, alpha: 4, dropout: 0.1, targets: ['q_proj', 'v_proj', 'o_proj'], layers: null, useRslora: false } });
     const whole = new Trainer(gpu, model, data, cfg);
     const wholeLosses: number[] = [];
     for (let r = await whole.trainStep(); r; r = await whole.trainStep()) wholeLosses.push(r.loss);
