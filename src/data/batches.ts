@@ -48,7 +48,7 @@ export class TokenStore implements TokenDataset {
   private n = 0;
   private used = 0;
 
-  constructor(readonly vocabSize = 1 << 31, capacityTokens = 1 << 16) {
+  constructor(readonly vocabSize = 2 ** 31, capacityTokens = 1 << 16) {
     this.ids = vocabSize <= 0x10000 ? new Uint16Array(capacityTokens) : new Int32Array(capacityTokens);
     this.mask = new Uint8Array(capacityTokens);
     this.offsets = new Float64Array(1024 + 1);
@@ -70,6 +70,11 @@ export class TokenStore implements TokenDataset {
 
   push(ex: Example): void {
     const L = ex.ids.length;
+    if (ex.lossMask.length !== L) throw new RangeError(`example has ${L} ids but ${ex.lossMask.length} mask entries`);
+    if (this.ids instanceof Uint16Array) {
+      for (let t = 0; t < L; t++)
+        if (ex.ids[t] < 0 || ex.ids[t] >= this.vocabSize) throw new RangeError(`token id ${ex.ids[t]} is outside the vocabulary of ${this.vocabSize}`);
+    }
     if (this.used + L > this.ids.length) {
       const cap = Math.max(this.used + L, this.ids.length * 2);
       const ids = new (this.ids.constructor as Uint16ArrayConstructor | Int32ArrayConstructor)(cap);

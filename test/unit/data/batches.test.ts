@@ -120,6 +120,12 @@ describe('TokenStore', () => {
     }
     expect(big.bytes).toBeGreaterThan(small.bytes);
   });
+  it('defaults to 32-bit ids, and refuses an id a 16-bit store cannot hold', () => {
+    const store = new TokenStore();
+    store.push({ ids: Int32Array.from([151_000, 7]), lossMask: Uint8Array.from([0, 1]) });
+    expect(Array.from(store.get(0).ids)).toEqual([151_000, 7]);
+    expect(() => new TokenStore(49152).push({ ids: Int32Array.from([70_000]), lossMask: Uint8Array.from([1]) })).toThrow(/outside the vocabulary of 49152/);
+  });
 });
 
 describe('epochPermutation', () => {
