@@ -12,10 +12,10 @@
 // in the uniforms are then in vec4 units.
 //
 // Geometry: one workgroup computes a BM×BN tile of C for batch wg.z with (BM/TM)·(BN/TN) threads;
-// thread (tx, ty) owns the TM×TN block at rows ty·TM…, columns tx·TN… (contiguous, so its reads of
-// the staged slabs and its stores to C are whole vec4s). K is walked in BK-deep slabs staged in
-// workgroup memory as As[k][m] and Bs[k][n] in vec4 units; per k step a thread reads TM/4 + TN/4
-// vec4s and does TM·TN/4 vec4 FMAs. Few threads with many outputs each suits CPU-backed adapters
+// thread (tx, ty) owns the TM×TN block at rows ty·TM…, columns tx·TN… (contiguous, so its stores
+// to C are whole vec4s). K is walked in BK-deep slabs staged in workgroup memory K-contiguous,
+// As[m][k/4] and Bs[n][k/4] (operands stored the other way are transposed 4×4 in registers while
+// staging); per four depths a thread reads TM + TN vec4s and does TM·TN dot products. Few threads with many outputs each suits CPU-backed adapters
 // (SwiftShader, lavapipe), where every barrier is a switch between invocations.
 // NOTE: out-of-range vec4s load as 0 and are never stored, so M, N, K need not divide the tile.
 {{ENABLE_F16}}
@@ -41,6 +41,7 @@ const BM4 = BM / 4u;
 const BN4 = BN / 4u;
 const TM4 = TM / 4u;
 const TN4 = TN / 4u;
+const BK4 = BK / 4u;
 const WX = BN / TN;
 const WY = BM / TM;
 const THREADS = WX * WY;
@@ -48,67 +49,81 @@ const TRANS_A = {{TRANS_A}};
 const TRANS_B = {{TRANS_B}};
 const ACCUMULATE = {{ACCUMULATE}};
 
-var<workgroup> As: array<vec4<f32>, BK * BM4>; // As[k * BM4 + m/4] holds rows m…m+3 at depth k
-var<workgroup> Bs: array<vec4<f32>, BK * BN4>; // Bs[k * BN4 + n/4] holds columns n…n+3 at depth k
+var<workgroup> As: array<vec4<f32>, BM * BK4>; // As[m * BK4 + k/4] holds depths k…k+3 of row m
+var<workgroup> Bs: array<vec4<f32>, BN * BK4>; // Bs[n * BK4 + k/4] holds depths k…k+3 of column n
 
-// Stages the BK×BM slab of op(A) starting at (row0, k0).
+// Transposes a 4×4 block held as four rows.
+fn transpose4(r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32>) -> array<vec4<f32>, 4> {
+  return array<vec4<f32>, 4>(
+    vec4<f32>(r0.x, r1.x, r2.x, r3.x), vec4<f32>(r0.y, r1.y, r2.y, r3.y),
+    vec4<f32>(r0.z, r1.z, r2.z, r3.z), vec4<f32>(r0.w, r1.w, r2.w, r3.w));
+}
+
+// Stages the BM×BK slab of op(A) starting at (row0, k0), K-contiguous.
 fn stage_a(base: u32, row0: u32, k0: u32, li: u32) {
   if (TRANS_A) {
-    // A is [K, M]: vec4s run along m, straight into As.
+    // A is [K, M]: a thread loads a 4×4 block (depths 4·k4…, rows 4·m4…) and stores its
+    // transpose as four whole vec4s (SwiftShader is slow at dynamically indexed component stores).
     let M4 = p.M / 4u;
     let lda4 = select(M4, p.lda, p.lda != 0u);
-    for (var i = li; i < BK * BM4; i += THREADS) {
-      let kk = i / BM4; let m4 = i % BM4;
-      let k = k0 + kk; let mv = row0 / 4u + m4;
-      var v = vec4<f32>(0.0);
-      if (k < p.K && mv < M4) { v = A[base + k * lda4 + mv]; }
-      As[i] = v;
+    for (var i = li; i < BM4 * BK4; i += THREADS) {
+      let m4 = i / BK4; let k4 = i % BK4;
+      let k = k0 + k4 * 4u; let mv = row0 / 4u + m4;
+      var r: array<vec4<f32>, 4>;
+      for (var t = 0u; t < 4u; t++) {
+        r[t] = vec4<f32>(0.0);
+        if (k + t < p.K && mv < M4) { r[t] = A[base + (k + t) * lda4 + mv]; }
+      }
+      let c = transpose4(r[0], r[1], r[2], r[3]);
+      let at = m4 * 4u * BK4 + k4;
+      As[at] = c[0];
+      As[at + BK4] = c[1];
+      As[at + 2u * BK4] = c[2];
+      As[at + 3u * BK4] = c[3];
     }
   } else {
-    // A is [M, K]: vec4s run along k; each is scattered over four depths of As.
+    // A is [M, K]: vec4s run along k, straight into As.
     let K4 = p.K / 4u;
     let lda4 = select(K4, p.lda, p.lda != 0u);
-    for (var i = li; i < BM * (BK / 4u); i += THREADS) {
-      let mm = i / (BK / 4u); let k4 = i % (BK / 4u);
+    for (var i = li; i < BM * BK4; i += THREADS) {
+      let mm = i / BK4; let k4 = i % BK4;
       let m = row0 + mm; let kv = k0 / 4u + k4;
       var v = vec4<f32>(0.0);
       if (m < p.M && kv < K4) { v = A[base + m * lda4 + kv]; }
-      let at = (k4 * 4u) * BM4 + mm / 4u;
-      let lane = mm % 4u;
-      As[at][lane] = v.x;
-      As[at + BM4][lane] = v.y;
-      As[at + 2u * BM4][lane] = v.z;
-      As[at + 3u * BM4][lane] = v.w;
+      As[i] = v;
     }
   }
 }
 
-// Stages the BK×BN slab of op(B) starting at (k0, col0).
+// Stages the BN×BK slab of op(B) starting at (k0, col0), K-contiguous.
 fn stage_b(base: u32, k0: u32, col0: u32, li: u32) {
   if (TRANS_B) {
-    // B is [N, K]: vec4s run along k; each is scattered over four depths of Bs.
+    // B is [N, K]: vec4s run along k, straight into Bs.
     let K4 = p.K / 4u;
-    for (var i = li; i < BN * (BK / 4u); i += THREADS) {
-      let nn = i / (BK / 4u); let k4 = i % (BK / 4u);
+    for (var i = li; i < BN * BK4; i += THREADS) {
+      let nn = i / BK4; let k4 = i % BK4;
       let n = col0 + nn; let kv = k0 / 4u + k4;
       var v = vec4<f32>(0.0);
       if (n < p.N && kv < K4) { v = vec4<f32>(B[base + n * K4 + kv]); }
-      let at = (k4 * 4u) * BN4 + nn / 4u;
-      let lane = nn % 4u;
-      Bs[at][lane] = v.x;
-      Bs[at + BN4][lane] = v.y;
-      Bs[at + 2u * BN4][lane] = v.z;
-      Bs[at + 3u * BN4][lane] = v.w;
+      Bs[i] = v;
     }
   } else {
-    // B is [K, N]: vec4s run along n, straight into Bs.
+    // B is [K, N]: transposed through registers as for A above.
     let N4 = p.N / 4u;
-    for (var i = li; i < BK * BN4; i += THREADS) {
-      let kk = i / BN4; let n4 = i % BN4;
-      let k = k0 + kk; let nv = col0 / 4u + n4;
-      var v = vec4<f32>(0.0);
-      if (k < p.K && nv < N4) { v = vec4<f32>(B[base + k * N4 + nv]); }
-      Bs[i] = v;
+    for (var i = li; i < BN4 * BK4; i += THREADS) {
+      let n4 = i / BK4; let k4 = i % BK4;
+      let k = k0 + k4 * 4u; let nv = col0 / 4u + n4;
+      var r: array<vec4<f32>, 4>;
+      for (var t = 0u; t < 4u; t++) {
+        r[t] = vec4<f32>(0.0);
+        if (k + t < p.K && nv < N4) { r[t] = vec4<f32>(B[base + (k + t) * N4 + nv]); }
+      }
+      let c = transpose4(r[0], r[1], r[2], r[3]);
+      let at = n4 * 4u * BK4 + k4;
+      Bs[at] = c[0];
+      Bs[at + BK4] = c[1];
+      Bs[at + 2u * BK4] = c[2];
+      Bs[at + 3u * BK4] = c[3];
     }
   }
 }
@@ -130,17 +145,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     stage_a(base_a, row0, k0, li);
     stage_b(base_b, k0, col0, li);
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      var b: array<vec4<f32>, TN4>;
-      for (var j4 = 0u; j4 < TN4; j4++) { b[j4] = Bs[kk * BN4 + tx * TN4 + j4]; }
-      for (var i4 = 0u; i4 < TM4; i4++) {
-        let a = As[kk * BM4 + ty * TM4 + i4];
+    // NOTE: dot products over four depths rather than fma chains: SwiftShader lowers fma() to a
+    // correctly rounded software routine, and dot() keeps the slabs K-contiguous for every layout.
+    for (var k4 = 0u; k4 < BK4; k4++) {
+      var b: array<vec4<f32>, TN>;
+      for (var j = 0u; j < TN; j++) { b[j] = Bs[(tx * TN + j) * BK4 + k4]; }
+      for (var i = 0u; i < TM; i++) {
+        let a = As[(ty * TM + i) * BK4 + k4];
         for (var j4 = 0u; j4 < TN4; j4++) {
-          let r = i4 * 4u * TN4 + j4;
-          acc[r] = fma(vec4<f32>(a.x), b[j4], acc[r]);
-          acc[r + TN4] = fma(vec4<f32>(a.y), b[j4], acc[r + TN4]);
-          acc[r + 2u * TN4] = fma(vec4<f32>(a.z), b[j4], acc[r + 2u * TN4]);
-          acc[r + 3u * TN4] = fma(vec4<f32>(a.w), b[j4], acc[r + 3u * TN4]);
+          acc[i * TN4 + j4] += vec4<f32>(dot(a, b[4u * j4]), dot(a, b[4u * j4 + 1u]), dot(a, b[4u * j4 + 2u]), dot(a, b[4u * j4 + 3u]));
         }
       }
     }
