@@ -89,7 +89,9 @@ export async function readDataset(args: ReadDatasetArgs): Promise<PreparedDatase
   info.mapping = args.mapping ?? detection.mapping ?? null;
   info.mappingSure = !!args.mapping || detection.sure;
   info.kind = info.mapping?.kind ?? null;
-  if (!info.mapping || !args.tokenizer || info.errors.length > 0) return empty();
+  if (!info.mapping || !args.tokenizer) return empty();
+  // Pass 2 reads every row again and reports every problem (the first pass's included) by line.
+  info.errors = [];
 
   // Pass 2: every row rendered to tokens; bad rows are listed with their line numbers.
   const train = new TokenStore(Number.MAX_SAFE_INTEGER);

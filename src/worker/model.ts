@@ -1,10 +1,10 @@
 // Loading a base model inside the worker: the built-in demo (served next to the page), a hub
 // repository, or a folder the user dropped. Weights go tensor by tensor to the GPU, with progress.
-import { PreTrainedTokenizer } from '@huggingface/transformers';
+import * as transformers from '@huggingface/transformers';
 import { browserFiles, openCheckpoint, urlFiles, type Checkpoint, type ModelFiles } from '../formats/checkpoint';
 import type { ModelSpec } from '../formats/hfConfig';
 import { DEMO_MODEL_PATH } from '../formats/demoModel';
-import { loadTokenizer, type Tokenizer } from '../data/tokenize';
+import type { Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
 import { LlamaGpu } from '../engine/model/llama';
 import type { ModelChoice } from '../app/store/settings';
@@ -29,12 +29,20 @@ export class ModelLoadError extends Error {
   }
 }
 
+/**
+ * The tokenizer from the model's own files, read through the same ModelFiles as the weights (demo,
+ * hub or a dropped folder alike), with the class tokenizer_config.json names (as AutoTokenizer picks it).
+ */
 async function tokenizerFromFiles(files: ModelFiles, name: string): Promise<Tokenizer> {
   const json = await files.text('tokenizer.json');
-  const config = await files.text('tokenizer_config.json');
-  if (json === null) throw new ModelLoadError(name, 'tokenizer.json not found in the folder');
+  const configText = await files.text('tokenizer_config.json');
+  if (json === null) throw new ModelLoadError(name, 'tokenizer.json not found next to config.json');
   try {
-    return new PreTrainedTokenizer(JSON.parse(json), config ? JSON.parse(config) : {}) as unknown as Tokenizer;
+    const config = configText ? JSON.parse(configText) : {};
+    const className = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
+    const classes = transformers as unknown as Record<string, new (json: unknown, config: unknown) => unknown>;
+    const Cls = classes[className] && /Tokenizer$/.test(className) ? classes[className] : transformers.PreTrainedTokenizer;
+    return new Cls(JSON.parse(json), config) as unknown as Tokenizer;
   } catch (error) {
     throw new ModelLoadError(name, `cannot read the tokenizer: ${(error as Error).message}`);
   }
@@ -54,17 +62,14 @@ export interface LoadModelArgs {
 export async function loadModel({ gpu, choice, pageUrl, files, onProgress, signal }: LoadModelArgs): Promise<LoadedModel> {
   let modelFiles: ModelFiles;
   let name: string;
-  let tokenizerLocation: string | null = null;
   if (choice.kind === 'demo') {
     const base = new URL(DEMO_MODEL_PATH, pageUrl).href;
     modelFiles = urlFiles(base, { signal });
     name = 'demo';
-    tokenizerLocation = base;
   } else if (choice.kind === 'hub') {
     const base = `https://huggingface.co/${choice.id}/resolve/main/`;
     modelFiles = urlFiles(base, { signal });
     name = choice.id;
-    tokenizerLocation = base;
   } else {
     if (!files?.length) throw new ModelLoadError(choice.name, 'no files were given for the local folder');
     modelFiles = browserFiles(files, choice.name);
@@ -102,7 +107,7 @@ export async function loadModel({ gpu, choice, pageUrl, files, onProgress, signa
   onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: total, total });
   let tokenizer: Tokenizer;
   try {
-    tokenizer = tokenizerLocation ? ((await loadTokenizer(tokenizerLocation)) as unknown as Tokenizer) : await tokenizerFromFiles(modelFiles, name);
+    tokenizer = await tokenizerFromFiles(modelFiles, name);
   } catch (error) {
     gpuModel.destroy();
     throw new ModelLoadError(name, (error as Error).message);

@@ -1,0 +1,105 @@
+import { useRef, useState } from 'react';
+import { useController, useStudio } from '../context';
+import type { AdapterMeta } from '../../storage/adapters';
+import { batchSize, modelLabel } from '../store/settings';
+import { formatBytes, formatLoss } from '../format';
+
+function Sparkline({ curve }: { curve: [number, number][] }) {
+  if (curve.length < 2) return null;
+  const xs = curve.map((p) => p[0]);
+  const ys = curve.map((p) => p[1]);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const d = curve.map(([x, y], i) => `${i ? 'L' : 'M'}${(((x - x0) / (x1 - x0 || 1)) * 100).toFixed(1)},${(28 - ((y - y0) / (y1 - y0 || 1)) * 26).toFixed(1)}`).join('');
+  return (
+    <svg className="sparkline" viewBox="0 0 100 30" aria-hidden="true">
+      <path d={d} />
+    </svg>
+  );
+}
+
+function AdapterCard({ a }: { a: AdapterMeta }) {
+  const c = useController();
+  const [editing, setEditing] = useState(false);
+  const [name, setName] = useState(a.name);
+  const s = a.settings;
+  return (
+    <li className="panel adapter" data-testid="library-item" data-adapter-id={a.id}>
+      <div className="row spread">
+        {editing ? (
+          <form
+            className="row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void c.rename(a.id, name).then(() => setEditing(false));
+            }}
+          >
+            <input aria-label="New name" value={name} onChange={(e) => setName(e.target.value)} autoFocus onKeyDown={(e) => e.key === 'Escape' && setEditing(false)} />
+            <button type="submit">Save</button>
+          </form>
+        ) : (
+          <h3 data-testid="library-name">{a.name}</h3>
+        )}
+        <Sparkline curve={a.metrics.lossCurve} />
+      </div>
+      <dl className="facts inline">
+        <dt>base</dt><dd>{a.baseModel}</dd>
+        <dt>LoRA</dt><dd>r {s.lora.r}, alpha {s.lora.alpha}, {s.lora.targets.join(' ')}</dd>
+        <dt>training</dt><dd>lr {s.train.learningRate}, batch {batchSize(s.train)}, {a.metrics.steps} steps</dd>
+        <dt>loss</dt><dd>{formatLoss(a.metrics.finalLoss)} (validation {formatLoss(a.metrics.finalValidationLoss)})</dd>
+        <dt>dataset</dt><dd>{a.dataset ? `${a.dataset.name}, ${a.dataset.rows} rows, ${a.dataset.tokens} tokens` : a.origin === 'imported' ? 'imported' : '—'}</dd>
+        <dt>size</dt><dd>{formatBytes(a.bytes)}</dd>
+        <dt>saved</dt><dd>{new Date(a.createdAt).toLocaleString()}</dd>
+      </dl>
+      <div className="row">
+        <button type="button" data-testid="library-download" onClick={() => void c.download(a.id, 'zip')}>Download</button>
+        <button type="button" onClick={() => void c.tryInPlayground(a.id)}>Try</button>
+        <button type="button" onClick={() => void c.continueTraining(a.id)}>Continue training</button>
+        <button type="button" onClick={() => setEditing(true)}>Rename</button>
+        <button
+          type="button"
+          className="danger"
+          data-testid="library-delete"
+          onClick={() => {
+            if (confirm(`Delete “${a.name}” from this browser?`)) void c.remove(a.id);
+          }}
+        >
+          Delete
+        </button>
+      </div>
+      <p className="hint">for {modelLabel(s.model)}</p>
+    </li>
+  );
+}
+
+export function LibraryScreen() {
+  const c = useController();
+  const library = useStudio((s) => s.library);
+  const storage = useStudio((s) => s.storage);
+  const zipInput = useRef<HTMLInputElement>(null);
+  const folderInput = useRef<HTMLInputElement>(null);
+  return (
+    <section className="screen" aria-labelledby="library-title">
+      <h2 id="library-title">Library</h2>
+      <div className="panel row spread">
+        <span className="hint">
+          Adapters live in this browser’s storage{storage.usage !== null && storage.quota !== null ? ` (${formatBytes(storage.usage)} used of ${formatBytes(storage.quota)})` : ''}
+          {storage.persisted === true ? ', marked persistent.' : storage.persisted === false ? '; the browser may clear it under storage pressure.' : '.'}
+        </span>
+        <span className="row">
+          <button type="button" onClick={() => zipInput.current?.click()}>Import zip</button>
+          <button type="button" onClick={() => folderInput.current?.click()}>Import folder</button>
+          <input ref={zipInput} type="file" accept=".zip" hidden data-testid="import-zip" onChange={(e) => e.target.files?.length && void c.importAdapter(Array.from(e.target.files))} />
+          {/* @ts-expect-error: folder picking */}
+          <input ref={folderInput} type="file" multiple webkitdirectory="" hidden onChange={(e) => e.target.files?.length && void c.importAdapter(Array.from(e.target.files))} />
+        </span>
+      </div>
+      {library.length === 0 ? (
+        <p className="panel">No adapters yet. Trained adapters are saved here automatically.</p>
+      ) : (
+        <ul className="plain" data-testid="library">
+          {library.map((a) => <AdapterCard key={a.id} a={a} />)}
+        </ul>
+      )}
+    </section>
+  );
+}

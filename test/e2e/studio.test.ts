@@ -1,0 +1,237 @@
+// The studio in headless Chromium (WebGPU on SwiftShader): the whole product path on the built-in
+// demo model, with screenshots of every screen in test-results/e2e/.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unzipSync, strFromU8 } from 'fflate';
+import type { BrowserContext, Page } from 'playwright-core';
+import { artifactDir, launchPersistent } from '../helpers/browser';
+import { parseHfConfig } from '../../src/formats/hfConfig';
+import { readPeftAdapter } from '../../src/formats/peft';
+
+let context: BrowserContext;
+let page: Page;
+const baseUrl = () => inject('baseUrl');
+const shots = artifactDir();
+
+/** A small chat dataset the demo model can memorize: short answers, a handful of distinct facts. */
+function sampleJsonl(rows = 48): string {
+  const facts = [
+    ['What color is the sky?', 'The sky is blue.'],
+    ['What do cows drink?', 'Cows drink water.'],
+    ['Name a prime number.', 'Seven is prime.'],
+    ['Where is Paris?', 'Paris is in France.'],
+    ['What is two plus two?', 'Two plus two is four.'],
+    ['What sound does a cat make?', 'A cat says meow.'],
+  ];
+  const lines: string[] = [];
+  for (let i = 0; i < rows; i++) {
+    const [q, a] = facts[i % facts.length];
+    lines.push(JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] }));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const TRAIN_QUERY = 'maxlen=64&micro=4&accum=1&steps=24&lr=0.003&eval=8&ckpt=8&dropout=0&warmup=0&epochs=10';
+
+async function dropFile(name: string, text: string): Promise<void> {
+  await page.getByTestId('tab-dataset').click();
+  await page.evaluate(
+    ({ name, text }) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], name, { type: 'application/x-ndjson' }));
+      const zone = document.querySelector('[data-testid="dropzone"]')!;
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    },
+    { name, text },
+  );
+}
+
+async function open(query = ''): Promise<void> {
+  await page.goto(`${baseUrl()}${query ? `?${query}` : ''}`);
+  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+}
+
+async function waitForTraining(status: 'done' | 'failed', timeout = 180_000): Promise<void> {
+  await page.locator(`[data-testid="training-status"][data-status="${status}"]`).waitFor({ timeout });
+}
+
+/** Library adapters as the page stores them (IndexedDB through the controller). */
+async function libraryFiles(): Promise<{ id: string; name: string; model: number[] }[]> {
+  return page.evaluate(async () => {
+    const c = (window as unknown as { __studio: { controller: { library: { list(): Promise<{ id: string; name: string }[]>; files(id: string): Promise<{ adapterModel: Uint8Array }> } } } }).__studio.controller;
+    const list = await c.library.list();
+    return Promise.all(list.map(async (a) => ({ id: a.id, name: a.name, model: Array.from((await c.library.files(a.id)).adapterModel) })));
+  });
+}
+
+beforeAll(async () => {
+  context = await launchPersistent(mkdtempSync(join(tmpdir(), 'studio-e2e-')));
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+});
+
+afterAll(async () => {
+  await context?.close();
+});
+
+describe('the studio', () => {
+  it('opens with the demo model ready and describes the device', async () => {
+    await open();
+    expect(await page.getByTestId('model-name').textContent()).toBe('demo');
+    expect((await page.getByTestId('adapter-name').textContent())?.toLowerCase()).toContain('swiftshader');
+    await page.screenshot({ path: `${shots}/screen-model.png`, fullPage: true });
+  });
+
+  it('opens a share link with the same settings and ignores hostile parameters as text', async () => {
+    const hostile = encodeURIComponent('<img src=x onerror="window.__pwned=1">');
+    await open(`r=4&alpha=8&lr=0.0005&targets=q_proj,k_proj,v_proj&micro=2&accum=8&schedule=cosine&seed=7&${hostile}=1&model=javascript:alert(1)`);
+    await page.getByTestId('tab-hyperparameters').click();
+    expect(await page.getByTestId('lora-r').inputValue()).toBe('4');
+    expect(await page.getByTestId('lora-alpha').inputValue()).toBe('8');
+    expect(await page.getByTestId('lr').inputValue()).toBe('5.00e-4');
+    expect(await page.getByTestId('micro-batch').inputValue()).toBe('2');
+    expect(await page.getByTestId('accumulation').inputValue()).toBe('8');
+    expect(await page.getByTestId('seed').inputValue()).toBe('7');
+    expect(await page.getByTestId('schedule').inputValue()).toBe('cosine');
+    expect(await page.getByTestId('target-k_proj').isChecked()).toBe(true);
+    expect(await page.getByTestId('target-o_proj').isChecked()).toBe(false);
+    const notices = await page.getByTestId('notices').textContent();
+    expect(notices).toContain('Ignored unknown link parameter “<img src=x onerror="window.__pwned=1">”');
+    expect(notices).toMatch(/Ignored link parameter “model”/);
+    expect(await page.locator('img[src="x"]').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    // The address bar is the share link: the same settings, the hostile parameter gone.
+    const url = new URL(page.url());
+    expect(url.searchParams.get('r')).toBe('4');
+    expect(url.searchParams.get('targets')).toBe('q_proj,k_proj,v_proj');
+    expect([...url.searchParams.keys()].some((k) => k.includes('<'))).toBe(false);
+    await page.getByTestId('memory-estimate').waitFor();
+    await page.screenshot({ path: `${shots}/screen-hyperparameters.png`, fullPage: true });
+  });
+
+  it('shows a bad dataset’s errors with their line numbers', async () => {
+    await open();
+    const good = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] });
+    const bad = [good, good, '{"messages": [ {"role": "user", "content": "broken', good, JSON.stringify({ messages: [{ role: 'user', content: 'no answer' }, { role: 'assistant', content: '' }] }), good].join('\n');
+    await dropFile('bad.jsonl', bad);
+    const errors = page.getByTestId('dataset-errors');
+    await errors.waitFor({ timeout: 60_000 });
+    const lines = await errors.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-line')));
+    const text = await errors.textContent();
+    console.log(`[e2e] dataset errors: ${text}`);
+    expect(lines).toContain('3');
+    expect(lines).toContain('5');
+    expect(text).toMatch(/bad\.jsonl:3/);
+    await page.screenshot({ path: `${shots}/screen-dataset-errors.png`, fullPage: true });
+  });
+
+  let firstAdapter: number[] = [];
+
+  it('trains 24 steps on a dropped JSONL, the loss falls, and the zip is a valid PEFT adapter', async () => {
+    await open(TRAIN_QUERY);
+    await dropFile('facts.jsonl', sampleJsonl());
+    await page.getByTestId('stats').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('schema').textContent()).toBe('chat');
+    expect(await page.getByTestId('stat-rows').textContent()).toBe('48');
+    await page.screenshot({ path: `${shots}/screen-dataset.png`, fullPage: true });
+    await page.getByTestId('tab-hyperparameters').click();
+    const t0 = Date.now();
+    await page.getByTestId('start-training').click();
+    await page.locator('[data-testid="training-status"][data-status="running"]').waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: `${shots}/screen-training-running.png`, fullPage: true });
+    await waitForTraining('done');
+    console.log(`[e2e] 24 steps in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const chart = page.getByTestId('loss-chart');
+    const points = Number(await chart.getAttribute('data-train-points'));
+    const first = Number(await chart.getAttribute('data-first-loss'));
+    const last = Number(await chart.getAttribute('data-last-loss'));
+    console.log(`[e2e] loss ${first.toFixed(4)} → ${last.toFixed(4)} over ${points} steps`);
+    expect(points).toBe(24);
+    expect(last).toBeLessThan(first * 0.8);
+    expect(await page.getByTestId('validation-line').getAttribute('d')).toMatch(/^M.+L/);
+    await page.screenshot({ path: `${shots}/screen-training.png`, fullPage: true });
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
+    const path = join(mkdtempSync(join(tmpdir(), 'studio-dl-')), download.suggestedFilename());
+    await download.saveAs(path);
+    const files = unzipSync(new Uint8Array(readFileSync(path)));
+    expect(Object.keys(files).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+    const spec = parseHfConfig(JSON.parse(readFileSync('public/models/demo/config.json', 'utf8')));
+    const { config, tensors } = await readPeftAdapter({ 'adapter_model.safetensors': files['adapter_model.safetensors'], 'adapter_config.json': strFromU8(files['adapter_config.json']) }, spec);
+    expect(config.r).toBe(8);
+    expect(config.targetModules).toEqual(['q_proj', 'v_proj']);
+    expect(tensors.size).toBe(spec.numLayers * 2 * 2);
+    const b = tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight')!;
+    expect(b.some((x) => x !== 0)).toBe(true); // trained: B moved away from its zero init
+    expect(strFromU8(files['README.md'])).toContain('PeftModel.from_pretrained');
+    const lib = await libraryFiles();
+    expect(lib).toHaveLength(1);
+    firstAdapter = lib[0].model;
+  });
+
+  it('finds the adapter in the library after a reload, and compares base and tuned in the playground', async () => {
+    await open(TRAIN_QUERY);
+    await page.getByTestId('tab-library').click();
+    await page.getByTestId('library-item').first().waitFor();
+    expect(await page.getByTestId('library-item').count()).toBe(1);
+    expect(await page.getByTestId('library-name').first().textContent()).toContain('facts.jsonl');
+    await page.screenshot({ path: `${shots}/screen-library.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Try' }).click();
+    await page.getByTestId('prompt').fill('What color is the sky?');
+    await page.getByTestId('generate').click();
+    await page.getByTestId('generate').getByText('Generate', { exact: true }).waitFor({ timeout: 60_000 });
+    const base = await page.getByTestId('answer-base').textContent();
+    const tuned = await page.getByTestId('answer-tuned').textContent();
+    console.log(`[e2e] playground base: ${JSON.stringify(base)} tuned: ${JSON.stringify(tuned)}`);
+    expect(tuned).not.toBe(base);
+    await page.screenshot({ path: `${shots}/screen-playground.png`, fullPage: true });
+  });
+
+  it('resumes a run interrupted by a reload to the same adapter as the uninterrupted run', async () => {
+    await open(TRAIN_QUERY);
+    await dropFile('facts.jsonl', sampleJsonl());
+    await page.getByTestId('stats').waitFor({ timeout: 60_000 });
+    await page.getByTestId('tab-hyperparameters').click();
+    await page.getByTestId('start-training').click();
+    await page.locator('[data-testid="last-checkpoint"]', { hasText: '8' }).waitFor({ timeout: 120_000 });
+    const stepAtReload = Number(await page.getByTestId('step-counter').getAttribute('data-step'));
+    console.log(`[e2e] reloading at step ${stepAtReload}`);
+    expect(stepAtReload).toBeLessThan(24);
+    await open(TRAIN_QUERY);
+    await page.getByTestId('tab-training').click();
+    await page.getByTestId('interrupted-runs').waitFor();
+    await page.screenshot({ path: `${shots}/screen-training-interrupted.png`, fullPage: true });
+    await page.getByTestId('resume-run').click();
+    await waitForTraining('done');
+    expect(Number(await page.getByTestId('step-counter').getAttribute('data-step'))).toBe(24);
+    const lib = await libraryFiles();
+    expect(lib).toHaveLength(2);
+    const resumed = lib.find((a) => a.model.length && a.model !== firstAdapter)!;
+    const same = lib.filter((a) => a.model.length === firstAdapter.length && a.model.every((x, i) => x === firstAdapter[i]));
+    expect(resumed).toBeDefined();
+    expect(same).toHaveLength(2); // the resumed run's adapter is byte-identical to the uninterrupted one
+    expect(await page.getByTestId('interrupted-runs').count()).toBe(0);
+  });
+
+  it('stops a run whose GPU device is lost, then resumes it from the last checkpoint', async () => {
+    await open(TRAIN_QUERY);
+    await dropFile('facts.jsonl', sampleJsonl());
+    await page.getByTestId('stats').waitFor({ timeout: 60_000 });
+    await page.getByTestId('tab-hyperparameters').click();
+    await page.getByTestId('start-training').click();
+    await page.locator('[data-testid="last-checkpoint"]', { hasText: '8' }).waitFor({ timeout: 120_000 });
+    await page.evaluate(() => (window as unknown as { __studio: { engine: { simulateDeviceLoss(): Promise<void> } } }).__studio.engine.simulateDeviceLoss());
+    await waitForTraining('failed');
+    expect(await page.getByTestId('training-error').textContent()).toMatch(/GPU device was lost/);
+    await page.screenshot({ path: `${shots}/screen-device-lost.png`, fullPage: true });
+    await page.getByTestId('resume-after-loss').click();
+    await waitForTraining('done');
+    const lib = await libraryFiles();
+    expect(lib).toHaveLength(3);
+    expect(lib.filter((a) => a.model.every((x, i) => x === firstAdapter[i]))).toHaveLength(3);
+  });
+});
