@@ -42,7 +42,11 @@ describe('embedding matches the float64 reference', async () => {
         }
         const maxBindingBytes = c.rowsPerBinding ? c.rowsPerBinding * c.C * (f16 ? 2 : 4) : undefined;
         const parts = uploadSplitWeight(gpu, 'embedding W', f16 ? toF16Bits(W) : W, c.V, c.C, { f16, maxBindingBytes });
-        if (c.rowsPerBinding) expect(parts.length).toBe(Math.ceil(c.V / c.rowsPerBinding));
+        if (c.rowsPerBinding) {
+          // f16 parts keep a byte length that is a multiple of 4: odd C loses one row per part.
+          const rowsPerPart = f16 && (c.rowsPerBinding * c.C * 2) % 4 !== 0 ? c.rowsPerBinding - 1 : c.rowsPerBinding;
+          expect(parts.length).toBe(Math.ceil(c.V / rowsPerPart));
+        }
         const gids = uploadBuffer(gpu, 'embedding ids', c.signedIds ? ids : Uint32Array.from(ids));
         // Stale NaNs in the output must all be overwritten.
         const gx = uploadBuffer(gpu, 'embedding x', new Float32Array(c.N * c.C).fill(Number.NaN));
