@@ -6,7 +6,9 @@ import { LlamaGpu, createGpuAdapter, dropoutSite } from '../../../src/engine/mod
 import { llamaReference } from '../../../src/engine/model/llama.ref';
 import { adapterLayout, LORA_MODULES, type LoraSlot } from '../../../src/engine/model/lora';
 import { expectClose } from '../../helpers/compare';
+import { f16ToF32, f32ToF16 } from '../../../src/formats/dtype';
 import { testGpu } from '../../helpers/gpu';
+import { TOLERANCES } from '../../helpers/tolerances';
 import { packedBatch, randomAdapter, tinySpec, tinyWeights } from '../../unit/engine/tinyModel';
 
 describe('GPU model forward matches the float64 model', () => {
@@ -31,7 +33,7 @@ describe('GPU model forward matches the float64 model', () => {
         await rec.done();
         const got = await readF32(gpu, logits, N * spec.vocabSize);
         const want = llamaReference(spec, weights, batch, { adapter: { layout, params }, logits: true }).logits!;
-        expectClose(got, want, { atol: 2e-4, rtol: 2e-4 }, `${kind} logits`);
+        expectClose(got, want, TOLERANCES.engineLogits, `${kind} logits`);
         model.destroyWorkspace(ws);
       }
     });
@@ -65,10 +67,10 @@ describe('GPU loss and every LoRA gradient at step 0 match the float64 model', (
       const lossSum = tokenLoss.reduce((a, b) => a + b, 0);
       const grads = await readF32(gpu, adapter.grads, layout.size);
       const ref = llamaReference(spec, weights, batch, { adapter: { layout, params }, grads: true });
-      expectClose([lossSum / batch.targetTokens], [ref.loss], { atol: 1e-5, rtol: 1e-5 }, `${kind} loss`);
+      expectClose([lossSum / batch.targetTokens], [ref.loss], TOLERANCES.engineLoss, `${kind} loss`);
       for (const slot of layout.slots) {
         for (const [which, off, size] of [['A', slot.offsetA, slot.r * slot.in], ['B', slot.offsetB, slot.out * slot.r]] as const) {
-          expectClose(grads.subarray(off, off + size), ref.grads!.subarray(off, off + size), { atol: 2e-5, rtol: 1e-3 }, `${kind} layer ${slot.layer} ${slot.module} d${which}`);
+          expectClose(grads.subarray(off, off + size), ref.grads!.subarray(off, off + size), TOLERANCES.engineLoraGrads, `${kind} layer ${slot.layer} ${slot.module} d${which}`);
         }
       }
       model.destroyWorkspace(ws);
@@ -101,9 +103,43 @@ describe('LoRA dropout on the GPU matches the float64 model with the same Philox
     const ref = llamaReference(spec, weights, batch, { adapter: { layout, params, dropoutMask }, grads: true });
     const noDropout = llamaReference(spec, weights, batch, { adapter: { layout, params } });
     expect(Math.abs(ref.loss - noDropout.loss)).toBeGreaterThan(1e-4); // the masks matter
-    expectClose([lossSum / batch.targetTokens], [ref.loss], { atol: 1e-5, rtol: 1e-5 }, 'loss with dropout');
-    expectClose(grads, ref.grads!, { atol: 2e-5, rtol: 1e-3 }, 'LoRA gradients with dropout');
+    expectClose([lossSum / batch.targetTokens], [ref.loss], TOLERANCES.engineLoss, 'loss with dropout');
+    expectClose(grads, ref.grads!, TOLERANCES.engineLoraGrads, 'LoRA gradients with dropout');
     model.destroyWorkspace(ws);
+    model.destroy();
+  });
+});
+
+describe('frozen weights stored as f16', () => {
+  it('logits with f16 projections match the float64 model on f16-rounded weights (or f16 is refused where the device lacks it)', async () => {
+    const gpu = await testGpu();
+    const spec = tinySpec('qwen2', { tieWordEmbeddings: false });
+    const weights = tinyWeights(spec, 23);
+    if (!gpu.features.f16) {
+      await expect(LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { f16: true })).rejects.toThrow(/shader-f16/);
+      return;
+    }
+    const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { f16: true });
+    // what the GPU holds: projections, q/k/v biases and the LM head rounded to f16
+    const rounded = new Map<string, Float32Array>();
+    for (const [name, w] of weights) {
+      const asF16 = /_proj\.(weight|bias)$|^lm_head\.weight$/.test(name);
+      rounded.set(name, asF16 ? f16ToF32(new Uint8Array(f32ToF16(w).buffer)) : w);
+    }
+    const layout = adapterLayout(spec, { r: 2, alpha: 4, dropout: 0, targets: [...LORA_MODULES], layers: null, useRslora: false });
+    const params = Float32Array.from(randomAdapter(layout.size, 8, 0.2));
+    const adapter = createGpuAdapter(gpu, layout, params);
+    const batch = packedBatch(spec.vocabSize, 8, 3);
+    const N = batch.B * batch.T;
+    const ws = model.createWorkspace(N, layout, false);
+    model.uploadBatch(ws, batch);
+    const logits = createBuffer(gpu, 'logits', N * spec.vocabSize * 4);
+    const rec = new Recorder(gpu, 'forward f16');
+    model.forward(rec, ws, batch, adapter);
+    model.logits(rec, ws, logits, 0, N);
+    await rec.done();
+    const want = llamaReference(spec, rounded, batch, { adapter: { layout, params }, logits: true }).logits!;
+    expectClose(await readF32(gpu, logits, N * spec.vocabSize), want, TOLERANCES.engineLogits, 'f16-weight logits');
     model.destroy();
   });
 });

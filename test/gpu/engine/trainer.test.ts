@@ -10,6 +10,7 @@ import { DEFAULT_TRAIN_CONFIG, Trainer, evaluate, type TrainConfig } from '../..
 import { SeededRng } from '../../../src/engine/train/rng';
 import { expectClose } from '../../helpers/compare';
 import { testGpu } from '../../helpers/gpu';
+import { TOLERANCES } from '../../helpers/tolerances';
 import { tinySpec, tinyWeights } from '../../unit/engine/tinyModel';
 
 function examples(V: number, count: number, seed: number, maxLen = 10): Example[] {
@@ -72,7 +73,7 @@ describe('trainer', () => {
       const lr = learningRate({ kind: 'linear', lr: cfg.lr, warmupSteps: 3, totalSteps: 20 }, step);
       adamwStepCpu(params, grads, m, v, step + 1, { lr, weightDecay: cfg.weightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, clipScale(Math.sqrt(sq), cfg.maxGradNorm));
     }
-    const result = expectClose(gpuLosses, cpuLosses, { atol: 1e-4, rtol: 1e-4 }, 'loss trajectory');
+    const result = expectClose(gpuLosses, cpuLosses, TOLERANCES.engineTrajectory, 'loss trajectory');
     console.log(`[trainer] 20-step loss trajectory: ${cpuLosses[0].toFixed(4)} → ${cpuLosses[19].toFixed(4)}; GPU vs float64 max abs error ${result.maxAbs.toExponential(2)}`);
     expect(cpuLosses[19]).toBeLessThan(cpuLosses[0]);
     expectClose(trainer.parameters(), params, { atol: 2e-4, rtol: 1e-3 }, 'adapter after 20 steps');
