@@ -22,6 +22,37 @@ export function missingPackages() {
   return missing;
 }
 
+export const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
+/**
+ * Mesa 25's lavapipe (llvmpipe Vulkan) from bookworm-backports: a second software adapter with
+ * shader-f16 and a 128 MiB binding limit, so the GPU tests also cover the f16 paths and tensor
+ * splitting (Debian 12's own Mesa 22 lavapipe is rejected by Dawn). Installed only in CI
+ * (CI=true) or when ADAPTER_STUDIO_LAVAPIPE=install, because it adds an apt source.
+ */
+export function ensureLavapipe() {
+  if (existsSync(LAVAPIPE_ICD)) return true;
+  const wanted = process.env.CI === 'true' || process.env.ADAPTER_STUDIO_LAVAPIPE === 'install';
+  if (!wanted || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return false;
+  try {
+    const sources = '/etc/apt/sources.list.d';
+    const list = execSync(`ls ${sources}`, { encoding: 'utf8' });
+    if (!/backports/.test(list) && existsSync(`${sources}/debian.sources`)) {
+      const debian = execSync(`cat ${sources}/debian.sources`, { encoding: 'utf8' });
+      const first = debian.split(/\n\s*\n/)[0].replace(/^Suites:.*$/m, 'Suites: bookworm-backports');
+      execSync(`cat > ${sources}/adapter-studio-backports.sources`, { input: first + '\n' });
+    }
+    console.log('Installing Mesa lavapipe from bookworm-backports (a second software GPU for the tests)…');
+    execSync('apt-get update -q && apt-get install -y -q -t bookworm-backports mesa-vulkan-drivers', {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  } catch (error) {
+    console.log(`lavapipe could not be installed (${error.message.split('\n')[0]}); GPU tests run on SwiftShader only`);
+  }
+  return existsSync(LAVAPIPE_ICD);
+}
+
 export function ensureSystemDeps() {
   const missing = missingPackages();
   if (missing.length === 0) return;
