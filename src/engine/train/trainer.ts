@@ -138,7 +138,8 @@ export class Trainer {
       seqLen: config.seqLen,
       padId: config.padId,
       seed: config.seed,
-      epochs: config.epochs,
+      // maxSteps overrides epochs (as HF's max_steps does): the data repeats as long as needed.
+      epochs: config.maxSteps ? Number.MAX_SAFE_INTEGER : config.epochs,
       packing: config.packing,
       shuffle: config.shuffle,
       cursor: resume ? (resume.dataCursor as { epoch: number; index: number; seed: number }) : undefined,

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../../../src/cli/main';
+
+function io() {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const text = { out: '', err: '' };
+  out.on('data', (d) => (text.out += d));
+  err.on('data', (d) => (text.err += d));
+  return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, text };
+}
+
+describe('adapter-studio CLI on the demo model', () => {
+  it('train writes a PEFT folder that inspect validates, with a falling loss in metrics.jsonl; merge writes a model folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adapter-studio-cli-'));
+    const data = join(dir, 'sample.jsonl');
+    const lines = Array.from({ length: 4 }, () => JSON.stringify({ text: 'the cat sat on the mat.' }));
+    writeFileSync(data, lines.join('\n') + '\n');
+    const out = join(dir, 'adapter');
+    const t = io();
+    const code = await main(['train', '--model', 'public/models/demo', '--data', data, '--out', out, '--steps', '8', '--batch', '2', '--max-length', '32',
+      '--lr', '3e-2', '--warmup', '0', '--schedule', 'constant', '--targets', 'q_proj,v_proj,o_proj', '--rank', '4', '--alpha', '16', '--dropout', '0', '--f32-weights'], t.io);
+    expect(t.text.err.includes('error:') ? t.text.err : '').toBe('');
+    expect(code).toBe(0);
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json', 'metrics.jsonl', 'checkpoint.ascp']) expect(existsSync(join(out, f))).toBe(true);
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(metrics).toHaveLength(8);
+    expect(Object.keys(metrics[0])).toEqual(expect.arrayContaining(['step', 'loss', 'lr', 'grad_norm', 'tokens_per_second']));
+    console.log(`[cli] loss ${metrics[0].loss.toFixed(3)} → ${metrics[7].loss.toFixed(3)}`);
+    expect(metrics[7].loss).toBeLessThan(metrics[0].loss * 0.8);
+
+    const inspect = io();
+    expect(await main(['inspect', out, '--model', 'public/models/demo'], inspect.io)).toBe(0);
+    expect(inspect.text.out).toMatch(/PEFT LoRA adapter, r 4, alpha 16/);
+    expect(inspect.text.out).toMatch(/valid against public\/models\/demo: yes \(6 adapted projections/);
+
+    const merged = join(dir, 'merged');
+    const m = io();
+    expect(await main(['merge', '--model', 'public/models/demo', '--adapter', out, '--out', merged], m.io)).toBe(0);
+    const im = io();
+    expect(await main(['inspect', merged], im.io)).toBe(0);
+    expect(im.text.out).toMatch(/llama model, hidden 64, 2 layers/);
+  });
+});
