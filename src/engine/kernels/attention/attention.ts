@@ -26,9 +26,9 @@ export const attentionDkdvKernel: Kernel = { name: 'attention_dkdv', source: dkd
 /** A shape or buffer the attention launchers cannot use; the message names the argument. */
 export class AttentionArgumentError extends GpuError {}
 
-/** Rows per workgroup (one thread per query or key row). */
-const WG = 64;
-/** NOTE: longer tiles barely help and multiply shader JIT time (SwiftShader: tens of seconds). */
+/** Threads per workgroup (at most): R rows × L lanes. */
+const THREADS = 64;
+/** NOTE: longer tiles barely help and lengthen shader JIT time on SwiftShader. */
 const TILE_CAP = 16;
 
 interface Limits {
@@ -78,11 +78,28 @@ function validate(s: AttentionShape): void {
   if (s.HS > 256 || s.HS % 4 !== 0) throw new AttentionArgumentError(`attention: head size ${s.HS} must be a multiple of 4, at most 256`);
 }
 
-/** Rows of k/v (or q/dout) per workgroup-memory tile: as many as fit two [tile, HS] f32 arrays. */
-export function attentionTileRows(gpu: Gpu, HS: number): number {
-  const bytes = Math.min(gpu.limits.maxComputeWorkgroupStorageSize || 16384, 32768);
-  // Two [rows, HS] tiles plus two [rows] vectors (the dk/dv kernel's lse and delta).
-  return Math.max(1, Math.min(TILE_CAP, Math.floor(bytes / (8 * HS + 8))));
+/** How a kernel lays rows and head dimensions over threads (see the .wgsl headers). */
+export interface AttentionGeometry {
+  /** vec4s of the head per lane. */
+  DV: number;
+  /** Lanes per row (HS = 4·DV·L). */
+  L: number;
+  /** Rows per workgroup. */
+  R: number;
+  /** Rows of k/v (or q/dout) per workgroup-memory tile. */
+  tile: number;
+}
+
+/** Geometry for head size HS; `partials` is the number of [R·tile·L] f32 arrays the kernel keeps (1 or 2). */
+export function attentionGeometry(gpu: Gpu, HS: number, partials: number): AttentionGeometry {
+  const HS4 = HS / 4;
+  const DV = [4, 3, 2, 1].find((d) => HS4 % d === 0)!;
+  const L = HS4 / DV;
+  const R = Math.max(1, Math.floor(THREADS / L));
+  const bytes = Math.min(gpu.limits.maxComputeWorkgroupStorageSize || 16384, 32768) - 64;
+  // Per tile row: two [HS] f32 tiles, the dk/dv kernel's lse and delta, and the lanes' partials.
+  const perRow = 8 * HS + 8 + partials * R * L * 4;
+  return { DV, L, R, tile: Math.max(1, Math.min(TILE_CAP, Math.floor(bytes / perRow))) };
 }
 
 function uniforms(s: AttentionShape, tile: number): Uniforms {
@@ -92,7 +109,7 @@ function uniforms(s: AttentionShape, tile: number): Uniforms {
 /** Records out = softmax(scale·q·kᵀ + causal/segment mask)·v and lse, flash-attention style. */
 export function attentionForward(rec: Recorder, a: AttentionForwardArgs): void {
   validate(a);
-  const tile = attentionTileRows(rec.gpu, a.HS);
+  const geo = attentionGeometry(rec.gpu, a.HS, 1);
   const QW = a.NH * a.HS;
   const KW = a.KVH * a.HS;
   // A group of batch rows is a contiguous window of every token-major tensor.
@@ -102,10 +119,10 @@ export function attentionForward(rec: Recorder, a: AttentionForwardArgs): void {
     rec.dispatch({
       kernel: attentionForwardKernel,
       label: 'attention forward',
-      constants: { HS4: a.HS / 4, WG, TK: tile },
-      uniforms: uniforms(a, tile),
+      constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TK: geo.tile },
+      uniforms: uniforms(a, geo.tile),
       bindings: [w(a.q, QW), w(a.k, KW), w(a.v, KW), w(a.segmentIds, 1), w(a.out, QW), w(a.lse, a.NH)],
-      workgroups: [Math.ceil(a.T / WG), a.NH, B],
+      workgroups: [Math.ceil(a.T / geo.R), a.NH, B],
     });
   }
 }
@@ -113,7 +130,7 @@ export function attentionForward(rec: Recorder, a: AttentionForwardArgs): void {
 /** Records dq, dk, dv (dk/dv summed over each kv group's query heads), recomputing scores from q, k and lse. */
 export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void {
   validate(a);
-  const tile = attentionTileRows(rec.gpu, a.HS);
+  const geo = attentionGeometry(rec.gpu, a.HS, 2);
   const QW = a.NH * a.HS;
   const KW = a.KVH * a.HS;
   // A group of batch rows is a contiguous window of every token-major tensor.
@@ -137,18 +154,18 @@ export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void
     rec.dispatch({
       kernel: attentionDqKernel,
       label: 'attention backward dq',
-      constants: { HS4: a.HS / 4, WG, TK: tile },
-      uniforms: uniforms(a, tile),
+      constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TK: geo.tile },
+      uniforms: uniforms(a, geo.tile),
       bindings: [q, k, v, seg, dout, lse, delta, dq],
-      workgroups: [Math.ceil(a.T / WG), a.NH, B],
+      workgroups: [Math.ceil(a.T / geo.R), a.NH, B],
     });
     rec.dispatch({
       kernel: attentionDkdvKernel,
       label: 'attention backward dk dv',
-      constants: { HS4: a.HS / 4, WG, TQ: tile },
-      uniforms: uniforms(a, tile),
+      constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TQ: geo.tile },
+      uniforms: uniforms(a, geo.tile),
       bindings: [q, k, v, seg, dout, lse, delta, dk, dv],
-      workgroups: [Math.ceil(a.T / WG), a.KVH, B],
+      workgroups: [Math.ceil(a.T / geo.R), a.KVH, B],
     });
   }
 }

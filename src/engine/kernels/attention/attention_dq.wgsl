@@ -3,9 +3,10 @@
 //   q, dout [N, NH*HS], k/v [N, KVH*HS], segmentIds [N], lse, delta [N, NH]  →  dq [N, NH*HS]
 //   P_ij = exp(scale·q_i·k_j − lse_i),  dS_ij = P_ij (dout_i·v_j − delta_i),  dq_i = scale · Σ_j dS_ij k_j
 //
-// Geometry as attention_forward.wgsl: workgroup = (query block, query head, batch row), one query
-// row per thread with q, dout and dq in registers (vec4s, HS4 = HS/4); k and v stream through
-// workgroup memory in tiles of TK rows; tiles no query of the block may see are skipped.
+// Geometry as attention_forward.wgsl: workgroup = (query block of R rows, query head, batch row),
+// L lanes per row, each owning DV vec4s of q, dout and dq in registers; k and v stream through
+// workgroup memory in tiles of TK rows; partial dot products (q·k and dout·v) are summed over the
+// lanes through workgroup memory; tiles no query of the block may see are skipped.
 // Scores are recomputed from q, k and lse, never stored.
 
 struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, _p0: u32, _p1: u32, _p2: u32 }
@@ -21,44 +22,51 @@ struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, _p0: u32, _p1:
 @group(0) @binding(8) var<storage, read_write> dq: array<vec4<f32>>;
 
 const HS4 = {{HS4}}u;
-const WG = {{WG}}u;
+const DV = {{DV}}u;
+const L = {{L}}u;
+const R = {{R}}u;
 const TK = {{TK}}u;
+const THREADS = R * L;
 
 var<workgroup> Ks: array<vec4<f32>, TK * HS4>;
 var<workgroup> Vs: array<vec4<f32>, TK * HS4>;
+var<workgroup> part_s: array<f32, R * TK * L>;
+var<workgroup> part_dp: array<f32, R * TK * L>;
 var<workgroup> tile_used: atomic<u32>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let b = wg.z;
   let h = wg.y;
   let g = h / (p.NH / p.KVH);
-  let q0 = wg.x * WG;
-  let t = q0 + li;
+  let r = li / L;
+  let lane = li % L;
+  let q0 = wg.x * R;
+  let t = q0 + r;
   let live = t < p.T;
   let row = b * p.T;
   let n = row + min(t, p.T - 1u);
-  let q_base = n * p.NH * HS4 + h * HS4;
+  let q_base = n * p.NH * HS4 + h * HS4 + lane * DV;
   let kv_stride = p.KVH * HS4;
 
-  var qr: array<vec4<f32>, HS4>;
-  var dor: array<vec4<f32>, HS4>;
-  var acc: array<vec4<f32>, HS4>;
-  for (var d = 0u; d < HS4; d++) {
-    qr[d] = q[q_base + d] * p.scale;
-    dor[d] = dout[q_base + d];
-    acc[d] = vec4<f32>(0.0);
+  var qr: array<vec4<f32>, DV>;
+  var dor: array<vec4<f32>, DV>;
+  var acc: array<vec4<f32>, DV>;
+  for (var i = 0u; i < DV; i++) {
+    qr[i] = q[q_base + i] * p.scale;
+    dor[i] = dout[q_base + i];
+    acc[i] = vec4<f32>(0.0);
   }
   let seg_i = seg[n];
   let lse_i = lse[n * p.NH + h];
   let delta_i = delta[n * p.NH + h];
 
-  let k_end = min(p.T, q0 + WG);
+  let k_end = min(p.T, q0 + R);
   if (li == 0u) { atomicStore(&tile_used, 0u); }
   workgroupBarrier();
   for (var k0 = 0u; k0 < k_end; k0 += TK) {
     let mark = k0 / TK + 1u;
-    if (live) {
+    if (live && lane == 0u) {
       for (var j = 0u; j < p.tile; j++) {
         let tj = k0 + j;
         if (tj <= t && seg[row + tj] == seg_i) {
@@ -70,7 +78,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     let used = atomicLoad(&tile_used) == mark;
     if (used) {
-      for (var i = li; i < TK * HS4; i += WG) {
+      for (var i = li; i < TK * HS4; i += THREADS) {
         let tj = k0 + i / HS4;
         let src = (row + min(tj, p.T - 1u)) * kv_stride + g * HS4 + i % HS4;
         Ks[i] = k[src];
@@ -78,27 +86,37 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
     }
     workgroupBarrier();
-    if (live && used) {
+    if (used && live) {
       for (var j = 0u; j < p.tile; j++) {
-        let tj = k0 + j;
-        if (tj <= t && seg[row + tj] == seg_i) {
-          var s4 = vec4<f32>(0.0);
-          var dp4 = vec4<f32>(0.0);
-          for (var d = 0u; d < HS4; d++) {
-            s4 = fma(qr[d], Ks[j * HS4 + d], s4);
-            dp4 = fma(dor[d], Vs[j * HS4 + d], dp4);
-          }
-          let s = s4.x + s4.y + s4.z + s4.w;
-          let dp = dp4.x + dp4.y + dp4.z + dp4.w;
-          let ds = vec4<f32>(exp(s - lse_i) * (dp - delta_i));
-          for (var d = 0u; d < HS4; d++) { acc[d] = fma(ds, Ks[j * HS4 + d], acc[d]); }
+        var s4 = vec4<f32>(0.0);
+        var dp4 = vec4<f32>(0.0);
+        for (var i = 0u; i < DV; i++) {
+          s4 = fma(qr[i], Ks[j * HS4 + lane * DV + i], s4);
+          dp4 = fma(dor[i], Vs[j * HS4 + lane * DV + i], dp4);
         }
+        part_s[(r * TK + j) * L + lane] = s4.x + s4.y + s4.z + s4.w;
+        part_dp[(r * TK + j) * L + lane] = dp4.x + dp4.y + dp4.z + dp4.w;
       }
     }
     workgroupBarrier();
+    if (used && live) {
+      for (var j = 0u; j < p.tile; j++) {
+        let tj = k0 + j;
+        if (tj <= t && seg[row + tj] == seg_i) {
+          var s = 0.0;
+          var dp = 0.0;
+          for (var x = 0u; x < L; x++) {
+            s += part_s[(r * TK + j) * L + x];
+            dp += part_dp[(r * TK + j) * L + x];
+          }
+          let ds = vec4<f32>(exp(s - lse_i) * (dp - delta_i));
+          for (var i = 0u; i < DV; i++) { acc[i] = fma(ds, Ks[j * HS4 + lane * DV + i], acc[i]); }
+        }
+      }
+    }
   }
 
   if (live) {
-    for (var d = 0u; d < HS4; d++) { dq[q_base + d] = acc[d] * p.scale; }
+    for (var i = 0u; i < DV; i++) { dq[q_base + i] = acc[i] * p.scale; }
   }
 }

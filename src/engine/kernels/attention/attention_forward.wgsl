@@ -5,15 +5,18 @@
 //   lse [N, NH]    = log Σ_j exp(scale · q_i·k_j)             saved for the backward
 //   query head h reads kv head h / (NH/KVH); token i attends to j iff same row, j ≤ i, same segment.
 //
-// Geometry: workgroup (x, y, z) = (query block, query head, batch row); WG threads, one query row
-// each, holding q, the running max m, the running sum l and the unnormalized output in registers.
-// Keys and values stream through workgroup memory in tiles of TK rows, from the row's first
-// token to the block's last query: no T×T score matrix ever reaches global memory. Tiles that
-// no query of the block may see (other documents of a packed row) are skipped.
-// Head vectors are vec4s (HS4 = HS/4; HS must be a multiple of 4).
+// Geometry: workgroup (x, y, z) = (query block, query head, batch row) of R query rows; each row
+// is worked by L lanes, lane ℓ owning DV vec4s of the head (HS = 4·DV·L). A lane keeps its part
+// of q and of the unnormalized output in registers; the running max m and sum l are kept by every
+// lane alike. Keys and values stream through workgroup memory in tiles of TK rows, from the row's
+// first token to the block's last query; per tile each lane writes its partial dot products to
+// workgroup memory and every lane sums the L partials of its row. No T×T score matrix ever
+// reaches global memory. Tiles that no query of the block may see (other packed documents) are
+// skipped.
+// NOTE: small per-lane register arrays keep shader JIT time low (whole-row arrays of 32 vec4s
+// took tens of seconds per pipeline on SwiftShader).
 // NOTE: every token attends at least to itself, so l > 0 at the end for every real row.
-// NOTE: `tile` equals TK; a runtime bound keeps shader compilers from unrolling the tile loop
-// around the unrolled head loops (tens of seconds of JIT time on SwiftShader).
+// NOTE: `tile` equals TK; a runtime loop bound keeps compilers from unrolling the tile loops.
 
 struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, _p0: u32, _p1: u32, _p2: u32 }
 
@@ -26,44 +29,50 @@ struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, _p0: u32, _p1:
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
 
 const HS4 = {{HS4}}u;
-const WG = {{WG}}u;
+const DV = {{DV}}u;
+const L = {{L}}u;
+const R = {{R}}u;
 const TK = {{TK}}u;
+const THREADS = R * L;
 const NEG = -3.0e38;
 
 var<workgroup> Ks: array<vec4<f32>, TK * HS4>;
 var<workgroup> Vs: array<vec4<f32>, TK * HS4>;
+var<workgroup> part: array<f32, R * TK * L>; // part[(row·TK + key)·L + lane]
 // 1 + the index of the last tile in which some query of the block may attend to some key.
 var<workgroup> tile_used: atomic<u32>;
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let b = wg.z;
   let h = wg.y;
   let g = h / (p.NH / p.KVH);
-  let q0 = wg.x * WG;
-  let t = q0 + li;
+  let r = li / L;
+  let lane = li % L;
+  let q0 = wg.x * R;
+  let t = q0 + r;
   let live = t < p.T;
   let row = b * p.T;
   let n = row + min(t, p.T - 1u);
-  let q_base = n * p.NH * HS4 + h * HS4;
+  let q_base = n * p.NH * HS4 + h * HS4 + lane * DV;
   let kv_stride = p.KVH * HS4;
 
-  var qr: array<vec4<f32>, HS4>;
-  var o: array<vec4<f32>, HS4>;
-  for (var d = 0u; d < HS4; d++) {
-    qr[d] = q[q_base + d] * p.scale;
-    o[d] = vec4<f32>(0.0);
+  var qr: array<vec4<f32>, DV>;
+  var o: array<vec4<f32>, DV>;
+  for (var i = 0u; i < DV; i++) {
+    qr[i] = q[q_base + i] * p.scale;
+    o[i] = vec4<f32>(0.0);
   }
   let seg_i = seg[n];
   var m = NEG;
   var l = 0.0;
 
-  let k_end = min(p.T, q0 + WG);
+  let k_end = min(p.T, q0 + R);
   if (li == 0u) { atomicStore(&tile_used, 0u); }
   workgroupBarrier();
   for (var k0 = 0u; k0 < k_end; k0 += TK) {
     let mark = k0 / TK + 1u;
-    if (live) {
+    if (live && lane == 0u) {
       for (var j = 0u; j < p.tile; j++) {
         let tj = k0 + j;
         if (tj <= t && seg[row + tj] == seg_i) {
@@ -75,7 +84,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     let used = atomicLoad(&tile_used) == mark;
     if (used) {
-      for (var i = li; i < TK * HS4; i += WG) {
+      for (var i = li; i < TK * HS4; i += THREADS) {
         let tj = k0 + i / HS4;
         let src = (row + min(tj, p.T - 1u)) * kv_stride + g * HS4 + i % HS4;
         Ks[i] = k[src];
@@ -83,16 +92,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
     }
     workgroupBarrier();
-    if (live && used) {
+    if (used && live) {
+      for (var j = 0u; j < p.tile; j++) {
+        var acc = vec4<f32>(0.0);
+        for (var i = 0u; i < DV; i++) { acc = fma(qr[i], Ks[j * HS4 + lane * DV + i], acc); }
+        part[(r * TK + j) * L + lane] = acc.x + acc.y + acc.z + acc.w;
+      }
+    }
+    workgroupBarrier();
+    if (used && live) {
       var s: array<f32, TK>;
       var tile_max = NEG;
       for (var j = 0u; j < p.tile; j++) {
         let tj = k0 + j;
         s[j] = NEG;
         if (tj <= t && seg[row + tj] == seg_i) {
-          var acc = vec4<f32>(0.0);
-          for (var d = 0u; d < HS4; d++) { acc = fma(qr[d], Ks[j * HS4 + d], acc); }
-          let score = acc.x + acc.y + acc.z + acc.w;
+          var score = 0.0;
+          for (var x = 0u; x < L; x++) { score += part[(r * TK + j) * L + x]; }
           s[j] = score;
           tile_max = max(tile_max, score);
         }
@@ -101,23 +117,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let m_new = max(m, tile_max);
         let correction = exp(m - m_new);
         l = l * correction;
-        for (var d = 0u; d < HS4; d++) { o[d] = o[d] * correction; }
+        for (var i = 0u; i < DV; i++) { o[i] = o[i] * correction; }
         for (var j = 0u; j < p.tile; j++) {
           if (s[j] > 0.5 * NEG) {
             let pj = exp(s[j] - m_new);
             l += pj;
-            for (var d = 0u; d < HS4; d++) { o[d] = fma(vec4<f32>(pj), Vs[j * HS4 + d], o[d]); }
+            for (var i = 0u; i < DV; i++) { o[i] = fma(vec4<f32>(pj), Vs[j * HS4 + lane * DV + i], o[i]); }
           }
         }
         m = m_new;
       }
     }
-    workgroupBarrier();
+    // The next tile's first barrier orders these reads of Ks, Vs and part before its writes.
   }
 
   if (live) {
     let inv = 1.0 / l;
-    for (var d = 0u; d < HS4; d++) { out[q_base + d] = o[d] * inv; }
-    lse[n * p.NH + h] = m + log(l);
+    for (var i = 0u; i < DV; i++) { out[q_base + i] = o[i] * inv; }
+    if (lane == 0u) { lse[n * p.NH + h] = m + log(l); }
   }
 }
