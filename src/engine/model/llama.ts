@@ -18,16 +18,11 @@ import { createRopeInvFreq, ropeBackward, ropeForward } from '../kernels/rope/ro
 import { attentionBackward, attentionForward } from '../kernels/attention/attention';
 import { swigluBackward, swigluForward } from '../kernels/swiglu/swiglu';
 import { addForward, axpy } from '../kernels/elementwise/elementwise';
-import { matmul } from '../kernels/matmul/matmul';
 import { type AdapterLayout, LORA_MODULES, type LoraModule, findSlot, projectionShape, projectionWeightName } from './lora';
 import { type FrozenLinear, type LoraBinding, projectionBackward, projectionForward } from './projection';
 import type { MicroBatch } from './types';
-import type { Kernel } from '../gpu/pipelines';
-import { Uniforms } from '../gpu/uniforms';
-import { gridRows } from '../kernels/elementwise/grid';
-import crossEntropySource from './crossEntropy.wgsl?raw';
-
-const crossEntropyKernel: Kernel = { name: 'cross_entropy_inplace', source: crossEntropySource };
+import { embeddingForward } from '../kernels/embedding/embedding';
+import { lmheadChunkRows, lmheadLogits, lmheadLoss } from '../kernels/lmhead/lmhead';
 
 /** Bytes of one logits chunk [rows, V] the LM head may use at once. */
 export const LOGITS_CHUNK_BYTES = 16 << 20;
@@ -134,6 +129,8 @@ export interface Workspace {
   logitsRows: number; // rows of one logits chunk
   logits: GPUBuffer; // [logitsRows, V]
   tokenLoss: GPUBuffer; // [N] cross-entropy per token (0 where ignored)
+  lossSum: GPUBuffer; // [1] Σ target-token losses of the micro-batch
+  targetCount: GPUBuffer; // u32 [1]
   buffers: GPUBuffer[];
 }
 
@@ -265,8 +262,7 @@ export class LlamaGpu {
       u: new Map([...targets].map((m) => [m, f32(`${tag} ${m} lora u`, N * R)])),
     });
     const L = this.spec.numLayers;
-    const chunkBytes = Math.min(LOGITS_CHUNK_BYTES, this.gpu.limits.maxStorageBufferBindingSize);
-    const logitsRows = Math.max(1, Math.min(N, Math.floor(chunkBytes / (this.V * 4))));
+    const logitsRows = lmheadChunkRows(this.gpu, N, this.V, LOGITS_CHUNK_BYTES);
     return {
       maxTokens: N,
       checkpointing,
@@ -297,6 +293,8 @@ export class LlamaGpu {
       logitsRows,
       logits: f32('logits chunk', logitsRows * this.V),
       tokenLoss: f32('token loss', N),
+      lossSum: f32('loss sum', 1),
+      targetCount: f32('target count', 1),
       buffers,
     };
   }
@@ -332,10 +330,9 @@ export class LlamaGpu {
     return ws.checkpointing ? ws.layers[0] : ws.layers[layer];
   }
 
-  /** encoder: xs[0][n] = embed[inputIds[n]] — a row copy per token (ids are known on the CPU). */
+  /** encoder: xs[0] = embed[inputIds] */
   embedTokens(rec: Recorder, ws: Workspace, batch: MicroBatch): void {
-    const row = this.C * 4;
-    for (let n = 0; n < batch.B * batch.T; n++) rec.copy(this.embed, batch.inputIds[n] * row, ws.xs[0], n * row, row);
+    embeddingForward(rec, { ids: ws.inputIds, w: this.embed, V: this.V, C: this.C, N: batch.B * batch.T, out: ws.xs[0], label: 'embedding' });
   }
 
   /** One decoder layer: xs[l] → xs[l+1], saving what backward needs in acts(l). */
@@ -385,38 +382,31 @@ export class LlamaGpu {
 
   /** logits [rows, V] = hf[firstRow…] · W_lmᵀ (generation and evaluation of small batches). */
   logits(rec: Recorder, ws: Workspace, out: GPUBuffer, firstRow: number, rows: number): void {
-    matmul(rec, { a: ws.hf, b: this.lmHead, c: out, M: rows, N: this.V, K: this.C, transB: true, bF16: this.lmHeadF16, offsetA: firstRow * this.C, label: 'lm head logits' });
+    let h = ws.hf;
+    if (firstRow > 0) {
+      // binding offsets must be aligned: copy the rows to the front of a free [N, C] scratch
+      rec.copy(ws.hf, firstRow * this.C * 4, ws.dhf, 0, rows * this.C * 4);
+      h = ws.dhf;
+    }
+    lmheadLogits(rec, { h, w: this.lmHead, wF16: this.lmHeadF16, N: rows, C: this.C, V: this.V, logits: out, label: 'lm head' });
   }
 
   /**
-   * The LM head and the loss, chunked over tokens so [N, V] logits never exist at once:
-   * per chunk, logits = hf·Wᵀ, then in place dlogits = gradScale·(softmax − onehot) with the
-   * per-token loss into ws.tokenLoss, then (when withGrad) dhf = dlogits·W.
+   * The fused, chunked LM head + cross-entropy (kernels/lmhead): per-token losses into
+   * ws.tokenLoss, their sum into ws.lossSum, and dhf = gradScale · d(lossSum)/dhf.
    */
-  headLoss(rec: Recorder, ws: Workspace, N: number, gradScale: number, withGrad: boolean): void {
-    for (let start = 0; start < N; start += ws.logitsRows) {
-      const rows = Math.min(ws.logitsRows, N - start);
-      this.logits(rec, ws, ws.logits, start, rows);
-      rec.dispatch({
-        kernel: crossEntropyKernel,
-        label: 'cross entropy',
-        constants: { WG: 64 },
-        uniforms: new Uniforms().u32(rows).u32(this.V).u32(start).f32(gradScale),
-        bindings: [ws.logits, ws.labels, ws.tokenLoss],
-        workgroups: gridRows(this.gpu, rows, 'cross entropy'),
-      });
-      if (withGrad) {
-        // dhf[start…] = dlogits · W   (backward of logits = hf·Wᵀ)
-        matmul(rec, { a: ws.logits, b: this.lmHead, c: ws.dhf, M: rows, N: this.C, K: this.V, bF16: this.lmHeadF16, offsetC: start * this.C, label: 'lm head backward' });
-      }
-    }
+  headLoss(rec: Recorder, ws: Workspace, N: number, gradScale: number): void {
+    lmheadLoss(rec, {
+      h: ws.hf, w: this.lmHead, wF16: this.lmHeadF16, N, C: this.C, V: this.V, labels: ws.labels, gradScale,
+      logits: ws.logits, chunkRows: ws.logitsRows, rowLoss: ws.tokenLoss, lossSum: ws.lossSum, targetCount: ws.targetCount, dh: ws.dhf, label: 'lm head',
+    });
   }
 
   /** Records forward, loss and backward of one micro-batch; LoRA grads accumulate (grads scaled by gradScale). */
   trainMicroBatch(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter, gradScale: number, dropout?: DropoutContext): void {
     const N = batch.B * batch.T;
     this.forward(rec, ws, batch, adapter, undefined, dropout);
-    this.headLoss(rec, ws, N, gradScale, true);
+    this.headLoss(rec, ws, N, gradScale);
     this.backward(rec, ws, batch, adapter, dropout);
   }
 

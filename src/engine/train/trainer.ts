@@ -305,7 +305,7 @@ export async function evaluate(
       model.uploadBatch(ws, batch);
       const rec = new Recorder(gpu, 'evaluate');
       model.forward(rec, ws, batch, opts.adapter);
-      model.headLoss(rec, ws, batch.B * batch.T, 0, false);
+      model.headLoss(rec, ws, batch.B * batch.T, 0);
       rec.submit();
       const tokenLoss = await readF32(gpu, ws.tokenLoss, batch.B * batch.T);
       for (const x of tokenLoss) lossSum += x;
