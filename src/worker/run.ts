@@ -161,6 +161,10 @@ export async function runTraining(args: RunArgs): Promise<RunOutcome> {
       ...files,
       params,
     };
+  } catch (error) {
+    // On a lost device the step in flight fails with whatever the driver says; report the loss.
+    if (lost) throw lost;
+    throw error;
   } finally {
     unsubscribe();
     if (!lost) trainer.destroy();

@@ -9,6 +9,7 @@ export function PlaygroundScreen() {
   const [base, setBase] = useState('');
   const [tuned, setTuned] = useState('');
   const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState(false);
   const [tunedLabel, setTunedLabel] = useState<string | null>(null);
   const [maxNew, setMaxNew] = useState(48);
   const [temperature, setTemperature] = useState(0);
@@ -17,6 +18,7 @@ export function PlaygroundScreen() {
   }, [c, trainingStatus]);
   const run = async () => {
     setBusy(true);
+    setDone(false);
     setBase('');
     setTuned('');
     const opts = { maxNewTokens: maxNew, temperature, seed: 1 };
@@ -28,6 +30,7 @@ export function PlaygroundScreen() {
       c.store.getState().notify('error', `Generation failed: ${(error as Error).message}`);
     } finally {
       setBusy(false);
+      setDone(true);
     }
   };
   return (
@@ -68,7 +71,7 @@ export function PlaygroundScreen() {
         </div>
         <div className="panel answer">
           <h3>With adapter{tunedLabel ? `: ${tunedLabel}` : ''}</h3>
-          <p data-testid="answer-tuned" className="answer-text">{tunedLabel ? tuned || <span className="hint">—</span> : <span className="hint">Train an adapter, or choose “Try” in the Library.</span>}</p>
+          <p data-testid="answer-tuned" data-done={done ? '1' : '0'} className="answer-text">{tunedLabel ? tuned || <span className="hint">—</span> : <span className="hint">Train an adapter, or choose “Try” in the Library.</span>}</p>
         </div>
       </div>
     </section>
