@@ -168,7 +168,7 @@ export async function openOrtPeer(): Promise<OrtSession> {
       const samples = (await page.evaluate(`(${PAGE_RUN})(${JSON.stringify(arg)})`)) as number[];
       if (errors.length) throw new Error(`ORT-web page error: ${errors.join('; ')}`);
       return {
-        group: 'matmul', name: c.name, impl: 'ort-web', ms: median(samples), samples, timing: 'wall-clock', flops: c.flops,
+        group: 'matmul-chromium', name: c.name, impl: 'ort-web', ms: median(samples), samples, timing: 'wall-clock', flops: c.flops,
         where: `headless Chromium (${adapter})`,
       };
     },
