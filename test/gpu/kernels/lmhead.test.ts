@@ -6,9 +6,24 @@ import { lmheadLogitsRef, lmheadLossRef } from '../../../src/engine/kernels/lmhe
 import { weightParts, type WeightPart } from '../../../src/engine/kernels/lora/weightParts';
 import { expectClose } from '../../helpers/compare';
 import { recordKernelError } from '../../helpers/kernelErrors';
-import { rng, uniformValues } from '../../helpers/random';
+import { gridValues, rng, uniformValues } from '../../helpers/random';
 import { testGpu } from '../../helpers/gpu';
 import { TOLERANCES } from '../../helpers/tolerances';
+
+/** f32 → f16 bits, exact for the grid values the f16 test uses. */
+function toF16(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  values.forEach((v, i) => {
+    f[0] = v;
+    const bits = u[0];
+    const sign = (bits >>> 16) & 0x8000;
+    const exp = ((bits >>> 23) & 0xff) - 127 + 15;
+    out[i] = v === 0 ? sign : sign | (exp << 10) | ((bits >>> 13) & 0x3ff);
+  });
+  return out;
+}
 
 interface Case {
   N: number;
@@ -129,5 +144,40 @@ describe('lm head + cross-entropy matches the float64 reference', () => {
     expect(lmheadChunkRows(gpu, 4096, 151936, 64 * 1024 * 1024)).toBe(Math.floor((64 * 1024 * 1024) / (151936 * 4)));
     expect(lmheadChunkRows(gpu, 3, 1000)).toBe(3);
     expect(() => lmheadChunkRows(gpu, 3, 1000, 100)).toThrow(/exceeds the chunk bound/);
+  });
+  it('lmhead loss and logits with f16 W match_reference where the adapter has shader-f16', async () => {
+    const gpu = await testGpu();
+    if (!gpu.features.f16) {
+      // SwiftShader has no shader-f16; lavapipe and real GPUs run the f16 path below.
+      console.log(`[lmhead] f16 path not exercised: ${gpu.adapter.name} has no shader-f16`);
+      expect(gpu.features.f16).toBe(false);
+      return;
+    }
+    const [N, C, V] = [6, 12, 301];
+    const h = gridValues(N * C, 3);
+    const w = gridValues(V * C, 4, 0.25);
+    const labels = new Int32Array([5, -100, 300, 0, 17, 42]);
+    const ref = lmheadLossRef({ N, C, V, h, w, labels, gradScale: 0.2 });
+    const made = [
+      uploadBuffer(gpu, 'lmhead f16 h', h),
+      uploadBuffer(gpu, 'lmhead f16 W', toF16(w)),
+      uploadBuffer(gpu, 'lmhead f16 labels', labels),
+      createBuffer(gpu, 'lmhead f16 logits', 4 * V * 4),
+      createBuffer(gpu, 'lmhead f16 row loss', N * 4),
+      createBuffer(gpu, 'lmhead f16 loss', 4),
+      createBuffer(gpu, 'lmhead f16 count', 4),
+      createBuffer(gpu, 'lmhead f16 dh', N * C * 4),
+      createBuffer(gpu, 'lmhead f16 full logits', N * V * 4),
+    ];
+    const [gh, gw, gl, logits, rowLoss, lossSum, targetCount, dh, full] = made;
+    const rec = new Recorder(gpu, 'lmhead f16 test');
+    lmheadLoss(rec, { N, C, V, h: gh, w: gw, wF16: true, labels: gl, gradScale: 0.2, logits, chunkRows: 4, rowLoss, lossSum, targetCount, dh });
+    lmheadLogits(rec, { N, C, V, h: gh, w: gw, wF16: true, logits: full });
+    await rec.done();
+    expectClose(await readF32(gpu, lossSum, 1), [ref.lossSum], TOLERANCES.lmheadLoss, 'lossSum f16');
+    expect((await readU32(gpu, targetCount, 1))[0]).toBe(ref.targetCount);
+    expectClose(await readF32(gpu, dh, N * C), ref.dh, TOLERANCES.lmhead, 'dh f16');
+    expectClose(await readF32(gpu, full, N * V), lmheadLogitsRef({ N, C, V, h, w }), TOLERANCES.lmhead, 'logits f16');
+    for (const b of made) b.destroy();
   });
 });
