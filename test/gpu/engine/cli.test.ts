@@ -31,7 +31,7 @@ describe('adapter-studio CLI on the demo model', () => {
     expect(metrics).toHaveLength(8);
     expect(Object.keys(metrics[0])).toEqual(expect.arrayContaining(['step', 'loss', 'lr', 'grad_norm', 'tokens_per_second']));
     console.log(`[cli] loss ${metrics[0].loss.toFixed(3)} → ${metrics[7].loss.toFixed(3)}`);
-    expect(metrics[7].loss).toBeLessThan(metrics[0].loss * 0.8);
+    expect(metrics[7].loss).toBeLessThan(metrics[0].loss - 0.3); // same text every step: the loss must fall
 
     const inspect = io();
     expect(await main(['inspect', out, '--model', 'public/models/demo'], inspect.io)).toBe(0);

