@@ -135,10 +135,21 @@ export function adapterSlug(adapterName: string): string {
   return slug || 'unknown-adapter';
 }
 
-/** bench/results/<YYYY-MM-DD>-<adapter>.json (the date in UTC). */
-export function resultFileName(date: Date, adapterName: string, dir = 'bench/results'): string {
+/**
+ * bench/results/<YYYY-MM-DD>-<adapter>.json (the date in UTC); a partial run (--quick, --only) adds
+ * its tag, e.g. …-quick.json or …-kernels.json, so it never overwrites the day's full run.
+ */
+export function resultFileName(date: Date, adapterName: string, dir = 'bench/results', tag = ''): string {
   const day = date.toISOString().slice(0, 10);
-  return `${dir}/${day}-${adapterSlug(adapterName)}.json`;
+  const suffix = tag ? `-${adapterSlug(tag)}` : '';
+  return `${dir}/${day}-${adapterSlug(adapterName)}${suffix}.json`;
+}
+
+/** The tag of a partial run for its file name: "quick", the groups run, or both; "" for a full run. */
+export function runTag(options: Pick<BenchOptions, 'quick' | 'only'>): string {
+  const full = GROUPS.filter((g) => g !== 'data');
+  const isFull = full.every((g) => options.only.includes(g));
+  return [options.quick ? 'quick' : '', isFull ? '' : options.only.join('-')].filter(Boolean).join('-');
 }
 
 export const GROUPS = ['matmul', 'lora-step', 'kernels', 'e2e', 'data'] as const;

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createNodeGpu } from '../src/engine/gpu/node';
 import type { Gpu } from '../src/engine/gpu/device';
 import {
-  BenchUsageError, formatTable, median, parseArgs, resultFileName,
+  BenchUsageError, formatTable, median, parseArgs, resultFileName, runTag,
   type BenchOptions, type Impl, type Measurement, type RepeatOptions, type Skipped,
 } from './harness';
 import { benchOursMatmul } from './ours';
@@ -188,7 +188,7 @@ export async function main(argv: string[]): Promise<number> {
   if (options.only.includes('data')) data = await benchData(run);
 
   const table = formatTable(run.measurements);
-  const file = resultFileName(started, gpu.adapter.name, options.outDir);
+  const file = resultFileName(started, gpu.adapter.name, options.outDir, runTag(options));
   mkdirSync(options.outDir, { recursive: true });
   const result = {
     date: started.toISOString(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  adapterSlug, BenchUsageError, compare, fmt, formatTable, gflops, matmulFlops, median, parseArgs, repeatRuns, resultFileName, speedup,
+  adapterSlug, BenchUsageError, compare, fmt, formatTable, gflops, matmulFlops, median, parseArgs, repeatRuns, resultFileName, runTag, speedup,
   type Measurement,
 } from '../../../bench/harness';
 import { onnxMatmulModel, ProtoWriter } from '../../../bench/onnx';
@@ -86,6 +86,15 @@ describe('bench harness table and files', () => {
     expect(resultFileName(date, 'NVIDIA GeForce RTX 4090', 'out')).toBe('out/2026-11-26-nvidia-geforce-rtx-4090.json');
     expect(adapterSlug('mesa software (llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1)')).toMatch(/^[a-z0-9-]{1,48}$/);
     expect(adapterSlug('???')).toBe('unknown-adapter');
+    expect(resultFileName(date, 'lavapipe', 'bench/results', 'quick-kernels')).toBe('bench/results/2026-11-26-lavapipe-quick-kernels.json');
+  });
+
+  it('partial runs are tagged so they never overwrite the full run', () => {
+    expect(runTag(parseArgs([]))).toBe('');
+    expect(runTag(parseArgs(['--quick']))).toBe('quick');
+    expect(runTag(parseArgs(['--only', 'kernels']))).toBe('kernels');
+    expect(runTag(parseArgs(['--quick', '--only', 'matmul,lora-step']))).toBe('quick-matmul-lora-step');
+    expect(runTag(parseArgs(['--data']))).toBe('');
   });
 });
 
