@@ -395,18 +395,19 @@ export class LlamaGpu {
    * The fused, chunked LM head + cross-entropy (kernels/lmhead): per-token losses into
    * ws.tokenLoss, their sum into ws.lossSum, and dhf = gradScale · d(lossSum)/dhf.
    */
-  headLoss(rec: Recorder, ws: Workspace, N: number, gradScale: number): void {
+  headLoss(rec: Recorder, ws: Workspace, N: number, gradScale: number, accumulateLoss = false): void {
     lmheadLoss(rec, {
+      accumulateLoss,
       h: ws.hf, w: this.lmHead, wF16: this.lmHeadF16, N, C: this.C, V: this.V, labels: ws.labels, gradScale,
       logits: ws.logits, chunkRows: ws.logitsRows, rowLoss: ws.tokenLoss, lossSum: ws.lossSum, targetCount: ws.targetCount, dh: ws.dhf, label: 'lm head',
     });
   }
 
   /** Records forward, loss and backward of one micro-batch; LoRA grads accumulate (grads scaled by gradScale). */
-  trainMicroBatch(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter, gradScale: number, dropout?: DropoutContext): void {
+  trainMicroBatch(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter, gradScale: number, dropout?: DropoutContext, accumulateLoss = false): void {
     const N = batch.B * batch.T;
     this.forward(rec, ws, batch, adapter, undefined, dropout);
-    this.headLoss(rec, ws, N, gradScale);
+    this.headLoss(rec, ws, N, gradScale, accumulateLoss);
     this.backward(rec, ws, batch, adapter, dropout);
   }
 

@@ -98,7 +98,8 @@ export function planMemory(spec: ModelSpec, lora: LoraSettings, cfg: MemoryConfi
   const activations = cfg.gradientCheckpointing
     ? spec.numLayers * spec.hiddenSize * N * F32 + N * spec.hiddenSize * F32 // layer inputs + final hidden
     : spec.numLayers * perLayer + N * spec.hiddenSize * F32;
-  const workspace = workspacePerToken(spec) * N * F32 + (cfg.gradientCheckpointing ? perLayer : 0) + N * 4 * 4 /* ids, labels, positions, segments */;
+  const dropoutScratch = lora.dropout > 0 ? N * Math.max(spec.hiddenSize, spec.numHeads * spec.headDim, spec.intermediateSize) * F32 : 0;
+  const workspace = workspacePerToken(spec) * N * F32 + (cfg.gradientCheckpointing ? perLayer : 0) + N * 4 * 4 /* ids, labels, positions, segments */ + dropoutScratch;
   const logitsChunk = Math.min(cfg.logitsChunkTokens, N) * spec.vocabSize * F32;
   const kvCache = cfg.kvCacheTokens * spec.numLayers * 2 * spec.numKvHeads * spec.headDim * F32;
   const total = w.total + adapter + activations + workspace + logitsChunk + kvCache;

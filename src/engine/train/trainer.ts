@@ -225,25 +225,21 @@ export class Trainer {
     const gradScale = targets > 0 ? 1 / targets : 0;
     const { model, ws, adapter } = this;
     const N = this.config.batchSize * this.config.seqLen;
-    const losses = new Float64Array(micro.length);
     const t0 = performance.now();
     for (let i = 0; i < micro.length; i++) {
       const batch = micro[i];
+      // Queue writes run after the previous micro-batch's submitted work, so no wait is needed here.
       model.uploadBatch(ws, batch);
       const rec = new Recorder(this.gpu, `step ${this.stepCount + 1} micro-batch ${i}`);
       if (i === 0) rec.clear(adapter.grads);
       // The dropout key's step counts micro-batches over the whole run, so a resumed run draws the same masks.
-      model.trainMicroBatch(rec, ws, batch, adapter, gradScale, { seed: this.config.seed, step: this.stepCount * this.config.gradAccum + i });
+      // The loss sum accumulates on the GPU over the micro-batches; one readback at the end of the step.
+      model.trainMicroBatch(rec, ws, batch, adapter, gradScale, { seed: this.config.seed, step: this.stepCount * this.config.gradAccum + i }, i > 0);
       rec.submit();
-      // The next micro-batch's uploads reuse the workspace: read this one's losses first.
-      const tokenLoss = await readF32(this.gpu, ws.tokenLoss, batch.B * batch.T);
-      let s = 0;
-      for (const x of tokenLoss) s += x;
-      losses[i] = s;
       signal?.throwIfAborted();
     }
+    const lossSum = (await readF32(this.gpu, ws.lossSum, 1))[0];
     const grads = await readF32(this.gpu, adapter.grads, this.layout.size);
-    const lossSum = losses.reduce((a, b) => a + b, 0);
     const loss = targets > 0 ? lossSum / targets : 0;
     let sq = 0;
     for (const g of grads) sq += g * g;
