@@ -220,7 +220,8 @@ async function generateCommand(opts: Options, io: CliIo): Promise<void> {
     seed: opts.number('seed', 0),
     eosTokenIds: spec.eosTokenIds,
   });
-  io.out.write(tok.decode(tokens, { skip_special_tokens: true }) + '\n');
+  io.out.write((tokens.length ? tok.decode(tokens, { skip_special_tokens: true }) : '') + '\n');
+  io.err.write(`${tokens.length} new tokens${tokens.length < opts.number('max-new-tokens', 128) ? ' (stopped at EOS)' : ''}\n`);
   model.destroy();
 }
 
