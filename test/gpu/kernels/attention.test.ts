@@ -32,7 +32,7 @@ const shapes: [string, AttentionShape & { maxBindingBytes?: number }, boolean][]
   ['T = 1', { B: 5, T: 1, NH: 3, KVH: 3, HS: 8 }, false],
   ['single head HS 64, T over one block', { B: 1, T: 130, NH: 1, KVH: 1, HS: 64 }, true],
   ['GQA 3 HS 64 packed', { B: 2, T: 67, NH: 3, KVH: 1, HS: 64 }, true],
-  ['GQA 7 small head', { B: 2, T: 33, NH: 7, KVH: 1, HS: 4 }, true],
+  ['GQA 7 small head', { B: 2, T: 33, NH: 7, KVH: 1, HS: 8 }, true],
   ['GQA 2 HS 128', { B: 1, T: 40, NH: 4, KVH: 2, HS: 128 }, true],
   ['batch rows split by the binding limit', { B: 5, T: 16, NH: 2, KVH: 1, HS: 8, maxBindingBytes: 4096 }, true],
   ['GQA 1 packed, custom scale', { B: 3, T: 19, NH: 2, KVH: 2, HS: 8, scale: 0.3 }, true],
