@@ -189,9 +189,10 @@ export class StudioController {
 
   /** Resumes an unfinished run from its last checkpoint (after a reload or a lost device). */
   async resumeRun(runId: string): Promise<void> {
+    this.s.patchTraining({ status: 'starting', error: null, deviceLost: false });
     const run = await this.checkpoints.run(runId);
     if (!run) {
-      this.s.notify('error', 'That run is no longer stored.');
+      this.s.patchTraining({ status: 'failed', error: 'That run is no longer stored.' });
       return;
     }
     this.s.replaceSettings(run.settings);
@@ -201,11 +202,14 @@ export class StudioController {
     if (!modelOk || this.s.gpu?.ok === false) {
       const gpu = await this.engine.gpuStatus();
       this.s.setGpu(gpu);
-      if (!(await this.loadModel(run.settings.model))) return;
+      if (!(await this.loadModel(run.settings.model))) {
+        this.s.patchTraining({ status: 'failed', error: 'The run’s model could not be loaded (see the Model screen).' });
+        return;
+      }
     }
     if (stored) await this.readDataset(stored.file, stored.name, stored.mapping);
     else if (!this.datasetFile) {
-      this.s.notify('error', 'The dataset of this run was not stored; drop the same file on the Dataset screen, then resume.');
+      this.s.patchTraining({ status: 'failed', error: 'The dataset of this run was not stored; drop the same file on the Dataset screen, then resume.' });
       return;
     }
     const latest = await this.checkpoints.latest(runId);

@@ -4,7 +4,7 @@ export function NoWebGpu({ reason, hint }: { reason: string; hint: string }) {
     <section className="panel no-webgpu" data-testid="no-webgpu" aria-labelledby="no-webgpu-title">
       <h2 id="no-webgpu-title">This browser cannot train here: no WebGPU</h2>
       <p className="error-text">{reason}</p>
-      {hint && <p>{hint}</p>}
+      {hint && !reason.includes(hint) && <p>{hint}</p>}
       <h3>Browsers that work</h3>
       <ul>
         <li><strong>Chrome or Edge 113+</strong> on Windows, macOS and ChromeOS; on Linux and Android, Chrome 121+ (on Linux you may need <code>chrome://flags/#enable-unsafe-webgpu</code> and Vulkan drivers).</li>
