@@ -203,7 +203,8 @@ export function createEngine(gpu: Gpu) {
     /** New token ids after the prompt (KV cache; EOS ends it). */
     async generate(promptIds: ArrayLike<number>, opts: GenerateOptions = {}): Promise<number[]> {
       const m = requireModel();
-      const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, eosTokenIds: m.spec.eosTokenIds, ...stripUndefined(opts) };
+      const { adapter: _useAdapter, onToken: _onToken, signal: _signal, ...given } = opts;
+      const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, eosTokenIds: m.spec.eosTokenIds, ...stripUndefined(given) };
       const adapter = opts.adapter === false ? null : currentAdapter();
       return generateTokens(m, adapter, promptIds, sampling, { onToken: opts.onToken, signal: opts.signal });
     },
@@ -246,7 +247,7 @@ export function createEngine(gpu: Gpu) {
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'object')) as Partial<T>;
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 export type Engine = ReturnType<typeof createEngine>;
