@@ -246,7 +246,8 @@ export class Trainer {
     const gradNorm = Math.sqrt(sq);
     const lr = this.lrAt(this.stepCount);
     const skipped = !Number.isFinite(loss) || !Number.isFinite(gradNorm);
-    if (!skipped && targets > 0) {
+    // A step without target tokens still steps AdamW with zero gradients, as the HF Trainer does.
+    if (!skipped) {
       const scale = clipScale(gradNorm, this.config.maxGradNorm);
       const t = this.stepCount - this.skipped + 1;
       adamwStepCpu(this.params, grads, this.m, this.v, t, { lr, weightDecay: this.config.weightDecay, beta1: this.config.beta1, beta2: this.config.beta2, eps: this.config.eps }, scale);
