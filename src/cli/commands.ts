@@ -20,7 +20,7 @@ import { createNodeGpu } from '../engine/gpu/node';
 import type { Gpu } from '../engine/gpu/device';
 import { LlamaGpu, createGpuAdapter } from '../engine/model/llama';
 import { exportAdapter, importAdapter, mergeAdapter } from '../engine/model/adapterFiles';
-import { adapterLayout, type LoraModule, type LoraSettings } from '../engine/model/lora';
+import type { LoraModule, LoraSettings } from '../engine/model/lora';
 import { generateTokens } from '../engine/model/generate';
 import { DEFAULT_TRAIN_CONFIG, Trainer, evaluate, type TrainConfig } from '../engine/train/trainer';
 import { checkMemory, formatBytes } from '../engine/train/memory';

@@ -8,7 +8,6 @@ import { mkdir, readFile, writeFile, appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Options, UsageError, formatHelp, parseArgs, type CommandSpec } from './args';
-import { Progress } from './progress';
 import { SCHEDULES } from '../engine/train/schedule';
 import { LORA_MODULES, type LoraModule } from '../engine/model/lora';
 

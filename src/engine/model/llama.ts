@@ -17,7 +17,7 @@ import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm/rmsnorm';
 import { createRopeInvFreq, ropeBackward, ropeForward } from '../kernels/rope/rope';
 import { attentionBackward, attentionForward } from '../kernels/attention/attention';
 import { swigluBackward, swigluForward } from '../kernels/swiglu/swiglu';
-import { addForward, axpy } from '../kernels/elementwise/elementwise';
+import { addForward } from '../kernels/elementwise/elementwise';
 import { type AdapterLayout, LORA_MODULES, type LoraModule, findSlot, projectionShape, projectionWeightName } from './lora';
 import { type FrozenLinear, type LoraBinding, projectionBackward, projectionForward } from './projection';
 import type { MicroBatch } from './types';

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { arrayDataset, Batcher, type Example } from '../../../src/data/batches';
+import { arrayDataset, type Example } from '../../../src/data/batches';
 import { LlamaGpu } from '../../../src/engine/model/llama';
-import { llamaReference } from '../../../src/engine/model/llama.ref';
-import { adapterLayout, initAdapter, LORA_MODULES } from '../../../src/engine/model/lora';
-import { adamwStepCpu, clipScale } from '../../../src/engine/train/adamw.cpu';
-import { deserializeCheckpoint, serializeCheckpoint } from '../../../src/engine/train/checkpoint';
-import { learningRate } from '../../../src/engine/train/schedule';
+import { LORA_MODULES } from '../../../src/engine/model/lora';
 import { DEFAULT_TRAIN_CONFIG, Trainer, evaluate, type TrainConfig } from '../../../src/engine/train/trainer';
 import { SeededRng } from '../../../src/engine/train/rng';
-import { expectClose } from '../../helpers/compare';
 import { testGpu } from '../../helpers/gpu';
 import { tinySpec, tinyWeights } from '../../unit/engine/tinyModel';
 

@@ -6,7 +6,7 @@ import { adapterLayout, initAdapter, LORA_MODULES } from '../../../src/engine/mo
 import { adamwStepCpu, clipScale } from '../../../src/engine/train/adamw.cpu';
 import { deserializeCheckpoint, serializeCheckpoint } from '../../../src/engine/train/checkpoint';
 import { learningRate } from '../../../src/engine/train/schedule';
-import { DEFAULT_TRAIN_CONFIG, Trainer, evaluate, type TrainConfig } from '../../../src/engine/train/trainer';
+import { DEFAULT_TRAIN_CONFIG, Trainer, type TrainConfig } from '../../../src/engine/train/trainer';
 import { SeededRng } from '../../../src/engine/train/rng';
 import { expectClose } from '../../helpers/compare';
 import { testGpu } from '../../helpers/gpu';

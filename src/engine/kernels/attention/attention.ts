@@ -28,6 +28,12 @@ export class AttentionArgumentError extends GpuError {}
 
 /** Threads per workgroup (at most): R rows × L lanes. */
 const THREADS = 64;
+/**
+ * Most vec4s of a head one lane keeps per register array. NOTE: measured at T 256, NH 9, HS 64 on
+ * the CPU adapters, whole rows per thread (no lane exchange) ran fastest, while a GPU's register
+ * file favours fewer; 8 vec4s (32 floats, four arrays in the dk/dv kernel: 128) is the compromise.
+ */
+const DV_MAX = Number(globalThis.process?.env?.ATT_DV_MAX ?? 8);
 /** NOTE: longer tiles barely help and lengthen shader JIT time on SwiftShader. */
 const TILE_CAP = 16;
 
@@ -93,7 +99,8 @@ export interface AttentionGeometry {
 /** Geometry for head size HS; `partials` is the number of [R·tile·L] f32 arrays the kernel keeps (1 or 2). */
 export function attentionGeometry(gpu: Gpu, HS: number, partials: number): AttentionGeometry {
   const HS4 = HS / 4;
-  const DV = [4, 3, 2, 1].find((d) => HS4 % d === 0)!;
+  let DV = 1;
+  for (let d = 1; d <= Math.min(HS4, DV_MAX); d++) if (HS4 % d === 0) DV = d;
   const L = HS4 / DV;
   const R = Math.max(1, Math.floor(THREADS / L));
   const bytes = Math.min(gpu.limits.maxComputeWorkgroupStorageSize || 16384, 32768) - 64;
