@@ -162,7 +162,10 @@ export async function runTraining(args: RunArgs): Promise<RunOutcome> {
       params,
     };
   } catch (error) {
-    // On a lost device the step in flight fails with whatever the driver says; report the loss.
+    // On a lost device the step in flight fails with whatever the driver says (often before the
+    // device's lost promise settles): give the loss a moment to be reported, then report it.
+    if (!lost) await Promise.race([gpu.device.lost, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    await yieldToEvents();
     if (lost) throw lost;
     throw error;
   } finally {

@@ -157,6 +157,7 @@ describe('the studio', () => {
   });
 
   let firstAdapter: number[] = [];
+  let zipPath = '';
 
   it('trains 20 steps on a dropped JSONL, the loss falls, the zip is a valid PEFT adapter, and the playground compares base and tuned', async () => {
     await open(TRAIN_QUERY);
@@ -185,6 +186,7 @@ describe('the studio', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
     const path = join(mkdtempSync(join(tmpdir(), 'studio-dl-')), download.suggestedFilename());
     await download.saveAs(path);
+    zipPath = path;
     const files = unzipSync(new Uint8Array(readFileSync(path)));
     expect(Object.keys(files).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
     const spec = parseHfConfig(JSON.parse(readFileSync('public/models/demo/config.json', 'utf8')));
@@ -261,5 +263,19 @@ describe('the studio', () => {
     const lib = await libraryFiles();
     expect(lib).toHaveLength(3);
     expect(lib.filter((a) => a.model.every((x, i) => x === firstAdapter[i]))).toHaveLength(3);
+  });
+
+  it('imports the downloaded zip back into the library, validated', async () => {
+    await page.getByTestId('tab-library').click();
+    const before = await page.getByTestId('library-item').count();
+    await page.getByTestId('import-zip').setInputFiles(zipPath);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="library-item"]').length === n + 1, before, { timeout: 60_000 });
+    const lib = await libraryFiles();
+    const imported = lib.filter((a) => a.model.length === firstAdapter.length && a.model.every((x, i) => x === firstAdapter[i]));
+    expect(imported.length).toBe(before + 1);
+    // A file that is not an adapter is refused with a message, and nothing is added.
+    await page.getByTestId('import-zip').setInputFiles({ name: 'not-an-adapter.zip', mimeType: 'application/zip', buffer: Buffer.from('hello') });
+    await page.getByTestId('notices').getByText(/Import failed: .*not-an-adapter\.zip/).waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('library-item').count()).toBe(before + 1);
   });
 });

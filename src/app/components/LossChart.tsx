@@ -53,7 +53,6 @@ export function LossChart({ train, validation, totalSteps }: { train: LossPoint[
         {xTicks.map((t) => (
           <text key={`x${t}`} x={x(t)} y={H - PAD.bottom + 18} textAnchor="middle" className="tick">{t}</text>
         ))}
-        <text x={W - PAD.right} y={H - 4} textAnchor="end" className="axis-label">optimizer step</text>
         <path d={trainPath} className="line train" data-testid="train-line" />
         <path d={valPath} className="line validation" data-testid="validation-line" />
         {validation.map((p) => (
@@ -63,6 +62,7 @@ export function LossChart({ train, validation, totalSteps }: { train: LossPoint[
       <figcaption>
         <span className="legend train">training loss</span>
         <span className="legend validation">validation loss</span>
+        <span>x: optimizer step</span>
       </figcaption>
     </figure>
   );

@@ -51,7 +51,9 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
         <dt>saved</dt><dd>{new Date(a.createdAt).toLocaleString()}</dd>
       </dl>
       <div className="row">
-        <button type="button" data-testid="library-download" onClick={() => void c.download(a.id, 'zip')}>Download</button>
+        <button type="button" data-testid="library-download" onClick={() => void c.download(a.id, 'zip')}>Download zip</button>
+        <button type="button" title="adapter_model.safetensors alone" onClick={() => void c.download(a.id, 'model')}>.safetensors</button>
+        <button type="button" title="adapter_config.json alone" onClick={() => void c.download(a.id, 'config')}>config</button>
         <button type="button" onClick={() => void c.tryInPlayground(a.id)}>Try</button>
         <button type="button" onClick={() => void c.continueTraining(a.id)}>Continue training</button>
         <button type="button" onClick={() => setEditing(true)}>Rename</button>
