@@ -35,7 +35,7 @@ const shapes: [string, AttentionShape & { maxBindingBytes?: number }, boolean][]
   ['GQA 7 small head', { B: 2, T: 33, NH: 7, KVH: 1, HS: 8 }, true],
   ['GQA 2 HS 128', { B: 1, T: 40, NH: 4, KVH: 2, HS: 128 }, true],
   ['batch rows split by the binding limit', { B: 5, T: 16, NH: 2, KVH: 1, HS: 8, maxBindingBytes: 4096 }, true],
-  ['GQA 1 packed, custom scale', { B: 3, T: 19, NH: 2, KVH: 2, HS: 8, scale: 0.3 }, true],
+  ['GQA 1 packed, custom scale, head size 20 (5 lanes × 1 vec4)', { B: 3, T: 19, NH: 2, KVH: 2, HS: 20, scale: 0.3 }, true],
 ];
 
 async function run(shape: AttentionShape & { maxBindingBytes?: number }, pack: boolean, seed: number) {

@@ -29,11 +29,13 @@ export class AttentionArgumentError extends GpuError {}
 /** Threads per workgroup (at most): R rows × L lanes. */
 const THREADS = 64;
 /**
- * Most vec4s of a head one lane keeps per register array. NOTE: measured at T 256, NH 9, HS 64 on
- * the CPU adapters, whole rows per thread (no lane exchange) ran fastest, while a GPU's register
- * file favours fewer; 8 vec4s (32 floats, four arrays in the dk/dv kernel: 128) is the compromise.
+ * Most vec4s of a head one lane keeps per register array.
+ * NOTE: measured (T 256, NH 9, KVH 3): larger DV runs faster on SwiftShader (HS 64, DV 16 ≈ 2.5×
+ * faster than DV 4) but lavapipe's shader compile grows steeply with it (HS 64 dk/dv pipeline: DV 16
+ * 90 s, DV 8 34 s; HS 128 backward: DV 4 17 s, DV 8 28 s), and a real GPU's register file favours
+ * small per-thread arrays. DV 4 keeps 16 floats per array (64 in the dk/dv kernel).
  */
-const DV_MAX = Number(globalThis.process?.env?.ATT_DV_MAX ?? 8);
+const DV_MAX = 4;
 /** NOTE: longer tiles barely help and lengthen shader JIT time on SwiftShader. */
 const TILE_CAP = 16;
 
