@@ -181,28 +181,32 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   let data: unknown;
-  if (options.only.includes('matmul')) await benchMatmul(run);
-  if (options.only.includes('lora-step')) await benchLoraStep(run);
-  if (options.only.includes('kernels')) await benchKernels(run);
-  if (options.only.includes('e2e')) await benchE2e(run);
-  if (options.only.includes('data')) data = await benchData(run);
-
-  const table = formatTable(run.measurements);
   const file = resultFileName(started, gpu.adapter.name, options.outDir, runTag(options));
   mkdirSync(options.outDir, { recursive: true });
-  const result = {
-    date: started.toISOString(),
-    seconds: Math.round((Date.now() - started.getTime()) / 1000),
-    commit: gitCommit(),
-    options,
-    adapter: { ...gpu.adapter, features: gpu.features, limits: gpu.limits, tfjsAdapter: tfAdapter },
-    host: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavg: loadavg() },
-    measurements: run.measurements,
-    skipped: run.skipped,
-    data,
-    table,
+  // Written after every group (complete: false until the end), so an interrupted run keeps its numbers.
+  const save = (complete: boolean) => {
+    const result = {
+      date: started.toISOString(),
+      seconds: Math.round((Date.now() - started.getTime()) / 1000),
+      complete,
+      commit: gitCommit(),
+      options,
+      adapter: { ...gpu.adapter, features: gpu.features, limits: gpu.limits, tfjsAdapter: tfAdapter },
+      host: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavg: loadavg() },
+      measurements: run.measurements,
+      skipped: run.skipped,
+      data,
+      table: formatTable(run.measurements),
+    };
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   };
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  if (options.only.includes('matmul')) await benchMatmul(run).finally(() => save(false));
+  if (options.only.includes('lora-step')) await benchLoraStep(run).finally(() => save(false));
+  if (options.only.includes('kernels')) await benchKernels(run).finally(() => save(false));
+  if (options.only.includes('e2e')) await benchE2e(run);
+  if (options.only.includes('data')) data = await benchData(run);
+  save(true);
+  const table = formatTable(run.measurements);
 
   const limits = gpu.limits;
   console.log(`\n## Adapter Studio benchmark — ${gpu.adapter.name}\n`);
