@@ -173,6 +173,9 @@ export class StudioController {
     const settings = this.s.settings;
     const runId = newId('run');
     const dataset = this.datasetSummary();
+    // The run shows at once (before anything is awaited), so the screen never shows the last run's state.
+    this.s.startTraining(runId);
+    this.s.setScreen('training');
     let initialAdapter: { adapterModel: Uint8Array; adapterConfig: string } | undefined;
     if (initialAdapterId) initialAdapter = await this.library.files(initialAdapterId);
     try {
@@ -182,8 +185,6 @@ export class StudioController {
       if (!isQuotaError(error)) throw error;
       this.s.notify('warning', `Storage is full, so this run cannot be resumed after a reload: ${errorText(error)}`);
     }
-    this.s.startTraining(runId);
-    this.s.setScreen('training');
     await this.runWorker(runId, settings, dataset, { initialAdapter });
   }
 
