@@ -5,7 +5,7 @@ import { register } from 'node:module';
 register('./raw-hooks.mjs', import.meta.url);
 const { createNodeGpu } = await import('../src/engine/gpu/node');
 const { createBuffer, uploadBuffer } = await import('../src/engine/gpu/buffers');
-const { matmul, chooseMatmulTile } = await import('../src/engine/kernels/matmul/matmul');
+const { matmul } = await import('../src/engine/kernels/matmul/matmul');
 const { timeOurs, randomValues } = await import('./ours');
 const { median, gflops } = await import('./harness');
 
@@ -20,9 +20,10 @@ const a = uploadBuffer(gpu, 'A', randomValues(M * K, 1));
 const b = uploadBuffer(gpu, 'B', randomValues(K * N, 2));
 const c = createBuffer(gpu, 'C', M * N * 4);
 const candidates: (Record<string, number> | undefined)[] = tiles ?? [undefined];
+const scalar = process.env.SCALAR === '1';
 for (const tile of candidates) {
-  const t = await timeOurs(gpu, 'profile', (rec) => matmul(rec, { a, b, c, M, N, K, transA, transB, tile: tile as never }), { repeats: 3, maxCaseSeconds: 3, warmup: 1 });
+  const t = await timeOurs(gpu, 'profile', (rec) => matmul(rec, { a, b, c, M, N, K, transA, transB, tile: tile as never, vec4: !scalar }), { repeats: 3, maxCaseSeconds: 3, warmup: 1 });
   const ms = median(t.samples);
-  console.log(`${JSON.stringify(tile ?? chooseMatmulTile(gpu, M, N))}: ${ms.toFixed(1)} ms, ${gflops(2 * M * N * K, ms).toFixed(3)} GFLOP/s (wall ${t.wallMs.toFixed(1)})`);
+  console.log(`${scalar ? 'scalar ' : ''}${JSON.stringify(tile ?? 'default')}: ${ms.toFixed(1)} ms, ${gflops(2 * M * N * K, ms).toFixed(3)} GFLOP/s (wall ${t.wallMs.toFixed(1)})`);
 }
 process.exit(0);
