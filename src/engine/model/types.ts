@@ -1,23 +1,14 @@
-/**
- * One micro-batch as the engine consumes it: B rows of T tokens, row-major [B*T]. Structurally the
- * same as src/data/batches.ts `Batch`, so batches from the data pipeline pass straight in.
- */
-export interface MicroBatch {
-  B: number;
-  T: number;
-  /** [B*T] token ids. */
-  inputIds: Int32Array;
-  /** [B*T] next-token targets, already shifted; -100 = ignore. */
-  labels: Int32Array;
-  /** [B*T] positions, restarting at 0 in each packed segment. */
-  positionIds: Uint32Array;
-  /** [B*T] a token attends to j iff same row, j ≤ i and equal segment ids. */
-  segmentIds: Uint32Array;
-  /** Count of labels ≠ -100. */
-  targetTokens: number;
-}
+import type { Batch } from '../../data/batches';
+import { IGNORE_INDEX } from '../../data/batches';
 
-export const IGNORE_INDEX = -100;
+/**
+ * One micro-batch as the engine consumes it: the data pipeline's `Batch` (B rows of T tokens,
+ * row-major [B*T], labels already shifted with -100 = ignore, positions restarting and a segment id
+ * per packed document), so batches from src/data pass straight in.
+ */
+export type MicroBatch = Batch;
+
+export { IGNORE_INDEX };
 
 /** Frozen base weights by Hugging Face tensor name. */
 export type WeightMap = Map<string, ArrayLike<number>>;
