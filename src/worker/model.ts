@@ -1,5 +1,6 @@
 // Loading a base model inside the worker: the built-in demo (served next to the page), a hub
-// repository, or a folder the user dropped. Weights go tensor by tensor to the GPU, with progress.
+// repository (through src/hub: cached, gated repositories explained, per-file download progress),
+// or a folder the user dropped. Weights go tensor by tensor to the GPU, with progress.
 import * as transformers from '@huggingface/transformers';
 import { browserFiles, openCheckpoint, urlFiles, type Checkpoint, type ModelFiles } from '../formats/checkpoint';
 import type { ModelSpec } from '../formats/hfConfig';
@@ -7,6 +8,7 @@ import { DEMO_MODEL_PATH } from '../formats/demoModel';
 import type { Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
 import { LlamaGpu } from '../engine/model/llama';
+import { hubFiles, type HubCache } from '../hub/hub';
 import type { ModelChoice } from '../app/store/settings';
 import type { LoadProgress, ModelInfo } from './protocol';
 import { throwIfAborted } from './cancel';
@@ -55,20 +57,67 @@ export interface LoadModelArgs {
   pageUrl: string;
   /** Files of a dropped folder (choice.kind === 'local'). */
   files?: File[];
+  /** Hub access (choice.kind === 'hub'): another endpoint laid out like the hub, an access token, a cache. */
+  hub?: HubAccess;
   onProgress: (p: LoadProgress) => void;
   signal: AbortSignal;
 }
 
-export async function loadModel({ gpu, choice, pageUrl, files, onProgress, signal }: LoadModelArgs): Promise<LoadedModel> {
+export interface HubAccess {
+  /** Defaults to https://huggingface.co; a server with `<endpoint>/<owner>/<name>/resolve/main/<file>`. */
+  endpoint?: string;
+  /** For gated or private repositories. */
+  token?: string;
+  /** Defaults to the browser's Cache API (none in Node); null disables caching. */
+  cache?: HubCache | null;
+}
+
+/**
+ * A hub repository as ModelFiles, its per-file download progress mapped onto LoadProgress under the
+ * phase `phase()` returns. Weight bytes are counted across files from the moment the weights phase
+ * starts, against `weightsTotal()` (the tensors' bytes), so the bar matches the per-tensor reports.
+ */
+export function hubModelFiles(
+  repo: string,
+  access: HubAccess,
+  signal: AbortSignal,
+  onProgress: (p: LoadProgress) => void,
+  phase: () => LoadProgress['phase'],
+  weightsTotal: () => number,
+): ModelFiles {
+  const seen = new Map<string, number>();
+  let weightBytes = 0;
+  return hubFiles(repo, {
+    endpoint: access.endpoint,
+    token: access.token,
+    cache: access.cache,
+    signal,
+    onProgress: (p) => {
+      const delta = Math.max(0, p.loaded - (seen.get(p.file) ?? 0));
+      seen.set(p.file, Math.max(p.loaded, seen.get(p.file) ?? 0));
+      const now = phase();
+      if (now === 'weights') {
+        weightBytes += delta;
+        const total = weightsTotal();
+        onProgress({ phase: now, file: p.file, loaded: Math.min(weightBytes, total), total });
+      } else {
+        onProgress({ phase: now, file: p.file, loaded: p.loaded, total: p.total });
+      }
+    },
+  });
+}
+
+export async function loadModel({ gpu, choice, pageUrl, files, hub, onProgress, signal }: LoadModelArgs): Promise<LoadedModel> {
   let modelFiles: ModelFiles;
   let name: string;
+  let phase: LoadProgress['phase'] = 'config';
+  let total = 0;
   if (choice.kind === 'demo') {
     const base = new URL(DEMO_MODEL_PATH, pageUrl).href;
     modelFiles = urlFiles(base, { signal });
     name = 'demo';
   } else if (choice.kind === 'hub') {
-    const base = `https://huggingface.co/${choice.id}/resolve/main/`;
-    modelFiles = urlFiles(base, { signal });
+    modelFiles = hubModelFiles(choice.id, hub ?? {}, signal, onProgress, () => phase, () => total);
     name = choice.id;
   } else {
     if (!files?.length) throw new ModelLoadError(choice.name, 'no files were given for the local folder');
@@ -87,7 +136,8 @@ export async function loadModel({ gpu, choice, pageUrl, files, onProgress, signa
     const [b, e] = checkpoint.tensorInfo(t).dataOffsets;
     return e - b;
   };
-  const total = checkpoint.tensorNames.reduce((n, t) => n + sizeOf(t), 0);
+  total = checkpoint.tensorNames.reduce((n, t) => n + sizeOf(t), 0);
+  phase = 'weights';
   let loaded = 0;
   let parameters = 0;
   const gpuModel = await LlamaGpu.load(
@@ -104,6 +154,7 @@ export async function loadModel({ gpu, choice, pageUrl, files, onProgress, signa
   ).catch((error) => {
     throw new ModelLoadError(name, (error as Error).message);
   });
+  phase = 'tokenizer';
   onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: total, total });
   let tokenizer: Tokenizer;
   try {
@@ -112,6 +163,7 @@ export async function loadModel({ gpu, choice, pageUrl, files, onProgress, signa
     gpuModel.destroy();
     throw new ModelLoadError(name, (error as Error).message);
   }
+  phase = 'ready';
   onProgress({ phase: 'ready', file: '', loaded: total, total });
   const spec = checkpoint.spec;
   const eosIds = spec.eosTokenIds.length ? spec.eosTokenIds : tokenizer.eos_token_id != null ? [tokenizer.eos_token_id] : [];
