@@ -167,6 +167,10 @@ export interface BenchOptions {
   maxCaseSeconds: number;
   /** Where the JSON goes. */
   outDir: string;
+  /** e2e: decoder layers of the SmolLM2-135M-shaped model (default 2 of 30). */
+  layers?: number;
+  /** e2e: only configurations with micro-batch · sequence ≤ this many tokens. */
+  e2eMaxTokens?: number;
 }
 
 export class BenchUsageError extends Error {
@@ -174,6 +178,7 @@ export class BenchUsageError extends Error {
 }
 
 export const USAGE = `npm run bench -- [--quick] [--only <group>[,<group>…]] [--data] [--no-tfjs] [--no-ort] [--repeats N] [--out DIR]
+  [--layers N] [--e2e-max-tokens N]   (e2e: model depth, default 2 of 30; skip configurations above N tokens per micro-batch)
   groups: ${GROUPS.join(', ')} (data runs only when asked: --data or --only data)`;
 
 /** Parses the command line after `npm run bench --`. */
@@ -209,6 +214,11 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) throw new BenchUsageError(`--repeats must be a positive integer\n${USAGE}`);
       options.repeats = n;
+    } else if (arg === '--layers' || arg === '--e2e-max-tokens') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) throw new BenchUsageError(`${arg} must be a positive integer\n${USAGE}`);
+      if (arg === '--layers') options.layers = n;
+      else options.e2eMaxTokens = n;
     } else if (arg === '--out') options.outDir = value();
     else if (arg === '--help' || arg === '-h') throw new BenchUsageError(USAGE);
     else throw new BenchUsageError(`unknown argument "${arg}"\n${USAGE}`);

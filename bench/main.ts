@@ -14,6 +14,7 @@ import { benchTfMatmul, loadTf } from './peers/tfjs';
 import { openOrtPeer, type OrtSession } from './peers/ort';
 import { matmulCases, QWEN25_05B, SMOLLM2_135M } from './shapes';
 import { benchOursLoraStep, benchTfLoraStep, loraStepCase } from './lora-step';
+import { E2E_DEFAULT_LAYERS, formatE2eTable, runE2e, type E2eRun } from './e2e';
 
 interface Run {
   gpu: Gpu;
@@ -126,11 +127,29 @@ async function benchKernels(run: Run): Promise<void> {
   }
 }
 
-async function benchE2e(run: Run): Promise<void> {
-  const reason = existsSync('src/engine/index.ts')
-    ? 'src/engine/index.ts exists but the end-to-end training benchmark is not wired to it yet'
-    : 'the training engine (src/engine/index.ts) has not landed yet';
-  run.skipped.push({ group: 'e2e', name: 'LoRA training tokens/s', impl: 'ours', reason });
+/** LoRA training end to end with the real engine (bench/e2e.ts); its own table beside the kernels'. */
+async function benchE2e(run: Run): Promise<E2eRun | undefined> {
+  try {
+    const e2e = await runE2e(
+      run.gpu,
+      {
+        quick: run.options.quick, layers: run.options.layers ?? E2E_DEFAULT_LAYERS, maxTokens: run.options.e2eMaxTokens,
+        steps: run.options.repeats, maxCaseSeconds: run.options.maxCaseSeconds,
+      },
+      log,
+    );
+    for (const r of e2e.results) {
+      run.measurements.push({
+        group: 'e2e', name: r.name, impl: 'ours', ms: r.medianStepMs, samples: r.stepMs, timing: 'wall-clock',
+        note: `${r.tokensPerSecond.toFixed(1)} tokens/s; first step ${(r.firstStepMs / 1000).toFixed(1)} s; peak ${r.peakBytes} B; planned ${r.plannedBytes} B`,
+      });
+    }
+    for (const f of e2e.failed) run.skipped.push({ group: 'e2e', name: f.name, impl: 'ours', reason: f.reason });
+    return e2e;
+  } catch (error) {
+    run.skipped.push({ group: 'e2e', name: 'LoRA training tokens/s', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    return undefined;
+  }
 }
 
 async function benchData(run: Run): Promise<unknown> {
@@ -181,6 +200,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   let data: unknown;
+  let e2e: E2eRun | undefined;
   const file = resultFileName(started, gpu.adapter.name, options.outDir, runTag(options));
   mkdirSync(options.outDir, { recursive: true });
   // Written after every group (complete: false until the end), so an interrupted run keeps its numbers.
@@ -196,6 +216,7 @@ export async function main(argv: string[]): Promise<number> {
       measurements: run.measurements,
       skipped: run.skipped,
       data,
+      e2e,
       table: formatTable(run.measurements),
     };
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
@@ -203,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
   if (options.only.includes('matmul')) await benchMatmul(run).finally(() => save(false));
   if (options.only.includes('lora-step')) await benchLoraStep(run).finally(() => save(false));
   if (options.only.includes('kernels')) await benchKernels(run).finally(() => save(false));
-  if (options.only.includes('e2e')) await benchE2e(run);
+  if (options.only.includes('e2e')) e2e = await benchE2e(run).finally(() => save(false));
   if (options.only.includes('data')) data = await benchData(run);
   save(true);
   const table = formatTable(run.measurements);
@@ -218,6 +239,7 @@ export async function main(argv: string[]): Promise<number> {
   );
   console.log(table);
   console.log('\nours/peer = peer time ÷ our time (above 1: ours is faster). Times are medians after one warm-up run.');
+  if (e2e?.results.length) console.log(`\n### End to end: LoRA training (${gpu.adapter.name})\n\n${formatE2eTable(e2e)}`);
   if (run.skipped.length) {
     console.log('\nNot measured:');
     for (const s of run.skipped) console.log(`- ${s.group} | ${s.name} | ${s.impl}: ${s.reason}`);
