@@ -8,6 +8,7 @@
  * Letters: B rows, T tokens per row, N = B*T, C hidden, NH/KVH heads, HS head size, QD = NH*HS,
  * KD = KVH*HS, I intermediate, V vocab, R rank.
  */
+import { ropeConfig } from './rope';
 import type { ModelSpec } from '../../formats/hfConfig';
 import { f32ToF16 } from '../../formats/dtype';
 import type { Gpu } from '../gpu/device';
@@ -224,8 +225,7 @@ export class LlamaGpu {
     } else {
       options.onProgress?.(++loaded, total, 'lm_head (tied)');
     }
-    const scaling = spec.ropeScaling ? { ...spec.ropeScaling, type: 'llama3' as const } : undefined;
-    const invFreq = createRopeInvFreq(gpu, { headSize: spec.headDim, theta: spec.ropeTheta, scaling }, 'rope invFreq');
+    const invFreq = createRopeInvFreq(gpu, ropeConfig(spec), 'rope invFreq');
     owned.push(invFreq);
     return new LlamaGpu(gpu, spec, f16, embed, lmHead, lmHeadF16, finalNorm, layers, invFreq, owned);
   }
