@@ -23,7 +23,7 @@ import { exportAdapter, importAdapter, mergeAdapter } from '../engine/model/adap
 import type { LoraModule, LoraSettings } from '../engine/model/lora';
 import { generateTokens } from '../engine/model/generate';
 import { DEFAULT_TRAIN_CONFIG, Trainer, evaluate, type TrainConfig } from '../engine/train/trainer';
-import { checkMemory, formatBytes } from '../engine/train/memory';
+import { checkMemory, formatBytes, logitsChunkTokens } from '../engine/train/memory';
 import { deserializeCheckpoint, serializeCheckpoint } from '../engine/train/checkpoint';
 import type { ScheduleKind } from '../engine/train/schedule';
 
@@ -141,7 +141,7 @@ async function train(opts: Options, io: CliIo): Promise<void> {
   const f16 = gpu.features.f16 && !opts.bool('f32-weights', false);
   const budget = opts.number('gpu-memory', 4) * 2 ** 30;
   const plan = checkMemory(spec, lora, {
-    batchSize: config.batchSize, seqLen, gradientCheckpointing: config.gradientCheckpointing, weightsF16: f16, logitsChunkTokens: config.batchSize * seqLen, kvCacheTokens: 0,
+    batchSize: config.batchSize, seqLen, gradientCheckpointing: config.gradientCheckpointing, weightsF16: f16, logitsChunkTokens: logitsChunkTokens(spec.vocabSize, config.batchSize * seqLen, gpu.limits.maxStorageBufferBindingSize), kvCacheTokens: 0,
   }, { budgetBytes: budget, maxBufferSize: gpu.limits.maxBufferSize });
   io.err.write(`memory plan: ${formatBytes(plan.total)} (weights ${formatBytes(plan.weights)}, adapter + Adam ${formatBytes(plan.adapter)}, activations ${formatBytes(plan.activations)})\n`);
   const model = await LlamaGpu.load(gpu, spec, (n) => m.ckpt.readTensorF32(n), { f16 });

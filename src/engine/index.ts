@@ -15,7 +15,7 @@ import { exportAdapter as writeAdapterFiles, importAdapter as readAdapterFiles, 
 import { DEFAULT_SAMPLING, generateTokens, type SamplingOptions } from './model/generate';
 import type { AdapterLayout, LoraSettings } from './model/lora';
 import { DEFAULT_TRAIN_CONFIG, Trainer, evaluate, type EvalResult, type StepReport, type TrainConfig } from './train/trainer';
-import { MemoryPlanError, checkMemory, type MemoryPlan } from './train/memory';
+import { MemoryPlanError, checkMemory, logitsChunkTokens, type MemoryPlan } from './train/memory';
 import { deserializeCheckpoint, serializeCheckpoint, type TrainState } from './train/checkpoint';
 
 export class EngineError extends Error {
@@ -135,7 +135,7 @@ export function createEngine(gpu: Gpu) {
     /** The planner's numbers, and whether (and why not) the configuration fits. */
     estimateMemory(req: MemoryRequest): MemoryEstimate {
       const m = requireModel();
-      const cfg = { batchSize: req.batchSize, seqLen: req.seqLen, gradientCheckpointing: req.gradientCheckpointing, weightsF16: m.f16, logitsChunkTokens: req.batchSize * req.seqLen, kvCacheTokens: req.kvCacheTokens ?? 0 };
+      const cfg = { batchSize: req.batchSize, seqLen: req.seqLen, gradientCheckpointing: req.gradientCheckpointing, weightsF16: m.f16, logitsChunkTokens: logitsChunkTokens(m.spec.vocabSize, req.batchSize * req.seqLen, gpu.limits.maxStorageBufferBindingSize), kvCacheTokens: req.kvCacheTokens ?? 0 };
       try {
         return { ...checkMemory(m.spec, req.lora, cfg, { budgetBytes: req.budgetBytes, maxBufferSize: gpu.limits.maxBufferSize }), fits: true, message: null };
       } catch (error) {

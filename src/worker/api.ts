@@ -10,7 +10,7 @@ import { Recorder } from '../engine/gpu/recorder';
 import { matmul } from '../engine/kernels/matmul/matmul';
 import { createGpuAdapter, destroyGpuAdapter, type GpuAdapter } from '../engine/model/llama';
 import { adapterLayout, type AdapterLayout } from '../engine/model/lora';
-import { planMemory, formatBytes } from '../engine/train/memory';
+import { planMemory, formatBytes, logitsChunkTokens } from '../engine/train/memory';
 import type { ColumnMapping } from '../data/schema';
 import type { ModelChoice, StudioSettings } from '../app/store/settings';
 import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary } from '../storage/adapterZip';
@@ -157,7 +157,7 @@ export const workerApi = {
       seqLen: settings.train.maxLength,
       gradientCheckpointing: false,
       weightsF16: model.gpuModel.f16,
-      logitsChunkTokens: 1024,
+      logitsChunkTokens: logitsChunkTokens(model.spec.vocabSize, settings.train.microBatch * settings.train.maxLength, gpu.limits.maxStorageBufferBindingSize),
       kvCacheTokens: 0,
     });
     const deviceMemoryGiB = (self.navigator as Navigator & { deviceMemory?: number }).deviceMemory;

@@ -9,6 +9,7 @@
  * KD = KVH*HS, I intermediate, V vocab, R rank.
  */
 import { ropeConfig } from './rope';
+import { LOGITS_CHUNK_BYTES } from '../train/memory';
 import type { ModelSpec } from '../../formats/hfConfig';
 import { f32ToF16 } from '../../formats/dtype';
 import type { Gpu } from '../gpu/device';
@@ -26,7 +27,7 @@ import { embeddingForward } from '../kernels/embedding/embedding';
 import { lmheadChunkRows, lmheadLogits, lmheadLoss } from '../kernels/lmhead/lmhead';
 
 /** Bytes of one logits chunk [rows, V] the LM head may use at once. */
-export const LOGITS_CHUNK_BYTES = 16 << 20;
+export { LOGITS_CHUNK_BYTES };
 
 export class ModelError extends Error {
   constructor(message: string) {

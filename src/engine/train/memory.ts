@@ -47,25 +47,49 @@ export interface MemoryPlan {
 
 const F32 = 4;
 
+/** Bound of one chunk of LM-head logits during training ([rows, V] f32); the model sizes its chunk with it. */
+export const LOGITS_CHUNK_BYTES = 16 << 20;
+
+/**
+ * Tokens per LM-head logits chunk, exactly as LlamaGpu sizes it (lmheadChunkRows with
+ * LOGITS_CHUNK_BYTES): callers of the planner pass this as `logitsChunkTokens`.
+ */
+export function logitsChunkTokens(vocabSize: number, tokens: number, maxStorageBufferBindingSize: number): number {
+  const bytes = Math.min(LOGITS_CHUNK_BYTES, maxStorageBufferBindingSize);
+  return Math.max(1, Math.min(tokens, Math.floor(bytes / (vocabSize * F32))));
+}
+
+/**
+ * Bytes of the frozen weights as LlamaGpu.load stores them: projections, their biases and an
+ * untied LM head in f16 when `f16`, the embedding table (also the tied LM head) and every norm
+ * weight always in f32.
+ */
 export function weightBytes(spec: ModelSpec, f16: boolean): { total: number; largest: number; largestName: string } {
   const C = spec.hiddenSize;
   const per = f16 ? 2 : 4;
-  let elements = spec.vocabSize * C + C; // embedding + final norm
-  let largest = spec.vocabSize * C;
+  let f32Elements = spec.vocabSize * C + C; // embedding + final norm
+  let perElements = 0;
+  let largest = spec.vocabSize * C * F32;
   let largestName = 'model.embed_tokens.weight';
   for (const m of ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const) {
     const s = projectionShape(spec, m);
-    elements += spec.numLayers * s.in * s.out;
-    if (s.in * s.out > largest) {
-      largest = s.in * s.out;
+    perElements += spec.numLayers * s.in * s.out;
+    if (s.in * s.out * per > largest) {
+      largest = s.in * s.out * per;
       largestName = `model.layers.0.*.${m}.weight`;
     }
   }
-  elements += spec.numLayers * 2 * C;
-  if (spec.attentionBias) elements += spec.numLayers * (spec.numHeads + 2 * spec.numKvHeads) * spec.headDim;
-  if (spec.qkNorm) elements += spec.numLayers * 2 * spec.headDim;
-  if (!spec.tieWordEmbeddings) elements += spec.vocabSize * C;
-  return { total: elements * per, largest: largest * per, largestName };
+  f32Elements += spec.numLayers * 2 * C;
+  if (spec.attentionBias) perElements += spec.numLayers * (spec.numHeads + 2 * spec.numKvHeads) * spec.headDim;
+  if (spec.qkNorm) f32Elements += spec.numLayers * 2 * spec.headDim;
+  if (!spec.tieWordEmbeddings) {
+    perElements += spec.vocabSize * C;
+    if (spec.vocabSize * C * per > largest) {
+      largest = spec.vocabSize * C * per;
+      largestName = 'lm_head.weight';
+    }
+  }
+  return { total: f32Elements * F32 + perElements * per, largest, largestName };
 }
 
 /** f32 floats one layer saves for its backward, per token. */
