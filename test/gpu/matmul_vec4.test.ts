@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../src/engine/gpu/recorder';
 import { readF32, uploadBuffer } from '../../src/engine/gpu/buffers';
-import { matmul, matmulVec4Applies, type MatmulArgs, type MatmulTile } from '../../src/engine/kernels/matmul/matmul';
+import { chooseMatmulVec4Tile, matmul, matmulVec4Applies, type MatmulArgs, type MatmulTile } from '../../src/engine/kernels/matmul/matmul';
+import type { Gpu } from '../../src/engine/gpu/device';
 import { matmulRef, type MatmulShape } from '../../src/engine/kernels/matmul/matmul.ref';
 import { expectClose } from '../helpers/compare';
 import { gridValues } from '../helpers/random';
@@ -68,17 +69,34 @@ describe('matmul vec4 path matches the float64 reference', () => {
     });
   }
 
-  it('matmul forward vec4 with every tile shape it picks matches_reference', async () => {
-    const tiles: MatmulTile[] = [
-      { BM: 64, BN: 64, BK: 16, TM: 8, TN: 8 },
-      { BM: 32, BN: 32, BK: 32, TM: 4, TN: 4 },
-      { BM: 128, BN: 8, BK: 16, TM: 4, TN: 4 },
-      { BM: 8, BN: 128, BK: 16, TM: 4, TN: 4 },
-      { BM: 16, BN: 16, BK: 16, TM: 4, TN: 4 },
-    ];
-    for (const [i, tile] of tiles.entries()) {
-      await runVec4({ M: 72, N: 40, K: 52, transB: i % 2 === 0, transA: i === 3 }, 500 + i, { tile });
+  it('matmul forward vec4 with every tile either table picks, unrolled and as loops, matches_reference', async () => {
+    // Both tile tables (CPU-backed adapters and GPUs), whichever adapter runs the test, over shapes
+    // that reach every branch: thin N and M of 8 and 16, small sides, and the general tile.
+    const tables = [true, false].map((cpuBacked) => ({ cpuBacked, limits: { maxComputeInvocationsPerWorkgroup: 256 } }) as unknown as Gpu);
+    const sides = [8, 16, 32, 72];
+    const tiles = new Map<string, MatmulTile>();
+    for (const table of tables) for (const M of sides) for (const N of sides) tiles.set(JSON.stringify(chooseMatmulVec4Tile(table, M, N)), chooseMatmulVec4Tile(table, M, N));
+    tiles.set('few threads', chooseMatmulVec4Tile({ cpuBacked: false, limits: { maxComputeInvocationsPerWorkgroup: 32 } } as unknown as Gpu, 72, 72));
+    expect(tiles.size).toBeGreaterThanOrEqual(9);
+    let i = 0;
+    for (const tile of tiles.values()) {
+      for (const unroll of [true, false]) {
+        await runVec4({ M: 72, N: 40, K: 52, transB: i % 2 === 0, transA: i % 3 === 1 }, 500 + i, { tile: { ...tile, unroll } });
+        i++;
+      }
     }
+  });
+
+  it('CPU-backed adapters get big register blocks; GPUs keep 64-thread workgroups', async () => {
+    const real = await testGpu();
+    if (/swiftshader|llvmpipe/i.test(real.adapter.name)) expect(real.cpuBacked, real.adapter.name).toBe(true);
+    const cpu = { cpuBacked: true, limits: { maxComputeInvocationsPerWorkgroup: 256 } } as unknown as Gpu;
+    const gpu = { cpuBacked: false, limits: { maxComputeInvocationsPerWorkgroup: 256 } } as unknown as Gpu;
+    const threads = (t: MatmulTile) => (t.BM / t.TM) * (t.BN / t.TN);
+    expect(chooseMatmulVec4Tile(cpu, 256, 576)).toMatchObject({ BM: 64, BN: 64, TM: 16, TN: 16 });
+    expect(chooseMatmulVec4Tile(cpu, 256, 8)).toMatchObject({ BN: 8, TM: 16, TN: 8 });
+    expect(threads(chooseMatmulVec4Tile(gpu, 256, 576))).toBe(64);
+    expect(threads(chooseMatmulVec4Tile(gpu, 256, 8))).toBe(64);
   });
 
   it('matmul forward vec4 with offsets, lda and ldc (a column block of a wider C) matches_reference', async () => {

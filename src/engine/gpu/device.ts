@@ -80,6 +80,15 @@ export class Gpu {
     });
   }
 
+  /**
+   * Whether the adapter runs shaders on the CPU (SwiftShader, lavapipe / llvmpipe, WARP): kernels
+   * pick tiles for it (few invocations with large register blocks) rather than for a GPU.
+   */
+  get cpuBacked(): boolean {
+    const a = this.adapter;
+    return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|\bwarp\b|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+  }
+
   /** Subscribe to device loss; returns the unsubscribe function. Fires at once if already lost. */
   onLost(listener: DeviceLostListener): () => void {
     if (this.lostError) {

@@ -11,10 +11,16 @@ export interface Kernel {
   name: string;
   source: string;
   entryPoint?: string;
+  /**
+   * Derives further placeholder values (generated WGSL, such as a loop unrolled for the tile) from
+   * the constants given; the pipeline is keyed by the given constants alone.
+   */
+  expand?: (constants: KernelConstants) => KernelConstants;
 }
 
 /** Replaces every `{{NAME}}` in `source`; a placeholder without a value is an error naming it. */
-export function specialize(kernel: Kernel, constants: KernelConstants): string {
+export function specialize(kernel: Kernel, given: KernelConstants): string {
+  const constants = kernel.expand ? { ...given, ...kernel.expand(given) } : given;
   return kernel.source.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
     const value = constants[name];
     if (value === undefined) throw new GpuError(`kernel "${kernel.name}": no value for compile-time constant {{${name}}}`, kernel.name);

@@ -1,14 +1,57 @@
 import type { Gpu } from '../../gpu/device';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
-import type { Kernel } from '../../gpu/pipelines';
+import type { Kernel, KernelConstants } from '../../gpu/pipelines';
 import { resolveStrides, type MatmulShape } from './matmul.ref';
 import source from './matmul.wgsl?raw';
 import vec4Source from './matmul_vec4.wgsl?raw';
 
 export const matmulKernel: Kernel = { name: 'matmul', source };
 /** The fast path: vec4 loads and stores, register-blocked (see matmul_vec4.wgsl for when it applies). */
-export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: vec4Source };
+export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: vec4Source, expand: vec4Body };
+
+/**
+ * The register block of matmul_vec4.wgsl written out for the tile: TM·TN/4 named vec4
+ * accumulators, the TM + TN workgroup reads and TM·TN dot products of one four-depth step, and
+ * the stores. Written as loops over arrays when UNROLL is false.
+ */
+export function vec4Body(c: KernelConstants): KernelConstants {
+  const TM = Number(c.TM);
+  const TN = Number(c.TN);
+  const TN4 = TN / 4;
+  const ind = (n: number) => ' '.repeat(n);
+  if (c.UNROLL === false) {
+    return {
+      ACC_DECL: `${ind(2)}var acc: array<vec4<f32>, ${TM * TN4}>;\n${ind(2)}for (var i = 0u; i < ${TM * TN4}u; i++) { acc[i] = vec4<f32>(0.0); }`,
+      INNER: [
+        `${ind(6)}var b: array<vec4<f32>, ${TN}>;`,
+        `${ind(6)}for (var j = 0u; j < ${TN}u; j++) { b[j] = Bs[bcol + j * BK4 + k4]; }`,
+        `${ind(6)}for (var i = 0u; i < ${TM}u; i++) {`,
+        `${ind(8)}let a = As[arow + i * BK4 + k4];`,
+        `${ind(8)}for (var j4 = 0u; j4 < ${TN4}u; j4++) {`,
+        `${ind(10)}acc[i * ${TN4}u + j4] += vec4<f32>(dot(a, b[4u * j4]), dot(a, b[4u * j4 + 1u]), dot(a, b[4u * j4 + 2u]), dot(a, b[4u * j4 + 3u]));`,
+        `${ind(8)}}`,
+        `${ind(6)}}`,
+      ].join('\n'),
+      STORE: `${ind(2)}for (var i = 0u; i < ${TM}u; i++) {\n${ind(4)}for (var j4 = 0u; j4 < ${TN4}u; j4++) { store_c(base_c, crow + i, ccol4 + j4, acc[i * ${TN4}u + j4]); }\n${ind(2)}}`,
+    };
+  }
+  const acc: string[] = [];
+  const inner: string[] = [];
+  const store: string[] = [];
+  for (let j = 0; j < TN; j++) inner.push(`${ind(6)}let b${j} = Bs[bcol + ${j * 1}u * BK4 + k4];`);
+  for (let i = 0; i < TM; i++) {
+    inner.push(`${ind(6)}let a${i} = As[arow + ${i}u * BK4 + k4];`);
+    for (let j4 = 0; j4 < TN4; j4++) {
+      const v = `acc${i}_${j4}`;
+      acc.push(`${ind(2)}var ${v} = vec4<f32>(0.0);`);
+      const d = [0, 1, 2, 3].map((t) => `dot(a${i}, b${4 * j4 + t})`).join(', ');
+      inner.push(`${ind(6)}${v} += vec4<f32>(${d});`);
+      store.push(`${ind(2)}store_c(base_c, crow + ${i}u, ccol4 + ${j4}u, ${v});`);
+    }
+  }
+  return { ACC_DECL: acc.join('\n'), INNER: inner.join('\n'), STORE: store.join('\n') };
+}
 
 export interface MatmulTile {
   BM: number;
@@ -16,6 +59,8 @@ export interface MatmulTile {
   BK: number;
   TM: number;
   TN: number;
+  /** false keeps the staged kernel's register block as loops over arrays (for comparison). */
+  unroll?: boolean;
 }
 
 /** Picks a tile for the shape within the device's workgroup limits. */
@@ -27,14 +72,22 @@ export function chooseMatmulTile(gpu: Gpu, M: number, N: number): MatmulTile {
 }
 
 /**
- * Tile of the vec4 kernel: 64 threads, each owning an 8×8 block (4×4 where a side is thin, as
- * LoRA's rank-r products are). Measured on SwiftShader and lavapipe (docs/performance.md): few
- * threads with many outputs beat 256 threads with 16 on CPU-backed adapters, and a real GPU
- * keeps 64-thread workgroups busy by running several per core.
+ * Tile of the vec4 kernel, per kind of adapter (measured in docs/performance.md):
+ * - CPU-backed adapters (SwiftShader, lavapipe) want few invocations with big register blocks:
+ *   16×16 outputs per thread in a 64×64 tile (16 threads) ran 1.4–1.7× the 8×8 block on both, and
+ *   the thin rank-r products of LoRA take a 16×8 block.
+ * - GPUs keep 64-thread workgroups of 8×8 blocks (4×4 on thin shapes), which a GPU runs several
+ *   of per core; not yet measured on hardware here.
  */
 export function chooseMatmulVec4Tile(gpu: Gpu, M: number, N: number): MatmulTile {
   const maxThreads = gpu.limits.maxComputeInvocationsPerWorkgroup;
   if (maxThreads < 64) return { BM: 16, BN: 16, BK: 16, TM: 4, TN: 4 };
+  if (gpu.cpuBacked) {
+    if (N <= 16) return N <= 8 ? { BM: 128, BN: 8, BK: 16, TM: 16, TN: 8 } : { BM: 64, BN: 16, BK: 16, TM: 16, TN: 16 };
+    if (M <= 16) return M <= 8 ? { BM: 8, BN: 128, BK: 16, TM: 8, TN: 16 } : { BM: 16, BN: 64, BK: 16, TM: 16, TN: 16 };
+    if (M <= 32 || N <= 32) return { BM: 32, BN: 32, BK: 16, TM: 16, TN: 16 };
+    return { BM: 64, BN: 64, BK: 16, TM: 16, TN: 16 };
+  }
   if (N <= 16) return { BM: 128, BN: 8, BK: 16, TM: 4, TN: 4 };
   if (M <= 16) return { BM: 8, BN: 128, BK: 16, TM: 4, TN: 4 };
   if (M <= 32 || N <= 32) return { BM: 32, BN: 32, BK: 32, TM: 4, TN: 4 };
@@ -89,11 +142,13 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
     .u32(strideB / unit).u32(strideC / unit).u32((args.offsetA ?? 0) / unit).u32((args.offsetB ?? 0) / unit)
     .u32((args.offsetC ?? 0) / unit).f32(alpha).f32(beta).u32((args.lda ?? 0) / unit)
     .u32((args.ldc ?? 0) / unit).u32(0).u32(0).u32(0);
+  const { unroll, ...sizes } = tile;
   rec.dispatch({
     kernel: vec4 ? matmulVec4Kernel : matmulKernel,
     label: args.label,
     constants: {
-      ...tile,
+      ...sizes,
+      ...(vec4 ? { UNROLL: unroll !== false } : {}),
       TRANS_A: Boolean(args.transA),
       TRANS_B: Boolean(args.transB),
       ACCUMULATE: Boolean(args.accumulate),

@@ -128,6 +128,16 @@ fn stage_b(base: u32, k0: u32, col0: u32, li: u32) {
   }
 }
 
+// Stores alpha·v (+ beta·C) at vec4 (row, col4) of C when it is inside the matrix.
+fn store_c(base_c: u32, row: u32, col4: u32, v: vec4<f32>) {
+  let N4 = p.N / 4u;
+  if (row >= p.M || col4 >= N4) { return; }
+  let idx = base_c + row * select(N4, p.ldc, p.ldc != 0u) + col4;
+  var value = p.alpha * v;
+  if (ACCUMULATE) { value += p.beta * C[idx]; }
+  C[idx] = value;
+}
+
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let tx = li % WX;
@@ -137,10 +147,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let base_a = p.offset_a + wg.z * p.batch_stride_a;
   let base_b = p.offset_b + wg.z * p.batch_stride_b;
   let base_c = p.offset_c + wg.z * p.batch_stride_c;
+  let arow = ty * TM * BK4; // first vec4 of this thread's rows in As
+  let bcol = tx * TN * BK4; // first vec4 of this thread's columns in Bs
+  let crow = row0 + ty * TM;
+  let ccol4 = col0 / 4u + tx * TN4;
 
-  var acc: array<vec4<f32>, TM * TN4>; // acc[i * TN4 + j4]: row ty·TM + i, columns tx·TN + 4·j4…
-  for (var i = 0u; i < TM * TN4; i++) { acc[i] = vec4<f32>(0.0); }
-
+  // Accumulators: acc_i_j4 holds row crow + i, columns 4·(ccol4 + j4)…; the per-depth update and
+  // the stores are generated for the tile (matmul.ts), unrolled so that a compiler without loop
+  // unrolling (SwiftShader) keeps them in registers rather than in a dynamically indexed array.
+{{ACC_DECL}}
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     stage_a(base_a, row0, k0, li);
     stage_b(base_b, k0, col0, li);
@@ -148,30 +163,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     // NOTE: dot products over four depths rather than fma chains: SwiftShader lowers fma() to a
     // correctly rounded software routine, and dot() keeps the slabs K-contiguous for every layout.
     for (var k4 = 0u; k4 < BK4; k4++) {
-      var b: array<vec4<f32>, TN>;
-      for (var j = 0u; j < TN; j++) { b[j] = Bs[(tx * TN + j) * BK4 + k4]; }
-      for (var i = 0u; i < TM; i++) {
-        let a = As[(ty * TM + i) * BK4 + k4];
-        for (var j4 = 0u; j4 < TN4; j4++) {
-          acc[i * TN4 + j4] += vec4<f32>(dot(a, b[4u * j4]), dot(a, b[4u * j4 + 1u]), dot(a, b[4u * j4 + 2u]), dot(a, b[4u * j4 + 3u]));
-        }
-      }
+{{INNER}}
     }
     workgroupBarrier();
   }
-
-  let N4 = p.N / 4u;
-  let ldc4 = select(N4, p.ldc, p.ldc != 0u);
-  for (var i = 0u; i < TM; i++) {
-    let row = row0 + ty * TM + i;
-    if (row >= p.M) { break; }
-    for (var j4 = 0u; j4 < TN4; j4++) {
-      let col4 = col0 / 4u + tx * TN4 + j4;
-      if (col4 >= N4) { break; }
-      let idx = base_c + row * ldc4 + col4;
-      var value = p.alpha * acc[i * TN4 + j4];
-      if (ACCUMULATE) { value += p.beta * C[idx]; }
-      C[idx] = value;
-    }
-  }
+{{STORE}}
 }
