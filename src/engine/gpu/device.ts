@@ -89,6 +89,17 @@ export class Gpu {
     return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|\bwarp\b|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
   }
 
+  /**
+   * Whether loops marked `// @unroll` in WGSL are written out before compiling: SwiftShader's
+   * compiler does not unroll, so small register arrays indexed in loops live in memory (1.4–1.7× on
+   * attention there); lavapipe and GPU compilers unroll themselves, and lavapipe's compile time grew
+   * more than tenfold when given the unrolled source (docs/performance.md).
+   */
+  get unrollInSource(): boolean {
+    const a = this.adapter;
+    return /swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+  }
+
   /** Subscribe to device loss; returns the unsubscribe function. Fires at once if already lost. */
   onLost(listener: DeviceLostListener): () => void {
     if (this.lostError) {

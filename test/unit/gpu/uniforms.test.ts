@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Uniforms } from '../../../src/engine/gpu/uniforms';
-import { pipelineKey, specialize } from '../../../src/engine/gpu/pipelines';
+import { pipelineKey, specialize, unrollLoops } from '../../../src/engine/gpu/pipelines';
 import { GpuError } from '../../../src/engine/gpu/errors';
 import { describeAdapter } from '../../../src/engine/gpu/device';
 import { chooseVulkanDriver } from '../../../src/engine/gpu/node';
@@ -34,6 +34,33 @@ describe('kernel specialization', () => {
   it('names the kernel and the constant when one is missing', () => {
     expect(() => specialize(kernel, { TILE: 16 })).toThrow(GpuError);
     expect(() => specialize(kernel, { TILE: 16 })).toThrow(/kernel "demo".*\{\{FLAG\}\}/);
+  });
+
+  it('writes out @unroll loops, nested, with the bound from a const, each copy in its own scope', () => {
+    const code = [
+      'const DV = {{DV}}u;',
+      'fn f() {',
+      '  // @unroll',
+      '  for (var i = 0u; i < DV; i++) {',
+      '    let xi = a[i];',
+      '    // @unroll',
+      '    for (var j = 0u; j < 2u; j++) { acc[i * 2u + j] += xi * b[j]; }',
+      '  }',
+      '  for (var k = 0u; k < DV; k++) { c[k] = 0.0; }',
+      '}',
+    ].join('\n');
+    const out = specialize({ name: 'u', source: code }, { DV: 2 }, { unroll: true });
+    expect(specialize({ name: 'u', source: code }, { DV: 2 })).toContain('@unroll'); // left to the driver's compiler
+    expect(out).not.toContain('@unroll');
+    expect(out).toContain('for (var k = 0u; k < DV; k++)'); // unmarked loops stay
+    expect(out.match(/let xi = a\[\du\];/g)).toEqual(['let xi = a[0u];', 'let xi = a[1u];']);
+    expect(out.match(/acc\[[^\]]*\]/g)).toEqual(['acc[0u * 2u + 0u]', 'acc[0u * 2u + 1u]', 'acc[1u * 2u + 0u]', 'acc[1u * 2u + 1u]']);
+    expect(out.match(/\{/g)?.length).toBe(out.match(/\}/g)?.length);
+  });
+
+  it('refuses an @unroll loop whose bound is not a compile-time integer', () => {
+    expect(() => unrollLoops('// @unroll\nfor (var i = 0u; i < p.n; i++) { }', 'bad')).toThrow(/kernel "bad"/);
+    expect(() => unrollLoops('// @unroll\nfor (var i = 0u; i < N; i++) { }', 'bad')).toThrow(/bound N/);
   });
 
   it('keys pipelines by name, entry point and sorted constants', () => {

@@ -59,6 +59,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var vr: array<vec4<f32>, DV>;
   var dkr: array<vec4<f32>, DV>;
   var dvr: array<vec4<f32>, DV>;
+  // @unroll
   for (var i = 0u; i < DV; i++) {
     kr[i] = k[kv_base + i] * p.scale;
     vr[i] = v[kv_base + i];
@@ -103,6 +104,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         for (var i = 0u; i < p.tile; i++) {
           var s4 = vec4<f32>(0.0);
           var dp4 = vec4<f32>(0.0);
+          // @unroll
           for (var d = 0u; d < DV; d++) {
             s4 = fma(kr[d], Qs[i * HS4 + lane * DV + d], s4);
             dp4 = fma(vr[d], Ds[i * HS4 + lane * DV + d], dp4);
@@ -118,6 +120,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
           if (ti < p.T && t <= ti && seg[row + ti] == seg_j) {
             var s = 0.0;
             var dp = 0.0;
+            // @unroll
             for (var x = 0u; x < L; x++) {
               s += part_s[(r * TQ + i) * L + x];
               dp += part_dp[(r * TQ + i) * L + x];
@@ -125,6 +128,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let pij = exp(s - lse_s[i]);
             let ds = vec4<f32>(pij * (dp - delta_s[i]));
             let pv = vec4<f32>(pij);
+            // @unroll
             for (var d = 0u; d < DV; d++) {
               dvr[d] = fma(pv, Ds[i * HS4 + lane * DV + d], dvr[d]);
               dkr[d] = fma(ds, Qs[i * HS4 + lane * DV + d], dkr[d]);
@@ -136,6 +140,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 
   if (live) {
+    // @unroll
     for (var d = 0u; d < DV; d++) {
       dk[kv_base + d] = dkr[d] * p.scale;
       dv[kv_base + d] = dvr[d];

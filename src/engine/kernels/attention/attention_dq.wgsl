@@ -52,6 +52,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var qr: array<vec4<f32>, DV>;
   var dor: array<vec4<f32>, DV>;
   var acc: array<vec4<f32>, DV>;
+  // @unroll
   for (var i = 0u; i < DV; i++) {
     qr[i] = q[q_base + i] * p.scale;
     dor[i] = dout[q_base + i];
@@ -90,6 +91,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       for (var j = 0u; j < p.tile; j++) {
         var s4 = vec4<f32>(0.0);
         var dp4 = vec4<f32>(0.0);
+        // @unroll
         for (var i = 0u; i < DV; i++) {
           s4 = fma(qr[i], Ks[j * HS4 + lane * DV + i], s4);
           dp4 = fma(dor[i], Vs[j * HS4 + lane * DV + i], dp4);
@@ -105,11 +107,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         if (tj <= t && seg[row + tj] == seg_i) {
           var s = 0.0;
           var dp = 0.0;
+          // @unroll
           for (var x = 0u; x < L; x++) {
             s += part_s[(r * TK + j) * L + x];
             dp += part_dp[(r * TK + j) * L + x];
           }
           let ds = vec4<f32>(exp(s - lse_i) * (dp - delta_i));
+          // @unroll
           for (var i = 0u; i < DV; i++) { acc[i] = fma(ds, Ks[j * HS4 + lane * DV + i], acc[i]); }
         }
       }
@@ -117,6 +121,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 
   if (live) {
+    // @unroll
     for (var i = 0u; i < DV; i++) { dq[q_base + i] = acc[i] * p.scale; }
   }
 }

@@ -59,6 +59,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
   var qr: array<vec4<f32>, DV>;
   var o: array<vec4<f32>, DV>;
+  // @unroll
   for (var i = 0u; i < DV; i++) {
     qr[i] = q[q_base + i] * p.scale;
     o[i] = vec4<f32>(0.0);
@@ -95,6 +96,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (used && live) {
       for (var j = 0u; j < p.tile; j++) {
         var acc = vec4<f32>(0.0);
+        // @unroll
         for (var i = 0u; i < DV; i++) { acc = fma(qr[i], Ks[j * HS4 + lane * DV + i], acc); }
         part[(r * TK + j) * L + lane] = acc.x + acc.y + acc.z + acc.w;
       }
@@ -108,6 +110,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         s[j] = NEG;
         if (tj <= t && seg[row + tj] == seg_i) {
           var score = 0.0;
+          // @unroll
           for (var x = 0u; x < L; x++) { score += part[(r * TK + j) * L + x]; }
           s[j] = score;
           tile_max = max(tile_max, score);
@@ -117,11 +120,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let m_new = max(m, tile_max);
         let correction = exp(m - m_new);
         l = l * correction;
+        // @unroll
         for (var i = 0u; i < DV; i++) { o[i] = o[i] * correction; }
         for (var j = 0u; j < p.tile; j++) {
           if (s[j] > 0.5 * NEG) {
             let pj = exp(s[j] - m_new);
             l += pj;
+            // @unroll
             for (var i = 0u; i < DV; i++) { o[i] = fma(vec4<f32>(pj), Vs[j * HS4 + lane * DV + i], o[i]); }
           }
         }
@@ -133,6 +138,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
   if (live) {
     let inv = 1.0 / l;
+    // @unroll
     for (var i = 0u; i < DV; i++) { out[q_base + i] = o[i] * inv; }
     if (lane == 0u) { lse[n * p.NH + h] = m + log(l); }
   }
