@@ -146,10 +146,12 @@ export function resultFileName(date: Date, adapterName: string, dir = 'bench/res
 }
 
 /** The tag of a partial run for its file name: "quick", the groups run, or both; "" for a full run. */
-export function runTag(options: Pick<BenchOptions, 'quick' | 'only'>): string {
+export function runTag(options: Pick<BenchOptions, 'quick' | 'only' | 'layers'>): string {
   const full = GROUPS.filter((g) => g !== 'data');
   const isFull = full.every((g) => options.only.includes(g));
-  return [options.quick ? 'quick' : '', isFull ? '' : options.only.join('-')].filter(Boolean).join('-');
+  // A model depth other than the default is a different experiment: it gets its own file.
+  const depth = options.layers !== undefined && options.only.includes('e2e') ? `${options.layers}layers` : '';
+  return [options.quick ? 'quick' : '', isFull ? '' : options.only.join('-'), depth].filter(Boolean).join('-');
 }
 
 export const GROUPS = ['matmul', 'lora-step', 'kernels', 'e2e', 'data'] as const;

@@ -81,19 +81,11 @@ export class Gpu {
   }
 
   /**
-   * Whether the adapter runs shaders on the CPU (SwiftShader, lavapipe / llvmpipe, WARP): kernels
-   * pick tiles for it (few invocations with large register blocks) rather than for a GPU.
-   */
-  get cpuBacked(): boolean {
-    const a = this.adapter;
-    return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|\bwarp\b|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
-  }
-
-  /**
-   * Whether loops marked `// @unroll` in WGSL are written out before compiling: SwiftShader's
-   * compiler does not unroll, so small register arrays indexed in loops live in memory (1.4–1.7× on
-   * attention there); lavapipe and GPU compilers unroll themselves, and lavapipe's compile time grew
-   * more than tenfold when given the unrolled source (docs/performance.md).
+   * Whether register blocks are written out in the WGSL (loops marked `// @unroll`, the matmul's
+   * generated block): SwiftShader's compiler does not unroll, so small register arrays indexed in
+   * loops live in memory (2.5× on the matmul, 1.4–1.7× on attention there). lavapipe and GPU
+   * compilers unroll themselves, and lavapipe took 4–14× longer to compile the written-out source
+   * (docs/performance.md).
    */
   get unrollInSource(): boolean {
     const a = this.adapter;

@@ -95,6 +95,7 @@ describe('bench harness table and files', () => {
     expect(runTag(parseArgs(['--only', 'kernels']))).toBe('kernels');
     expect(runTag(parseArgs(['--quick', '--only', 'matmul,lora-step']))).toBe('quick-matmul-lora-step');
     expect(runTag(parseArgs(['--data']))).toBe('');
+    expect(runTag(parseArgs(['--only', 'e2e', '--layers', '30']))).toBe('e2e-30layers');
   });
 });
 

@@ -59,7 +59,7 @@ export interface MatmulTile {
   BK: number;
   TM: number;
   TN: number;
-  /** false keeps the staged kernel's register block as loops over arrays (for comparison). */
+  /** Write the register block out (true) or keep loops (false); default: Gpu.unrollInSource. */
   unroll?: boolean;
 }
 
@@ -73,16 +73,17 @@ export function chooseMatmulTile(gpu: Gpu, M: number, N: number): MatmulTile {
 
 /**
  * Tile of the vec4 kernel, per kind of adapter (measured in docs/performance.md):
- * - CPU-backed adapters (SwiftShader, lavapipe) want few invocations with big register blocks:
- *   16×16 outputs per thread in a 64×64 tile (16 threads) ran 1.4–1.7× the 8×8 block on both, and
- *   the thin rank-r products of LoRA take a 16×8 block.
- * - GPUs keep 64-thread workgroups of 8×8 blocks (4×4 on thin shapes), which a GPU runs several
- *   of per core; not yet measured on hardware here.
+ * - Where the register block is written out (`Gpu.unrollInSource`: SwiftShader), few invocations
+ *   with big blocks: 16×16 outputs per thread in a 64×64 tile (16 threads) ran 1.4–1.7× the 8×8
+ *   block, and LoRA's thin rank-r products take 16×8 / 8×16 blocks (1.6–3.8× the 4×4 ones).
+ * - Elsewhere (lavapipe, GPUs) the block stays loops for the driver's compiler to unroll:
+ *   64-thread workgroups of 8×8 blocks (4×4 on thin shapes). On lavapipe, as loops, 16×16 ran no
+ *   faster than 8×8, and the written-out 16×16 cost 4–10 s of compiling per pipeline.
  */
 export function chooseMatmulVec4Tile(gpu: Gpu, M: number, N: number): MatmulTile {
   const maxThreads = gpu.limits.maxComputeInvocationsPerWorkgroup;
   if (maxThreads < 64) return { BM: 16, BN: 16, BK: 16, TM: 4, TN: 4 };
-  if (gpu.cpuBacked) {
+  if (gpu.unrollInSource) {
     if (N <= 16) return N <= 8 ? { BM: 128, BN: 8, BK: 16, TM: 16, TN: 8 } : { BM: 64, BN: 16, BK: 16, TM: 16, TN: 16 };
     if (M <= 16) return M <= 8 ? { BM: 8, BN: 128, BK: 16, TM: 8, TN: 16 } : { BM: 16, BN: 64, BK: 16, TM: 16, TN: 16 };
     if (M <= 32 || N <= 32) return { BM: 32, BN: 32, BK: 16, TM: 16, TN: 16 };
@@ -148,7 +149,9 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
     label: args.label,
     constants: {
       ...sizes,
-      ...(vec4 ? { UNROLL: unroll !== false } : {}),
+      // Written out only for compilers that do not unroll (SwiftShader: 2.5×); lavapipe unrolls
+      // itself and took 4–10 s instead of 0.7–1.2 s to compile the written-out 16×16 block.
+      ...(vec4 ? { UNROLL: unroll ?? rec.gpu.unrollInSource } : {}),
       TRANS_A: Boolean(args.transA),
       TRANS_B: Boolean(args.transB),
       ACCUMULATE: Boolean(args.accumulate),
