@@ -11,17 +11,15 @@ export interface Kernel {
   name: string;
   source: string;
   entryPoint?: string;
-  /**
-   * Derives further placeholder values (generated WGSL, such as a loop unrolled for the tile) from
-   * the constants given; the pipeline is keyed by the given constants alone.
-   */
-  expand?: (constants: KernelConstants) => KernelConstants;
 }
 
-/** Replaces every `{{NAME}}` in `source`; a placeholder without a value is an error naming it. */
+/**
+ * Replaces every `{{NAME}}` in `source` (a placeholder without a value is an error naming it), then
+ * writes out the `// @unroll` loops when `options.unroll`. PipelineCache passes
+ * `Gpu.unrollInSource` unless the constants carry a boolean `UNROLL` of their own.
+ */
 export function specialize(kernel: Kernel, given: KernelConstants, options: { unroll?: boolean } = {}): string {
-  const constants = kernel.expand ? { ...given, ...kernel.expand(given) } : given;
-  const code = fillPlaceholders(kernel, constants);
+  const code = fillPlaceholders(kernel, given);
   return options.unroll ? unrollLoops(code, kernel.name) : code;
 }
 
@@ -33,23 +31,67 @@ function fillPlaceholders(kernel: Kernel, constants: KernelConstants): string {
   });
 }
 
-const UNROLL_MARK = /\/\/ @unroll[^\n]*\n(\s*)for \(var (\w+) = 0u; \2 < (\w+); \2\+\+\) \{/;
+const UNROLL_MARK = /\/\/ @unroll[^\n]*\n(\s*)for \(var (\w+) = 0u; \2 < ([^;{}]+); \2\+\+\) \{/;
+
+/**
+ * Value of an integer expression of literals (`4u`), known consts, + - * / and parentheses, as u32
+ * arithmetic; undefined for anything else (floats, calls, unknown names).
+ */
+export function evalConstExpr(text: string, consts: ReadonlyMap<string, number>): number | undefined {
+  const tokens = text.match(/\d+u?|\w+|[-+*/()]|\S/g) ?? [];
+  let at = 0;
+  const factor = (): number | undefined => {
+    const t = tokens[at++];
+    if (t === undefined) return undefined;
+    if (t === '(') {
+      const v = sum();
+      return tokens[at++] === ')' ? v : undefined;
+    }
+    if (/^\d+u?$/.test(t)) return parseInt(t, 10);
+    return consts.get(t);
+  };
+  const product = (): number | undefined => {
+    let v = factor();
+    while (v !== undefined && (tokens[at] === '*' || tokens[at] === '/')) {
+      const op = tokens[at++];
+      const r = factor();
+      if (r === undefined || (op === '/' && r === 0)) return undefined;
+      v = op === '*' ? v * r : Math.floor(v / r);
+    }
+    return v;
+  };
+  const sum = (): number | undefined => {
+    let v = product();
+    while (v !== undefined && (tokens[at] === '+' || tokens[at] === '-')) {
+      const op = tokens[at++];
+      const r = product();
+      if (r === undefined) return undefined;
+      v = op === '+' ? v + r : v - r;
+    }
+    return v;
+  };
+  const value = sum();
+  return at === tokens.length ? value : undefined;
+}
 
 /**
  * Writes out every loop marked `// @unroll` on the line before it (for adapters whose compiler does
  * not unroll, `Gpu.unrollInSource`; elsewhere the mark is a comment). The loop must have the form
- * `for (var i = 0u; i < BOUND; i++) { … }` with BOUND a literal or a `const BOUND = <n>u;` of the
- * shader; each copy of the body gets its own braces, with `i` replaced by the literal. Some
+ * `for (var i = 0u; i < BOUND; i++) { … }` with BOUND an integer expression of literals and the
+ * shader's integer consts (`TM * TN4`); each copy of the body gets its own braces, with `i` replaced by the literal. Some
  * drivers (SwiftShader) do not unroll, so a small register array indexed in a loop stays a
  * dynamically indexed array in memory (docs/performance.md measured 2.5× on the matmul).
  */
 export function unrollLoops(code: string, name = 'shader'): string {
   const consts = new Map<string, number>();
-  for (const m of code.matchAll(/\bconst (\w+) = (\d+)u?;/g)) consts.set(m[1], Number(m[2]));
+  for (const m of code.matchAll(/\bconst (\w+) = ([^;]+);/g)) {
+    const value = evalConstExpr(m[2], consts);
+    if (value !== undefined) consts.set(m[1], value);
+  }
   for (let m = UNROLL_MARK.exec(code); m; m = UNROLL_MARK.exec(code)) {
-    const [whole, indent, index, boundName] = m;
-    const bound = /^\d+u?$/.test(boundName) ? parseInt(boundName, 10) : consts.get(boundName);
-    if (bound === undefined) throw new GpuError(`kernel "${name}": @unroll loop bound ${boundName} is not a literal or an integer const`, name);
+    const [whole, indent, index, boundText] = m;
+    const bound = evalConstExpr(boundText, consts);
+    if (bound === undefined) throw new GpuError(`kernel "${name}": @unroll loop bound ${boundText} is not an integer expression of literals and consts`, name);
     const open = m.index + whole.length; // just after the loop's "{"
     let depth = 1;
     let close = open;
@@ -88,7 +130,7 @@ export class PipelineCache {
     const key = pipelineKey(kernel, constants, entryPoint);
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
-      const code = specialize(kernel, constants, { unroll: this.gpu.unrollInSource });
+      const code = specialize(kernel, constants, { unroll: typeof constants.UNROLL === 'boolean' ? constants.UNROLL : this.gpu.unrollInSource });
       const module = this.gpu.device.createShaderModule({ label: key, code });
       pipeline = this.gpu.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint } });
       this.pipelines.set(key, pipeline);
@@ -101,7 +143,7 @@ export class PipelineCache {
   async getChecked(kernel: Kernel, constants: KernelConstants = {}, entryPoint = kernel.entryPoint ?? 'main'): Promise<GPUComputePipeline> {
     const key = pipelineKey(kernel, constants, entryPoint);
     if (this.pipelines.has(key)) return this.pipelines.get(key)!;
-    const code = specialize(kernel, constants, { unroll: this.gpu.unrollInSource });
+    const code = specialize(kernel, constants, { unroll: typeof constants.UNROLL === 'boolean' ? constants.UNROLL : this.gpu.unrollInSource });
     this.gpu.device.pushErrorScope('validation');
     const module = this.gpu.device.createShaderModule({ label: key, code });
     const pipeline = this.gpu.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint } });

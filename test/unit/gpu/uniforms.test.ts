@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Uniforms } from '../../../src/engine/gpu/uniforms';
-import { pipelineKey, specialize, unrollLoops } from '../../../src/engine/gpu/pipelines';
+import { evalConstExpr, pipelineKey, specialize, unrollLoops } from '../../../src/engine/gpu/pipelines';
 import { GpuError } from '../../../src/engine/gpu/errors';
 import { describeAdapter } from '../../../src/engine/gpu/device';
 import { chooseVulkanDriver } from '../../../src/engine/gpu/node';
@@ -56,6 +56,21 @@ describe('kernel specialization', () => {
     expect(out.match(/let xi = a\[\du\];/g)).toEqual(['let xi = a[0u];', 'let xi = a[1u];']);
     expect(out.match(/acc\[[^\]]*\]/g)).toEqual(['acc[0u * 2u + 0u]', 'acc[0u * 2u + 1u]', 'acc[1u * 2u + 0u]', 'acc[1u * 2u + 1u]']);
     expect(out.match(/\{/g)?.length).toBe(out.match(/\}/g)?.length);
+  });
+
+  it('evaluates integer const expressions as u32 arithmetic, and nothing else', () => {
+    const consts = new Map([['TM', 16], ['TN', 8]]);
+    expect(evalConstExpr('TM * (TN / 4u)', consts)).toBe(32);
+    expect(evalConstExpr('TN / 3u + 1u - 2', consts)).toBe(1);
+    expect(evalConstExpr('3.0e38', consts)).toBeUndefined();
+    expect(evalConstExpr('TM * X', consts)).toBeUndefined();
+    expect(evalConstExpr('TM / 0u', consts)).toBeUndefined();
+    expect(evalConstExpr('max(TM, 2u)', consts)).toBeUndefined();
+  });
+
+  it('takes an @unroll bound written as an expression of consts', () => {
+    const code = 'const TN = 8u;\nconst TN4 = TN / 4u;\n// @unroll\nfor (var j = 0u; j < 2u * TN4; j++) { s += v[j]; }';
+    expect(unrollLoops(code).match(/v\[\du\]/g)).toEqual(['v[0u]', 'v[1u]', 'v[2u]', 'v[3u]']);
   });
 
   it('refuses an @unroll loop whose bound is not a compile-time integer', () => {

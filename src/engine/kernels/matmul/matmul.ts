@@ -1,57 +1,14 @@
 import type { Gpu } from '../../gpu/device';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
-import type { Kernel, KernelConstants } from '../../gpu/pipelines';
+import type { Kernel } from '../../gpu/pipelines';
 import { resolveStrides, type MatmulShape } from './matmul.ref';
 import source from './matmul.wgsl?raw';
 import vec4Source from './matmul_vec4.wgsl?raw';
 
 export const matmulKernel: Kernel = { name: 'matmul', source };
 /** The fast path: vec4 loads and stores, register-blocked (see matmul_vec4.wgsl for when it applies). */
-export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: vec4Source, expand: vec4Body };
-
-/**
- * The register block of matmul_vec4.wgsl written out for the tile: TM·TN/4 named vec4
- * accumulators, the TM + TN workgroup reads and TM·TN dot products of one four-depth step, and
- * the stores. Written as loops over arrays when UNROLL is false.
- */
-export function vec4Body(c: KernelConstants): KernelConstants {
-  const TM = Number(c.TM);
-  const TN = Number(c.TN);
-  const TN4 = TN / 4;
-  const ind = (n: number) => ' '.repeat(n);
-  if (c.UNROLL === false) {
-    return {
-      ACC_DECL: `${ind(2)}var acc: array<vec4<f32>, ${TM * TN4}>;\n${ind(2)}for (var i = 0u; i < ${TM * TN4}u; i++) { acc[i] = vec4<f32>(0.0); }`,
-      INNER: [
-        `${ind(6)}var b: array<vec4<f32>, ${TN}>;`,
-        `${ind(6)}for (var j = 0u; j < ${TN}u; j++) { b[j] = Bs[bcol + j * BK4 + k4]; }`,
-        `${ind(6)}for (var i = 0u; i < ${TM}u; i++) {`,
-        `${ind(8)}let a = As[arow + i * BK4 + k4];`,
-        `${ind(8)}for (var j4 = 0u; j4 < ${TN4}u; j4++) {`,
-        `${ind(10)}acc[i * ${TN4}u + j4] += vec4<f32>(dot(a, b[4u * j4]), dot(a, b[4u * j4 + 1u]), dot(a, b[4u * j4 + 2u]), dot(a, b[4u * j4 + 3u]));`,
-        `${ind(8)}}`,
-        `${ind(6)}}`,
-      ].join('\n'),
-      STORE: `${ind(2)}for (var i = 0u; i < ${TM}u; i++) {\n${ind(4)}for (var j4 = 0u; j4 < ${TN4}u; j4++) { store_c(base_c, crow + i, ccol4 + j4, acc[i * ${TN4}u + j4]); }\n${ind(2)}}`,
-    };
-  }
-  const acc: string[] = [];
-  const inner: string[] = [];
-  const store: string[] = [];
-  for (let j = 0; j < TN; j++) inner.push(`${ind(6)}let b${j} = Bs[bcol + ${j * 1}u * BK4 + k4];`);
-  for (let i = 0; i < TM; i++) {
-    inner.push(`${ind(6)}let a${i} = As[arow + ${i}u * BK4 + k4];`);
-    for (let j4 = 0; j4 < TN4; j4++) {
-      const v = `acc${i}_${j4}`;
-      acc.push(`${ind(2)}var ${v} = vec4<f32>(0.0);`);
-      const d = [0, 1, 2, 3].map((t) => `dot(a${i}, b${4 * j4 + t})`).join(', ');
-      inner.push(`${ind(6)}${v} += vec4<f32>(${d});`);
-      store.push(`${ind(2)}store_c(base_c, crow + ${i}u, ccol4 + ${j4}u, ${v});`);
-    }
-  }
-  return { ACC_DECL: acc.join('\n'), INNER: inner.join('\n'), STORE: store.join('\n') };
-}
+export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: vec4Source };
 
 export interface MatmulTile {
   BM: number;
@@ -149,9 +106,9 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
     label: args.label,
     constants: {
       ...sizes,
-      // Written out only for compilers that do not unroll (SwiftShader: 2.5×); lavapipe unrolls
-      // itself and took 4–10 s instead of 0.7–1.2 s to compile the written-out 16×16 block.
-      ...(vec4 ? { UNROLL: unroll ?? rec.gpu.unrollInSource } : {}),
+      // The register block's loops are written out where the compiler does not unroll
+      // (Gpu.unrollInSource); a tile may say otherwise (tile sweeps).
+      ...(vec4 && unroll !== undefined ? { UNROLL: unroll } : {}),
       TRANS_A: Boolean(args.transA),
       TRANS_B: Boolean(args.transB),
       ACCUMULATE: Boolean(args.accumulate),

@@ -152,10 +152,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let crow = row0 + ty * TM;
   let ccol4 = col0 / 4u + tx * TN4;
 
-  // Accumulators: acc_i_j4 holds row crow + i, columns 4·(ccol4 + j4)…; the per-depth update and
-  // the stores are generated for the tile (matmul.ts), unrolled so that a compiler without loop
-  // unrolling (SwiftShader) keeps them in registers rather than in a dynamically indexed array.
-{{ACC_DECL}}
+  // acc[i * TN4 + j4] holds row crow + i, columns 4·(ccol4 + j4)…. The loops over the register
+  // block are marked @unroll: written out for compilers that do not unroll (SwiftShader), so that
+  // the arrays are indexed by constants and stay in registers.
+  var acc: array<vec4<f32>, TM * TN4>;
+  // @unroll
+  for (var i = 0u; i < TM * TN4; i++) { acc[i] = vec4<f32>(0.0); }
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     stage_a(base_a, row0, k0, li);
     stage_b(base_b, k0, col0, li);
@@ -163,9 +165,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     // NOTE: dot products over four depths rather than fma chains: SwiftShader lowers fma() to a
     // correctly rounded software routine, and dot() keeps the slabs K-contiguous for every layout.
     for (var k4 = 0u; k4 < BK4; k4++) {
-{{INNER}}
+      var b: array<vec4<f32>, TN>;
+      // @unroll
+      for (var j = 0u; j < TN; j++) { b[j] = Bs[bcol + j * BK4 + k4]; }
+      // @unroll
+      for (var i = 0u; i < TM; i++) {
+        let a = As[arow + i * BK4 + k4];
+        // @unroll
+        for (var j4 = 0u; j4 < TN4; j4++) {
+          acc[i * TN4 + j4] += vec4<f32>(dot(a, b[4u * j4]), dot(a, b[4u * j4 + 1u]), dot(a, b[4u * j4 + 2u]), dot(a, b[4u * j4 + 3u]));
+        }
+      }
     }
     workgroupBarrier();
   }
-{{STORE}}
+  // @unroll
+  for (var i = 0u; i < TM; i++) {
+    // @unroll
+    for (var j4 = 0u; j4 < TN4; j4++) { store_c(base_c, crow + i, ccol4 + j4, acc[i * TN4 + j4]); }
+  }
 }
