@@ -241,7 +241,8 @@ export async function runE2e(gpu: Gpu, opts: E2eOptions, log: (message: string) 
   const t0 = performance.now();
   let model: LlamaGpu | null = null;
   try {
-    log(`e2e: generating a SmolLM2-135M-shaped model with ${opts.layers} of ${m.layers} layers (reduced depth: software adapters are slow)`);
+    const reduced = opts.layers < m.layers ? ' (reduced depth: software adapters are slow)' : '';
+    log(`e2e: generating a SmolLM2-135M-shaped model with ${opts.layers} of ${m.layers} layers${reduced}`);
     const generated = generateModelWithTensors({
       architecture: 'llama', seed: 1, hiddenSize: m.C, numLayers: opts.layers, numHeads: m.NH, numKvHeads: m.KVH, headDim: m.HS,
       intermediateSize: m.I, vocabSize: m.V, tieWordEmbeddings: true, tokenizer: false,
