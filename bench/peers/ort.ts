@@ -10,7 +10,7 @@ import { serve } from '../../scripts/serve.mjs';
 import { launchBrowser } from '../../test/helpers/browser';
 import type { Gpu } from '../../src/engine/gpu/device';
 import type { Dispatch, Recorder } from '../../src/engine/gpu/recorder';
-import { specialize } from '../../src/engine/gpu/pipelines';
+import { shaderCode } from '../../src/engine/gpu/pipelines';
 import { Uniforms } from '../../src/engine/gpu/uniforms';
 import { matmulDyTX, matmulDyW, matmulXWt, type MatmulTile } from '../../src/engine/kernels/matmul/matmul';
 import { median, type Measurement, type RepeatOptions } from '../harness';
@@ -45,7 +45,7 @@ export function captureMatmulDispatch(c: MatmulCase, gpu: Gpu, tile?: MatmulTile
   if (!d) throw new Error('matmul launcher recorded no dispatch');
   const uniforms = d.uniforms instanceof Uniforms ? d.uniforms.bytes() : (d.uniforms as ArrayBuffer);
   return {
-    code: specialize(d.kernel, d.constants ?? {}),
+    code: shaderCode(gpu, d.kernel, d.constants ?? {}),
     uniforms: Array.from(new Uint32Array(uniforms)),
     workgroups: [d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1],
     sizes: d.bindings.map((b) => ('size' in b ? (b as GPUBuffer).size : 0)),

@@ -23,6 +23,11 @@ export function specialize(kernel: Kernel, given: KernelConstants, options: { un
   return options.unroll ? unrollLoops(code, kernel.name) : code;
 }
 
+/** The WGSL a kernel compiles to on `gpu`: placeholders filled, `// @unroll` loops written out per `Gpu.unrollInSource` (or a boolean `UNROLL` constant). */
+export function shaderCode(gpu: Pick<Gpu, 'unrollInSource'>, kernel: Kernel, constants: KernelConstants): string {
+  return specialize(kernel, constants, { unroll: typeof constants.UNROLL === 'boolean' ? constants.UNROLL : gpu.unrollInSource });
+}
+
 function fillPlaceholders(kernel: Kernel, constants: KernelConstants): string {
   return kernel.source.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
     const value = constants[name];
@@ -130,7 +135,7 @@ export class PipelineCache {
     const key = pipelineKey(kernel, constants, entryPoint);
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
-      const code = specialize(kernel, constants, { unroll: typeof constants.UNROLL === 'boolean' ? constants.UNROLL : this.gpu.unrollInSource });
+      const code = shaderCode(this.gpu, kernel, constants);
       const module = this.gpu.device.createShaderModule({ label: key, code });
       pipeline = this.gpu.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint } });
       this.pipelines.set(key, pipeline);
@@ -143,7 +148,7 @@ export class PipelineCache {
   async getChecked(kernel: Kernel, constants: KernelConstants = {}, entryPoint = kernel.entryPoint ?? 'main'): Promise<GPUComputePipeline> {
     const key = pipelineKey(kernel, constants, entryPoint);
     if (this.pipelines.has(key)) return this.pipelines.get(key)!;
-    const code = specialize(kernel, constants, { unroll: typeof constants.UNROLL === 'boolean' ? constants.UNROLL : this.gpu.unrollInSource });
+    const code = shaderCode(this.gpu, kernel, constants);
     this.gpu.device.pushErrorScope('validation');
     const module = this.gpu.device.createShaderModule({ label: key, code });
     const pipeline = this.gpu.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint } });

@@ -147,3 +147,18 @@ describe('ONNX MatMul graph bytes', () => {
     expect(plain).not.toContain('Gemm');
   });
 });
+
+describe('our kernel as the Chromium page runs it', () => {
+  it('is the WGSL this adapter would compile: register block written out on SwiftShader, loops elsewhere', async () => {
+    const { captureMatmulDispatch } = await import('../../../bench/peers/ort');
+    const { matmulCase, SMOLLM2_135M } = await import('../../../bench/shapes');
+    const c = matmulCase(SMOLLM2_135M, 'q', 256, 'fwd X·Wᵀ');
+    const adapter = (unrollInSource: boolean) => ({ unrollInSource, limits: { maxComputeInvocationsPerWorkgroup: 256 } }) as never;
+    const swiftshader = captureMatmulDispatch(c, adapter(true));
+    expect(swiftshader.code).not.toMatch(/\/\/ @unroll\n/);
+    expect(swiftshader.code).toContain('acc[15u * TN4 + 3u]'); // the 16×16 block, indexed by constants
+    const other = captureMatmulDispatch(c, adapter(false));
+    expect(other.code).toMatch(/\/\/ @unroll\n/);
+    expect(other.workgroups).toEqual([576 / 64, 256 / 64, 1]);
+  });
+});
