@@ -1,4 +1,4 @@
-// End-to-end LoRA training with the real engine (LlamaGpu + Trainer) on a SmolLM2-135M-shaped model
+// End-to-end LoRA training with the real engine (LlamaGpu through the run driver) on a SmolLM2-135M-shaped model
 // with generated weights: tokens/s, time to the first step, peak GPU bytes actually allocated, and
 // the memory planner's estimate for the same configuration.
 //
@@ -8,12 +8,11 @@
 import type { Gpu } from '../src/engine/gpu/device';
 import { arrayDataset, type Example } from '../src/data/batches';
 import { generateModelWithTensors } from '../src/formats/generate';
-import { lmheadChunkRows } from '../src/engine/kernels/lmhead/lmhead';
-import { LlamaGpu, LOGITS_CHUNK_BYTES } from '../src/engine/model/llama';
-import { adapterLayout, type LoraModule, type LoraSettings } from '../src/engine/model/lora';
-import { formatBytes, planMemory, type MemoryPlan } from '../src/engine/train/memory';
+import { LlamaGpu } from '../src/engine/model/llama';
+import { formatBytes, type MemoryPlan } from '../src/engine/train/memory';
 import { SeededRng } from '../src/engine/train/rng';
-import { DEFAULT_TRAIN_CONFIG, Trainer, type TrainConfig } from '../src/engine/train/trainer';
+import { RunControl, runTraining } from '../src/engine/train/run';
+import { DEFAULT_SETTINGS, type RunSettings, type TargetModule } from '../src/settings/settings';
 import { fmt, median } from './harness';
 import { SMOLLM2_135M } from './shapes';
 
@@ -22,7 +21,7 @@ export const E2E_DEFAULT_LAYERS = 2;
 export interface E2eConfig {
   seqLen: number;
   batchSize: number;
-  targets: LoraModule[];
+  targets: TargetModule[];
   /** "q,v" or "all 7". */
   targetsLabel: string;
 }
@@ -54,7 +53,7 @@ export interface E2eResult {
   firstStepMs: number;
   /** Pipelines compiled during this configuration (the cache is shared, so later configurations compile fewer). */
   pipelinesCompiled: number;
-  /** Wall time of each step after the first (GPU work, the gradient readback and the CPU AdamW update). */
+  /** Time between consecutive step results after the first (steps are pipelined: the GPU's throughput). */
   stepMs: number[];
   medianStepMs: number;
   tokensPerSecond: number;
@@ -72,8 +71,8 @@ export interface E2eResult {
 
 /** The reference configurations: sequence 256 and 512 × micro-batch 1 and 4 × r 8 on q,v and on all seven projections. */
 export function e2eConfigs(quick: boolean, maxTokens?: number): E2eConfig[] {
-  const qv: [LoraModule[], string] = [['q_proj', 'v_proj'], 'q,v'];
-  const all: [LoraModule[], string] = [['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], 'all 7'];
+  const qv: [TargetModule[], string] = [['q_proj', 'v_proj'], 'q,v'];
+  const all: [TargetModule[], string] = [['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], 'all 7'];
   const configs: E2eConfig[] = [];
   if (quick) configs.push({ seqLen: 256, batchSize: 1, targets: qv[0], targetsLabel: qv[1] });
   else {
@@ -144,58 +143,49 @@ export function e2eName(c: E2eConfig, layers: number): string {
 
 async function runConfig(gpu: Gpu, model: LlamaGpu, tracker: GpuMemoryTracker, c: E2eConfig, opts: E2eOptions): Promise<E2eResult> {
   const spec = model.spec;
-  const lora: LoraSettings = { ...DEFAULT_TRAIN_CONFIG.lora, r: 8, alpha: 16, targets: c.targets };
   const steps = Math.max(1, opts.steps);
-  const config: TrainConfig = {
-    ...DEFAULT_TRAIN_CONFIG,
-    lora,
-    lr: 1e-4,
-    maxSteps: 1 + steps,
-    batchSize: c.batchSize,
-    gradAccum: 1,
-    seqLen: c.seqLen,
-    warmupSteps: 0,
-    seed: 1,
+  const settings: RunSettings = {
+    ...DEFAULT_SETTINGS,
+    lora: { ...DEFAULT_SETTINGS.lora, r: 8, alpha: 16, targets: c.targets },
+    train: { ...DEFAULT_SETTINGS.train, learningRate: 1e-4, maxSteps: 1 + steps, batchSize: c.batchSize, microBatch: c.batchSize, maxLength: c.seqLen, gradientCheckpointing: 'off', seed: 1 },
+    eval: { evalInterval: 0, logInterval: 1_000_000, checkpointInterval: 0 },
   };
   // Rows exactly seqLen long: every micro-batch is full, no padding.
   const data = arrayDataset(randomRows(Math.max(8, c.batchSize * 2), c.seqLen, spec.vocabSize, 17));
   const N = c.batchSize * c.seqLen;
-  const plan = planMemory(spec, lora, {
-    batchSize: c.batchSize,
-    seqLen: c.seqLen,
-    gradientCheckpointing: false,
-    weightsF16: model.f16,
-    logitsChunkTokens: lmheadChunkRows(gpu, N, spec.vocabSize, LOGITS_CHUNK_BYTES),
-    kvCacheTokens: 0,
-  });
+  const plan = model.memoryPlan(settings.lora, { batchSize: c.batchSize, seqLen: c.seqLen, gradientCheckpointing: false, kvCacheTokens: 0, stagedBatches: 1 });
   await gpu.device.queue.onSubmittedWorkDone();
   const baselineBytes = tracker.live;
   tracker.resetPeak();
   const pipelinesBefore = gpu.pipelines.size;
   const t0 = performance.now();
-  const trainer = new Trainer(gpu, model, data, config);
   const losses: number[] = [];
   const stepMs: number[] = [];
   let firstStepMs = 0;
-  try {
-    const first = await trainer.trainStep();
-    if (!first) throw new Error(`e2e ${e2eName(c, spec.numLayers)}: the trainer took no step`);
-    firstStepMs = performance.now() - t0;
-    losses.push(first.loss);
-    let total = 0;
-    for (let i = 0; i < steps; i++) {
-      const s0 = performance.now();
-      const r = await trainer.trainStep();
-      if (!r) break;
-      const ms = performance.now() - s0;
-      stepMs.push(ms);
-      losses.push(r.loss);
-      total += ms;
-      if (stepMs.length >= 2 && total >= opts.maxCaseSeconds * 1000) break;
-    }
-  } finally {
-    trainer.destroy();
-  }
+  let total = 0;
+  let adapterParams = 0;
+  const control = new RunControl();
+  const outcome = await runTraining({
+    model,
+    data: { train: data, validation: null, longestRow: c.seqLen },
+    settings,
+    identity: { model: 'bench', data: 'random rows' },
+    limits: { budgetBytes: Number.MAX_SAFE_INTEGER, maxBufferSize: gpu.limits.maxBufferSize },
+    padId: 0,
+    control,
+    onEvent: (e) => {
+      if (e.type !== 'step') return;
+      losses.push(e.report.loss);
+      if (e.report.step === 1) {
+        firstStepMs = performance.now() - t0;
+        return;
+      }
+      stepMs.push(e.report.stepMs);
+      total += e.report.stepMs;
+      if (stepMs.length >= 2 && total >= opts.maxCaseSeconds * 1000) control.stop();
+    },
+  });
+  adapterParams = outcome.layout.size;
   if (stepMs.length === 0) throw new Error(`e2e ${e2eName(c, spec.numLayers)}: no step after the first was measured`);
   const med = median(stepMs);
   const peakBytes = tracker.peak;
@@ -206,7 +196,7 @@ async function runConfig(gpu: Gpu, model: LlamaGpu, tracker: GpuMemoryTracker, c
     batchSize: c.batchSize,
     targets: c.targetsLabel,
     rank: 8,
-    adapterParams: adapterLayout(spec, lora).size,
+    adapterParams,
     weightsF16: model.f16,
     tokensPerStep: N,
     firstStepMs,

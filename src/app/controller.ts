@@ -10,8 +10,8 @@ import { idbKeyValue, isQuotaError, formatBytes, type KeyValue } from '../storag
 import { requestPersistence, storageEstimate } from '../storage/persist';
 import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, safeFileName } from '../storage/adapterZip';
 import { createStudioStore, type StudioStore } from './store/store';
-import { decodeSettings, encodeSettings } from './store/urlState';
-import { modelLabel, type ModelChoice, type StudioSettings } from './store/settings';
+import { decodeSettings, encodeSettings } from '../settings/shareLink';
+import { baseModelName, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
 import { downloadBytes } from './download';
 
 const DATASET_KEY = 'run-dataset:';
@@ -70,7 +70,7 @@ export class StudioController {
       if (state.settings !== prev.settings) {
         const q = encodeSettings(state.settings);
         history.replaceState(history.state, '', `${window.location.pathname}${q ? `?${q}` : ''}${window.location.hash}`);
-        this.scheduleMemoryEstimate();
+        this.schedulePlan();
       }
     });
     const gpu = await this.engine.gpuStatus();
@@ -110,7 +110,7 @@ export class StudioController {
       }), token);
       if (this.modelToken !== token) return false;
       this.s.setModel({ status: 'ready', info });
-      this.scheduleMemoryEstimate();
+      this.schedulePlan();
       if (this.datasetFile) await this.readDataset(this.datasetFile.file, this.datasetFile.name, this.mapping);
       return true;
     } catch (error) {
@@ -154,14 +154,16 @@ export class StudioController {
 
   // ------------------------------------------------------------------ memory
 
-  scheduleMemoryEstimate(): void {
+  /** Asks the worker's planner for the current settings (debounced while a slider moves). */
+  schedulePlan(): void {
     if (this.memoryTimer) clearTimeout(this.memoryTimer);
     this.memoryTimer = setTimeout(async () => {
+      if (validateSettings(this.s.settings).length) return;
       try {
-        this.s.setMemory(await this.engine.estimateMemory(this.s.settings));
+        this.s.setPlan(await this.engine.plan(this.s.settings));
       } catch (error) {
-        this.s.setMemory(null);
-        this.s.notify('warning', `Memory estimate failed: ${errorText(error)}`);
+        this.s.setPlan(null);
+        this.s.notify('warning', `Memory plan failed: ${errorText(error)}`);
       }
     }, 150);
   }
@@ -196,6 +198,10 @@ export class StudioController {
       this.s.patchTraining({ status: 'failed', error: 'That run is no longer stored.' });
       return;
     }
+    if (validateSettings(run.settings).length) {
+      this.s.patchTraining({ status: 'failed', error: 'That run was stored by an older version of the studio and cannot be resumed; discard it and start again.' });
+      return;
+    }
     this.s.replaceSettings(run.settings);
     this.s.setScreen('training');
     const stored = await this.kv.get<{ file: Blob; name: string; mapping: ColumnMapping | null }>(DATASET_KEY + runId);
@@ -225,16 +231,16 @@ export class StudioController {
   }
 
   private baseModelName(): string {
-    const m = this.s.settings.model;
-    return m.kind === 'hub' ? m.id : m.kind === 'demo' ? 'adapter-studio/demo' : m.name;
+    return baseModelName(this.s.settings.model);
   }
 
-  private async runWorker(runId: string, settings: StudioSettings, dataset: DatasetSummary | null, from: { resumeFrom?: Uint8Array; initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string } }): Promise<void> {
+  private async runWorker(runId: string, settings: RunSettings, dataset: DatasetSummary | null, from: { resumeFrom?: Uint8Array; initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string } }): Promise<void> {
     const token = (this.runToken = this.token());
     this.runStartedAt = performance.now();
-    const onEvent = proxy((event: TrainEvent) => {
+    const onEvent = proxy(async (event: TrainEvent) => {
       this.s.applyTrainEvent(event);
-      if (event.type === 'checkpoint') void this.saveCheckpoint(runId, event.step, event.bytes);
+      // The worker waits for this: the run goes on once the checkpoint is stored (or known lost).
+      if (event.type === 'checkpoint') await this.saveCheckpoint(runId, event.step, event.bytes);
     });
     let result: TrainResult;
     try {
@@ -344,7 +350,8 @@ export class StudioController {
   /** Continue training a library adapter with its own LoRA settings. */
   async continueTraining(id: string): Promise<void> {
     const meta = await this.library.meta(id);
-    this.s.updateLora(meta.settings.lora);
+    // The adapter's LoRA settings win: training it further keeps its shape.
+    this.s.replaceSettings({ ...this.s.settings, lora: { ...meta.settings.lora } });
     if (this.s.dataset.status !== 'ready') {
       this.s.notify('info', `Drop a dataset, then press “Continue training” again to train “${meta.name}” further.`);
       this.s.setScreen('dataset');
@@ -374,9 +381,9 @@ export class StudioController {
         for (const f of files) if (/adapter_(model\.safetensors|config\.json)$/.test(f.name)) entries.push([(f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, new Uint8Array(await f.arrayBuffer())]);
         v = await this.engine.validateImport({ files: entries });
       }
-      const settings: StudioSettings = {
+      const settings: RunSettings = {
         ...this.s.settings,
-        lora: { r: v.config.r, alpha: v.config.alpha, dropout: v.config.dropout, targets: v.config.targets as StudioSettings['lora']['targets'], useRslora: v.config.useRslora },
+        lora: { r: v.config.r, alpha: v.config.alpha, dropout: v.config.dropout, targets: v.config.targets as RunSettings['lora']['targets'], useRslora: v.config.useRslora, layers: null },
       };
       const name = (zip?.name.replace(/\.zip$/i, '') ?? files[0]?.webkitRelativePath?.split('/')[0]) || v.config.baseModel || 'imported adapter';
       const meta = await this.library.save(

@@ -1,7 +1,23 @@
 /**
- * A small, strict argument parser: `--name value`, `--name=value`, boolean `--flag` / `--no-flag`,
- * positionals. Unknown options and bad values are UsageErrors with one clear line.
+ * Command-line options through Node's util.parseArgs. A command's own options are listed by hand;
+ * the run settings are generated from the settings contract (one flag per setting, its help line,
+ * range and default), so `--help`, parsing and validation can never drift from the studio.
+ * Values are checked, never clamped: a bad one is a UsageError with one clear line.
  */
+import { parseArgs as nodeParseArgs } from 'node:util';
+import {
+  DEFAULT_SETTINGS,
+  SETTING_DEFS,
+  formatNumber,
+  getSetting,
+  parseSetting,
+  validateSettings,
+  withSetting,
+  type RunSettings,
+  type SettingDef,
+  type SettingValue,
+} from '../settings/settings';
+
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -9,16 +25,12 @@ export class UsageError extends Error {
   }
 }
 
-export type OptionKind = 'string' | 'int' | 'number' | 'boolean' | 'list';
-
 export interface OptionSpec {
-  kind: OptionKind;
+  kind: 'string' | 'number' | 'int' | 'boolean';
   help: string;
-  /** Shown in help; the parser itself leaves absent options undefined. */
   default?: string | number | boolean;
   min?: number;
   max?: number;
-  /** Allowed values (string options and list items). */
   choices?: readonly string[];
 }
 
@@ -29,126 +41,170 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>;
   /** Names of positional arguments, in order (all required). */
   positionals?: string[];
+  /** Which run settings the command takes as flags (by group). */
+  settings?: readonly ('lora' | 'train' | 'data' | 'eval')[];
 }
 
-export type ParsedValue = string | number | boolean | string[];
-
-export interface Parsed {
-  options: Record<string, ParsedValue>;
+export interface ParsedCommand {
+  options: Options;
   positionals: string[];
+  /** Run settings given on the command line (key → value), checked against the contract. */
+  settings: Map<string, SettingValue>;
   help: boolean;
 }
 
-function convert(command: string, name: string, spec: OptionSpec, raw: string): ParsedValue {
-  const where = `${command} --${name}`;
-  switch (spec.kind) {
-    case 'int':
-    case 'number': {
-      const value = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${where} expects a number, got "${raw}"`);
-      if (spec.kind === 'int' && !Number.isInteger(value)) throw new UsageError(`${where} expects a whole number, got "${raw}"`);
-      if (spec.min !== undefined && value < spec.min) throw new UsageError(`${where} must be at least ${spec.min}, got ${raw}`);
-      if (spec.max !== undefined && value > spec.max) throw new UsageError(`${where} must be at most ${spec.max}, got ${raw}`);
-      return value;
-    }
-    case 'list': {
-      const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-      if (items.length === 0) throw new UsageError(`${where} expects a comma-separated list, got "${raw}"`);
-      if (spec.choices) {
-        for (const item of items) {
-          if (!spec.choices.includes(item)) throw new UsageError(`${where}: "${item}" is not one of ${spec.choices.join(', ')}`);
-        }
-      }
-      return items;
-    }
-    case 'boolean': {
-      if (['true', '1', 'yes'].includes(raw)) return true;
-      if (['false', '0', 'no'].includes(raw)) return false;
-      throw new UsageError(`${where} expects true or false, got "${raw}"`);
-    }
-    default:
-      if (spec.choices && !spec.choices.includes(raw)) throw new UsageError(`${where}: "${raw}" is not one of ${spec.choices.join(', ')}`);
-      return raw;
-  }
+function settingDefs(command: CommandSpec): SettingDef[] {
+  return SETTING_DEFS.filter((d) => command.settings?.includes(d.group));
 }
 
-export function parseArgs(command: CommandSpec, argv: string[]): Parsed {
-  const options: Record<string, ParsedValue> = {};
-  const positionals: string[] = [];
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--')) {
-      if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) throw new UsageError(`${command.name}: unknown option "${arg}" (options are written --name)`);
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    let name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    const spec = command.options[name];
-    if (!spec && name.startsWith('no-') && command.options[name.slice(3)]?.kind === 'boolean') {
-      if (eq >= 0) throw new UsageError(`${command.name} --${name} takes no value`);
-      name = name.slice(3);
-      options[name] = false;
-      continue;
-    }
-    if (!spec) {
-      const known = Object.keys(command.options);
-      const close = known.find((k) => k.startsWith(name.slice(0, 3)));
-      throw new UsageError(`${command.name}: unknown option --${name}${close ? ` (did you mean --${close}?)` : ''}; see adapter-studio ${command.name} --help`);
-    }
-    if (spec.kind === 'boolean' && eq < 0) {
-      options[name] = true;
-      continue;
-    }
-    let raw: string;
-    if (eq >= 0) raw = arg.slice(eq + 1);
-    else {
-      if (i + 1 >= argv.length || (argv[i + 1].startsWith('--') && argv[i + 1].length > 2)) throw new UsageError(`${command.name} --${name} needs a value`);
-      raw = argv[++i];
-    }
-    options[name] = convert(command.name, name, spec, raw);
+/** util.parseArgs configuration: switches are booleans with a --no- twin; everything else a string. */
+function parseConfig(command: CommandSpec) {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const [name, spec] of Object.entries(command.options)) {
+    options[name] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+    if (spec.kind === 'boolean') options[`no-${name}`] = { type: 'boolean' };
   }
+  for (const d of settingDefs(command)) {
+    if (options[d.cli]) throw new Error(`option --${d.cli} of ${command.name} is also a setting`);
+    options[d.cli] = { type: d.kind === 'bool' ? 'boolean' : 'string' };
+    if (d.kind === 'bool') options[`no-${d.cli}`] = { type: 'boolean' };
+  }
+  return options;
+}
+
+function checkOption(command: string, name: string, spec: OptionSpec, raw: string): string | number {
+  const where = `${command} --${name}`;
+  if (spec.kind === 'number' || spec.kind === 'int') {
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw.trim())) throw new UsageError(`${where} expects a number, got "${raw}"`);
+    const value = Number(raw);
+    if (spec.kind === 'int' && !Number.isInteger(value)) throw new UsageError(`${where} expects a whole number, got "${raw}"`);
+    if (spec.min !== undefined && value < spec.min) throw new UsageError(`${where} must be at least ${spec.min}, got ${raw}`);
+    if (spec.max !== undefined && value > spec.max) throw new UsageError(`${where} must be at most ${spec.max}, got ${raw}`);
+    return value;
+  }
+  if (spec.choices && !spec.choices.includes(raw)) throw new UsageError(`${where}: "${raw}" is not one of ${spec.choices.join(', ')}`);
+  return raw;
+}
+
+export function parseCommand(command: CommandSpec, argv: string[]): ParsedCommand {
+  let parsed: ReturnType<typeof nodeParseArgs>;
+  try {
+    parsed = nodeParseArgs({ args: argv, options: parseConfig(command), allowPositionals: true, strict: true });
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(e.message);
+    if (unknown) {
+      const name = unknown[1].replace(/^-+/, '');
+      const known = [...Object.keys(command.options), ...settingDefs(command).map((d) => d.cli)];
+      const close = known.find((k) => k.startsWith(name.slice(0, 3)));
+      throw new UsageError(`${command.name}: unknown option ${unknown[1]}${close ? ` (did you mean --${close}?)` : ''}; see adapter-studio ${command.name} --help`);
+    }
+    throw new UsageError(`${command.name}: ${e.message.split('\n')[0]}`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const help = values.help === true;
+  const out: Record<string, string | number | boolean> = {};
+  for (const [name, spec] of Object.entries(command.options)) {
+    const v = values[name];
+    if (spec.kind === 'boolean') {
+      if (v !== undefined && values[`no-${name}`] !== undefined) throw new UsageError(`${command.name}: --${name} and --no-${name} contradict each other`);
+      if (v !== undefined) out[name] = true;
+      else if (values[`no-${name}`] !== undefined) out[name] = false;
+    } else if (v !== undefined) out[name] = checkOption(command.name, name, spec, String(v));
+  }
+  const settings = new Map<string, SettingValue>();
+  for (const d of settingDefs(command)) {
+    const v = values[d.cli];
+    const no = values[`no-${d.cli}`];
+    if (d.kind === 'bool') {
+      if (v !== undefined && no !== undefined) throw new UsageError(`${command.name}: --${d.cli} and --no-${d.cli} contradict each other`);
+      if (v !== undefined) settings.set(d.key, true);
+      else if (no !== undefined) settings.set(d.key, false);
+      continue;
+    }
+    if (v === undefined) continue;
+    const r = parseSetting(d, String(v));
+    if ('error' in r) throw new UsageError(`${command.name} --${d.cli}: ${r.error}`);
+    settings.set(d.key, r.value);
+  }
+  const positionals = parsed.positionals;
   if (!help) {
     const wanted = command.positionals ?? [];
     if (positionals.length < wanted.length) throw new UsageError(`${command.name}: missing <${wanted[positionals.length]}>; usage: ${command.usage}`);
     if (positionals.length > wanted.length) throw new UsageError(`${command.name}: unexpected argument "${positionals[wanted.length]}"; usage: ${command.usage}`);
   }
-  return { options, positionals, help };
+  return { options: new Options(command.name, out), positionals, settings, help };
+}
+
+/** The run settings: the defaults (or a base such as a checkpoint's), then the flags; every rule checked. */
+export function applySettings(command: string, flags: Map<string, SettingValue>, base: RunSettings = DEFAULT_SETTINGS): RunSettings {
+  let s = base;
+  for (const [key, value] of flags) s = withSetting(s, key, value);
+  const issues = validateSettings(s);
+  if (issues.length) {
+    const d = SETTING_DEFS.find((x) => x.key === issues[0].key);
+    throw new UsageError(`${command}${d ? ` --${d.cli}` : ''}: ${issues[0].message}`);
+  }
+  return s;
+}
+
+function settingArg(d: SettingDef): string {
+  switch (d.kind) {
+    case 'number': return d.integer ? ' <n>' : ' <x>';
+    case 'bool': return '';
+    case 'choice': return ` <${d.choices.join('|')}>`;
+    case 'list': return ' <a,b,…>';
+  }
+}
+
+function settingDefault(d: SettingDef): string {
+  const v = getSetting(DEFAULT_SETTINGS, d.key);
+  if (d.kind === 'number') {
+    const range = `${formatNumber(d.min)}–${formatNumber(d.max)}${d.unit ? ` ${d.unit}` : ''}`;
+    return `(default ${formatNumber(v as number)}${v === 0 && d.zero ? `: ${d.zero}` : ''}; ${range})`;
+  }
+  if (d.kind === 'bool') return `(default ${v ? 'on' : 'off'}${v ? `; --no-${d.cli} turns it off` : ''})`;
+  if (d.kind === 'list') return `(default ${(v as string[]).join(',')}; of ${d.choices.join(', ')})`;
+  return `(default ${String(v)})`;
 }
 
 export function formatHelp(command: CommandSpec): string {
   const lines = [`adapter-studio ${command.name} — ${command.summary}`, '', `usage: ${command.usage}`, '', 'options:'];
-  const width = Math.max(...Object.keys(command.options).map((k) => k.length)) + 4;
-  for (const [name, spec] of Object.entries(command.options)) {
-    const arg = spec.kind === 'boolean' ? '' : ` <${spec.kind === 'list' ? 'a,b' : spec.kind}>`;
+  const rows: [string, string][] = Object.entries(command.options).map(([name, spec]) => {
+    const arg = spec.kind === 'boolean' ? '' : ` <${spec.choices ? spec.choices.join('|') : spec.kind === 'string' ? 'value' : 'n'}>`;
     const def = spec.default !== undefined ? ` (default ${spec.default})` : '';
-    lines.push(`  --${(name + arg).padEnd(width + 8)} ${spec.help}${def}`);
+    return [`--${name}${arg}`, `${spec.help}${def}`];
+  });
+  const settings = settingDefs(command);
+  const width = Math.max(...rows.map((r) => r[0].length), ...settings.map((d) => d.cli.length + settingArg(d).length + 2)) + 2;
+  for (const [flag, help] of rows) lines.push(`  ${flag.padEnd(width)} ${help}`);
+  let group = '';
+  for (const d of settings) {
+    if (d.group !== group) {
+      group = d.group;
+      lines.push('', `${{ lora: 'LoRA', train: 'training', data: 'data', eval: 'evaluation and checkpoints' }[d.group]} settings:`);
+    }
+    lines.push(`  ${`--${d.cli}${settingArg(d)}`.padEnd(width)} ${d.help} ${settingDefault(d)}`);
   }
   return lines.join('\n');
 }
 
-/** Typed access to parsed options with defaults. */
+/** Typed access to a command's own options. */
 export class Options {
-  constructor(private readonly parsed: Record<string, ParsedValue>) {}
+  constructor(
+    private readonly command: string,
+    private readonly parsed: Record<string, string | number | boolean>,
+  ) {}
   has(name: string): boolean {
     return name in this.parsed;
   }
-  string(name: string, fallback?: string): string | undefined {
+  string(name: string): string | undefined {
     const v = this.parsed[name];
-    return v === undefined ? fallback : String(v);
+    return v === undefined ? undefined : String(v);
   }
-  required(command: string, name: string): string {
+  required(name: string): string {
     const v = this.parsed[name];
-    if (v === undefined) throw new UsageError(`${command}: --${name} is required`);
+    if (v === undefined) throw new UsageError(`${this.command}: --${name} is required`);
     return String(v);
   }
   number(name: string, fallback: number): number;
@@ -160,9 +216,5 @@ export class Options {
   bool(name: string, fallback: boolean): boolean {
     const v = this.parsed[name];
     return v === undefined ? fallback : (v as boolean);
-  }
-  list(name: string, fallback: string[]): string[] {
-    const v = this.parsed[name];
-    return v === undefined ? fallback : (v as string[]);
   }
 }

@@ -8,7 +8,8 @@ export interface ProgressLine {
   tokensPerSecond: number;
   etaMs: number;
   skipped: boolean;
-  valLoss?: number;
+  /** Why a step was skipped. */
+  reasons?: string[];
 }
 
 function duration(ms: number): string {
@@ -26,10 +27,9 @@ export function describeStep(p: ProgressLine): string {
     `lr ${p.lr.toExponential(2)}`,
     `grad norm ${p.gradNorm.toFixed(3)}`,
     `${Math.round(p.tokensPerSecond)} tok/s`,
-    `eta ${duration(p.etaMs)}`,
+    `eta ${Number.isFinite(p.etaMs) ? duration(p.etaMs) : '(measuring)'}`,
   ];
-  if (p.valLoss !== undefined) parts.push(`val loss ${p.valLoss.toFixed(4)}`);
-  if (p.skipped) parts.push('SKIPPED (non-finite loss or gradient)');
+  if (p.skipped) parts.push(`SKIPPED (${p.reasons?.join('; ') || 'non-finite loss or gradient'})`);
   return parts.join('  ');
 }
 
@@ -45,10 +45,15 @@ export class Progress {
       const filled = Math.round((p.step / Math.max(1, p.totalSteps)) * width);
       const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
       this.out.write(`\r\x1b[2K${bar} ${describeStep(p)}`);
-      if (p.skipped || p.valLoss !== undefined) this.out.write('\n');
-    } else if (p.step === 1 || p.step % this.logEvery === 0 || p.step === p.totalSteps || p.skipped || p.valLoss !== undefined) {
+      if (p.skipped) this.out.write('\n');
+    } else if (p.step === 1 || p.step % this.logEvery === 0 || p.step === p.totalSteps || p.skipped) {
       this.out.write(describeStep(p) + '\n');
     }
+  }
+
+  /** A line of its own (validation results, warnings), keeping the bar below it on a terminal. */
+  note(text: string): void {
+    this.out.write(this.tty ? `\r\x1b[2K${text}\n` : `${text}\n`);
   }
 
   done(): void {

@@ -4,6 +4,7 @@
  * (another architecture, another activation, MLP biases, another rope scaling) is refused.
  */
 import { isJsonObject, parseJsonStrict } from './json';
+import { TARGET_MODULES, type TargetModule } from '../settings/settings';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
 export const ARCHITECTURES: readonly Architecture[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
@@ -38,8 +39,9 @@ export interface ModelSpec {
   torchDtype: string;
 }
 
-export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-export type LoraTarget = (typeof LORA_TARGETS)[number];
+/** The Llama family's linear layers LoRA may wrap: the settings' target names are theirs. */
+export const LORA_TARGETS = TARGET_MODULES;
+export type LoraTarget = TargetModule;
 
 export function isLoraTarget(x: unknown): x is LoraTarget {
   return typeof x === 'string' && (LORA_TARGETS as readonly string[]).includes(x);
@@ -68,6 +70,16 @@ export function moduleShape(spec: ModelSpec, target: LoraTarget): { in: number; 
 /** Whether a target sits in self_attn or mlp (its module path in HF and PEFT names). */
 export function moduleGroup(target: LoraTarget): 'self_attn' | 'mlp' {
   return target === 'gate_proj' || target === 'up_proj' || target === 'down_proj' ? 'mlp' : 'self_attn';
+}
+
+/** The module's path in the model ("model.layers.3.self_attn.q_proj"): PEFT keys and weight names derive from it. */
+export function modulePath(layer: number, target: LoraTarget): string {
+  return `model.layers.${layer}.${moduleGroup(target)}.${target}`;
+}
+
+/** Hugging Face name of the frozen weight of a target module. */
+export function moduleWeightName(layer: number, target: LoraTarget): string {
+  return `${modulePath(layer, target)}.weight`;
 }
 
 export class ConfigError extends Error {
@@ -225,4 +237,18 @@ export function parseHfConfig(json: unknown, fileName = 'config.json'): ModelSpe
     padTokenId: tokenId('pad_token_id'),
     torchDtype: torchDtype as string,
   };
+}
+
+/**
+ * The token that fills empty positions of a batch: the tokenizer's pad token, else config.json's,
+ * else the first EOS (what HF recipes set pad_token to), else 0. Padded positions are never
+ * trained and are masked out of attention, so only its being in the vocabulary matters.
+ */
+export function padTokenId(spec: ModelSpec, tokenizerPad: number | null | undefined): number {
+  return tokenizerPad ?? spec.padTokenId ?? spec.eosTokenIds[0] ?? 0;
+}
+
+/** The tokens that end generation: config.json's, else the tokenizer's EOS. */
+export function eosTokenIds(spec: ModelSpec, tokenizerEos: number | null | undefined): number[] {
+  return spec.eosTokenIds.length ? spec.eosTokenIds : tokenizerEos != null ? [tokenizerEos] : [];
 }

@@ -1,11 +1,11 @@
 /**
- * Node-only sources: a file read by ranges through a file handle, and a checkpoint folder on disk.
+ * Node-only sources: a file read by ranges through a file handle, and a model folder on disk.
  * Kept apart from the rest of src/formats so the browser bundle never imports node:fs.
  */
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type ByteSource, checkRange } from './byteSource';
-import type { ModelFiles } from './checkpoint';
+import type { ModelFiles } from './modelFolder';
 
 /** A file on disk; each read opens the file, reads the range and closes it (no handle leaks). */
 export async function fromNodeFile(path: string): Promise<ByteSource> {
@@ -35,7 +35,7 @@ export async function fromNodeFile(path: string): Promise<ByteSource> {
 
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
 
-/** A checkpoint folder on disk. */
+/** A model folder on disk. */
 export function nodeFiles(dir: string): ModelFiles {
   return {
     name: dir,

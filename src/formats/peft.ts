@@ -12,7 +12,7 @@
  * (B starts at zero). The reader here therefore treats every missing or unexpected key as an error.
  */
 import type { ByteSource } from './byteSource';
-import { LORA_TARGETS, type LoraTarget, type ModelSpec, isLoraTarget, moduleGroup, moduleShape } from './hfConfig';
+import { LORA_TARGETS, type LoraTarget, type ModelSpec, isLoraTarget, moduleGroup, modulePath, moduleShape } from './hfConfig';
 import { isJsonObject, parseJsonStrict } from './json';
 import { openSafetensors, serializeSafetensors, type TensorToWrite } from './safetensors';
 
@@ -46,13 +46,11 @@ export class AdapterError extends Error {
 
 /** The safetensors key PEFT uses for a LoRA matrix. */
 export function peftKey(layer: number, target: LoraTarget, which: 'A' | 'B'): string {
-  return `base_model.model.model.layers.${layer}.${moduleGroup(target)}.${target}.lora_${which}.weight`;
+  return `base_model.model.${modulePath(layer, target)}.lora_${which}.weight`;
 }
 
 /** The module name PEFT matches target_modules, rank_pattern and alpha_pattern against. */
-export function moduleName(layer: number, target: LoraTarget): string {
-  return `model.layers.${layer}.${moduleGroup(target)}.${target}`;
-}
+export const moduleName = modulePath;
 
 /** PEFT's get_pattern_key: the first pattern p with re.match(rf"(.*\.)?({p})$", name). */
 function patternValue(patterns: Record<string, number>, name: string): number | undefined {
@@ -119,7 +117,10 @@ export function expectedAdapterTensors(spec: ModelSpec, config: LoraConfig): Exp
   return out;
 }
 
-function checkConfigAgainstSpec(spec: ModelSpec, config: LoraConfig): string[] {
+/** Layers assumed when a config is checked without a model (pattern matching only). */
+const LAYERS_WITHOUT_MODEL = 512;
+
+function checkConfigAgainstSpec(spec: ModelSpec | null, config: LoraConfig): string[] {
   const problems: string[] = [];
   if (!Number.isSafeInteger(config.r) || config.r <= 0) problems.push(`r ${config.r} is not a positive integer`);
   if (!Number.isFinite(config.alpha)) problems.push(`lora_alpha ${config.alpha} is not a number`);
@@ -127,7 +128,8 @@ function checkConfigAgainstSpec(spec: ModelSpec, config: LoraConfig): string[] {
   if (config.targetModules.length === 0) problems.push('target_modules is empty');
   for (const t of config.targetModules) if (!isLoraTarget(t)) problems.push(`target module "${t}" is not one of ${LORA_TARGETS.join(', ')}`);
   for (const l of config.layers ?? []) {
-    if (!Number.isSafeInteger(l) || l < 0 || l >= spec.numLayers) problems.push(`layer ${l} is not a layer of this ${spec.numLayers}-layer model`);
+    if (!Number.isSafeInteger(l) || l < 0) problems.push(`layer ${l} is not a layer index`);
+    else if (spec && l >= spec.numLayers) problems.push(`layer ${l} is not a layer of this ${spec.numLayers}-layer model`);
   }
   for (const [name, pattern] of [['rank_pattern', config.rankPattern], ['alpha_pattern', config.alphaPattern]] as const) {
     for (const [p, v] of Object.entries(pattern)) {
@@ -193,6 +195,10 @@ export function writePeftAdapter(
     toWrite.set(e.key, { dtype: 'F32', shape: e.shape, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   }
   for (const key of tensors.keys()) if (!toWrite.has(key) && !expected.some((e) => e.key === key)) problems.push(`unexpected tensor "${key}"`);
+  for (const [key, values] of tensors) {
+    const bad = firstNonFinite(values);
+    if (bad) problems.push(`tensor "${key}" holds ${bad}: refusing to write a non-finite adapter`);
+  }
   if (problems.length) throw new AdapterError(ADAPTER_WEIGHTS_FILE, problems);
   return {
     'adapter_model.safetensors': serializeSafetensors(toWrite, { format: 'pt' }),
@@ -202,8 +208,11 @@ export function writePeftAdapter(
 
 const KEY_PATTERN = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_(A|B)\.weight$/;
 
-/** Parses adapter_config.json as PEFT writes it (extra PEFT fields are accepted if they change nothing). */
-export function parseAdapterConfig(text: string, spec: ModelSpec, file = ADAPTER_CONFIG_FILE): LoraConfig {
+/**
+ * Parses adapter_config.json as PEFT writes it (extra PEFT fields are accepted if they change
+ * nothing). With the base model's spec, also checks the config against it.
+ */
+export function parseAdapterConfig(text: string, spec: ModelSpec | null, file = ADAPTER_CONFIG_FILE): LoraConfig {
   let json: unknown;
   try {
     json = parseJsonStrict(text, file);
@@ -247,7 +256,7 @@ export function parseAdapterConfig(text: string, spec: ModelSpec, file = ADAPTER
     if (unsafe) bad('target_modules', `${JSON.stringify(tm)} ${unsafe}`);
     else re = new RegExp(`^(?:${tm})$`);
     if (re) {
-      for (let l = 0; l < spec.numLayers; l++) for (const t of LORA_TARGETS) if (re.test(moduleName(l, t)) && !targets.includes(t)) targets.push(t);
+      for (let l = 0; l < (spec?.numLayers ?? LAYERS_WITHOUT_MODEL); l++) for (const t of LORA_TARGETS) if (re.test(moduleName(l, t)) && !targets.includes(t)) targets.push(t);
     }
   } else if (Array.isArray(tm) && tm.every((x) => typeof x === 'string')) {
     // PEFT: a module matches an entry when its name equals it or ends with "." + entry.
@@ -352,6 +361,83 @@ export async function readPeftAdapter(
   }
   if (problems.length) throw new AdapterError(ADAPTER_WEIGHTS_FILE, problems);
   const tensors = new Map<string, Float32Array>();
-  for (const e of expected) tensors.set(e.key, await st.readF32(e.key));
+  for (const e of expected) {
+    const values = await st.readF32(e.key);
+    const bad = firstNonFinite(values);
+    if (bad) problems.push(`tensor "${e.key}" holds ${bad}`);
+    tensors.set(e.key, values);
+  }
+  if (problems.length) throw new AdapterError(ADAPTER_WEIGHTS_FILE, [...problems, 'an adapter with non-finite values would poison every output: retrain it or export it again from a healthy run']);
   return { config, tensors };
+}
+
+export interface PeftAdapterSummary {
+  config: LoraConfig;
+  tensors: number;
+  parameters: number;
+  /** Layers that carry LoRA tensors. */
+  layers: number[];
+}
+
+/** The first value of a tensor that is not finite, as "NaN at index 12", or null. */
+export function firstNonFinite(values: ArrayLike<number>): string | null {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return `${values[i]} at index ${i}`;
+  return null;
+}
+
+/**
+ * Checks an adapter folder without its base model (an import into the library): the config as
+ * parseAdapterConfig reads it, every key a PEFT LoRA key of a target in target_modules, A and B of
+ * every module present with ranks that agree with the config, and every value finite. Reading it
+ * against the model later (readPeftAdapter) adds the shapes.
+ */
+export async function inspectPeftAdapter(files: { 'adapter_model.safetensors': Uint8Array | ByteSource; 'adapter_config.json': string }): Promise<PeftAdapterSummary> {
+  const config = parseAdapterConfig(files[ADAPTER_CONFIG_FILE], null);
+  const st = await openSafetensors(files[ADAPTER_WEIGHTS_FILE], ADAPTER_WEIGHTS_FILE);
+  const problems: string[] = [];
+  const seen = new Map<string, { A?: number[]; B?: number[]; layer: number; target: LoraTarget }>();
+  let parameters = 0;
+  for (const name of st.names) {
+    const info = st.info(name);
+    const m = KEY_PATTERN.exec(name);
+    if (!m || !isLoraTarget(m[3]) || moduleGroup(m[3]) !== m[2]) {
+      const hint = /\.lora_[AB]\.[^.]+\.weight$/.test(name) ? ' (keys must not contain an adapter name such as ".default")' : '';
+      problems.push(`unexpected tensor "${name}": not a PEFT LoRA key of a Llama-family model${hint}`);
+      continue;
+    }
+    const layer = Number(m[1]);
+    const target = m[3] as LoraTarget;
+    const which = m[4] as 'A' | 'B';
+    if (!config.targetModules.includes(target)) problems.push(`tensor "${name}": ${target} is not in target_modules`);
+    if (config.layers && !config.layers.includes(layer)) problems.push(`tensor "${name}": layer ${layer} is not in layers_to_transform`);
+    if (info.dtype !== 'F32' && info.dtype !== 'F16' && info.dtype !== 'BF16') problems.push(`tensor "${name}" has dtype ${info.dtype}, expected F32`);
+    if (info.shape.length !== 2) {
+      problems.push(`tensor "${name}" has shape ${JSON.stringify(info.shape)}, not 2-D`);
+      continue;
+    }
+    const r = rankOf(config, layer, target);
+    const rAxis = which === 'A' ? info.shape[0] : info.shape[1];
+    if (rAxis !== r) problems.push(`tensor "${name}" has shape ${JSON.stringify(info.shape)} but its rank is ${r}`);
+    const key = `${layer}.${target}`;
+    const entry = seen.get(key) ?? { layer, target };
+    entry[which] = info.shape;
+    seen.set(key, entry);
+    parameters += info.shape[0] * info.shape[1];
+  }
+  if (st.names.length === 0) problems.push('the file holds no LoRA tensors');
+  for (const e of seen.values()) {
+    if (!e.A || !e.B) problems.push(`layer ${e.layer} ${e.target}: lora_${e.A ? 'B' : 'A'} is missing`);
+    else if (e.A[1] <= 0 || e.B[0] <= 0) problems.push(`layer ${e.layer} ${e.target}: empty tensor`);
+  }
+  const layers = [...new Set([...seen.values()].map((e) => e.layer))].sort((a, b) => a - b);
+  for (const layer of layers) {
+    for (const t of config.targetModules) if (!seen.has(`${layer}.${t}`)) problems.push(`layer ${layer}: ${t} is in target_modules but has no tensors`);
+  }
+  if (problems.length) throw new AdapterError(ADAPTER_WEIGHTS_FILE, problems);
+  for (const name of st.names) {
+    const bad = firstNonFinite(await st.readF32(name));
+    if (bad) problems.push(`tensor "${name}" holds ${bad}`);
+  }
+  if (problems.length) throw new AdapterError(ADAPTER_WEIGHTS_FILE, [...problems, 'an adapter with non-finite values would poison every output: retrain it or export it again from a healthy run']);
+  return { config, tensors: st.names.length, parameters, layers };
 }

@@ -5,7 +5,7 @@
  * so a reload reads nothing from the network again.
  */
 import { type ByteSource, fromArrayBuffer, fromUrl, HttpError } from '../formats/byteSource';
-import type { ModelFiles } from '../formats/checkpoint';
+import type { ModelFiles } from '../formats/modelFolder';
 
 export const HF_ENDPOINT = 'https://huggingface.co';
 
@@ -104,7 +104,7 @@ function explain(repo: string, file: string, status: number): HubError {
   return new HubError(repo, file, status, `HTTP ${status}`);
 }
 
-/** A checkpoint folder on the hub (or any server laid out like it), as ModelFiles for openCheckpoint. */
+/** A checkpoint folder on the hub (or any server laid out like it), as ModelFiles for openModelFolder. */
 export function hubFiles(repo: string, options: HubOptions = {}): ModelFiles {
   const revision = options.revision ?? 'main';
   const endpoint = options.endpoint ?? HF_ENDPOINT;

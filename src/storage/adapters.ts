@@ -1,6 +1,6 @@
 // The adapter library: finished adapters with their configuration, metrics and dataset summary.
 // Metadata and file bytes live under separate keys so listing the library never loads weights.
-import type { StudioSettings } from '../app/store/settings';
+import type { RunSettings } from '../settings/settings';
 import type { KeyValue } from './kv';
 
 export interface DatasetSummary {
@@ -28,7 +28,7 @@ export interface AdapterMeta {
   createdAt: number;
   updatedAt: number;
   baseModel: string;
-  settings: StudioSettings;
+  settings: RunSettings;
   metrics: AdapterMetrics;
   dataset: DatasetSummary | null;
   /** Where it came from. */

@@ -2,14 +2,14 @@
 // state, step, RNG, data position) is stored so a reloaded tab can resume the run to the same result.
 // A new checkpoint is written before the previous one is deleted, so a failed write (a full disk)
 // never leaves the run without one.
-import type { StudioSettings } from '../app/store/settings';
+import type { RunSettings } from '../settings/settings';
 import type { DatasetSummary } from './adapters';
 import { StorageQuotaError, isQuotaError, type KeyValue } from './kv';
 
 export interface RunMeta {
   runId: string;
   baseModel: string;
-  settings: StudioSettings;
+  settings: RunSettings;
   dataset: DatasetSummary | null;
   startedAt: number;
   updatedAt: number;

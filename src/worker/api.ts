@@ -8,19 +8,19 @@ import { GpuUnavailableError } from '../engine/gpu/errors';
 import { createBuffer, readF32, uploadBuffer } from '../engine/gpu/buffers';
 import { Recorder } from '../engine/gpu/recorder';
 import { matmul } from '../engine/kernels/matmul/matmul';
-import { createGpuAdapter, destroyGpuAdapter, type GpuAdapter } from '../engine/model/llama';
-import { adapterLayout, type AdapterLayout } from '../engine/model/lora';
-import { planMemory, formatBytes, logitsChunkTokens } from '../engine/train/memory';
+import { uploadAdapter, type GpuAdapter } from '../engine/model/model';
+import type { AdapterLayout } from '../engine/model/lora';
+import { exportAdapter, importAdapter } from '../engine/model/adapterFiles';
+import type { PlanLimits } from '../engine/train/memory';
+import { RunControl, planTraining, runTraining } from '../engine/train/run';
 import type { ColumnMapping } from '../data/schema';
-import type { ModelChoice, StudioSettings } from '../app/store/settings';
+import { baseModelName, canonicalJson, type ModelChoice, type RunSettings } from '../settings/settings';
 import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary } from '../storage/adapterZip';
 import { abortToken, releaseToken, signalFor } from './cancel';
-import { loadModel, type LoadedModel } from './model';
+import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
-import { RunControl, runTraining } from './run';
-import { engineLora, readAdapter } from './adapterFiles';
 import { generate } from './generate';
-import type { DatasetInfo, GenerateOptions, LoadProgress, MemoryEstimateInfo, ModelInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
+import type { DatasetInfo, GenerateOptions, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
 
 export type GpuStatus =
   | { ok: true; adapter: AdapterDescription; features: GpuFeatures; limits: GpuLimits }
@@ -49,28 +49,37 @@ function getGpu(): Promise<Gpu> {
 }
 
 interface Session {
-  model: LoadedModel | null;
+  model: SessionModel | null;
   dataset: PreparedDataset | null;
   /** The last dropped file and how it was read (re-read when max length or the model changes). */
   datasetFile: { file: Blob; name: string; mapping: ColumnMapping | null; maxLength: number; seed: number; modelKey: string | null } | null;
   run: RunControl | null;
   /** The adapter the playground's "tuned" side uses. */
-  tuned: { adapter: GpuAdapter; layout: AdapterLayout; label: string } | null;
+  tuned: { adapter: GpuAdapter & { destroy(): void }; layout: AdapterLayout; label: string } | null;
 }
 
 const session: Session = { model: null, dataset: null, datasetFile: null, run: null, tuned: null };
 
-function requireModel(): LoadedModel {
+function requireModel(): SessionModel {
   if (!session.model) throw new WorkerStateError('no model is loaded (load one on the Model screen)');
   return session.model;
 }
 
 async function setTuned(gpu: Gpu, layout: AdapterLayout, params: Float32Array, label: string): Promise<void> {
-  if (session.tuned) destroyGpuAdapter(session.tuned.adapter);
-  session.tuned = { adapter: createGpuAdapter(gpu, layout, params), layout, label };
+  session.tuned?.adapter.destroy();
+  session.tuned = { adapter: uploadAdapter(gpu, layout, params), layout, label };
 }
 
-async function ensureDataset(settings: StudioSettings, signal: AbortSignal): Promise<PreparedDataset> {
+/**
+ * What the run may use: WebGPU reports no memory size, so half the device memory the browser
+ * reports (navigator.deviceMemory, capped at 8 GiB by browsers), within 4 of the largest buffers.
+ */
+function memoryLimits(gpu: Gpu): PlanLimits {
+  const deviceMemoryGiB = (self.navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+  return { budgetBytes: Math.min(gpu.limits.maxBufferSize * 4, (deviceMemoryGiB ?? 8) * 2 ** 30 * 0.5), maxBufferSize: gpu.limits.maxBufferSize };
+}
+
+async function ensureDataset(settings: RunSettings, signal: AbortSignal): Promise<PreparedDataset> {
   const f = session.datasetFile;
   if (!f) throw new WorkerStateError('no dataset is loaded (drop one on the Dataset screen)');
   const model = requireModel();
@@ -120,9 +129,9 @@ export const workerApi = {
     try {
       if (session.run) throw new WorkerStateError('a training run is in progress; stop it before changing the model');
       const gpu = await getGpu();
-      const model = await loadModel({ gpu, choice, pageUrl, files, onProgress, signal });
+      const model = await openSessionModel({ gpu, choice, pageUrl, files, onProgress, signal });
       session.model?.gpuModel.destroy();
-      if (session.tuned) destroyGpuAdapter(session.tuned.adapter);
+      session.tuned?.adapter.destroy();
       session.tuned = null;
       session.model = model;
       session.dataset = null; // tokenized with the previous tokenizer
@@ -133,7 +142,7 @@ export const workerApi = {
   },
 
   /** Reads a dataset file: preview, schema, errors with line numbers and (with a model) token statistics. */
-  async readDataset(file: Blob, name: string, mapping: ColumnMapping | null, settings: StudioSettings, token?: string): Promise<DatasetInfo> {
+  async readDataset(file: Blob, name: string, mapping: ColumnMapping | null, settings: RunSettings, token?: string): Promise<DatasetInfo> {
     const signal = signalFor(token);
     try {
       const model = session.model;
@@ -146,52 +155,77 @@ export const workerApi = {
     }
   },
 
-  /** GPU bytes the settings need against what the device offers (WebGPU reports no memory size, so the budget is a stated guess). */
-  async estimateMemory(settings: StudioSettings): Promise<MemoryEstimateInfo | null> {
+  /** The run's plan on this device (micro-batch, checkpointing, memory) and whether it fits, with the fix when it does not. */
+  async plan(settings: RunSettings): Promise<PlanInfo | null> {
     const model = session.model;
     if (!model) return null;
     const gpu = await getGpu();
-    const lora = engineLora(settings.lora);
-    const plan = planMemory(model.spec, lora, {
-      batchSize: settings.train.microBatch,
-      seqLen: settings.train.maxLength,
-      gradientCheckpointing: false,
-      weightsF16: model.gpuModel.f16,
-      logitsChunkTokens: logitsChunkTokens(model.spec.vocabSize, settings.train.microBatch * settings.train.maxLength, gpu.limits.maxStorageBufferBindingSize),
-      kvCacheTokens: 0,
-    });
-    const deviceMemoryGiB = (self.navigator as Navigator & { deviceMemory?: number }).deviceMemory;
-    const budget = Math.min(gpu.limits.maxBufferSize * 4, (deviceMemoryGiB ?? 8) * 2 ** 30 * 0.5);
-    const maxBufferSize = gpu.limits.maxBufferSize;
-    let warning: string | null = null;
-    if (plan.largestBuffer > maxBufferSize) warning = `${plan.largestBufferName} needs one ${formatBytes(plan.largestBuffer)} buffer but this GPU allows ${formatBytes(maxBufferSize)}: lower the micro-batch or max length`;
-    else if (plan.total > budget) warning = `this run needs about ${formatBytes(plan.total)} of GPU memory, more than the ${formatBytes(budget)} this device is assumed to have: lower the micro-batch, max length or rank`;
-    return { ...plan, budget, maxBufferSize, fits: warning === null, warning };
+    const limits = memoryLimits(gpu);
+    const longestRow = session.dataset?.info.stats?.maxTokens ?? 0;
+    const plan = planTraining(model.gpuModel, settings, { longestRow }, limits);
+    return { ...plan, budget: limits.budgetBytes, maxBufferSize: limits.maxBufferSize, longestRow };
   },
 
-  /** Trains an adapter; events stream through `onEvent`; `control()` pauses, resumes or stops it; `abort(token)` cancels it. */
-  async train(request: TrainRequest, onEvent: (event: TrainEvent) => void, token?: string): Promise<TrainResult> {
+  /** Trains an adapter through the engine's run driver; events stream through `onEvent`; `control()` pauses, resumes or stops it; `abort(token)` cancels it. */
+  async train(request: TrainRequest, onEvent: (event: TrainEvent) => void | Promise<void>, token?: string): Promise<TrainResult> {
     const signal = signalFor(token);
     if (session.run) throw new WorkerStateError('a training run is already in progress');
     const control = new RunControl();
     session.run = control;
+    let lost: Error | null = null;
+    let unsubscribe = () => {};
     try {
       const gpu = await getGpu();
+      unsubscribe = gpu.onLost((error) => (lost = error));
       const model = requireModel();
       const data = await ensureDataset(request.settings, signal);
+      if (!data.train) throw new WorkerStateError('the dataset has no training rows (fix its errors first)');
       let initParams: Float32Array | undefined;
       if (request.initialAdapter && !request.resumeFrom) {
-        const init = await readAdapter(model.spec, request.initialAdapter);
-        const want = adapterLayout(model.spec, engineLora(request.settings.lora));
-        if (init.layout.size !== want.size) throw new WorkerStateError('the adapter to continue has other LoRA settings (rank or targets) than the run');
+        const init = await importAdapter(model.spec, { 'adapter_model.safetensors': request.initialAdapter.adapterModel, 'adapter_config.json': request.initialAdapter.adapterConfig });
+        const { r, alpha, dropout, targets, useRslora } = request.settings.lora;
+        if (canonicalJson({ r, alpha, dropout, targets, useRslora }) !== canonicalJson({ r: init.settings.r, alpha: init.settings.alpha, dropout: init.settings.dropout, targets: init.settings.targets, useRslora: init.settings.useRslora })) {
+          throw new WorkerStateError(`the adapter to continue has r ${init.settings.r}, alpha ${init.settings.alpha}, dropout ${init.settings.dropout} on ${init.settings.targets.join(', ')}: its settings win; set them on the Hyperparameters screen (continuing sets them for you)`);
+        }
         initParams = init.params;
       }
-      const outcome = await runTraining({ gpu, model, data, settings: request.settings, resumeFrom: request.resumeFrom, initParams, control, signal, onEvent });
-      const layout = adapterLayout(model.spec, engineLora(request.settings.lora));
-      await setTuned(gpu, layout, outcome.params, 'the adapter just trained');
-      const { params: _params, ...result } = outcome;
-      return result;
+      const outcome = await runTraining({
+        model: model.gpuModel,
+        data: { train: data.train, validation: data.validation, longestRow: data.info.stats?.maxTokens ?? 0 },
+        settings: request.settings,
+        identity: { model: model.key, data: data.key },
+        limits: memoryLimits(gpu),
+        padId: model.padId,
+        resume: request.resumeFrom,
+        initParams,
+        control,
+        signal,
+        // Checkpoints are awaited: the run goes on once the page has stored them.
+        onEvent: (event) => {
+          const delivered = onEvent(event);
+          return event.type === 'checkpoint' ? delivered : undefined;
+        },
+      });
+      if (lost) throw lost;
+      const files = exportAdapter(model.spec, outcome.layout, outcome.params, baseModelName(request.settings.model));
+      await setTuned(gpu, outcome.layout, outcome.params, 'the adapter just trained');
+      return {
+        status: outcome.status,
+        steps: outcome.steps,
+        finalLoss: outcome.finalLoss,
+        finalValidationLoss: outcome.finalEval?.loss ?? null,
+        adapterModel: files['adapter_model.safetensors'],
+        adapterConfig: files['adapter_config.json'],
+      };
+    } catch (error) {
+      // On a lost device the step in flight fails with whatever the driver says (often before the
+      // device's lost promise settles): give the loss a moment to be reported, then report it.
+      const gpu = gpuPromise ? await gpuPromise.catch(() => null) : null;
+      if (!lost && gpu) await Promise.race([gpu.device.lost, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      if (lost) throw lost;
+      throw error;
     } finally {
+      unsubscribe();
       session.run = null;
       releaseToken(token);
     }
@@ -210,7 +244,7 @@ export const workerApi = {
   /** Makes a stored adapter the playground's tuned side. */
   async useAdapter(files: { adapterModel: Uint8Array; adapterConfig: string }, label: string): Promise<void> {
     const gpu = await getGpu();
-    const { layout, params } = await readAdapter(requireModel().spec, files);
+    const { layout, params } = await importAdapter(requireModel().spec, { 'adapter_model.safetensors': files.adapterModel, 'adapter_config.json': files.adapterConfig });
     await setTuned(gpu, layout, params, label);
   },
 
@@ -235,7 +269,7 @@ export const workerApi = {
   /** Validates an adapter zip or folder for import; when a model is loaded, also against that model. */
   async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; config: PeftConfigSummary; parameters: number }> {
     const v = 'zip' in input ? await readAdapterZip(input.zip, input.name) : await validateAdapterFiles(new Map(input.files));
-    if (session.model) await readAdapter(session.model.spec, v.files);
+    if (session.model) await importAdapter(session.model.spec, { 'adapter_model.safetensors': v.files.adapterModel, 'adapter_config.json': v.files.adapterConfig });
     return { ...v.files, config: v.config, parameters: v.parameters };
   },
 

@@ -4,11 +4,11 @@
 import type { Gpu } from '../engine/gpu/device';
 import { generateTokens, type SamplingOptions } from '../engine/model/generate';
 import type { GpuAdapter } from '../engine/model/llama';
-import type { LoadedModel } from './model';
+import type { SessionModel } from './model';
 import type { GenerateOptions } from './protocol';
 import { CancelledError, throwIfAborted } from './cancel';
 
-export function promptIds(model: LoadedModel, prompt: string): number[] {
+export function promptIds(model: SessionModel, prompt: string): number[] {
   const tok = model.tokenizer as unknown as { chat_template?: unknown; apply_chat_template: Function; encode: Function };
   if (tok.chat_template) {
     const text = tok.apply_chat_template([{ role: 'user', content: prompt }], { tokenize: false, add_generation_prompt: true }) as string;
@@ -18,7 +18,7 @@ export function promptIds(model: LoadedModel, prompt: string): number[] {
 }
 
 /** The worker's options as the engine's: no top-k/top-p cut unless given, EOS from the model. */
-export function samplingFor(model: LoadedModel, opts: GenerateOptions & { topK?: number; topP?: number }, maxNewTokens: number): SamplingOptions {
+export function samplingFor(model: SessionModel, opts: GenerateOptions & { topK?: number; topP?: number }, maxNewTokens: number): SamplingOptions {
   return {
     maxNewTokens,
     temperature: opts.temperature,
@@ -31,7 +31,7 @@ export function samplingFor(model: LoadedModel, opts: GenerateOptions & { topK?:
 
 export async function generate(
   gpu: Gpu,
-  model: LoadedModel,
+  model: SessionModel,
   adapter: GpuAdapter | null,
   prompt: string,
   opts: GenerateOptions,

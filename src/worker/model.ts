@@ -1,19 +1,20 @@
-// Loading a base model inside the worker: the built-in demo (served next to the page), a hub
+// The studio session's model inside the worker: the built-in demo (served next to the page), a hub
 // repository (through src/hub: cached, gated repositories explained, per-file download progress),
 // or a folder the user dropped. Weights go tensor by tensor to the GPU, with progress.
 import * as transformers from '@huggingface/transformers';
-import { browserFiles, openCheckpoint, urlFiles, type Checkpoint, type ModelFiles } from '../formats/checkpoint';
-import type { ModelSpec } from '../formats/hfConfig';
+import { browserFiles, urlFiles, type ModelFiles } from '../formats/modelFolder';
+import { eosTokenIds, padTokenId, type ModelSpec } from '../formats/hfConfig';
 import { DEMO_MODEL_PATH } from '../formats/demoModel';
 import type { Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
-import { LlamaGpu } from '../engine/model/llama';
+import type { LlamaGpu } from '../engine/model/llama';
+import { loadModel as loadEngineModel } from '../engine/model/load';
 import { hubFiles, type HubCache } from '../hub/hub';
-import type { ModelChoice } from '../app/store/settings';
+import type { ModelChoice } from '../settings/settings';
 import type { LoadProgress, ModelInfo } from './protocol';
 import { throwIfAborted } from './cancel';
 
-export interface LoadedModel {
+export interface SessionModel {
   info: ModelInfo;
   spec: ModelSpec;
   gpuModel: LlamaGpu;
@@ -50,7 +51,7 @@ async function tokenizerFromFiles(files: ModelFiles, name: string): Promise<Toke
   }
 }
 
-export interface LoadModelArgs {
+export interface OpenSessionModelArgs {
   gpu: Gpu;
   choice: ModelChoice;
   /** The page's URL: the demo model is served at `<page>/models/demo/`. */
@@ -107,7 +108,7 @@ export function hubModelFiles(
   });
 }
 
-export async function loadModel({ gpu, choice, pageUrl, files, hub, onProgress, signal }: LoadModelArgs): Promise<LoadedModel> {
+export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onProgress, signal }: OpenSessionModelArgs): Promise<SessionModel> {
   let modelFiles: ModelFiles;
   let name: string;
   let phase: LoadProgress['phase'] = 'config';
@@ -125,35 +126,20 @@ export async function loadModel({ gpu, choice, pageUrl, files, hub, onProgress, 
     name = choice.name;
   }
   onProgress({ phase: 'config', file: 'config.json', loaded: 0, total: 1 });
-  let checkpoint: Checkpoint;
-  try {
-    checkpoint = await openCheckpoint(modelFiles);
-  } catch (error) {
-    throw new ModelLoadError(name, (error as Error).message);
-  }
-  throwIfAborted(signal, 'loading the model');
-  const sizeOf = (t: string) => {
-    const [b, e] = checkpoint.tensorInfo(t).dataOffsets;
-    return e - b;
-  };
-  total = checkpoint.tensorNames.reduce((n, t) => n + sizeOf(t), 0);
-  phase = 'weights';
-  let loaded = 0;
-  let parameters = 0;
-  const gpuModel = await LlamaGpu.load(
-    gpu,
-    checkpoint.spec,
-    async (tensor) => {
-      const values = await checkpoint.readTensorF32(tensor);
-      parameters += values.length;
-      loaded += sizeOf(tensor);
-      onProgress({ phase: 'weights', file: tensor, loaded, total });
-      return values;
+  const loaded = await loadEngineModel(gpu, modelFiles, {
+    signal,
+    onProgress: (done, all, tensor) => {
+      phase = 'weights';
+      total = all;
+      onProgress({ phase: 'weights', file: tensor, loaded: done, total: all });
     },
-    { signal },
-  ).catch((error) => {
+  }).catch((error) => {
     throw new ModelLoadError(name, (error as Error).message);
   });
+  throwIfAborted(signal, 'loading the model');
+  const gpuModel = loaded.model;
+  total = loaded.bytes;
+  const parameters = loaded.parameters;
   phase = 'tokenizer';
   onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: total, total });
   let tokenizer: Tokenizer;
@@ -165,9 +151,9 @@ export async function loadModel({ gpu, choice, pageUrl, files, hub, onProgress, 
   }
   phase = 'ready';
   onProgress({ phase: 'ready', file: '', loaded: total, total });
-  const spec = checkpoint.spec;
-  const eosIds = spec.eosTokenIds.length ? spec.eosTokenIds : tokenizer.eos_token_id != null ? [tokenizer.eos_token_id] : [];
-  const padId = tokenizer.pad_token_id ?? spec.padTokenId ?? eosIds[0] ?? 0;
+  const spec = loaded.folder.spec;
+  const eosIds = eosTokenIds(spec, tokenizer.eos_token_id);
+  const padId = padTokenId(spec, tokenizer.pad_token_id);
   const info: ModelInfo = {
     name,
     source: choice.kind,

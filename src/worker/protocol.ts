@@ -1,7 +1,9 @@
 // Types that cross the worker boundary. Plain data only (structured-clone friendly); no classes.
-import type { StudioSettings } from '../app/store/settings';
+import type { RunSettings } from '../settings/settings';
+import type { RunEvent } from '../engine/train/run';
+import type { RunPlan } from '../engine/train/memory';
 
-export type { StudioSettings };
+export type { RunSettings };
 
 export interface ModelInfo {
   /** What the user picked, e.g. "HuggingFaceTB/SmolLM2-135M-Instruct" or "demo". */
@@ -66,37 +68,17 @@ export interface DatasetInfo {
   errors: DatasetIssue[];
 }
 
-export interface MemoryEstimateInfo {
-  total: number;
-  weights: number;
-  adapter: number;
-  activations: number;
-  workspace: number;
-  /** What we assume the device can give (WebGPU does not report memory). */
+/** The run planner's answer for the current settings, with what it assumed. */
+export interface PlanInfo extends RunPlan {
+  /** Bytes the run may use (WebGPU does not report memory: a stated guess). */
   budget: number;
   maxBufferSize: number;
-  largestBuffer: number;
-  fits: boolean;
-  warning: string | null;
+  /** Longest row of the loaded dataset in tokens (0: no dataset yet). */
+  longestRow: number;
 }
 
-export type TrainEvent =
-  | {
-      type: 'step';
-      step: number;
-      totalSteps: number;
-      epoch: number;
-      loss: number;
-      learningRate: number;
-      gradNorm: number;
-      tokensPerSecond: number;
-      etaSeconds: number;
-      skipped: boolean;
-    }
-  | { type: 'eval'; step: number; validationLoss: number }
-  | { type: 'checkpoint'; step: number; bytes: Uint8Array }
-  | { type: 'paused'; step: number }
-  | { type: 'resumed'; step: number };
+/** The engine's run events, forwarded as they are. */
+export type TrainEvent = RunEvent;
 
 export interface TrainResult {
   /** 'done': all steps; 'stopped': the user stopped early (the adapter is still usable). */
@@ -118,7 +100,7 @@ export interface GenerateOptions {
 
 /** A run restarted from a stored checkpoint must see the same data, settings and model. */
 export interface TrainRequest {
-  settings: StudioSettings;
+  settings: RunSettings;
   /** Engine checkpoint bytes to continue from (a reloaded tab's run). */
   resumeFrom?: Uint8Array;
   /** An adapter to continue training (from the library). */

@@ -36,7 +36,7 @@ function sampleJsonl(rows = 48): string {
 
 // 20 steps of 4 rows × 64 tokens; every projection adapted and a high learning rate, so the random
 // demo model's loss falls clearly within the run. Checkpoints every 4 steps.
-const TRAIN_QUERY = 'maxlen=64&micro=4&accum=1&steps=20&lr=0.01&eval=10&ckpt=4&dropout=0&warmup=0&epochs=10&r=16&alpha=32&targets=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj';
+const TRAIN_QUERY = 'maxlen=64&batch=4&micro=4&steps=20&lr=0.01&eval=10&ckpt=4&dropout=0&epochs=10&r=16&alpha=32&targets=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj';
 const STEPS = 20;
 
 async function waitForCheckpoint(step: number): Promise<void> {
@@ -115,17 +115,17 @@ describe('the studio', () => {
 
   it('opens a share link with the same settings and ignores hostile parameters as text', async () => {
     const hostile = encodeURIComponent('<img src=x onerror="window.__pwned=1">');
-    await open(`r=4&alpha=8&lr=0.0005&targets=q_proj,k_proj,v_proj&micro=2&accum=8&schedule=cosine&seed=7&${hostile}=1&model=javascript:alert(1)`);
+    await open(`r=4&alpha=8&lr=0.0005&targets=q_proj,k_proj,v_proj&batch=16&micro=2&schedule=cosine&seed=7&${hostile}=1&model=javascript:alert(1)`);
     await page.getByTestId('tab-hyperparameters').click();
-    expect(await page.getByTestId('lora-r').inputValue()).toBe('4');
-    expect(await page.getByTestId('lora-alpha').inputValue()).toBe('8');
-    expect(await page.getByTestId('lr').inputValue()).toBe('5.00e-4');
+    expect(await page.getByTestId('rank').inputValue()).toBe('4');
+    expect(await page.getByTestId('alpha').inputValue()).toBe('8');
+    expect(await page.getByTestId('lr').inputValue()).toBe('5e-4');
     expect(await page.getByTestId('micro-batch').inputValue()).toBe('2');
-    expect(await page.getByTestId('accumulation').inputValue()).toBe('8');
+    expect(await page.getByTestId('batch-size').inputValue()).toBe('16');
     expect(await page.getByTestId('seed').inputValue()).toBe('7');
     expect(await page.getByTestId('schedule').inputValue()).toBe('cosine');
-    expect(await page.getByTestId('target-k_proj').isChecked()).toBe(true);
-    expect(await page.getByTestId('target-o_proj').isChecked()).toBe(false);
+    expect(await page.getByTestId('targets-k_proj').isChecked()).toBe(true);
+    expect(await page.getByTestId('targets-o_proj').isChecked()).toBe(false);
     const notices = await page.getByTestId('notices').textContent();
     expect(notices).toContain('Ignored unknown link parameter “<img src=x onerror="window.__pwned=1">”');
     expect(notices).toMatch(/Ignored link parameter “model”/);

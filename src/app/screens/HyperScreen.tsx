@@ -1,33 +1,50 @@
 import { useController, useStudio } from '../context';
-import { NumberField } from '../components/NumberField';
-import { LORA_RANGES, SCHEDULES, TARGET_MODULES, TRAIN_RANGES, batchSize, type Schedule } from '../store/settings';
-import { formatBytes, formatLr } from '../format';
+import { SettingField } from '../components/SettingField';
+import { SETTING_DEFS, getSetting, loraScale, validateSettings, type SettingDef } from '../../settings/settings';
+import { formatBytes } from '../format';
 
-const TARGET_HELP: Record<string, string> = {
-  q_proj: 'attention query',
-  k_proj: 'attention key',
-  v_proj: 'attention value',
-  o_proj: 'attention output',
-  gate_proj: 'MLP gate',
-  up_proj: 'MLP up',
-  down_proj: 'MLP down',
-};
+const GROUPS: { group: SettingDef['group']; title: string }[] = [
+  { group: 'lora', title: 'LoRA adapter' },
+  { group: 'train', title: 'Training' },
+  { group: 'data', title: 'Data' },
+  { group: 'eval', title: 'Evaluation and checkpoints' },
+];
 
-function MemoryEstimate() {
-  const memory = useStudio((s) => s.memory);
+/** The planner's answer: memory against the budget, what it chose and why, and the fix when it does not fit. */
+function PlanPanel() {
+  const c = useController();
+  const plan = useStudio((s) => s.plan);
   const modelReady = useStudio((s) => s.model.status === 'ready');
   if (!modelReady) return <p className="hint">Load a model to see the memory this run needs.</p>;
-  if (!memory) return <p className="hint">Estimating memory…</p>;
-  const pct = Math.min(100, (memory.total / memory.budget) * 100);
+  if (!plan) return <p className="hint">Planning…</p>;
+  const pct = Math.min(100, (plan.memory.total / plan.budget) * 100);
+  const m = plan.memory;
   return (
-    <div className={`memory ${memory.fits ? 'ok' : 'warn'}`} data-testid="memory-estimate" aria-live="polite">
+    <div className={`memory ${plan.fits ? 'ok' : 'warn'}`} data-testid="memory-estimate" aria-live="polite">
       <div className="row spread">
-        <strong>GPU memory: {formatBytes(memory.total)}</strong>
-        <span className="hint">of about {formatBytes(memory.budget)} assumed available</span>
+        <strong>GPU memory: {formatBytes(m.total)}</strong>
+        <span className="hint">of about {formatBytes(plan.budget)} assumed available</span>
       </div>
       <div className="bar" aria-hidden="true"><span style={{ width: `${pct}%` }} /></div>
-      <p className="hint">weights {formatBytes(memory.weights)} · adapter + Adam {formatBytes(memory.adapter)} · activations {formatBytes(memory.activations)} · workspace {formatBytes(memory.workspace)}</p>
-      {memory.warning && <p className="warning-text" role="alert" data-testid="memory-warning">{memory.warning}</p>}
+      <p className="hint">
+        micro-batch {plan.microBatch} × {plan.gradAccum} accumulation · {plan.seqLen} tokens per row{plan.longestRow ? ` (longest row ${plan.longestRow})` : ''}
+        {plan.checkpointing ? ' · gradient checkpointing' : ''} · weights {formatBytes(m.weights)} · adapter + Adam {formatBytes(m.adapter)} · activations {formatBytes(m.activations)}
+      </p>
+      {plan.reasons.map((r) => <p key={r} className="hint" data-testid="plan-reason">{r}</p>)}
+      {!plan.fits && (
+        <div className="row" role="alert" data-testid="memory-warning">
+          <span className="warning-text">{plan.advice}</span>
+          {plan.fix && (
+            <button type="button" data-testid="apply-plan-fix" onClick={() => {
+              const st = c.store.getState();
+              const fix = plan.fix!;
+              if (fix.microBatch !== undefined) st.setSetting('train.microBatch', fix.microBatch);
+              if (fix.gradientCheckpointing !== undefined) st.setSetting('train.gradientCheckpointing', fix.gradientCheckpointing);
+              if (fix.maxLength !== undefined) st.setSetting('train.maxLength', fix.maxLength);
+            }}>Apply the fix</button>
+          )}
+        </div>
+      )}
     </div>
   );
 }
@@ -38,64 +55,23 @@ export function HyperScreen() {
   const datasetReady = useStudio((s) => s.dataset.status === 'ready');
   const modelReady = useStudio((s) => s.model.status === 'ready');
   const training = useStudio((s) => s.training.status);
+  const plan = useStudio((s) => s.plan);
   const st = c.store.getState();
-  const { lora, train } = settings;
   const running = training === 'running' || training === 'starting' || training === 'paused' || training === 'stopping';
+  const issues = validateSettings(settings);
+  const blocked = !datasetReady || !modelReady || running || issues.length > 0 || (plan !== null && !plan.fits);
+  const derived = (d: SettingDef): string | undefined => {
+    if (d.key === 'lora.alpha') return `Scale ${loraScale(settings.lora).toFixed(3)} (alpha/${settings.lora.useRslora ? '√r' : 'r'}).`;
+    if (d.key === 'train.microBatch' && plan) return `This device: ${plan.microBatch} × ${plan.gradAccum} = ${settings.train.batchSize}.`;
+    return undefined;
+  };
   return (
     <section className="screen" aria-labelledby="hyper-title">
       <h2 id="hyper-title">Hyperparameters</h2>
-      <div className="grid two">
-        <fieldset className="panel">
-          <legend>LoRA adapter</legend>
-          <NumberField label="Rank r" testId="lora-r" value={lora.r} range={LORA_RANGES.r} onChange={(r) => st.updateLora({ r })} />
-          <NumberField label="Alpha" testId="lora-alpha" value={lora.alpha} range={LORA_RANGES.alpha} onChange={(alpha) => st.updateLora({ alpha })} hint={`scale ${(lora.useRslora ? lora.alpha / Math.sqrt(lora.r) : lora.alpha / lora.r).toFixed(3)}`} />
-          <NumberField label="Dropout" testId="lora-dropout" value={lora.dropout} range={LORA_RANGES.dropout} onChange={(dropout) => st.updateLora({ dropout })} />
-          <label className="check">
-            <input type="checkbox" checked={lora.useRslora} onChange={(e) => st.updateLora({ useRslora: e.target.checked })} /> rsLoRA (scale alpha/√r)
-          </label>
-          <fieldset className="targets">
-            <legend>Target modules</legend>
-            {TARGET_MODULES.map((t) => (
-              <label key={t} className="check">
-                <input
-                  type="checkbox"
-                  data-testid={`target-${t}`}
-                  checked={lora.targets.includes(t)}
-                  onChange={(e) => {
-                    const next = e.target.checked ? [...lora.targets, t] : lora.targets.filter((x) => x !== t);
-                    if (next.length) st.updateLora({ targets: TARGET_MODULES.filter((m) => next.includes(m)) });
-                  }}
-                />
-                <code>{t}</code> <span className="hint">{TARGET_HELP[t]}</span>
-              </label>
-            ))}
-          </fieldset>
-        </fieldset>
-        <fieldset className="panel">
-          <legend>Training</legend>
-          <NumberField label="Learning rate" testId="lr" value={train.learningRate} range={TRAIN_RANGES.learningRate} format={formatLr} onChange={(learningRate) => st.updateTrain({ learningRate })} />
-          <NumberField label="Epochs" testId="epochs" value={train.epochs} range={TRAIN_RANGES.epochs} onChange={(epochs) => st.updateTrain({ epochs })} />
-          <NumberField label="Max steps (0 = all epochs)" testId="max-steps" value={train.maxSteps} range={TRAIN_RANGES.maxSteps} onChange={(maxSteps) => st.updateTrain({ maxSteps })} />
-          <NumberField label="Micro-batch (rows per pass)" testId="micro-batch" value={train.microBatch} range={TRAIN_RANGES.microBatch} onChange={(microBatch) => st.updateTrain({ microBatch })} />
-          <NumberField label="Gradient accumulation" testId="accumulation" value={train.accumulation} range={TRAIN_RANGES.accumulation} onChange={(accumulation) => st.updateTrain({ accumulation })} hint={`batch size ${batchSize(train)} = ${train.microBatch} × ${train.accumulation}`} />
-          <NumberField label="Max length (tokens)" testId="max-length" value={train.maxLength} range={TRAIN_RANGES.maxLength} onChange={(maxLength) => st.updateTrain({ maxLength })} />
-          <NumberField label="Weight decay" testId="weight-decay" value={train.weightDecay} range={TRAIN_RANGES.weightDecay} onChange={(weightDecay) => st.updateTrain({ weightDecay })} />
-          <div className="field">
-            <label htmlFor="schedule">Schedule</label>
-            <select id="schedule" data-testid="schedule" value={train.schedule} onChange={(e) => st.updateTrain({ schedule: e.target.value as Schedule })}>
-              {SCHEDULES.map((s) => <option key={s} value={s}>{s} with warmup</option>)}
-            </select>
-          </div>
-          <NumberField label="Warmup (fraction of steps)" testId="warmup" value={train.warmupRatio} range={TRAIN_RANGES.warmupRatio} onChange={(warmupRatio) => st.updateTrain({ warmupRatio })} />
-          <NumberField label="Seed" testId="seed" value={train.seed} range={TRAIN_RANGES.seed} onChange={(seed) => st.updateTrain({ seed })} />
-          <NumberField label="Validation every N steps" testId="eval-interval" value={train.evalInterval} range={TRAIN_RANGES.evalInterval} onChange={(evalInterval) => st.updateTrain({ evalInterval })} />
-          <NumberField label="Checkpoint every N steps" testId="checkpoint-interval" value={train.checkpointInterval} range={TRAIN_RANGES.checkpointInterval} onChange={(checkpointInterval) => st.updateTrain({ checkpointInterval })} />
-        </fieldset>
-      </div>
       <div className="panel">
-        <MemoryEstimate />
+        <PlanPanel />
         <div className="row">
-          <button type="button" className="primary" data-testid="start-training" disabled={!datasetReady || !modelReady || running} onClick={() => void c.train()}>
+          <button type="button" className="primary" data-testid="start-training" disabled={blocked} onClick={() => void c.train()}>
             Start training
           </button>
           <button
@@ -111,7 +87,18 @@ export function HyperScreen() {
             Copy share link
           </button>
           {!datasetReady && <span className="hint">Drop a dataset first.</span>}
+          {issues.length > 0 && <span className="warning-text" data-testid="settings-issues">{issues[0].message}</span>}
         </div>
+      </div>
+      <div className="grid two">
+        {GROUPS.map((g) => (
+          <fieldset className="panel" key={g.group}>
+            <legend>{g.title}</legend>
+            {SETTING_DEFS.filter((d) => d.group === g.group).map((d) => (
+              <SettingField key={d.key} d={d} value={getSetting(settings, d.key)} disabled={running} extra={derived(d)} onChange={(v) => st.setSetting(d.key, v)} />
+            ))}
+          </fieldset>
+        ))}
       </div>
     </section>
   );

@@ -1,7 +1,7 @@
 import { useRef, useState } from 'react';
 import { useController, useStudio } from '../context';
 import type { AdapterMeta } from '../../storage/adapters';
-import { batchSize, modelLabel } from '../store/settings';
+import { modelLabel } from '../../settings/settings';
 import { formatBytes, formatLoss } from '../format';
 
 function Sparkline({ curve }: { curve: [number, number][] }) {
@@ -44,7 +44,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
       <dl className="facts inline">
         <dt>base</dt><dd>{a.baseModel}</dd>
         <dt>LoRA</dt><dd>r {s.lora.r}, alpha {s.lora.alpha}, {s.lora.targets.join(' ')}</dd>
-        <dt>training</dt><dd>lr {s.train.learningRate}, batch {batchSize(s.train)}, {a.metrics.steps} steps</dd>
+        <dt>training</dt><dd>lr {s.train.learningRate}, batch {s.train.batchSize}, {a.metrics.steps} steps</dd>
         <dt>loss</dt><dd>{formatLoss(a.metrics.finalLoss)} (validation {formatLoss(a.metrics.finalValidationLoss)})</dd>
         <dt>dataset</dt><dd>{a.dataset ? `${a.dataset.name}, ${a.dataset.rows} rows, ${a.dataset.tokens} tokens` : a.origin === 'imported' ? 'imported' : '—'}</dd>
         <dt>size</dt><dd>{formatBytes(a.bytes)}</dd>

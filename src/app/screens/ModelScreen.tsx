@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useController, useStudio } from '../context';
-import { MODEL_PRESETS, isHubId, modelLabel, type ModelChoice } from '../store/settings';
+import { MODEL_PRESETS, isHubId, modelLabel, type ModelChoice } from '../../settings/settings';
 import { formatBytes, formatCount } from '../format';
 
 export function ModelScreen() {

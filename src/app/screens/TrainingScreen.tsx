@@ -1,7 +1,7 @@
 import { useController, useStudio } from '../context';
 import { LossChart } from '../components/LossChart';
 import { formatDuration, formatLoss, formatLr } from '../format';
-import { modelLabel } from '../store/settings';
+import { modelLabel } from '../../settings/settings';
 
 function InterruptedRuns() {
   const c = useController();
@@ -59,7 +59,7 @@ export function TrainingScreen() {
                 {t.status === 'stopped' && 'Stopped'}
                 {t.status === 'failed' && 'Failed'}
               </strong>
-              <span data-testid="step-counter" data-step={t.step} data-total={t.totalSteps}>step {t.step} of {t.totalSteps || '…'} · epoch {t.epoch + 1}</span>
+              <span data-testid="step-counter" data-step={t.step} data-total={t.totalSteps}>step {t.step} of {t.totalSteps || '…'} · epoch {t.epoch.toFixed(2)}</span>
             </div>
             <progress max={100} value={pct} aria-label="Training progress" />
             <dl className="facts inline">
@@ -68,7 +68,7 @@ export function TrainingScreen() {
               <dt>learning rate</dt><dd>{formatLr(t.learningRate)}</dd>
               <dt>grad norm</dt><dd>{t.gradNorm.toFixed(3)}</dd>
               <dt>tokens/s</dt><dd>{Math.round(t.tokensPerSecond).toLocaleString()}</dd>
-              <dt>ETA</dt><dd>{running ? formatDuration(t.etaSeconds) : '—'}</dd>
+              <dt>ETA</dt><dd>{running ? (t.etaSeconds === null ? 'measuring…' : formatDuration(t.etaSeconds)) : '—'}</dd>
               <dt>checkpoint</dt><dd data-testid="last-checkpoint">{t.lastCheckpointStep ?? '—'}</dd>
               {t.skippedSteps > 0 && (<><dt>skipped steps</dt><dd>{t.skippedSteps} (loss or gradient not finite)</dd></>)}
             </dl>

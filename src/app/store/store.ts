@@ -2,8 +2,8 @@
 // IndexedDB lives in ../controller.ts, so the store can be tested without either.
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { useStore } from 'zustand';
-import { cloneSettings, DEFAULT_SETTINGS, type LoraSettings, type ModelChoice, type StudioSettings, type TrainSettings } from './settings';
-import type { DatasetInfo, LoadProgress, MemoryEstimateInfo, ModelInfo, TrainEvent } from '../../worker/protocol';
+import { cloneSettings, DEFAULT_SETTINGS, withSetting, type ModelChoice, type RunSettings, type SettingValue } from '../../settings/settings';
+import type { DatasetInfo, LoadProgress, ModelInfo, PlanInfo, TrainEvent } from '../../worker/protocol';
 import type { GpuStatus } from '../../worker/api';
 import type { AdapterMeta } from '../../storage/adapters';
 import type { RunMeta } from '../../storage/checkpoints';
@@ -45,8 +45,11 @@ export interface TrainingState {
   learningRate: number;
   gradNorm: number;
   tokensPerSecond: number;
-  etaSeconds: number;
+  /** Null until a step time has been measured. */
+  etaSeconds: number | null;
   skippedSteps: number;
+  /** Micro-batch, accumulation, checkpointing and memory of the running run. */
+  plan: PlanInfo | null;
   train: LossPoint[];
   validation: LossPoint[];
   lastCheckpointStep: number | null;
@@ -66,8 +69,9 @@ export const IDLE_TRAINING: TrainingState = {
   learningRate: 0,
   gradNorm: 0,
   tokensPerSecond: 0,
-  etaSeconds: 0,
+  etaSeconds: null,
   skippedSteps: 0,
+  plan: null,
   train: [],
   validation: [],
   lastCheckpointStep: null,
@@ -78,12 +82,13 @@ export const IDLE_TRAINING: TrainingState = {
 
 export interface StudioState {
   screen: Screen;
-  settings: StudioSettings;
+  settings: RunSettings;
   notices: Notice[];
   gpu: GpuStatus | null;
   model: ModelState;
   dataset: DatasetState;
-  memory: MemoryEstimateInfo | null;
+  /** The planner's answer for the current settings (memory, micro-batch, fix). */
+  plan: PlanInfo | null;
   training: TrainingState;
   library: AdapterMeta[];
   /** Runs with a stored checkpoint that did not finish (a reloaded tab, a lost device). */
@@ -92,15 +97,15 @@ export interface StudioState {
 
   setScreen(screen: Screen): void;
   setModelChoice(model: ModelChoice): void;
-  updateLora(patch: Partial<LoraSettings>): void;
-  updateTrain(patch: Partial<TrainSettings>): void;
-  replaceSettings(settings: StudioSettings): void;
+  /** Sets one setting by its contract key ("lora.r"). */
+  setSetting(key: string, value: SettingValue): void;
+  replaceSettings(settings: RunSettings): void;
   notify(kind: Notice['kind'], text: string): void;
   dismiss(id: number): void;
   setGpu(gpu: GpuStatus): void;
   setModel(model: ModelState): void;
   setDataset(dataset: DatasetState): void;
-  setMemory(memory: MemoryEstimateInfo | null): void;
+  setPlan(plan: PlanInfo | null): void;
   startTraining(runId: string, resumedFrom?: { train: LossPoint[]; validation: LossPoint[]; step: number }): void;
   applyTrainEvent(event: TrainEvent): void;
   patchTraining(patch: Partial<TrainingState>): void;
@@ -130,7 +135,7 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
     gpu: null,
     model: { status: 'idle' },
     dataset: { status: 'empty' },
-    memory: null,
+    plan: null,
     training: IDLE_TRAINING,
     library: [],
     interrupted: [],
@@ -138,15 +143,14 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
 
     setScreen: (screen) => set({ screen }),
     setModelChoice: (model) => set((s) => ({ settings: { ...s.settings, model } })),
-    updateLora: (patch) => set((s) => ({ settings: { ...s.settings, lora: { ...s.settings.lora, ...patch } } })),
-    updateTrain: (patch) => set((s) => ({ settings: { ...s.settings, train: { ...s.settings.train, ...patch } } })),
+    setSetting: (key, value) => set((s) => ({ settings: withSetting(s.settings, key, value) })),
     replaceSettings: (settings) => set({ settings: cloneSettings(settings) }),
     notify: (kind, text) => set((s) => ({ notices: [...s.notices, { id: ++noticeIds, kind, text }].slice(-6) })),
     dismiss: (id) => set((s) => ({ notices: s.notices.filter((n) => n.id !== id) })),
     setGpu: (gpu) => set({ gpu }),
     setModel: (model) => set({ model }),
     setDataset: (dataset) => set({ dataset }),
-    setMemory: (memory) => set({ memory }),
+    setPlan: (plan) => set({ plan }),
     startTraining: (runId, resumedFrom) =>
       set({
         training: {
@@ -162,24 +166,30 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
       set((s) => {
         const t = s.training;
         switch (event.type) {
-          case 'step':
+          case 'plan':
+            return { training: { ...t, plan: { ...event.plan, budget: s.plan?.budget ?? 0, maxBufferSize: s.plan?.maxBufferSize ?? 0, longestRow: s.plan?.longestRow ?? 0 }, totalSteps: event.totalSteps } };
+          case 'step': {
+            const r = event.report;
             return {
               training: {
                 ...t,
                 status: t.status === 'starting' ? 'running' : t.status,
-                step: event.step,
-                totalSteps: event.totalSteps,
-                epoch: event.epoch,
-                learningRate: event.learningRate,
-                gradNorm: event.gradNorm,
-                tokensPerSecond: event.tokensPerSecond,
+                step: r.step,
+                totalSteps: r.totalSteps,
+                epoch: r.epoch,
+                learningRate: r.lr,
+                gradNorm: r.gradNorm,
+                tokensPerSecond: r.tokensPerSecond,
                 etaSeconds: event.etaSeconds,
-                skippedSteps: t.skippedSteps + (event.skipped ? 1 : 0),
-                train: Number.isFinite(event.loss) ? appendPoint(t.train, { step: event.step, loss: event.loss }) : t.train,
+                skippedSteps: r.skippedSteps,
+                train: Number.isFinite(r.loss) && !r.skipped ? appendPoint(t.train, { step: r.step, loss: r.loss }) : t.train,
               },
             };
+          }
+          case 'log':
+            return {};
           case 'eval':
-            return { training: { ...t, validation: appendPoint(t.validation, { step: event.step, loss: event.validationLoss }) } };
+            return { training: { ...t, validation: appendPoint(t.validation, { step: event.step, loss: event.result.loss }) } };
           case 'checkpoint':
             return { training: { ...t, lastCheckpointStep: event.step } };
           case 'paused':

@@ -1,11 +1,12 @@
 /**
- * The engine's adapter in and out of PEFT's folder format (formats/peft.ts does the files), and
- * merging an adapter into the base weights (W' = W + s·B·A).
+ * The engine's adapter in and out of PEFT's folder format (formats/peft.ts is the one validator of
+ * the files), and merging an adapter into the base weights (W' = W + s·B·A).
  */
 import type { ModelSpec } from '../../formats/hfConfig';
 import { type LoraConfig, readPeftAdapter, writePeftAdapter } from '../../formats/peft';
 import type { ByteSource } from '../../formats/byteSource';
-import { type AdapterLayout, type LoraSettings, LoraConfigError, adapterFromTensors, adapterLayout, adapterTensors, projectionWeightName } from './lora';
+import { type AdapterLayout, type LoraSettings, LoraConfigError, adapterFromTensors, adapterTensors, mergeSlot } from './lora';
+import { llamaAdapterLayout } from './llama';
 
 export type AdapterFiles = { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string };
 
@@ -35,13 +36,17 @@ export function exportAdapter(spec: ModelSpec, layout: AdapterLayout, params: Fl
   return writePeftAdapter(spec, toPeftConfig(layout.settings, baseModelNameOrPath), adapterTensors(layout, params));
 }
 
-export async function importAdapter(
-  spec: ModelSpec,
-  files: { 'adapter_model.safetensors': Uint8Array | ByteSource; 'adapter_config.json': string },
-): Promise<{ settings: LoraSettings; layout: AdapterLayout; params: Float32Array; config: LoraConfig }> {
+export interface ImportedAdapter {
+  settings: LoraSettings;
+  layout: AdapterLayout;
+  params: Float32Array;
+  config: LoraConfig;
+}
+
+export async function importAdapter(spec: ModelSpec, files: { 'adapter_model.safetensors': Uint8Array | ByteSource; 'adapter_config.json': string }): Promise<ImportedAdapter> {
   const { config, tensors } = await readPeftAdapter(files, spec);
   const settings = fromPeftConfig(config);
-  const layout = adapterLayout(spec, settings);
+  const layout = llamaAdapterLayout(spec, settings);
   return { settings, layout, params: adapterFromTensors(layout, tensors), config };
 }
 
@@ -51,19 +56,9 @@ export async function importAdapter(
  */
 export function mergeAdapter(layout: AdapterLayout, params: ArrayLike<number>, read: (name: string) => Float32Array): Map<string, Float32Array> {
   const merged = new Map<string, Float32Array>();
-  const s = layout.scale;
   for (const slot of layout.slots) {
-    const name = projectionWeightName(slot.layer, slot.module);
-    const w = Float32Array.from(read(name));
-    const { in: IN, out: OUT, r: R } = slot;
-    for (let o = 0; o < OUT; o++) {
-      for (let k = 0; k < IN; k++) {
-        let acc = 0;
-        for (let r = 0; r < R; r++) acc += params[slot.offsetB + o * R + r] * params[slot.offsetA + r * IN + k];
-        w[o * IN + k] += s * acc;
-      }
-    }
-    merged.set(name, w);
+    const name = `${slot.path}.weight`;
+    merged.set(name, mergeSlot(slot, layout.scale, params, read(name)));
   }
   return merged;
 }

@@ -6,8 +6,8 @@
  * Letters: B batch rows, T tokens per row, N = B*T, C hidden, NH query heads, KVH kv heads,
  * HS head size, I intermediate, V vocab, R rank. Activations are token-major [N, features].
  */
-import type { ModelSpec } from '../../formats/hfConfig';
-import { type AdapterLayout, type LoraModule, type LoraSlot, findSlot, projectionWeightName } from './lora';
+import { moduleWeightName, type ModelSpec } from '../../formats/hfConfig';
+import { type AdapterLayout, type TargetModule, type LoraSlot, findSlot } from './lora';
 import { ropeInverseFrequencies } from './rope';
 import { IGNORE_INDEX, type MicroBatch, type WeightMap } from './types';
 
@@ -335,8 +335,8 @@ export function llamaReference(spec: ModelSpec, weights: WeightMap, batch: Micro
   const adapter = options.adapter ?? null;
   const scale = adapter?.layout.scale ?? 0;
   const invFreq = ropeInverseFrequencies(spec);
-  const slotOf = (layer: number, m: LoraModule) => (adapter ? findSlot(adapter.layout, layer, m) : undefined);
-  const W = (layer: number, m: LoraModule, IN: number, OUT: number) => weight(weights, projectionWeightName(layer, m), IN * OUT);
+  const slotOf = (layer: number, m: TargetModule) => (adapter ? findSlot(adapter.layout, layer, m) : undefined);
+  const W = (layer: number, m: TargetModule, IN: number, OUT: number) => weight(weights, moduleWeightName(layer, m), IN * OUT);
   const bias = (layer: number, m: 'q_proj' | 'k_proj' | 'v_proj', OUT: number) =>
     spec.attentionBias ? weight(weights, `model.layers.${layer}.self_attn.${m}.bias`, OUT) : null;
 

@@ -9,8 +9,10 @@
  * KD = KVH*HS, I intermediate, V vocab, R rank.
  */
 import { ropeConfig } from './rope';
-import { LOGITS_CHUNK_BYTES } from '../train/memory';
-import type { ModelSpec } from '../../formats/hfConfig';
+import { LOGITS_CHUNK_BYTES, logitsChunkTokens, type MemoryPlan } from '../train/memory';
+import { llamaMemoryPlan } from './llamaPlan';
+import { moduleShape, modulePath, moduleWeightName, type ModelSpec } from '../../formats/hfConfig';
+import { TARGET_MODULES, type TargetModule } from '../../settings/settings';
 import { f32ToF16 } from '../../formats/dtype';
 import type { Gpu } from '../gpu/device';
 import { createBuffer, uploadBuffer, writeBuffer } from '../gpu/buffers';
@@ -20,9 +22,10 @@ import { createRopeInvFreq, ropeBackward, ropeForward } from '../kernels/rope/ro
 import { attentionBackward, attentionForward } from '../kernels/attention/attention';
 import { swigluBackward, swigluForward } from '../kernels/swiglu/swiglu';
 import { addForward } from '../kernels/elementwise/elementwise';
-import { type AdapterLayout, LORA_MODULES, type LoraModule, findSlot, projectionShape, projectionWeightName } from './lora';
+import { type AdapterLayout, type LoraSettings, buildAdapterLayout, findSlot } from './lora';
 import { type FrozenLinear, type LoraBinding, projectionBackward, projectionForward } from './projection';
 import type { MicroBatch } from './types';
+import type { DropoutContext, GpuAdapter, MemoryConfig, ModelDescription, ModelWorkspace, TrainableModel, WorkspaceOptions } from './model';
 import { embeddingForward } from '../kernels/embedding/embedding';
 import { lmheadChunkRows, lmheadLogits, lmheadLoss } from '../kernels/lmhead/lmhead';
 
@@ -36,7 +39,7 @@ export class ModelError extends Error {
   }
 }
 
-/** Reads one tensor of the checkpoint as f32 (formats' openCheckpoint().readTensorF32). */
+/** Reads one tensor of the checkpoint as f32 (formats' openModelFolder().readTensorF32). */
 export type TensorReader = (name: string) => Promise<Float32Array>;
 
 export interface LoadOptions {
@@ -51,17 +54,10 @@ interface LayerWeights {
   postNorm: GPUBuffer;
   qNorm: GPUBuffer | null;
   kNorm: GPUBuffer | null;
-  proj: Record<LoraModule, FrozenLinear>;
+  proj: Record<TargetModule, FrozenLinear>;
 }
 
-/** The adapter's GPU state: parameters, gradients and Adam moments, all [layout.size] f32. */
-export interface GpuAdapter {
-  layout: AdapterLayout;
-  params: GPUBuffer;
-  grads: GPUBuffer;
-  m: GPUBuffer;
-  v: GPUBuffer;
-}
+export type { GpuAdapter, DropoutContext };
 
 /** What one layer saves for its backward ([N, …] f32 unless said). */
 export interface LayerActs {
@@ -82,27 +78,24 @@ export interface LayerActs {
   gate: GPUBuffer; // [N, I]
   up: GPUBuffer; // [N, I]
   act: GPUBuffer; // [N, I]
-  u: Map<LoraModule, GPUBuffer>; // [N, R] per adapted projection
-}
-
-/** Dropout of one micro-batch: the run's seed and a counter unique to the micro-batch. */
-export interface DropoutContext {
-  seed: number;
-  step: number;
+  u: Map<TargetModule, GPUBuffer>; // [N, R] per adapted projection
 }
 
 /** The Philox site of a projection's dropout mask: layer·8 + module index. */
-export function dropoutSite(layer: number, module: LoraModule): number {
-  return layer * 8 + LORA_MODULES.indexOf(module);
+export function dropoutSite(layer: number, module: TargetModule): number {
+  return layer * 8 + TARGET_MODULES.indexOf(module);
 }
 
 /** Replaces the attention of layer l (generation's decode step attends to the KV cache). */
 export type AttendHook = (rec: Recorder, layer: number, acts: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; att: GPUBuffer }) => void;
 
 /** Buffers for micro-batches of up to maxTokens tokens. */
-export interface Workspace {
+export interface Workspace extends ModelWorkspace {
   maxTokens: number;
   checkpointing: boolean;
+  /** u32 [stagedBatches][4][maxTokens]: input ids, labels, positions, segments of staged micro-batches. */
+  staging: GPUBuffer | null;
+  stagedBatches: number;
   R: number;
   inputIds: GPUBuffer; // i32 [N]
   labels: GPUBuffer; // i32 [N]
@@ -136,7 +129,7 @@ export interface Workspace {
   buffers: GPUBuffer[];
 }
 
-export class LlamaGpu {
+export class LlamaGpu implements TrainableModel {
   readonly C: number;
   readonly NH: number;
   readonly KVH: number;
@@ -196,10 +189,10 @@ export class LlamaGpu {
     const layers: LayerWeights[] = [];
     for (let l = 0; l < spec.numLayers; l++) {
       const pre = `model.layers.${l}`;
-      const proj = {} as Record<LoraModule, FrozenLinear>;
-      for (const m of LORA_MODULES) {
-        const shape = projectionShape(spec, m);
-        const name = projectionWeightName(l, m);
+      const proj = {} as Record<TargetModule, FrozenLinear>;
+      for (const m of TARGET_MODULES) {
+        const shape = moduleShape(spec, m);
+        const name = moduleWeightName(l, m);
         const w = upload(name, await fetch(name, shape.in * shape.out), f16);
         let bias: GPUBuffer | null = null;
         if (spec.attentionBias && (m === 'q_proj' || m === 'k_proj' || m === 'v_proj')) {
@@ -232,8 +225,34 @@ export class LlamaGpu {
   }
 
   /** Allocates activation and gradient buffers for micro-batches of up to maxTokens tokens. */
-  createWorkspace(maxTokens: number, layout: AdapterLayout | null, checkpointing: boolean): Workspace {
-    const N = maxTokens;
+  get description(): ModelDescription {
+    return {
+      family: 'llama',
+      architecture: this.spec.architecture,
+      layers: this.spec.numLayers,
+      hidden: this.spec.hiddenSize,
+      vocab: this.spec.vocabSize,
+      maxPositions: this.spec.maxPositionEmbeddings,
+      weightFormat: this.f16 ? 'f16' : 'f32',
+    };
+  }
+
+  adapterLayout(lora: LoraSettings): AdapterLayout {
+    return llamaAdapterLayout(this.spec, lora);
+  }
+
+  memoryPlan(lora: LoraSettings, cfg: MemoryConfig): MemoryPlan {
+    const chunk = logitsChunkTokens(this.V, cfg.batchSize * cfg.seqLen, this.gpu.limits.maxStorageBufferBindingSize);
+    return llamaMemoryPlan(this.spec, lora, { ...cfg, weightsF16: this.f16, logitsChunkTokens: chunk });
+  }
+
+  /** Allocates activation and gradient buffers for micro-batches of up to maxTokens tokens. */
+  createWorkspace(opts: WorkspaceOptions): Workspace;
+  createWorkspace(maxTokens: number, layout: AdapterLayout | null, checkpointing: boolean): Workspace;
+  createWorkspace(a: WorkspaceOptions | number, layoutArg?: AdapterLayout | null, checkpointingArg?: boolean): Workspace {
+    const opts: WorkspaceOptions = typeof a === 'number' ? { maxTokens: a, layout: layoutArg ?? null, checkpointing: checkpointingArg ?? false, stagedBatches: 0 } : a;
+    const { layout, checkpointing } = opts;
+    const N = opts.maxTokens;
     const buffers: GPUBuffer[] = [];
     const f32 = (label: string, count: number) => {
       const b = createBuffer(this.gpu, label, Math.max(1, count) * 4);
@@ -241,7 +260,7 @@ export class LlamaGpu {
       return b;
     };
     const R = layout?.settings.r ?? 1;
-    const targets = layout ? new Set(layout.slots.map((s) => s.module)) : new Set<LoraModule>();
+    const targets = layout ? new Set(layout.slots.map((s) => s.module)) : new Set<TargetModule>();
     const layerActs = (tag: string): LayerActs => ({
       rrms1: f32(`${tag} rrms1`, N),
       h1: f32(`${tag} h1`, N * this.C),
@@ -264,9 +283,12 @@ export class LlamaGpu {
     });
     const L = this.spec.numLayers;
     const logitsRows = lmheadChunkRows(this.gpu, N, this.V, LOGITS_CHUNK_BYTES);
+    const staging = opts.stagedBatches > 0 ? f32('staged micro-batches', opts.stagedBatches * 4 * N) : null;
     return {
       maxTokens: N,
       checkpointing,
+      staging,
+      stagedBatches: opts.stagedBatches,
       R,
       inputIds: f32('inputIds', N),
       labels: f32('labels', N),
@@ -300,21 +322,55 @@ export class LlamaGpu {
     };
   }
 
-  /** Writes a micro-batch's token metadata into the workspace (queue writes, before recording). */
-  uploadBatch(ws: Workspace, batch: MicroBatch): void {
+  private checkBatch(ws: Workspace, batch: MicroBatch): void {
     const N = batch.B * batch.T;
     if (N > ws.maxTokens) throw new ModelError(`micro-batch of ${batch.B}×${batch.T} = ${N} tokens exceeds the workspace's ${ws.maxTokens}`);
     for (let i = 0; i < N; i++) {
       const id = batch.inputIds[i];
       if (id < 0 || id >= this.V) throw new ModelError(`token id ${id} at position ${i} is outside the vocabulary of ${this.V}`);
     }
+  }
+
+  /** Writes a micro-batch's token metadata into the workspace (queue writes, before recording). */
+  uploadBatch(ws: Workspace, batch: MicroBatch): void {
+    this.checkBatch(ws, batch);
     writeBuffer(this.gpu, ws.inputIds, batch.inputIds);
     writeBuffer(this.gpu, ws.labels, batch.labels);
     writeBuffer(this.gpu, ws.positionIds, batch.positionIds);
     writeBuffer(this.gpu, ws.segmentIds, batch.segmentIds);
   }
 
-  private loraFor(adapter: GpuAdapter | null, layer: number, module: LoraModule, acts: LayerActs, ws: Workspace, dropout?: DropoutContext): LoraBinding | null {
+  stageBatch(ws: Workspace, slot: number, batch: MicroBatch): void {
+    if (!ws.staging || slot < 0 || slot >= ws.stagedBatches) throw new ModelError(`staging slot ${slot} does not exist (the workspace stages ${ws.stagedBatches})`);
+    this.checkBatch(ws, batch);
+    const base = slot * 4 * ws.maxTokens * 4;
+    const stride = ws.maxTokens * 4;
+    writeBuffer(this.gpu, ws.staging, batch.inputIds, base);
+    writeBuffer(this.gpu, ws.staging, batch.labels, base + stride);
+    writeBuffer(this.gpu, ws.staging, batch.positionIds, base + 2 * stride);
+    writeBuffer(this.gpu, ws.staging, batch.segmentIds, base + 3 * stride);
+  }
+
+  /** Records copies of a staged micro-batch into the live input buffers (inside the step's submission). */
+  private loadStaged(rec: Recorder, ws: Workspace, slot: number, batch: MicroBatch): void {
+    const bytes = batch.B * batch.T * 4;
+    const base = slot * 4 * ws.maxTokens * 4;
+    const stride = ws.maxTokens * 4;
+    [ws.inputIds, ws.labels, ws.positionIds, ws.segmentIds].forEach((dst, i) => rec.copy(ws.staging!, base + i * stride, dst, 0, bytes));
+  }
+
+  trainMicroBatch(rec: Recorder, ws: Workspace, slot: number, batch: MicroBatch, adapter: GpuAdapter, ctx: { gradScale: number; dropout: DropoutContext | null; accumulateLoss: boolean }): void {
+    this.loadStaged(rec, ws, slot, batch);
+    this.recordTrain(rec, ws, batch, adapter, ctx.gradScale, ctx.dropout ?? undefined, ctx.accumulateLoss);
+  }
+
+  evalMicroBatch(rec: Recorder, ws: Workspace, slot: number, batch: MicroBatch, adapter: GpuAdapter | null, accumulateLoss: boolean): void {
+    this.loadStaged(rec, ws, slot, batch);
+    this.forward(rec, ws, batch, adapter);
+    this.headLoss(rec, ws, batch.B * batch.T, 0, accumulateLoss);
+  }
+
+  private loraFor(adapter: GpuAdapter | null, layer: number, module: TargetModule, acts: LayerActs, ws: Workspace, dropout?: DropoutContext): LoraBinding | null {
     if (!adapter) return null;
     const slot = findSlot(adapter.layout, layer, module);
     if (!slot) return null;
@@ -344,8 +400,8 @@ export class LlamaGpu {
     const a = this.acts(ws, l);
     const x = ws.xs[l];
     const eps = this.spec.rmsNormEps;
-    const lora = (m: LoraModule) => this.loraFor(adapter, l, m, a, ws, dropout);
-    const proj = (m: LoraModule, input: GPUBuffer, out: GPUBuffer) =>
+    const lora = (m: TargetModule) => this.loraFor(adapter, l, m, a, ws, dropout);
+    const proj = (m: TargetModule, input: GPUBuffer, out: GPUBuffer) =>
       projectionForward(rec, { x: input, y: out, N, lin: w.proj[m], lora: lora(m) });
 
     rmsnormForward(rec, { x, weight: w.inputNorm, out: a.h1, rrms: a.rrms1, rows: N, C, eps, label: `layer ${l} input norm` });
@@ -404,8 +460,8 @@ export class LlamaGpu {
     });
   }
 
-  /** Records forward, loss and backward of one micro-batch; LoRA grads accumulate (grads scaled by gradScale). */
-  trainMicroBatch(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter, gradScale: number, dropout?: DropoutContext, accumulateLoss = false): void {
+  /** Records forward, loss and backward of one micro-batch already in the live buffers; LoRA grads accumulate (scaled by gradScale). */
+  recordTrain(rec: Recorder, ws: Workspace, batch: MicroBatch, adapter: GpuAdapter, gradScale: number, dropout?: DropoutContext, accumulateLoss = false): void {
     const N = batch.B * batch.T;
     this.forward(rec, ws, batch, adapter, undefined, dropout);
     this.headLoss(rec, ws, N, gradScale, accumulateLoss);
@@ -422,8 +478,8 @@ export class LlamaGpu {
     const w = this.layers[l];
     const a = this.acts(ws, l);
     const eps = this.spec.rmsNormEps;
-    const lora = (m: LoraModule) => this.loraFor(adapter, l, m, a, ws, dropout);
-    const back = (m: LoraModule, dy: GPUBuffer, x: GPUBuffer, dx: GPUBuffer, accumulate: boolean) =>
+    const lora = (m: TargetModule) => this.loraFor(adapter, l, m, a, ws, dropout);
+    const back = (m: TargetModule, dy: GPUBuffer, x: GPUBuffer, dx: GPUBuffer, accumulate: boolean) =>
       projectionBackward(rec, { dy, x, dx, accumulate, N, lin: w.proj[m], lora: lora(m), du: ws.du });
 
     // x3 = x2 + d: the residual carries dx on; down_proj sees dx
@@ -486,23 +542,7 @@ export class LlamaGpu {
   }
 }
 
-/** Allocates the adapter's four flat buffers and uploads its parameters (grads, m, v zero). */
-export function createGpuAdapter(gpu: Gpu, layout: AdapterLayout, params: Float32Array, moments?: { m: Float32Array; v: Float32Array }): GpuAdapter {
-  if (params.length !== layout.size) throw new ModelError(`adapter has ${params.length} values, its layout needs ${layout.size}`);
-  const make = (label: string, data?: Float32Array) => {
-    const b = createBuffer(gpu, label, layout.size * 4);
-    if (data) writeBuffer(gpu, b, data);
-    return b;
-  };
-  return {
-    layout,
-    params: make('lora params', params),
-    grads: make('lora grads'),
-    m: make('adam m', moments?.m),
-    v: make('adam v', moments?.v),
-  };
-}
-
-export function destroyGpuAdapter(a: GpuAdapter): void {
-  for (const b of [a.params, a.grads, a.m, a.v]) b.destroy();
+/** The Llama family's adapter layout: its seven projections, at their Hugging Face paths. */
+export function llamaAdapterLayout(spec: ModelSpec, lora: LoraSettings): AdapterLayout {
+  return buildAdapterLayout(spec.numLayers, (layer, module) => ({ ...moduleShape(spec, module), path: modulePath(layer, module) }), lora);
 }

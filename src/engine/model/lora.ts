@@ -1,9 +1,13 @@
-import type { ModelSpec } from '../../formats/hfConfig';
+/**
+ * The adapter's flat layout, family-independent: every LoRA pair (A [r, in], B [out, r]) of the
+ * adapted modules packed into one f32 buffer, with the gradients and Adam moments at the same
+ * offsets. A model family says which modules exist (their shape and their path in the model,
+ * which is also their PEFT key); the settings say which of them to adapt.
+ */
+import { loraScale, TARGET_MODULES, type LoraSettings, type TargetModule } from '../../settings/settings';
 import { SeededRng } from '../train/rng';
 
-/** The projections LoRA may adapt, in the order adapter tensors are laid out. */
-export const LORA_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-export type LoraModule = (typeof LORA_MODULES)[number];
+export type { LoraSettings, TargetModule };
 
 export class LoraConfigError extends Error {
   constructor(message: string) {
@@ -12,66 +16,25 @@ export class LoraConfigError extends Error {
   }
 }
 
-/** What the engine needs to build an adapter (PEFT's LoraConfig minus file metadata). */
-export interface LoraSettings {
-  r: number;
-  alpha: number;
-  dropout: number;
-  targets: LoraModule[];
-  /** Layers that get adapters; null means all. */
-  layers: number[] | null;
-  useRslora: boolean;
-}
-
-export const DEFAULT_LORA: LoraSettings = { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj'], layers: null, useRslora: false };
-
-/** s = alpha/r, or alpha/√r with rsLoRA. */
-export function loraScale(settings: Pick<LoraSettings, 'r' | 'alpha' | 'useRslora'>): number {
-  return settings.useRslora ? settings.alpha / Math.sqrt(settings.r) : settings.alpha / settings.r;
-}
-
-/** Input and output features of a projection: y [N, out] = x [N, in] · Wᵀ, W [out, in]. */
-export function projectionShape(spec: ModelSpec, module: LoraModule): { in: number; out: number } {
-  const C = spec.hiddenSize;
-  const q = spec.numHeads * spec.headDim;
-  const kv = spec.numKvHeads * spec.headDim;
-  switch (module) {
-    case 'q_proj': return { in: C, out: q };
-    case 'k_proj': return { in: C, out: kv };
-    case 'v_proj': return { in: C, out: kv };
-    case 'o_proj': return { in: q, out: C };
-    case 'gate_proj': return { in: C, out: spec.intermediateSize };
-    case 'up_proj': return { in: C, out: spec.intermediateSize };
-    case 'down_proj': return { in: spec.intermediateSize, out: C };
-  }
-}
-
-/** HF name of a projection's frozen weight. */
-export function projectionWeightName(layer: number, module: LoraModule): string {
-  const group = module.endsWith('_proj') && ['gate_proj', 'up_proj', 'down_proj'].includes(module) ? 'mlp' : 'self_attn';
-  return `model.layers.${layer}.${group}.${module}.weight`;
-}
-
-/** PEFT's key for an adapter tensor (no adapter name, as PEFT saves it). */
-export function adapterKey(layer: number, module: LoraModule, which: 'A' | 'B'): string {
-  return `base_model.model.${projectionWeightName(layer, module).replace(/\.weight$/, '')}.lora_${which}.weight`;
+/** A linear module LoRA can wrap: W [out, in] at `path` in the model ("model.layers.3.self_attn.q_proj"). */
+export interface LoraModuleInfo {
+  in: number;
+  out: number;
+  path: string;
 }
 
 /** One LoRA pair inside the flat adapter buffer: A [r, in] at offsetA, B [out, r] at offsetB. */
-export interface LoraSlot {
+export interface LoraSlot extends LoraModuleInfo {
   layer: number;
-  module: LoraModule;
-  in: number;
-  out: number;
+  module: TargetModule;
   r: number;
   offsetA: number;
   offsetB: number;
 }
 
 /**
- * The flat layout of every adapter tensor: one f32 buffer for parameters, one for gradients and
- * one each for Adam's m and v, all indexed by the same offsets (layers ascending, modules in
- * LORA_MODULES order, A then B).
+ * The flat layout of every adapter tensor (layers ascending, modules in TARGET_MODULES order, A then
+ * B), shared by the parameters, the gradients and Adam's m and v.
  */
 export interface AdapterLayout {
   settings: LoraSettings;
@@ -81,36 +44,43 @@ export interface AdapterLayout {
   size: number;
 }
 
-export function adapterLayout(spec: ModelSpec, settings: LoraSettings): AdapterLayout {
+/** The family's answer to "what does module m of layer l look like" (null: the family has no such module). */
+export type ModuleLookup = (layer: number, module: TargetModule) => LoraModuleInfo | null;
+
+export function buildAdapterLayout(numLayers: number, lookup: ModuleLookup, settings: LoraSettings): AdapterLayout {
   if (!Number.isInteger(settings.r) || settings.r < 1) throw new LoraConfigError(`LoRA rank r must be a positive integer, got ${settings.r}`);
   if (!(settings.alpha > 0)) throw new LoraConfigError(`LoRA alpha must be positive, got ${settings.alpha}`);
   if (!(settings.dropout >= 0 && settings.dropout < 1)) throw new LoraConfigError(`LoRA dropout must be in [0, 1), got ${settings.dropout}`);
   if (settings.targets.length === 0) throw new LoraConfigError('LoRA needs at least one target module');
   for (const t of settings.targets) {
-    if (!LORA_MODULES.includes(t)) throw new LoraConfigError(`unknown LoRA target "${t}" (expected one of ${LORA_MODULES.join(', ')})`);
+    if (!TARGET_MODULES.includes(t)) throw new LoraConfigError(`unknown LoRA target "${t}" (expected one of ${TARGET_MODULES.join(', ')})`);
   }
-  const layers = settings.layers ?? Array.from({ length: spec.numLayers }, (_, i) => i);
+  const layers = settings.layers ?? Array.from({ length: numLayers }, (_, i) => i);
   for (const l of layers) {
-    if (!Number.isInteger(l) || l < 0 || l >= spec.numLayers) throw new LoraConfigError(`LoRA layer ${l} is outside 0..${spec.numLayers - 1}`);
+    if (!Number.isInteger(l) || l < 0 || l >= numLayers) throw new LoraConfigError(`LoRA layer ${l} is outside 0..${numLayers - 1}`);
   }
-  const sortedLayers = [...new Set(layers)].sort((a, b) => a - b);
   const slots: LoraSlot[] = [];
   let offset = 0;
-  for (const layer of sortedLayers) {
-    for (const module of LORA_MODULES) {
+  for (const layer of [...new Set(layers)].sort((a, b) => a - b)) {
+    for (const module of TARGET_MODULES) {
       if (!settings.targets.includes(module)) continue;
-      const shape = projectionShape(spec, module);
+      const info = lookup(layer, module);
+      if (!info) throw new LoraConfigError(`this model has no ${module} module to adapt`);
       const r = settings.r;
-      const slot: LoraSlot = { layer, module, in: shape.in, out: shape.out, r, offsetA: offset, offsetB: offset + r * shape.in };
-      offset += r * shape.in + shape.out * r;
-      slots.push(slot);
+      slots.push({ ...info, layer, module, r, offsetA: offset, offsetB: offset + r * info.in });
+      offset += r * info.in + info.out * r;
     }
   }
   return { settings, scale: loraScale(settings), slots, size: offset };
 }
 
-export function findSlot(layout: AdapterLayout, layer: number, module: LoraModule): LoraSlot | undefined {
+export function findSlot(layout: AdapterLayout, layer: number, module: TargetModule): LoraSlot | undefined {
   return layout.slots.find((s) => s.layer === layer && s.module === module);
+}
+
+/** PEFT's key for a LoRA matrix of a module (no adapter name, as PEFT saves it). */
+export function loraKey(path: string, which: 'A' | 'B'): string {
+  return `base_model.model.${path}.lora_${which}.weight`;
 }
 
 /**
@@ -132,19 +102,19 @@ export function initAdapter(layout: AdapterLayout, seed: number): Float32Array {
 export function adapterTensors(layout: AdapterLayout, params: Float32Array): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   for (const s of layout.slots) {
-    out.set(adapterKey(s.layer, s.module, 'A'), params.slice(s.offsetA, s.offsetA + s.r * s.in));
-    out.set(adapterKey(s.layer, s.module, 'B'), params.slice(s.offsetB, s.offsetB + s.out * s.r));
+    out.set(loraKey(s.path, 'A'), params.slice(s.offsetA, s.offsetA + s.r * s.in));
+    out.set(loraKey(s.path, 'B'), params.slice(s.offsetB, s.offsetB + s.out * s.r));
   }
   return out;
 }
 
-/** Fills a flat buffer from PEFT-named tensors; every expected key must be present with the right size. */
+/** Fills a flat buffer from PEFT-named tensors; every expected key must be present with the right size, and no other. */
 export function adapterFromTensors(layout: AdapterLayout, tensors: Map<string, Float32Array>): Float32Array {
   const params = new Float32Array(layout.size);
   const expected = new Set<string>();
   for (const s of layout.slots) {
     for (const which of ['A', 'B'] as const) {
-      const key = adapterKey(s.layer, s.module, which);
+      const key = loraKey(s.path, which);
       expected.add(key);
       const t = tensors.get(key);
       const size = which === 'A' ? s.r * s.in : s.out * s.r;
@@ -157,4 +127,18 @@ export function adapterFromTensors(layout: AdapterLayout, tensors: Map<string, F
     if (!expected.has(key)) throw new LoraConfigError(`adapter tensor "${key}" is not part of this configuration`);
   }
   return params;
+}
+
+/** W' = W + s·B·A for one slot (merging an adapter into its base weight, [out, in] row-major). */
+export function mergeSlot(slot: LoraSlot, scale: number, params: ArrayLike<number>, w: Float32Array): Float32Array {
+  const out = Float32Array.from(w);
+  const { in: IN, out: OUT, r: R } = slot;
+  for (let o = 0; o < OUT; o++) {
+    for (let k = 0; k < IN; k++) {
+      let acc = 0;
+      for (let r = 0; r < R; r++) acc += params[slot.offsetB + o * R + r] * params[slot.offsetA + r * IN + k];
+      out[o * IN + k] += scale * acc;
+    }
+  }
+  return out;
 }

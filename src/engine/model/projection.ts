@@ -23,7 +23,8 @@ export interface FrozenLinear {
 export interface LoraBinding {
   /** Flat adapter parameters and gradients (f32); A [R, IN] at offsetA, B [OUT, R] at offsetB. */
   params: GPUBuffer;
-  grads: GPUBuffer;
+  /** Null for inference-only adapters (no backward). */
+  grads: GPUBuffer | null;
   offsetA: number;
   offsetB: number;
   R: number;
@@ -76,9 +77,10 @@ export interface ProjectionBackwardArgs {
 
 export function projectionBackward(rec: Recorder, a: ProjectionBackwardArgs): void {
   const { lin, lora } = a;
+  if (lora && !lora.grads) throw new Error(`${lin.label}: backward through an adapter without gradient buffers`);
   loraBackward(rec, {
     N: a.N, dy: a.dy, x: a.x, dx: a.dx, accumulateDx: a.accumulate, w: lin.w, wF16: lin.f16, bias: lin.bias, IN: lin.IN, OUT: lin.OUT, label: lin.label,
     lora: lora ? adapterArgs(lora) : null,
-    grads: lora ? { dA: lora.grads, offsetDA: lora.offsetA, dB: lora.grads, offsetDB: lora.offsetB, du: a.du } : null,
+    grads: lora ? { dA: lora.grads!, offsetDA: lora.offsetA, dB: lora.grads!, offsetDB: lora.offsetB, du: a.du } : null,
   });
 }

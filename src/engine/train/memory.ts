@@ -1,37 +1,19 @@
 /**
- * The memory planner: GPU bytes a configuration needs, computed before anything is allocated, and
- * a refusal that names the setting to lower and the value that fits.
+ * The run planner: from the effective batch, the max length and the device's memory budget it
+ * picks the micro-batch (with gradient accumulation keeping the effective batch) and whether to
+ * recompute activations, and when nothing fits it says which setting to change to what — with the
+ * change itself, so a front end can apply it in one click. Sequence length is the last resort.
  *
- * WebGPU does not report how much memory a device has, so the budget is an input (the UI offers a
- * guess from the adapter; the CLI a flag). What WebGPU does report, maxBufferSize, bounds every
- * single buffer.
+ * WebGPU does not report how much memory a device has, so the budget is an input (the studio
+ * guesses from the adapter; the CLI takes a flag). What WebGPU does report, maxBufferSize, bounds
+ * every single buffer. The bytes of a configuration come from the model family (MemoryPlan).
  */
-import type { ModelSpec } from '../../formats/hfConfig';
-import { adapterLayout, projectionShape, type LoraSettings } from '../model/lora';
-
-export interface MemoryConfig {
-  /** Rows per micro-batch. */
-  batchSize: number;
-  /** Tokens per row. */
-  seqLen: number;
-  gradientCheckpointing: boolean;
-  /** Frozen weights stored as f16. */
-  weightsF16: boolean;
-  /** Tokens per LM-head chunk (logits chunk = chunk · V floats). */
-  logitsChunkTokens: number;
-  /** Tokens a generation KV cache holds (0: no cache). */
-  kvCacheTokens: number;
-}
-
-export interface MemoryLimits {
-  /** Total bytes the configuration may use. */
-  budgetBytes: number;
-  maxBufferSize: number;
-}
+import { microBatchChoices, type Checkpointing, type RunSettings } from '../../settings/settings';
+import type { MemoryConfig } from '../model/model';
 
 export interface MemoryPlan {
   weights: number;
-  /** Adapter parameters, gradients and Adam m and v (all f32). */
+  /** Trainable parameters, gradients and Adam m and v (all f32). */
   adapter: number;
   /** Saved activations for backward, all layers. */
   activations: number;
@@ -59,90 +41,6 @@ export function logitsChunkTokens(vocabSize: number, tokens: number, maxStorageB
   return Math.max(1, Math.min(tokens, Math.floor(bytes / (vocabSize * F32))));
 }
 
-/**
- * Bytes of the frozen weights as LlamaGpu.load stores them: projections, their biases and an
- * untied LM head in f16 when `f16`, the embedding table (also the tied LM head) and every norm
- * weight always in f32.
- */
-export function weightBytes(spec: ModelSpec, f16: boolean): { total: number; largest: number; largestName: string } {
-  const C = spec.hiddenSize;
-  const per = f16 ? 2 : 4;
-  let f32Elements = spec.vocabSize * C + C; // embedding + final norm
-  let perElements = 0;
-  let largest = spec.vocabSize * C * F32;
-  let largestName = 'model.embed_tokens.weight';
-  for (const m of ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const) {
-    const s = projectionShape(spec, m);
-    perElements += spec.numLayers * s.in * s.out;
-    if (s.in * s.out * per > largest) {
-      largest = s.in * s.out * per;
-      largestName = `model.layers.0.*.${m}.weight`;
-    }
-  }
-  f32Elements += spec.numLayers * 2 * C;
-  if (spec.attentionBias) perElements += spec.numLayers * (spec.numHeads + 2 * spec.numKvHeads) * spec.headDim;
-  if (spec.qkNorm) f32Elements += spec.numLayers * 2 * spec.headDim;
-  if (!spec.tieWordEmbeddings) {
-    perElements += spec.vocabSize * C;
-    if (spec.vocabSize * C * per > largest) {
-      largest = spec.vocabSize * C * per;
-      largestName = 'lm_head.weight';
-    }
-  }
-  return { total: f32Elements * F32 + perElements * per, largest, largestName };
-}
-
-/** f32 floats one layer saves for its backward, per token. */
-function layerSavedPerToken(spec: ModelSpec, lora: LoraSettings): number {
-  const C = spec.hiddenSize;
-  const QD = spec.numHeads * spec.headDim;
-  const KD = spec.numKvHeads * spec.headDim;
-  const I = spec.intermediateSize;
-  let floats = C /* layer input */ + C /* h1 */ + QD + 2 * KD /* q, k, v after rope */ + QD /* attention out */ + spec.numHeads /* lse */;
-  floats += C /* x2 */ + C /* h2 */ + 3 * I /* gate, up, act */ + 2 /* rrms */;
-  if (spec.qkNorm) floats += QD + KD + spec.numHeads + spec.numKvHeads;
-  floats += lora.targets.length * lora.r; // u = drop(x)·Aᵀ per adapted projection
-  return floats;
-}
-
-/** f32 floats of backward's gradient buffers per token (live at once inside one layer). */
-function workspacePerToken(spec: ModelSpec): number {
-  const C = spec.hiddenSize;
-  const QD = spec.numHeads * spec.headDim;
-  const KD = spec.numKvHeads * spec.headDim;
-  const I = spec.intermediateSize;
-  return 3 * C + QD + 2 * KD + QD + 3 * I;
-}
-
-export function planMemory(spec: ModelSpec, lora: LoraSettings, cfg: MemoryConfig): MemoryPlan {
-  const N = cfg.batchSize * cfg.seqLen;
-  const w = weightBytes(spec, cfg.weightsF16);
-  const adapter = adapterLayout(spec, lora).size * F32 * 4;
-  const perLayer = layerSavedPerToken(spec, lora) * N * F32;
-  const activations = cfg.gradientCheckpointing
-    ? spec.numLayers * spec.hiddenSize * N * F32 + N * spec.hiddenSize * F32 // layer inputs + final hidden
-    : spec.numLayers * perLayer + N * spec.hiddenSize * F32;
-  const dropoutScratch = lora.dropout > 0 ? N * Math.max(spec.hiddenSize, spec.numHeads * spec.headDim, spec.intermediateSize) * F32 : 0;
-  const workspace = workspacePerToken(spec) * N * F32 + (cfg.gradientCheckpointing ? perLayer : 0) + N * 4 * 4 /* ids, labels, positions, segments */ + dropoutScratch;
-  const logitsChunk = Math.min(cfg.logitsChunkTokens, N) * spec.vocabSize * F32;
-  const kvCache = cfg.kvCacheTokens * spec.numLayers * 2 * spec.numKvHeads * spec.headDim * F32;
-  const total = w.total + adapter + activations + workspace + logitsChunk + kvCache;
-  const buffers: [string, number][] = [
-    [w.largestName, w.largest],
-    ['largest activation', N * Math.max(spec.intermediateSize, spec.numHeads * spec.headDim, spec.hiddenSize) * F32],
-    ['logits chunk', logitsChunk],
-  ];
-  buffers.sort((a, b) => b[1] - a[1]);
-  return { weights: w.total, adapter, activations, workspace, logitsChunk, kvCache, total, largestBuffer: buffers[0][1], largestBufferName: buffers[0][0] };
-}
-
-export class MemoryPlanError extends Error {
-  constructor(message: string, readonly plan: MemoryPlan) {
-    super(message);
-    this.name = 'MemoryPlanError';
-  }
-}
-
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes;
@@ -154,41 +52,122 @@ export function formatBytes(bytes: number): string {
   return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
 }
 
+export interface PlanLimits {
+  /** Total bytes the run may use. */
+  budgetBytes: number;
+  maxBufferSize: number;
+}
+
+export interface PlanRequest {
+  /** Bytes of one configuration, from the model family. */
+  memory: (cfg: MemoryConfig) => MemoryPlan;
+  /** Effective batch (rows per optimizer step). */
+  batchSize: number;
+  /** Rows per pass; 0 = the planner picks a divisor of batchSize. */
+  microBatch: number;
+  /** Tokens per row the run will use (max length cut to the data's longest row and the model's positions). */
+  seqLen: number;
+  checkpointing: Checkpointing;
+  /** The user's max-length setting (the fix may lower it). */
+  maxLength: number;
+}
+
+/** Settings that make a plan fit, for a one-click fix. */
+export type PlanFix = { microBatch?: number; gradientCheckpointing?: Checkpointing; maxLength?: number };
+
+export interface RunPlan {
+  microBatch: number;
+  gradAccum: number;
+  checkpointing: boolean;
+  seqLen: number;
+  memory: MemoryPlan;
+  fits: boolean;
+  /** Why the planner chose what it chose ("micro-batch 4 × 4 to stay within 2.0 GiB"). */
+  reasons: string[];
+  /** When it does not fit: what to change, in words, and the change. */
+  advice: string | null;
+  fix: PlanFix | null;
+}
+
+export class PlanError extends Error {
+  constructor(readonly plan: RunPlan) {
+    super(`PlanError: ${plan.advice}`);
+    this.name = 'PlanError';
+  }
+}
+
+function fitsIn(plan: MemoryPlan, limits: PlanLimits): boolean {
+  return plan.total <= limits.budgetBytes && plan.largestBuffer <= limits.maxBufferSize;
+}
+
+function tooBig(plan: MemoryPlan, limits: PlanLimits): string {
+  if (plan.largestBuffer > limits.maxBufferSize) return `${plan.largestBufferName} needs one ${formatBytes(plan.largestBuffer)} buffer but this GPU allows at most ${formatBytes(limits.maxBufferSize)}`;
+  return `needs ${formatBytes(plan.total)} of GPU memory but ${formatBytes(limits.budgetBytes)} is available`;
+}
+
 /**
- * Throws MemoryPlanError when the configuration cannot fit: the message says which setting to
- * lower and to what (batch size first, then sequence length, then checkpointing, then rank).
+ * The best configuration that fits: the largest micro-batch (dividing the batch, so the effective
+ * batch stays the user's) without recomputation, else with it; when nothing fits at this length,
+ * the advice names the first change that fits, trying the micro-batch, then checkpointing, and the
+ * sequence length only last.
  */
-export function checkMemory(spec: ModelSpec, lora: LoraSettings, cfg: MemoryConfig, limits: MemoryLimits): MemoryPlan {
-  const plan = planMemory(spec, lora, cfg);
-  if (plan.largestBuffer > limits.maxBufferSize) {
-    const what = plan.largestBufferName === 'logits chunk'
-      ? `lower the logits chunk to ${Math.max(1, Math.floor(limits.maxBufferSize / (spec.vocabSize * F32)))} tokens`
-      : plan.largestBufferName === 'largest activation'
-        ? `lower the batch size to ${Math.max(1, Math.floor((cfg.batchSize * limits.maxBufferSize) / plan.largestBuffer))}`
-        : cfg.weightsF16 ? 'this model cannot be loaded on this device' : 'use a device with shader-f16 so weights are stored as f16';
-    throw new MemoryPlanError(
-      `${plan.largestBufferName} needs a ${formatBytes(plan.largestBuffer)} buffer but this GPU allows at most ${formatBytes(limits.maxBufferSize)}: ${what}`,
-      plan,
-    );
-  }
-  if (plan.total <= limits.budgetBytes) return plan;
-  const fits = (c: MemoryConfig, l = lora) => planMemory(spec, l, c).total <= limits.budgetBytes;
-  const need = `needs ${formatBytes(plan.total)} of GPU memory but ${formatBytes(limits.budgetBytes)} is available`;
-  for (let b = cfg.batchSize - 1; b >= 1; b--) {
-    if (fits({ ...cfg, batchSize: b })) {
-      throw new MemoryPlanError(`This configuration ${need}: lower the batch size from ${cfg.batchSize} to ${b} (raise gradient accumulation to keep the effective batch)`, plan);
+export function planRun(req: PlanRequest, limits: PlanLimits): RunPlan {
+  const staged = (mb: number) => Math.max(1, Math.round(req.batchSize / mb));
+  const cfg = (mb: number, cp: boolean, seqLen = req.seqLen): MemoryConfig => ({ batchSize: mb, seqLen, gradientCheckpointing: cp, kvCacheTokens: 0, stagedBatches: staged(mb) });
+  const mbs = req.microBatch > 0 ? [req.microBatch] : microBatchChoices(req.batchSize);
+  const cps = req.checkpointing === 'on' ? [true] : req.checkpointing === 'off' ? [false] : [false, true];
+  const make = (mb: number, cp: boolean, fits: boolean, reasons: string[], advice: string | null = null, fix: PlanFix | null = null, seqLen = req.seqLen): RunPlan => ({
+    microBatch: mb, gradAccum: staged(mb), checkpointing: cp, seqLen, memory: req.memory(cfg(mb, cp, seqLen)), fits, reasons, advice, fix,
+  });
+  for (const cp of cps) {
+    for (const mb of mbs) {
+      const plan = req.memory(cfg(mb, cp));
+      if (!fitsIn(plan, limits)) continue;
+      const reasons: string[] = [];
+      if (mb < req.batchSize) {
+        reasons.push(req.microBatch > 0
+          ? `micro-batch ${mb} × ${staged(mb)} accumulation steps = batch ${req.batchSize}`
+          : `micro-batch ${mb} × ${staged(mb)} accumulation steps = batch ${req.batchSize}: a larger micro-batch would need ${formatBytes(req.memory(cfg(mbs[Math.max(0, mbs.indexOf(mb) - 1)], cp)).total)}, more than the ${formatBytes(limits.budgetBytes)} available`);
+      }
+      if (cp && req.checkpointing === 'auto') reasons.push(`gradient checkpointing on: without it even micro-batch ${mbs[mbs.length - 1]} would need ${formatBytes(req.memory(cfg(mbs[mbs.length - 1], false)).total)}`);
+      return make(mb, cp, true, reasons);
     }
   }
-  const one = { ...cfg, batchSize: 1 };
-  if (!cfg.gradientCheckpointing && fits({ ...cfg, gradientCheckpointing: true })) {
-    throw new MemoryPlanError(`This configuration ${need}: turn on gradient checkpointing`, plan);
-  }
-  for (let t = Math.floor(cfg.seqLen / 2); t >= 16; t = Math.floor(t / 2)) {
-    if (fits({ ...one, seqLen: t, gradientCheckpointing: true })) {
-      let best = t;
-      for (let s = t; s < cfg.seqLen; s += 16) if (fits({ ...one, seqLen: s, gradientCheckpointing: true })) best = s;
-      throw new MemoryPlanError(`This configuration ${need}: lower the max sequence length from ${cfg.seqLen} to ${best} (with batch size 1 and gradient checkpointing)`, plan);
+  // Nothing fits as asked: find the smallest change that does.
+  const first = req.memory(cfg(mbs[0], cps[0]));
+  const need = `This configuration ${tooBig(first, limits)}`;
+  if (req.microBatch > 0) {
+    for (const cp of req.checkpointing === 'off' ? [false] : [false, true]) {
+      for (const mb of microBatchChoices(req.batchSize)) {
+        if (fitsIn(req.memory(cfg(mb, cp)), limits)) {
+          return make(req.microBatch, cps[0], false, [], `${need}: lower the micro-batch from ${req.microBatch} to ${mb} (or 0 for auto)`, { microBatch: 0 });
+        }
+      }
     }
   }
-  throw new MemoryPlanError(`This configuration ${need}; even batch size 1 at 16 tokens does not fit: the model weights alone take ${formatBytes(plan.weights)}`, plan);
+  if (req.checkpointing === 'off') {
+    for (const mb of microBatchChoices(req.batchSize)) {
+      if (fitsIn(req.memory(cfg(mb, true)), limits)) {
+        return make(mbs[0], false, false, [], `${need}: turn gradient checkpointing on (auto)`, { gradientCheckpointing: 'auto', ...(req.microBatch > 0 ? { microBatch: 0 } : {}) });
+      }
+    }
+  }
+  // Memory grows with the length: the longest multiple of 8 that fits, by bisection.
+  if (fitsIn(req.memory(cfg(1, true, 8)), limits)) {
+    let lo = 8;
+    let hi = Math.max(8, Math.floor((req.seqLen - 1) / 8) * 8);
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 16) * 8;
+      if (fitsIn(req.memory(cfg(1, true, mid)), limits)) lo = mid;
+      else hi = mid - 8;
+    }
+    return make(mbs[0], cps[0], false, [], `${need}: lower the max length from ${req.maxLength} to ${lo} tokens (with micro-batch 1 and gradient checkpointing)`, { maxLength: lo, microBatch: 0, gradientCheckpointing: 'auto' });
+  }
+  const weights = first.weights;
+  return make(mbs[0], cps[0], false, [], `${need}; even one row of 8 tokens does not fit: the model's weights alone take ${formatBytes(weights)}`, null);
+}
+
+/** The tokens per row a run uses: the max length, cut to the data's longest row and the model's positions. */
+export function runSeqLen(settings: Pick<RunSettings, 'train'>, longestRow: number, maxPositions: number): number {
+  return Math.max(2, Math.min(settings.train.maxLength, longestRow > 0 ? longestRow : settings.train.maxLength, maxPositions));
 }

@@ -1,318 +1,282 @@
 /**
- * The training loop: micro-batches with gradient accumulation (loss normalized over all target
- * tokens of the effective batch), global-norm clipping, AdamW, the LR schedule, skipping of
- * non-finite steps, evaluation, and checkpoint state.
- *
- * One optimizer step = `gradAccum` micro-batches recorded back to back on the GPU, then one
- * readback of the per-token losses and the gradients at the end of the step. The AdamW update
- * runs on the CPU over the flat adapter (float64 arithmetic, f32 storage) and the new
- * parameters are uploaded: adapters are small (SmolLM2-135M, r 8 on q/v: 0.46 M values).
+ * Optimizer steps on the GPU for any TrainableModel: gradient accumulation over micro-batches (the
+ * loss normalized over all target tokens of the effective batch), then global-norm clipping, the
+ * non-finite skip and AdamW as kernels — all in ONE queue submission per optimizer step. Only the
+ * step's scalars come back, through a ring of mapped buffers, so the next step is recorded while
+ * the GPU still works on this one (up to MAX_IN_FLIGHT steps ahead). Parameters and Adam moments
+ * are read back only for checkpoints and export.
  */
 import type { Batch, TokenDataset } from '../../data/batches';
-import { Batcher } from '../../data/batches';
-import type { Gpu } from '../gpu/device';
-import { readF32, writeBuffer } from '../gpu/buffers';
+import { Batcher, type BatchCursor } from '../../data/batches';
+import type { RunSettings } from '../../settings/settings';
 import { Recorder } from '../gpu/recorder';
-import { type GpuAdapter, type LlamaGpu, type Workspace, createGpuAdapter, destroyGpuAdapter } from '../model/llama';
-import { type AdapterLayout, type LoraSettings, adapterLayout, initAdapter } from '../model/lora';
-import { adamwStepCpu, clipScale } from './adamw.cpu';
+import { ReadbackRing } from '../gpu/readbackRing';
+import { decodeStepControl, STEP_CONTROL_BYTES } from '../kernels/gradnorm/gradnorm';
+import { GpuOptimizer } from '../kernels/adamw/optimizer';
+import type { GpuAdapter, ModelWorkspace, TrainableModel } from '../model/model';
+import { type AdapterLayout, initAdapter } from '../model/lora';
 import type { TrainState } from './checkpoint';
-import { SeededRng } from './rng';
-import { type ScheduleKind, learningRate, warmupSteps } from './schedule';
+import { learningRate, warmupSteps } from './schedule';
 
 export class TrainError extends Error {
   constructor(message: string) {
-    super(message);
+    super(`TrainError: ${message}`);
     this.name = 'TrainError';
   }
 }
 
-export interface TrainConfig {
-  lora: LoraSettings;
-  lr: number;
-  epochs: number;
-  /** Stop after this many optimizer steps (overrides epochs when set). */
-  maxSteps: number | null;
-  /** Rows per micro-batch. */
-  batchSize: number;
+/** Steps recorded ahead of the oldest unread result (AdamW can pick among MAX_IN_FLIGHT + 1 values of t). */
+export const MAX_IN_FLIGHT = 2;
+
+/** How a run is laid out on this device (from the planner) plus the data's padding token. */
+export interface TrainLayout {
+  microBatch: number;
   gradAccum: number;
-  /** Tokens per row (max length). */
+  /** Tokens per row. */
   seqLen: number;
-  schedule: ScheduleKind;
-  warmupSteps: number | null;
-  warmupRatio: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  seed: number;
-  shuffle: boolean;
-  packing: boolean;
-  gradientCheckpointing: boolean;
+  checkpointing: boolean;
   padId: number;
 }
-
-/** DESIGN.md §2 defaults (classic PEFT recipe). */
-export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  lora: { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj'], layers: null, useRslora: false },
-  lr: 1e-4,
-  epochs: 3,
-  maxSteps: null,
-  batchSize: 16,
-  gradAccum: 1,
-  seqLen: 512,
-  schedule: 'linear',
-  warmupSteps: null,
-  warmupRatio: 0,
-  weightDecay: 0.01,
-  maxGradNorm: 1,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  seed: 42,
-  shuffle: true,
-  packing: false,
-  gradientCheckpointing: false,
-  padId: 0,
-};
 
 export interface StepReport {
   /** 1-based number of the optimizer step just taken (or skipped). */
   step: number;
   totalSteps: number;
+  /** Epochs done, as a fraction (HF's `epoch`): 1.0 at the end of the first epoch. */
   epoch: number;
   /** Mean cross-entropy over the effective batch's target tokens. */
   loss: number;
   lr: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
-  /** The step was skipped: its loss or gradient norm was not finite. */
+  /** The update was not applied: loss, gradient norm or the update itself was not finite. */
   skipped: boolean;
+  /** Why it was skipped, in words. */
+  reasons: string[];
+  /** Updates applied so far, steps skipped so far. */
+  applied: number;
+  skippedSteps: number;
   targetTokens: number;
+  /** Tokens processed (rows × length, padding included). */
   tokens: number;
+  /** Wall time of this step as the CPU saw it finish (the first one includes compiling kernels). */
+  stepMs: number;
   tokensPerSecond: number;
-  elapsedMs: number;
-  etaMs: number;
 }
 
 export interface TrainerOptions {
-  /** Start from these adapter parameters (e.g. --init-adapter) instead of PEFT's init. */
+  /** Start from these adapter parameters (e.g. an existing adapter) instead of PEFT's init. */
   initParams?: Float32Array;
   /** Continue a run from its checkpoint state. */
   resume?: TrainState;
 }
 
+interface InFlight {
+  step: number;
+  lr: number;
+  epoch: number;
+  targets: number;
+  tokens: number;
+  read: Promise<ArrayBuffer>;
+}
+
 export class Trainer {
   readonly layout: AdapterLayout;
+  readonly optimizer: GpuOptimizer;
   readonly adapter: GpuAdapter;
   readonly totalSteps: number;
   readonly warmup: number;
-  private readonly ws: Workspace;
+  readonly stepsPerEpoch: number;
+  private readonly ws: ModelWorkspace;
   private readonly batcher: Batcher;
-  private params: Float32Array;
-  private m: Float32Array;
-  private v: Float32Array;
-  private rng: SeededRng;
-  private stepCount: number;
-  private skipped: number;
-  private epoch = 0;
-  private started = performance.now();
-  private tokensSeen = 0;
-  private readonly stepsAtStart: number;
+  private readonly ring: ReadbackRing;
+  private inflight: InFlight[] = [];
+  /** Steps recorded (submitted). */
+  private recorded: number;
+  /** Updates applied as of the last step read back, and steps read back. */
+  private knownApplied: number;
+  private knownSkipped: number;
   private finished = false;
+  private lastDone = performance.now();
 
   constructor(
-    readonly gpu: Gpu,
-    readonly model: LlamaGpu,
+    readonly model: TrainableModel,
     readonly data: TokenDataset,
-    readonly config: TrainConfig,
+    readonly settings: RunSettings,
+    readonly run: TrainLayout,
     options: TrainerOptions = {},
   ) {
-    if (!(config.gradAccum >= 1) || !Number.isInteger(config.gradAccum)) throw new TrainError(`gradient accumulation must be a positive integer, got ${config.gradAccum}`);
-    if (!(config.lr > 0)) throw new TrainError(`learning rate must be positive, got ${config.lr}`);
-    this.layout = adapterLayout(model.spec, config.lora);
+    const t = settings.train;
+    if (!(t.learningRate > 0)) throw new TrainError(`learning rate must be positive, got ${t.learningRate}`);
+    if (!(run.gradAccum >= 1 && Number.isInteger(run.gradAccum))) throw new TrainError(`gradient accumulation must be a positive integer, got ${run.gradAccum}`);
+    this.layout = model.adapterLayout(settings.lora);
     const resume = options.resume;
     this.batcher = new Batcher(data, {
-      batchSize: config.batchSize,
-      seqLen: config.seqLen,
-      padId: config.padId,
-      seed: config.seed,
+      batchSize: run.microBatch,
+      seqLen: run.seqLen,
+      padId: run.padId,
+      seed: t.seed,
       // maxSteps overrides epochs (as HF's max_steps does): the data repeats as long as needed.
-      epochs: config.maxSteps ? Number.MAX_SAFE_INTEGER : config.epochs,
-      packing: config.packing,
-      shuffle: config.shuffle,
-      cursor: resume ? (resume.dataCursor as { epoch: number; index: number; seed: number }) : undefined,
+      epochs: t.maxSteps > 0 ? Number.MAX_SAFE_INTEGER : t.epochs,
+      packing: t.packing,
+      shuffle: t.shuffle,
+      cursor: resume ? (resume.dataCursor as BatchCursor) : undefined,
     });
-    const perEpoch = Math.ceil(this.batcher.batchesInEpoch(0) / config.gradAccum);
-    this.totalSteps = config.maxSteps ?? perEpoch * config.epochs;
-    if (this.totalSteps < 1) throw new TrainError('the run has no optimizer steps: the dataset is empty or maxSteps is 0');
-    this.warmup = warmupSteps(this.totalSteps, { warmupSteps: config.warmupSteps ?? undefined, warmupRatio: config.warmupRatio });
+    this.stepsPerEpoch = Math.ceil(this.batcher.batchesInEpoch(0) / run.gradAccum);
+    this.totalSteps = t.maxSteps > 0 ? t.maxSteps : this.stepsPerEpoch * t.epochs;
+    if (this.totalSteps < 1) throw new TrainError('the run has no optimizer steps: the dataset is empty or max steps is 0');
+    this.warmup = warmupSteps(this.totalSteps, { warmupRatio: t.warmupRatio });
+    this.optimizer = new GpuOptimizer(model.gpu, this.layout.size, { weightDecay: t.weightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: t.maxGradNorm });
     if (resume) {
-      if (resume.params.length !== this.layout.size) {
-        throw new TrainError(`checkpoint holds ${resume.params.length} adapter values but this configuration needs ${this.layout.size}`);
-      }
-      this.params = resume.params.slice();
-      this.m = resume.m.slice();
-      this.v = resume.v.slice();
-      this.rng = new SeededRng(resume.rngState);
-      this.stepCount = resume.step;
-      this.skipped = resume.skippedSteps;
-      this.epoch = resume.epoch;
+      if (resume.params.length !== this.layout.size) throw new TrainError(`checkpoint holds ${resume.params.length} adapter values but this configuration needs ${this.layout.size}`);
+      if (resume.totalSteps !== this.totalSteps) throw new TrainError(`checkpoint was planned for ${resume.totalSteps} steps but these settings and data give ${this.totalSteps}`);
+      this.recorded = resume.step;
+      this.knownSkipped = resume.skippedSteps;
+      this.knownApplied = resume.step - resume.skippedSteps;
+      this.optimizer.load({ params: resume.params, m: resume.m, v: resume.v, applied: this.knownApplied, skipped: this.knownSkipped, rolledBack: resume.rolledBackSteps });
     } else {
-      this.params = options.initParams ? options.initParams.slice() : initAdapter(this.layout, config.seed);
-      if (this.params.length !== this.layout.size) throw new TrainError(`initial adapter has ${this.params.length} values, this configuration needs ${this.layout.size}`);
-      this.m = new Float32Array(this.layout.size);
-      this.v = new Float32Array(this.layout.size);
-      this.rng = new SeededRng(config.seed ^ 0x5eed);
-      this.stepCount = 0;
-      this.skipped = 0;
+      const params = options.initParams ?? initAdapter(this.layout, t.seed);
+      if (params.length !== this.layout.size) throw new TrainError(`initial adapter has ${params.length} values, this configuration needs ${this.layout.size}`);
+      this.recorded = 0;
+      this.knownApplied = 0;
+      this.knownSkipped = 0;
+      this.optimizer.load({ params });
     }
-    this.stepsAtStart = this.stepCount;
-    this.adapter = createGpuAdapter(gpu, this.layout, this.params);
-    this.ws = model.createWorkspace(config.batchSize * config.seqLen, this.layout, config.gradientCheckpointing);
+    this.adapter = { layout: this.layout, params: this.optimizer.params, grads: this.optimizer.grads };
+    this.ring = new ReadbackRing(model.gpu, STEP_CONTROL_BYTES, MAX_IN_FLIGHT + 1, 'step scalars');
+    this.ws = model.createWorkspace({ maxTokens: run.microBatch * run.seqLen, layout: this.layout, checkpointing: run.checkpointing, stagedBatches: run.gradAccum });
   }
 
+  /** Optimizer steps recorded so far (the next step's schedule position). */
   get step(): number {
-    return this.stepCount;
+    return this.recorded;
   }
 
   get done(): boolean {
-    return this.finished || this.stepCount >= this.totalSteps;
+    return this.finished || this.recorded >= this.totalSteps;
   }
 
-  /** The current adapter parameters (a copy). */
-  parameters(): Float32Array {
-    return this.params.slice();
+  get inFlight(): number {
+    return this.inflight.length;
   }
 
   lrAt(step: number): number {
-    return learningRate({ kind: this.config.schedule, lr: this.config.lr, warmupSteps: this.warmup, totalSteps: this.totalSteps }, step);
+    return learningRate({ kind: this.settings.train.schedule, lr: this.settings.train.learningRate, warmupSteps: this.warmup, totalSteps: this.totalSteps }, step);
   }
 
-  /** Everything needed to continue this run to the same result. */
-  state(extraConfig: Record<string, unknown> = {}): TrainState {
-    return {
-      step: this.stepCount,
-      totalSteps: this.totalSteps,
-      epoch: this.epoch,
-      dataCursor: this.batcher.cursor,
-      rngState: this.rng.state,
-      config: { ...extraConfig, train: this.config as unknown as Record<string, unknown> },
-      skippedSteps: this.skipped,
-      params: this.params.slice(),
-      m: this.m.slice(),
-      v: this.v.slice(),
-    };
-  }
-
-  /** One optimizer step over gradAccum micro-batches; null when the run is over. */
-  async trainStep(signal?: AbortSignal): Promise<StepReport | null> {
-    if (this.done) return null;
-    signal?.throwIfAborted();
+  /**
+   * Records and submits the next optimizer step (all micro-batches, clipping and AdamW in one
+   * submission). Returns false when the run is over. Call next() before more than MAX_IN_FLIGHT
+   * steps are unread.
+   */
+  submit(): boolean {
+    if (this.done) return false;
+    if (this.inflight.length >= MAX_IN_FLIGHT) throw new TrainError(`${this.inflight.length} steps are unread; read one with next() first`);
     const micro: Batch[] = [];
-    for (let i = 0; i < this.config.gradAccum; i++) {
+    for (let i = 0; i < this.run.gradAccum; i++) {
       const b = this.batcher.next();
       if (!b) break;
       micro.push(b);
     }
     if (micro.length === 0) {
       this.finished = true;
-      return null;
+      return false;
     }
-    this.epoch = this.batcher.cursor.epoch;
-    const targets = micro.reduce((s, b) => s + b.targetTokens, 0);
-    const gradScale = targets > 0 ? 1 / targets : 0;
     const { model, ws, adapter } = this;
-    const N = this.config.batchSize * this.config.seqLen;
-    const t0 = performance.now();
-    for (let i = 0; i < micro.length; i++) {
-      const batch = micro[i];
-      // Queue writes run after the previous micro-batch's submitted work, so no wait is needed here.
-      model.uploadBatch(ws, batch);
-      const rec = new Recorder(this.gpu, `step ${this.stepCount + 1} micro-batch ${i}`);
-      if (i === 0) rec.clear(adapter.grads);
+    const targets = micro.reduce((s, b) => s + b.targetTokens, 0);
+    const k = this.recorded;
+    const lr = this.lrAt(k);
+    micro.forEach((batch, i) => model.stageBatch(ws, i, batch));
+    const rec = new Recorder(model.gpu, `step ${k + 1}`);
+    this.optimizer.clearGrads(rec);
+    micro.forEach((batch, i) => {
       // The dropout key's step counts micro-batches over the whole run, so a resumed run draws the same masks.
-      // The loss sum accumulates on the GPU over the micro-batches; one readback at the end of the step.
-      model.trainMicroBatch(rec, ws, batch, adapter, gradScale, { seed: this.config.seed, step: this.stepCount * this.config.gradAccum + i }, i > 0);
-      rec.submit();
-      signal?.throwIfAborted();
-    }
-    const lossSum = (await readF32(this.gpu, ws.lossSum, 1))[0];
-    const grads = await readF32(this.gpu, adapter.grads, this.layout.size);
-    const loss = targets > 0 ? lossSum / targets : 0;
-    let sq = 0;
-    for (const g of grads) sq += g * g;
-    const gradNorm = Math.sqrt(sq);
-    const lr = this.lrAt(this.stepCount);
-    const skipped = !Number.isFinite(loss) || !Number.isFinite(gradNorm);
-    // A step without target tokens still steps AdamW with zero gradients, as the HF Trainer does.
-    if (!skipped) {
-      const scale = clipScale(gradNorm, this.config.maxGradNorm);
-      const t = this.stepCount - this.skipped + 1;
-      adamwStepCpu(this.params, grads, this.m, this.v, t, { lr, weightDecay: this.config.weightDecay, beta1: this.config.beta1, beta2: this.config.beta2, eps: this.config.eps }, scale);
-      writeBuffer(this.gpu, adapter.params, this.params);
-    }
-    if (skipped) this.skipped++;
-    this.stepCount++;
-    const tokens = micro.length * N;
-    this.tokensSeen += tokens;
-    const elapsedMs = performance.now() - this.started;
-    const stepsDone = this.stepCount - this.stepsAtStart;
-    const stepMs = performance.now() - t0;
+      const dropout = this.layout.settings.dropout > 0 ? { seed: this.settings.train.seed, step: k * this.run.gradAccum + i } : null;
+      // Gradients are sums over target tokens: the step control divides by the step's token count.
+      model.trainMicroBatch(rec, ws, i, batch, adapter, { gradScale: 1, dropout, accumulateLoss: i > 0 });
+    });
+    this.optimizer.recordStep(rec, { lossSum: ws.lossSum, tokenCount: targets, lr, tMin: this.knownApplied + 1, tCount: this.inflight.length + 1 });
+    const slot = this.ring.capture(rec, this.optimizer.control);
+    rec.submit();
+    const read = this.ring.read(slot);
+    // A run cancelled with steps in flight destroys the ring: their reads reject unobserved.
+    read.catch(() => {});
+    this.recorded++;
+    this.inflight.push({
+      step: this.recorded, lr, targets,
+      epoch: Math.min(this.recorded / this.stepsPerEpoch, this.settings.train.maxSteps > 0 ? Infinity : this.settings.train.epochs),
+      tokens: micro.length * this.run.microBatch * this.run.seqLen,
+      read,
+    });
+    return true;
+  }
+
+  /** The oldest submitted step's result (waits for the GPU to finish it). */
+  async next(): Promise<StepReport> {
+    const f = this.inflight[0];
+    if (!f) throw new TrainError('no step is in flight');
+    const c = decodeStepControl(await f.read);
+    this.inflight.shift();
+    this.knownApplied = c.applied;
+    this.knownSkipped = c.skipped;
+    const now = performance.now();
+    const stepMs = now - this.lastDone;
+    this.lastDone = now;
     return {
-      step: this.stepCount,
+      step: f.step,
       totalSteps: this.totalSteps,
-      epoch: this.epoch,
-      loss,
-      lr,
-      gradNorm,
-      skipped,
-      targetTokens: targets,
-      tokens,
-      tokensPerSecond: tokens / Math.max(1e-3, stepMs / 1000),
-      elapsedMs,
-      etaMs: (elapsedMs / Math.max(1, stepsDone)) * (this.totalSteps - this.stepCount),
+      epoch: f.epoch,
+      loss: f.targets > 0 ? c.loss : NaN,
+      lr: f.lr,
+      gradNorm: c.gradNorm,
+      skipped: !c.updated,
+      reasons: c.reasons,
+      applied: c.applied,
+      skippedSteps: c.skipped,
+      targetTokens: f.targets,
+      tokens: f.tokens,
+      stepMs,
+      tokensPerSecond: f.tokens / Math.max(1e-3, stepMs / 1000),
     };
+  }
+
+  /** Results of every step still in flight, oldest first. */
+  async drain(): Promise<StepReport[]> {
+    const out: StepReport[] = [];
+    while (this.inflight.length) out.push(await this.next());
+    return out;
+  }
+
+  /** Marks the start of a timed stretch (after a pause or an evaluation, so step times stay honest). */
+  restartClock(): void {
+    this.lastDone = performance.now();
+  }
+
+  /** Everything needed to continue this run to the same result (every step must have been read). */
+  async state(run: Record<string, unknown> = {}): Promise<TrainState> {
+    if (this.inflight.length) throw new TrainError('read every step in flight (drain) before taking the state');
+    const s = await this.optimizer.snapshot();
+    return {
+      step: this.recorded,
+      totalSteps: this.totalSteps,
+      dataCursor: this.batcher.cursor,
+      skippedSteps: s.skipped,
+      rolledBackSteps: s.rolledBack,
+      run,
+      params: s.params,
+      m: s.m,
+      v: s.v,
+    };
+  }
+
+  /** The current adapter parameters (read back after every step in flight). */
+  async parameters(): Promise<Float32Array> {
+    return (await this.optimizer.snapshot()).params;
   }
 
   destroy(): void {
     this.model.destroyWorkspace(this.ws);
-    destroyGpuAdapter(this.adapter);
+    this.optimizer.destroy();
+    this.ring.destroy();
   }
 }
-
-export interface EvalResult {
-  loss: number;
-  perplexity: number;
-  targetTokens: number;
-}
-
-/** Validation loss (mean CE over all target tokens) and perplexity, adapter on or off. */
-export async function evaluate(
-  gpu: Gpu, model: LlamaGpu, data: TokenDataset, opts: { batchSize: number; seqLen: number; padId: number; adapter: GpuAdapter | null; signal?: AbortSignal },
-): Promise<EvalResult> {
-  const batcher = new Batcher(data, { batchSize: opts.batchSize, seqLen: opts.seqLen, padId: opts.padId, shuffle: false, epochs: 1 });
-  const ws = model.createWorkspace(opts.batchSize * opts.seqLen, opts.adapter?.layout ?? null, false);
-  let lossSum = 0;
-  let targets = 0;
-  try {
-    for (let batch = batcher.next(); batch; batch = batcher.next()) {
-      opts.signal?.throwIfAborted();
-      model.uploadBatch(ws, batch);
-      const rec = new Recorder(gpu, 'evaluate');
-      model.forward(rec, ws, batch, opts.adapter);
-      model.headLoss(rec, ws, batch.B * batch.T, 0);
-      rec.submit();
-      const tokenLoss = await readF32(gpu, ws.tokenLoss, batch.B * batch.T);
-      for (const x of tokenLoss) lossSum += x;
-      targets += batch.targetTokens;
-    }
-  } finally {
-    model.destroyWorkspace(ws);
-  }
-  const loss = targets > 0 ? lossSum / targets : NaN;
-  return { loss, perplexity: Math.exp(loss), targetTokens: targets };
-}
-
-export { createGpuAdapter };

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { generateModelWithTensors } from '../../../src/formats/generate';
-import { openCheckpoint, type ModelFiles } from '../../../src/formats/checkpoint';
+import { openModelFolder, type ModelFiles } from '../../../src/formats/modelFolder';
 import { fromArrayBuffer } from '../../../src/formats/byteSource';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32 } from '../../../src/engine/gpu/buffers';
-import { LlamaGpu, createGpuAdapter, type GpuAdapter } from '../../../src/engine/model/llama';
-import { adapterLayout, LORA_MODULES } from '../../../src/engine/model/lora';
+import { LlamaGpu, type GpuAdapter } from '../../../src/engine/model/llama';
+import { uploadAdapter } from '../../../src/engine/model/model';
+import { llamaAdapterLayout } from '../../../src/engine/model/llama';
+import { TARGET_MODULES } from '../../../src/settings/settings';
 import { exportAdapter, importAdapter, mergeAdapter } from '../../../src/engine/model/adapterFiles';
 import { llamaReference } from '../../../src/engine/model/llama.ref';
 import { batchFromIds, type MicroBatch } from '../../../src/engine/model/types';
@@ -48,13 +50,13 @@ describe('adapter files and merging on generated checkpoints', () => {
     it(`${architecture}: a saved, reloaded adapter gives the same logits; merged weights give the same logits as the unmerged path`, async () => {
       const gpu = await testGpu();
       const generated = generateModelWithTensors({ architecture, seed: 3, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: architecture === 'qwen2' ? 1 : 2, intermediateSize: 48, tokenizer: false, vocabSize: 61 });
-      const ckpt = await openCheckpoint(memoryFiles(generated.files, `tiny-${architecture}`));
+      const ckpt = await openModelFolder(memoryFiles(generated.files, `tiny-${architecture}`));
       const spec = ckpt.spec;
       expect(spec.attentionBias).toBe(architecture === 'qwen2');
       const model = await LlamaGpu.load(gpu, spec, (n) => ckpt.readTensorF32(n), { f16: false });
-      const layout = adapterLayout(spec, { r: 4, alpha: 8, dropout: 0.05, targets: [...LORA_MODULES], layers: [1], useRslora: false });
+      const layout = llamaAdapterLayout(spec, { r: 4, alpha: 8, dropout: 0.05, targets: [...TARGET_MODULES], layers: [1], useRslora: false });
       const params = Float32Array.from(randomAdapter(layout.size, 12, 0.2));
-      const live = createGpuAdapter(gpu, layout, params);
+      const live = uploadAdapter(gpu, layout, params, { grads: true });
       const batch = batchFromIds([[1, 7, 9, 22, 40, 3, 5, 60]]);
       const liveLogits = await logitsOf(model, batch, live);
 
@@ -64,7 +66,7 @@ describe('adapter files and merging on generated checkpoints', () => {
       expect(config.layers_to_transform).toEqual([1]);
       const back = await importAdapter(spec, files);
       expect(back.params).toEqual(params);
-      const reloaded = createGpuAdapter(gpu, back.layout, back.params);
+      const reloaded = uploadAdapter(gpu, back.layout, back.params);
       expect(await logitsOf(model, batch, reloaded)).toEqual(liveLogits);
 
       const weights = new Map<string, Float32Array>();

@@ -22,14 +22,16 @@ describe('adapter-studio CLI on the demo model', () => {
     writeFileSync(data, lines.join('\n') + '\n');
     const out = join(dir, 'adapter');
     const t = io();
-    const code = await main(['train', '--model', 'public/models/demo', '--data', data, '--out', out, '--steps', '8', '--batch', '2', '--max-length', '32',
-      '--lr', '3e-2', '--warmup', '0', '--schedule', 'constant', '--targets', 'q_proj,v_proj,o_proj', '--rank', '4', '--alpha', '16', '--dropout', '0', '--f32-weights'], t.io);
+    const code = await main(['train', '--model', 'public/models/demo', '--data', data, '--out', out, '--steps', '8', '--batch-size', '2', '--max-length', '32',
+      '--lr', '3e-2', '--warmup-ratio', '0', '--schedule', 'constant', '--log-every', '1', '--val-fraction', '0', '--targets', 'q_proj,v_proj,o_proj', '--rank', '4', '--alpha', '16', '--dropout', '0', '--f32-weights'], t.io);
     expect(t.text.err.includes('error:') ? t.text.err : '').toBe('');
     expect(code).toBe(0);
     for (const f of ['adapter_model.safetensors', 'adapter_config.json', 'metrics.jsonl', 'checkpoint.ascp']) expect(existsSync(join(out, f))).toBe(true);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics).toHaveLength(8);
-    expect(Object.keys(metrics[0])).toEqual(expect.arrayContaining(['step', 'loss', 'lr', 'grad_norm', 'tokens_per_second']));
+    // The names the HF Trainer logs under.
+    expect(Object.keys(metrics[0])).toEqual(expect.arrayContaining(['step', 'loss', 'learning_rate', 'grad_norm', 'epoch']));
+    expect(metrics.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     console.log(`[cli] loss ${metrics[0].loss.toFixed(3)} → ${metrics[7].loss.toFixed(3)}`);
     expect(metrics[7].loss).toBeLessThan(metrics[0].loss - 0.3); // same text every step: the loss must fall
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { LlamaGpu, createGpuAdapter } from '../../../src/engine/model/llama';
+import { LlamaGpu } from '../../../src/engine/model/llama';
+import { uploadAdapter } from '../../../src/engine/model/model';
 import { generateTokens, sampleToken } from '../../../src/engine/model/generate';
 import { llamaReference, type RefAdapter } from '../../../src/engine/model/llama.ref';
-import { adapterLayout, LORA_MODULES } from '../../../src/engine/model/lora';
+import { llamaAdapterLayout } from '../../../src/engine/model/llama';
+import { TARGET_MODULES } from '../../../src/settings/settings';
 import { batchFromIds } from '../../../src/engine/model/types';
 import { SeededRng } from '../../../src/engine/train/rng';
 import { testGpu } from '../../helpers/gpu';
@@ -29,9 +31,9 @@ describe('generation with a KV cache', () => {
       const spec = tinySpec(kind, { maxPositionEmbeddings: 64 });
       const weights = tinyWeights(spec, 17, 0.6);
       const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { f16: false });
-      const layout = adapterLayout(spec, { r: 2, alpha: 4, dropout: 0, targets: [...LORA_MODULES], layers: null, useRslora: false });
+      const layout = llamaAdapterLayout(spec, { r: 2, alpha: 4, dropout: 0, targets: [...TARGET_MODULES], layers: null, useRslora: false });
       const params = Float32Array.from(randomAdapter(layout.size, 4, 1.0));
-      const adapter = createGpuAdapter(gpu, layout, params);
+      const adapter = uploadAdapter(gpu, layout, params, { grads: true });
       const prompt = [3, 9, 14, 2, 20];
       const opts = { maxNewTokens: 8, temperature: 0, topK: 0, topP: 1, seed: 1, eosTokenIds: [] };
       const base = await generateTokens(model, null, prompt, opts);

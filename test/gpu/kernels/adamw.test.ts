@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32, uploadBuffer, writeBuffer } from '../../../src/engine/gpu/buffers';
 import { adamwStep } from '../../../src/engine/kernels/adamw/adamw';
-import { createFlatOptimizerState, optimizerStep } from '../../../src/engine/kernels/adamw/optimizer';
+import { GpuOptimizer } from '../../../src/engine/kernels/adamw/optimizer';
 import { adamwRef, type AdamwHyper } from '../../../src/engine/kernels/adamw/adamw.ref';
 import { globalGradNorm, gradNormPartialsLength, readStepControl, STEP_CONTROL_BYTES } from '../../../src/engine/kernels/gradnorm/gradnorm';
 import { stepControlRef } from '../../../src/engine/kernels/gradnorm/gradnorm.ref';
@@ -65,7 +65,7 @@ describe('adamw matches the float64 reference', () => {
           grads: s.ggrads, count: c.count, partials, stats, lossIndex: 0, tokenCount: c.tokenCount, maxNorm: c.maxNorm,
           control: s.control, maxBindingBytes: c.maxBindingBytes,
         });
-        adamwStep(rec, { ...c.hyper, step, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count: c.count, maxBindingBytes: c.maxBindingBytes });
+        adamwStep(rec, { ...c.hyper, tMin: step, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count: c.count, maxBindingBytes: c.maxBindingBytes });
         await rec.done();
         // The reference uses the GPU's own gradScale so that each step's comparison measures AdamW alone.
         const control = await readStepControl(gpu, s.control);
@@ -86,34 +86,54 @@ describe('adamw matches the float64 reference', () => {
     });
   }
 
-  it('adamw step through optimizerStep (flat state, per-token losses) matches_reference', async () => {
+  it('adamw step through GpuOptimizer (clip, counters, t from the GPU) matches_reference', async () => {
     const gpu = await testGpu();
     const count = 777;
-    const state = createFlatOptimizerState(gpu, count, 'test');
+    const opt = new GpuOptimizer(gpu, count, { weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 1 }, 'test');
     const init = uniformValues(count, 21, -0.5, 0.5);
-    writeBuffer(gpu, state.params, init);
+    opt.load({ params: init });
     const p = Float64Array.from(init);
     const m = new Float64Array(count);
     const v = new Float64Array(count);
-    for (let step = 1; step <= 2; step++) {
+    for (let step = 1; step <= 3; step++) {
       const grads = uniformValues(count, 30 + step, -4, 4);
-      const losses = uniformValues(16, 40 + step, 0, 3);
-      writeBuffer(gpu, state.grads, grads);
-      const stats = uploadBuffer(gpu, 'per-token losses', losses);
-      const rec = new Recorder(gpu, 'optimizerStep');
-      optimizerStep(rec, { state, stats, lossIndex: 0, lossCount: 16, tokenCount: 16, maxNorm: 1, lr: 1e-3, weightDecay: 0.01, step });
+      writeBuffer(gpu, opt.grads, grads);
+      const stats = uploadBuffer(gpu, 'loss sum', Float32Array.from([7.5]));
+      const rec = new Recorder(gpu, 'optimizer step');
+      // t is read from the GPU's counter: the CPU offers t ∈ [1, step] as if earlier steps were unknown.
+      opt.recordStep(rec, { lossSum: stats, tokenCount: 16, lr: 1e-3, tMin: 1, tCount: Math.min(step, 4) });
       await rec.done();
-      const control = await readStepControl(gpu, state.control);
-      expect(control.finite).toBe(true);
-      expect(control.loss).toBeCloseTo(losses.reduce((a, b) => a + b, 0) / 16, 5);
+      const control = await readStepControl(gpu, opt.control);
+      expect(control).toMatchObject({ finite: true, updated: true, applied: step, skipped: 0 });
+      expect(control.loss).toBeCloseTo(7.5 / 16, 6);
       adamwRef(p, grads, m, v, { finite: true, gradScale: control.gradScale }, { lr: 1e-3, weightDecay: 0.01, step });
-      await checkAgainstReference(gpu, state.params, p, TOLERANCES.adamw, 'adamw', 'step', `optimizerStep count=777 step ${step} (params)`);
-      p.set(await readF32(gpu, state.params, count));
-      m.set(await readF32(gpu, state.m, count));
-      v.set(await readF32(gpu, state.v, count));
+      await checkAgainstReference(gpu, opt.params, p, TOLERANCES.adamw, 'adamw', 'step', `GpuOptimizer count=777 step ${step} (params)`);
+      const snap = await opt.snapshot();
+      p.set(snap.params);
+      m.set(snap.m);
+      v.set(snap.v);
       stats.destroy();
     }
-    state.destroy();
+    opt.destroy();
+  });
+
+  it('adamw refuses an update that would make a parameter non-finite: rolled back, counted, nothing written', async () => {
+    const count = 300;
+    const s = await setup(count, 8);
+    const { gpu } = s;
+    const grads = uniformValues(count, 9);
+    writeBuffer(gpu, s.ggrads, grads);
+    const stats = uploadBuffer(gpu, 'loss', Float32Array.from([1]));
+    const rec = new Recorder(gpu, 'exploding update');
+    globalGradNorm(rec, { grads: s.ggrads, count, partials: s.partials, stats, lossIndex: 0, tokenCount: 1, maxNorm: 0, control: s.control });
+    // A learning rate past f32's range: every update overflows.
+    adamwStep(rec, { lr: 1e39, weightDecay: 0, tMin: 1, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count });
+    await rec.done();
+    const control = await readStepControl(gpu, s.control);
+    expect(control).toMatchObject({ finite: true, updated: false, applied: 0, skipped: 1, rolledBack: 1 });
+    expect(control.reasons.join('; ')).toMatch(/rolled back/);
+    expect(Buffer.from((await readF32(gpu, s.gparams, count)).buffer).equals(Buffer.from(s.params.buffer))).toBe(true);
+    expect((await readF32(gpu, s.gm, count)).every((x) => x === 0)).toBe(true);
   });
 
   for (const poison of ['NaN in the gradients', 'Inf in the gradients', 'NaN loss'] as const) {
@@ -127,7 +147,7 @@ describe('adamw matches the float64 reference', () => {
       // One good step first so that m and v are not zeros.
       const good = new Recorder(gpu, 'good step');
       globalGradNorm(good, { grads: s.ggrads, count, partials: s.partials, stats: uploadBuffer(gpu, 'ok stats', Float32Array.from([1])), lossIndex: 0, tokenCount: 2, maxNorm: 1, control: s.control });
-      adamwStep(good, { lr: 1e-3, step: 1, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count });
+      adamwStep(good, { lr: 1e-3, tMin: 1, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count });
       await good.done();
       const before = await Promise.all([s.gparams, s.gm, s.gv].map((b) => readF32(gpu, b, count)));
 
@@ -135,7 +155,7 @@ describe('adamw matches the float64 reference', () => {
       writeBuffer(gpu, s.ggrads, grads);
       const bad = new Recorder(gpu, 'bad step');
       globalGradNorm(bad, { grads: s.ggrads, count, partials: s.partials, stats, lossIndex: 0, tokenCount: 2, maxNorm: 1, control: s.control });
-      adamwStep(bad, { lr: 1e-3, step: 2, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count });
+      adamwStep(bad, { lr: 1e-3, tMin: 2, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count });
       await bad.done();
       const control = await readStepControl(gpu, s.control);
       expect(control.finite).toBe(false);

@@ -8,7 +8,7 @@ import { Recorder } from '../../../src/engine/gpu/recorder';
 import { batchFromIds } from '../../../src/engine/model/types';
 import { memoryCache } from '../../../src/hub/hub';
 import { generate, promptIds } from '../../../src/worker/generate';
-import { loadModel, ModelLoadError, type LoadedModel } from '../../../src/worker/model';
+import { openSessionModel, ModelLoadError, type SessionModel } from '../../../src/worker/model';
 import type { LoadProgress } from '../../../src/worker/protocol';
 import { testGpu } from '../../helpers/gpu';
 import { serve } from '../../../scripts/serve.mjs';
@@ -35,8 +35,8 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-async function loadFromHub(onProgress: (p: LoadProgress) => void = () => {}, endpoint = server.url): Promise<LoadedModel> {
-  return loadModel({
+async function loadFromHub(onProgress: (p: LoadProgress) => void = () => {}, endpoint = server.url): Promise<SessionModel> {
+  return openSessionModel({
     gpu: await testGpu(),
     choice: { kind: 'hub', id: REPO },
     pageUrl: 'http://localhost/',
@@ -47,7 +47,7 @@ async function loadFromHub(onProgress: (p: LoadProgress) => void = () => {}, end
 }
 
 /** Greedy decoding by re-running the whole sequence for every token (the playground's old loop). */
-async function greedyFullRecompute(model: LoadedModel, prompt: number[], n: number): Promise<number[]> {
+async function greedyFullRecompute(model: SessionModel, prompt: number[], n: number): Promise<number[]> {
   const gpu = model.gpuModel.gpu;
   const ids = [...prompt];
   const V = model.spec.vocabSize;
@@ -75,7 +75,7 @@ async function greedyFullRecompute(model: LoadedModel, prompt: number[], n: numb
 }
 
 describe('worker: hub models and playground generation', () => {
-  let model: LoadedModel;
+  let model: SessionModel;
   const events: LoadProgress[] = [];
 
   it('loads a hub repository through src/hub from a local endpoint, with download progress per phase', async () => {

@@ -1,24 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { createStudioStore, MAX_CHART_POINTS } from '../../../src/app/store/store';
-import { DEFAULT_SETTINGS } from '../../../src/app/store/settings';
+import { DEFAULT_SETTINGS } from '../../../src/settings/settings';
+import type { StepReport } from '../../../src/engine/train/trainer';
+
+const report = (step: number, totalSteps: number, loss: number, skipped = false, skippedSteps = 0): StepReport => ({
+  step, totalSteps, epoch: 0, loss, lr: 1e-4, gradNorm: 1, skipped, reasons: [], applied: step - skippedSteps, skippedSteps, targetTokens: 10, tokens: 16, stepMs: 10, tokensPerSecond: 100,
+});
 
 describe('studio store', () => {
   it('starts with the PEFT defaults and the demo model', () => {
     const s = createStudioStore().getState();
     expect(s.settings.model).toEqual({ kind: 'demo' });
-    expect(s.settings.lora).toEqual({ r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj'], useRslora: false });
+    expect(s.settings.lora).toEqual({ r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj'], useRslora: false, layers: null });
     expect(s.settings.train.learningRate).toBe(1e-4);
     expect(s.settings.train.epochs).toBe(3);
-    expect(s.settings.train.microBatch * s.settings.train.accumulation).toBe(16);
+    expect(s.settings.train.batchSize).toBe(16);
+    expect(s.settings.eval.logInterval).toBe(10);
     expect(s.settings.train.weightDecay).toBe(0.01);
     expect(s.settings.train.schedule).toBe('linear');
   });
 
   it('updates settings without mutating the defaults', () => {
     const store = createStudioStore();
-    store.getState().updateLora({ r: 32, targets: ['q_proj'] });
-    store.getState().updateTrain({ learningRate: 3e-4 });
-    expect(store.getState().settings.lora.r).toBe(32);
+    store.getState().setSetting('lora.r', 32);
+    store.getState().setSetting('lora.targets', ['q_proj']);
+    store.getState().setSetting('train.learningRate', 3e-4);
+    expect(store.getState().settings.lora).toMatchObject({ r: 32, targets: ['q_proj'] });
     expect(store.getState().settings.train.learningRate).toBe(3e-4);
     expect(DEFAULT_SETTINGS.lora.r).toBe(8);
     expect(DEFAULT_SETTINGS.lora.targets).toEqual(['q_proj', 'v_proj']);
@@ -30,14 +37,15 @@ describe('studio store', () => {
     st().startTraining('run-1');
     expect(st().training.status).toBe('starting');
     for (let i = 1; i <= 5; i++) {
-      st().applyTrainEvent({ type: 'step', step: i, totalSteps: 5, epoch: 0, loss: 5 - i * 0.5, learningRate: 1e-4, gradNorm: 1, tokensPerSecond: 100, etaSeconds: 5 - i, skipped: i === 3 });
+      st().applyTrainEvent({ type: 'step', report: report(i, 5, 5 - i * 0.5, i === 3, i >= 3 ? 1 : 0), etaSeconds: i < 2 ? null : 5 - i });
     }
-    st().applyTrainEvent({ type: 'eval', step: 5, validationLoss: 2.7 });
+    expect(st().training.etaSeconds).toBe(0);
+    st().applyTrainEvent({ type: 'eval', step: 5, result: { loss: 2.7, perplexity: Math.exp(2.7), targetTokens: 10 }, metrics: {} });
     st().applyTrainEvent({ type: 'checkpoint', step: 5, bytes: new Uint8Array(4) });
     st().applyTrainEvent({ type: 'paused', step: 5 });
     const t = st().training;
     expect(t.status).toBe('paused');
-    expect(t.train.map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(t.train.map((p) => p.step)).toEqual([1, 2, 4, 5]); // the skipped step has no loss to draw
     expect(t.validation).toEqual([{ step: 5, loss: 2.7 }]);
     expect(t.skippedSteps).toBe(1);
     expect(t.lastCheckpointStep).toBe(5);
@@ -48,7 +56,7 @@ describe('studio store', () => {
   it('continues a resumed run\'s chart, dropping points at or after the resume step', () => {
     const store = createStudioStore();
     store.getState().startTraining('run-2', { step: 2, train: [{ step: 1, loss: 3 }, { step: 2, loss: 2.9 }, { step: 3, loss: 2.8 }], validation: [] });
-    store.getState().applyTrainEvent({ type: 'step', step: 3, totalSteps: 9, epoch: 0, loss: 2.75, learningRate: 0, gradNorm: 0, tokensPerSecond: 0, etaSeconds: 0, skipped: false });
+    store.getState().applyTrainEvent({ type: 'step', report: report(3, 9, 2.75), etaSeconds: null });
     expect(store.getState().training.train).toEqual([{ step: 1, loss: 3 }, { step: 2, loss: 2.9 }, { step: 3, loss: 2.75 }]);
   });
 
@@ -56,7 +64,7 @@ describe('studio store', () => {
     const store = createStudioStore();
     store.getState().startTraining('run-3');
     for (let i = 1; i <= MAX_CHART_POINTS + 500; i++) {
-      store.getState().applyTrainEvent({ type: 'step', step: i, totalSteps: 1e5, epoch: 0, loss: 1, learningRate: 0, gradNorm: 0, tokensPerSecond: 0, etaSeconds: 0, skipped: false });
+      store.getState().applyTrainEvent({ type: 'step', report: report(i, 1e5, 1), etaSeconds: null });
     }
     const pts = store.getState().training.train;
     expect(pts.length).toBeLessThanOrEqual(MAX_CHART_POINTS);

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSettings, encodeSettings, shareLink } from '../../../src/app/store/urlState';
-import { DEFAULT_SETTINGS, cloneSettings } from '../../../src/app/store/settings';
+import { decodeSettings, encodeSettings, shareLink } from '../../../src/settings/shareLink';
+import { DEFAULT_SETTINGS, cloneSettings } from '../../../src/settings/settings';
 
 describe('share link URL state', () => {
   it('round-trips every setting through the query string', () => {
     const s = cloneSettings(DEFAULT_SETTINGS);
     s.model = { kind: 'hub', id: 'HuggingFaceTB/SmolLM2-135M-Instruct' };
-    s.lora = { r: 16, alpha: 32, dropout: 0.1, targets: ['v_proj', 'q_proj', 'down_proj'], useRslora: true };
-    s.train = { ...s.train, learningRate: 2e-4, epochs: 2, microBatch: 2, accumulation: 8, weightDecay: 0, schedule: 'cosine', warmupRatio: 0.1, maxLength: 512, seed: 7, evalInterval: 5, checkpointInterval: 3, maxSteps: 40 };
+    s.lora = { r: 16, alpha: 32, dropout: 0.1, targets: ['v_proj', 'q_proj', 'down_proj'], useRslora: true, layers: null };
+    s.train = { ...s.train, learningRate: 2e-4, epochs: 2, batchSize: 32, microBatch: 2, weightDecay: 0, schedule: 'cosine', warmupRatio: 0.1, maxLength: 1024, seed: 7, maxSteps: 40, maxGradNorm: 0.5, packing: true, shuffle: false, gradientCheckpointing: 'on' };
+    s.data = { trainOn: 'all', validationFraction: 0.2 };
+    s.eval = { evalInterval: 5, logInterval: 2, checkpointInterval: 3 };
     const { settings, notices, applied } = decodeSettings(encodeSettings(s));
     expect(notices).toEqual([]);
     expect(applied).toBe(true);
@@ -43,11 +45,11 @@ describe('share link URL state', () => {
     expect(settings.train.schedule).toBe('linear');
     expect(notices.length).toBe(7);
     expect(notices[0]).toMatch(/^Ignored unknown link parameter “<img src=x onerror=alert\(1\)>”\.$/);
-    expect(notices.join('\n')).toMatch(/model.*javascript:alert\(1\).*not a valid value/);
+    expect(notices.join('\n')).toMatch(/model.*javascript:alert\(1\).*not a hub model id/);
   });
 
   it('refuses out-of-range numbers, non-integers where integers belong, and path-like hub ids', () => {
-    for (const q of ['r=0', 'r=2.5', 'dropout=0.9', 'micro=0', 'maxlen=100000', 'model=../../etc/passwd', 'model=a/b/c', 'model=https://evil.example/x', 'rslora=true']) {
+    for (const q of ['r=0', 'r=2.5', 'dropout=0.95', 'micro=-1', 'maxlen=1000000', 'lr=10', 'model=../../etc/passwd', 'model=a/b/c', 'model=https://evil.example/x', 'rslora=maybe']) {
       const d = decodeSettings(q);
       expect(d.settings, q).toEqual(DEFAULT_SETTINGS);
       expect(d.notices.length, q).toBe(1);

@@ -1,18 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { llamaReference, type RefAdapter } from '../../../src/engine/model/llama.ref';
-import { adapterLayout, initAdapter, LORA_MODULES, type LoraSlot } from '../../../src/engine/model/lora';
+import { initAdapter, type LoraSlot } from '../../../src/engine/model/lora';
+import { llamaAdapterLayout } from '../../../src/engine/model/llama';
+import { TARGET_MODULES } from '../../../src/settings/settings';
 import { ropeInverseFrequencies } from '../../../src/engine/model/rope';
 import { batchFromIds } from '../../../src/engine/model/types';
 import { SeededRng } from '../../../src/engine/train/rng';
 import { packedBatch, randomAdapter, tinySpec, tinyWeights } from './tinyModel';
 
-const settings = { r: 2, alpha: 3, dropout: 0, targets: [...LORA_MODULES], layers: null, useRslora: false };
+const settings = { r: 2, alpha: 3, dropout: 0, targets: [...TARGET_MODULES], layers: null, useRslora: false };
 
 function fdCheck(kind: 'llama' | 'qwen2' | 'qwen3', withDropout: boolean, over = {}) {
   const spec = tinySpec(kind, over);
   const weights = tinyWeights(spec, 11);
   const batch = packedBatch(spec.vocabSize, 7, 5);
-  const layout = adapterLayout(spec, settings);
+  const layout = llamaAdapterLayout(spec, settings);
   const params = randomAdapter(layout.size, 3);
   const masks = new Map<LoraSlot, Float64Array>();
   const dropoutMask = withDropout
@@ -69,7 +71,7 @@ describe('float64 reference model', () => {
     const spec = tinySpec('llama');
     const weights = tinyWeights(spec, 2);
     const batch = batchFromIds([[1, 5, 7, 9, 3]]);
-    const layout = adapterLayout(spec, settings);
+    const layout = llamaAdapterLayout(spec, settings);
     const params = initAdapter(layout, 42);
     const base = llamaReference(spec, weights, batch, { logits: true }).logits!;
     const tuned = llamaReference(spec, weights, batch, { logits: true, adapter: { layout, params } }).logits!;

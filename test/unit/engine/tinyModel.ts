@@ -3,7 +3,9 @@
  * generateModel writes real checkpoints; these skip files to keep unit tests fast).
  */
 import type { ModelSpec } from '../../../src/formats/hfConfig';
-import { LORA_MODULES, projectionShape, projectionWeightName } from '../../../src/engine/model/lora';
+import { TARGET_MODULES } from '../../../src/settings/settings';
+import { moduleShape } from '../../../src/formats/hfConfig';
+import { moduleWeightName } from '../../../src/formats/hfConfig';
 import type { MicroBatch } from '../../../src/engine/model/types';
 import { SeededRng } from '../../../src/engine/train/rng';
 
@@ -45,12 +47,12 @@ export function tinyWeights(spec: ModelSpec, seed: number, scale = 0.3): Map<str
   for (let l = 0; l < spec.numLayers; l++) {
     w.set(`model.layers.${l}.input_layernorm.weight`, norm(C));
     w.set(`model.layers.${l}.post_attention_layernorm.weight`, norm(C));
-    for (const m of LORA_MODULES) {
-      const s = projectionShape(spec, m);
-      w.set(projectionWeightName(l, m), rand(s.in * s.out, 1 / Math.sqrt(s.in)));
+    for (const m of TARGET_MODULES) {
+      const s = moduleShape(spec, m);
+      w.set(moduleWeightName(l, m), rand(s.in * s.out, 1 / Math.sqrt(s.in)));
     }
     if (spec.attentionBias) {
-      for (const m of ['q_proj', 'k_proj', 'v_proj'] as const) w.set(`model.layers.${l}.self_attn.${m}.bias`, rand(projectionShape(spec, m).out, 0.2));
+      for (const m of ['q_proj', 'k_proj', 'v_proj'] as const) w.set(`model.layers.${l}.self_attn.${m}.bias`, rand(moduleShape(spec, m).out, 0.2));
     }
     if (spec.qkNorm) {
       w.set(`model.layers.${l}.self_attn.q_norm.weight`, norm(spec.headDim));

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { adapterFromTensors, adapterKey, adapterLayout, adapterTensors, initAdapter, loraScale } from '../../../src/engine/model/lora';
+import { adapterFromTensors, loraKey, adapterTensors, initAdapter } from '../../../src/engine/model/lora';
+import { llamaAdapterLayout } from '../../../src/engine/model/llama';
+import { loraScale } from '../../../src/settings/settings';
 import { learningRate, scheduleMultiplier, warmupSteps } from '../../../src/engine/train/schedule';
-import { checkMemory, MemoryPlanError, planMemory, type MemoryConfig } from '../../../src/engine/train/memory';
+import { planRun } from '../../../src/engine/train/memory';
+import { llamaMemoryPlan, type LlamaMemoryConfig } from '../../../src/engine/model/llamaPlan';
 import { CheckpointError, deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../../src/engine/train/checkpoint';
-import { adamwStepCpu, clipScale } from '../../../src/engine/train/adamw.cpu';
+import { crc32 } from '../../../src/formats/crc32';
+import { modulePath } from '../../../src/formats/hfConfig';
+import type { ModelSpec } from '../../../src/formats/hfConfig';
 import { SeededRng } from '../../../src/engine/train/rng';
 import { tinySpec } from './tinyModel';
 
@@ -12,17 +17,17 @@ describe('LoRA layout and initialization', () => {
   const settings = { r: 4, alpha: 8, dropout: 0.05, targets: ['q_proj' as const, 'v_proj' as const, 'down_proj' as const], layers: [1], useRslora: false };
 
   it('lays out A [r, in] and B [out, r] per adapted projection with PEFT key names', () => {
-    const layout = adapterLayout(spec, settings);
+    const layout = llamaAdapterLayout(spec, settings);
     expect(layout.slots.map((s) => `${s.layer}.${s.module}`)).toEqual(['1.q_proj', '1.v_proj', '1.down_proj']);
     const v = layout.slots[1];
     expect([v.in, v.out]).toEqual([16, 4]);
     expect(layout.size).toBe(4 * 16 + 16 * 4 + (4 * 16 + 4 * 4) + (4 * 24 + 16 * 4));
-    expect(adapterKey(1, 'down_proj', 'A')).toBe('base_model.model.model.layers.1.mlp.down_proj.lora_A.weight');
-    expect(adapterKey(0, 'q_proj', 'B')).toBe('base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight');
+    expect(loraKey(layout.slots[2].path, 'A')).toBe('base_model.model.model.layers.1.mlp.down_proj.lora_A.weight');
+    expect(loraKey(modulePath(0, 'q_proj'), 'B')).toBe('base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight');
   });
 
   it('initializes A uniform in ±1/√in and B = 0, reproducibly from the seed', () => {
-    const layout = adapterLayout(spec, settings);
+    const layout = llamaAdapterLayout(spec, settings);
     const a = initAdapter(layout, 7);
     expect(initAdapter(layout, 7)).toEqual(a);
     expect(initAdapter(layout, 8)).not.toEqual(a);
@@ -37,22 +42,22 @@ describe('LoRA layout and initialization', () => {
   });
 
   it('round-trips through PEFT-named tensors and rejects missing or extra keys', () => {
-    const layout = adapterLayout(spec, settings);
+    const layout = llamaAdapterLayout(spec, settings);
     const p = initAdapter(layout, 3);
     const t = adapterTensors(layout, p);
     expect(adapterFromTensors(layout, t)).toEqual(p);
     const extra = new Map(t).set('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', new Float32Array(64));
     expect(() => adapterFromTensors(layout, extra)).toThrow(/not part of this configuration/);
     const missing = new Map(t);
-    missing.delete(adapterKey(1, 'v_proj', 'B'));
+    missing.delete(loraKey(modulePath(1, 'v_proj'), 'B'));
     expect(() => adapterFromTensors(layout, missing)).toThrow(/v_proj.lora_B.weight" is missing/);
   });
 
   it('scale is alpha/r, or alpha/√r with rsLoRA; bad settings are refused', () => {
     expect(loraScale({ r: 8, alpha: 16, useRslora: false })).toBe(2);
     expect(loraScale({ r: 16, alpha: 16, useRslora: true })).toBe(4);
-    expect(() => adapterLayout(spec, { ...settings, r: 0 })).toThrow(/rank r must be a positive integer/);
-    expect(() => adapterLayout(spec, { ...settings, layers: [5] })).toThrow(/layer 5 is outside 0..1/);
+    expect(() => llamaAdapterLayout(spec, { ...settings, r: 0 })).toThrow(/rank r must be a positive integer/);
+    expect(() => llamaAdapterLayout(spec, { ...settings, layers: [5] })).toThrow(/layer 5 is outside 0..1/);
   });
 });
 
@@ -74,86 +79,141 @@ describe('learning-rate schedules', () => {
   });
 });
 
-describe('AdamW (CPU, PyTorch semantics)', () => {
-  it('first step moves each parameter by about lr against the gradient sign, after decay', () => {
-    const p = Float64Array.from([1, -2, 0.5]);
-    const m = new Float64Array(3);
-    const v = new Float64Array(3);
-    adamwStepCpu(p, [0.1, -3, 0], m, v, 1, { lr: 0.01, weightDecay: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
-    expect(p[0]).toBeCloseTo(1 * (1 - 0.001) - 0.01, 6);
-    expect(p[1]).toBeCloseTo(-2 * (1 - 0.001) + 0.01, 6);
-    expect(p[2]).toBeCloseTo(0.5 * (1 - 0.001), 9);
-    expect(clipScale(10, 1)).toBeCloseTo(0.1, 6);
-    expect(clipScale(0.5, 1)).toBe(1);
-  });
-});
-
 describe('memory planner', () => {
-  const smol = { ...tinySpec('llama'), hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152, tieWordEmbeddings: true };
+  const smol: ModelSpec = { ...tinySpec('llama'), hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152, tieWordEmbeddings: true };
+  const qwen05: ModelSpec = { ...tinySpec('qwen2'), hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64, intermediateSize: 4864, vocabSize: 151936, tieWordEmbeddings: true };
   const lora = { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj' as const, 'v_proj' as const], layers: null, useRslora: false };
-  const cfg: MemoryConfig = { batchSize: 16, seqLen: 512, gradientCheckpointing: false, weightsF16: true, logitsChunkTokens: 256, kvCacheTokens: 0 };
+  const cfg: LlamaMemoryConfig = { batchSize: 16, seqLen: 512, gradientCheckpointing: false, weightsF16: true, logitsChunkTokens: 256, kvCacheTokens: 0 };
+  const GiB = 2 ** 30;
+  const request = (spec: ModelSpec, over: Partial<Parameters<typeof planRun>[0]> = {}) => ({
+    memory: (c: Parameters<Parameters<typeof planRun>[0]['memory']>[0]) => llamaMemoryPlan(spec, lora, { ...c, weightsF16: true, logitsChunkTokens: 256 }),
+    batchSize: 16, microBatch: 0, seqLen: 512, checkpointing: 'auto' as const, maxLength: 512, ...over,
+  });
 
   it('counts SmolLM2-135M weights, adapter state and activations', () => {
-    const plan = planMemory(smol, lora, cfg);
+    const plan = llamaMemoryPlan(smol, lora, cfg);
     // As LlamaGpu.load stores them: the tied embedding and the norms in f32, the projections in f16.
     const embedding = 49152 * 576 * 4;
     const norms = (30 * 2 * 576 + 576) * 4;
     const projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3) * 2;
     expect(plan.weights).toBe(embedding + norms + projections);
-    expect(planMemory(smol, lora, { ...cfg, weightsF16: false }).weights / 4).toBeGreaterThan(134e6); // ~134.5M parameters
-    expect(planMemory(smol, lora, { ...cfg, weightsF16: false }).weights / 4).toBeLessThan(136e6);
+    expect(llamaMemoryPlan(smol, lora, { ...cfg, weightsF16: false }).weights / 4).toBeGreaterThan(134e6); // ~134.5M parameters
+    expect(llamaMemoryPlan(smol, lora, { ...cfg, weightsF16: false }).weights / 4).toBeLessThan(136e6);
     // q: 8·576 + 576·8, v: 8·576 + 192·8 per layer; four f32 copies
     expect(plan.adapter).toBe(30 * (8 * 576 + 576 * 8 + 8 * 576 + 192 * 8) * 4 * 4);
-    const ckpt = planMemory(smol, lora, { ...cfg, gradientCheckpointing: true });
+    const ckpt = llamaMemoryPlan(smol, lora, { ...cfg, gradientCheckpointing: true });
     expect(ckpt.activations).toBeLessThan(plan.activations / 5);
     expect(plan.logitsChunk).toBe(256 * 49152 * 4);
   });
 
-  it('refuses a configuration that does not fit, naming the setting and the value', () => {
-    const plan = planMemory(smol, lora, cfg);
-    const limits = { budgetBytes: plan.total * 0.5, maxBufferSize: 1 << 30 };
-    let error: unknown;
-    try {
-      checkMemory(smol, lora, cfg, limits);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(MemoryPlanError);
-    const match = /lower the batch size from 16 to (\d+)/.exec((error as Error).message);
-    expect(match).not.toBeNull();
-    const b = Number(match![1]);
-    expect(planMemory(smol, lora, { ...cfg, batchSize: b }).total).toBeLessThanOrEqual(limits.budgetBytes);
-    expect(planMemory(smol, lora, { ...cfg, batchSize: b + 1 }).total).toBeGreaterThan(limits.budgetBytes);
-    expect(checkMemory(smol, lora, { ...cfg, batchSize: b }, limits).total).toBeLessThanOrEqual(limits.budgetBytes);
+  it('keeps the effective batch: the largest micro-batch dividing it that fits, with the reason', () => {
+    const at = (mb: number, cp = false) => llamaMemoryPlan(smol, lora, { ...cfg, batchSize: mb, gradientCheckpointing: cp, stagedBatches: 16 / mb }).total;
+    const plan = planRun(request(smol, { checkpointing: 'off' }), { budgetBytes: at(4) + 1, maxBufferSize: GiB });
+    expect(plan).toMatchObject({ fits: true, microBatch: 4, gradAccum: 4, checkpointing: false, seqLen: 512 });
+    expect(plan.reasons[0]).toMatch(/micro-batch 4 × 4 accumulation steps = batch 16: a larger micro-batch would need .* more than/);
+    expect(plan.memory.total).toBeLessThanOrEqual(at(4) + 1);
+    // With checkpointing allowed and nothing fitting without it, the planner turns it on and says why.
+    const cp = planRun(request(smol), { budgetBytes: at(8, true) + 1, maxBufferSize: GiB });
+    expect(cp.fits).toBe(true);
+    if (cp.checkpointing) expect(cp.reasons.join(' ')).toMatch(/gradient checkpointing on: without it/);
   });
 
-  it('names the sequence length when even batch size 1 is too big, and the buffer limit when one buffer is', () => {
-    const one = { ...cfg, batchSize: 1, seqLen: 8192, gradientCheckpointing: true };
-    const budget = planMemory(smol, lora, { ...one, seqLen: 1024 }).total;
-    expect(() => checkMemory(smol, lora, one, { budgetBytes: budget, maxBufferSize: 1 << 30 })).toThrow(/lower the max sequence length from 8192 to \d+/);
-    expect(() => checkMemory(smol, lora, { ...cfg, weightsF16: false }, { budgetBytes: 1e12, maxBufferSize: 64 << 20 })).toThrow(/embed_tokens.*shader-f16/);
+  it('the cases the old advice missed: Qwen2.5-0.5B at batch 16 in 2 GiB fits at full length (micro-batch and checkpointing)', () => {
+    const plan = planRun(request(qwen05), { budgetBytes: 2 * GiB, maxBufferSize: GiB });
+    expect(plan.fits).toBe(true);
+    expect(plan.seqLen).toBe(512);
+    expect(plan.microBatch * plan.gradAccum).toBe(16);
+    expect(plan.memory.total).toBeLessThanOrEqual(2 * GiB);
+    // A fixed micro-batch that does not fit gets "auto" as its fix, not a shorter sequence.
+    const fixed = planRun(request(qwen05, { microBatch: 16 }), { budgetBytes: 2 * GiB, maxBufferSize: GiB });
+    expect(fixed.fits).toBe(false);
+    expect(fixed.advice).toMatch(/lower the micro-batch from 16 to \d+/);
+    expect(fixed.fix).toEqual({ microBatch: 0 });
+  });
+
+  it('sequence length only as the last resort, tried from the original length down; the buffer limit is named', () => {
+    const one = llamaMemoryPlan(smol, lora, { ...cfg, batchSize: 1, seqLen: 1024, gradientCheckpointing: true, stagedBatches: 16 }).total;
+    const plan = planRun(request(smol, { seqLen: 8192, maxLength: 8192 }), { budgetBytes: one, maxBufferSize: GiB });
+    expect(plan.fits).toBe(false);
+    expect(plan.advice).toMatch(/lower the max length from 8192 to \d+ tokens/);
+    expect(plan.fix!.maxLength).toBeGreaterThanOrEqual(1024);
+    expect(plan.fix!.maxLength! % 8).toBe(0);
+    expect(llamaMemoryPlan(smol, lora, { ...cfg, batchSize: 1, seqLen: plan.fix!.maxLength! + 8, gradientCheckpointing: true, stagedBatches: 16 }).total).toBeGreaterThan(one);
+    const fixed = planRun(request(smol, { seqLen: plan.fix!.maxLength!, maxLength: plan.fix!.maxLength! }), { budgetBytes: one, maxBufferSize: GiB });
+    expect(fixed.fits).toBe(true);
+    const f32 = (c: Parameters<Parameters<typeof planRun>[0]['memory']>[0]) => llamaMemoryPlan(smol, lora, { ...c, weightsF16: false, logitsChunkTokens: 256 });
+    const buffer = planRun({ ...request(smol), memory: f32 }, { budgetBytes: 1e12, maxBufferSize: 64 << 20 });
+    expect(buffer.fits).toBe(false);
+    expect(buffer.advice).toMatch(/embed_tokens.*needs one .* buffer but this GPU allows at most 64.0 MiB/);
   });
 });
 
-describe('checkpoint state', () => {
+describe('checkpoint state (format 2: checksummed, verified)', () => {
   const state: TrainState = {
-    step: 12, totalSteps: 40, epoch: 1, skippedSteps: 1, dataCursor: { epoch: 1, index: 5, seed: 3 },
-    rngState: new SeededRng(9).state, config: { lr: 1e-4, lora: { r: 4 } },
+    step: 12, totalSteps: 40, skippedSteps: 1, rolledBackSteps: 0, dataCursor: { epoch: 1, index: 5, seed: 3 },
+    run: { settings: { lr: 1e-4 }, identity: { model: 'm', data: 'd' } },
     params: Float32Array.from([1, 2, 3]), m: Float32Array.from([0.1, 0.2, 0.3]), v: Float32Array.from([4, 5, 6]),
   };
+  /** Re-signs edited bytes, as a forger would. */
+  const resign = (bytes: Uint8Array) => {
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(12, crc32(bytes.subarray(16)), true);
+    return bytes;
+  };
+  const forge = (header: Record<string, unknown>, floats = [1, 2, 3, 0, 0, 0, 1, 1, 1]) => {
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const start = Math.ceil((16 + json.length) / 4) * 4;
+    const out = new Uint8Array(start + floats.length * 4);
+    out.set(new TextEncoder().encode('ASCKPT02'));
+    new DataView(out.buffer).setUint32(8, json.length, true);
+    out.set(json, 16);
+    new Float32Array(out.buffer, start).set(floats);
+    return resign(out);
+  };
+  const good = { step: 2, totalSteps: 5, skippedSteps: 0, rolledBackSteps: 0, dataCursor: { epoch: 0, index: 2, seed: 1 }, run: {}, size: 3 };
+
   it('round-trips every field through bytes', () => {
-    const back = deserializeCheckpoint(serializeCheckpoint(state));
-    expect(back).toEqual(state);
+    expect(deserializeCheckpoint(serializeCheckpoint(state))).toEqual(state);
+    expect(deserializeCheckpoint(forge(good)).step).toBe(2);
   });
-  it('rejects truncated, foreign and corrupted bytes with a named reason', () => {
+
+  it('rejects truncated, foreign, damaged, old and forged files with a named reason', () => {
     const bytes = serializeCheckpoint(state);
     expect(() => deserializeCheckpoint(bytes.subarray(0, bytes.length - 4), 'run.ckpt')).toThrow(CheckpointError);
-    expect(() => deserializeCheckpoint(bytes.subarray(0, bytes.length - 4), 'run.ckpt')).toThrow(/run.ckpt: expected \d+ bytes/);
+    expect(() => deserializeCheckpoint(bytes.subarray(0, bytes.length - 4), 'run.ckpt')).toThrow(/run.ckpt: checksum mismatch/);
     expect(() => deserializeCheckpoint(new Uint8Array(20))).toThrow(/magic/);
-    const bad = bytes.slice();
-    bad[12] = 0x7b + 1;
-    expect(() => deserializeCheckpoint(bad)).toThrow(/not valid JSON/);
+    const old = bytes.slice();
+    old.set(new TextEncoder().encode('ASCKPT01'));
+    expect(() => deserializeCheckpoint(old)).toThrow(/older version/);
+    expect(() => deserializeCheckpoint(forge({ ...good, step: -3 }))).toThrow(/"step" is -3, not a non-negative integer/);
+    expect(() => deserializeCheckpoint(forge({ ...good, step: 9 }))).toThrow(/step 9 of 5/);
+    expect(() => deserializeCheckpoint(forge({ ...good, skippedSteps: 3 }))).toThrow(/3 skipped steps after 2 steps/);
+    expect(() => deserializeCheckpoint(forge({ ...good, size: 4 }))).toThrow(/expected \d+ bytes for 4 parameters/);
+    expect(() => deserializeCheckpoint(forge({ ...good, dataCursor: { epoch: 0 } }))).toThrow(/dataCursor/);
+    expect(() => deserializeCheckpoint(forge(good, [1, NaN, 3, 0, 0, 0, 1, 1, 1]))).toThrow(/tensor "params" holds NaN at index 1/);
+    expect(() => deserializeCheckpoint(forge(good, [1, 2, 3, 0, 0, 0, 1, -1, 1]))).toThrow(/tensor "v" holds -1 at index 1/);
   });
+
+  it('a seeded fuzz: every bit flip, truncation and byte splice is a CheckpointError, never a run', () => {
+    const bytes = serializeCheckpoint({ ...state, params: Float32Array.from({ length: 64 }, (_, i) => i / 7), m: new Float32Array(64), v: new Float32Array(64).fill(0.5) });
+    const rng = new SeededRng(2024);
+    let cases = 0;
+    for (let i = 0; i < 600; i++) {
+      const b = bytes.slice();
+      const kind = i % 3;
+      let input: Uint8Array = b;
+      if (kind === 0) b[rng.nextU32() % b.length] ^= 1 << (rng.nextU32() % 8);
+      else if (kind === 1) input = b.subarray(0, rng.nextU32() % b.length);
+      else {
+        const at = rng.nextU32() % b.length;
+        for (let k = 0; k < 1 + (rng.nextU32() % 16) && at + k < b.length; k++) b[at + k] = rng.nextU32() & 0xff;
+        if (b.every((x, j) => x === bytes[j])) continue;
+      }
+      expect(() => deserializeCheckpoint(input, `fuzz ${i}`), `case ${i} (${['bit flip', 'truncation', 'splice'][kind]})`).toThrow(CheckpointError);
+      cases++;
+    }
+    expect(cases).toBeGreaterThan(590);
+  });
+
   it('the RNG resumes from its saved state', () => {
     const a = new SeededRng(5);
     a.next();

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, memoryFiles, openCheckpoint } from '../../../src/formats/checkpoint';
+import { ModelFolderError, memoryFiles, openModelFolder } from '../../../src/formats/modelFolder';
 import { DEMO_MODEL_OPTIONS } from '../../../src/formats/demoModel';
 import { generateModel, generateModelWithTensors } from '../../../src/formats/generate';
 import { generateTokenizer } from '../../../src/formats/gen/tokenizer';
@@ -31,7 +31,7 @@ describe('generated checkpoints', () => {
         intermediateSize: 48, tieWordEmbeddings: architecture !== 'mistral', dtype: 'BF16', tokenizer: false, vocabSize: 40,
       });
       expect(parseHfConfig(files.get('config.json'))).toEqual(spec);
-      const ckpt = await openCheckpoint(memoryFiles(files, architecture));
+      const ckpt = await openModelFolder(memoryFiles(files, architecture));
       expect(ckpt.spec).toEqual(spec);
       expect(ckpt.tensorNames.length).toBe(tensors.size);
       for (const [name, t] of tensors) {
@@ -56,26 +56,26 @@ describe('generated checkpoints', () => {
     const index = JSON.parse(sharded.get('model.safetensors.index.json') as string);
     expect(new Set(Object.values(index.weight_map))).toEqual(new Set(shardNames));
     expect(index.metadata.total_size).toBe([...single.tensors.values()].reduce((s, t) => s + t.data.length * 4, 0));
-    const ckpt = await openCheckpoint(memoryFiles(sharded, 'sharded'));
+    const ckpt = await openModelFolder(memoryFiles(sharded, 'sharded'));
     for (const [name, t] of single.tensors) expect(Array.from(await ckpt.readTensorF32(name))).toEqual(Array.from(t.data));
   });
 
   it('refuses broken checkpoint folders with errors naming the file', async () => {
     const files = generateModel({ tokenizer: false, hiddenSize: 16, numHeads: 2, numKvHeads: 1, intermediateSize: 32, vocabSize: 32, maxShardBytes: 4000 });
     const without = (name: string) => new Map([...files].filter(([k]) => k !== name));
-    await expect(openCheckpoint(memoryFiles(without('config.json'), 'ck'))).rejects.toThrow(/ck\/config\.json: not found/);
+    await expect(openModelFolder(memoryFiles(without('config.json'), 'ck'))).rejects.toThrow(/ck\/config\.json: not found/);
     const shard = [...files.keys()].find((k) => k.startsWith('model-00002'))!;
-    await expect(openCheckpoint(memoryFiles(without(shard), 'ck'))).rejects.toThrow(new RegExp(`ck/${shard}: not found`));
+    await expect(openModelFolder(memoryFiles(without(shard), 'ck'))).rejects.toThrow(new RegExp(`ck/${shard}: not found`));
     const index = JSON.parse(files.get('model.safetensors.index.json') as string);
     delete index.weight_map['model.norm.weight'];
     const badIndex = new Map(files).set('model.safetensors.index.json', JSON.stringify(index));
-    await expect(openCheckpoint(memoryFiles(badIndex, 'ck'))).rejects.toThrow(/holds tensor "model.norm.weight" which model.safetensors.index.json does not list/);
+    await expect(openModelFolder(memoryFiles(badIndex, 'ck'))).rejects.toThrow(/holds tensor "model.norm.weight" which model.safetensors.index.json does not list/);
     const noWeights = new Map([...files].filter(([k]) => !k.startsWith('model')));
-    await expect(openCheckpoint(memoryFiles(noWeights, 'ck'))).rejects.toThrow(CheckpointError);
+    await expect(openModelFolder(memoryFiles(noWeights, 'ck'))).rejects.toThrow(ModelFolderError);
     // A config that disagrees with the weights: every tensor problem reported in one error.
     const cfg = JSON.parse(files.get('config.json') as string);
     const wrong = new Map(files).set('config.json', JSON.stringify({ ...cfg, intermediate_size: 24, num_hidden_layers: 3 }));
-    const err = await openCheckpoint(memoryFiles(wrong, 'ck')).catch((e) => e);
+    const err = await openModelFolder(memoryFiles(wrong, 'ck')).catch((e) => e);
     expect(err).toBeInstanceOf(WeightMapError);
     expect((err as WeightMapError).problems.length).toBeGreaterThan(6);
   });
@@ -109,7 +109,7 @@ describe('the committed demo model (public/models/demo)', () => {
   });
 
   it('loads in Node: weights through our reader', async () => {
-    const ckpt = await openCheckpoint(nodeFiles(DEMO_DIR));
+    const ckpt = await openModelFolder(nodeFiles(DEMO_DIR));
     expect(ckpt.spec).toMatchObject({
       architecture: 'llama', hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 128,
       vocabSize: 512, tieWordEmbeddings: true, bosTokenId: 1, eosTokenIds: [2],

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve } from '../../../scripts/serve.mjs';
 import { fromUrl, HttpError } from '../../../src/formats/byteSource';
-import { browserFiles, openCheckpoint, urlFiles } from '../../../src/formats/checkpoint';
+import { browserFiles, openModelFolder, urlFiles } from '../../../src/formats/modelFolder';
 import { nodeFiles } from '../../../src/formats/nodeSource';
 
 const PUBLIC = join(__dirname, '../../../public');
@@ -20,8 +20,8 @@ afterAll(async () => {
   await Promise.all([ranged?.close(), plain?.close()]);
 });
 
-async function allValues(files: Parameters<typeof openCheckpoint>[0]) {
-  const ckpt = await openCheckpoint(files);
+async function allValues(files: Parameters<typeof openModelFolder>[0]) {
+  const ckpt = await openModelFolder(files);
   const out = new Map<string, number[]>();
   for (const n of ckpt.tensorNames) out.set(n, Array.from(await ckpt.readTensorF32(n)));
   return { spec: ckpt.spec, out };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve } from '../../../scripts/serve.mjs';
-import { CheckpointError, openCheckpoint } from '../../../src/formats/checkpoint';
+import { ModelFolderError, openModelFolder } from '../../../src/formats/modelFolder';
 import { generateModelWithTensors } from '../../../src/formats/generate';
 import { HubError, type HubProgress, hubFiles, memoryCache, resolveUrl } from '../../../src/hub/hub';
 
@@ -58,7 +58,7 @@ describe('hub reads over HTTP Range', () => {
     const { fetch, calls } = countingFetch();
     const progress: HubProgress[] = [];
     const files = hubFiles('org/tiny', { endpoint: ranged.url, fetch, cache: memoryCache(), onProgress: (p) => progress.push(p) });
-    const ckpt = await openCheckpoint(files);
+    const ckpt = await openModelFolder(files);
     expect(ckpt.spec).toEqual(single.spec);
     const size = (single.files.get('model.safetensors') as Uint8Array).byteLength;
     const weightCalls = calls.filter((c) => c.url.endsWith('model.safetensors'));
@@ -74,7 +74,7 @@ describe('hub reads over HTTP Range', () => {
   it('serves a reload from the cache without touching the network', async () => {
     const cache = memoryCache();
     const first = countingFetch();
-    const a = await openCheckpoint(hubFiles('org/tiny', { endpoint: ranged.url, fetch: first.fetch, cache }));
+    const a = await openModelFolder(hubFiles('org/tiny', { endpoint: ranged.url, fetch: first.fetch, cache }));
     for (const n of a.tensorNames) await a.readTensorF32(n);
     const text = await hubFiles('org/tiny', { endpoint: ranged.url, fetch: first.fetch, cache }).text('tokenizer.json');
     expect(JSON.parse(text!).model.type).toBe('BPE');
@@ -82,7 +82,7 @@ describe('hub reads over HTTP Range', () => {
 
     const second = countingFetch();
     const progress: HubProgress[] = [];
-    const b = await openCheckpoint(hubFiles('org/tiny', { endpoint: ranged.url, fetch: second.fetch, cache, onProgress: (p) => progress.push(p) }));
+    const b = await openModelFolder(hubFiles('org/tiny', { endpoint: ranged.url, fetch: second.fetch, cache, onProgress: (p) => progress.push(p) }));
     for (const n of b.tensorNames) expect(Array.from(await b.readTensorF32(n))).toEqual(Array.from(single.tensors.get(n)!.data));
     await hubFiles('org/tiny', { endpoint: ranged.url, fetch: second.fetch, cache }).text('tokenizer.json');
     expect(second.calls).toEqual([]);
@@ -90,13 +90,13 @@ describe('hub reads over HTTP Range', () => {
   });
 
   it('reads sharded checkpoints', async () => {
-    const ckpt = await openCheckpoint(hubFiles('org/sharded', { endpoint: ranged.url, cache: null }));
+    const ckpt = await openModelFolder(hubFiles('org/sharded', { endpoint: ranged.url, cache: null }));
     for (const [n, t] of sharded.tensors) expect(Array.from(await ckpt.readTensorF32(n))).toEqual(Array.from(t.data));
   });
 
   it('still works when the server ignores Range (reads the whole body once)', async () => {
     const { fetch, calls } = countingFetch();
-    const ckpt = await openCheckpoint(hubFiles('org/tiny', { endpoint: plain.url, fetch, cache: memoryCache() }));
+    const ckpt = await openModelFolder(hubFiles('org/tiny', { endpoint: plain.url, fetch, cache: memoryCache() }));
     for (const [n, t] of single.tensors) expect(Array.from(await ckpt.readTensorF32(n))).toEqual(Array.from(t.data));
     expect(calls.filter((c) => c.url.endsWith('model.safetensors')).length).toBe(1);
   });
@@ -111,7 +111,7 @@ describe('hub reads over HTTP Range', () => {
 describe('hub errors', () => {
   it('401 and 403 say that the model is gated and a token is needed', async () => {
     for (const repo of ['gated/model', 'private/model']) {
-      const err = await openCheckpoint(hubFiles(repo, { endpoint: locked.url, cache: null })).catch((e) => e);
+      const err = await openModelFolder(hubFiles(repo, { endpoint: locked.url, cache: null })).catch((e) => e);
       expect(err).toBeInstanceOf(HubError);
       expect(err.status).toBe(repo.startsWith('gated') ? 401 : 403);
       expect(err.message).toContain(`${repo}/config.json`);
@@ -120,8 +120,8 @@ describe('hub errors', () => {
   });
 
   it('404: a missing config.json or weights file is named', async () => {
-    const err = await openCheckpoint(hubFiles('org/nothing', { endpoint: ranged.url, cache: null })).catch((e) => e);
-    expect(err).toBeInstanceOf(CheckpointError);
+    const err = await openModelFolder(hubFiles('org/nothing', { endpoint: ranged.url, cache: null })).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelFolderError);
     expect(err.message).toMatch(/org\/nothing@main\/config\.json: not found/);
     const files = hubFiles('org/tiny', { endpoint: ranged.url, cache: null });
     expect(await files.source('model-00001-of-00002.safetensors')).toBeNull();

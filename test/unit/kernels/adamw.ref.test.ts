@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { adamwRef } from '../../../src/engine/kernels/adamw/adamw.ref';
-import { planFlatLayout } from '../../../src/engine/kernels/adamw/flatLayout';
 import { stepControlRef } from '../../../src/engine/kernels/gradnorm/gradnorm.ref';
 
 describe('adamw and grad-norm references', () => {
@@ -47,16 +46,4 @@ describe('adamw and grad-norm references', () => {
     expect(stepControlRef([1, 1], 0, 0, 1).flags & 4).toBe(4);
   });
 
-  it('flat layout: tensors at 64-element boundaries, total padded, duplicates refused', () => {
-    const layout = planFlatLayout([
-      { name: 'q.lora_A', shape: [8, 576] },
-      { name: 'q.lora_B', shape: [576, 8] },
-      { name: 'tiny', shape: [3] },
-      { name: 'last', shape: [1] },
-    ]);
-    expect(layout.entries.map((e) => e.offset)).toEqual([0, 4608, 9216, 9280]);
-    expect(layout.total).toBe(9344);
-    expect(layout.byName.get('tiny')?.numel).toBe(3);
-    expect(() => planFlatLayout([{ name: 'a', shape: [1] }, { name: 'a', shape: [2] }])).toThrow(/twice/);
-  });
 });

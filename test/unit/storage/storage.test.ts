@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AdapterLibrary, AdapterNotFoundError } from '../../../src/storage/adapters';
 import { CheckpointQuotaError, CheckpointStore } from '../../../src/storage/checkpoints';
 import { memoryKeyValue } from '../../../src/storage/kv';
-import { DEFAULT_SETTINGS } from '../../../src/app/store/settings';
+import { DEFAULT_SETTINGS } from '../../../src/settings/settings';
 
 const meta = {
   name: 'my adapter',

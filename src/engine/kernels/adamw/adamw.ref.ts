@@ -26,6 +26,15 @@ export function adamwResolve(h: AdamwHyper) {
   };
 }
 
+/**
+ * The f32 scalars the GPU step uses, each computed in float64 and rounded once (as PyTorch's
+ * Python-float scalars are): decay = 1 − lr·wd, stepSize = lr / (1 − β1ᵗ), sqrtBc2 = √(1 − β2ᵗ).
+ */
+export function adamwScalars(h: AdamwHyper) {
+  const r = adamwResolve(h);
+  return { ...r, decay: 1 - r.lr * r.weightDecay, stepSize: r.lr / r.bc1 };
+}
+
 /** One AdamW step: g = grads·gradScale; p ← p(1 − lr·wd); Adam update with bias correction. */
 export function adamwRef(
   params: Float64Array,

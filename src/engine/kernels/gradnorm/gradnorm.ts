@@ -11,14 +11,20 @@ import source from './gradnorm.wgsl?raw';
 export const gradNormPartialsKernel: Kernel = { name: 'gradnorm_partials', source: wgslSections(source, ['PARTIALS'], 'gradnorm.wgsl') };
 export const stepControlKernel: Kernel = { name: 'step_control', source: wgslSections(source, ['CONTROL'], 'gradnorm.wgsl') };
 
-/** Bytes of the step-control buffer: 8 words, see StepControl. */
-export const STEP_CONTROL_BYTES = 32;
+/**
+ * Bytes of the step-control buffer: 16 words. Words 0–7 are written by stepControl every step
+ * (see StepControl); words 8–10 are the optimizer's running counters (updates applied, steps
+ * skipped, updates rolled back), kept on the GPU across steps and updated by adamwStep.
+ */
+export const STEP_CONTROL_BYTES = 64;
 /** Most partial sums one chunk produces. */
 export const MAX_PARTIAL_GROUPS = 2048;
 
 export const STEP_FLAG_LOSS_NOT_FINITE = 1;
 export const STEP_FLAG_NORM_NOT_FINITE = 2;
 export const STEP_FLAG_NO_TOKENS = 4;
+/** Set by adamwStep's check pass: the update would have made a parameter or moment non-finite (not applied). */
+export const STEP_FLAG_UPDATE_NOT_FINITE = 8;
 
 /** What the GPU decided about a step; read after the step with readStepControl. */
 export interface StepControl {
@@ -37,6 +43,12 @@ export interface StepControl {
   flags: number;
   /** Σ grad² of the raw sums. */
   sumSq: number;
+  /** Optimizer updates applied so far (AdamW's t after this step), steps skipped, updates rolled back. */
+  applied: number;
+  skipped: number;
+  rolledBack: number;
+  /** This step's update was written (finite loss, norm and update). */
+  updated: boolean;
   /** Why the step was skipped, in words (empty when it was applied). */
   reasons: string[];
 }
@@ -153,15 +165,16 @@ export function globalGradNorm(rec: Recorder, args: GlobalGradNormArgs): void {
   stepControl(rec, { ...args, numPartials });
 }
 
-/** Decodes the 8 words of a step-control buffer. */
-export function decodeStepControl(bytes: ArrayBuffer): StepControl {
-  const f = new Float32Array(bytes, 0, 8);
-  const u = new Uint32Array(bytes, 0, 8);
+/** Decodes the 16 words of a step-control buffer. */
+export function decodeStepControl(bytes: ArrayBuffer, byteOffset = 0): StepControl {
+  const f = new Float32Array(bytes, byteOffset, 16);
+  const u = new Uint32Array(bytes, byteOffset, 16);
   const flags = u[6];
   const reasons: string[] = [];
   if (flags & STEP_FLAG_LOSS_NOT_FINITE) reasons.push(`loss is not finite (${f[4]})`);
   if (flags & STEP_FLAG_NORM_NOT_FINITE) reasons.push(`gradient norm is not finite (${f[0]})`);
   if (flags & STEP_FLAG_NO_TOKENS) reasons.push(`token count ${f[5]} is not positive`);
+  if (flags & STEP_FLAG_UPDATE_NOT_FINITE) reasons.push('the update would have made a parameter non-finite (rolled back)');
   return {
     gradNorm: f[0],
     clipScale: f[1],
@@ -171,6 +184,10 @@ export function decodeStepControl(bytes: ArrayBuffer): StepControl {
     tokenCount: f[5],
     flags,
     sumSq: f[7],
+    applied: u[8],
+    skipped: u[9],
+    rolledBack: u[10],
+    updated: u[3] === 1 && (flags & STEP_FLAG_UPDATE_NOT_FINITE) === 0,
     reasons,
   };
 }

@@ -17,7 +17,9 @@
 //               grad_scale   = clip_scale / token_count             (what AdamW multiplies grads by)
 //               loss         = loss_sum / token_count
 //               flags        bit 0 loss not finite, bit 1 norm not finite, bit 2 token_count ≤ 0
+//                            (bit 3 is set later by AdamW's check pass: the update would be non-finite)
 //               finite       = 1 when flags = 0; AdamW skips the whole update otherwise
+//             Words 8–15 of the buffer (the optimizer's counters) are left as they are.
 //             One workgroup of WG threads.
 //
 // NOTE: squares are summed unscaled; a gradient with norm above ~1e19 overflows f32 and the step

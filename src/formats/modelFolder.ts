@@ -1,5 +1,5 @@
 /**
- * Opens a Hugging Face checkpoint folder — wherever its files live (a Node folder, dropped
+ * Opens a Hugging Face model folder — wherever its files live (a Node folder, dropped
  * browser files, a served URL, the hub) — as a validated ModelSpec plus lazy tensor reads.
  */
 import { type ByteSource, fromBlob, fromUrl, HttpError, type UrlSourceOptions } from './byteSource';
@@ -8,28 +8,28 @@ import { isJsonObject, parseJsonStrict } from './json';
 import { SafetensorsFile, type TensorInfo } from './safetensors';
 import { assertWeights } from './weightMap';
 
-/** Where a checkpoint's files come from. Both methods resolve to null when the file does not exist. */
+/** Where a model folder's files come from. Both methods resolve to null when the file does not exist. */
 export interface ModelFiles {
   name: string;
   text(file: string): Promise<string | null>;
   source(file: string): Promise<ByteSource | null>;
 }
 
-export class CheckpointError extends Error {
+export class ModelFolderError extends Error {
   constructor(
-    readonly checkpoint: string,
+    readonly model: string,
     readonly file: string | null,
     detail: string,
   ) {
-    super(`CheckpointError: ${checkpoint}${file ? `/${file}` : ''}: ${detail}`);
-    this.name = 'CheckpointError';
+    super(`ModelFolderError: ${model}${file ? `/${file}` : ''}: ${detail}`);
+    this.name = 'ModelFolderError';
   }
 }
 
-export interface Checkpoint {
+export interface ModelFolder {
   spec: ModelSpec;
   config: Record<string, unknown>;
-  /** Every tensor in the checkpoint, in the order of the expected weight map where it applies. */
+  /** Every tensor in the model folder, in the order of the expected weight map where it applies. */
   tensorNames: string[];
   /** dtype, shape and offsets of a tensor (from its shard's header). */
   tensorInfo(name: string): TensorInfo;
@@ -42,34 +42,34 @@ export const INDEX_FILE = 'model.safetensors.index.json';
 export const WEIGHTS_FILE = 'model.safetensors';
 
 /** Reads the shard list of model.safetensors.index.json: tensor name → shard file. */
-export function parseShardIndex(text: string, checkpoint = 'checkpoint'): Map<string, string> {
+export function parseShardIndex(text: string, model = 'model'): Map<string, string> {
   let json: unknown;
   try {
     json = parseJsonStrict(text, INDEX_FILE);
   } catch (e) {
-    throw new CheckpointError(checkpoint, INDEX_FILE, (e as Error).message);
+    throw new ModelFolderError(model, INDEX_FILE, (e as Error).message);
   }
   if (!isJsonObject(json) || !isJsonObject(json.weight_map)) {
-    throw new CheckpointError(checkpoint, INDEX_FILE, 'expected an object with a "weight_map" object');
+    throw new ModelFolderError(model, INDEX_FILE, 'expected an object with a "weight_map" object');
   }
   const map = new Map<string, string>();
   for (const [tensor, file] of Object.entries(json.weight_map)) {
     if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file) || file.includes('..')) {
-      throw new CheckpointError(checkpoint, INDEX_FILE, `weight_map["${tensor}"] is ${JSON.stringify(file)}, not a .safetensors file name in the folder`);
+      throw new ModelFolderError(model, INDEX_FILE, `weight_map["${tensor}"] is ${JSON.stringify(file)}, not a .safetensors file name in the folder`);
     }
     map.set(tensor, file);
   }
   return map;
 }
 
-export async function openCheckpoint(files: ModelFiles): Promise<Checkpoint> {
+export async function openModelFolder(files: ModelFiles): Promise<ModelFolder> {
   const configText = await files.text('config.json');
-  if (configText === null) throw new CheckpointError(files.name, 'config.json', 'not found: a checkpoint needs its config.json');
+  if (configText === null) throw new ModelFolderError(files.name, 'config.json', 'not found: a model folder needs its config.json');
   let config: unknown;
   try {
     config = parseJsonStrict(configText, 'config.json');
   } catch (e) {
-    throw new CheckpointError(files.name, 'config.json', (e as Error).message);
+    throw new ModelFolderError(files.name, 'config.json', (e as Error).message);
   }
   const spec = parseHfConfig(config, `${files.name}/config.json`);
 
@@ -78,7 +78,7 @@ export async function openCheckpoint(files: ModelFiles): Promise<Checkpoint> {
   const indexText = await files.text(INDEX_FILE);
   const openShard = async (file: string): Promise<SafetensorsFile> => {
     const source = await files.source(file);
-    if (!source) throw new CheckpointError(files.name, file, 'not found');
+    if (!source) throw new ModelFolderError(files.name, file, 'not found');
     return SafetensorsFile.open(source);
   };
   if (indexText !== null) {
@@ -88,17 +88,17 @@ export async function openCheckpoint(files: ModelFiles): Promise<Checkpoint> {
     for (const [file, shard] of shards) {
       for (const name of shard.names) {
         if (index.get(name) !== file) {
-          throw new CheckpointError(files.name, file, `holds tensor "${name}" which ${INDEX_FILE} ${index.has(name) ? `places in ${index.get(name)}` : 'does not list'}`);
+          throw new ModelFolderError(files.name, file, `holds tensor "${name}" which ${INDEX_FILE} ${index.has(name) ? `places in ${index.get(name)}` : 'does not list'}`);
         }
         shardOf.set(name, shard);
       }
     }
     for (const [name, file] of index) {
-      if (!shardOf.has(name)) throw new CheckpointError(files.name, file, `lacks tensor "${name}" that ${INDEX_FILE} places there`);
+      if (!shardOf.has(name)) throw new ModelFolderError(files.name, file, `lacks tensor "${name}" that ${INDEX_FILE} places there`);
     }
   } else {
     const single = await files.source(WEIGHTS_FILE);
-    if (!single) throw new CheckpointError(files.name, WEIGHTS_FILE, `not found, and there is no ${INDEX_FILE}`);
+    if (!single) throw new ModelFolderError(files.name, WEIGHTS_FILE, `not found, and there is no ${INDEX_FILE}`);
     const file = await SafetensorsFile.open(single);
     for (const name of file.names) shardOf.set(name, file);
   }
@@ -108,7 +108,7 @@ export async function openCheckpoint(files: ModelFiles): Promise<Checkpoint> {
 
   const shard = (name: string): SafetensorsFile => {
     const f = shardOf.get(name);
-    if (!f) throw new CheckpointError(files.name, null, `no tensor named "${name}"`);
+    if (!f) throw new ModelFolderError(files.name, null, `no tensor named "${name}"`);
     return f;
   };
   return {

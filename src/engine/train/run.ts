@@ -1,0 +1,260 @@
+/**
+ * The run driver: the only code that sequences a training run — plan, data → micro-batches →
+ * optimizer steps → evaluation → checkpoints → events — for every front end (the studio's worker,
+ * the CLI, the bench, the tests). Front ends only say where events and checkpoints go, and may
+ * pause, resume, stop (keeping the adapter) or cancel (an AbortSignal) between steps.
+ *
+ * Steps are pipelined: step k+1 is recorded and submitted before step k's scalars are read, so
+ * the GPU never waits for the CPU; a pause, stop, evaluation or checkpoint first reads every step
+ * in flight, so they all happen at a step boundary the events have already reported.
+ */
+import type { TokenDataset } from '../../data/batches';
+import { assertValidSettings, canonicalJson, trainingKey, type RunSettings } from '../../settings/settings';
+import type { TrainableModel } from '../model/model';
+import type { AdapterLayout } from '../model/lora';
+import { deserializeCheckpoint, serializeCheckpoint, type TrainState } from './checkpoint';
+import { evaluate, type EvalResult } from './evaluate';
+import { PlanError, planRun, runSeqLen, type PlanLimits, type RunPlan } from './memory';
+import { MAX_IN_FLIGHT, TrainError, Trainer, type StepReport } from './trainer';
+
+export class RunCancelledError extends Error {
+  constructor() {
+    super('the training run was cancelled');
+    this.name = 'AbortError';
+  }
+}
+
+export class DivergedError extends Error {
+  constructor(
+    readonly step: number,
+    detail: string,
+  ) {
+    super(`DivergedError: training diverged at step ${step}: ${detail}`);
+    this.name = 'DivergedError';
+  }
+}
+
+/** Pause, resume and stop between optimizer steps. */
+export class RunControl {
+  paused = false;
+  stopRequested = false;
+  private wake: (() => void) | null = null;
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wake?.();
+  }
+
+  /** Ends the run after the step in progress; the adapter so far is kept. */
+  stop(): void {
+    this.stopRequested = true;
+    this.wake?.();
+  }
+
+  async waitWhilePaused(signal?: AbortSignal): Promise<void> {
+    while (this.paused && !this.stopRequested && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        const t = setTimeout(resolve, 250);
+        signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+    this.wake = null;
+  }
+}
+
+export interface RunData {
+  train: TokenDataset;
+  validation: TokenDataset | null;
+  /** Longest training row in tokens (the run's rows are cut to it). */
+  longestRow: number;
+}
+
+/** What a checkpoint belongs to: a resume refuses another model, dataset or settings. */
+export interface RunIdentity {
+  model: string;
+  data: string;
+}
+
+export type RunEvent =
+  | { type: 'plan'; plan: RunPlan; totalSteps: number; stepsPerEpoch: number; resumedAt: number }
+  | { type: 'step'; report: StepReport; etaSeconds: number | null }
+  /** Every logInterval steps: means over the interval, named as HF's Trainer logs them. */
+  | { type: 'log'; step: number; metrics: Record<string, number> }
+  | { type: 'eval'; step: number; result: EvalResult; metrics: Record<string, number> }
+  | { type: 'checkpoint'; step: number; bytes: Uint8Array }
+  | { type: 'paused'; step: number }
+  | { type: 'resumed'; step: number };
+
+export interface RunRequest {
+  model: TrainableModel;
+  data: RunData;
+  settings: RunSettings;
+  identity: RunIdentity;
+  /** Memory the run may use (WebGPU does not report it: the studio guesses, the CLI asks). */
+  limits: PlanLimits;
+  /** Pad token of the model's tokenizer. */
+  padId: number;
+  /** Continue from checkpoint bytes (its settings, plan and identity must match). */
+  resume?: Uint8Array;
+  /** Start from these adapter parameters instead of PEFT's initialization. */
+  initParams?: Float32Array;
+  control?: RunControl;
+  signal?: AbortSignal;
+  /** Events; a returned promise is awaited (checkpoints are saved before the run goes on). */
+  onEvent?: (event: RunEvent) => void | Promise<void>;
+}
+
+export interface RunOutcome {
+  status: 'done' | 'stopped';
+  steps: number;
+  totalSteps: number;
+  /** Mean loss of the last logged interval (null if no step had target tokens). */
+  finalLoss: number | null;
+  finalEval: EvalResult | null;
+  skippedSteps: number;
+  layout: AdapterLayout;
+  params: Float32Array;
+  plan: RunPlan;
+}
+
+/** The plan a run of these settings gets on this model and data (the studio shows it before Start). */
+export function planTraining(model: TrainableModel, settings: RunSettings, data: Pick<RunData, 'longestRow'>, limits: PlanLimits): RunPlan {
+  const maxPositions = model.description.maxPositions;
+  const seqLen = settings.train.packing ? Math.min(settings.train.maxLength, maxPositions) : runSeqLen(settings, data.longestRow, maxPositions);
+  return planRun({
+    memory: (cfg) => model.memoryPlan(settings.lora, cfg),
+    batchSize: settings.train.batchSize,
+    microBatch: settings.train.microBatch,
+    seqLen,
+    checkpointing: settings.train.gradientCheckpointing,
+    maxLength: settings.train.maxLength,
+  }, limits);
+}
+
+/** Consecutive steps without an applied update after which a run is stopped as diverged. */
+export const DIVERGED_AFTER_SKIPS = 3;
+
+export async function runTraining(req: RunRequest): Promise<RunOutcome> {
+  const { model, data, settings, control, signal } = req;
+  assertValidSettings(settings);
+  const emit = async (e: RunEvent) => {
+    await req.onEvent?.(e);
+  };
+  let resume: TrainState | undefined;
+  let plan: RunPlan;
+  if (req.resume) {
+    resume = deserializeCheckpoint(req.resume, 'checkpoint');
+    const saved = resume.run as { identity?: RunIdentity; settings?: RunSettings; plan?: RunPlan };
+    if (canonicalJson(saved.identity) !== canonicalJson(req.identity)) {
+      throw new TrainError(`the checkpoint belongs to another model or dataset (${saved.identity?.model ?? '?'} on ${saved.identity?.data ?? '?'}); load the same ones to resume it`);
+    }
+    if (!saved.settings || trainingKey(saved.settings) !== trainingKey(settings)) {
+      throw new TrainError('the checkpoint was made with other training settings; restore them (the run record holds them) to resume it');
+    }
+    if (!saved.plan) throw new TrainError('the checkpoint does not record its run plan');
+    plan = saved.plan;
+  } else {
+    plan = planTraining(model, settings, data, req.limits);
+    if (!plan.fits) throw new PlanError(plan);
+  }
+  const trainer = new Trainer(model, data.train, settings, { microBatch: plan.microBatch, gradAccum: plan.gradAccum, seqLen: plan.seqLen, checkpointing: plan.checkpointing, padId: req.padId }, {
+    resume,
+    initParams: resume ? undefined : req.initParams,
+  });
+  const runInfo = { identity: req.identity, settings, plan };
+  const ev = settings.eval;
+  const validate = async (step: number): Promise<EvalResult | null> => {
+    if (!data.validation) return null;
+    const result = await evaluate(model, data.validation, { microBatch: plan.microBatch, seqLen: plan.seqLen, padId: req.padId, adapter: trainer.adapter, signal });
+    await emit({ type: 'eval', step, result, metrics: { eval_loss: result.loss, eval_perplexity: result.perplexity } });
+    trainer.restartClock();
+    return result;
+  };
+  let finalEval: EvalResult | null = null;
+  let finalLoss: number | null = null;
+  let stepEma: number | null = null;
+  let skipStreak = 0;
+  const interval = { loss: 0, targets: 0, gradNorm: 0, steps: 0 };
+  try {
+    await emit({ type: 'plan', plan, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, resumedAt: trainer.step });
+    if (!resume && ev.evalInterval > 0) await validate(0);
+    let checkpointedAt = trainer.step;
+    let evaluatedAt = resume ? trainer.step : 0;
+    const report = async (r: StepReport) => {
+      if (r.step > 1 || resume) stepEma = stepEma === null ? r.stepMs : 0.8 * stepEma + 0.2 * r.stepMs;
+      const eta = stepEma === null || r.step - (resume?.step ?? 0) < 2 ? null : (stepEma * (r.totalSteps - r.step)) / 1000;
+      await emit({ type: 'step', report: r, etaSeconds: eta });
+      skipStreak = r.skipped ? skipStreak + 1 : 0;
+      if (skipStreak >= DIVERGED_AFTER_SKIPS) {
+        throw new DivergedError(r.step, `${skipStreak} steps in a row could not be applied (${r.reasons.join('; ')}); lower the learning rate (now ${settings.train.learningRate}) or check the data`);
+      }
+      if (!r.skipped && r.targetTokens > 0) {
+        interval.loss += r.loss * r.targetTokens;
+        interval.targets += r.targetTokens;
+      }
+      interval.gradNorm += Number.isFinite(r.gradNorm) ? r.gradNorm : 0;
+      interval.steps++;
+      if (r.step % ev.logInterval === 0 || r.step === r.totalSteps) {
+        const loss = interval.targets > 0 ? interval.loss / interval.targets : NaN;
+        if (Number.isFinite(loss)) finalLoss = loss;
+        await emit({ type: 'log', step: r.step, metrics: { loss, grad_norm: interval.gradNorm / interval.steps, learning_rate: r.lr, epoch: r.epoch, skipped_steps: r.skippedSteps } });
+        Object.assign(interval, { loss: 0, targets: 0, gradNorm: 0, steps: 0 });
+      }
+    };
+    // The step boundary: read every step in flight, then evaluate and checkpoint where due.
+    const boundary = async (final: boolean) => {
+      for (const r of await trainer.drain()) await report(r);
+      const step = trainer.step;
+      if (data.validation && step > evaluatedAt && (final || (ev.evalInterval > 0 && step % ev.evalInterval === 0))) {
+        finalEval = (await validate(step)) ?? finalEval;
+        evaluatedAt = step;
+      }
+      const due = final || (ev.checkpointInterval > 0 && step % ev.checkpointInterval === 0);
+      if (due && step > checkpointedAt) {
+        await emit({ type: 'checkpoint', step, bytes: serializeCheckpoint(await trainer.state(runInfo)) });
+        checkpointedAt = step;
+        trainer.restartClock();
+      }
+    };
+    while (!trainer.done) {
+      if (signal?.aborted) throw new RunCancelledError();
+      if (control?.stopRequested) break;
+      if (control?.paused) {
+        await boundary(false);
+        await emit({ type: 'paused', step: trainer.step });
+        await control.waitWhilePaused(signal);
+        if (!control.stopRequested && !signal?.aborted) await emit({ type: 'resumed', step: trainer.step });
+        trainer.restartClock();
+        continue;
+      }
+      if (!trainer.submit()) break;
+      const step = trainer.step;
+      const atBoundary = (ev.evalInterval > 0 && step % ev.evalInterval === 0) || (ev.checkpointInterval > 0 && step % ev.checkpointInterval === 0);
+      if (atBoundary) await boundary(false);
+      else if (trainer.inFlight >= MAX_IN_FLIGHT) await report(await trainer.next());
+      // Let the event loop run, so that pause, stop and cancel messages arrive between steps.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await boundary(true);
+    const params = await trainer.parameters();
+    const state = await trainer.state(runInfo);
+    return {
+      status: trainer.done ? 'done' : 'stopped',
+      steps: trainer.step,
+      totalSteps: trainer.totalSteps,
+      finalLoss,
+      finalEval,
+      skippedSteps: state.skippedSteps,
+      layout: trainer.layout,
+      params,
+      plan,
+    };
+  } finally {
+    trainer.destroy();
+  }
+}
