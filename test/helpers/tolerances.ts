@@ -26,6 +26,10 @@ export const TOLERANCES = {
   // first-token pooling, classification losses, encoder embeddings, bidirectional attention
   layernorm: { atol: 2e-5, rtol: 2e-5 },
   layernormParams: { atol: 5e-5, rtol: 2e-5 },
+  // erf.wgsl: Maclaurin series below |z| = 1, Numerical Recipes' erfc fit above (see erf.wgsl)
+  erf: { atol: 3e-7, rtol: 0 },
+  gelu: { atol: 5e-7, rtol: 5e-7 },
+  activation: { atol: 5e-7, rtol: 5e-7 },
   // end of encoder kernels
   // engine: the whole model on the GPU (f32) against the float64 model (test/gpu/engine)
   engineLogits: { atol: 2e-4, rtol: 2e-4 },
