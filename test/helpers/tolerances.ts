@@ -35,6 +35,9 @@ export const TOLERANCES = {
   // dense heads: f32 matmul sums over K = IN (forward, dx) or K = N (dW, db) terms
   dense: { atol: 1e-4, rtol: 1e-4 },
   pooling: { atol: 0, rtol: 0 },
+  // classification losses: f32 exp/log per row; lossSum adds B row losses
+  classifyRows: { atol: 2e-6, rtol: 2e-6 },
+  classifyLossSum: { atol: 1e-4, rtol: 1e-5 },
   // end of encoder kernels
   // engine: the whole model on the GPU (f32) against the float64 model (test/gpu/engine)
   engineLogits: { atol: 2e-4, rtol: 2e-4 },
