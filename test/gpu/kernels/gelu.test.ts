@@ -39,18 +39,19 @@ describe('gelu matches the float64 reference', async () => {
     gy.destroy();
   });
 
-  const cases: [string, Float32Array][] = [
+  const cases: [string, Float32Array, number?][] = [
     ['grid values N·I = 1', gridValues(1, 1, 2)],
     ['grid values N·I = 1000 in [−4, 4]', gridValues(1000, 2, 2)],
+    ['grid values N·I = 1000 in windows of 256 (binding limit 1 KiB)', gridValues(1000, 4, 2), 1024],
     ['dense [−12, 12) step 2⁻¹⁴', denseRange(12)],
   ];
-  for (const [name, x] of cases) {
+  for (const [name, x, maxBindingBytes] of cases) {
     const dy = gridValues(x.length, 3);
     it(`gelu forward ${name} matches_reference`, async () => {
       const gx = uploadBuffer(gpu, 'gelu x', x);
       const gy = createBuffer(gpu, 'gelu y', x.length * 4);
       const rec = new Recorder(gpu, 'gelu forward test');
-      geluForward(rec, { x: gx, y: gy, count: x.length });
+      geluForward(rec, { x: gx, y: gy, count: x.length, maxBindingBytes });
       await rec.done();
       await checkAgainstReference(gpu, gy, geluForwardRef(x), TOLERANCES.gelu, 'gelu', 'forward', name);
       gx.destroy();
@@ -61,7 +62,7 @@ describe('gelu matches the float64 reference', async () => {
       const gx = uploadBuffer(gpu, 'gelu x', x);
       const gdx = createBuffer(gpu, 'gelu dx', x.length * 4);
       const rec = new Recorder(gpu, 'gelu backward test');
-      geluBackward(rec, { dy: gdy, x: gx, dx: gdx, count: x.length });
+      geluBackward(rec, { dy: gdy, x: gx, dx: gdx, count: x.length, maxBindingBytes });
       await rec.done();
       await checkAgainstReference(gpu, gdx, geluBackwardRef(dy, x), TOLERANCES.gelu, 'gelu', 'backward', name);
       for (const b of [gdy, gx, gdx]) b.destroy();

@@ -8,21 +8,23 @@ import { testGpu } from '../../helpers/gpu';
 import { TOLERANCES } from '../../helpers/tolerances';
 import { checkAgainstReference, toF16Bits, weightPrecisions } from './util';
 
-const shapes: [string, number, number, number, number][] = [
-  // name, rows, C, eps, offset added to x (a large mean checks the two-pass variance)
+const shapes: [string, number, number, number, number, number?][] = [
+  // name, rows, C, eps, offset added to x (a large mean checks the two-pass variance), binding limit
   ['N=1 C=1', 1, 1, 1e-12, 0],
   ['odd rows=5 C=37', 5, 37, 1e-12, 0],
   ['rows=6 C=768 (BERT hidden)', 6, 768, 1e-12, 0],
   ['rows=3 C=96 mean 100 eps 1e-5 (roberta eps)', 3, 96, 1e-5, 100],
   ['rows=70 C=64', 70, 64, 1e-12, 0],
+  ['rows=70 C=64 in row windows of 64 (binding limit 16 KiB)', 70, 64, 1e-12, 0, 16384],
 ];
 
 describe('layernorm matches the float64 reference', async () => {
   const gpu = await testGpu();
   for (const f16 of weightPrecisions(gpu)) {
-    for (const [name, rows, C, eps, shift] of shapes) {
+    for (const [name, rows, C, eps, shift, maxBindingBytes] of shapes) {
       const shape = `${name}${f16 ? ' f16 weight' : ''}`;
       const s = { rows, C, eps };
+      const limits = { maxBindingBytes };
       const x = gridValues(rows * C, rows + C).map((v) => v + shift);
       const w = gridValues(C, 3 * C + 1, 0.5);
       const b = gridValues(C, 5 * C + 2, 0.25);
@@ -39,7 +41,7 @@ describe('layernorm matches the float64 reference', async () => {
         const gmean = createBuffer(gpu, 'layernorm mean', rows * 4);
         const grstd = createBuffer(gpu, 'layernorm rstd', rows * 4);
         const rec = new Recorder(gpu, 'layernorm forward test');
-        layernormForward(rec, { x: gx, weight: gw, bias: gb, out: gout, mean: gmean, rstd: grstd, ...s, weightF16: f16 });
+        layernormForward(rec, { x: gx, weight: gw, bias: gb, out: gout, mean: gmean, rstd: grstd, ...s, ...limits, weightF16: f16 });
         await rec.done();
         await checkAgainstReference(gpu, gout, ref.out, TOLERANCES.layernorm, 'layernorm', 'forward', shape);
         await checkAgainstReference(gpu, gmean, ref.mean, TOLERANCES.layernorm, 'layernorm', 'forward', `${shape} (mean)`);
@@ -58,7 +60,7 @@ describe('layernorm matches the float64 reference', async () => {
           const grstd = uploadBuffer(gpu, 'layernorm rstd', rstd);
           const gdx = uploadBuffer(gpu, 'layernorm dx', dx0);
           const rec = new Recorder(gpu, 'layernorm backward test');
-          layernormBackward(rec, { dy: gdy, x: gx, weight: gw, mean: gmean, rstd: grstd, dx: gdx, ...s, weightF16: f16, accumulate });
+          layernormBackward(rec, { dy: gdy, x: gx, weight: gw, mean: gmean, rstd: grstd, dx: gdx, ...s, ...limits, weightF16: f16, accumulate });
           await rec.done();
           const want = layernormBackwardRef(dy, x, w, mean, rstd, s, accumulate ? dx0 : undefined);
           await checkAgainstReference(gpu, gdx, want, TOLERANCES.layernorm, 'layernorm', 'backward', `${shape}${accumulate ? ' accumulate' : ''}`);

@@ -9,6 +9,7 @@ import { Uniforms } from '../../gpu/uniforms';
 import { GpuError } from '../../gpu/errors';
 import { gridRows } from '../elementwise/grid';
 import { wgslSections } from '../elementwise/sections';
+import { rowGroups, rowWindow } from '../lora/windows';
 import source from './layernorm.wgsl?raw';
 
 export const layernormForwardKernel: Kernel = { name: 'layernorm_forward', source: wgslSections(source, ['FORWARD'], 'layernorm.wgsl') };
@@ -27,6 +28,8 @@ export interface LayernormShapeArgs {
   /** Element offsets of weight and bias in their buffers (weights packed in one buffer). */
   offsetW?: number;
   offsetB?: number;
+  /** Overrides the device's binding limit (tests force row windows with it). */
+  maxBindingBytes?: number;
   label?: string;
 }
 
@@ -106,30 +109,38 @@ function uniforms(a: { rows: number; C: number; offsetW?: number; offsetB?: numb
     .f32(a.eps ?? 0).u32(a.offsetDW ?? 0).u32(a.offsetDB ?? 0).u32(0);
 }
 
+/**
+ * Row windows of the [rows, C] and [rows] tensors within the binding limit (one window of all rows
+ * when everything fits, the common case); `perRow` gives each binding's width, 0 for the weights.
+ */
+function rowDispatches(rec: Recorder, args: LayernormShapeArgs, kernel: Kernel, accumulate: boolean, bindings: [Binding, number][], label: string): void {
+  const groups = rowGroups(rec.gpu, args.rows, [args.C, 1], label, args.maxBindingBytes);
+  for (const [r0, rows] of groups) {
+    rec.dispatch({
+      kernel,
+      label,
+      constants: constants(rec, args, accumulate),
+      uniforms: uniforms({ ...args, rows }),
+      bindings: bindings.map(([b, width]) => (groups.length === 1 || width === 0 ? b : rowWindow(b, r0, rows, width))),
+      workgroups: gridRows(rec.gpu, rows, label),
+    });
+  }
+}
+
 /** out = (x − mean)·rstd·weight + bias per row; saves mean and rstd [rows]. */
 export function layernormForward(rec: Recorder, args: LayernormForwardArgs): void {
-  const label = args.label ?? 'layernorm forward';
-  rec.dispatch({
-    kernel: layernormForwardKernel,
-    label,
-    constants: constants(rec, args, false),
-    uniforms: uniforms(args),
-    bindings: [args.x, args.weight, args.bias, args.out, args.mean, args.rstd],
-    workgroups: gridRows(rec.gpu, args.rows, label),
-  });
+  const { C } = args;
+  rowDispatches(rec, args, layernormForwardKernel, false, [
+    [args.x, C], [args.weight, 0], [args.bias, 0], [args.out, C], [args.mean, 1], [args.rstd, 1],
+  ], args.label ?? 'layernorm forward');
 }
 
 /** dx (+)= the gradient of LayerNorm with respect to its input. */
 export function layernormBackward(rec: Recorder, args: LayernormBackwardArgs): void {
-  const label = args.label ?? 'layernorm backward';
-  rec.dispatch({
-    kernel: layernormBackwardKernel,
-    label,
-    constants: constants(rec, args, Boolean(args.accumulate)),
-    uniforms: uniforms(args),
-    bindings: [args.dy, args.x, args.weight, args.mean, args.rstd, args.dx],
-    workgroups: gridRows(rec.gpu, args.rows, label),
-  });
+  const { C } = args;
+  rowDispatches(rec, args, layernormBackwardKernel, Boolean(args.accumulate), [
+    [args.dy, C], [args.x, C], [args.weight, 0], [args.mean, 1], [args.rstd, 1], [args.dx, C],
+  ], args.label ?? 'layernorm backward');
 }
 
 /** dweight += Σ_rows dy·xhat, dbias += Σ_rows dy (only for runs that train a norm). */
