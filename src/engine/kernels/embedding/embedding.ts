@@ -4,11 +4,15 @@ import type { Kernel } from '../../gpu/pipelines';
 import { Uniforms } from '../../gpu/uniforms';
 import { uploadBuffer } from '../../gpu/buffers';
 import { GpuError } from '../../gpu/errors';
-import { elementwiseWorkgroupSize, grid1d } from '../elementwise/grid';
+import { assertBindable, elementwiseWorkgroupSize, grid1d } from '../elementwise/grid';
 import { weightParts, type SplitWeight, type WeightPart } from '../lora/weightParts';
+import { wgslSections } from '../elementwise/sections';
 import source from './embedding.wgsl?raw';
+import addSource from './embedding_add.wgsl?raw';
 
 export const embeddingKernel: Kernel = { name: 'embedding', source };
+export const embeddingAddKernel: Kernel = { name: 'embedding_add', source: wgslSections(addSource, ['TYPES'], 'embedding_add.wgsl') };
+export const embeddingAddPositionsKernel: Kernel = { name: 'embedding_add_positions', source: wgslSections(addSource, ['NO_TYPES'], 'embedding_add.wgsl') };
 
 /** Row ranges of a [V, C] table with `bytesPerElement`, each at most `maxBindingBytes` long. */
 export function planRowSplit(V: number, C: number, bytesPerElement: number, maxBindingBytes: number): { firstRow: number; rows: number }[] {
@@ -90,5 +94,45 @@ export function embeddingForward(rec: Recorder, args: EmbeddingForwardArgs): voi
       workgroups,
     });
     firstRow += part.rows;
+  });
+}
+
+export interface EncoderEmbeddingForwardArgs extends EmbeddingForwardArgs {
+  /** u32 [N]: 0 … T−1 per row (BERT, DistilBERT) or robertaPositionIds (positions.ts). */
+  positionIds: Binding;
+  /** Wpos [P, C] (max_position_embeddings rows), same precision as W. */
+  wPos: Binding;
+  P: number;
+  offsetPos?: number;
+  /** u32 [N] token type ids (segment A 0 / B 1), with wType [TV, C]; both absent for DistilBERT. */
+  tokenTypeIds?: Binding | null;
+  wType?: Binding | null;
+  TV?: number;
+  offsetType?: number;
+}
+
+/**
+ * x = (W[ids] + Wtype[tokenTypeIds]) + Wpos[positionIds]: the word gather (split tables as in
+ * embeddingForward), then one pass adding the type and position rows. No backward: the encoders'
+ * embeddings are frozen and nothing before them trains (a scatter-add backward would need f32
+ * atomics WGSL lacks).
+ */
+export function encoderEmbeddingForward(rec: Recorder, args: EncoderEmbeddingForwardArgs): void {
+  const label = args.label ?? 'encoder embedding forward';
+  const types = Boolean(args.tokenTypeIds);
+  if (types !== Boolean(args.wType)) throw new GpuError(`${label}: tokenTypeIds and wType go together`, label);
+  const f16 = Boolean(args.wF16);
+  assertBindable(rec.gpu, `${label} position table`, args.P * args.C, f16 ? 2 : 4);
+  embeddingForward(rec, { ...args, label: `${label} words` });
+  const wg = elementwiseWorkgroupSize(rec.gpu);
+  rec.dispatch({
+    kernel: types ? embeddingAddKernel : embeddingAddPositionsKernel,
+    label: `${label} ${types ? 'types and positions' : 'positions'}`,
+    constants: { WG: wg, W_TYPE: f16 ? 'f16' : 'f32', ENABLE_F16: f16 ? 'enable f16;' : '' },
+    uniforms: new Uniforms()
+      .u32(args.N).u32(args.C).u32(args.P).u32(args.TV ?? 0)
+      .u32(args.offsetPos ?? 0).u32(args.offsetType ?? 0).u32(0).u32(0),
+    bindings: types ? [args.positionIds, args.wPos, args.tokenTypeIds!, args.wType!, args.out] : [args.positionIds, args.wPos, args.out],
+    workgroups: grid1d(rec.gpu, args.N * args.C, wg, label),
   });
 }
