@@ -107,8 +107,8 @@ export async function benchLmHead(gpu: Gpu, model: ModelShape, N: number, option
     for (let i = 0; i < N; i++) labels[i] = (i * 7919) % V;
     const args = {
       w: s.values('lm head W', V * C, 1, 0.05), N, C, V, h: s.values('h', N * C, 2), labels: s.data('labels', labels), gradScale: 1 / N,
-      logits: s.empty('logits chunk', chunkRows * V), chunkRows, rowLoss: s.empty('row loss', N), lossSum: s.empty('loss sum', 1),
-      targetCount: s.empty('target count', 1), dh: s.empty('dh', N * C),
+      logits: s.empty('logits chunk', chunkRows * V), chunkRows, rowLoss: s.empty('row loss', N), rowCorrect: s.empty('row correct', N), lossSum: s.empty('loss sum', 1),
+      targetCount: s.empty('target count', 2), dh: s.empty('dh', N * C),
     };
     // logits and dh: two [N, V]·C products; the softmax is O(N·V).
     return await measure(gpu, `lmhead+CE ${model.name} N${N} C${C} V${V}`, 2 * matmulFlops(N, V, C), (rec) => lmheadLoss(rec, args), options, `chunk ${chunkRows} rows`);

@@ -216,7 +216,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
             await appendMetrics({ step: e.step, ...e.metrics });
             break;
           case 'eval':
-            progress.note(`step ${e.step}: validation loss ${e.result.loss.toFixed(4)}, perplexity ${e.result.perplexity.toFixed(3)}`);
+            progress.note(`step ${e.step}: ${Object.entries(e.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
             await appendMetrics({ step: e.step, ...e.metrics });
             break;
           case 'checkpoint':
@@ -257,8 +257,8 @@ async function evalCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
   const seqLen = Math.min(maxLength, data.stats.maxLength, spec.maxPositionEmbeddings);
   const r = await evaluate(loaded.model, data.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: padTokenId(spec, tok.pad_token_id), adapter });
-  if (!Number.isFinite(r.loss)) throw new FileError(dataPath, `the loss is ${r.loss}${r.targetTokens === 0 ? ': no row has a target token' : ': the model or adapter produces non-finite values'}`);
-  io.out.write(JSON.stringify({ loss: r.loss, perplexity: r.perplexity, target_tokens: r.targetTokens, adapter: o.string('adapter') ?? null }) + '\n');
+  if (!Number.isFinite(r.loss)) throw new FileError(dataPath, `the loss is ${r.loss}${r.count === 0 ? ': no row has a target token' : ': the model or adapter produces non-finite values'}`);
+  io.out.write(JSON.stringify({ ...r.metrics, count: r.count, adapter: o.string('adapter') ?? null }) + '\n');
   adapter?.destroy();
   loaded.model.destroy();
 }

@@ -187,6 +187,7 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
             };
           }
           case 'log':
+          case 'compile':
             return {};
           case 'eval':
             return { training: { ...t, validation: appendPoint(t.validation, { step: event.step, loss: event.result.loss }) } };

@@ -15,7 +15,7 @@ import { moduleShape, modulePath, moduleWeightName, type ModelSpec } from '../..
 import { TARGET_MODULES, type TargetModule } from '../../settings/settings';
 import { f32ToF16 } from '../../formats/dtype';
 import type { Gpu } from '../gpu/device';
-import { createBuffer, uploadBuffer, writeBuffer } from '../gpu/buffers';
+import { createBuffer, readF32, readU32, uploadBuffer, writeBuffer } from '../gpu/buffers';
 import type { Recorder } from '../gpu/recorder';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm/rmsnorm';
 import { createRopeInvFreq, ropeBackward, ropeForward } from '../kernels/rope/rope';
@@ -25,7 +25,8 @@ import { addForward } from '../kernels/elementwise/elementwise';
 import { type AdapterLayout, type LoraSettings, buildAdapterLayout, findSlot } from './lora';
 import { type FrozenLinear, type LoraBinding, projectionBackward, projectionForward } from './projection';
 import type { MicroBatch } from './types';
-import type { DropoutContext, GpuAdapter, MemoryConfig, ModelDescription, ModelWorkspace, TrainableModel, WorkspaceOptions } from './model';
+import { Batcher, type TokenDataset } from '../../data/batches';
+import type { BatcherOptions, DropoutContext, EvalResult, GpuAdapter, MemoryConfig, ModelDescription, ModelWorkspace, TrainableModel, WorkspaceOptions } from './model';
 import { embeddingForward } from '../kernels/embedding/embedding';
 import { lmheadChunkRows, lmheadLogits, lmheadLoss } from '../kernels/lmhead/lmhead';
 
@@ -124,8 +125,9 @@ export interface Workspace extends ModelWorkspace {
   logitsRows: number; // rows of one logits chunk
   logits: GPUBuffer; // [logitsRows, V]
   tokenLoss: GPUBuffer; // [N] cross-entropy per token (0 where ignored)
+  tokenCorrect: GPUBuffer; // u32 [N] 1 where the label is the argmax
   lossSum: GPUBuffer; // [1] Σ target-token losses of the micro-batch
-  targetCount: GPUBuffer; // u32 [1]
+  targetCount: GPUBuffer; // u32 [2] target tokens, and of those predicted right
   buffers: GPUBuffer[];
 }
 
@@ -241,6 +243,10 @@ export class LlamaGpu implements TrainableModel {
     return llamaAdapterLayout(this.spec, lora);
   }
 
+  createBatcher(data: TokenDataset, o: BatcherOptions): Batcher {
+    return new Batcher(data, { batchSize: o.microBatch, seqLen: o.seqLen, padId: o.padId, seed: o.seed, epochs: o.epochs, packing: o.packing, shuffle: o.shuffle, cursor: o.cursor });
+  }
+
   memoryPlan(lora: LoraSettings, cfg: MemoryConfig): MemoryPlan {
     const chunk = logitsChunkTokens(this.V, cfg.batchSize * cfg.seqLen, this.gpu.limits.maxStorageBufferBindingSize);
     return llamaMemoryPlan(this.spec, lora, { ...cfg, weightsF16: this.f16, logitsChunkTokens: chunk });
@@ -316,8 +322,9 @@ export class LlamaGpu implements TrainableModel {
       logitsRows,
       logits: f32('logits chunk', logitsRows * this.V),
       tokenLoss: f32('token loss', N),
+      tokenCorrect: f32('token correct', N),
       lossSum: f32('loss sum', 1),
-      targetCount: f32('target count', 1),
+      targetCount: f32('target count', 2),
       buffers,
     };
   }
@@ -368,6 +375,14 @@ export class LlamaGpu implements TrainableModel {
     this.loadStaged(rec, ws, slot, batch);
     this.forward(rec, ws, batch, adapter);
     this.headLoss(rec, ws, batch.B * batch.T, 0, accumulateLoss);
+  }
+
+  /** Mean cross-entropy, perplexity and token accuracy over the target tokens evaluated since the last reset. */
+  async readEval(ws: Workspace): Promise<EvalResult> {
+    const [[lossSum], counts] = await Promise.all([readF32(this.gpu, ws.lossSum, 1), readU32(this.gpu, ws.targetCount, 2)]);
+    const [targets, correct] = counts;
+    const loss = targets > 0 ? lossSum / targets : NaN;
+    return { loss, count: targets, metrics: { eval_loss: loss, eval_perplexity: Math.exp(loss), eval_accuracy: targets > 0 ? correct / targets : NaN } };
   }
 
   private loraFor(adapter: GpuAdapter | null, layer: number, module: TargetModule, acts: LayerActs, ws: Workspace, dropout?: DropoutContext): LoraBinding | null {
@@ -456,7 +471,7 @@ export class LlamaGpu implements TrainableModel {
     lmheadLoss(rec, {
       accumulateLoss,
       h: ws.hf, w: this.lmHead, wF16: this.lmHeadF16, N, C: this.C, V: this.V, labels: ws.labels, gradScale,
-      logits: ws.logits, chunkRows: ws.logitsRows, rowLoss: ws.tokenLoss, lossSum: ws.lossSum, targetCount: ws.targetCount, dh: ws.dhf, label: 'lm head',
+      logits: ws.logits, chunkRows: ws.logitsRows, rowLoss: ws.tokenLoss, rowCorrect: ws.tokenCorrect, lossSum: ws.lossSum, targetCount: ws.targetCount, dh: ws.dhf, label: 'lm head',
     });
   }
 

@@ -8,9 +8,9 @@
  * the GPU never waits for the CPU; a pause, stop, evaluation or checkpoint first reads every step
  * in flight, so they all happen at a step boundary the events have already reported.
  */
-import type { TokenDataset } from '../../data/batches';
+import type { Batch, TokenDataset } from '../../data/batches';
 import { assertValidSettings, canonicalJson, trainingKey, type RunSettings } from '../../settings/settings';
-import type { TrainableModel } from '../model/model';
+import type { BatchLike, TrainableModel } from '../model/model';
 import type { AdapterLayout } from '../model/lora';
 import { deserializeCheckpoint, serializeCheckpoint, type TrainState } from './checkpoint';
 import { evaluate, type EvalResult } from './evaluate';
@@ -67,9 +67,9 @@ export class RunControl {
   }
 }
 
-export interface RunData {
-  train: TokenDataset;
-  validation: TokenDataset | null;
+export interface RunData<D = TokenDataset> {
+  train: D;
+  validation: D | null;
   /** Longest training row in tokens (the run's rows are cut to it). */
   longestRow: number;
 }
@@ -86,13 +86,15 @@ export type RunEvent =
   /** Every logInterval steps: means over the interval, named as HF's Trainer logs them. */
   | { type: 'log'; step: number; metrics: Record<string, number> }
   | { type: 'eval'; step: number; result: EvalResult; metrics: Record<string, number> }
+  /** Kernels compiled ahead of the first step (k of n). */
+  | { type: 'compile'; done: number; total: number }
   | { type: 'checkpoint'; step: number; bytes: Uint8Array }
   | { type: 'paused'; step: number }
   | { type: 'resumed'; step: number };
 
-export interface RunRequest {
-  model: TrainableModel;
-  data: RunData;
+export interface RunRequest<D = TokenDataset, B extends BatchLike = Batch> {
+  model: TrainableModel<D, B>;
+  data: RunData<D>;
   settings: RunSettings;
   identity: RunIdentity;
   /** Memory the run may use (WebGPU does not report it: the studio guesses, the CLI asks). */
@@ -123,7 +125,7 @@ export interface RunOutcome {
 }
 
 /** The plan a run of these settings gets on this model and data (the studio shows it before Start). */
-export function planTraining(model: TrainableModel, settings: RunSettings, data: Pick<RunData, 'longestRow'>, limits: PlanLimits): RunPlan {
+export function planTraining<D, B extends BatchLike>(model: TrainableModel<D, B>, settings: RunSettings, data: Pick<RunData, 'longestRow'>, limits: PlanLimits): RunPlan {
   const maxPositions = model.description.maxPositions;
   const seqLen = settings.train.packing ? Math.min(settings.train.maxLength, maxPositions) : runSeqLen(settings, data.longestRow, maxPositions);
   return planRun({
@@ -139,7 +141,7 @@ export function planTraining(model: TrainableModel, settings: RunSettings, data:
 /** Consecutive steps without an applied update after which a run is stopped as diverged. */
 export const DIVERGED_AFTER_SKIPS = 3;
 
-export async function runTraining(req: RunRequest): Promise<RunOutcome> {
+export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>(req: RunRequest<D, B>): Promise<RunOutcome> {
   const { model, data, settings, control, signal } = req;
   assertValidSettings(settings);
   const emit = async (e: RunEvent) => {
@@ -162,7 +164,7 @@ export async function runTraining(req: RunRequest): Promise<RunOutcome> {
     plan = planTraining(model, settings, data, req.limits);
     if (!plan.fits) throw new PlanError(plan);
   }
-  const trainer = new Trainer(model, data.train, settings, { microBatch: plan.microBatch, gradAccum: plan.gradAccum, seqLen: plan.seqLen, checkpointing: plan.checkpointing, padId: req.padId }, {
+  const trainer = new Trainer<D, B>(model, data.train, settings, { microBatch: plan.microBatch, gradAccum: plan.gradAccum, seqLen: plan.seqLen, checkpointing: plan.checkpointing, padId: req.padId }, {
     resume,
     initParams: resume ? undefined : req.initParams,
   });
@@ -171,7 +173,7 @@ export async function runTraining(req: RunRequest): Promise<RunOutcome> {
   const validate = async (step: number): Promise<EvalResult | null> => {
     if (!data.validation) return null;
     const result = await evaluate(model, data.validation, { microBatch: plan.microBatch, seqLen: plan.seqLen, padId: req.padId, adapter: trainer.adapter, signal });
-    await emit({ type: 'eval', step, result, metrics: { eval_loss: result.loss, eval_perplexity: result.perplexity } });
+    await emit({ type: 'eval', step, result, metrics: result.metrics });
     trainer.restartClock();
     return result;
   };

@@ -6,14 +6,14 @@
  * the GPU still works on this one (up to MAX_IN_FLIGHT steps ahead). Parameters and Adam moments
  * are read back only for checkpoints and export.
  */
-import type { Batch, TokenDataset } from '../../data/batches';
-import { Batcher, type BatchCursor } from '../../data/batches';
+import type { BatchCursor, TokenDataset } from '../../data/batches';
+import type { Batch } from '../../data/batches';
 import type { RunSettings } from '../../settings/settings';
 import { Recorder } from '../gpu/recorder';
 import { ReadbackRing } from '../gpu/readbackRing';
 import { decodeStepControl, STEP_CONTROL_BYTES } from '../kernels/gradnorm/gradnorm';
 import { GpuOptimizer } from '../kernels/adamw/optimizer';
-import type { GpuAdapter, ModelWorkspace, TrainableModel } from '../model/model';
+import type { BatchLike, BatchSource, GpuAdapter, ModelWorkspace, TrainableModel } from '../model/model';
 import { type AdapterLayout, initAdapter } from '../model/lora';
 import type { TrainState } from './checkpoint';
 import { learningRate, warmupSteps } from './schedule';
@@ -80,7 +80,7 @@ interface InFlight {
   read: Promise<ArrayBuffer>;
 }
 
-export class Trainer {
+export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
   readonly layout: AdapterLayout;
   readonly optimizer: GpuOptimizer;
   readonly adapter: GpuAdapter;
@@ -88,7 +88,7 @@ export class Trainer {
   readonly warmup: number;
   readonly stepsPerEpoch: number;
   private readonly ws: ModelWorkspace;
-  private readonly batcher: Batcher;
+  private readonly batcher: BatchSource<B>;
   private readonly ring: ReadbackRing;
   private inflight: InFlight[] = [];
   /** Steps recorded (submitted). */
@@ -100,8 +100,8 @@ export class Trainer {
   private lastDone = performance.now();
 
   constructor(
-    readonly model: TrainableModel,
-    readonly data: TokenDataset,
+    readonly model: TrainableModel<D, B>,
+    readonly data: D,
     readonly settings: RunSettings,
     readonly run: TrainLayout,
     options: TrainerOptions = {},
@@ -111,8 +111,8 @@ export class Trainer {
     if (!(run.gradAccum >= 1 && Number.isInteger(run.gradAccum))) throw new TrainError(`gradient accumulation must be a positive integer, got ${run.gradAccum}`);
     this.layout = model.adapterLayout(settings.lora);
     const resume = options.resume;
-    this.batcher = new Batcher(data, {
-      batchSize: run.microBatch,
+    this.batcher = model.createBatcher(data, {
+      microBatch: run.microBatch,
       seqLen: run.seqLen,
       padId: run.padId,
       seed: t.seed,
@@ -172,7 +172,7 @@ export class Trainer {
   submit(): boolean {
     if (this.done) return false;
     if (this.inflight.length >= MAX_IN_FLIGHT) throw new TrainError(`${this.inflight.length} steps are unread; read one with next() first`);
-    const micro: Batch[] = [];
+    const micro: B[] = [];
     for (let i = 0; i < this.run.gradAccum; i++) {
       const b = this.batcher.next();
       if (!b) break;

@@ -79,8 +79,9 @@ async function run(c: Case, seed: number) {
     labels: up('labels', labels),
     logits: up('logits chunk', new Float32Array(c.chunkRows * V)),
     rowLoss: up('row loss', new Float32Array(N)),
+    rowCorrect: up('row correct', new Uint32Array(N)),
     lossSum: up('loss sum', new Float32Array([c.accumulate ? 1.5 : 123])),
-    targetCount: up('target count', new Uint32Array([c.accumulate ? 7 : 99])),
+    targetCount: up('target count', new Uint32Array([c.accumulate ? 7 : 99, c.accumulate ? 3 : 98])),
     dh: up('dh', dh0),
   };
   const rec = new Recorder(gpu, 'lmhead test');
@@ -91,13 +92,15 @@ async function run(c: Case, seed: number) {
   await rec.done();
   const got = {
     lossSum: (await readF32(gpu, buf.lossSum, 1))[0],
-    targetCount: (await readU32(gpu, buf.targetCount, 1))[0],
+    targetCount: (await readU32(gpu, buf.targetCount, 2))[0],
+    correct: (await readU32(gpu, buf.targetCount, 2))[1],
     dh: await readF32(gpu, buf.dh, N * C),
   };
   for (const b of made) b.destroy();
   const want = {
     lossSum: ref.lossSum + (c.accumulate ? 1.5 : 0),
     targetCount: ref.targetCount + (c.accumulate ? 7 : 0),
+    correct: ref.correct + (c.accumulate ? 3 : 0),
     dh: ref.dh.map((v, i) => v + dh0[i]),
   };
   return { want, got };
@@ -112,6 +115,7 @@ describe('lm head + cross-entropy matches the float64 reference', () => {
       const gpu = await testGpu();
       const { want, got } = await once();
       expect(got.targetCount).toBe(want.targetCount);
+      expect(got.correct, 'targets whose label is the argmax').toBe(want.correct);
       const cmp = expectClose([got.lossSum], [want.lossSum], TOLERANCES.lmheadLoss, `lossSum ${label}`);
       recordKernelError('lmhead', 'forward', label, cmp, gpu.adapter.name);
     });
@@ -165,13 +169,14 @@ describe('lm head + cross-entropy matches the float64 reference', () => {
       createBuffer(gpu, 'lmhead f16 logits', 4 * V * 4),
       createBuffer(gpu, 'lmhead f16 row loss', N * 4),
       createBuffer(gpu, 'lmhead f16 loss', 4),
-      createBuffer(gpu, 'lmhead f16 count', 4),
+      createBuffer(gpu, 'lmhead f16 count', 8),
       createBuffer(gpu, 'lmhead f16 dh', N * C * 4),
       createBuffer(gpu, 'lmhead f16 full logits', N * V * 4),
+      createBuffer(gpu, 'lmhead f16 row correct', N * 4),
     ];
-    const [gh, gw, gl, logits, rowLoss, lossSum, targetCount, dh, full] = made;
+    const [gh, gw, gl, logits, rowLoss, lossSum, targetCount, dh, full, rowCorrect] = made;
     const rec = new Recorder(gpu, 'lmhead f16 test');
-    lmheadLoss(rec, { N, C, V, h: gh, w: gw, wF16: true, labels: gl, gradScale: 0.2, logits, chunkRows: 4, rowLoss, lossSum, targetCount, dh });
+    lmheadLoss(rec, { N, C, V, h: gh, w: gw, wF16: true, labels: gl, gradScale: 0.2, logits, chunkRows: 4, rowLoss, rowCorrect, lossSum, targetCount, dh });
     lmheadLogits(rec, { N, C, V, h: gh, w: gw, wF16: true, logits: full });
     await rec.done();
     expectClose(await readF32(gpu, lossSum, 1), [ref.lossSum], TOLERANCES.lmheadLoss, 'lossSum f16');

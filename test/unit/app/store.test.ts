@@ -40,7 +40,7 @@ describe('studio store', () => {
       st().applyTrainEvent({ type: 'step', report: report(i, 5, 5 - i * 0.5, i === 3, i >= 3 ? 1 : 0), etaSeconds: i < 2 ? null : 5 - i });
     }
     expect(st().training.etaSeconds).toBe(0);
-    st().applyTrainEvent({ type: 'eval', step: 5, result: { loss: 2.7, perplexity: Math.exp(2.7), targetTokens: 10 }, metrics: {} });
+    st().applyTrainEvent({ type: 'eval', step: 5, result: { loss: 2.7, count: 10, metrics: { eval_loss: 2.7 } }, metrics: { eval_loss: 2.7 } });
     st().applyTrainEvent({ type: 'checkpoint', step: 5, bytes: new Uint8Array(4) });
     st().applyTrainEvent({ type: 'paused', step: 5 });
     const t = st().training;

@@ -61,9 +61,11 @@ export interface LmHeadLossArgs extends LmHeadWeights {
   chunkRows: number;
   /** f32 [N] scratch: each token's loss. */
   rowLoss: Binding;
+  /** u32 [N] scratch: 1 where the label is the row's argmax. */
+  rowCorrect: Binding;
   /** f32 [1]: Σ of the target tokens' losses. */
   lossSum: Binding;
-  /** u32 [1]: number of target tokens. */
+  /** u32 [2]: number of target tokens, and of those whose label is the argmax (token accuracy). */
   targetCount: Binding;
   /** Add to lossSum/targetCount instead of overwriting (micro-batch accumulation). */
   accumulateLoss?: boolean;
@@ -142,7 +144,7 @@ export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
       label: `${label} cross-entropy`,
       constants: { WG: CE_THREADS },
       uniforms: new Uniforms().u32(V).u32(rows).u32(row0).f32(a.gradScale),
-      bindings: [a.logits, a.labels, a.rowLoss],
+      bindings: [a.logits, a.labels, a.rowLoss, a.rowCorrect],
       workgroups: [gx, Math.ceil(rows / gx)],
     });
     // dh[row0 : row0+rows] (+)= dlogits · W   (backward of logits = h·Wᵀ)
@@ -160,7 +162,7 @@ export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
     kernel: lmheadReduceKernel,
     label: `${label} loss sum`,
     uniforms: new Uniforms().u32(N).u32(V).u32(a.accumulateLoss ? 1 : 0).u32(0),
-    bindings: [a.rowLoss, a.labels, a.lossSum, a.targetCount],
+    bindings: [a.rowLoss, a.labels, a.lossSum, a.targetCount, a.rowCorrect],
     workgroups: [1],
   });
 }
