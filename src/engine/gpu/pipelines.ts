@@ -144,6 +144,27 @@ export class PipelineCache {
     return pipeline;
   }
 
+  /**
+   * Compiles the pipelines not yet in the cache ahead of use, all at once through the device's
+   * asynchronous pipeline creation (the driver may compile them in parallel, and the caller's event
+   * loop keeps running), reporting each one done.
+   */
+  async prepare(wants: { kernel: Kernel; constants: KernelConstants; entryPoint: string }[], onProgress?: (done: number, total: number) => void): Promise<void> {
+    const missing = wants.filter((w) => !this.pipelines.has(pipelineKey(w.kernel, w.constants, w.entryPoint)));
+    let done = 0;
+    onProgress?.(0, missing.length);
+    await Promise.all(missing.map(async (w) => {
+      const key = pipelineKey(w.kernel, w.constants, w.entryPoint);
+      const module = this.gpu.device.createShaderModule({ label: key, code: shaderCode(this.gpu, w.kernel, w.constants) });
+      const pipeline = await this.gpu.device.createComputePipelineAsync({ label: key, layout: 'auto', compute: { module, entryPoint: w.entryPoint } });
+      if (!this.pipelines.has(key)) {
+        this.pipelines.set(key, pipeline);
+        this.compiled++;
+      }
+      onProgress?.(++done, missing.length);
+    }));
+  }
+
   /** Compiles inside error scopes and throws the shader compiler's messages with the key. */
   async getChecked(kernel: Kernel, constants: KernelConstants = {}, entryPoint = kernel.entryPoint ?? 'main'): Promise<GPUComputePipeline> {
     const key = pipelineKey(kernel, constants, entryPoint);

@@ -184,6 +184,8 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
   const interval = { loss: 0, targets: 0, gradNorm: 0, steps: 0 };
   try {
     await emit({ type: 'plan', plan, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, resumedAt: trainer.step });
+    await trainer.prepare((done, total) => void emit({ type: 'compile', done, total }));
+    trainer.restartClock();
     if (!resume && ev.evalInterval > 0) await validate(0);
     let checkpointedAt = trainer.step;
     let evaluatedAt = resume ? trainer.step : 0;

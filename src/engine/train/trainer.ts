@@ -182,20 +182,13 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
       this.finished = true;
       return false;
     }
-    const { model, ws, adapter } = this;
+    const { model, ws } = this;
     const targets = micro.reduce((s, b) => s + b.targetTokens, 0);
     const k = this.recorded;
     const lr = this.lrAt(k);
     micro.forEach((batch, i) => model.stageBatch(ws, i, batch));
     const rec = new Recorder(model.gpu, `step ${k + 1}`);
-    this.optimizer.clearGrads(rec);
-    micro.forEach((batch, i) => {
-      // The dropout key's step counts micro-batches over the whole run, so a resumed run draws the same masks.
-      const dropout = this.layout.settings.dropout > 0 ? { seed: this.settings.train.seed, step: k * this.run.gradAccum + i } : null;
-      // Gradients are sums over target tokens: the step control divides by the step's token count.
-      model.trainMicroBatch(rec, ws, i, batch, adapter, { gradScale: 1, dropout, accumulateLoss: i > 0 });
-    });
-    this.optimizer.recordStep(rec, { lossSum: ws.lossSum, tokenCount: targets, lr, tMin: this.knownApplied + 1, tCount: this.inflight.length + 1 });
+    this.recordStep(rec, micro, k, lr, targets);
     const slot = this.ring.capture(rec, this.optimizer.control);
     rec.submit();
     const read = this.ring.read(slot);
@@ -209,6 +202,38 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
       read,
     });
     return true;
+  }
+
+  /** One optimizer step's commands: gradients cleared, every micro-batch's forward and backward, the optimizer. */
+  private recordStep(rec: Recorder, micro: B[], k: number, lr: number, targets: number): void {
+    this.optimizer.clearGrads(rec);
+    micro.forEach((batch, i) => {
+      // The dropout key's step counts micro-batches over the whole run, so a resumed run draws the same masks.
+      const dropout = this.layout.settings.dropout > 0 ? { seed: this.settings.train.seed, step: k * this.run.gradAccum + i } : null;
+      // Gradients are sums over target tokens: the step control divides by the step's token count.
+      this.model.trainMicroBatch(rec, this.ws, i, batch, this.adapter, { gradScale: 1, dropout, accumulateLoss: i > 0 });
+    });
+    this.optimizer.recordStep(rec, { lossSum: this.ws.lossSum, tokenCount: Math.max(1, targets), lr, tMin: this.knownApplied + 1, tCount: this.inflight.length + 1 });
+  }
+
+  /**
+   * Compiles every pipeline a step and an evaluation use before the first step, concurrently, with
+   * progress: the step is recorded into a collecting recorder with this run's first micro-batches
+   * (read from a copy of the batcher, so the run's own order is untouched).
+   */
+  async prepare(onProgress?: (done: number, total: number) => void): Promise<void> {
+    const t = this.settings.train;
+    const peek = this.model.createBatcher(this.data, {
+      microBatch: this.run.microBatch, seqLen: this.run.seqLen, padId: this.run.padId, seed: t.seed,
+      epochs: t.maxSteps > 0 ? Number.MAX_SAFE_INTEGER : t.epochs, packing: t.packing, shuffle: t.shuffle, cursor: this.batcher.cursor,
+    });
+    const first = peek.next();
+    if (!first) return;
+    const micro = Array.from({ length: this.run.gradAccum }, () => first);
+    const rec = Recorder.collecting(this.model.gpu, 'kernels of a step');
+    this.recordStep(rec, micro, this.recorded, this.lrAt(this.recorded), 1);
+    this.model.evalMicroBatch(rec, this.ws, 0, first, this.adapter, false);
+    await this.model.gpu.pipelines.prepare(rec.collected, onProgress);
   }
 
   /** The oldest submitted step's result (waits for the GPU to finish it). */
