@@ -29,7 +29,7 @@ import { exportAdapter, importAdapter, mergeAdapter, type ImportedAdapter } from
 import { generateTokens } from '../engine/model/generate';
 import { evaluate } from '../engine/train/evaluate';
 import { formatBytes } from '../engine/train/memory';
-import { deserializeCheckpoint } from '../engine/train/checkpoint';
+import { deserializeCheckpoint } from '../formats/checkpoint';
 import { RunControl, runTraining } from '../engine/train/run';
 import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, type ModelChoice, type RunSettings } from '../settings/settings';
 

@@ -12,7 +12,7 @@ import type { Batch, TokenDataset } from '../../data/batches';
 import { assertValidSettings, canonicalJson, trainingKey, type RunSettings } from '../../settings/settings';
 import type { BatchLike, TrainableModel } from '../model/model';
 import type { AdapterLayout } from '../model/lora';
-import { deserializeCheckpoint, serializeCheckpoint, type TrainState } from './checkpoint';
+import { deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../formats/checkpoint';
 import { evaluate, type EvalResult } from './evaluate';
 import { PlanError, planRun, runSeqLen, type PlanLimits, type RunPlan } from './memory';
 import { MAX_IN_FLIGHT, TrainError, Trainer, type StepReport } from './trainer';

@@ -15,7 +15,7 @@ import { decodeStepControl, STEP_CONTROL_BYTES } from '../kernels/gradnorm/gradn
 import { GpuOptimizer } from '../kernels/adamw/optimizer';
 import type { BatchLike, BatchSource, GpuAdapter, ModelWorkspace, TrainableModel } from '../model/model';
 import { type AdapterLayout, initAdapter } from '../model/lora';
-import type { TrainState } from './checkpoint';
+import type { TrainState } from '../../formats/checkpoint';
 import { learningRate, warmupSteps } from './schedule';
 
 export class TrainError extends Error {

@@ -5,7 +5,7 @@ import { llamaReference } from '../../../src/engine/model/llama.ref';
 import { initAdapter } from '../../../src/engine/model/lora';
 import { adamwRef } from '../../../src/engine/kernels/adamw/adamw.ref';
 import { stepControlRef } from '../../../src/engine/kernels/gradnorm/gradnorm.ref';
-import { deserializeCheckpoint, serializeCheckpoint } from '../../../src/engine/train/checkpoint';
+import { deserializeCheckpoint, serializeCheckpoint } from '../../../src/formats/checkpoint';
 import { learningRate } from '../../../src/engine/train/schedule';
 import { Trainer, MAX_IN_FLIGHT, type StepReport, type TrainLayout } from '../../../src/engine/train/trainer';
 import { DEFAULT_SETTINGS, TARGET_MODULES, type LoraSettings, type RunSettings } from '../../../src/settings/settings';

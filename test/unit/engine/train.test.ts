@@ -5,7 +5,7 @@ import { loraScale } from '../../../src/settings/settings';
 import { learningRate, scheduleMultiplier, warmupSteps } from '../../../src/engine/train/schedule';
 import { planRun } from '../../../src/engine/train/memory';
 import { llamaMemoryPlan, type LlamaMemoryConfig } from '../../../src/engine/model/llamaPlan';
-import { CheckpointError, deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../../src/engine/train/checkpoint';
+import { CheckpointError, deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../../src/formats/checkpoint';
 import { crc32 } from '../../../src/formats/crc32';
 import { modulePath } from '../../../src/formats/hfConfig';
 import type { ModelSpec } from '../../../src/formats/hfConfig';
