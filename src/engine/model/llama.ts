@@ -16,7 +16,6 @@ import { TARGET_MODULES, type TargetModule } from '../../settings/settings';
 import { f32ToF16 } from '../../formats/dtype';
 import type { Gpu } from '../gpu/device';
 import { createBuffer, readF32, readU32, uploadBuffer, writeBuffer } from '../gpu/buffers';
-import type { Recorder } from '../gpu/recorder';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm/rmsnorm';
 import { createRopeInvFreq, ropeBackward, ropeForward } from '../kernels/rope/rope';
 import { attentionBackward, attentionForward } from '../kernels/attention/attention';
@@ -29,6 +28,8 @@ import { Batcher, type TokenDataset } from '../../data/batches';
 import type { BatcherOptions, DropoutContext, EvalResult, GpuAdapter, MemoryConfig, ModelDescription, ModelWorkspace, TrainableModel, WorkspaceOptions } from './model';
 import { embeddingForward } from '../kernels/embedding/embedding';
 import { lmheadChunkRows, lmheadLogits, lmheadLoss } from '../kernels/lmhead/lmhead';
+import { findNonFinite, finiteResults, readFiniteResults } from '../kernels/finite/finite';
+import { Recorder } from '../gpu/recorder';
 
 /** Bytes of one logits chunk [rows, V] the LM head may use at once. */
 export { LOGITS_CHUNK_BYTES };
@@ -181,9 +182,11 @@ export class LlamaGpu implements TrainableModel {
       options.onProgress?.(++loaded, total, name);
       return data;
     };
+    const uploaded: { name: string; buffer: GPUBuffer; count: number; f16: boolean }[] = [];
     const upload = (name: string, data: Float32Array, asF16: boolean) => {
       const buffer = asF16 ? uploadBuffer(gpu, name, f32ToF16(data)) : uploadBuffer(gpu, name, data);
       owned.push(buffer);
+      uploaded.push({ name, buffer, count: data.length, f16: asF16 });
       return buffer;
     };
     const C = spec.hiddenSize;
@@ -223,6 +226,12 @@ export class LlamaGpu implements TrainableModel {
     }
     const invFreq = createRopeInvFreq(gpu, ropeConfig(spec), 'rope invFreq');
     owned.push(invFreq);
+    try {
+      await checkFinite(gpu, uploaded);
+    } catch (error) {
+      for (const b of owned) b.destroy();
+      throw error;
+    }
     return new LlamaGpu(gpu, spec, f16, embed, lmHead, lmHeadF16, finalNorm, layers, invFreq, owned);
   }
 
@@ -554,6 +563,31 @@ export class LlamaGpu implements TrainableModel {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const b of this.owned) b.destroy();
+  }
+}
+
+/**
+ * Every uploaded weight scanned on the GPU for NaN and ±Inf (one readback for all): a model that
+ * holds one is refused with the tensor and the first bad index named. In f16 a finite f32 weight
+ * beyond ±65504 becomes ±Inf, which this also catches.
+ */
+export async function checkFinite(gpu: Gpu, tensors: { name: string; buffer: GPUBuffer; count: number; f16: boolean }[]): Promise<void> {
+  const result = finiteResults(gpu, tensors.length, 'weight finite scan');
+  try {
+    const rec = new Recorder(gpu, 'weight finite scan');
+    tensors.forEach((t, slot) => findNonFinite(rec, { data: t.buffer, count: t.count, f16: t.f16, result, slot, label: `finite scan ${t.name}` }));
+    rec.submit();
+    const first = await readFiniteResults(gpu, result, tensors.length);
+    const bad = first.map((index, i) => ({ index, t: tensors[i] })).filter((b) => b.index >= 0);
+    if (bad.length) {
+      const b = bad[0];
+      throw new ModelError(
+        `tensor "${b.t.name}" holds a non-finite value (NaN or Inf) at index ${b.index}${bad.length > 1 ? ` (and ${bad.length - 1} more tensor${bad.length > 2 ? 's' : ''})` : ''}` +
+          (b.t.f16 ? ': in f16 — a weight beyond ±65504 overflows; load it with f32 weights, or the file itself holds it' : ': the model file is damaged or was saved from a diverged run'),
+      );
+    }
+  } finally {
+    result.destroy();
   }
 }
 
