@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { applySettings, UsageError, type ParsedCommand } from './args';
 import type { CliIo } from './main';
 import { Progress } from './progress';
-import { ensureFolder, FileError, isInside, lockFolder, writeFileAtomic, describeFsError } from './files';
+import { ensureFolder, FileError, isInside, lockFolder, removeStaleTemporaries, writeFileAtomic, describeFsError } from './files';
 import { nodeFiles, fromNodeFile } from '../formats/nodeSource';
 import { openModelFolder, type ModelFiles } from '../formats/modelFolder';
 import { hubFiles } from '../hub/hub';
@@ -160,6 +160,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   const padId = padTokenId(spec, tok.pad_token_id);
   await ensureFolder(out);
   const release = lockFolder(out);
+  await removeStaleTemporaries(out);
   const metricsPath = join(out, METRICS_FILE);
   const checkpointPath = join(out, CHECKPOINT_FILE);
   // metrics.jsonl holds each step once: a resumed run drops what was logged after its checkpoint.

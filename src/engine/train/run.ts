@@ -16,6 +16,7 @@ import { deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../
 import { evaluate, type EvalResult } from './evaluate';
 import { PlanError, planRun, runSeqLen, type PlanLimits, type RunPlan } from './memory';
 import { MAX_IN_FLIGHT, TrainError, Trainer, type StepReport } from './trainer';
+import { DivergenceWatch } from './divergence';
 
 export class RunCancelledError extends Error {
   constructor() {
@@ -138,9 +139,6 @@ export function planTraining<D, B extends BatchLike>(model: TrainableModel<D, B>
   }, limits);
 }
 
-/** Consecutive steps without an applied update after which a run is stopped as diverged. */
-export const DIVERGED_AFTER_SKIPS = 3;
-
 export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>(req: RunRequest<D, B>): Promise<RunOutcome> {
   const { model, data, settings, control, signal } = req;
   assertValidSettings(settings);
@@ -180,7 +178,7 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
   let finalEval: EvalResult | null = null;
   let finalLoss: number | null = null;
   let stepEma: number | null = null;
-  let skipStreak = 0;
+  const watch = new DivergenceWatch();
   const interval = { loss: 0, targets: 0, gradNorm: 0, steps: 0 };
   try {
     await emit({ type: 'plan', plan, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, resumedAt: trainer.step });
@@ -193,10 +191,8 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
       if (r.step > 1 || resume) stepEma = stepEma === null ? r.stepMs : 0.8 * stepEma + 0.2 * r.stepMs;
       const eta = stepEma === null || r.step - (resume?.step ?? 0) < 2 ? null : (stepEma * (r.totalSteps - r.step)) / 1000;
       await emit({ type: 'step', report: r, etaSeconds: eta });
-      skipStreak = r.skipped ? skipStreak + 1 : 0;
-      if (skipStreak >= DIVERGED_AFTER_SKIPS) {
-        throw new DivergedError(r.step, `${skipStreak} steps in a row could not be applied (${r.reasons.join('; ')}); lower the learning rate (now ${settings.train.learningRate}) or check the data`);
-      }
+      const diverged = watch.step(r);
+      if (diverged) throw new DivergedError(r.step, `${diverged}; the last checkpoint is kept: lower the learning rate (now ${settings.train.learningRate}), keep gradient clipping on, or check the data`);
       if (!r.skipped && r.targetTokens > 0) {
         interval.loss += r.loss * r.targetTokens;
         interval.targets += r.targetTokens;
@@ -206,6 +202,8 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
       if (r.step % ev.logInterval === 0 || r.step === r.totalSteps) {
         const loss = interval.targets > 0 ? interval.loss / interval.targets : NaN;
         if (Number.isFinite(loss)) finalLoss = loss;
+        const rising = watch.log(loss);
+        if (rising) throw new DivergedError(r.step, `${rising}; the last checkpoint is kept: lower the learning rate (now ${settings.train.learningRate})`);
         await emit({ type: 'log', step: r.step, metrics: { loss, grad_norm: interval.gradNorm / interval.steps, learning_rate: r.lr, epoch: r.epoch, skipped_steps: r.skippedSteps } });
         Object.assign(interval, { loss: 0, targets: 0, gradNorm: 0, steps: 0 });
       }

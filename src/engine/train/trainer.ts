@@ -49,6 +49,8 @@ export interface StepReport {
   lr: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** ‖p‖ of all trainable parameters after the step. */
+  paramNorm: number;
   /** The update was not applied: loss, gradient norm or the update itself was not finite. */
   skipped: boolean;
   /** Why it was skipped, in words. */
@@ -254,6 +256,7 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
       loss: f.targets > 0 ? c.loss : NaN,
       lr: f.lr,
       gradNorm: c.gradNorm,
+      paramNorm: Math.sqrt(c.paramSumSq),
       skipped: !c.updated,
       reasons: c.reasons,
       applied: c.applied,

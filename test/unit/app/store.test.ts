@@ -4,7 +4,7 @@ import { DEFAULT_SETTINGS } from '../../../src/settings/settings';
 import type { StepReport } from '../../../src/engine/train/trainer';
 
 const report = (step: number, totalSteps: number, loss: number, skipped = false, skippedSteps = 0): StepReport => ({
-  step, totalSteps, epoch: 0, loss, lr: 1e-4, gradNorm: 1, skipped, reasons: [], applied: step - skippedSteps, skippedSteps, targetTokens: 10, tokens: 16, stepMs: 10, tokensPerSecond: 100,
+  step, totalSteps, epoch: 0, loss, lr: 1e-4, gradNorm: 1, paramNorm: 1, skipped, reasons: [], applied: step - skippedSteps, skippedSteps, targetTokens: 10, tokens: 16, stepMs: 10, tokensPerSecond: 100,
 });
 
 describe('studio store', () => {
