@@ -337,13 +337,59 @@ async function inspect(path: string, p: ParsedCommand, io: CliIo): Promise<void>
     const folder = await openModelFolder(nodeFiles(path));
     const s = folder.spec;
     lines.push(`${path}: ${s.architecture} model, hidden ${s.hiddenSize}, ${s.numLayers} layers, heads ${s.numHeads}/${s.numKvHeads}, head dim ${s.headDim}, intermediate ${s.intermediateSize}, vocab ${s.vocabSize}${s.tieWordEmbeddings ? ', tied embeddings' : ''}`);
-    lines.push(`${folder.tensorNames.length} tensors; weights valid: yes`);
+    for (const name of folder.tensorNames) {
+      const bad = firstNonFinite(await folder.readTensorF32(name));
+      if (bad) throw new FileError(path, `tensor "${name}" holds ${bad}: the model is not usable`);
+    }
+    lines.push(`${folder.tensorNames.length} tensors; weights valid: yes (every value finite)`);
+    lines.push(...(await checkTokenizer(path, s.vocabSize, s)));
     const entries = await readdir(path);
-    lines.push(`tokenizer: ${entries.includes('tokenizer.json') ? 'tokenizer.json present' : 'MISSING tokenizer.json'}`);
+    const ignored = entries.filter((f) => /\.(bin|pt|pth|ckpt|gguf|onnx|h5|msgpack)$/i.test(f));
+    if (ignored.length) lines.push(`not read: ${ignored.join(', ')} (inspect and train read safetensors weights only; convert others with transformers' save_pretrained(safe_serialization=True))`);
   } else {
     throw new UsageError(`inspect: ${path} is a folder with neither config.json (a model) nor ${ADAPTER_CONFIG_FILE} (an adapter)`);
   }
   io.out.write(lines.join('\n') + '\n');
+}
+
+/**
+ * What training will need of the tokenizer: tokenizer.json parses as a tokenizer, its vocabulary fits
+ * the model's, and the bos / eos / pad ids of config.json and tokenizer_config.json are inside it.
+ */
+async function checkTokenizer(dir: string, vocabSize: number, spec: { bosTokenId: number | null; eosTokenIds: number[]; padTokenId: number | null }): Promise<string[]> {
+  const file = join(dir, 'tokenizer.json');
+  if (!existsSync(file)) throw new FileError(file, 'missing: a model folder needs its tokenizer.json to tokenize data (copy it from the model repository)');
+  let json: { model?: { vocab?: Record<string, number> | [string, number][] }; added_tokens?: { id: number; content: string }[] };
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new FileError(file, `is not valid JSON (${(error as Error).message}): the file is damaged; copy it again from the model repository`);
+  }
+  const vocab = json.model?.vocab;
+  const ids: number[] = Array.isArray(vocab) ? vocab.map((_, i) => i) : vocab && typeof vocab === 'object' ? Object.values(vocab) : [];
+  if (!ids.length || !ids.every((i) => Number.isInteger(i) && i >= 0)) throw new FileError(file, 'holds no vocabulary ("model.vocab"): it is not a tokenizer.json that transformers.js can load');
+  for (const t of json.added_tokens ?? []) ids.push(t.id);
+  const tokenizerSize = Math.max(...ids) + 1;
+  if (tokenizerSize > vocabSize) throw new FileError(file, `has token ids up to ${tokenizerSize - 1} but the model's vocabulary has ${vocabSize} tokens: tokenizer and model do not belong together`);
+  const special = [
+    ...(spec.bosTokenId !== null ? [['bos_token_id', spec.bosTokenId]] : []),
+    ...spec.eosTokenIds.map((id) => ['eos_token_id', id]),
+    ...(spec.padTokenId !== null ? [['pad_token_id', spec.padTokenId]] : []),
+  ] as [string, number][];
+  const known = new Set(ids);
+  for (const [name, id] of special) {
+    if (!known.has(id)) throw new FileError(join(dir, 'config.json'), `${name} ${id} is not a token of tokenizer.json (${tokenizerSize} ids): training and generation would use a token the tokenizer never makes`);
+  }
+  const configText = existsSync(join(dir, 'tokenizer_config.json')) ? await readFile(join(dir, 'tokenizer_config.json'), 'utf8') : null;
+  let template = false;
+  if (configText) {
+    try {
+      template = typeof (JSON.parse(configText) as { chat_template?: unknown }).chat_template === 'string';
+    } catch (error) {
+      throw new FileError(join(dir, 'tokenizer_config.json'), `is not valid JSON (${(error as Error).message})`);
+    }
+  }
+  return [`tokenizer: ${tokenizerSize} ids, ${special.map(([n, id]) => `${n.replace('_token_id', '')} ${id}`).join(', ') || 'no special ids in config.json'}; ${template ? 'chat template present' : 'no chat template (pairs use the plain templates)'}`];
 }
 
 async function merge(p: ParsedCommand, io: CliIo): Promise<void> {
