@@ -28,7 +28,8 @@ import { uploadAdapter } from '../engine/model/model';
 import { exportAdapter, importAdapter, mergeAdapter, type ImportedAdapter } from '../engine/model/adapterFiles';
 import { generateTokens } from '../engine/model/generate';
 import { evaluate } from '../engine/train/evaluate';
-import { formatBytes } from '../engine/train/memory';
+import { formatBytes, planRun } from '../engine/train/memory';
+import { familyFromConfig, type WeightFormat } from '../engine/model/families';
 import { deserializeCheckpoint } from '../formats/checkpoint';
 import { RunControl, runTraining } from '../engine/train/run';
 import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, type ModelChoice, type RunSettings } from '../settings/settings';
@@ -432,6 +433,40 @@ async function merge(p: ParsedCommand, io: CliIo): Promise<void> {
   io.err.write(`wrote merged model (${merged.size} projections merged) to ${out}\n`);
 }
 
+async function planCommand(p: ParsedCommand, io: CliIo): Promise<void> {
+  const o = p.options;
+  const where = o.required('model');
+  let configText: string | null;
+  if (existsSync(where)) {
+    if (!statSync(where).isDirectory()) throw new UsageError(`plan --model ${where} is a file; give the model's folder`);
+    configText = await nodeFiles(where).text('config.json');
+  } else if (/^[\w.-]+\/[\w.-]+$/.test(where)) {
+    configText = await hubFiles(where, { cache: null, token: process.env.HF_TOKEN }).text('config.json');
+  } else throw new UsageError(`plan --model ${where}: no such folder (and not a hub id)`);
+  if (configText === null) throw new FileError(`${where}/config.json`, 'not found');
+  const family = familyFromConfig(configText, `${where}/config.json`);
+  const settings = applySettings('plan', p.settings);
+  const weights = (o.string('weights') ?? 'f16') as WeightFormat;
+  const maxBuffer = o.number('max-buffer', 2) * 2 ** 30;
+  const limits = { budgetBytes: o.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: maxBuffer };
+  const seqLen = Math.min(settings.train.maxLength, family.maxPositions);
+  const plan = planRun({
+    memory: (cfg) => family.memoryPlan(settings.lora, cfg, weights, Math.min(maxBuffer, 2 ** 31 - 4)),
+    batchSize: settings.train.batchSize, microBatch: settings.train.microBatch, seqLen,
+    checkpointing: settings.train.gradientCheckpointing, maxLength: settings.train.maxLength,
+  }, limits);
+  const m = plan.memory;
+  const lines = [
+    `${where}: ${family.architecture} (${family.family} family), ${family.layers} layers, hidden ${family.hidden}, vocab ${family.vocab}, ${(family.parameters / 1e6).toFixed(1)}M parameters`,
+    `adapter: r ${settings.lora.r} on ${settings.lora.targets.join(', ')}: ${family.adapterParameters(settings.lora).toLocaleString('en-US')} trainable parameters`,
+    `run: batch ${settings.train.batchSize} = micro-batch ${plan.microBatch} × ${plan.gradAccum}, ${plan.seqLen} tokens per row${plan.checkpointing ? ', gradient checkpointing' : ''}, weights ${weights}`,
+    `memory: ${formatBytes(m.total)} of ${formatBytes(limits.budgetBytes)} — weights ${formatBytes(m.weights)}, adapter + Adam ${formatBytes(m.adapter)}, activations ${formatBytes(m.activations)}, workspace ${formatBytes(m.workspace)}, logits chunk ${formatBytes(m.logitsChunk)}; largest buffer ${formatBytes(m.largestBuffer)} (${m.largestBufferName})`,
+    ...plan.reasons.map((r) => `  ${r}`),
+    plan.fits ? 'fits: yes' : `fits: no — ${plan.advice}`,
+  ];
+  io.out.write(lines.join('\n') + '\n');
+}
+
 export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Promise<void> {
   switch (name) {
     case 'train': return train(p, io);
@@ -439,6 +474,7 @@ export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Pro
     case 'generate': return generateCommand(p, io);
     case 'inspect': return inspect(p.positionals[0], p, io);
     case 'merge': return merge(p, io);
+    case 'plan': return planCommand(p, io);
     default: throw new UsageError(`unknown command "${name}"`);
   }
 }

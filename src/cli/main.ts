@@ -68,6 +68,18 @@ const COMMANDS: Record<string, CommandSpec> = {
       model: { kind: 'string', help: 'base model, to validate an adapter against it' },
     },
   },
+  plan: {
+    name: 'plan',
+    summary: 'the memory plan of a run and the planner\'s advice, from config.json alone (nothing else is downloaded)',
+    usage: 'adapter-studio plan --model <folder|hub id> [settings]',
+    settings: ['lora', 'train'],
+    options: {
+      model: MODEL,
+      'gpu-memory': { kind: 'number', help: 'GPU memory the run may use, in GiB', default: 4, min: 0.01 },
+      'max-buffer': { kind: 'number', help: 'the largest single GPU buffer the device allows, in GiB (WebGPU maxBufferSize)', default: 2, min: 0.001 },
+      weights: { kind: 'string', help: 'how the frozen weights are stored', default: 'f16', choices: ['f32', 'f16'] },
+    },
+  },
   merge: {
     name: 'merge',
     summary: 'write base + adapter merged weights (W + s·B·A) as a Hugging Face model folder',
