@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args';
+import { formatHelp, parseCommand, UsageError, type CliIo, type CommandSpec } from './args';
 
 const MODEL = { kind: 'string', help: 'base model: a folder (config.json, safetensors, tokenizer) or a hub id like HuggingFaceTB/SmolLM2-135M' } as const;
 const ADAPTER = { kind: 'string', help: 'a PEFT adapter folder (adapter_config.json, adapter_model.safetensors)' } as const;
@@ -101,10 +101,6 @@ const MAIN_HELP = [
   'adapter-studio <command> --help shows the options of a command.',
 ].join('\n');
 
-export interface CliIo {
-  out: NodeJS.WriteStream;
-  err: NodeJS.WriteStream;
-}
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage error). Never throws. */
 export async function main(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }): Promise<number> {

@@ -1,5 +1,10 @@
-import type { Gpu } from './device';
 import { GpuError, GpuValidationError } from './errors';
+
+/** What compiling needs of a device (Gpu has both): the device, and whether to unroll in the source. */
+export interface PipelineHost {
+  readonly device: GPUDevice;
+  readonly unrollInSource: boolean;
+}
 
 export type KernelConstants = Record<string, number | string | boolean>;
 
@@ -24,7 +29,7 @@ export function specialize(kernel: Kernel, given: KernelConstants, options: { un
 }
 
 /** The WGSL a kernel compiles to on `gpu`: placeholders filled, `// @unroll` loops written out per `Gpu.unrollInSource` (or a boolean `UNROLL` constant). */
-export function shaderCode(gpu: Pick<Gpu, 'unrollInSource'>, kernel: Kernel, constants: KernelConstants): string {
+export function shaderCode(gpu: Pick<PipelineHost, 'unrollInSource'>, kernel: Kernel, constants: KernelConstants): string {
   return specialize(kernel, constants, { unroll: typeof constants.UNROLL === 'boolean' ? constants.UNROLL : gpu.unrollInSource });
 }
 
@@ -125,7 +130,7 @@ export class PipelineCache {
   private pipelines = new Map<string, GPUComputePipeline>();
   compiled = 0;
 
-  constructor(private readonly gpu: Gpu) {}
+  constructor(private readonly gpu: PipelineHost) {}
 
   get size(): number {
     return this.pipelines.size;

@@ -5,10 +5,10 @@
  */
 import { parseHfConfig, type ModelSpec } from '../../formats/hfConfig';
 import type { LoraSettings } from '../../settings/settings';
-import type { MemoryPlan } from '../train/memory';
+import type { MemoryPlan } from './model';
 import { logitsChunkTokens } from '../train/memory';
 import type { MemoryConfig } from './model';
-import { llamaMemoryPlan } from './llamaPlan';
+import { llamaMemoryPlan } from './llamaConfig';
 import { llamaAdapterLayout } from './llama';
 
 export type WeightFormat = 'f32' | 'f16';

@@ -10,8 +10,9 @@
  */
 import { ropeConfig } from './rope';
 import { LOGITS_CHUNK_BYTES, logitsChunkTokens, type MemoryPlan } from '../train/memory';
-import { llamaMemoryPlan } from './llamaPlan';
-import { moduleShape, modulePath, moduleWeightName, type ModelSpec } from '../../formats/hfConfig';
+import { llamaAdapterLayout, llamaMemoryPlan } from './llamaConfig';
+export { llamaAdapterLayout };
+import { moduleShape, moduleWeightName, type ModelSpec } from '../../formats/hfConfig';
 import { TARGET_MODULES, type TargetModule } from '../../settings/settings';
 import { f32ToF16 } from '../../formats/dtype';
 import type { Gpu } from '../gpu/device';
@@ -21,7 +22,7 @@ import { createRopeInvFreq, ropeBackward, ropeForward } from '../kernels/rope/ro
 import { attentionBackward, attentionForward } from '../kernels/attention/attention';
 import { swigluBackward, swigluForward } from '../kernels/swiglu/swiglu';
 import { addForward } from '../kernels/elementwise/elementwise';
-import { type AdapterLayout, type LoraSettings, buildAdapterLayout, findSlot } from './lora';
+import { type AdapterLayout, type LoraSettings, findSlot } from './lora';
 import { type FrozenLinear, type LoraBinding, projectionBackward, projectionForward } from './projection';
 import type { MicroBatch } from './types';
 import { Batcher, type TokenDataset } from '../../data/batches';
@@ -591,7 +592,3 @@ export async function checkFinite(gpu: Gpu, tensors: { name: string; buffer: GPU
   }
 }
 
-/** The Llama family's adapter layout: its seven projections, at their Hugging Face paths. */
-export function llamaAdapterLayout(spec: ModelSpec, lora: LoraSettings): AdapterLayout {
-  return buildAdapterLayout(spec.numLayers, (layer, module) => ({ ...moduleShape(spec, module), path: modulePath(layer, module) }), lora);
-}

@@ -8,7 +8,6 @@ import type { Gpu } from '../gpu/device';
 import type { Recorder } from '../gpu/recorder';
 import type { Batch, BatchCursor, TokenDataset } from '../../data/batches';
 import type { AdapterLayout, LoraSettings } from './lora';
-import type { MemoryPlan } from '../train/memory';
 
 /** The adapter as the kernels bind it: flat parameters and (for training) flat gradient sums. */
 export interface GpuAdapter {
@@ -32,6 +31,23 @@ export interface MemoryConfig {
   kvCacheTokens: number;
   /** Micro-batches staged for one submission (the gradient accumulation), 0 when none. */
   stagedBatches?: number;
+}
+
+/** GPU bytes of one configuration, as a family allocates them. */
+export interface MemoryPlan {
+  weights: number;
+  /** Trainable parameters, gradients and Adam m and v (all f32). */
+  adapter: number;
+  /** Saved activations for backward, all layers. */
+  activations: number;
+  /** Backward's working gradients plus one layer's recomputation when checkpointing. */
+  workspace: number;
+  logitsChunk: number;
+  kvCache: number;
+  total: number;
+  /** The largest single buffer. */
+  largestBuffer: number;
+  largestBufferName: string;
 }
 
 /** Family-independent facts about a loaded model. */

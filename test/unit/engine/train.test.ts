@@ -4,7 +4,7 @@ import { llamaAdapterLayout } from '../../../src/engine/model/llama';
 import { loraScale } from '../../../src/settings/settings';
 import { learningRate, scheduleMultiplier, warmupSteps } from '../../../src/engine/train/schedule';
 import { planRun } from '../../../src/engine/train/memory';
-import { llamaMemoryPlan, type LlamaMemoryConfig } from '../../../src/engine/model/llamaPlan';
+import { llamaMemoryPlan, type LlamaMemoryConfig } from '../../../src/engine/model/llamaConfig';
 import { CheckpointError, deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../../src/formats/checkpoint';
 import { crc32 } from '../../../src/formats/crc32';
 import { modulePath } from '../../../src/formats/hfConfig';
