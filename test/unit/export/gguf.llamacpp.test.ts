@@ -15,7 +15,8 @@ import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { concatParts } from '../../../src/formats/export/gguf/format';
 import { exportGgufAdapter, exportGgufModel, type GgufModelType } from '../../../src/formats/export/gguf/export';
-import { allLogits, referenceGreedy, softmax, source, testModel, type TestModel } from './fixtures';
+import { mergedWeights } from '../../../src/formats/export/merge';
+import { allLogits, referenceGreedy, softmax, source, testAdapter, testModel, type TestModel } from './fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'gguf-llamacpp-'));
 let llama: Llama;
@@ -131,3 +132,36 @@ for (const label of ['demo', 'qwen2', 'qwen3'] as const) {
     }, 60_000);
   });
 }
+
+describe('GGUF LoRA in llama.cpp: rsLoRA, a rank_pattern and a layer subset (scales folded into lora_b)', () => {
+  it('base + adapter match the merged float64 reference', async () => {
+    const m = await testModel('qwen2');
+    const adapter = testAdapter(m.spec, 9, { useRslora: true, layers: [1], targetModules: ['q_proj', 'k_proj', 'v_proj', 'down_proj'], rankPattern: { 'layers.1.mlp.down_proj': 2 }, alpha: 16 });
+    const read = mergedWeights(m.spec, (n) => m.base.get(n)!, adapter);
+    const merged = new Map<string, Float32Array>();
+    for (const k of m.base.keys()) merged.set(k, await read(k));
+    const tok = new PreTrainedTokenizer(JSON.parse(m.textFiles.get('tokenizer.json')!), JSON.parse(m.textFiles.get('tokenizer_config.json')!));
+    const prompt = tok.encode(PROMPT_TEXT, { add_special_tokens: false });
+    const ref = referenceGreedy(m.spec, merged, prompt, STEPS).tokens;
+    expect(ref).not.toEqual(referenceGreedy(m.spec, m.base, prompt, STEPS).tokens);
+    const all = [...prompt, ...ref.slice(0, -1)];
+    const logits = allLogits(m.spec, merged, all);
+    const V = m.spec.vocabSize;
+    const basePath = await write('qwen2-rs-base.gguf', await exportGgufModel(source(m, m.base), { type: 'f32' }));
+    const loraPath = await write('qwen2-rs-lora.gguf', exportGgufAdapter(m.spec, adapter));
+    const model = await llama.loadModel({ modelPath: basePath, gpuLayers: 0 });
+    try {
+      const run = await runLlama(model, prompt, all, STEPS, V, loraPath);
+      let maxDiff = 0;
+      for (let i = 0; i < all.length; i++) {
+        const p = softmax(logits.subarray(i * V, (i + 1) * V));
+        for (let j = 0; j < V; j++) maxDiff = Math.max(maxDiff, Math.abs(run.probs[i * V + j] - p[j]));
+      }
+      console.log(`[gguf qwen2 rsLoRA base+lora] max |p − p_ref| = ${maxDiff.toExponential(2)}`);
+      expect(maxDiff).toBeLessThan(1e-5);
+      expect(run.greedy).toEqual(ref);
+    } finally {
+      await model.dispose();
+    }
+  }, 60_000);
+});
