@@ -4,6 +4,7 @@
  *   exportOnnx(model, opts)          transformers.js / onnxruntime-web folder (config, tokenizer, onnx/model*.onnx)
  *   exportGguf(model, opts)          merged GGUF model (f16 | q8_0 | f32) + Ollama Modelfile
  *   exportGgufLora(spec, adapter, …) LoRA adapter GGUF (+ base GGUF when given) + Ollama Modelfile
+ *   exportHf(model, opts)            merged Hugging Face checkpoint (safetensors, sharded past 2 GB)
  *
  * `model` is a SourceModel whose `weights` reader returns the merged weights:
  * `mergedWeights(spec, baseReader, adapter)` makes one from a base checkpoint and a PEFT adapter.
@@ -17,6 +18,7 @@ import { ollamaModelfile } from './gguf/modelfile';
 import { chatTemplateOf } from './gguf/tokenizer';
 import { textPart, type ExportedFiles, type ProgressCallback, type SourceModel } from './types';
 
+export { exportHf, type HfExportOptions } from './hf/export';
 export { exportOnnx, DEFAULT_ONNX_VARIANTS, type OnnxExportOptions } from './onnx/export';
 export { ONNX_VARIANTS, type OnnxVariant } from './onnx/decoder';
 export { exportGgufModel, exportGgufAdapter, type GgufModelType, type GgufModelOptions, type GgufAdapterOptions } from './gguf/export';
