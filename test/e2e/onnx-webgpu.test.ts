@@ -2,8 +2,8 @@
  * The ONNX export run as a web app runs it: onnxruntime-web's WebGPU execution provider in
  * headless Chromium (SwiftShader's WebGPU adapter), on a page served from 127.0.0.1. A prompt, then
  * one more token fed with the returned KV cache, against the float64 reference (llama.ref.ts) on
- * the weights each variant stores. Models: the demo (llama, tied head) and a Qwen3-style model
- * (GQA, q/k norms, head_dim ≠ hidden/heads, untied head).
+ * the weights each variant stores. Models: the demo (llama, tied head), a Llama-3-style model (rope
+ * scaling, one kv head) and a Qwen3-style model (GQA, q/k norms, head_dim ≠ hidden/heads, untied head).
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { serve } from '../../scripts/serve.mjs';
 import { concatParts } from '../../src/formats/export/gguf/format';
 import { exportOnnx } from '../../src/formats/export/onnx/export';
 import type { OnnxVariant } from '../../src/formats/export/onnx/decoder';
-import { allLogits, maxAbsDiff, source, testModel, type TestModel } from '../unit/export/fixtures';
+import { allLogits, maxAbs, maxAbsDiff, source, testModel, type TestModel } from '../unit/export/fixtures';
 
 const root = mkdtempSync(join(tmpdir(), 'onnx-webgpu-'));
 let server: { url: string; close: () => Promise<void> };
@@ -24,8 +24,11 @@ let page: Page;
 
 const VARIANTS: OnnxVariant[] = ['fp32', 'q8', 'q4'];
 const SUFFIX: Record<string, string> = { fp32: '', q8: '_quantized', q4: '_q4' };
-/** Max |logits − reference(stored weights)| on WebGPU (f32 shaders; |logits| ≲ 0.6). */
-const TOL = 1e-4;
+/**
+ * Max |logits − reference(stored weights)| / max |reference logits| on WebGPU: f32 shaders, but
+ * measured up to 1.4e-4 on SwiftShader against 5e-7 on onnxruntime's CPU for the same files.
+ */
+const TOL = 5e-4;
 
 beforeAll(async () => {
   symlinkSync(resolve('node_modules/onnxruntime-web/dist'), join(root, 'ort'));
@@ -95,7 +98,7 @@ async function runInPage(url: string, spec: { numLayers: number; numKvHeads: num
   );
 }
 
-for (const label of ['demo', 'qwen3'] as const) {
+for (const label of ['demo', 'llama3', 'qwen3'] as const) {
   describe(`ONNX on onnxruntime-web WebGPU in Chromium: ${label}`, () => {
     let m: TestModel;
     let stored: Map<OnnxVariant, Map<string, Float32Array>>;
@@ -119,9 +122,10 @@ for (const label of ['demo', 'qwen3'] as const) {
         const spec = w.has('lm_head.weight') && m.spec.tieWordEmbeddings ? { ...m.spec, tieWordEmbeddings: false } : m.spec;
         const V = m.spec.vocabSize;
         const ref = allLogits(spec, w, [...ids, next]);
-        const d1 = maxAbsDiff(r.first, ref.subarray(0, ids.length * V));
-        const d2 = maxAbsDiff(r.second, ref.subarray(ids.length * V));
-        console.log(`[webgpu ${label} ${variant}] adapter ${r.adapter}; max |logits − ref(stored)| prompt ${d1.toExponential(2)}, cached step ${d2.toExponential(2)}`);
+        const scale = maxAbs(ref);
+        const d1 = maxAbsDiff(r.first, ref.subarray(0, ids.length * V)) / scale;
+        const d2 = maxAbsDiff(r.second, ref.subarray(ids.length * V)) / scale;
+        console.log(`[webgpu ${label} ${variant}] adapter ${r.adapter}; max |logits| ${scale.toFixed(2)}, relative error vs ref(stored): prompt ${d1.toExponential(2)}, cached step ${d2.toExponential(2)}`);
         expect(r.adapter.toLowerCase()).toContain('swiftshader');
         expect(r.presentDims).toEqual([1, m.spec.numKvHeads, ids.length + 1, m.spec.headDim]);
         expect(d1).toBeLessThan(TOL);

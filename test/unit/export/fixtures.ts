@@ -24,9 +24,14 @@ export interface TestModel {
 
 export const MODEL_OPTIONS: Record<string, GenerateOptions> = {
   demo: DEMO_MODEL_OPTIONS,
-  qwen2: { architecture: 'qwen2', seed: 7, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 96, tieWordEmbeddings: true },
+  qwen2: { architecture: 'qwen2', seed: 7, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 96, tieWordEmbeddings: true, initializerRange: 0.08 },
+  // Llama 3 rope scaling that matters at short positions (original context 64), one kv head, untied head
+  llama3: {
+    architecture: 'llama', seed: 13, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 1, intermediateSize: 96, tieWordEmbeddings: false,
+    ropeTheta: 10000, ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 }, initializerRange: 0.08,
+  },
   // untied head, head_dim ≠ hidden/heads, q/k norms
-  qwen3: { architecture: 'qwen3', seed: 11, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 32, intermediateSize: 96, tieWordEmbeddings: false },
+  qwen3: { architecture: 'qwen3', seed: 11, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 32, intermediateSize: 96, tieWordEmbeddings: false, initializerRange: 0.08 },
 };
 
 function mulberry32(seed: number) {
@@ -120,5 +125,18 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** max |a − ref| / max |ref|: the error relative to the logits' scale. */
+export function relError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) scale = Math.max(scale, Math.abs(ref[i]));
+  return maxAbsDiff(a, ref) / scale;
+}
+
+export function maxAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
   return m;
 }

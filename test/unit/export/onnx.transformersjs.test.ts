@@ -10,11 +10,11 @@
  *  - greedy generation through transformers.js's KV-cache loop against the reference's greedy
  *    tokens, and batched left-padded generation against the same tokens row by row.
  *
- * Tolerances on logits (|logits| ≲ 0.6 for these models), max abs difference:
+ * Tolerances on logits, as max |logits − reference| / max |reference logits|:
  *   fp32 vs merged 1e-5 · q4 vs its stored weights 1e-5 · fp16 / q4f16 vs their stored weights
- *   2e-3 (f16 activations) · q8 / uint8 vs their stored weights 2e-2 (onnxruntime's CPU graph
+ *   2e-3 (f16 activations) · q8 / uint8 vs their stored weights 3e-2 (onnxruntime's CPU graph
  *   optimizer turns DequantizeLinear → MatMul into an integer matmul with dynamically quantized
- *   activations; with optimizations off they match to 1e-6).
+ *   activations; with graphOptimizationLevel 'basic' they are held to 1e-5 and exact greedy tokens).
  * Quantization error against the merged weights is printed, not asserted.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { concatParts } from '../../../src/formats/export/gguf/format';
 import { exportOnnx } from '../../../src/formats/export/onnx/export';
 import type { OnnxVariant } from '../../../src/formats/export/onnx/decoder';
 import type { ModelSpec } from '../../../src/formats/hfConfig';
-import { allLogits, maxAbsDiff, referenceGreedy, source, testModel, type TestModel } from './fixtures';
+import { allLogits, maxAbs, maxAbsDiff, referenceGreedy, source, testModel, type TestModel } from './fixtures';
 
 const root = mkdtempSync(join(tmpdir(), 'onnx-tjs-'));
 env.allowRemoteModels = false;
@@ -36,14 +36,15 @@ env.localModelPath = root;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const VARIANTS: OnnxVariant[] = ['fp32', 'fp16', 'q8', 'uint8', 'q4', 'q4f16'];
+/** Relative logits tolerance (rtol × max |reference logits|) and which reference it is held to. */
 const TOL: Record<OnnxVariant, { ref: 'merged' | 'stored'; atol: number }> = {
   fp32: { ref: 'merged', atol: 1e-5 },
   q4: { ref: 'stored', atol: 1e-5 },
   fp16: { ref: 'stored', atol: 2e-3 },
   q4f16: { ref: 'stored', atol: 2e-3 },
-  q8: { ref: 'stored', atol: 2e-2 },
-  int8: { ref: 'stored', atol: 2e-2 },
-  uint8: { ref: 'stored', atol: 2e-2 },
+  q8: { ref: 'stored', atol: 3e-2 },
+  int8: { ref: 'stored', atol: 3e-2 },
+  uint8: { ref: 'stored', atol: 3e-2 },
 };
 const STEPS = 10;
 
@@ -63,7 +64,7 @@ function chatIds(tokenizer: PreTrainedTokenizer, messages: { role: string; conte
 
 const ids64 = (ids: number[]) => new Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
 
-for (const label of ['demo', 'qwen2', 'qwen3'] as const) {
+for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
   describe(`ONNX in transformers.js: ${label}`, () => {
     let m: TestModel;
     let stored: Map<OnnxVariant, Map<string, Float32Array>>;
@@ -97,8 +98,10 @@ for (const label of ['demo', 'qwen2', 'qwen3'] as const) {
           const out = await model({ input_ids: ids64(prompt), attention_mask: ids64(prompt.map(() => 1)) });
           const logits = logitsOf(out.logits);
           const s = storedRef(variant);
-          const vsMerged = maxAbsDiff(logits, allLogits(m.spec, m.merged, prompt));
-          const vsStored = maxAbsDiff(logits, allLogits(s.spec, s.weights, prompt));
+          const refMerged = allLogits(m.spec, m.merged, prompt);
+          const scale = maxAbs(refMerged);
+          const vsMerged = maxAbsDiff(logits, refMerged) / scale;
+          const vsStored = maxAbsDiff(logits, allLogits(s.spec, s.weights, prompt)) / scale;
           const tol = TOL[variant];
           const measured = tol.ref === 'merged' ? vsMerged : vsStored;
 
@@ -107,9 +110,9 @@ for (const label of ['demo', 'qwen2', 'qwen3'] as const) {
           const tokens = Array.from(gen.data as BigInt64Array, Number).slice(prompt.length);
           // Compare while the reference's decision is clear of the runtime's error (2× the logits tolerance).
           let decisive = 0;
-          while (decisive < STEPS && refRun.margins[decisive] > 2 * tol.atol) decisive++;
+          while (decisive < STEPS && refRun.margins[decisive] > 2 * tol.atol * scale) decisive++;
           console.log(
-            `[onnx ${label} ${variant}] max |logits − ref(merged)| = ${vsMerged.toExponential(2)}, vs ref(stored) = ${vsStored.toExponential(2)}; ` +
+            `[onnx ${label} ${variant}] max |logits| ${scale.toFixed(2)}; relative error vs ref(merged) ${vsMerged.toExponential(2)}, vs ref(stored) ${vsStored.toExponential(2)}; ` +
               `greedy ${JSON.stringify(tokens)} ref ${JSON.stringify(refRun.tokens)} (compared ${decisive}/${STEPS})`,
           );
           expect(measured).toBeLessThan(tol.atol);
@@ -119,6 +122,24 @@ for (const label of ['demo', 'qwen2', 'qwen3'] as const) {
           expect(tokens.slice(0, decisive)).toEqual(refRun.tokens.slice(0, decisive));
         } finally {
           await model.dispose();
+        }
+        if (variant === 'q8' || variant === 'uint8') {
+          // Without onnxruntime's CPU fusion (session_options as transformers.js passes them through)
+          // the 8-bit file computes with exactly its stored weights: hold it to fp32 accuracy.
+          const exact = await AutoModelForCausalLM.from_pretrained(label, { dtype: variant, device: 'cpu', session_options: { graphOptimizationLevel: 'basic' } });
+          try {
+            const s = storedRef(variant);
+            const ref = allLogits(s.spec, s.weights, prompt);
+            const out = await exact({ input_ids: ids64(prompt), attention_mask: ids64(prompt.map(() => 1)) });
+            const err = maxAbsDiff(logitsOf(out.logits), ref) / maxAbs(ref);
+            const gen = (await exact.generate({ input_ids: ids64(prompt), attention_mask: ids64(prompt.map(() => 1)), max_new_tokens: STEPS, min_new_tokens: STEPS, do_sample: false })) as Tensor;
+            const tokens = Array.from(gen.data as BigInt64Array, Number).slice(prompt.length);
+            console.log(`[onnx ${label} ${variant} basic-optimization] relative error vs ref(stored) ${err.toExponential(2)}; greedy ${JSON.stringify(tokens)}`);
+            expect(err).toBeLessThan(1e-5);
+            expect(tokens).toEqual(referenceGreedy(s.spec, s.weights, prompt, STEPS).tokens);
+          } finally {
+            await exact.dispose();
+          }
         }
       }, 60_000);
     }

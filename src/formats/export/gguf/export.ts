@@ -8,7 +8,7 @@
  *   "adapter", adapter.type "lora", adapter.lora.alpha, "<base tensor>.lora_a" ne [in, r] and
  *   ".lora_b" ne [r, out], lora_b rows permuted like the base's q/k rows).
  */
-import { moduleShape, type ModelSpec } from '../../hfConfig';
+import { moduleGroup, moduleShape, type ModelSpec } from '../../hfConfig';
 import { expectedAdapterTensors, loraScale, rankOf } from '../../peft';
 import { expectedTensors } from '../../weightMap';
 import { ropeInvFreq } from '../../../engine/kernels/rope/invFreq';
@@ -152,8 +152,7 @@ export function exportGgufAdapter(spec: ModelSpec, adapter: LoraAdapter, options
     let b = adapter.tensors.get(e.key.replace('.lora_A.', '.lora_B.'))!;
     const fold = (loraScale(adapter.config, e.layer, e.target) * r) / alpha;
     if (fold !== 1) b = Float32Array.from(b, (x) => x * fold);
-    const hfName = `model.layers.${e.layer}.self_attn.${e.target}.weight`;
-    const heads = llamaPermuteHeads(spec, hfName);
+    const heads = llamaPermuteHeads(spec, `model.layers.${e.layer}.${moduleGroup(e.target)}.${e.target}.weight`);
     if (heads !== null) b = permuteRowsForLlamaRope(b, heads, outF, r);
     const base = ggufProjectionName(e.layer, e.target);
     tensors.push({ name: `${base}.lora_a`, ne: [inF, r], type: ggmlType, data: encodeGgml(ggmlType, a) });
