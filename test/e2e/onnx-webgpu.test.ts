@@ -5,15 +5,20 @@
  * the weights each variant stores. Models: the demo (llama, tied head), a Llama-3-style model (rope
  * scaling, one kv head) and a Qwen3-style model (GQA, q/k norms, head_dim ≠ hidden/heads, untied head).
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { build } from 'esbuild';
 import { launchBrowser } from '../helpers/browser';
 import { serve } from '../../scripts/serve.mjs';
 import { concatParts } from '../../src/formats/export/gguf/format';
 import { exportOnnx } from '../../src/formats/export/onnx/export';
+import { exportGguf } from '../../src/formats/export';
+import { openSafetensors } from '../../src/formats/safetensors';
+import { parseHfConfig } from '../../src/formats/hfConfig';
 import type { OnnxVariant } from '../../src/formats/export/onnx/decoder';
 import { allLogits, maxAbs, maxAbsDiff, source, testModel, type TestModel } from '../unit/export/fixtures';
 
@@ -134,3 +139,43 @@ for (const label of ['demo', 'llama3', 'qwen3'] as const) {
     }
   });
 }
+
+describe('the export library in the browser', () => {
+  it('bundles without Node APIs and, run in the page on the demo files, writes the same bytes as in Node', async () => {
+    const entry = join(root, 'entry.ts');
+    const src = resolve('src/formats');
+    writeFileSync(entry, `export { exportOnnx, exportGguf } from '${src}/export/index.ts';\nexport { openSafetensors } from '${src}/safetensors.ts';\nexport { parseHfConfig } from '${src}/hfConfig.ts';\n`);
+    await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', outfile: join(root, 'export.mjs'), logLevel: 'warning' });
+    mkdirSync(join(root, 'demo-src'));
+    const names = ['config.json', 'generation_config.json', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+    for (const n of names) symlinkSync(resolve('public/models/demo', n), join(root, 'demo-src', n));
+
+    const inPage: Record<string, string> = await page.evaluate(async (names) => {
+      const load = new Function('u', 'return import(u)') as (u: string) => Promise<any>;
+      const lib = await load(`${location.origin}/export.mjs`);
+      const texts = new Map<string, string>();
+      for (const n of names.filter((n: string) => n.endsWith('.json'))) texts.set(n, await (await fetch(`/demo-src/${n}`)).text());
+      const st = await lib.openSafetensors(new Uint8Array(await (await fetch('/demo-src/model.safetensors')).arrayBuffer()), 'model.safetensors');
+      const model = { spec: lib.parseHfConfig(texts.get('config.json')), config: JSON.parse(texts.get('config.json')!), textFiles: texts, weights: (n: string) => st.readF32(n) };
+      const files: Map<string, Uint8Array[]> = new Map([...(await lib.exportOnnx(model, { variants: ['fp32', 'q4', 'q8'] })), ...(await lib.exportGguf(model, { type: 'q8_0', name: 'demo' }))]);
+      const out: Record<string, string> = {};
+      for (const [path, parts] of files) {
+        const blob = new Blob(parts as BlobPart[]);
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
+        out[path] = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+      }
+      return out;
+    }, names);
+
+    const texts = new Map<string, string>();
+    for (const n of names.filter((n) => n.endsWith('.json'))) texts.set(n, readFileSync(resolve('public/models/demo', n), 'utf8'));
+    const st = await openSafetensors(readFileSync(resolve('public/models/demo/model.safetensors')), 'model.safetensors');
+    const model = { spec: parseHfConfig(texts.get('config.json')!), config: JSON.parse(texts.get('config.json')!), textFiles: texts, weights: (n: string) => st.readF32(n) };
+    const files: Map<string, Uint8Array[]> = new Map([...(await exportOnnx(model, { variants: ['fp32', 'q4', 'q8'] })), ...(await exportGguf(model, { type: 'q8_0', name: 'demo' }))]);
+    const inNode: Record<string, string> = {};
+    for (const [path, parts] of files) inNode[path] = createHash('sha256').update(concatParts(parts)).digest('hex');
+    expect(Object.keys(inPage).sort()).toEqual(Object.keys(inNode).sort());
+    expect(inPage).toEqual(inNode);
+    console.log(`[browser export] ${Object.keys(inPage).length} files identical to Node's: ${Object.keys(inPage).sort().join(', ')}`);
+  }, 120_000);
+});
