@@ -65,7 +65,8 @@ export interface GgufLoraBundleOptions {
   /**
    * The base model to include as a GGUF beside the adapter (FROM ./{base name}-{type}.gguf), or,
    * when absent, `baseFrom`: what the Modelfile's FROM names (an Ollama model or a GGUF path the
-   * user converted the base to with llama.cpp's convert_hf_to_gguf.py).
+   * user converted the base to with llama.cpp's convert_hf_to_gguf.py). With neither, FROM is
+   * ./base-f16.gguf under a comment saying what to put there.
    */
   base?: { model: SourceModel; type?: GgufModelType; name?: string };
   baseFrom?: string;
@@ -79,7 +80,14 @@ export async function exportGgufLora(spec: ModelSpec, adapter: LoraAdapter, text
   const files: ExportedFiles = new Map();
   const loraFile = `${name}-lora-${type}.gguf`;
   files.set(loraFile, exportGgufAdapter(spec, adapter, { type, name }));
-  let from = options.baseFrom ?? adapter.config.baseModelNameOrPath;
+  let from = options.baseFrom ?? './base-f16.gguf';
+  const comments: string[] = [];
+  if (!options.base && !options.baseFrom) {
+    comments.push(
+      `FROM must be the base model the adapter was trained on (${adapter.config.baseModelNameOrPath || 'see adapter_config.json'}) as a GGUF`,
+      "converted by llama.cpp's convert_hf_to_gguf.py (e.g. --outtype f16), saved here as base-f16.gguf, or an Ollama model of exactly those weights.",
+    );
+  }
   if (options.base) {
     const baseType = options.base.type ?? 'f16';
     const baseName = options.base.name ?? 'base';
@@ -87,6 +95,6 @@ export async function exportGgufLora(spec: ModelSpec, adapter: LoraAdapter, text
     files.set(baseFile, await exportGgufModel(options.base.model, { type: baseType, name: baseName, onProgress: options.onProgress }));
     from = `./${baseFile}`;
   }
-  files.set('Modelfile', textPart(ollamaModelfile({ from, adapter: `./${loraFile}`, chatTemplate: chatTemplate(textFiles), stop: stopTokens(spec, textFiles) })));
+  files.set('Modelfile', textPart(ollamaModelfile({ from, adapter: `./${loraFile}`, chatTemplate: chatTemplate(textFiles), stop: stopTokens(spec, textFiles), comments })));
   return files;
 }

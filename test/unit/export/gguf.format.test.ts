@@ -230,5 +230,7 @@ describe('exported GGUF models and adapters', () => {
     expect(text(lora.get('Modelfile')!)).toMatch(/^FROM \.\/base-f16\.gguf\nADAPTER \.\/demo-lora-f32\.gguf\nTEMPLATE/);
     const byName = await exportGgufLora(m.spec, m.adapter, m.textFiles, { baseFrom: 'smollm2:135m' });
     expect(text(byName.get('Modelfile')!)).toMatch(/^FROM smollm2:135m\nADAPTER \.\/adapter-lora-f32\.gguf\n/);
+    const bare = text((await exportGgufLora(m.spec, m.adapter, m.textFiles)).get('Modelfile')!);
+    expect(bare).toMatch(/^# FROM must be the base model the adapter was trained on \(base\) as a GGUF\n# .*convert_hf_to_gguf\.py.*\nFROM \.\/base-f16\.gguf\nADAPTER /);
   });
 });

@@ -14,6 +14,8 @@ export interface ModelfileOptions {
   chatTemplate: string | null;
   /** Token texts that end a turn (EOS and friends): PARAMETER stop lines. */
   stop: string[];
+  /** Comment lines written first (without the "# "). */
+  comments?: string[];
 }
 
 const CHATML = `{{- range .Messages }}<|im_start|>{{ .Role }}
@@ -37,7 +39,7 @@ export function ollamaTemplate(chatTemplate: string | null): string | null {
 }
 
 export function ollamaModelfile(options: ModelfileOptions): string {
-  const lines = [`FROM ${options.from}`];
+  const lines = [...(options.comments ?? []).map((c) => `# ${c}`), `FROM ${options.from}`];
   if (options.adapter) lines.push(`ADAPTER ${options.adapter}`);
   const template = ollamaTemplate(options.chatTemplate);
   if (template) lines.push(`TEMPLATE """${template}"""`);
