@@ -107,7 +107,8 @@ export function tokenizerMetadata(spec: ModelSpec, textFiles: Map<string, string
       byId.set(a.id, a.content);
     }
   }
-  const maxId = Math.max(...byId.keys());
+  let maxId = -1;
+  for (const id of byId.keys()) if (id > maxId) maxId = id; // no spread: vocabularies reach 150k ids
   if (maxId >= spec.vocabSize) throw new ExportError(`tokenizer has token id ${maxId} but the model's vocab_size is ${spec.vocabSize}`);
 
   const tokens: string[] = [];
