@@ -36,6 +36,8 @@ env.localModelPath = root;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const VARIANTS: OnnxVariant[] = ['fp32', 'fp16', 'q8', 'uint8', 'q4', 'q4f16'];
+/** uint8 differs from q8 only by its zero point: one model is enough (keeps this file's time down). */
+const variantsOf = (label: string) => VARIANTS.filter((v) => v !== 'uint8' || label === 'qwen2');
 /** Relative logits tolerance (rtol × max |reference logits|) and which reference it is held to. */
 const TOL: Record<OnnxVariant, { ref: 'merged' | 'stored'; atol: number }> = {
   fp32: { ref: 'merged', atol: 1e-5 },
@@ -75,7 +77,7 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
     beforeAll(async () => {
       m = await testModel(label);
       stored = new Map();
-      const files = await exportOnnx(source(m, m.merged), { variants: VARIANTS, effectiveWeights: stored });
+      const files = await exportOnnx(source(m, m.merged), { variants: variantsOf(label), effectiveWeights: stored });
       for (const [path, parts] of files) {
         const p = join(root, label, path);
         mkdirSync(dirname(p), { recursive: true });
@@ -91,7 +93,7 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
       return { spec: w.has('lm_head.weight') && m.spec.tieWordEmbeddings ? { ...m.spec, tieWordEmbeddings: false } : m.spec, weights: w };
     };
 
-    for (const variant of VARIANTS) {
+    for (const variant of variantsOf(label)) {
       it(`${variant}: logits match the reference, and greedy generation gives the reference's tokens`, async () => {
         const model: PreTrainedModel = await AutoModelForCausalLM.from_pretrained(label, { dtype: variant, device: 'cpu' });
         try {
@@ -143,6 +145,30 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
         }
       }, 60_000);
     }
+
+    it('with num_logits_to_keep: all logits when it is 0, and the same greedy tokens when transformers.js feeds 1', async () => {
+      const files = await exportOnnx(source(m, m.merged), { variants: ['q4'], logitsToKeep: true });
+      for (const [path, parts] of files) {
+        const p = join(root, `${label}-keep`, path);
+        mkdirSync(dirname(p), { recursive: true });
+        writeFileSync(p, concatParts(parts));
+      }
+      const model = await AutoModelForCausalLM.from_pretrained(`${label}-keep`, { dtype: 'q4', device: 'cpu' });
+      try {
+        const s = storedRef('q4');
+        const ref = allLogits(s.spec, s.weights, prompt);
+        const out = await model({ input_ids: ids64(prompt), attention_mask: ids64(prompt.map(() => 1)) });
+        expect(out.logits.dims).toEqual([1, prompt.length, m.spec.vocabSize]);
+        expect(maxAbsDiff(logitsOf(out.logits), ref) / maxAbs(ref)).toBeLessThan(1e-5);
+        const gen = (await model.generate({ input_ids: ids64(prompt), attention_mask: ids64(prompt.map(() => 1)), max_new_tokens: STEPS, min_new_tokens: STEPS, do_sample: false })) as Tensor;
+        expect(Array.from(gen.data as BigInt64Array, Number).slice(prompt.length)).toEqual(referenceGreedy(s.spec, s.weights, prompt, STEPS).tokens);
+        const last = await model({ input_ids: ids64(prompt), attention_mask: ids64(prompt.map(() => 1)), num_logits_to_keep: new Tensor('int64', [1n], []) });
+        expect(last.logits.dims).toEqual([1, 1, m.spec.vocabSize]);
+        expect(maxAbsDiff(logitsOf(last.logits), ref.subarray((prompt.length - 1) * m.spec.vocabSize)) / maxAbs(ref)).toBeLessThan(1e-5);
+      } finally {
+        await model.dispose();
+      }
+    }, 60_000);
 
     it('fp32 through pipeline("text-generation") with the chat template, batched and left-padded', async () => {
       const ref = referenceGreedy(m.spec, m.merged, prompt, STEPS).tokens;

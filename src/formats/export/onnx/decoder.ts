@@ -60,6 +60,12 @@ export interface DecoderOptions {
   /** Filled with the weights the runtime computes with (after f16 rounding or dequantization), by HF name; an untied lm_head.weight is added when the head is stored apart from a tied embedding. */
   effectiveWeights?: Map<string, Float32Array>;
   onTensor?: (name: string) => void;
+  /**
+   * Add transformers.js's optional `num_logits_to_keep` input (int64 scalar): 0 = logits of every
+   * position, k = of the last k only. transformers.js feeds 1 while generating, so a prompt never
+   * materializes [tokens × vocab] logits; a plain onnxruntime caller must then feed it too.
+   */
+  logitsToKeep?: boolean;
 }
 
 export async function buildDecoder(spec: ModelSpec, weights: WeightReader, variant: OnnxVariant, options: DecoderOptions = {}): Promise<GraphBuilder> {
@@ -245,7 +251,13 @@ export async function buildDecoder(spec: ModelSpec, weights: WeightReader, varia
   }
 
   // ---------------------------------------------------------------- head
-  const hf = await rmsnorm(x, 'model.norm.weight', C, '/model/norm');
+  let hf = await rmsnorm(x, 'model.norm.weight', C, '/model/norm');
+  if (options.logitsToKeep) {
+    // hf[:, −k:, :] for k > 0, all of it for k = 0
+    const keepN = g.input('num_logits_to_keep', DT.INT64, []);
+    const start = g.op('Where', [g.op('Equal', [keepN, zero]), zero, g.op('Neg', [keepN])], {}, { name: '/lm_head/keep_start' });
+    hf = g.op('Slice', [hf, g.op('Unsqueeze', [start, g.constInt64([0])]), g.constInt64([Number.MAX_SAFE_INTEGER]), g.constInt64([1])], {}, { name: '/lm_head/keep_Slice' });
+  }
   if (!spec.tieWordEmbeddings) {
     await linear(hf, 'lm_head.weight', V, C, null, '/lm_head').then((y) => g.node('Identity', [y], {}, { name: '/lm_head/output', outputs: ['logits'] }));
   } else if (embedTable) {
@@ -255,6 +267,6 @@ export async function buildDecoder(spec: ModelSpec, weights: WeightReader, varia
     g.op('MatMul', [hf, g.op('Transpose', [table], { perm: [1, 0] })], {}, { name: '/lm_head/MatMul', output: 'logits' });
   }
   if (spec.tieWordEmbeddings && !embedTable && !embedQ) throw new ExportError('internal: tied head without an embedding table');
-  g.output('logits', act, ['batch_size', 'sequence_length', V]);
+  g.output('logits', act, ['batch_size', options.logitsToKeep ? 'logits_length' : 'sequence_length', V]);
   return g;
 }

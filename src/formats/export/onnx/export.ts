@@ -24,6 +24,8 @@ export interface OnnxExportOptions {
   /** Largest external data file (default 2 GB). */
   maxChunkBytes?: number;
   onProgress?: ProgressCallback;
+  /** Add the optional num_logits_to_keep input (see DecoderOptions.logitsToKeep); default off, as Optimum exports. */
+  logitsToKeep?: boolean;
   /** Filled per variant with the weights its runtime computes with (tests). */
   effectiveWeights?: Map<OnnxVariant, Map<string, Float32Array>>;
 }
@@ -49,6 +51,7 @@ export async function exportOnnx(model: SourceModel, options: OnnxExportOptions 
     const eff = options.effectiveWeights ? new Map<string, Float32Array>() : undefined;
     const graph = await buildDecoder(model.spec, model.weights, variant, {
       effectiveWeights: eff,
+      logitsToKeep: options.logitsToKeep,
       onTensor: (name) => options.onProgress?.({ stage: `onnx/${fileName}: ${name}`, done: done++, total }),
     });
     if (eff) options.effectiveWeights!.set(variant, eff);
