@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { applySettings, UsageError, type CliIo, type ParsedCommand } from './args';
 import { Progress } from './progress';
 import { ensureFolder, FileError, isInside, lockFolder, removeStaleTemporaries, writeFileAtomic, describeFsError } from './files';
@@ -14,7 +14,9 @@ import { nodeFiles, fromNodeFile } from '../formats/nodeSource';
 import { openModelFolder, type ModelFiles } from '../formats/modelFolder';
 import { hubFiles } from '../hub/hub';
 import { openSafetensors, serializeSafetensors } from '../formats/safetensors';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite } from '../formats/peft';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite, readPeftAdapter } from '../formats/peft';
+import { concatParts, exportGguf, exportGgufLora, exportHf, exportOnnx, mergedWeights, ONNX_VARIANTS, type ExportedFiles, type LoraAdapter, type OnnxVariant, type SourceModel } from '../formats/export/index';
+import type { ModelFolder } from '../formats/modelFolder';
 import { fromF32 } from '../formats/dtype';
 import { eosTokenIds, padTokenId } from '../formats/hfConfig';
 import { loadTokenizer } from '../data/tokenize';
@@ -24,7 +26,7 @@ import { createNodeGpu } from '../engine/gpu/node';
 import type { Gpu } from '../engine/gpu/device';
 import { loadModel, type LoadedModel } from '../engine/model/load';
 import { uploadAdapter } from '../engine/model/model';
-import { exportAdapter, importAdapter, mergeAdapter, type ImportedAdapter } from '../engine/model/adapterFiles';
+import { exportAdapter, importAdapter, type ImportedAdapter } from '../engine/model/adapterFiles';
 import { generateTokens } from '../engine/model/generate';
 import { evaluate } from '../engine/train/evaluate';
 import { formatBytes, planRun } from '../engine/train/memory';
@@ -392,44 +394,89 @@ async function checkTokenizer(dir: string, vocabSize: number, spec: { bosTokenId
   return [`tokenizer: ${tokenizerSize} ids, ${special.map(([n, id]) => `${n.replace('_token_id', '')} ${id}`).join(', ') || 'no special ids in config.json'}; ${template ? 'chat template present' : 'no chat template (pairs use the plain templates)'}`];
 }
 
-async function merge(p: ParsedCommand, io: CliIo): Promise<void> {
-  const o = p.options;
-  const modelPath = o.required('model');
-  const out = o.required('out');
-  const adapterPath = o.required('adapter');
-  const m = await openModel(modelPath);
-  if (m.choice.kind === 'local' && isInside(out, modelPath)) throw new UsageError(`merge --out ${out} is the base model's folder (or inside it): merging would overwrite the model it reads; choose another folder`);
-  if (isInside(out, adapterPath)) throw new UsageError(`merge --out ${out} is the adapter's folder (or inside it); choose another folder`);
+/** The base model with the adapter merged in, as the exporters read it (one merge: formats/export/merge.ts). */
+async function sourceModel(m: OpenedModel, adapterPath: string | undefined, outFlag: string, out: string): Promise<{ source: SourceModel; folder: ModelFolder; adapter: LoraAdapter | null }> {
+  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`${outFlag} ${out} is the base model's folder (or inside it): writing there would overwrite the model it reads; choose another folder`);
+  if (adapterPath && isInside(out, adapterPath)) throw new UsageError(`${outFlag} ${out} is the adapter's folder (or inside it); choose another folder`);
   const folder = await openModelFolder(m.files);
-  const imported = await importAdapter(folder.spec, await readAdapterFolder(adapterPath, '--adapter'));
-  const weights = new Map<string, Float32Array>();
-  for (const name of folder.tensorNames) {
+  let adapter: LoraAdapter | null = null;
+  if (adapterPath) {
+    const { config, tensors } = await readPeftAdapter(await readAdapterFolder(adapterPath, '--adapter'), folder.spec);
+    adapter = { config, tensors };
+  }
+  const textFiles = new Map<string, string>();
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja']) {
+    const text = await m.files.text(f);
+    if (text !== null) textFiles.set(f, text);
+  }
+  const base = async (name: string) => {
     const values = await folder.readTensorF32(name);
     const bad = firstNonFinite(values);
-    if (bad) throw new FileError(modelPath, `tensor "${name}" holds ${bad}: refusing to merge into a non-finite model`);
-    weights.set(name, values);
-  }
-  const merged = mergeAdapter(imported.layout, imported.params, (n) => weights.get(n)!);
-  const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Uint8Array }>();
-  for (const name of folder.tensorNames) {
-    const values = merged.get(name) ?? weights.get(name)!;
+    if (bad) throw new FileError(m.baseName, `tensor "${name}" holds ${bad}: refusing to export a non-finite model`);
+    return values;
+  };
+  const merged = mergedWeights(folder.spec, base, adapter);
+  const weights = async (name: string) => {
+    const values = await merged(name);
     const bad = firstNonFinite(values);
     if (bad) throw new FileError(out, `merged tensor "${name}" would hold ${bad}; nothing was written`);
-    tensors.set(name, { dtype: 'F32', shape: folder.tensorInfo(name).shape, data: fromF32('F32', values) });
-  }
+    return values;
+  };
+  return { source: { spec: folder.spec, config: folder.config, textFiles, weights }, folder, adapter };
+}
+
+/** Writes exported files (each a list of parts) into `out`, every file atomically, the folder locked. */
+async function writeExport(out: string, files: ExportedFiles, io: CliIo): Promise<void> {
   await ensureFolder(out);
   const release = lockFolder(out);
   try {
-    await writeFileAtomic(join(out, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }), async (back) => void (await openSafetensors(back, 'model.safetensors')));
-    await writeFileAtomic(join(out, 'config.json'), JSON.stringify({ ...folder.config, torch_dtype: 'float32' }, null, 2) + '\n');
-    for (const f of ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-      const text = await m.files.text(f);
-      if (text !== null) await writeFileAtomic(join(out, f), text);
+    await removeStaleTemporaries(out);
+    for (const [path, parts] of files) {
+      const target = join(out, path);
+      await ensureFolder(dirname(target), '--out');
+      const bytes = parts.length === 1 ? parts[0] : concatParts(parts);
+      await writeFileAtomic(target, bytes);
+      io.err.write(`  ${path} (${formatBytes(bytes.byteLength)})\n`);
     }
   } finally {
     release();
   }
-  io.err.write(`wrote merged model (${merged.size} projections merged) to ${out}\n`);
+}
+
+async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'; dtype: 'F32' }): Promise<void> {
+  const o = p.options;
+  const format = fixed?.format ?? o.required('format');
+  const out = o.required('out');
+  const m = await openModel(o.required('model'));
+  const adapterPath = o.string('adapter');
+  if (!adapterPath && format === 'gguf-adapter') throw new UsageError('export --format gguf-adapter needs --adapter');
+  const { source, folder, adapter } = await sourceModel(m, adapterPath, '--out', out);
+  const quant = o.string('quant');
+  const name = o.string('name') ?? (basename(m.baseName.replace(/\/+$/, '')) || 'model');
+  let lastStage = '';
+  const onProgress = (e: { stage: string; done: number; total: number }) => {
+    if (e.stage !== lastStage && e.done % 16 === 0) io.err.write(`\r\x1b[2K${e.stage} (${e.done + 1}/${e.total})`);
+    lastStage = e.stage;
+  };
+  let files: ExportedFiles;
+  if (format === 'onnx') {
+    const variants = (quant ?? 'fp32,q8,q4').split(',').map((v) => v.trim()) as OnnxVariant[];
+    for (const v of variants) if (!(v in ONNX_VARIANTS)) throw new UsageError(`export --quant: "${v}" is not an ONNX variant (${Object.keys(ONNX_VARIANTS).join(', ')})`);
+    files = await exportOnnx(source, { variants, onProgress });
+  } else if (format === 'gguf') {
+    const type = (quant ?? 'f16') as 'f16' | 'q8_0' | 'f32';
+    if (!['f16', 'q8_0', 'f32'].includes(type)) throw new UsageError(`export --quant: "${type}" is not a GGUF type (f16, q8_0, f32)`);
+    files = await exportGguf(source, { type, name, onProgress });
+  } else if (format === 'gguf-adapter') {
+    files = await exportGgufLora(folder.spec, adapter!, source.textFiles, { name, onProgress });
+  } else if (format === 'hf') {
+    const dtype = fixed?.dtype ?? (quant as 'F32' | 'BF16' | 'F16' | undefined);
+    if (dtype && !['F32', 'BF16', 'F16'].includes(dtype)) throw new UsageError(`export --quant: "${dtype}" is not a safetensors dtype for hf (F32, BF16, F16)`);
+    files = await exportHf(source, { dtype, onProgress });
+  } else throw new UsageError(`export --format ${format}: not one of onnx, gguf, gguf-adapter, hf`);
+  io.err.write('\r\x1b[2K');
+  await writeExport(out, files, io);
+  io.err.write(`wrote ${format} export of ${m.baseName}${adapterPath ? ` + ${adapterPath}` : ''} to ${out}\n`);
 }
 
 async function planCommand(p: ParsedCommand, io: CliIo): Promise<void> {
@@ -472,7 +519,8 @@ export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Pro
     case 'eval': return evalCommand(p, io);
     case 'generate': return generateCommand(p, io);
     case 'inspect': return inspect(p.positionals[0], p, io);
-    case 'merge': return merge(p, io);
+    case 'merge': return exportCommand(p, io, { format: 'hf', dtype: 'F32' });
+    case 'export': return exportCommand(p, io);
     case 'plan': return planCommand(p, io);
     default: throw new UsageError(`unknown command "${name}"`);
   }

@@ -80,9 +80,22 @@ const COMMANDS: Record<string, CommandSpec> = {
       weights: { kind: 'string', help: 'how the frozen weights are stored', default: 'f16', choices: ['f32', 'f16'] },
     },
   },
+  export: {
+    name: 'export',
+    summary: 'export base + adapter for where models run: transformers.js/ONNX, llama.cpp/Ollama/LM Studio (GGUF), a Hugging Face folder',
+    usage: 'adapter-studio export --model <folder|hub id> [--adapter <folder>] --format onnx|gguf|gguf-adapter|hf --out <folder>',
+    options: {
+      model: MODEL,
+      adapter: ADAPTER,
+      format: { kind: 'string', help: 'onnx: a transformers.js folder; gguf: the merged model + Modelfile; gguf-adapter: the LoRA as a GGUF adapter + Modelfile; hf: the merged safetensors folder', choices: ['onnx', 'gguf', 'gguf-adapter', 'hf'] },
+      out: { kind: 'string', help: 'output folder (new or empty, or an earlier export)' },
+      quant: { kind: 'string', help: 'onnx: variants to write, comma-separated (fp32, fp16, q8, int8, uint8, q4, q4f16; default fp32,q8,q4); gguf: f16, q8_0 or f32 (default f16); hf: F32, BF16 or F16 (default: as the base)' },
+      name: { kind: 'string', help: 'file name stem for GGUF files (default: the model folder name)' },
+    },
+  },
   merge: {
     name: 'merge',
-    summary: 'write base + adapter merged weights (W + s·B·A) as a Hugging Face model folder',
+    summary: 'write base + adapter merged weights (W + s·B·A) as a Hugging Face model folder (export --format hf, f32)',
     usage: 'adapter-studio merge --model <folder> --adapter <folder> --out <folder>',
     options: {
       model: MODEL,
