@@ -104,7 +104,7 @@ async function train(opts: Options, io: CliIo): Promise<void> {
     initParams = imported.params;
     io.err.write(`starting from adapter ${opts.string('init-adapter')} (r ${lora.r}, alpha ${lora.alpha}, ${lora.targets.join(', ')})\n`);
   }
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const seqLen = opts.number('max-length', 512);
   const seed = opts.number('seed', 42);
   const valFile = opts.string('validation');
@@ -187,7 +187,7 @@ async function evalCommand(opts: Options, io: CliIo): Promise<void> {
   const adapterFiles = opts.string('adapter') ? await readAdapterFolder(opts.string('adapter')!) : null;
   const spec = m.ckpt.spec;
   const imported = adapterFiles ? await importAdapter(spec, adapterFiles) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const seqLen = opts.number('max-length', 512);
   const data = await loadDataset(await fromPath(dataPath), tok, { maxLength: seqLen, vocabSize: spec.vocabSize });
   const { gpu, model } = await gpuAndModel(m, opts, io);
@@ -203,7 +203,7 @@ async function generateCommand(opts: Options, io: CliIo): Promise<void> {
   const spec = m.ckpt.spec;
   const adapterFiles = opts.string('adapter') ? await readAdapterFolder(opts.string('adapter')!) : null;
   const imported = adapterFiles ? await importAdapter(spec, adapterFiles) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   let ids: number[];
   if (opts.bool('chat', false)) {
     ids = Array.from(tok.apply_chat_template([{ role: 'user', content: prompt }], { add_generation_prompt: true, tokenize: true, return_tensor: false }) as unknown as number[]);
