@@ -311,10 +311,13 @@ describe('blank lines', () => {
     ]);
   });
   it('10 million blank lines are passed over quickly', async () => {
+    const tail = enc.encode('{"a":1}\n');
+    const b = new Uint8Array(10_000_000 + tail.length).fill(10);
+    b.set(tail, 10_000_000);
     const t0 = performance.now();
-    const rs = await rows(fromBytes('b.jsonl', new Uint8Array([...new Uint8Array(10_000_000).fill(10), ...enc.encode('{"a":1}\n')]), 1 << 20));
+    const rs = await rows(fromBytes('b.jsonl', b, 1 << 20));
     expect(rs).toMatchObject([{ ok: true, line: 10_000_001 }]);
-    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });
 
