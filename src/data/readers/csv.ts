@@ -90,10 +90,14 @@ export async function* readCsv(chunks: AsyncIterable<Uint8Array>, file: string, 
       field += lines === 1 ? '\n' : '\n'.repeat(Math.min(lines, maxRecordBytes + 1));
       recordLen += s.length + lines;
       if (recordLen > maxRecordBytes) {
-        broken ??= `quoted field grows past the limit of ${fmtBytes(maxRecordBytes)}; is a closing quote missing?`;
-        inQuotes = false;
-        yield* endRecord();
-        continue;
+        // Past this point nothing tells record text from the inside of the open quote: parsing on would turn the
+        // rest of the file into made-up rows. The whole file is refused instead.
+        throw new DatasetError(
+          'csv-quote',
+          `a quoted field opened in the record starting on line ${recordLine} is still open after ${fmtBytes(maxRecordBytes)} (the record cap); the rest of the file cannot be split into records`,
+          { file, line: recordLine, row: row + 1 },
+          'add the missing closing " (and double any quote inside a field: ""), or raise maxRecordBytes if the field is genuine',
+        );
       }
     }
     recordLen += s.length;
