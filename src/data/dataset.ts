@@ -455,8 +455,8 @@ async function run(source: DataSource, tok: Tokenizer | null, opts: PrepareOptio
   const file = source.name;
   const fraction = opts.validation?.fraction ?? 0;
   if (!(fraction >= 0 && fraction < 1)) throw new DatasetError('option', `validation fraction must be in [0, 1), got ${fraction}`, { file }, 'give a fraction such as 0.1');
-  if (opts.validation?.source && fraction > 0) throw new DatasetError('option', 'give a validation fraction or a validation file, not both', { file });
-  if (!(opts.maxLength >= 2)) throw new DatasetError('option', `maxLength must be at least 2, got ${opts.maxLength}`, { file });
+  if (opts.validation?.source && fraction > 0) throw new DatasetError('option', 'a validation fraction and a validation file were both given', { file }, 'give one of them');
+  if (!(opts.maxLength >= 2)) throw new DatasetError('option', `maxLength must be at least 2, got ${opts.maxLength}`, { file }, 'set the maximum length in tokens (e.g. 512)');
   const p = tok ? prepareTokenizer(tok) : null;
   const seed = opts.seed ?? 0;
   const explainRows = new Set(opts.explain ?? [1, 2, 3]);

@@ -103,10 +103,10 @@ export function normalizeRow(value: Record<string, unknown>, mapping: ColumnMapp
       if (p === undefined || p === null) return missing(mapping.prompt);
       if (c === undefined || c === null) return missing(mapping.completion);
       if (Array.isArray(p) || Array.isArray(c)) {
-        if (!Array.isArray(p) || !Array.isArray(c)) fail('wrong-type', `"${mapping.prompt}" and "${mapping.completion}" must both be text or both be message lists`);
+        if (!Array.isArray(p) || !Array.isArray(c)) fail('wrong-type', `"${mapping.prompt}" and "${mapping.completion}" must both be text or both be message lists`, undefined, 'make both columns the same kind');
         const prompt = messages(p as unknown[], mapping.prompt, 'role', 'content', fail);
         const completion = messages(c as unknown[], mapping.completion, 'role', 'content', fail);
-        if (!completion.some((m) => m.role === 'assistant' && m.content.trim() !== '')) fail('empty-response', `"${mapping.completion}" has no non-empty assistant message`);
+        if (!completion.some((m) => m.role === 'assistant' && m.content.trim() !== '')) fail('empty-response', `"${mapping.completion}" has no non-empty assistant message`, undefined, 'add the assistant reply, or delete the row');
         return { kind: 'chat', messages: [...prompt, ...completion], trainFrom: prompt.length };
       }
       const prompt = str(mapping.prompt, true)!;
@@ -118,11 +118,11 @@ export function normalizeRow(value: Record<string, unknown>, mapping: ColumnMapp
       if (raw === undefined || raw === null) return missing(mapping.messages);
       if (!Array.isArray(raw)) return fail('wrong-type', `column "${mapping.messages}" should be a list of messages, got ${typeName(raw)}`, mapping.messages, 'each row needs [{"role": ..., "content": ...}, ...]');
       const msgs = messages(raw, mapping.messages, mapping.role, mapping.content, fail);
-      if (msgs.length === 0) fail('empty-response', `"${mapping.messages}" is an empty conversation`);
+      if (msgs.length === 0) fail('empty-response', `"${mapping.messages}" is an empty conversation`, undefined, 'delete the row');
       const assistant = msgs.filter((m) => m.role === 'assistant');
       if (assistant.length === 0) fail('empty-response', `conversation has no assistant message to train on`, undefined, 'add the assistant reply, or delete the row');
       const emptyAt = msgs.findIndex((m) => m.role === 'assistant' && m.content.trim() === '');
-      if (emptyAt >= 0) fail('empty-response', `assistant message ${emptyAt + 1} is empty`);
+      if (emptyAt >= 0) fail('empty-response', `assistant message ${emptyAt + 1} is empty`, undefined, 'write the reply, or delete the row');
       return { kind: 'chat', messages: msgs, trainFrom: 0 };
     }
     case 'text': {
@@ -182,10 +182,10 @@ function rawLabel(v: unknown, col: string, fail: Fail): RawLabel {
 
 function messages(raw: unknown[], col: string, roleKey: string, contentKey: string, fail: Fail): ChatMessage[] {
   return raw.map((m, i) => {
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) fail('wrong-type', `${col}[${i}] should be an object with "${roleKey}" and "${contentKey}"`, col);
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) fail('wrong-type', `${col}[${i}] should be an object with "${roleKey}" and "${contentKey}"`, col, `write each message as {"${roleKey}": ..., "${contentKey}": ...}`);
     const o = m as Record<string, unknown>;
     const r = o[roleKey];
-    if (typeof r !== 'string') fail('missing-column', `${col}[${i}] has no "${roleKey}" (keys: ${Object.keys(o).join(', ')})`, col);
+    if (typeof r !== 'string') fail('missing-column', `${col}[${i}] has no "${roleKey}" (keys: ${Object.keys(o).join(', ')})`, col, 'give every message a role, or choose the role key in the mapping');
     const role = ROLE_ALIASES[(r as string).toLowerCase()];
     if (!role) fail('bad-role', `${col}[${i}] has unknown role "${r}" (expected system, user, assistant, tool; or ShareGPT human, gpt)`, col, 'rename the role');
     return { role, content: content(o[contentKey], `${col}[${i}].${contentKey}`, col, fail) };
@@ -195,7 +195,7 @@ function messages(raw: unknown[], col: string, roleKey: string, contentKey: stri
 /** Message content: a string, or OpenAI content parts of type "text". */
 function content(c: unknown, where: string, col: string, fail: Fail): string {
   if (typeof c === 'string') return c;
-  if (c === undefined || c === null) return fail('missing-column', `${where} is missing`, col);
+  if (c === undefined || c === null) return fail('missing-column', `${where} is missing`, col, 'give every message its text');
   if (Array.isArray(c)) {
     return c
       .map((part, k) => {

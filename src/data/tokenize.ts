@@ -148,7 +148,7 @@ export function renderText(p: PreparedTokenizer, ex: Normalized, opts: Pick<Rend
       }
     }
     const byPrefixes = chatSpansByPrefixes(messages, plain, trainFrom);
-    if ('reason' in byPrefixes) throw new DatasetError('template', byPrefixes.reason, where);
+    if ('reason' in byPrefixes) throw new DatasetError('template', byPrefixes.reason, where, "train every token (trainOn: 'all'), or choose a model whose template extends conversations");
     return { text: byPrefixes.text, spans: byPrefixes.spans, addSpecialTokens: false };
   }
   if (ex.kind === 'pair') {
@@ -255,7 +255,7 @@ export function renderExample(tok: Tokenizer, ex: Normalized, opts: RenderOption
         ? `no response tokens left after truncation to ${opts.maxLength} tokens (the prompt alone is ${firstTrained < 0 ? `at least ${t.ids.length}` : firstTrained} tokens)`
         : 'the rendered example has no tokens to train on',
       where,
-      fullLength > opts.maxLength ? 'raise the maximum length, or shorten the prompt' : undefined,
+      fullLength > opts.maxLength ? 'raise the maximum length, or shorten the prompt' : 'give the row a response to learn',
     );
   }
   const out: Rendered = { example: { ids, lossMask }, fullLength, truncated: fullLength > opts.maxLength, longWordsSplit: t.longWordsSplit };

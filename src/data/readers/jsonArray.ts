@@ -57,7 +57,7 @@ function invalid(file: string, carry: Uint8Array, chunk: Uint8Array, offset: num
   const at = offset - carry.length + idx;
   let line = lines;
   for (let i = carry.length; i < idx; i++) if (joined[i] === 10) line++;
-  return new DatasetError('invalid-utf8', `invalid UTF-8 at byte offset ${at} (line ${line}); save the file as UTF-8`, { file, line, byteOffset: at });
+  return new DatasetError('invalid-utf8', `invalid UTF-8 at byte offset ${at} (line ${line})`, { file, line, byteOffset: at }, 'save the file as UTF-8');
 }
 
 const S = { Start: 0, BeforeElem: 1, InElem: 2, AfterElem: 3, End: 4 } as const;
@@ -203,7 +203,7 @@ export async function* readJsonArray(
     yield finishElem();
     state = S.AfterElem;
   }
-  if (state === S.Start) throw new DatasetError('no-rows', 'file has no JSON content', { file });
+  if (state === S.Start) throw new DatasetError('no-rows', 'file has no JSON content', { file }, 'a .json dataset is an array of objects, [{...}, {...}]');
   if ((state as State) !== S.End) throw structure('the file ends before the closing "]" (truncated?)');
 
   function pushPart(s: string, a: number, b: number): void {

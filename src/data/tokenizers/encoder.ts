@@ -40,6 +40,7 @@ export interface CoreTokenizer {
     (tokens: string[]): string[];
   };
   added_tokens_map: Map<string, { id: number; content: string; lstrip: boolean; rstrip: boolean }>;
+  added_tokens?: { content: string; normalized: boolean }[];
   splitter_unnormalized: { split(text: string): string[] };
   splitter_normalized: { split(text: string): string[] };
   remove_space?: boolean;
@@ -264,10 +265,22 @@ export class ByteLevelEncoder implements TextEncoderLike {
   /** Bytes covered by each vocabulary token (its byte-level string's length), -1 where unknown. */
   private readonly bytesOf: Int32Array;
 
+  private readonly splitUnnormalized: (text: string) => string[];
+  private readonly splitNormalized: (text: string) => string[];
+
   private constructor(
     private readonly core: CoreTokenizer,
     private readonly plan: PreTokenizerPlan,
   ) {
+    // The added-token splitters as one regex each (tokenizers.js walks a trie character by character).
+    const unnormalized: string[] = [];
+    const normalized: string[] = [];
+    for (const t of core.added_tokens ?? []) {
+      if (t.normalized && core.normalizer) normalized.push(core.normalizer(t.content));
+      else unnormalized.push(t.content);
+    }
+    this.splitUnnormalized = core.added_tokens ? regexSplitter(unnormalized) : (t) => core.splitter_unnormalized.split(t);
+    this.splitNormalized = core.added_tokens ? regexSplitter(normalized) : (t) => core.splitter_normalized.split(t);
     const s = specialsAround(core);
     this.prefix = s.prefix;
     this.suffix = s.suffix;
@@ -307,7 +320,7 @@ export class ByteLevelEncoder implements TextEncoderLike {
   /** Mirrors tokenizers.js `Tokenizer.encode_text`, section by section, tracking where each section starts. */
   private encodeText(text: string, sink: Sink): void {
     const core = this.core;
-    const sections = core.splitter_unnormalized.split(text);
+    const sections = this.splitUnnormalized(text);
     const starts: number[] = new Array(sections.length);
     for (let i = 0, pos = 0; i < sections.length; i++) {
       starts[i] = pos;
@@ -338,7 +351,7 @@ export class ByteLevelEncoder implements TextEncoderLike {
         exact = normalized === section;
       }
       if (normalized.length === 0) continue;
-      const subs = core.splitter_normalized.split(normalized);
+      const subs = this.splitNormalized(normalized);
       let pos = starts[i];
       for (const sub of subs) {
         if (sub.length === 0) continue;
@@ -432,6 +445,29 @@ export class ByteLevelEncoder implements TextEncoderLike {
     for (let i = 0; i < tokens.length; i++) out[i] = added.get(tokens[i])?.id ?? vocab.get(tokens[i]) ?? unk;
     return out;
   }
+}
+
+/**
+ * Splits text around the given words, each kept as its own piece, as tokenizers.js's DictionarySplitter does: scanning
+ * left to right, at the first position where a word starts, the longest word wins. An alternation sorted longest
+ * first finds the same leftmost-longest matches.
+ */
+function regexSplitter(words: string[]): (text: string) => string[] {
+  const list = [...new Set(words.filter((w) => w.length > 0))].sort((a, b) => b.length - a.length);
+  if (list.length === 0) return (text) => (text.length ? [text] : []);
+  const re = new RegExp(list.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+  return (text) => {
+    const out: string[] = [];
+    let last = 0;
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (m.index > last) out.push(text.slice(last, m.index));
+      out.push(m[0]);
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) out.push(text.slice(last));
+    return out;
+  };
 }
 
 /** A surrogate pair starts at index i. */

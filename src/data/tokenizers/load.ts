@@ -15,8 +15,8 @@ import { DatasetError } from '../errors';
 
 export type LoadedTokenizer = PreTrainedTokenizer;
 
-function fail(files: ModelFiles, file: string, reason: string): never {
-  throw new DatasetError('tokenizer', reason, { file: `${files.name.replace(/\/+$/, '')}/${file}` });
+function fail(files: ModelFiles, file: string, reason: string, hint = 'load the model from a folder saved by save_pretrained (tokenizer.json, tokenizer_config.json)'): never {
+  throw new DatasetError('tokenizer', reason, { file: `${files.name.replace(/\/+$/, '')}/${file}` }, hint);
 }
 
 async function readJson(files: ModelFiles, file: string, required: boolean): Promise<Record<string, unknown> | null> {
@@ -28,14 +28,14 @@ async function readJson(files: ModelFiles, file: string, required: boolean): Pro
   }
   if (text === null) {
     if (!required) return null;
-    return fail(files, file, `${file} not found; the model folder must hold tokenizer.json and tokenizer_config.json (as save_pretrained writes them)`);
+    return fail(files, file, `${file} not found`, 'the model folder must hold tokenizer.json and tokenizer_config.json (as save_pretrained writes them)');
   }
   try {
     const v = JSON.parse(text) as unknown;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
     return v as Record<string, unknown>;
   } catch (e) {
-    return fail(files, file, `${file} is not valid JSON (${(e as Error).message}); download it again`);
+    return fail(files, file, `${file} is not valid JSON (${(e as Error).message})`, 'download it again');
   }
 }
 
