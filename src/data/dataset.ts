@@ -254,9 +254,12 @@ async function pass(
   const byTime = opts.progressEvery === undefined ? 250 : Infinity;
   let lastTime = Date.now();
   let bytes = 0;
+  let rows = 0;
   let examples = 0;
   let tokens = 0;
-  const progress = () => opts.onProgress?.({ phase, rows: stats.result().rows, examples, tokens, bytes, totalBytes: source.size });
+  const progress = () => opts.onProgress?.({ phase, rows, examples, tokens, bytes, totalBytes: source.size });
+  const renderPlain = { ...opts, view: false };
+  const renderView = { ...opts, view: true };
   const onBytes = opts.onBytes;
   const it = readRows(source, {
     ...opts,
@@ -289,6 +292,7 @@ async function pass(
   };
   const handle = (item: RowItem, m: ColumnMapping) => {
     stats.row();
+    rows++;
     if (!item.ok) return bad(item.error);
     if (preview.length < 20) preview.push(previewRow(item));
     if (!p) return;
@@ -307,7 +311,7 @@ async function pass(
         }
         if (view) samples.push(classificationView(p, ref, enc.ids, enc.tokenTypeIds, enc.fullLength, norm.label));
       } else {
-        const r = renderExample(p.tok, norm, { ...opts, view }, where);
+        const r = renderExample(p.tok, norm, view ? renderView : renderPlain, where);
         let targets = 0;
         const mask = r.example.lossMask;
         for (let t = 1; t < mask.length; t++) targets += mask[t];
@@ -344,6 +348,7 @@ async function pass(
         } else if (badHeld++ < maxHeldErrors) held.push(item);
         else {
           stats.row();
+          rows++;
           bad(item.error); // past the bound, bad rows are counted straight away (reported a little out of order)
         }
         r = await it.next();
@@ -353,6 +358,7 @@ async function pass(
         // No good row to detect a schema from: report the bad rows rather than an undetectable schema.
         for (const h of held) {
           stats.row();
+          rows++;
           bad((h as Extract<RowItem, { ok: false }>).error);
         }
         if (errors.length) throw new DatasetErrorList(errors, false);
@@ -375,7 +381,7 @@ async function pass(
     while (!r.done && (p || preview.length < 20)) {
       opts.signal?.throwIfAborted();
       handle(r.value, m);
-      if (stats.result().rows % every === 0) progress();
+      if (rows % every === 0) progress();
       const wait = tick();
       if (wait) await wait;
       r = await it.next();

@@ -1,12 +1,12 @@
 /**
  * Which characters of a rendered conversation belong to which message, from ONE render of the chat template.
  *
- * The template is parsed once more (with the same Jinja implementation transformers.js uses) and every `for` loop
- * gets a marker at the start of each iteration: a private-use character, the message's index (read from a hidden
- * `__i` field added to each message object) and the loop's id. The markers are stripped after rendering; where they
- * stood are the message boundaries. A message's region runs from its marker to the next message's marker (the
- * last message's to its loop's end marker), which includes the template's end-of-turn text — the same boundaries
- * that rendering the conversation's prefixes gives (2 × turns + 1 renders), which remains the fallback.
+ * The template is parsed once more (with the same Jinja implementation transformers.js uses) and the body of every
+ * `for` loop gets a marker at its start and at its end, read from two hidden fields of each message object (a
+ * private-use character and the message's index). The markers are stripped after rendering; where they stood are the
+ * message boundaries. A message's region runs from its start marker to its end marker, which includes the
+ * template's end-of-turn text — the same boundaries that rendering the conversation's prefixes gives (2 × turns + 1
+ * renders), which remains the fallback.
  *
  * Trust is established per template and checked per row:
  * - per template (once): the generation prompt is what `add_generation_prompt` appends; probe conversations render
@@ -44,7 +44,7 @@ const START = '\uE000';
 const END = '\uE002';
 const CLOSE = '\uE001';
 const MARKER_CHARS = /[\uE000-\uE002]/;
-const MARKERS = /\uE000([^\uE001]*)\uE001|\uE002([^\uE001]*)\uE001/g;
+const MARKERS = /\uE000(\d+)\uE001|\uE002(\d+)\uE001/g;
 
 const SPECIAL_TOKEN_ATTRIBUTES = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'];
 
@@ -163,43 +163,32 @@ export class ChatRenderer {
   /** The conversation's text (exactly apply_chat_template's) and each message's region, or why not. */
   render(messages: ChatMessage[]): { text: string; regions: Span[] } | { reason: string } {
     for (const m of messages) if (MARKER_CHARS.test(m.content)) return { reason: 'content holds private-use characters U+E000–U+E002' };
-    const tagged = messages.map((m, i) => ({ ...m, __i: String(i) }));
+    const tagged = messages.map((m, i) => ({ ...m, __s: `${START}${i}${CLOSE}`, __e: `${END}${i}${CLOSE}` }));
     const raw = this.instrumented.render({ messages: tagged, add_generation_prompt: false, tools: null, documents: null, ...this.globals });
     const n = messages.length;
+    // The last iteration over a message wins: loops that only look at the messages (a reversed pre-pass) come first.
     const startAt = new Array<number>(n).fill(-1);
-    const loopOf = new Array<string>(n).fill('');
-    const ends: { loop: string; at: number }[] = [];
+    const endAt = new Array<number>(n).fill(-1);
     let text = '';
     let last = 0;
     MARKERS.lastIndex = 0;
     for (let m = MARKERS.exec(raw); m !== null; m = MARKERS.exec(raw)) {
       text += raw.slice(last, m.index);
       last = m.index + m[0].length;
-      if (m[1] !== undefined) {
-        const colon = m[1].indexOf(':');
-        const k = Number(m[1].slice(0, colon));
-        if (k >= 0 && k < n) {
-          startAt[k] = text.length; // the last iteration over message k wins (pre-pass loops come first)
-          loopOf[k] = m[1].slice(colon + 1);
-        }
-      } else ends.push({ loop: m[2], at: text.length });
+      const k = Number(m[1] ?? m[2]);
+      if (k >= 0 && k < n) (m[1] !== undefined ? startAt : endAt)[k] = text.length;
     }
     text += raw.slice(last);
     const regions: Span[] = [];
+    let prevEnd = 0;
     for (let k = 0; k < n; k++) {
-      if (startAt[k] < 0) return { reason: `message ${k + 1} has no place in the rendered text` };
-      if (loopOf[k] !== loopOf[0]) return { reason: 'messages are rendered by different loops' };
-      if (k > 0 && startAt[k] < startAt[k - 1]) return { reason: 'messages are rendered out of order' };
-    }
-    for (let k = 0; k < n; k++) {
-      let end: number;
-      if (k + 1 < n) end = startAt[k + 1];
-      else {
-        const e = ends.find((x) => x.loop === loopOf[k] && x.at >= startAt[k]);
-        if (!e) return { reason: 'the loop over messages has no end' };
-        end = e.at;
-      }
-      regions.push({ start: startAt[k], end });
+      const start = startAt[k];
+      const end = endAt[k];
+      if (start < 0) return { reason: `message ${k + 1} has no place in the rendered text` };
+      if (end >= 0 && end < start) return { reason: `message ${k + 1} ends before it starts` };
+      if (start < prevEnd) return { reason: 'messages are rendered out of order' };
+      regions.push({ start, end });
+      if (end >= 0) prevEnd = end;
     }
     return { text, regions };
   }
@@ -211,6 +200,7 @@ export class ChatRenderer {
     for (let k = 0; k < messages.length; k++) {
       if (messages[k].role !== 'assistant') continue;
       const { start, end } = r.regions[k];
+      if (end < 0) return { reason: `assistant message ${k + 1} has no end (its loop iteration stops early)` };
       if (!r.text.startsWith(gp, start) || start + gp.length > end) return { reason: `assistant message ${k + 1} does not start with the generation prompt` };
       const content = messages[k].content.trim();
       if (content && r.text.slice(start + gp.length, end).indexOf(content) < 0) return { reason: `assistant message ${k + 1} is not inside its region` };
@@ -249,17 +239,19 @@ export function chatSpansByPrefixes(
   return { text, spans };
 }
 
-/** Adds iteration markers to every `for` loop of a parsed template, and an end marker after each loop. */
+/**
+ * Adds a marker at the start and at the end of every `for` loop's body: `{{ v.__s }}` and `{{ v.__e }}`, where `v`
+ * is the loop variable. Messages carry those two fields; for a loop over anything else (numbers, strings, tools) the
+ * member is undefined and prints nothing.
+ */
 function instrument(program: { body: unknown[] }, Template: TemplateClass): void {
-  let nextId = 0;
   const statement = (src: string): unknown => {
     const body = new Template(src).parsed.body;
     if (body.length !== 1) throw new Error('marker statement did not parse to one statement');
     return body[0];
   };
   const visit = (list: unknown[]): void => {
-    for (let i = 0; i < list.length; i++) {
-      const node = list[i] as Record<string, unknown> | null;
+    for (const node of list as (Record<string, unknown> | null)[]) {
       if (!node || typeof node !== 'object') continue;
       for (const key of ['body', 'alternate', 'defaultBlock']) {
         const child = node[key];
@@ -268,11 +260,9 @@ function instrument(program: { body: unknown[] }, Template: TemplateClass): void
       if (node.type !== 'For') continue;
       const loopvar = node.loopvar as { type: string; value: string };
       if (loopvar.type !== 'Identifier') continue;
-      const id = `L${nextId++}`;
-      const v = loopvar.value;
-      (node.body as unknown[]).unshift(statement(`{% if ${v} is mapping and ${v}.__i is defined %}{{ '${START}' ~ ${v}.__i ~ ':${id}${CLOSE}' }}{% endif %}`));
-      list.splice(i + 1, 0, statement(`{{ '${END}${id}${CLOSE}' }}`));
-      i++;
+      const body = node.body as unknown[];
+      body.unshift(statement(`{{ ${loopvar.value}.__s }}`));
+      body.push(statement(`{{ ${loopvar.value}.__e }}`));
     }
   };
   visit(program.body);

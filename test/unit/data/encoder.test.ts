@@ -215,3 +215,55 @@ describe('one render, one encode: the same ids and masks as the reference path',
     expect(a.example.lossMask[at - 1]).toBe(0);
   });
 });
+
+describe('templates beyond ChatML', () => {
+  const where = { file: 't.jsonl', line: 1, row: 1 };
+  const withTemplate = async (template: string) => {
+    const base = await demoTokenizer();
+    const t = Object.create(base) as typeof base & { chat_template: string };
+    t.chat_template = template;
+    return t;
+  };
+  const conversation: Normalized = {
+    kind: 'chat',
+    trainFrom: 0,
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: '  What is 2+2?  ' },
+      { role: 'assistant', content: ' 4 ' },
+      { role: 'user', content: 'And 3+3?' },
+      { role: 'assistant', content: '6' },
+    ],
+  };
+  it('a pre-pass loop over the reversed messages, `continue`, trimmed content and a nested loop: one render, same result', async () => {
+    const tok = await withTemplate(
+      "{%- set ns = namespace(last=0) %}{%- for m in messages[::-1] %}{%- if m.role == 'user' and ns.last == 0 %}{%- set ns.last = loop.index %}{%- endif %}{%- endfor %}" +
+        "{%- for m in messages %}{%- if m.role == 'system' %}{%- continue %}{%- endif %}<|im_start|>{{ m.role }}\n{{ m.content | trim }}{% for t in ['x', 'y'] %}{% endfor %}<|im_end|>\n{%- endfor %}" +
+        '{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}',
+    );
+    expect(prepareTokenizer(tok).chat()).toBeInstanceOf(ChatRenderer);
+    const a = renderExample(tok, conversation, { maxLength: 512 }, where);
+    const b = renderExampleByPieces(tok, conversation, { maxLength: 512 }, where);
+    expect(Array.from(a.example.ids)).toEqual(Array.from(b.example.ids));
+    expect(Array.from(a.example.lossMask)).toEqual(Array.from(b.example.lossMask));
+    expect(a.example.lossMask.reduce((x, y) => x + y, 0)).toBeGreaterThan(0);
+  });
+  it('a template that prints whole message objects is not instrumented (the hidden fields would show): prefix renders, same result', async () => {
+    const tok = await withTemplate("{% for m in messages %}{{ m | tojson }}\n{% endfor %}{% if add_generation_prompt %}{{ '{\"role\": \"assistant\", \"content\": ' }}{% endif %}");
+    expect(prepareTokenizer(tok).chat()).toMatchObject({ reason: expect.stringMatching(/markers change the rendered text|generation prompt/) });
+    const ex: Normalized = { kind: 'chat', trainFrom: 0, messages: conversation.messages.slice(1) };
+    let a: unknown;
+    let b: unknown;
+    try {
+      a = renderExample(tok, ex, { maxLength: 512 }, where).example;
+    } catch (e) {
+      a = (e as Error).message;
+    }
+    try {
+      b = renderExampleByPieces(tok, ex, { maxLength: 512 }, where).example;
+    } catch (e) {
+      b = (e as Error).message;
+    }
+    expect(a).toEqual(b);
+  });
+});
