@@ -369,6 +369,21 @@ export class ByteLevelEncoder implements TextEncoderLike {
    */
   private encodeWords(s: string, base: number, sink: Sink, lo: number, hi: number): void {
     const re = this.plan.pattern;
+    if (s.length <= 65536) {
+      // Usual case: the pattern covers every character, so the matches alone (one array, no match objects) tile the text.
+      const pieces = s.match(re);
+      if (pieces) {
+        let total = 0;
+        for (let i = 0; i < pieces.length; i++) total += pieces[i].length;
+        if (total === s.length) {
+          for (let i = 0, at = base; i < pieces.length; i++) {
+            this.encodePiece(pieces[i], at, sink, lo, hi);
+            at += pieces[i].length;
+          }
+          return;
+        }
+      }
+    }
     re.lastIndex = 0;
     let prev = 0;
     const isolate = this.plan.mode === 'isolate';
