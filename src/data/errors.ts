@@ -80,7 +80,9 @@ export class DatasetError extends Error {
     where: DatasetErrorWhere,
     readonly hint?: string,
   ) {
-    super(`${formatWhere(where)}: ${reason}${hint ? `; ${hint}` : ''}`);
+    // The column goes into the location only when the reason does not already name it.
+    const place = where.column !== undefined && reason.includes(`"${where.column}"`) ? { ...where, column: undefined } : where;
+    super(`${formatWhere(place)}: ${reason}${hint ? `; ${hint}` : ''}`);
     this.name = new.target.name;
     this.file = where.file;
     this.line = where.line;

@@ -85,7 +85,7 @@ export function normalizeRow(value: Record<string, unknown>, mapping: ColumnMapp
     return fail('wrong-type', `column "${col}" should be text, got ${typeName(v)}`, col, 'choose a column that holds text, or flatten this one');
   };
   const nonEmpty = (s: string, what: string, col: string, code: 'empty-response' | 'empty-text' = 'empty-response'): string => {
-    if (s.trim() === '') fail(code, `${what} is empty; an empty ${code === 'empty-text' ? 'text' : 'response'} would train nothing`, undefined, 'fill it in or delete the row');
+    if (s.trim() === '') fail(code, `${what} is empty; an empty ${code === 'empty-text' ? 'text' : 'response'} would train nothing`, col, 'fill it in or delete the row');
     return s;
   };
 

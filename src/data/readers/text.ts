@@ -2,7 +2,6 @@
  * Plain text: documents separated by blank lines ('paragraphs'), or the whole file as one document ('file').
  * Each document becomes a row `{ text }`. Line endings inside a document are kept as '\n'.
  */
-import { DatasetError } from '../errors';
 import { DEFAULT_MAX_RECORD_BYTES, readLines, recordTooLarge } from './lines';
 import { isBlank } from './jsonl';
 import type { RowItem } from './types';

@@ -211,6 +211,7 @@ describe('numbers where text is expected', () => {
       err = e as DatasetError;
     }
     expect(err).toMatchObject({ code: 'wrong-type', column: 'output', line: 7 });
+    expect(err!.message.startsWith('f.jsonl:7 (row 3): column "output" should be text')).toBe(true); // the column is named once
     expect(err!.message).toMatch(/should be text, got a number \(Infinity: .*1e999/);
     expect(err!.message).toMatch(/numbersAsText: \["output"\]; CLI: --numbers-as-text output/);
     // Read on purpose, a finite number is its text; a non-finite one is still refused.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Normalized } from '../../../src/data/normalize';
-import { loadTokenizer, renderExample, renderExampleByPieces } from '../../../src/data/tokenize';
+import { loadTokenizer, renderExample } from '../../../src/data/tokenize';
 import { DEMO_MODEL_DIR, demoTokenizer } from './tokenizer';
 
 const where = { file: 't.jsonl', line: 1, row: 1 };
