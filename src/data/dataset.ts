@@ -412,10 +412,14 @@ function lmView(p: PreparedTokenizer, ref: RowRef, r: Rendered): RowView {
     const text = v.starts ? (end > start ? v.text.slice(start, end) : decodeOne(p, ids[t])) : decodeOne(p, ids[t]);
     tokens.push({ id: ids[t], text, ...(v.starts ? { start, end } : {}), trained: lossMask[t] === 1 });
   }
+  // What the model never sees stays out of the report (a truncated 8 MiB row would otherwise be posted whole).
+  let cut = v.text.length;
+  if (r.truncated) cut = v.ends && v.ends.length ? Math.max(...Array.from(v.ends.subarray(-8))) : Math.min(v.text.length, ids.length * 64);
   return {
     ...ref,
     objective: 'causal-lm',
-    text: v.text,
+    text: v.text.slice(0, cut),
+    ...(cut < v.text.length ? { textCut: v.text.length - cut } : {}),
     tokens,
     fullLength: r.fullLength,
     truncated: r.truncated,

@@ -67,8 +67,10 @@ export interface TokenView {
 /** What the model sees for one row: the rendered text, every token, which are trained. */
 export interface RowView extends RowRef {
   objective: Objective;
-  /** The text as rendered (chat template or prompt template); for classification, the decoded input. */
+  /** The text as rendered (chat template or prompt template), up to the last kept token; for classification, the decoded input. */
   text: string;
+  /** Characters of the rendered text past the last kept token, left out of `text` (the model never sees them). */
+  textCut?: number;
   /** Tokens kept (≤ the maximum length), with EOS when appended. */
   tokens: TokenView[];
   /** Tokens before truncation. */

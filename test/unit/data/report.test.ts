@@ -89,6 +89,10 @@ describe('prepareDataset: the report the studio and the CLI show', () => {
     expect(d.info.stats!.truncatedRows).toBe(2);
     expect(d.report.samples.map((x) => x.row)).toEqual([2]);
     expect(d.report.samples[0]).toMatchObject({ truncated: true, fullLength: s.longest!.fullLength });
+    // Only what the model sees is in the report: the text stops at the last kept token.
+    const v = d.report.samples[0];
+    expect(v.text.length + v.textCut!).toBe('long text '.repeat(80).length);
+    expect(v.text).toBe(v.tokens.map((t) => t.text).join(''));
     expect(d.report.warnings.join('\n')).toMatch(/2 rows are longer than 64 tokens and cut \(the longest: \d+ tokens, row 2\)/);
   });
 
