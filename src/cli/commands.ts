@@ -4,8 +4,7 @@
  * events, checkpoints and the adapter go on disk.
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { applySettings, UsageError, type CliIo, type ParsedCommand } from './args';
 import { Progress } from './progress';
@@ -40,8 +39,6 @@ export const METRICS_FILE = 'metrics.jsonl';
 
 interface OpenedModel {
   files: ModelFiles;
-  /** A local folder holding tokenizer.json and tokenizer_config.json. */
-  tokenizerDir: string;
   choice: ModelChoice;
   /** What adapter_config.json records as the base (the path as given, or the hub id). */
   baseName: string;
@@ -50,16 +47,11 @@ interface OpenedModel {
 async function openModel(where: string): Promise<OpenedModel> {
   if (existsSync(where)) {
     if (!statSync(where).isDirectory()) throw new UsageError(`--model ${where} is a file; give the model's folder (config.json, model.safetensors, tokenizer.json)`);
-    return { files: nodeFiles(where), tokenizerDir: where, choice: { kind: 'local', name: where }, baseName: where };
+    return { files: nodeFiles(where), choice: { kind: 'local', name: where }, baseName: where };
   }
   if (!/^[\w.-]+\/[\w.-]+$/.test(where)) throw new UsageError(`--model ${where}: no such folder (and not a hub id like "HuggingFaceTB/SmolLM2-135M")`);
   const files = hubFiles(where, { cache: null, token: process.env.HF_TOKEN });
-  const dir = await mkdtemp(join(tmpdir(), 'adapter-studio-tokenizer-'));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    const text = await files.text(f);
-    if (text !== null) await writeFile(join(dir, f), text);
-  }
-  return { files, tokenizerDir: dir, choice: { kind: 'hub', id: where }, baseName: where };
+  return { files, choice: { kind: 'hub', id: where }, baseName: where };
 }
 
 async function gpuAndModel(m: OpenedModel, p: ParsedCommand, io: CliIo): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
@@ -141,9 +133,9 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     initParams = imported.params;
     io.err.write(`starting from adapter ${dir} (r ${settings.lora.r}, alpha ${settings.lora.alpha}, dropout ${settings.lora.dropout}, ${settings.lora.targets.join(', ')})\n`);
   }
-  if (isInside(out, m.tokenizerDir) && m.choice.kind === 'local') throw new UsageError(`train --out ${out} is inside the base model's folder ${m.tokenizerDir}; choose another folder`);
+  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`train --out ${out} is inside the base model's folder ${m.baseName}; choose another folder`);
 
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const valFile = o.string('validation');
   const data = await loadDataset(await fromPath(dataPath), tok, {
     maxLength: settings.train.maxLength,
@@ -253,7 +245,7 @@ async function evalCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const folder = await openModelFolder(m.files);
   const spec = folder.spec;
   const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const maxLength = o.number('max-length', 512);
   const data = await loadDataset(await fromPath(dataPath), tok, { maxLength, vocabSize: spec.vocabSize });
   const { gpu, loaded } = await gpuAndModel(m, p, io);
@@ -273,7 +265,7 @@ async function generateCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const folder = await openModelFolder(m.files);
   const spec = folder.spec;
   const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   let ids: number[];
   if (o.bool('chat', false)) {
     ids = Array.from(tok.apply_chat_template([{ role: 'user', content: prompt }], { add_generation_prompt: true, tokenize: true, return_tensor: false }) as unknown as number[]);
