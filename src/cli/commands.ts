@@ -19,7 +19,9 @@ import type { ModelFolder } from '../formats/modelFolder';
 import { fromF32 } from '../formats/dtype';
 import { eosTokenIds, padTokenId } from '../formats/hfConfig';
 import { loadTokenizer } from '../data/tokenize';
-import { loadDataset } from '../data/dataset';
+import { loadDataset, prepareDataset, type PrepareOptions } from '../data/dataset';
+import { describeMapping, mappingFlags, parseColumnsFlag, type ColumnMapping } from '../data/schema';
+import type { DatasetReport, RowView } from '../data/report';
 import { fromPath } from '../data/nodeSource';
 import { createNodeGpu } from '../engine/gpu/node';
 import type { Gpu } from '../engine/gpu/device';
@@ -94,6 +96,84 @@ function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], so
 
 const LORA_KEYS = ['lora.r', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.useRslora'];
 
+/** The data options a command's flags and settings give (one mapping of flags to the data layer). */
+function dataOptions(p: ParsedCommand, settings: Pick<RunSettings, 'data' | 'train'>, maxLength: number, vocabSize: number, explain?: number[]): PrepareOptions {
+  const o = p.options;
+  let mapping: ColumnMapping | undefined;
+  const columns = o.string('columns');
+  const schema = o.string('schema');
+  const numbersAsText = o.string('numbers-as-text')?.split(',').map((c) => c.trim()).filter(Boolean);
+  if (columns !== undefined || schema !== undefined) {
+    try {
+      mapping = parseColumnsFlag(columns ?? '', schema, { numbersAsText });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  } else if (numbersAsText?.length) throw new UsageError('--numbers-as-text names columns of a mapping: give --columns (and --schema) with it');
+  return {
+    mapping, maxLength, trainOn: settings.data.trainOn, onBadRows: settings.data.onBadRows, seed: settings.train.seed, vocabSize, explain,
+  };
+}
+
+/** A rendered row with its trained tokens marked ⟦…⟧ (what the loss counts). */
+function markTrained(row: RowView): string {
+  if (row.error) return `row ${row.row} (line ${row.line ?? '?'}): ${row.error}`;
+  const parts: string[] = [];
+  let open = false;
+  for (const t of row.tokens) {
+    if (t.trained && !open) parts.push('⟦');
+    if (!t.trained && open) parts.push('⟧');
+    open = t.trained;
+    parts.push(t.text);
+  }
+  if (open) parts.push('⟧');
+  const label = row.label ? `  → label ${row.label.names?.join(', ') ?? JSON.stringify(row.label.raw)}` : '';
+  return `row ${row.row} (line ${row.line ?? '?'}), ${row.tokens.length} tokens${row.truncated ? ` (cut from ${row.fullLength})` : ''}, ${row.trainedTokens} trained${label}:\n    ${parts.join('').replace(/\n/g, '\n    ')}`;
+}
+
+/** What the data layer found, as the studio's Dataset screen shows it, for a terminal. */
+function reportLines(r: DatasetReport, full: boolean): string[] {
+  const lines = [`data: ${r.file.name} (${r.file.format ?? 'unknown format'}, ${r.file.bytes.toLocaleString('en-US')} bytes)`];
+  if (r.mapping) lines.push(`schema: ${describeMapping(r.mapping)} — ${r.mappingSource === 'given' ? 'as given' : 'detected'}; to choose it: ${mappingFlags(r.mapping)}`);
+  const st = r.stats;
+  if (st) {
+    lines.push(`rows: ${st.rows} read, ${st.examples} used${st.rejected ? `, ${st.rejected} skipped` : ''}; ${st.tokens.toLocaleString('en-US')} tokens, ${st.targetTokens.toLocaleString('en-US')} trained; lengths ${st.minLength}–${st.maxLength} (mean ${st.meanLength.toFixed(1)}); ${st.truncated} cut to ${r.maxLength}`);
+  }
+  if (r.split) lines.push(`split: ${r.split.trainExamples} train / ${r.split.validationExamples} validation (${r.split.mode === 'file' ? 'a separate file' : r.split.mode === 'fraction' ? `${r.split.fraction} held out, seed ${r.split.seed}${r.split.stratified ? ', stratified by class' : ''}` : 'none'})`);
+  if (r.duplicates && (r.duplicates.count || r.duplicates.withinTrain)) lines.push(`duplicates: ${r.duplicates.count} validation rows repeat a training row${r.duplicates.withinTrain ? `, ${r.duplicates.withinTrain} repeats within training` : ''}`);
+  if (r.classes) lines.push(`task: ${r.classes.task}${r.classes.names.length ? `; classes ${r.classes.names.map((n, i) => `${n} ×${r.classes!.trainCounts[i] ?? 0}`).join(', ')}` : ''}`);
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  const errors = full ? r.errors : r.errors.slice(0, 5);
+  for (const e of errors) lines.push(`${r.ok ? 'skipped' : 'error'}: ${e.message}`);
+  if (errors.length < r.errors.length) lines.push(`… ${r.errors.length - errors.length} more (adapter-studio data shows them all)`);
+  const samples = full ? r.samples : r.samples.slice(0, 1);
+  if (samples.length) lines.push(`as the model sees it (trained tokens ⟦marked⟧):`, ...samples.map((row) => `  ${markTrained(row)}`));
+  return lines;
+}
+
+async function dataCommand(p: ParsedCommand, io: CliIo): Promise<void> {
+  const o = p.options;
+  const dataPath = o.required('data');
+  if (!existsSync(dataPath)) throw new UsageError(`data --data ${dataPath}: no such file`);
+  const m = await openModel(o.required('model'));
+  const folder = await openModelFolder(m.files);
+  const settings = applySettings('data', p.settings);
+  const tok = await loadTokenizer(m.files);
+  const show = o.string('show-rows')?.split(',').map((x) => Number(x.trim()));
+  if (show && !show.every((x) => Number.isInteger(x) && x >= 1)) throw new UsageError(`data --show-rows: "${o.string('show-rows')}" must list row numbers (1, 2, …)`);
+  const opts = dataOptions(p, settings, o.number('max-length', 512), folder.spec.vocabSize, show);
+  const valFile = o.string('validation');
+  const source = await fromPath(dataPath);
+  const prepared = await prepareDataset(source, tok, {
+    ...opts,
+    validation: valFile ? { source: await fromPath(valFile) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
+  });
+  const r = prepared.report;
+  if (o.bool('json', false)) io.out.write(JSON.stringify(r, null, 2) + '\n');
+  else io.out.write(reportLines(r, true).join('\n') + '\n');
+  if (!r.ok) throw new FileError(dataPath, r.errors[0]?.message ?? 'the dataset cannot be used');
+}
+
 async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   const o = p.options;
   const modelArg = o.required('model');
@@ -138,14 +218,11 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   const tok = await loadTokenizer(m.files);
   const valFile = o.string('validation');
   const data = await loadDataset(await fromPath(dataPath), tok, {
-    maxLength: settings.train.maxLength,
-    seed: settings.train.seed,
-    vocabSize: spec.vocabSize,
-    trainOn: settings.data.trainOn,
+    ...dataOptions(p, settings, settings.train.maxLength, spec.vocabSize),
     validation: valFile ? { source: await fromPath(valFile) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
   });
   const longestRow = Math.min(settings.train.maxLength, data.stats.maxLength);
-  io.err.write(`data: ${data.train.length} training examples, ${data.stats.tokens} tokens, longest ${longestRow}${data.validation ? `, ${data.validation.length} validation examples` : ''}\n`);
+  io.err.write(reportLines(data.report, false).join('\n') + '\n');
 
   const gpu = await createNodeGpu();
   io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
@@ -514,6 +591,7 @@ export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Pro
     case 'merge': return exportCommand(p, io, { format: 'hf', dtype: 'F32' });
     case 'export': return exportCommand(p, io);
     case 'plan': return planCommand(p, io);
+    case 'data': return dataCommand(p, io);
     default: throw new UsageError(`unknown command "${name}"`);
   }
 }
