@@ -68,6 +68,14 @@ export interface DatasetInfo {
   errors: DatasetIssue[];
 }
 
+/** How the studio asks for a dataset to be read (the data layer's preparation options). */
+export interface DatasetOptions {
+  /** 'stop' (default): bad rows make the file unusable, listed by line; 'skip': train on the good rows, the bad ones listed. */
+  onBadRows?: 'stop' | 'skip';
+  /** A separate validation file (instead of holding out the validation fraction). */
+  validationFile?: { file: Blob; name: string };
+}
+
 /** The run planner's answer for the current settings, with what it assumed. */
 export interface PlanInfo extends RunPlan {
   /** Bytes the run may use (WebGPU does not report memory: a stated guess). */
