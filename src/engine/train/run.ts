@@ -194,7 +194,12 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
       const eta = stepEma === null || r.step - (resume?.step ?? 0) < 2 ? null : (stepEma * (r.totalSteps - r.step)) / 1000;
       await emit({ type: 'step', report: r, etaSeconds: eta });
       const diverged = watch.step(r);
-      if (diverged) throw new DivergedError(r.step, `${diverged}; the last checkpoint is kept: lower the learning rate (now ${settings.train.learningRate}), keep gradient clipping on, or check the data`);
+      if (diverged) {
+        const never = r.applied === (resume ? resume.step - resume.skippedSteps : 0);
+        throw new DivergedError(r.step, never
+          ? `${diverged}; no step could be applied since the run started: the base model or the data give non-finite values (check them with adapter-studio inspect and adapter-studio data)`
+          : `${diverged}; the last checkpoint is kept: lower the learning rate (now ${settings.train.learningRate}), keep gradient clipping on, or check the data`);
+      }
       if (!r.skipped && r.targetTokens > 0) {
         interval.loss += r.loss * r.targetTokens;
         interval.targets += r.targetTokens;

@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { main } from '../../../src/cli/main';
-import { deserializeCheckpoint } from '../../../src/formats/checkpoint';
+import { main } from '../../src/cli/main';
+import { deserializeCheckpoint } from '../../src/formats/checkpoint';
 
 function io() {
   const out = new PassThrough();

@@ -6,8 +6,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { main } from '../../../src/cli/main';
-import { openSafetensors, serializeF32 } from '../../../src/formats/safetensors';
+import { main } from '../../src/cli/main';
+import { openSafetensors, serializeF32 } from '../../src/formats/safetensors';
 
 function io() {
   const out = new PassThrough();
@@ -29,6 +29,7 @@ const data = join(dir, 'data.jsonl');
 const nanModel = join(dir, 'nan-model');
 const good = join(dir, 'good');
 const nanAdapter = join(dir, 'nan-adapter');
+const overflow = join(dir, 'overflow-model');
 
 beforeAll(async () => {
   writeFileSync(data, Array.from({ length: 6 }, (_, i) => JSON.stringify({ text: `row ${i}: the cat sat on the mat.` })).join('\n') + '\n');
@@ -39,6 +40,11 @@ beforeAll(async () => {
   for (const t of st.header.tensors) tensors.set(t.name, { shape: t.shape, data: await st.readF32(t.name) });
   tensors.get('model.layers.1.mlp.up_proj.weight')!.data[5] = NaN;
   writeFileSync(join(nanModel, 'model.safetensors'), serializeF32(tensors));
+  // Finite weights whose logits overflow f32 (final norm weight 3e38): every step's loss is NaN.
+  cpSync('public/models/demo', overflow, { recursive: true });
+  tensors.get('model.layers.1.mlp.up_proj.weight')!.data[5] = 0;
+  tensors.get('model.norm.weight')!.data.fill(3e38);
+  writeFileSync(join(overflow, 'model.safetensors'), serializeF32(tensors));
   // A good adapter, and a copy with one NaN.
   const r = await run(['train', '--model', 'public/models/demo', '--data', data, '--out', good, '--steps', '2', '--batch-size', '2', '--max-length', '32', '--val-fraction', '0']);
   expect(r.code, r.err).toBe(0);
@@ -86,13 +92,13 @@ describe('nothing poisoned passes as success', () => {
     }
   });
 
-  it('a run that diverges (lr 1, no clipping) exits non-zero and writes no adapter; the checkpoint it had is kept', async () => {
+  it('a run whose steps cannot be applied stops as diverged: exit 1, no adapter, its checkpoints kept', async () => {
     const out = join(dir, 'diverged');
-    const r = await run(['train', '--model', 'public/models/demo', '--data', data, '--out', out, '--steps', '40', '--batch-size', '2', '--max-length', '32',
-      '--lr', '1', '--max-grad-norm', '0', '--targets', 'q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj', '--rank', '64', '--alpha', '4096',
-      '--save-every', '1', '--log-every', '5', '--val-fraction', '0']);
+    const r = await run(['train', '--model', overflow, '--data', data, '--out', out, '--steps', '10', '--batch-size', '2', '--max-length', '32',
+      '--save-every', '1', '--log-every', '1', '--val-fraction', '0']);
     expect(r.code, r.err).toBe(1);
-    expect(r.err).toMatch(/DivergedError: training diverged at step \d+: .*the last checkpoint is kept/);
+    expect(r.out).toMatch(/step 1\/10 .*SKIPPED \(loss is not finite/);
+    expect(r.err).toMatch(/DivergedError: training diverged at step 3: 3 steps in a row could not be applied .*no step could be applied since the run started: the base model or the data give non-finite values/);
     expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
     expect(existsSync(join(out, 'checkpoint.ascp'))).toBe(true);
   });
