@@ -17,7 +17,8 @@ import { openSafetensors, serializeSafetensors } from '../formats/safetensors';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite } from '../formats/peft';
 import { fromF32 } from '../formats/dtype';
 import { eosTokenIds, padTokenId } from '../formats/hfConfig';
-import { loadTokenizer } from '../data/tokenize';
+import { loadTokenizer, type Tokenizer } from '../data/tokenize';
+import type { DataSource } from '../data/source';
 import { loadDataset } from '../data/dataset';
 import { fromPath } from '../data/nodeSource';
 import { createNodeGpu } from '../engine/gpu/node';
@@ -36,7 +37,7 @@ import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, type ModelCh
 export const CHECKPOINT_FILE = 'checkpoint.ascp';
 export const METRICS_FILE = 'metrics.jsonl';
 
-interface OpenedModel {
+export interface OpenedModel {
   files: ModelFiles;
   /** A local folder holding tokenizer.json and tokenizer_config.json. */
   tokenizerDir: string;
@@ -45,7 +46,7 @@ interface OpenedModel {
   baseName: string;
 }
 
-async function openModel(where: string): Promise<OpenedModel> {
+export async function openModel(where: string): Promise<OpenedModel> {
   if (existsSync(where)) {
     if (!statSync(where).isDirectory()) throw new UsageError(`--model ${where} is a file; give the model's folder (config.json, model.safetensors, tokenizer.json)`);
     return { files: nodeFiles(where), tokenizerDir: where, choice: { kind: 'local', name: where }, baseName: where };
@@ -68,7 +69,7 @@ async function gpuAndModel(m: OpenedModel, p: ParsedCommand, io: CliIo): Promise
   return { gpu, loaded };
 }
 
-async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string }> {
+export async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string }> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: no such folder`);
   const weights = join(dir, ADAPTER_WEIGHTS_FILE);
   const config = join(dir, ADAPTER_CONFIG_FILE);
@@ -76,7 +77,7 @@ async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_
   return { 'adapter_model.safetensors': new Uint8Array(await readFile(weights)), 'adapter_config.json': await readFile(config, 'utf8') };
 }
 
-function parseLayers(text: string | undefined, numLayers: number): number[] | null {
+export function parseLayers(text: string | undefined, numLayers: number): number[] | null {
   if (text === undefined || text === 'all') return null;
   const layers = text.split(',').map((s) => Number(s.trim()));
   for (const l of layers) {
@@ -86,7 +87,7 @@ function parseLayers(text: string | undefined, numLayers: number): number[] | nu
 }
 
 /** Flags that contradict a source of settings (a checkpoint, an adapter) are errors naming both values. */
-function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], source: string): void {
+export function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], source: string): void {
   for (const key of keys) {
     const given = p.settings.get(key);
     if (given === undefined) continue;
@@ -98,7 +99,23 @@ function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], so
   }
 }
 
-const LORA_KEYS = ['lora.r', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.useRslora'];
+/** The run's dataset as `train` reads it (and `export` writes it): the same file, options and split. */
+export async function loadRunData(dataPath: string, validationPath: string | undefined, tok: Tokenizer, settings: RunSettings, vocabSize: number) {
+  return loadDataset(await fromPath(dataPath), tok, runRenderOptions(settings, vocabSize, validationPath ? { source: await fromPath(validationPath) } : undefined));
+}
+
+/** The options train renders a dataset with. */
+export function runRenderOptions(settings: RunSettings, vocabSize: number, validation?: { source: DataSource }) {
+  return {
+    maxLength: settings.train.maxLength,
+    seed: settings.train.seed,
+    vocabSize,
+    trainOn: settings.data.trainOn,
+    validation: validation ?? (settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined),
+  };
+}
+
+export const LORA_KEYS = ['lora.r', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.useRslora'];
 
 async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   const o = p.options;
@@ -143,13 +160,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
 
   const tok = await loadTokenizer(m.tokenizerDir);
   const valFile = o.string('validation');
-  const data = await loadDataset(await fromPath(dataPath), tok, {
-    maxLength: settings.train.maxLength,
-    seed: settings.train.seed,
-    vocabSize: spec.vocabSize,
-    trainOn: settings.data.trainOn,
-    validation: valFile ? { source: await fromPath(valFile) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
-  });
+  const data = await loadRunData(dataPath, valFile, tok, settings, spec.vocabSize);
   const longestRow = Math.min(settings.train.maxLength, data.stats.maxLength);
   io.err.write(`data: ${data.train.length} training examples, ${data.stats.tokens} tokens, longest ${longestRow}${data.validation ? `, ${data.validation.length} validation examples` : ''}\n`);
 
@@ -474,6 +485,7 @@ export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Pro
     case 'inspect': return inspect(p.positionals[0], p, io);
     case 'merge': return merge(p, io);
     case 'plan': return planCommand(p, io);
+    case 'export': return (await import('./export')).exportCommand(p, io);
     default: throw new UsageError(`unknown command "${name}"`);
   }
 }

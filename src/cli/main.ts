@@ -1,6 +1,6 @@
 /**
  * adapter-studio: the command-line tool over the same engine the studio runs in the browser,
- * here on dawn.node. Commands: train, eval, generate, inspect, merge.
+ * here on dawn.node. Commands: train, eval, generate, inspect, plan, export, merge.
  * Bad arguments and bad files end with one clear line and a non-zero exit code.
  */
 import { resolve } from 'node:path';
@@ -78,6 +78,22 @@ const COMMANDS: Record<string, CommandSpec> = {
       'gpu-memory': { kind: 'number', help: 'GPU memory the run may use, in GiB', default: 4, min: 0.01 },
       'max-buffer': { kind: 'number', help: 'the largest single GPU buffer the device allows, in GiB (WebGPU maxBufferSize)', default: 2, min: 0.001 },
       weights: { kind: 'string', help: 'how the frozen weights are stored', default: 'f16', choices: ['f32', 'f16'] },
+    },
+  },
+  export: {
+    name: 'export',
+    summary: 'write a run for another stack: --format pytorch is a Transformers + PEFT project (train.py, accelerate configs, the rows as rendered) that trains the same adapter on GPUs',
+    usage: 'adapter-studio export --format pytorch --model <folder|hub id> --data <file> --out <folder|file.zip> [settings]',
+    settings: ['lora', 'train', 'data', 'eval'],
+    options: {
+      format: { kind: 'string', help: 'what to write', choices: ['pytorch'] },
+      model: MODEL,
+      data: { kind: 'string', help: 'training data, read exactly as train reads it' },
+      out: { kind: 'string', help: 'a new folder, or a .zip file' },
+      validation: { kind: 'string', help: 'a separate validation file (instead of --val-fraction)' },
+      layers: { kind: 'string', help: 'layers to adapt, e.g. 0,1,5 (default all)' },
+      'init-adapter': { kind: 'string', help: 'continue from a PEFT adapter folder (its LoRA settings are used; its steps come from metrics.jsonl or trainer_state.json)' },
+      'bundle-model': { kind: 'boolean', help: 'copy the local model folder into the export (model/), so train.py runs on it anywhere', default: false },
     },
   },
   merge: {
