@@ -8,7 +8,7 @@ import { AdapterLibrary, newId, type AdapterMeta, type DatasetSummary } from '..
 import { CheckpointQuotaError, CheckpointStore, type Deletable, type RunMeta } from '../storage/checkpoints';
 import { idbKeyValue, isQuotaError, formatBytes, type KeyValue } from '../storage/kv';
 import { requestPersistence, storageEstimate } from '../storage/persist';
-import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, safeFileName } from '../storage/adapterZip';
+import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, safeFileName } from '../storage/adapterZip';
 import { createStudioStore, type StudioStore } from './store/store';
 import { decodeSettings, encodeSettings } from '../settings/shareLink';
 import { baseModelName, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
@@ -370,7 +370,10 @@ export class StudioController {
     }
   }
 
-  /** Imports a PEFT adapter from a zip or from the files of a folder. */
+  /**
+   * Imports a PEFT adapter from a zip or from the files of a folder — also a Trainer's output folder
+   * (the PyTorch export's train.py writes one), with its training log and the run it continues.
+   */
   async importAdapter(files: File[]): Promise<AdapterMeta | null> {
     try {
       let v;
@@ -378,19 +381,34 @@ export class StudioController {
       if (zip) v = await this.engine.validateImport({ zip: new Uint8Array(await zip.arrayBuffer()), name: zip.name });
       else {
         const entries: [string, Uint8Array][] = [];
-        for (const f of files) if (/adapter_(model\.safetensors|config\.json)$/.test(f.name)) entries.push([(f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, new Uint8Array(await f.arrayBuffer())]);
+        for (const f of files) {
+          const path = (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
+          if (IMPORT_FILE.test(path)) entries.push([path, new Uint8Array(await f.arrayBuffer())]);
+        }
         v = await this.engine.validateImport({ files: entries });
       }
-      const settings: RunSettings = {
-        ...this.s.settings,
-        lora: { r: v.config.r, alpha: v.config.alpha, dropout: v.config.dropout, targets: v.config.targets as RunSettings['lora']['targets'], useRslora: v.config.useRslora, layers: null },
-      };
-      const name = (zip?.name.replace(/\.zip$/i, '') ?? files[0]?.webkitRelativePath?.split('/')[0]) || v.config.baseModel || 'imported adapter';
+      const lora: RunSettings['lora'] = { r: v.config.r, alpha: v.config.alpha, dropout: v.config.dropout, targets: v.config.targets as RunSettings['lora']['targets'], useRslora: v.config.useRslora, layers: null };
+      // The run's own settings when it came from the studio's PyTorch export, with the adapter's LoRA shape.
+      const settings: RunSettings = { ...(v.run?.settings ?? this.s.settings), lora: { ...lora, layers: v.run?.settings?.lora.layers ?? null } };
+      const t = v.training;
+      const thin = (curve: [number, number][]) => curve.filter((_, i, a) => a.length <= 200 || i % Math.ceil(a.length / 200) === 0 || i === a.length - 1);
+      const top = files[0]?.webkitRelativePath?.split('/')[0];
+      const name = (zip?.name.replace(/\.zip$/i, '') ?? (top ? `${top}${v.folder && v.folder !== top ? ` (${v.folder.split('/').pop()})` : ''}` : undefined)) || v.config.baseModel || 'imported adapter';
       const meta = await this.library.save(
-        { name, baseModel: v.config.baseModel || 'unknown', settings, metrics: { steps: 0, finalLoss: null, finalValidationLoss: null, lossCurve: [], trainSeconds: null }, dataset: null, origin: 'imported' },
+        {
+          name,
+          baseModel: v.run?.baseModel || v.config.baseModel || 'unknown',
+          settings,
+          metrics: t
+            ? { steps: t.steps, finalLoss: t.finalLoss, finalValidationLoss: t.finalValidationLoss, lossCurve: thin(t.lossCurve), validationCurve: thin(t.validationCurve), trainSeconds: t.trainSeconds }
+            : { steps: 0, finalLoss: null, finalValidationLoss: null, lossCurve: [], trainSeconds: null },
+          dataset: v.run?.dataset ?? null,
+          origin: 'imported',
+          ...(v.run?.trainedWith ? { trainedWith: v.run.trainedWith } : t ? { trainedWith: `Hugging Face Trainer (${t.file})` } : {}),
+        },
         { adapterModel: v.adapterModel, adapterConfig: v.adapterConfig },
       );
-      this.s.notify('info', `Imported “${meta.name}” (${v.parameters.toLocaleString()} parameters).`);
+      this.s.notify('info', `Imported “${meta.name}” (${v.parameters.toLocaleString()} parameters${t ? `, ${t.steps} steps with their log` : ''}).`);
       await this.refreshLibrary();
       return meta;
     } catch (error) {

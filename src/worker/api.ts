@@ -15,7 +15,7 @@ import type { PlanLimits } from '../engine/train/memory';
 import { RunControl, planTraining, runTraining } from '../engine/train/run';
 import type { ColumnMapping } from '../data/schema';
 import { baseModelName, canonicalJson, type ModelChoice, type RunSettings } from '../settings/settings';
-import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary } from '../storage/adapterZip';
+import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary, type ValidatedAdapter } from '../storage/adapterZip';
 import { abortToken, releaseToken, signalFor } from './cancel';
 import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
@@ -267,10 +267,10 @@ export const workerApi = {
   },
 
   /** Validates an adapter zip or folder for import; when a model is loaded, also against that model. */
-  async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; config: PeftConfigSummary; parameters: number }> {
+  async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; config: PeftConfigSummary; parameters: number; folder: string; training: ValidatedAdapter['training']; run: ValidatedAdapter['run'] }> {
     const v = 'zip' in input ? await readAdapterZip(input.zip, input.name) : await validateAdapterFiles(new Map(input.files));
     if (session.model) await importAdapter(session.model.spec, { 'adapter_model.safetensors': v.files.adapterModel, 'adapter_config.json': v.files.adapterConfig });
-    return { ...v.files, config: v.config, parameters: v.parameters };
+    return { ...v.files, config: v.config, parameters: v.parameters, folder: v.folder, training: v.training, run: v.run };
   },
 
   /** Test hook: loses the GPU device as a driver crash would (the run stops with GpuDeviceLostError). */
