@@ -347,6 +347,42 @@ export class StudioController {
     else downloadBytes(files.adapterConfig, ADAPTER_CONFIG, 'application/json');
   }
 
+  /**
+   * "Run on GPUs": downloads the current run as a PyTorch project (Transformers + PEFT, accelerate
+   * configs, the rows as this studio renders them). With a library adapter, the project continues it.
+   */
+  async exportPytorch(adapterId?: string): Promise<boolean> {
+    let settings = this.s.settings;
+    let initialAdapter: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } | undefined;
+    if (adapterId) {
+      const meta = await this.library.meta(adapterId);
+      settings = { ...settings, lora: { ...meta.settings.lora } };
+      this.s.replaceSettings(settings);
+      initialAdapter = { name: meta.name, steps: meta.metrics.steps, ...(await this.library.files(adapterId)) };
+    }
+    if (this.s.dataset.status !== 'ready' || this.s.model.status !== 'ready') {
+      this.s.notify('info', 'Load a model and drop a dataset, then press “Run on GPUs” again.');
+      this.s.setScreen(this.s.model.status !== 'ready' ? 'model' : 'dataset');
+      return false;
+    }
+    const issues = validateSettings(settings);
+    if (issues.length) {
+      this.s.notify('error', issues[0].message);
+      return false;
+    }
+    const dataset = this.datasetSummary();
+    const title = `${initialAdapter ? initialAdapter.name : modelLabel(settings.model)} · ${dataset?.name ?? 'dataset'}`;
+    try {
+      const zip = await this.engine.exportPytorch({ settings, title, initialAdapter }, this.token());
+      downloadBytes(zip, `${safeFileName(title)}-pytorch.zip`, 'application/zip');
+      this.s.notify('info', 'Downloaded the PyTorch project: unzip it, then pip install -r requirements.txt and accelerate launch train.py (its README says more). Import its output folder here when it is done.');
+      return true;
+    } catch (error) {
+      this.s.notify('error', `The PyTorch export failed: ${errorText(error)}`);
+      return false;
+    }
+  }
+
   /** Continue training a library adapter with its own LoRA settings. */
   async continueTraining(id: string): Promise<void> {
     const meta = await this.library.meta(id);

@@ -20,6 +20,7 @@ import { abortToken, releaseToken, signalFor } from './cancel';
 import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
 import { generate } from './generate';
+import { exportPytorchZip } from './exportPytorch';
 import type { DatasetInfo, GenerateOptions, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
 
 export type GpuStatus =
@@ -227,6 +228,36 @@ export const workerApi = {
     } finally {
       unsubscribe();
       session.run = null;
+      releaseToken(token);
+    }
+  },
+
+  /**
+   * "Run on GPUs": the current run — model, dataset as this worker renders it, settings, optionally a
+   * library adapter to continue — as a zipped PyTorch project (Transformers + PEFT, accelerate).
+   */
+  async exportPytorch(request: { settings: RunSettings; title: string; initialAdapter?: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } }, token?: string): Promise<Uint8Array> {
+    const signal = signalFor(token);
+    try {
+      const model = requireModel();
+      const data = await ensureDataset(request.settings, signal);
+      const f = session.datasetFile!;
+      if (request.initialAdapter) {
+        const init = await importAdapter(model.spec, { 'adapter_model.safetensors': request.initialAdapter.adapterModel, 'adapter_config.json': request.initialAdapter.adapterConfig });
+        const { r, alpha, dropout, targets, useRslora } = request.settings.lora;
+        if (canonicalJson({ r, alpha, dropout, targets, useRslora }) !== canonicalJson({ r: init.settings.r, alpha: init.settings.alpha, dropout: init.settings.dropout, targets: init.settings.targets, useRslora: init.settings.useRslora })) {
+          throw new WorkerStateError(`the adapter to continue has r ${init.settings.r}, alpha ${init.settings.alpha}, dropout ${init.settings.dropout} on ${init.settings.targets.join(', ')}: its settings win`);
+        }
+      }
+      let studioPlan = null;
+      try {
+        const p = planTraining(model.gpuModel, request.settings, { longestRow: data.info.stats?.maxTokens ?? 0 }, memoryLimits(await getGpu()));
+        studioPlan = { microBatch: p.microBatch, gradAccum: p.gradAccum, seqLen: p.seqLen };
+      } catch {
+        // no plan on this device: the export does not need one
+      }
+      return await exportPytorchZip({ model, dataset: data, datasetFile: f, settings: request.settings, title: request.title, initialAdapter: request.initialAdapter ?? null, studioPlan, signal });
+    } finally {
       releaseToken(token);
     }
   },

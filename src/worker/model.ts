@@ -23,6 +23,8 @@ export interface SessionModel {
   eosIds: number[];
   /** Identifies the model in run checkpoints, so a resume refuses another model. */
   key: string;
+  /** Where its files come from (an export carries the tokenizer, and the demo model, from here). */
+  files: ModelFiles;
 }
 
 export class ModelLoadError extends Error {
@@ -167,5 +169,5 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
     bytes: total,
     backend: `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`,
   };
-  return { info, spec, gpuModel, tokenizer, padId, eosIds, key: `${choice.kind}:${name}:${parameters}` };
+  return { info, spec, gpuModel, tokenizer, padId, eosIds, key: `${choice.kind}:${name}:${parameters}`, files: modelFiles };
 }

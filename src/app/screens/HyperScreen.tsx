@@ -76,6 +76,15 @@ export function HyperScreen() {
           </button>
           <button
             type="button"
+            data-testid="export-pytorch"
+            title="The same run as a Transformers + PEFT project for one or many GPUs (accelerate): train.py, configs, the rendered data"
+            disabled={!datasetReady || !modelReady || running || issues.length > 0}
+            onClick={() => void c.exportPytorch()}
+          >
+            Run on GPUs (PyTorch)…
+          </button>
+          <button
+            type="button"
             data-testid="copy-link"
             onClick={() => {
               void navigator.clipboard?.writeText(window.location.href).then(

@@ -46,6 +46,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
         <dt>LoRA</dt><dd>r {s.lora.r}, alpha {s.lora.alpha}, {s.lora.targets.join(' ')}</dd>
         <dt>training</dt><dd>lr {s.train.learningRate}, batch {s.train.batchSize}, {a.metrics.steps} steps</dd>
         <dt>loss</dt><dd>{formatLoss(a.metrics.finalLoss)} (validation {formatLoss(a.metrics.finalValidationLoss)})</dd>
+        {a.trainedWith && (<><dt>trained with</dt><dd data-testid="library-trained-with">{a.trainedWith}</dd></>)}
         <dt>dataset</dt><dd>{a.dataset ? `${a.dataset.name}, ${a.dataset.rows} rows, ${a.dataset.tokens} tokens` : a.origin === 'imported' ? 'imported' : '—'}</dd>
         <dt>size</dt><dd>{formatBytes(a.bytes)}</dd>
         <dt>saved</dt><dd>{new Date(a.createdAt).toLocaleString()}</dd>
@@ -56,6 +57,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
         <button type="button" title="adapter_config.json alone" onClick={() => void c.download(a.id, 'config')}>config</button>
         <button type="button" onClick={() => void c.tryInPlayground(a.id)}>Try</button>
         <button type="button" onClick={() => void c.continueTraining(a.id)}>Continue training</button>
+        <button type="button" title="Continue this adapter on PyTorch (Transformers + PEFT, one or many GPUs) with the current dataset" onClick={() => void c.exportPytorch(a.id)}>Run on GPUs…</button>
         <button type="button" onClick={() => setEditing(true)}>Rename</button>
         <button
           type="button"

@@ -73,7 +73,7 @@ function trainerState(globalStep: number, log: Record<string, number | string>[]
   return JSON.stringify(state, null, 2).replace(/"__NaN__"/g, 'NaN') + '\n';
 }
 
-const LOG = [
+const LOG: Record<string, number | string>[] = [
   { epoch: 0, eval_loss: 6.3, eval_perplexity: 544.6, eval_accuracy: 0.01, step: 0 },
   { epoch: 0.25, grad_norm: 1.5, learning_rate: 0.0002, loss: 6.2, step: 1 },
   { epoch: 0.5, grad_norm: '__NaN__', learning_rate: 0.00019, loss: 6.0, step: 2 },
