@@ -4,9 +4,8 @@
  * events, checkpoints and the adapter go on disk.
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { readFile, readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { applySettings, UsageError, type CliIo, type ParsedCommand } from './args';
 import { Progress } from './progress';
 import { ensureFolder, FileError, isInside, lockFolder, removeStaleTemporaries, writeFileAtomic, describeFsError } from './files';
@@ -14,18 +13,21 @@ import { nodeFiles, fromNodeFile } from '../formats/nodeSource';
 import { openModelFolder, type ModelFiles } from '../formats/modelFolder';
 import { hubFiles } from '../hub/hub';
 import { openSafetensors, serializeSafetensors } from '../formats/safetensors';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite } from '../formats/peft';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite, readPeftAdapter } from '../formats/peft';
+import { concatParts, exportGguf, exportGgufLora, exportHf, exportOnnx, mergedWeights, ONNX_VARIANTS, type ExportedFiles, type LoraAdapter, type OnnxVariant, type SourceModel } from '../formats/export/index';
+import type { ModelFolder } from '../formats/modelFolder';
 import { fromF32 } from '../formats/dtype';
 import { eosTokenIds, padTokenId } from '../formats/hfConfig';
-import { loadTokenizer, type Tokenizer } from '../data/tokenize';
-import type { DataSource } from '../data/source';
-import { loadDataset } from '../data/dataset';
+import { loadTokenizer } from '../data/tokenize';
+import { loadDataset, prepareDataset, type PrepareOptions } from '../data/dataset';
+import { describeMapping, mappingFlags, parseColumnsFlag, type ColumnMapping } from '../data/schema';
+import type { DatasetReport, RowView } from '../data/report';
 import { fromPath } from '../data/nodeSource';
 import { createNodeGpu } from '../engine/gpu/node';
 import type { Gpu } from '../engine/gpu/device';
 import { loadModel, type LoadedModel } from '../engine/model/load';
 import { uploadAdapter } from '../engine/model/model';
-import { exportAdapter, importAdapter, mergeAdapter, type ImportedAdapter } from '../engine/model/adapterFiles';
+import { exportAdapter, importAdapter, type ImportedAdapter } from '../engine/model/adapterFiles';
 import { generateTokens } from '../engine/model/generate';
 import { evaluate } from '../engine/train/evaluate';
 import { formatBytes, planRun } from '../engine/train/memory';
@@ -39,8 +41,6 @@ export const METRICS_FILE = 'metrics.jsonl';
 
 export interface OpenedModel {
   files: ModelFiles;
-  /** A local folder holding tokenizer.json and tokenizer_config.json. */
-  tokenizerDir: string;
   choice: ModelChoice;
   /** What adapter_config.json records as the base (the path as given, or the hub id). */
   baseName: string;
@@ -49,16 +49,11 @@ export interface OpenedModel {
 export async function openModel(where: string): Promise<OpenedModel> {
   if (existsSync(where)) {
     if (!statSync(where).isDirectory()) throw new UsageError(`--model ${where} is a file; give the model's folder (config.json, model.safetensors, tokenizer.json)`);
-    return { files: nodeFiles(where), tokenizerDir: where, choice: { kind: 'local', name: where }, baseName: where };
+    return { files: nodeFiles(where), choice: { kind: 'local', name: where }, baseName: where };
   }
   if (!/^[\w.-]+\/[\w.-]+$/.test(where)) throw new UsageError(`--model ${where}: no such folder (and not a hub id like "HuggingFaceTB/SmolLM2-135M")`);
   const files = hubFiles(where, { cache: null, token: process.env.HF_TOKEN });
-  const dir = await mkdtemp(join(tmpdir(), 'adapter-studio-tokenizer-'));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    const text = await files.text(f);
-    if (text !== null) await writeFile(join(dir, f), text);
-  }
-  return { files, tokenizerDir: dir, choice: { kind: 'hub', id: where }, baseName: where };
+  return { files, choice: { kind: 'hub', id: where }, baseName: where };
 }
 
 async function gpuAndModel(m: OpenedModel, p: ParsedCommand, io: CliIo): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
@@ -99,23 +94,93 @@ export function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: strin
   }
 }
 
-/** The run's dataset as `train` reads it (and `export` writes it): the same file, options and split. */
-export async function loadRunData(dataPath: string, validationPath: string | undefined, tok: Tokenizer, settings: RunSettings, vocabSize: number) {
-  return loadDataset(await fromPath(dataPath), tok, runRenderOptions(settings, vocabSize, validationPath ? { source: await fromPath(validationPath) } : undefined));
-}
+export const LORA_KEYS = ['lora.r', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.useRslora'];
 
-/** The options train renders a dataset with. */
-export function runRenderOptions(settings: RunSettings, vocabSize: number, validation?: { source: DataSource }) {
+/** The data options a command's flags and settings give (one mapping of flags to the data layer). */
+function dataOptions(p: ParsedCommand, settings: Pick<RunSettings, 'data' | 'train'>, maxLength: number, vocabSize: number, explain?: number[]): PrepareOptions {
+  const o = p.options;
+  let mapping: ColumnMapping | undefined;
+  const columns = o.string('columns');
+  const schema = o.string('schema');
+  const numbersAsText = o.string('numbers-as-text')?.split(',').map((c) => c.trim()).filter(Boolean);
+  if (columns !== undefined || schema !== undefined) {
+    try {
+      mapping = parseColumnsFlag(columns ?? '', schema, { numbersAsText });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  } else if (numbersAsText?.length) throw new UsageError('--numbers-as-text names columns of a mapping: give --columns (and --schema) with it');
   return {
-    maxLength: settings.train.maxLength,
-    seed: settings.train.seed,
-    vocabSize,
-    trainOn: settings.data.trainOn,
-    validation: validation ?? (settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined),
+    mapping, maxLength, trainOn: settings.data.trainOn, onBadRows: settings.data.onBadRows, seed: settings.train.seed, vocabSize, explain,
   };
 }
 
-export const LORA_KEYS = ['lora.r', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.useRslora'];
+/** The options `train` reads its dataset with (and `export --format pytorch` writes it with): one place, so both see the same rows. */
+export async function runDataOptions(p: ParsedCommand, settings: RunSettings, vocabSize: number, validationPath: string | undefined): Promise<PrepareOptions> {
+  return {
+    ...dataOptions(p, settings, settings.train.maxLength, vocabSize),
+    validation: validationPath ? { source: await fromPath(validationPath) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
+  };
+}
+
+/** A rendered row with its trained tokens marked ⟦…⟧ (what the loss counts). */
+function markTrained(row: RowView): string {
+  if (row.error) return `row ${row.row} (line ${row.line ?? '?'}): ${row.error}`;
+  const parts: string[] = [];
+  let open = false;
+  for (const t of row.tokens) {
+    if (t.trained && !open) parts.push('⟦');
+    if (!t.trained && open) parts.push('⟧');
+    open = t.trained;
+    parts.push(t.text);
+  }
+  if (open) parts.push('⟧');
+  const label = row.label ? `  → label ${row.label.names?.join(', ') ?? JSON.stringify(row.label.raw)}` : '';
+  return `row ${row.row} (line ${row.line ?? '?'}), ${row.tokens.length} tokens${row.truncated ? ` (cut from ${row.fullLength})` : ''}, ${row.trainedTokens} trained${label}:\n    ${parts.join('').replace(/\n/g, '\n    ')}`;
+}
+
+/** What the data layer found, as the studio's Dataset screen shows it, for a terminal. */
+function reportLines(r: DatasetReport, full: boolean): string[] {
+  const lines = [`data: ${r.file.name} (${r.file.format ?? 'unknown format'}, ${r.file.bytes.toLocaleString('en-US')} bytes)`];
+  if (r.mapping) lines.push(`schema: ${describeMapping(r.mapping)} — ${r.mappingSource === 'given' ? 'as given' : 'detected'}; to choose it: ${mappingFlags(r.mapping)}`);
+  const st = r.stats;
+  if (st) {
+    lines.push(`rows: ${st.rows} read, ${st.examples} used${st.rejected ? `, ${st.rejected} skipped` : ''}; ${st.tokens.toLocaleString('en-US')} tokens, ${st.targetTokens.toLocaleString('en-US')} trained; lengths ${st.minLength}–${st.maxLength} (mean ${st.meanLength.toFixed(1)}); ${st.truncated} cut to ${r.maxLength}`);
+  }
+  if (r.split) lines.push(`split: ${r.split.trainExamples} train / ${r.split.validationExamples} validation (${r.split.mode === 'file' ? 'a separate file' : r.split.mode === 'fraction' ? `${r.split.fraction} held out, seed ${r.split.seed}${r.split.stratified ? ', stratified by class' : ''}` : 'none'})`);
+  if (r.duplicates && (r.duplicates.count || r.duplicates.withinTrain)) lines.push(`duplicates: ${r.duplicates.count} validation rows repeat a training row${r.duplicates.withinTrain ? `, ${r.duplicates.withinTrain} repeats within training` : ''}`);
+  if (r.classes) lines.push(`task: ${r.classes.task}${r.classes.names.length ? `; classes ${r.classes.names.map((n, i) => `${n} ×${r.classes!.trainCounts[i] ?? 0}`).join(', ')}` : ''}`);
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  const errors = full ? r.errors : r.errors.slice(0, 5);
+  for (const e of errors) lines.push(`${r.ok ? 'skipped' : 'error'}: ${e.message}`);
+  if (errors.length < r.errors.length) lines.push(`… ${r.errors.length - errors.length} more (adapter-studio data shows them all)`);
+  const samples = full ? r.samples : r.samples.slice(0, 1);
+  if (samples.length) lines.push(`as the model sees it (trained tokens ⟦marked⟧):`, ...samples.map((row) => `  ${markTrained(row)}`));
+  return lines;
+}
+
+async function dataCommand(p: ParsedCommand, io: CliIo): Promise<void> {
+  const o = p.options;
+  const dataPath = o.required('data');
+  if (!existsSync(dataPath)) throw new UsageError(`data --data ${dataPath}: no such file`);
+  const m = await openModel(o.required('model'));
+  const folder = await openModelFolder(m.files);
+  const settings = applySettings('data', p.settings);
+  const tok = await loadTokenizer(m.files);
+  const show = o.string('show-rows')?.split(',').map((x) => Number(x.trim()));
+  if (show && !show.every((x) => Number.isInteger(x) && x >= 1)) throw new UsageError(`data --show-rows: "${o.string('show-rows')}" must list row numbers (1, 2, …)`);
+  const opts = dataOptions(p, settings, o.number('max-length', 512), folder.spec.vocabSize, show);
+  const valFile = o.string('validation');
+  const source = await fromPath(dataPath);
+  const prepared = await prepareDataset(source, tok, {
+    ...opts,
+    validation: valFile ? { source: await fromPath(valFile) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
+  });
+  const r = prepared.report;
+  if (o.bool('json', false)) io.out.write(JSON.stringify(r, null, 2) + '\n');
+  else io.out.write(reportLines(r, true).join('\n') + '\n');
+  if (!r.ok) throw new FileError(dataPath, r.errors[0]?.message ?? 'the dataset cannot be used');
+}
 
 async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   const o = p.options;
@@ -156,13 +221,13 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     initParams = imported.params;
     io.err.write(`starting from adapter ${dir} (r ${settings.lora.r}, alpha ${settings.lora.alpha}, dropout ${settings.lora.dropout}, ${settings.lora.targets.join(', ')})\n`);
   }
-  if (isInside(out, m.tokenizerDir) && m.choice.kind === 'local') throw new UsageError(`train --out ${out} is inside the base model's folder ${m.tokenizerDir}; choose another folder`);
+  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`train --out ${out} is inside the base model's folder ${m.baseName}; choose another folder`);
 
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const valFile = o.string('validation');
-  const data = await loadRunData(dataPath, valFile, tok, settings, spec.vocabSize);
+  const data = await loadDataset(await fromPath(dataPath), tok, await runDataOptions(p, settings, spec.vocabSize, valFile));
   const longestRow = Math.min(settings.train.maxLength, data.stats.maxLength);
-  io.err.write(`data: ${data.train.length} training examples, ${data.stats.tokens} tokens, longest ${longestRow}${data.validation ? `, ${data.validation.length} validation examples` : ''}\n`);
+  io.err.write(reportLines(data.report, false).join('\n') + '\n');
 
   const gpu = await createNodeGpu();
   io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
@@ -262,7 +327,7 @@ async function evalCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const folder = await openModelFolder(m.files);
   const spec = folder.spec;
   const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const maxLength = o.number('max-length', 512);
   const data = await loadDataset(await fromPath(dataPath), tok, { maxLength, vocabSize: spec.vocabSize });
   const { gpu, loaded } = await gpuAndModel(m, p, io);
@@ -282,7 +347,7 @@ async function generateCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const folder = await openModelFolder(m.files);
   const spec = folder.spec;
   const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   let ids: number[];
   if (o.bool('chat', false)) {
     ids = Array.from(tok.apply_chat_template([{ role: 'user', content: prompt }], { add_generation_prompt: true, tokenize: true, return_tensor: false }) as unknown as number[]);
@@ -403,44 +468,95 @@ async function checkTokenizer(dir: string, vocabSize: number, spec: { bosTokenId
   return [`tokenizer: ${tokenizerSize} ids, ${special.map(([n, id]) => `${n.replace('_token_id', '')} ${id}`).join(', ') || 'no special ids in config.json'}; ${template ? 'chat template present' : 'no chat template (pairs use the plain templates)'}`];
 }
 
-async function merge(p: ParsedCommand, io: CliIo): Promise<void> {
-  const o = p.options;
-  const modelPath = o.required('model');
-  const out = o.required('out');
-  const adapterPath = o.required('adapter');
-  const m = await openModel(modelPath);
-  if (m.choice.kind === 'local' && isInside(out, modelPath)) throw new UsageError(`merge --out ${out} is the base model's folder (or inside it): merging would overwrite the model it reads; choose another folder`);
-  if (isInside(out, adapterPath)) throw new UsageError(`merge --out ${out} is the adapter's folder (or inside it); choose another folder`);
+/** The base model with the adapter merged in, as the exporters read it (one merge: formats/export/merge.ts). */
+async function sourceModel(m: OpenedModel, adapterPath: string | undefined, outFlag: string, out: string): Promise<{ source: SourceModel; folder: ModelFolder; adapter: LoraAdapter | null }> {
+  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`${outFlag} ${out} is the base model's folder (or inside it): writing there would overwrite the model it reads; choose another folder`);
+  if (adapterPath && isInside(out, adapterPath)) throw new UsageError(`${outFlag} ${out} is the adapter's folder (or inside it); choose another folder`);
   const folder = await openModelFolder(m.files);
-  const imported = await importAdapter(folder.spec, await readAdapterFolder(adapterPath, '--adapter'));
-  const weights = new Map<string, Float32Array>();
-  for (const name of folder.tensorNames) {
+  let adapter: LoraAdapter | null = null;
+  if (adapterPath) {
+    const { config, tensors } = await readPeftAdapter(await readAdapterFolder(adapterPath, '--adapter'), folder.spec);
+    adapter = { config, tensors };
+  }
+  const textFiles = new Map<string, string>();
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja']) {
+    const text = await m.files.text(f);
+    if (text !== null) textFiles.set(f, text);
+  }
+  const base = async (name: string) => {
     const values = await folder.readTensorF32(name);
     const bad = firstNonFinite(values);
-    if (bad) throw new FileError(modelPath, `tensor "${name}" holds ${bad}: refusing to merge into a non-finite model`);
-    weights.set(name, values);
-  }
-  const merged = mergeAdapter(imported.layout, imported.params, (n) => weights.get(n)!);
-  const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Uint8Array }>();
-  for (const name of folder.tensorNames) {
-    const values = merged.get(name) ?? weights.get(name)!;
+    if (bad) throw new FileError(m.baseName, `tensor "${name}" holds ${bad}: refusing to export a non-finite model`);
+    return values;
+  };
+  const merged = mergedWeights(folder.spec, base, adapter);
+  const weights = async (name: string) => {
+    const values = await merged(name);
     const bad = firstNonFinite(values);
     if (bad) throw new FileError(out, `merged tensor "${name}" would hold ${bad}; nothing was written`);
-    tensors.set(name, { dtype: 'F32', shape: folder.tensorInfo(name).shape, data: fromF32('F32', values) });
-  }
+    return values;
+  };
+  return { source: { spec: folder.spec, config: folder.config, textFiles, weights }, folder, adapter };
+}
+
+/** Writes exported files (each a list of parts) into `out`, every file atomically, the folder locked. */
+async function writeExport(out: string, files: ExportedFiles, io: CliIo): Promise<void> {
   await ensureFolder(out);
   const release = lockFolder(out);
   try {
-    await writeFileAtomic(join(out, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }), async (back) => void (await openSafetensors(back, 'model.safetensors')));
-    await writeFileAtomic(join(out, 'config.json'), JSON.stringify({ ...folder.config, torch_dtype: 'float32' }, null, 2) + '\n');
-    for (const f of ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-      const text = await m.files.text(f);
-      if (text !== null) await writeFileAtomic(join(out, f), text);
+    await removeStaleTemporaries(out);
+    for (const [path, parts] of files) {
+      const target = join(out, path);
+      await ensureFolder(dirname(target), '--out');
+      const bytes = parts.length === 1 ? parts[0] : concatParts(parts);
+      await writeFileAtomic(target, bytes);
+      io.err.write(`  ${path} (${formatBytes(bytes.byteLength)})\n`);
     }
   } finally {
     release();
   }
-  io.err.write(`wrote merged model (${merged.size} projections merged) to ${out}\n`);
+}
+
+async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'; dtype: 'F32' }): Promise<void> {
+  const o = p.options;
+  const format = fixed?.format ?? o.required('format');
+  // A run, not a model: the PyTorch project takes the data and the run settings (cli/exportPytorch.ts).
+  if (format === 'pytorch') return (await import('./exportPytorch')).exportPytorchCommand(p, io);
+  for (const flag of ['data', 'validation', 'layers', 'init-adapter', 'bundle-model', 'schema', 'columns', 'numbers-as-text']) {
+    if (o.has(flag)) throw new UsageError(`export --${flag} is for --format pytorch (a run); --format ${format} exports a model`);
+  }
+  if (p.settings.size) throw new UsageError(`export: run settings (--${[...p.settings.keys()].map((k) => SETTING_DEFS.find((d) => d.key === k)?.cli ?? k).join(', --')}) are for --format pytorch; --format ${format} exports a model`);
+  const out = o.required('out');
+  const m = await openModel(o.required('model'));
+  const adapterPath = o.string('adapter');
+  if (!adapterPath && format === 'gguf-adapter') throw new UsageError('export --format gguf-adapter needs --adapter');
+  const { source, folder, adapter } = await sourceModel(m, adapterPath, '--out', out);
+  const quant = o.string('quant');
+  const name = o.string('name') ?? (basename(m.baseName.replace(/\/+$/, '')) || 'model');
+  let lastStage = '';
+  const onProgress = (e: { stage: string; done: number; total: number }) => {
+    if (e.stage !== lastStage && e.done % 16 === 0) io.err.write(`\r\x1b[2K${e.stage} (${e.done + 1}/${e.total})`);
+    lastStage = e.stage;
+  };
+  let files: ExportedFiles;
+  if (format === 'onnx') {
+    const variants = (quant ?? 'fp32,q8,q4').split(',').map((v) => v.trim()) as OnnxVariant[];
+    for (const v of variants) if (!(v in ONNX_VARIANTS)) throw new UsageError(`export --quant: "${v}" is not an ONNX variant (${Object.keys(ONNX_VARIANTS).join(', ')})`);
+    files = await exportOnnx(source, { variants, onProgress });
+  } else if (format === 'gguf') {
+    const type = (quant ?? 'f16') as 'f16' | 'q8_0' | 'f32';
+    if (!['f16', 'q8_0', 'f32'].includes(type)) throw new UsageError(`export --quant: "${type}" is not a GGUF type (f16, q8_0, f32)`);
+    files = await exportGguf(source, { type, name, onProgress });
+  } else if (format === 'gguf-adapter') {
+    files = await exportGgufLora(folder.spec, adapter!, source.textFiles, { name, onProgress });
+  } else if (format === 'hf') {
+    const dtype = fixed?.dtype ?? (quant as 'F32' | 'BF16' | 'F16' | undefined);
+    if (dtype && !['F32', 'BF16', 'F16'].includes(dtype)) throw new UsageError(`export --quant: "${dtype}" is not a safetensors dtype for hf (F32, BF16, F16)`);
+    files = await exportHf(source, { dtype, onProgress });
+  } else throw new UsageError(`export --format ${format}: not one of onnx, gguf, gguf-adapter, hf, pytorch`);
+  io.err.write('\r\x1b[2K');
+  await writeExport(out, files, io);
+  io.err.write(`wrote ${format} export of ${m.baseName}${adapterPath ? ` + ${adapterPath}` : ''} to ${out}\n`);
 }
 
 async function planCommand(p: ParsedCommand, io: CliIo): Promise<void> {
@@ -483,9 +599,10 @@ export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Pro
     case 'eval': return evalCommand(p, io);
     case 'generate': return generateCommand(p, io);
     case 'inspect': return inspect(p.positionals[0], p, io);
-    case 'merge': return merge(p, io);
+    case 'merge': return exportCommand(p, io, { format: 'hf', dtype: 'F32' });
+    case 'export': return exportCommand(p, io);
     case 'plan': return planCommand(p, io);
-    case 'export': return (await import('./export')).exportCommand(p, io);
+    case 'data': return dataCommand(p, io);
     default: throw new UsageError(`unknown command "${name}"`);
   }
 }

@@ -44,6 +44,7 @@ export class RenderedRowsError extends Error {
 export function rowSource(n: Normalized, opts: Pick<RenderOptions, 'pairFormat'>): RowSource {
   if (n.kind === 'chat') return { kind: 'chat', messages: n.messages.map((m) => ({ role: m.role, content: m.content })), trainFrom: n.trainFrom };
   if (n.kind === 'text') return { kind: 'text', text: n.text };
+  if (n.kind === 'classify') throw new RenderedRowsError('classification rows are not language-model rows: they export with the encoder family');
   if (opts.pairFormat === 'chat') {
     const messages: ChatMessage[] = [...(n.system ? [{ role: 'system' as const, content: n.system }] : []), { role: 'user', content: n.instruction ?? n.prompt }, { role: 'assistant', content: n.response }];
     return { kind: 'chat', messages, trainFrom: 0 };
@@ -64,6 +65,9 @@ function sameExample(a: Example, b: Example): boolean {
   return true;
 }
 
+/** The run's examples, with the file row of each when the store knows it (0: unknown). */
+export type RowDataset = TokenDataset & { rowOf?(i: number): number };
+
 export interface RenderedRowsOptions {
   /** The training file, and the validation file when the run had one. */
   source: DataSource;
@@ -72,16 +76,16 @@ export interface RenderedRowsOptions {
   mapping: ColumnMapping;
   /** The options the run's examples were rendered with. */
   render: RenderOptions;
-  /** The run's examples. */
-  train: TokenDataset;
-  validation: TokenDataset | null;
+  /** The run's examples (a TokenStore also names the row of each). */
+  train: RowDataset;
+  validation: RowDataset | null;
   signal?: AbortSignal;
 }
 
 /** Every example of the run, in file order (train and validation interleaved as in the file), with its source. */
 export async function* renderedRows(o: RenderedRowsOptions): AsyncGenerator<RenderedRow> {
   const validation = o.validation;
-  const walk = async function* (source: DataSource, stores: { split: 'train' | 'validation'; data: TokenDataset }[]): AsyncGenerator<RenderedRow> {
+  const walk = async function* (source: DataSource, stores: { split: 'train' | 'validation'; data: RowDataset }[]): AsyncGenerator<RenderedRow> {
     const next = stores.map(() => 0);
     for await (const item of readRows(source)) {
       o.signal?.throwIfAborted();
@@ -96,7 +100,17 @@ export async function* renderedRows(o: RenderedRowsOptions): AsyncGenerator<Rend
         if (e instanceof DatasetError) continue; // the run skipped it too (or its load failed: then there are no stores)
         throw e;
       }
-      const k = stores.findIndex((s, j) => next[j] < s.data.length && sameExample(s.data.get(next[j]), example));
+      // The stores name each example's row (TokenStore.rowOf) when they can: then the row decides the split, and
+      // the tokens must agree; otherwise the tokens decide (equal tokens are the same training either way).
+      const k = stores.findIndex((s, j) => {
+        if (next[j] >= s.data.length) return false;
+        const row = s.data.rowOf?.(next[j]);
+        if (row) return row === item.row;
+        return sameExample(s.data.get(next[j]), example);
+      });
+      if (k >= 0 && !sameExample(stores[k].data.get(next[k]), example)) {
+        throw new RenderedRowsError(`${source.name} row ${item.row}${item.line ? ` (line ${item.line})` : ''} renders to other tokens than the run's: the tokenizer or the render options differ from the run's`);
+      }
       if (k < 0) {
         throw new RenderedRowsError(
           `${source.name} row ${item.row}${item.line ? ` (line ${item.line})` : ''} renders to tokens the run does not hold next: the file, the tokenizer or the render options differ from the run's`,

@@ -30,6 +30,9 @@ export type Checkpointing = (typeof CHECKPOINTING)[number];
 export const TRAIN_ON = ['response', 'all'] as const;
 export type TrainOn = (typeof TRAIN_ON)[number];
 
+export const BAD_ROWS = ['stop', 'skip'] as const;
+export type BadRows = (typeof BAD_ROWS)[number];
+
 /** A base model the studio can load. Local folders cannot travel in a link, so they are never encoded. */
 export type ModelChoice = { kind: 'demo' } | { kind: 'hub'; id: string } | { kind: 'local'; name: string };
 
@@ -73,6 +76,8 @@ export interface DataSettings {
   trainOn: TrainOn;
   /** Fraction of the rows held out for validation (0: none, unless a validation file is given). */
   validationFraction: number;
+  /** Rows that cannot be read or rendered: stop (list them) or skip them and count. */
+  onBadRows: BadRows;
 }
 
 export interface EvalSettings {
@@ -112,7 +117,7 @@ export const DEFAULT_SETTINGS: RunSettings = {
     packing: false,
     gradientCheckpointing: 'auto',
   },
-  data: { trainOn: 'response', validationFraction: 0.1 },
+  data: { trainOn: 'response', validationFraction: 0.1, onBadRows: 'stop' },
   eval: { evalInterval: 10, logInterval: 10, checkpointInterval: 10 },
 };
 
@@ -189,6 +194,7 @@ export const SETTING_DEFS: readonly SettingDef[] = [
   { kind: 'bool', key: 'train.packing', group: 'train', name: 'packing', label: 'Packing', help: 'Pack several short rows into one (attention stays within each).', cli: 'packing', url: 'packing' },
   { kind: 'choice', key: 'train.gradientCheckpointing', group: 'train', name: 'gradientCheckpointing', label: 'Gradient checkpointing', help: 'Recompute activations in backward to save memory (auto: when needed).', cli: 'gradient-checkpointing', url: 'gc', choices: CHECKPOINTING },
   { kind: 'choice', key: 'data.trainOn', group: 'data', name: 'trainOn', label: 'Train on', help: 'Which tokens the loss counts: the responses only, or every token.', cli: 'train-on', url: 'trainon', choices: TRAIN_ON },
+  { kind: 'choice', key: 'data.onBadRows', group: 'data', name: 'onBadRows', label: 'Bad rows', help: 'Rows that cannot be read or rendered: stop and list them, or skip them and count.', cli: 'on-bad-rows', url: 'badrows', choices: BAD_ROWS },
   num('data', 'validationFraction', { label: 'Validation split', help: 'Fraction of the rows held out to measure validation loss.', cli: 'val-fraction', url: 'valfrac', integer: false, min: 0, max: 0.5, step: 0.01, slider: true }),
   num('eval', 'evalInterval', { label: 'Validate every', help: 'Validation metrics every N optimizer steps, and at the end.', cli: 'eval-every', url: 'eval', integer: true, min: 0, max: 1_000_000, step: 1, zero: 'only at the end', slider: false, unit: 'steps' }),
   num('eval', 'logInterval', { label: 'Log every', help: 'A logged metrics line every N optimizer steps.', cli: 'log-every', url: 'log', integer: true, min: 1, max: 1_000_000, step: 1, slider: false, unit: 'steps' }),

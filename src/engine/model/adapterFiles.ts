@@ -1,11 +1,11 @@
 /**
  * The engine's adapter in and out of PEFT's folder format (formats/peft.ts is the one validator of
- * the files), and merging an adapter into the base weights (W' = W + s·B·A).
+ * the files). Merging into the base weights is formats/export/merge.ts.
  */
 import type { ModelSpec } from '../../formats/hfConfig';
 import { type LoraConfig, readPeftAdapter, writePeftAdapter } from '../../formats/peft';
 import type { ByteSource } from '../../formats/byteSource';
-import { type AdapterLayout, type LoraSettings, LoraConfigError, adapterFromTensors, adapterTensors, mergeSlot } from './lora';
+import { type AdapterLayout, type LoraSettings, LoraConfigError, adapterFromTensors, adapterTensors } from './lora';
 import { llamaAdapterLayout } from './llama';
 
 export type AdapterFiles = { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string };
@@ -48,17 +48,4 @@ export async function importAdapter(spec: ModelSpec, files: { 'adapter_model.saf
   const settings = fromPeftConfig(config);
   const layout = llamaAdapterLayout(spec, settings);
   return { settings, layout, params: adapterFromTensors(layout, tensors), config };
-}
-
-/**
- * Returns the merged projection weights W + s·B·A [out, in] by HF name (only the adapted ones);
- * every other tensor of the base model is unchanged.
- */
-export function mergeAdapter(layout: AdapterLayout, params: ArrayLike<number>, read: (name: string) => Float32Array): Map<string, Float32Array> {
-  const merged = new Map<string, Float32Array>();
-  for (const slot of layout.slots) {
-    const name = `${slot.path}.weight`;
-    merged.set(name, mergeSlot(slot, layout.scale, params, read(name)));
-  }
-  return merged;
 }

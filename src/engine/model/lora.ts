@@ -128,17 +128,3 @@ export function adapterFromTensors(layout: AdapterLayout, tensors: Map<string, F
   }
   return params;
 }
-
-/** W' = W + s·B·A for one slot (merging an adapter into its base weight, [out, in] row-major). */
-export function mergeSlot(slot: LoraSlot, scale: number, params: ArrayLike<number>, w: Float32Array): Float32Array {
-  const out = Float32Array.from(w);
-  const { in: IN, out: OUT, r: R } = slot;
-  for (let o = 0; o < OUT; o++) {
-    for (let k = 0; k < IN; k++) {
-      let acc = 0;
-      for (let r = 0; r < R; r++) acc += params[slot.offsetB + o * R + r] * params[slot.offsetA + r * IN + k];
-      out[o * IN + k] += scale * acc;
-    }
-  }
-  return out;
-}

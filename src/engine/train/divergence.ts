@@ -2,11 +2,12 @@
  * Watches a run for divergence from the step scalars alone (no readback of parameters), and says
  * what it saw. A run is diverging when any of these holds:
  *   - updates cannot be applied: SKIPS steps in a row had a non-finite loss, gradient norm or update;
- *   - parameter magnitudes explode: ‖p‖ grew PARAM_GROWTH× above its value after the first step;
+ *   - parameter magnitudes explode: ‖p‖ grew PARAM_GROWTH× above its value when the run started;
  *   - gradient norms explode: RUN_LENGTH steps in a row above NORM_GROWTH× the median of the first
  *     steps' norms;
  *   - the loss rises: RUN_LENGTH logged intervals in a row above LOSS_GROWTH× the best one (and at
- *     least 1 nat above it), after at least 3 intervals.
+ *     least 1 nat above it), or back at or above where the run started after it had improved — the
+ *     run has lost what it learned (after at least 3 intervals).
  * Thresholds are loose on purpose: ordinary noisy training never comes near them.
  */
 import type { StepReport } from './trainer';
@@ -20,23 +21,26 @@ const EARLY_STEPS = 10;
 
 export class DivergenceWatch {
   private skipStreak = 0;
-  private firstParamNorm: number | null = null;
+  private readonly firstParamNorm: number;
   private earlyNorms: number[] = [];
   private normStreak = 0;
   private bestLoss = Infinity;
+  private firstLoss = NaN;
   private losses = 0;
   private lossStreak = 0;
+
+  /** `initialParamNorm`: ‖p‖ of the trainable parameters before the first step of this run. */
+  constructor(initialParamNorm: number) {
+    this.firstParamNorm = Math.max(initialParamNorm, 1e-3);
+  }
 
   /** Why the run diverged at this step, or null. */
   step(r: Pick<StepReport, 'step' | 'skipped' | 'reasons' | 'gradNorm' | 'paramNorm'>): string | null {
     this.skipStreak = r.skipped ? this.skipStreak + 1 : 0;
     if (this.skipStreak >= SKIPS) return `${this.skipStreak} steps in a row could not be applied (${r.reasons.join('; ')})`;
     if (r.skipped) return null;
-    if (Number.isFinite(r.paramNorm)) {
-      if (this.firstParamNorm === null) this.firstParamNorm = Math.max(r.paramNorm, 1e-6);
-      else if (r.paramNorm > PARAM_GROWTH * this.firstParamNorm) {
-        return `the adapter's parameter norm grew from ${this.firstParamNorm.toPrecision(3)} to ${r.paramNorm.toPrecision(3)} (×${PARAM_GROWTH} or more)`;
-      }
+    if (Number.isFinite(r.paramNorm) && r.paramNorm > PARAM_GROWTH * this.firstParamNorm) {
+      return `the adapter's parameter norm grew from ${this.firstParamNorm.toPrecision(3)} to ${r.paramNorm.toPrecision(3)} (×${PARAM_GROWTH} or more)`;
     }
     if (Number.isFinite(r.gradNorm)) {
       if (this.earlyNorms.length < EARLY_STEPS) this.earlyNorms.push(r.gradNorm);
@@ -54,10 +58,15 @@ export class DivergenceWatch {
   log(loss: number): string | null {
     if (!Number.isFinite(loss)) return null;
     this.losses++;
-    const rising = this.losses > 3 && loss > LOSS_GROWTH * this.bestLoss && loss > this.bestLoss + 1;
+    if (Number.isNaN(this.firstLoss)) this.firstLoss = loss;
+    const exploded = loss > LOSS_GROWTH * this.bestLoss && loss > this.bestLoss + 1;
+    const undone = this.bestLoss < this.firstLoss - 0.1 && loss >= this.firstLoss;
+    const rising = this.losses > 3 && (exploded || undone);
     this.lossStreak = rising ? this.lossStreak + 1 : 0;
     this.bestLoss = Math.min(this.bestLoss, loss);
-    if (this.lossStreak >= RUN_LENGTH) return `the loss rose to ${loss.toFixed(4)} from its best ${this.bestLoss.toFixed(4)} over ${this.lossStreak} logged intervals`;
+    if (this.lossStreak >= RUN_LENGTH) {
+      return `the loss rose to ${loss.toFixed(4)} from its best ${this.bestLoss.toFixed(4)} (it started at ${this.firstLoss.toFixed(4)}) over ${this.lossStreak} logged intervals`;
+    }
     return null;
   }
 }

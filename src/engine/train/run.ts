@@ -178,7 +178,7 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
   let finalEval: EvalResult | null = null;
   let finalLoss: number | null = null;
   let stepEma: number | null = null;
-  const watch = new DivergenceWatch();
+  const watch = new DivergenceWatch(trainer.initialParamNorm);
   const interval = { loss: 0, targets: 0, gradNorm: 0, steps: 0 };
   try {
     await emit({ type: 'plan', plan, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, resumedAt: trainer.step });

@@ -18,6 +18,12 @@ import { type AdapterLayout, initAdapter } from '../model/lora';
 import type { TrainState } from '../../formats/checkpoint';
 import { learningRate, warmupSteps } from './schedule';
 
+function norm(values: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i] * values[i];
+  return Math.sqrt(s);
+}
+
 export class TrainError extends Error {
   constructor(message: string) {
     super(`TrainError: ${message}`);
@@ -100,6 +106,8 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
   private knownSkipped: number;
   private finished = false;
   private lastDone = performance.now();
+  /** ‖p‖ of the trainable parameters when this run (or resume) started. */
+  readonly initialParamNorm: number;
 
   constructor(
     readonly model: TrainableModel<D, B>,
@@ -136,6 +144,7 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
       this.knownSkipped = resume.skippedSteps;
       this.knownApplied = resume.step - resume.skippedSteps;
       this.optimizer.load({ params: resume.params, m: resume.m, v: resume.v, applied: this.knownApplied, skipped: this.knownSkipped, rolledBack: resume.rolledBackSteps });
+      this.initialParamNorm = norm(resume.params);
     } else {
       const params = options.initParams ?? initAdapter(this.layout, t.seed);
       if (params.length !== this.layout.size) throw new TrainError(`initial adapter has ${params.length} values, this configuration needs ${this.layout.size}`);
@@ -143,6 +152,7 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
       this.knownApplied = 0;
       this.knownSkipped = 0;
       this.optimizer.load({ params });
+      this.initialParamNorm = norm(params);
     }
     this.adapter = { layout: this.layout, params: this.optimizer.params, grads: this.optimizer.grads };
     this.ring = new ReadbackRing(model.gpu, STEP_CONTROL_BYTES, MAX_IN_FLIGHT + 1, 'step scalars');

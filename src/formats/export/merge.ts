@@ -1,8 +1,7 @@
 /**
  * The merged model an export writes: W' = W + s·B·A for every adapted projection (s = alpha/r, or
- * alpha/√r with rsLoRA, per module as PEFT computes it), every other tensor unchanged. The same
- * arithmetic as the engine's mergeAdapter, on PEFT-named tensors, so the exporters need nothing
- * from the engine.
+ * alpha/√r with rsLoRA, per module as PEFT computes it), every other tensor unchanged, on
+ * PEFT-named tensors. The only merge: the CLI's `merge` and every export use it.
  */
 import { moduleGroup, moduleShape, type ModelSpec } from '../hfConfig';
 import { expectedAdapterTensors, loraScale, type LoraConfig } from '../peft';

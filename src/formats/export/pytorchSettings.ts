@@ -70,6 +70,11 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
     target: 'the labels of the exported rows (-100 where the studio did not train)',
     note: 'applied when the studio rendered the rows; recorded here for the reader',
   },
+  'data.onBadRows': {
+    name: 'ON_BAD_ROWS',
+    target: 'the exported rows (skipped rows are not in data/)',
+    note: 'applied when the studio read the file; recorded here for the reader',
+  },
   'data.validationFraction': {
     name: 'VALIDATION_FRACTION',
     target: 'data/validation.jsonl (the studio\'s own split)',

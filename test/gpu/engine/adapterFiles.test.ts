@@ -8,7 +8,9 @@ import { LlamaGpu, type GpuAdapter } from '../../../src/engine/model/llama';
 import { uploadAdapter } from '../../../src/engine/model/model';
 import { llamaAdapterLayout } from '../../../src/engine/model/llama';
 import { TARGET_MODULES } from '../../../src/settings/settings';
-import { exportAdapter, importAdapter, mergeAdapter } from '../../../src/engine/model/adapterFiles';
+import { exportAdapter, importAdapter } from '../../../src/engine/model/adapterFiles';
+import { mergedWeights as mergeWeights } from '../../../src/formats/export/merge';
+import { readPeftAdapter } from '../../../src/formats/peft';
 import { llamaReference } from '../../../src/engine/model/llama.ref';
 import { batchFromIds, type MicroBatch } from '../../../src/engine/model/types';
 import { expectClose } from '../../helpers/compare';
@@ -71,10 +73,9 @@ describe('adapter files and merging on generated checkpoints', () => {
 
       const weights = new Map<string, Float32Array>();
       for (const name of ckpt.tensorNames) weights.set(name, await ckpt.readTensorF32(name));
-      const merged = mergeAdapter(layout, params, (n) => weights.get(n)!);
-      expect(merged.size).toBe(7);
-      const mergedWeights = new Map([...weights, ...merged]);
-      const mergedModel = await LlamaGpu.load(gpu, spec, async (n) => mergedWeights.get(n)!, { f16: false });
+      // The exporters' merge (the one merge: W + s·B·A on the PEFT files) runs the same as the live adapter.
+      const read = mergeWeights(spec, (n) => weights.get(n)!, await readPeftAdapter(files, spec));
+      const mergedModel = await LlamaGpu.load(gpu, spec, async (n) => read(n), { f16: false });
       const mergedLogits = await logitsOf(mergedModel, batch, null);
       const cmp = expectClose(mergedLogits, liveLogits, { atol: 1e-4, rtol: 1e-4 }, 'merged vs unmerged logits');
       console.log(`[adapter] ${architecture}: merged vs unmerged logits max abs error ${cmp.maxAbs.toExponential(2)}`);

@@ -90,10 +90,11 @@ describe('nothing poisoned passes as success', () => {
     const out = join(dir, 'diverged');
     const r = await run(['train', '--model', 'public/models/demo', '--data', data, '--out', out, '--steps', '40', '--batch-size', '2', '--max-length', '32',
       '--lr', '1', '--max-grad-norm', '0', '--targets', 'q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj', '--rank', '64', '--alpha', '4096',
-      '--save-every', '1', '--val-fraction', '0']);
+      '--save-every', '1', '--log-every', '5', '--val-fraction', '0']);
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(/DivergedError: training diverged at step \d+: .*the last checkpoint is kept/);
     expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
+    expect(existsSync(join(out, 'checkpoint.ascp'))).toBe(true);
   });
 
   it('an invalid setting is refused before anything runs, never clamped', async () => {

@@ -3,7 +3,7 @@
  * (safetensors rules, config → spec, every tensor) with exactly the merged weights, sharded or not.
  */
 import { describe, expect, it } from 'vitest';
-import { memoryFiles, openCheckpoint } from '../../../src/formats/checkpoint';
+import { memoryFiles, openModelFolder } from '../../../src/formats/modelFolder';
 import { concatParts } from '../../../src/formats/export/gguf/format';
 import { exportHf } from '../../../src/formats/export';
 import { fromF32, toF32 } from '../../../src/formats/dtype';
@@ -19,7 +19,7 @@ describe('merged Hugging Face checkpoint', () => {
       if (maxShardBytes) expect([...mem.keys()].filter((k) => k.startsWith('model-')).length).toBeGreaterThan(1);
       else expect(mem.has('model.safetensors')).toBe(true);
       expect(mem.has('tokenizer.json') && mem.has('tokenizer_config.json')).toBe(true);
-      const ckpt = await openCheckpoint(memoryFiles(mem, label));
+      const ckpt = await openModelFolder(memoryFiles(mem, label));
       expect(ckpt.spec).toEqual({ ...m.spec, torchDtype: dtype === 'BF16' ? 'bfloat16' : 'float32' });
       for (const [name, w] of m.merged) {
         const want = dtype === 'F32' ? w : toF32(dtype, fromF32(dtype, w));

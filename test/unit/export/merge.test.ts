@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mergedWeights } from '../../../src/formats/export/merge';
-import { adapterFromTensors, adapterLayout } from '../../../src/engine/model/lora';
+import { adapterFromTensors } from '../../../src/engine/model/lora';
+import { llamaAdapterLayout as adapterLayout } from '../../../src/engine/model/llama';
 import { referenceLogits } from '../../../src/engine/model/llama.ref';
 import { batchFromIds } from '../../../src/engine/model/types';
 import { maxAbsDiff, testAdapter, testModel } from './fixtures';

@@ -14,9 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../../src/cli/main';
-import { applySettings, parseCommand } from '../../../src/cli/args';
+import { applySettings, parseCommand, type ParsedCommand } from '../../../src/cli/args';
 import { COMMANDS } from '../../../src/cli/main';
-import { loadRunData } from '../../../src/cli/commands';
+import { runDataOptions } from '../../../src/cli/commands';
+import { loadDataset } from '../../../src/data/dataset';
+import { fromPath } from '../../../src/data/nodeSource';
+import { nodeFiles } from '../../../src/formats/nodeSource';
+import type { ModelFiles } from '../../../src/formats/modelFolder';
 import { loadTokenizer } from '../../../src/data/tokenize';
 import { renderExample } from '../../../src/data/tokenize';
 import { sourceToNormalized, type RowSource } from '../../../src/data/renderedRows';
@@ -86,13 +90,15 @@ describe('adapter-studio export --format pytorch on the demo run', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pytorch-export-'));
   const out = join(dir, 'run');
   let settings: RunSettings;
+  let parsed: ParsedCommand;
+  const runData = async () => loadDataset(await fromPath(SAMPLE), await loadTokenizer(nodeFiles(DEMO_MODEL_DIR)), await runDataOptions(parsed, settings, 512, undefined));
 
   beforeAll(async () => {
     const t = io();
     const code = await main(['export', '--format', 'pytorch', '--model', 'public/models/demo', '--data', SAMPLE, '--out', out, '--bundle-model', '--layers', '0,1', ...FLAGS], t.io);
     expect(t.text.err.includes('error:') ? t.text.err : '').toBe('');
     expect(code).toBe(0);
-    const parsed = parseCommand(COMMANDS.export, ['--format', 'pytorch', ...FLAGS]);
+    parsed = parseCommand(COMMANDS.export, ['--format', 'pytorch', ...FLAGS]);
     const base = applySettings('export', parsed.settings, { ...DEFAULT_SETTINGS, model: { kind: 'local', name: 'public/models/demo' } });
     settings = { ...base, lora: { ...base.lora, layers: [0, 1] } };
   });
@@ -155,7 +161,7 @@ print(json.dumps(out))
   });
 
   it('train.py --check-only accepts the data and keeps the effective batch on 1, 2 and 4 processes; 3 is refused', async () => {
-    const data = await loadRunData(SAMPLE, undefined, await loadTokenizer(DEMO_MODEL_DIR), settings, 512);
+    const data = await runData();
     let targets = 0;
     for (let i = 0; i < data.train.length; i++) {
       const m = data.train.get(i).lossMask;
@@ -182,8 +188,23 @@ print(json.dumps(out))
   });
 
   it('the exported rows, rendered again with the exported tokenizer and template, are the run\'s tokens and loss masks', async () => {
-    const data = await loadRunData(SAMPLE, undefined, await loadTokenizer(DEMO_MODEL_DIR), settings, 512);
-    const exportedTok = await loadTokenizer(join(out, 'tokenizer'));
+    const data = await runData();
+    // The template comes from chat_template.jinja alone: tokenizer_config.json is read without its copy.
+    const folder = nodeFiles(join(out, 'tokenizer'));
+    const withoutTemplate: ModelFiles = {
+      ...folder,
+      name: folder.name,
+      text: async (f) => {
+        const text = await folder.text(f);
+        if (f !== 'tokenizer_config.json' || text === null) return text;
+        const config = JSON.parse(text);
+        delete config.chat_template;
+        return JSON.stringify(config);
+      },
+      source: (f) => folder.source(f),
+    };
+    const exportedTok = await loadTokenizer(withoutTemplate);
+    expect((exportedTok as { chat_template?: unknown }).chat_template).toBe(readFileSync(join(out, 'tokenizer/chat_template.jinja'), 'utf8'));
     for (const [file, store] of [['data/train.jsonl', data.train], ['data/validation.jsonl', data.validation!]] as [string, TokenStore][]) {
       const rows = readJsonl(join(out, file));
       expect(rows.length).toBe(store.length);

@@ -11,7 +11,7 @@
 import { moduleGroup, moduleShape, type ModelSpec } from '../../hfConfig';
 import { expectedAdapterTensors, loraScale, rankOf } from '../../peft';
 import { expectedTensors } from '../../weightMap';
-import { ropeInvFreq } from '../../../engine/kernels/rope/invFreq';
+import { ropeInvFreq } from '../../rope';
 import { checkAdapter, type LoraAdapter } from '../merge';
 import { ExportError, type ProgressCallback, type SourceModel } from '../types';
 import { GgmlType, kv, writeGguf, type GgufTensor, type GgufValue } from './format';

@@ -20,7 +20,7 @@
  * RMSNorm and softmax run in f32 in the f16 variants, as HF does; RoPE's cos/sin are computed in f32.
  */
 import type { ModelSpec } from '../../hfConfig';
-import { ropeInvFreq } from '../../../engine/kernels/rope/invFreq';
+import { ropeInvFreq } from '../../rope';
 import { ExportError, type WeightReader } from '../types';
 import { DT, GraphBuilder, encodeFloats, type DataType } from './graph';
 import { quantizeInt8PerChannel, quantizeInt8Rows, quantizeQ4Blocks, Q4_BLOCK, roundToF16, transpose } from './quantize';

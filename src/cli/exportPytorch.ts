@@ -1,22 +1,21 @@
 /**
- * adapter-studio export --format <format>: a run (model, data, settings, optionally an adapter to
- * continue) written out for another stack. One command, one --format option: each format is a
- * function here, over an exporter of src/formats/export.
- *
- *   pytorch   a Transformers + PEFT project (train.py, accelerate configs, the rows as this run
- *             renders them) that trains the same adapter on GPUs (src/formats/export/pytorch.ts)
+ * adapter-studio export --format pytorch: a run (model, data, settings, optionally an adapter to
+ * continue) as a Transformers + PEFT project (train.py, accelerate configs, the rows as this run
+ * renders them) that trains the same adapter on GPUs (src/formats/export/pytorch.ts). The other
+ * formats of `export` (models, not runs) are in commands.ts.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { zipSync } from 'fflate';
 import { applySettings, UsageError, type CliIo, type ParsedCommand } from './args';
-import { loadRunData, openModel, parseLayers, readAdapterFolder, refuseConflicts, LORA_KEYS } from './commands';
+import { openModel, parseLayers, readAdapterFolder, refuseConflicts, runDataOptions, LORA_KEYS } from './commands';
 import { ensureFolder, FileError, isInside, writeFileAtomic } from './files';
 import { openModelFolder } from '../formats/modelFolder';
 import { padTokenId } from '../formats/hfConfig';
 import { importAdapter } from '../engine/model/adapterFiles';
 import { loadTokenizer } from '../data/tokenize';
+import { loadDataset } from '../data/dataset';
 import { fromPath } from '../data/nodeSource';
 import { renderedRows } from '../data/renderedRows';
 import { exportPytorch } from '../formats/export/pytorch';
@@ -24,18 +23,6 @@ import { concatParts } from '../formats/export/gguf/format';
 import type { ExportedFiles } from '../formats/export/types';
 import { parseTrainerState } from '../formats/trainerState';
 import { DEFAULT_SETTINGS, type RunSettings } from '../settings/settings';
-
-export const EXPORT_FORMATS = ['pytorch'] as const;
-
-export async function exportCommand(p: ParsedCommand, io: CliIo): Promise<void> {
-  const format = p.options.required('format');
-  switch (format) {
-    case 'pytorch':
-      return exportPytorchCommand(p, io);
-    default:
-      throw new UsageError(`export --format ${format}: not one of ${EXPORT_FORMATS.join(', ')}`);
-  }
-}
 
 /** Files a model folder holds that train.py needs (weights, configs, tokenizer), when it travels with the export. */
 const MODEL_FILE = /^(config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|chat_template\.jinja|model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json)$/;
@@ -82,7 +69,7 @@ export async function writeExport(files: ExportedFiles, out: string): Promise<st
   return `${out}/ (${files.size} files)`;
 }
 
-async function exportPytorchCommand(p: ParsedCommand, io: CliIo): Promise<void> {
+export async function exportPytorchCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const o = p.options;
   const modelArg = o.required('model');
   const dataPath = o.required('data');
@@ -105,9 +92,11 @@ async function exportPytorchCommand(p: ParsedCommand, io: CliIo): Promise<void> 
     initAdapter = { name: basename(resolve(initDir)), steps: await adapterSteps(initDir), adapterModel: files['adapter_model.safetensors'], adapterConfig: files['adapter_config.json'] };
   }
 
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const valFile = o.string('validation');
-  const data = await loadRunData(dataPath, valFile, tok, settings, spec.vocabSize);
+  const options = await runDataOptions(p, settings, spec.vocabSize, valFile);
+  const data = await loadDataset(await fromPath(dataPath), tok, options);
+  if (data.mapping.kind === 'classification') throw new UsageError('export --format pytorch: classification runs export once the encoder (BERT) family is in the studio; this exports causal-LM runs');
   io.err.write(`data: ${data.train.length} training examples${data.validation ? `, ${data.validation.length} validation examples` : ''}, ${data.stats.tokens} tokens\n`);
 
   const tokenizerFiles = new Map<string, string>();
@@ -132,13 +121,13 @@ async function exportPytorchCommand(p: ParsedCommand, io: CliIo): Promise<void> 
       validationSource: valFile ? await fromPath(valFile) : undefined,
       tokenizer: tok,
       mapping: data.mapping,
-      render: { maxLength: settings.train.maxLength, trainOn: settings.data.trainOn },
+      render: { maxLength: options.maxLength, trainOn: options.trainOn, pairFormat: options.pairFormat },
       train: data.train,
       validation: data.validation ?? null,
     }),
     decode: (ids) => tok.decode(ids, { skip_special_tokens: false }),
     dataset: { name: basename(dataPath), schema: data.mapping.kind },
-    render: { maxLength: settings.train.maxLength, trainOn: settings.data.trainOn, pairFormat: 'template' },
+    render: { maxLength: settings.train.maxLength, trainOn: options.trainOn ?? 'response', pairFormat: options.pairFormat ?? 'template' },
     initAdapter,
   });
   const where = await writeExport(files, out);
