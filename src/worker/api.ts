@@ -21,7 +21,7 @@ import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
 import { generate } from './generate';
 import { exportPytorchZip } from './exportPytorch';
-import type { DatasetInfo, GenerateOptions, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
+import type { DatasetInfo, DatasetOptions, GenerateOptions, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
 
 export type GpuStatus =
   | { ok: true; adapter: AdapterDescription; features: GpuFeatures; limits: GpuLimits }
@@ -53,13 +53,15 @@ interface Session {
   model: SessionModel | null;
   dataset: PreparedDataset | null;
   /** The last dropped file and how it was read (re-read when max length or the model changes). */
-  datasetFile: { file: Blob; name: string; mapping: ColumnMapping | null; maxLength: number; seed: number; modelKey: string | null } | null;
+  datasetFile: { file: Blob; name: string; mapping: ColumnMapping | null; maxLength: number; seed: number; validationFraction: number; trainOn: string; options: DatasetOptions; modelKey: string | null } | null;
   run: RunControl | null;
   /** The adapter the playground's "tuned" side uses. */
   tuned: { adapter: GpuAdapter & { destroy(): void }; layout: AdapterLayout; label: string } | null;
+  /** The settings the last `train` call received, as it received them (browser tests compare them with the fields). */
+  lastTrainSettings: RunSettings | null;
 }
 
-const session: Session = { model: null, dataset: null, datasetFile: null, run: null, tuned: null };
+const session: Session = { model: null, dataset: null, datasetFile: null, run: null, tuned: null, lastTrainSettings: null };
 
 function requireModel(): SessionModel {
   if (!session.model) throw new WorkerStateError('no model is loaded (load one on the Model screen)');
@@ -80,13 +82,25 @@ function memoryLimits(gpu: Gpu): PlanLimits {
   return { budgetBytes: Math.min(gpu.limits.maxBufferSize * 4, (deviceMemoryGiB ?? 8) * 2 ** 30 * 0.5), maxBufferSize: gpu.limits.maxBufferSize };
 }
 
+/** The data layer's skip policy and validation split for a read (worker/dataset.ts passes them on to it). */
+function datasetPolicy(settings: RunSettings, options: DatasetOptions) {
+  return {
+    trainOn: settings.data.trainOn,
+    onBadRows: options.onBadRows ?? settings.data.onBadRows,
+    validationFraction: options.validationFile ? 0 : settings.data.validationFraction,
+    validationFile: options.validationFile ?? null,
+  };
+}
+
 async function ensureDataset(settings: RunSettings, signal: AbortSignal): Promise<PreparedDataset> {
   const f = session.datasetFile;
   if (!f) throw new WorkerStateError('no dataset is loaded (drop one on the Dataset screen)');
   const model = requireModel();
-  if (session.dataset && f.maxLength === settings.train.maxLength && f.seed === settings.train.seed && f.modelKey === model.key) return session.dataset;
-  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: model.tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, signal });
-  session.datasetFile = { ...f, maxLength: settings.train.maxLength, seed: settings.train.seed, modelKey: model.key };
+  const same = f.maxLength === settings.train.maxLength && f.seed === settings.train.seed && f.validationFraction === settings.data.validationFraction
+    && f.trainOn === settings.data.trainOn && f.modelKey === model.key;
+  if (session.dataset && same) return session.dataset;
+  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: model.tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model.spec.vocabSize, signal, ...datasetPolicy(settings, f.options) });
+  session.datasetFile = { ...f, maxLength: settings.train.maxLength, seed: settings.train.seed, validationFraction: settings.data.validationFraction, trainOn: settings.data.trainOn, modelKey: model.key };
   return session.dataset;
 }
 
@@ -124,13 +138,23 @@ export const workerApi = {
     abortToken(token);
   },
 
-  /** Loads a base model onto the GPU (replacing the current one), reporting download progress. */
-  async loadModel(choice: ModelChoice, pageUrl: string, files: File[] | undefined, onProgress: (p: LoadProgress) => void, token?: string): Promise<ModelInfo> {
+  /**
+   * Loads a base model onto the GPU, reporting download progress. The new model loads beside the
+   * current one, which stays in use (planning, generation) until the new one is ready; only then
+   * are they swapped, so a failed or cancelled load leaves the working model as it was.
+   * `access.token` is a Hugging Face token for gated repositories (kept for this call only).
+   */
+  async loadModel(choice: ModelChoice, pageUrl: string, files: File[] | undefined, onProgress: (p: LoadProgress) => void, token?: string, access?: { token?: string }): Promise<ModelInfo> {
     const signal = signalFor(token);
     try {
       if (session.run) throw new WorkerStateError('a training run is in progress; stop it before changing the model');
       const gpu = await getGpu();
-      const model = await openSessionModel({ gpu, choice, pageUrl, files, onProgress, signal });
+      const pending = await openSessionModel({ gpu, choice, pageUrl, files, onProgress, signal, hub: access?.token ? { token: access.token } : undefined });
+      if (session.run || signal.aborted) {
+        pending.gpuModel.destroy();
+        throw signal.aborted ? new WorkerStateError('loading the model was cancelled') : new WorkerStateError('a training run started while the model loaded; the run keeps the current model');
+      }
+      const model = pending;
       session.model?.gpuModel.destroy();
       session.tuned?.adapter.destroy();
       session.tuned = null;
@@ -142,14 +166,20 @@ export const workerApi = {
     }
   },
 
-  /** Reads a dataset file: preview, schema, errors with line numbers and (with a model) token statistics. */
-  async readDataset(file: Blob, name: string, mapping: ColumnMapping | null, settings: RunSettings, token?: string): Promise<DatasetInfo> {
+  /**
+   * Reads a dataset file: preview, schema, errors with line numbers and (with a model) token statistics.
+   * `options`: what to do with bad rows ('skip' continues with the good ones, listed in the report)
+   * and a separate validation file; with the settings' validation fraction they are handed to the
+   * data layer's preparation (onBadRows, validationFraction, validationFile).
+   */
+  async readDataset(file: Blob, name: string, mapping: ColumnMapping | null, settings: RunSettings, token?: string, options: DatasetOptions = {}): Promise<DatasetInfo> {
     const signal = signalFor(token);
     try {
       const model = session.model;
-      const prepared = await readDataset({ file, name, tokenizer: model?.tokenizer ?? null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, signal });
+      const args = { file, name, tokenizer: model?.tokenizer ?? null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model?.spec.vocabSize, signal };
+      const prepared = await readDataset({ ...args, ...datasetPolicy(settings, options) });
       session.dataset = prepared.train ? prepared : null;
-      session.datasetFile = { file, name, mapping: mapping ?? prepared.info.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, modelKey: model?.key ?? null };
+      session.datasetFile = { file, name, mapping: mapping ?? prepared.info.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, validationFraction: settings.data.validationFraction, trainOn: settings.data.trainOn, options, modelKey: model?.key ?? null };
       return prepared.info;
     } finally {
       releaseToken(token);
@@ -171,6 +201,7 @@ export const workerApi = {
   async train(request: TrainRequest, onEvent: (event: TrainEvent) => void | Promise<void>, token?: string): Promise<TrainResult> {
     const signal = signalFor(token);
     if (session.run) throw new WorkerStateError('a training run is already in progress');
+    session.lastTrainSettings = structuredClone(request.settings);
     const control = new RunControl();
     session.run = control;
     let lost: Error | null = null;
@@ -277,6 +308,11 @@ export const workerApi = {
     const gpu = await getGpu();
     const { layout, params } = await importAdapter(requireModel().spec, { 'adapter_model.safetensors': files.adapterModel, 'adapter_config.json': files.adapterConfig });
     await setTuned(gpu, layout, params, label);
+  },
+
+  /** Test hook: the settings the last `train` call received. */
+  lastTrainSettings(): RunSettings | null {
+    return session.lastTrainSettings;
   },
 
   /** Which adapter the playground's tuned side holds, if any. */

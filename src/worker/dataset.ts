@@ -1,14 +1,15 @@
 // The worker's dataset step: the studio's dropped file through src/data's one preparation (readers, detection,
-// rendering with the model's tokenizer, split, report). Kept as a thin adapter so api.ts keeps its call.
+// rendering with the model's tokenizer, split, report), with the run's data settings.
 import { prepareDataset, type PreparedDataset } from '../data/dataset';
 import { fromBlob } from '../data/source';
 import type { Tokenizer } from '../data/tokenize';
 import type { ColumnMapping } from '../data/schema';
+import type { BadRows, TrainOn } from '../settings/settings';
 
 export type { PreparedDataset } from '../data/dataset';
 
-/** The studio holds out 10% for validation once a file has 20 examples (stratified by class for classification). */
-export const STUDIO_VALIDATION = { fraction: 0.1, minRows: 20 } as const;
+/** A held-out fraction needs at least this many examples (a smaller file trains on everything). */
+const MIN_VALIDATION_ROWS = 20;
 
 export interface ReadDatasetArgs {
   file: Blob & { name?: string };
@@ -17,6 +18,13 @@ export interface ReadDatasetArgs {
   mapping: ColumnMapping | null;
   maxLength: number;
   seed: number;
+  trainOn?: TrainOn;
+  onBadRows: BadRows;
+  /** The settings' data.validationFraction (ignored when a validation file is given). */
+  validationFraction: number;
+  validationFile: { file: Blob; name: string } | null;
+  /** Model vocabulary, so tokens are stored in 16 bits when they fit. */
+  vocabSize?: number;
   signal: AbortSignal;
   onProgress?: (rows: number) => void;
 }
@@ -26,8 +34,13 @@ export async function readDataset(args: ReadDatasetArgs): Promise<PreparedDatase
     mapping: args.mapping ?? undefined,
     maxLength: args.maxLength,
     seed: args.seed,
+    trainOn: args.trainOn,
+    onBadRows: args.onBadRows,
+    vocabSize: args.vocabSize,
     signal: args.signal,
-    validation: STUDIO_VALIDATION,
+    validation: args.validationFile
+      ? { source: fromBlob(args.validationFile.file, args.validationFile.name) }
+      : args.validationFraction > 0 ? { fraction: args.validationFraction, minRows: MIN_VALIDATION_ROWS } : undefined,
     onProgress: args.onProgress ? (p) => args.onProgress!(p.rows) : undefined,
   });
 }

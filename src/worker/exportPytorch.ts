@@ -13,7 +13,7 @@ import type { PreparedDataset } from './dataset';
 export interface PytorchExportArgs {
   model: SessionModel;
   dataset: PreparedDataset;
-  datasetFile: { file: Blob; name: string; mapping: ColumnMapping | null };
+  datasetFile: { file: Blob; name: string; mapping: ColumnMapping | null; options?: { validationFile?: { file: Blob; name: string } | null } };
   settings: RunSettings;
   title: string;
   initialAdapter?: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } | null;
@@ -42,8 +42,9 @@ export async function exportPytorchZip(a: PytorchExportArgs): Promise<Uint8Array
       if (src) bundled.set(f, await src.read(0, src.size));
     }
   }
-  // This worker renders its rows with the max length and the default trainOn ('response'), without a pair format.
-  const render = { maxLength: settings.train.maxLength };
+  // The worker renders its rows with the run's max length and trainOn (worker/dataset.ts), without a pair format.
+  const render = { maxLength: settings.train.maxLength, trainOn: settings.data.trainOn };
+  const validationFile = a.datasetFile.options?.validationFile ?? null;
   const tok = model.tokenizer as typeof model.tokenizer & { decode?: (ids: number[], o: { skip_special_tokens: boolean }) => string };
   const files = await exportPytorch({
     settings,
@@ -58,6 +59,7 @@ export async function exportPytorchZip(a: PytorchExportArgs): Promise<Uint8Array
     padTokenId: model.padId,
     rows: renderedRows({
       source: fromBlob(a.datasetFile.file, a.datasetFile.name),
+      validationSource: validationFile ? fromBlob(validationFile.file, validationFile.name) : undefined,
       tokenizer: model.tokenizer,
       mapping: dataset.info.mapping,
       render,
@@ -67,7 +69,7 @@ export async function exportPytorchZip(a: PytorchExportArgs): Promise<Uint8Array
     }),
     decode: tok.decode ? (ids) => tok.decode!(ids, { skip_special_tokens: false }) : undefined,
     dataset: { name: a.datasetFile.name, schema: dataset.info.mapping.kind },
-    render: { maxLength: settings.train.maxLength, trainOn: 'response', pairFormat: 'template' },
+    render: { maxLength: settings.train.maxLength, trainOn: settings.data.trainOn, pairFormat: 'template' },
     initAdapter: a.initialAdapter ?? null,
     studioPlan: a.studioPlan ?? null,
   });

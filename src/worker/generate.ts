@@ -29,6 +29,17 @@ export function samplingFor(model: SessionModel, opts: GenerateOptions & { topK?
   };
 }
 
+/**
+ * The answer's text. An answer can be empty: the model may pick its end-of-sequence token first (a
+ * freshly trained adapter often does at temperature 0), and the tokenizer refuses to decode no tokens
+ * ("token_ids must be a non-empty array of integers"), so no tokens decode to "".
+ */
+export function decodeAnswer(model: Pick<SessionModel, 'tokenizer'>, ids: number[]): string {
+  if (ids.length === 0) return '';
+  const tok = model.tokenizer as unknown as { decode: (ids: number[], o: object) => string };
+  return tok.decode(ids, { skip_special_tokens: true });
+}
+
 export async function generate(
   gpu: Gpu,
   model: SessionModel,
@@ -44,8 +55,7 @@ export async function generate(
   // A prompt cut to 8 tokens on a model with few positions leaves room for fewer new tokens.
   const maxNewTokens = Math.max(0, Math.min(opts.maxNewTokens, maxPositions - ids.length));
   const generated: number[] = [];
-  const tok = model.tokenizer as unknown as { decode: (ids: number[], o: object) => string };
-  const decode = () => tok.decode(generated, { skip_special_tokens: true });
+  const decode = () => decodeAnswer(model, generated);
   throwIfAborted(signal, 'generation');
   if (maxNewTokens === 0 || ids.length === 0) return '';
   try {

@@ -33,6 +33,14 @@ export type { ColumnMapping, SchemaKind } from '../data/schema';
 // The dataset report the Dataset screen shows is defined with the data layer that produces it.
 export type { DatasetInfo, DatasetIssue, DatasetStats, DatasetReport, PreviewRow, RowView } from '../data/report';
 
+/** How the studio asks for a dataset to be read (the data layer's preparation options). */
+export interface DatasetOptions {
+  /** 'stop' (default): bad rows make the file unusable, listed by line; 'skip': train on the good rows, the bad ones listed. */
+  onBadRows?: 'stop' | 'skip';
+  /** A separate validation file (instead of holding out the validation fraction). */
+  validationFile?: { file: Blob; name: string };
+}
+
 /** The run planner's answer for the current settings, with what it assumed. */
 export interface PlanInfo extends RunPlan {
   /** Bytes the run may use (WebGPU does not report memory: a stated guess). */

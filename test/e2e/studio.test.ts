@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { unzipSync, strFromU8 } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactDir, launchPersistent } from '../helpers/browser';
+import { openStudio } from '../helpers/studioPage';
 import { parseHfConfig } from '../../src/formats/hfConfig';
 import { readPeftAdapter } from '../../src/formats/peft';
 
@@ -65,9 +66,9 @@ async function dropFile(name: string, text: string): Promise<void> {
   );
 }
 
+/** Opens the studio and waits for its model (an unfinished run opens the Training screen, not the Model screen). */
 async function open(query = ''): Promise<void> {
-  await page.goto(`${baseUrl()}${query ? `?${query}` : ''}`);
-  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await openStudio(page, baseUrl(), query);
 }
 
 /** Waits until the run reaches one of `statuses`; a run that fails on the way fails the test with its error. */

@@ -1,7 +1,7 @@
 import { useRef, useState } from 'react';
 import { useController, useStudio } from '../context';
 import type { AdapterMeta } from '../../storage/adapters';
-import { modelLabel } from '../../settings/settings';
+import { formatNumber } from '../../settings/settings';
 import { formatBytes, formatLoss } from '../format';
 
 function Sparkline({ curve }: { curve: [number, number][] }) {
@@ -22,6 +22,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(a.name);
   const s = a.settings;
+  const imported = a.origin === 'imported';
   return (
     <li className="panel adapter" data-testid="library-item" data-adapter-id={a.id}>
       <div className="row spread">
@@ -42,9 +43,13 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
         <Sparkline curve={a.metrics.lossCurve} />
       </div>
       <dl className="facts inline">
-        <dt>base</dt><dd>{a.baseModel}</dd>
-        <dt>LoRA</dt><dd>r {s.lora.r}, alpha {s.lora.alpha}, {s.lora.targets.join(' ')}</dd>
-        <dt>training</dt><dd>lr {s.train.learningRate}, batch {s.train.batchSize}, {a.metrics.steps} steps</dd>
+        <dt>base</dt><dd data-testid="library-base">{a.baseModel}</dd>
+        <dt>LoRA</dt><dd data-testid="library-lora">r {s.lora.r}, alpha {s.lora.alpha}{s.lora.useRslora ? ' (rsLoRA)' : ''}, dropout {formatNumber(s.lora.dropout)}, {s.lora.targets.join(' ')}</dd>
+        {/* An imported adapter's file records its base and LoRA settings, not how it was trained. */}
+        <dt>training</dt>
+        <dd data-testid="library-training" title={imported ? 'not recorded in adapter_config.json' : undefined}>
+          lr {imported ? '—' : formatNumber(s.train.learningRate)}, batch {imported ? '—' : s.train.batchSize}, steps {imported ? '—' : a.metrics.steps}
+        </dd>
         <dt>loss</dt><dd>{formatLoss(a.metrics.finalLoss)} (validation {formatLoss(a.metrics.finalValidationLoss)})</dd>
         {a.trainedWith && (<><dt>trained with</dt><dd data-testid="library-trained-with">{a.trainedWith}</dd></>)}
         <dt>dataset</dt><dd>{a.dataset ? `${a.dataset.name}, ${a.dataset.rows} rows, ${a.dataset.tokens} tokens` : a.origin === 'imported' ? 'imported' : '—'}</dd>
@@ -70,7 +75,6 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
           Delete
         </button>
       </div>
-      <p className="hint">for {modelLabel(s.model)}</p>
     </li>
   );
 }

@@ -83,6 +83,8 @@ export interface RunIdentity {
 
 export type RunEvent =
   | { type: 'plan'; plan: RunPlan; totalSteps: number; stepsPerEpoch: number; resumedAt: number }
+  /** While the step's GPU pipelines compile, before the first step: `done` of `total` compiled. */
+  | { type: 'compile'; done: number; total: number }
   | { type: 'step'; report: StepReport; etaSeconds: number | null }
   /** Every logInterval steps: means over the interval, named as HF's Trainer logs them. */
   | { type: 'log'; step: number; metrics: Record<string, number> }

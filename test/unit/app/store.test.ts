@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createStudioStore, MAX_CHART_POINTS } from '../../../src/app/store/store';
+import { createStudioStore, currentPlan, MAX_CHART_POINTS, MAX_NOTICES, planKey } from '../../../src/app/store/store';
 import { DEFAULT_SETTINGS } from '../../../src/settings/settings';
 import type { StepReport } from '../../../src/engine/train/trainer';
 
@@ -72,11 +72,64 @@ describe('studio store', () => {
     expect(pts.every((p, i) => i === 0 || p.step > pts[i - 1].step)).toBe(true);
   });
 
-  it('keeps the last six notices', () => {
+  it('keeps a few notices: a repeated text replaces itself, info notices make way first', () => {
     const store = createStudioStore();
-    for (let i = 0; i < 9; i++) store.getState().notify('info', `n${i}`);
-    expect(store.getState().notices.map((n) => n.text)).toEqual(['n3', 'n4', 'n5', 'n6', 'n7', 'n8']);
-    store.getState().dismiss(store.getState().notices[0].id);
-    expect(store.getState().notices).toHaveLength(5);
+    const st = () => store.getState();
+    st().notify('error', 'disk full');
+    for (let i = 0; i < 9; i++) st().notify('info', `n${i}`);
+    st().notify('info', 'n8');
+    expect(st().notices).toHaveLength(MAX_NOTICES);
+    expect(st().notices.map((n) => n.text)).toEqual(['disk full', 'n6', 'n7', 'n8']);
+    st().dismiss(st().notices[0].id);
+    expect(st().notices).toHaveLength(MAX_NOTICES - 1);
+  });
+
+  it('shows no step numbers before the first step: plan, compile progress, then steps; epochs as a fraction of the run', () => {
+    const store = createStudioStore();
+    const st = () => store.getState();
+    st().startTraining('run-4');
+    expect(st().training.stepped).toBe(false);
+    const plan = { microBatch: 4, gradAccum: 1, checkpointing: false, seqLen: 64, memory: {} as never, fits: true, reasons: [], advice: null, fix: null };
+    st().applyTrainEvent({ type: 'plan', plan, totalSteps: 30, stepsPerEpoch: 10, resumedAt: 0 });
+    expect(st().training.startup).toEqual({ kind: 'planning' });
+    st().applyTrainEvent({ type: 'compile', done: 3, total: 41 });
+    expect(st().training.startup).toEqual({ kind: 'compile', done: 3, total: 41 });
+    expect(st().training).toMatchObject({ totalSteps: 30, stepsPerEpoch: 10, stepped: false, etaSeconds: null });
+    st().applyTrainEvent({ type: 'step', report: { ...report(1, 30, 4), epoch: 0.1 }, etaSeconds: null });
+    expect(st().training).toMatchObject({ stepped: true, startup: null, status: 'running', etaSeconds: null, epoch: 0.1 });
+    // A late compile event (a pipeline built after the first step) does not bring the start-up line back.
+    st().applyTrainEvent({ type: 'compile', done: 41, total: 41 });
+    expect(st().training.startup).toBeNull();
+  });
+
+  it('keeps every evaluation\'s metrics as they arrive (eval_loss, eval_perplexity, eval_accuracy, …)', () => {
+    const store = createStudioStore();
+    const st = () => store.getState();
+    st().startTraining('run-5');
+    st().applyTrainEvent({ type: 'eval', step: 0, result: { loss: 3, count: 10, metrics: { eval_loss: 3 } }, metrics: { eval_loss: 3, eval_perplexity: Math.exp(3) } });
+    expect(st().training.startup).toEqual({ kind: 'validating' });
+    st().applyTrainEvent({ type: 'eval', step: 10, result: { loss: 2, count: 10, metrics: { eval_loss: 2 } }, metrics: { eval_loss: 2, eval_perplexity: Math.exp(2), eval_accuracy: 0.75 } });
+    expect(st().training.evals.map((e) => e.step)).toEqual([0, 10]);
+    expect(st().training.evals[1].metrics.eval_accuracy).toBe(0.75);
+    expect(st().training.validation).toEqual([{ step: 0, loss: 3 }, { step: 10, loss: 2 }]);
+    st().applyTrainEvent({ type: 'log', step: 10, metrics: { loss: 2.1, learning_rate: 1e-4 } });
+    expect(st().training.lastLog).toEqual({ step: 10, metrics: { loss: 2.1, learning_rate: 1e-4 } });
+  });
+
+  it('records a field whose text is not a valid value, and forgets it', () => {
+    const store = createStudioStore();
+    store.getState().setFieldError('train.learningRate', 'Learning rate: 10 is outside 1e-7–1');
+    expect(store.getState().fieldErrors).toEqual({ 'train.learningRate': 'Learning rate: 10 is outside 1e-7–1' });
+    store.getState().setFieldError('train.learningRate', null);
+    expect(store.getState().fieldErrors).toEqual({});
+  });
+
+  it('a plan answers only the settings, model and dataset it was asked for', () => {
+    const store = createStudioStore();
+    const plan = { microBatch: 4, gradAccum: 4, checkpointing: false, seqLen: 64, memory: {} as never, fits: true, reasons: [], advice: null, fix: null, budget: 1, maxBufferSize: 1, longestRow: 0 };
+    store.getState().setPlan(plan, planKey(store.getState()));
+    expect(currentPlan(store.getState())).toBe(plan);
+    store.getState().setSetting('train.batchSize', 32);
+    expect(currentPlan(store.getState())).toBeNull();
   });
 });

@@ -18,8 +18,8 @@ describe('the studio exports its run for PyTorch', () => {
     const tokenizer = await demoTokenizer();
     const bytes = readFileSync('public/samples/animals-and-colors.jsonl');
     const file = new Blob([bytes]);
-    const settings: RunSettings = { ...DEFAULT_SETTINGS, train: { ...DEFAULT_SETTINGS.train, batchSize: 4, maxLength: 128 } };
-    const dataset = await readDataset({ file, name: 'animals.jsonl', tokenizer, mapping: null, maxLength: 128, seed: settings.train.seed, signal: new AbortController().signal });
+    const settings: RunSettings = { ...DEFAULT_SETTINGS, train: { ...DEFAULT_SETTINGS.train, batchSize: 4, maxLength: 128 }, data: { ...DEFAULT_SETTINGS.data, trainOn: 'all', validationFraction: 0.2 } };
+    const dataset = await readDataset({ file, name: 'animals.jsonl', tokenizer, mapping: null, maxLength: 128, seed: settings.train.seed, trainOn: 'all', onBadRows: 'stop', validationFraction: 0.2, validationFile: null, vocabSize: 512, signal: new AbortController().signal });
     expect(dataset.train).toBeTruthy();
     const model = { files: nodeFiles(DEMO_MODEL_DIR), tokenizer, padId: 2 } as unknown as SessionModel;
     const adapterModel = new Uint8Array([1, 2, 3]);
@@ -44,7 +44,11 @@ describe('the studio exports its run for PyTorch', () => {
     for (const [name, store] of [['train', dataset.train!], ...(dataset.validation ? [['validation', dataset.validation] as const] : [])] as const) {
       const rows = strFromU8(files[`pytorch-run/data/${name}.jsonl`]).trim().split('\n').map((l) => JSON.parse(l));
       expect(rows.length).toBe(store.length);
-      rows.forEach((r, i) => expect(r.input_ids).toEqual(Array.from(store.get(i).ids)));
+      rows.forEach((r, i) => {
+        expect(r.input_ids).toEqual(Array.from(store.get(i).ids));
+        // trainOn 'all': every token but the first is a label.
+        expect(r.labels.slice(1)).toEqual(r.input_ids.slice(1));
+      });
     }
   });
 });
