@@ -99,7 +99,7 @@ async function ensureDataset(settings: RunSettings, signal: AbortSignal): Promis
   const same = f.maxLength === settings.train.maxLength && f.seed === settings.train.seed && f.validationFraction === settings.data.validationFraction
     && f.trainOn === settings.data.trainOn && f.modelKey === model.key;
   if (session.dataset && same) return session.dataset;
-  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: model.tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model.spec.vocabSize, signal, ...datasetPolicy(settings, f.options) });
+  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: (await model.text()).tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model.spec.vocabSize, signal, ...datasetPolicy(settings, f.options) });
   session.datasetFile = { ...f, maxLength: settings.train.maxLength, seed: settings.train.seed, validationFraction: settings.data.validationFraction, trainOn: settings.data.trainOn, modelKey: model.key };
   return session.dataset;
 }
@@ -176,7 +176,7 @@ export const workerApi = {
     const signal = signalFor(token);
     try {
       const model = session.model;
-      const args = { file, name, tokenizer: model?.tokenizer ?? null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model?.spec.vocabSize, signal };
+      const args = { file, name, tokenizer: model ? (await model.text()).tokenizer : null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model?.spec.vocabSize, signal };
       const prepared = await readDataset({ ...args, ...datasetPolicy(settings, options) });
       session.dataset = prepared.train ? prepared : null;
       session.datasetFile = { file, name, mapping: mapping ?? prepared.info.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, validationFraction: settings.data.validationFraction, trainOn: settings.data.trainOn, options, modelKey: model?.key ?? null };
@@ -227,7 +227,7 @@ export const workerApi = {
         settings: request.settings,
         identity: { model: model.key, data: data.key },
         limits: memoryLimits(gpu),
-        padId: model.padId,
+        padId: (await model.text()).padId,
         resume: request.resumeFrom,
         initParams,
         control,

@@ -45,7 +45,8 @@ export async function exportPytorchZip(a: PytorchExportArgs): Promise<Uint8Array
   // The worker renders its rows with the run's max length and trainOn (worker/dataset.ts), without a pair format.
   const render = { maxLength: settings.train.maxLength, trainOn: settings.data.trainOn };
   const validationFile = a.datasetFile.options?.validationFile ?? null;
-  const tok = model.tokenizer as typeof model.tokenizer & { decode?: (ids: number[], o: { skip_special_tokens: boolean }) => string };
+  const side = await model.text();
+  const tok = side.tokenizer as typeof side.tokenizer & { decode?: (ids: number[], o: { skip_special_tokens: boolean }) => string };
   const files = await exportPytorch({
     settings,
     title: a.title,
@@ -56,11 +57,11 @@ export async function exportPytorchZip(a: PytorchExportArgs): Promise<Uint8Array
       files: bundled,
     },
     tokenizerFiles,
-    padTokenId: model.padId,
+    padTokenId: side.padId,
     rows: renderedRows({
       source: fromBlob(a.datasetFile.file, a.datasetFile.name),
       validationSource: validationFile ? fromBlob(validationFile.file, validationFile.name) : undefined,
-      tokenizer: model.tokenizer,
+      tokenizer: side.tokenizer,
       mapping: dataset.info.mapping,
       render,
       train: dataset.train,

@@ -4,11 +4,11 @@
 import type { Gpu } from '../engine/gpu/device';
 import { generateTokens, type SamplingOptions } from '../engine/model/generate';
 import type { GpuAdapter } from '../engine/model/llama';
-import type { SessionModel } from './model';
+import type { SessionModel, TextSide } from './model';
 import type { GenerateOptions } from './protocol';
 import { CancelledError, throwIfAborted } from './cancel';
 
-export function promptIds(model: SessionModel, prompt: string): number[] {
+export function promptIds(model: Pick<TextSide, 'tokenizer'>, prompt: string): number[] {
   const tok = model.tokenizer as unknown as { chat_template?: unknown; apply_chat_template: Function; encode: Function };
   if (tok.chat_template) {
     const text = tok.apply_chat_template([{ role: 'user', content: prompt }], { tokenize: false, add_generation_prompt: true }) as string;
@@ -18,7 +18,7 @@ export function promptIds(model: SessionModel, prompt: string): number[] {
 }
 
 /** The worker's options as the engine's: no top-k/top-p cut unless given, EOS from the model. */
-export function samplingFor(model: SessionModel, opts: GenerateOptions & { topK?: number; topP?: number }, maxNewTokens: number): SamplingOptions {
+export function samplingFor(model: Pick<TextSide, 'eosIds'>, opts: GenerateOptions & { topK?: number; topP?: number }, maxNewTokens: number): SamplingOptions {
   return {
     maxNewTokens,
     temperature: opts.temperature,
@@ -34,7 +34,7 @@ export function samplingFor(model: SessionModel, opts: GenerateOptions & { topK?
  * freshly trained adapter often does at temperature 0), and the tokenizer refuses to decode no tokens
  * ("token_ids must be a non-empty array of integers"), so no tokens decode to "".
  */
-export function decodeAnswer(model: Pick<SessionModel, 'tokenizer'>, ids: number[]): string {
+export function decodeAnswer(model: Pick<TextSide, 'tokenizer'>, ids: number[]): string {
   if (ids.length === 0) return '';
   const tok = model.tokenizer as unknown as { decode: (ids: number[], o: object) => string };
   return tok.decode(ids, { skip_special_tokens: true });
@@ -50,16 +50,17 @@ export async function generate(
   onToken?: (text: string) => void,
 ): Promise<string> {
   void gpu; // the model carries its device
+  const text = await model.text();
   const maxPositions = model.spec.maxPositionEmbeddings;
-  const ids = promptIds(model, prompt).slice(-Math.max(8, maxPositions - opts.maxNewTokens));
+  const ids = promptIds(text, prompt).slice(-Math.max(8, maxPositions - opts.maxNewTokens));
   // A prompt cut to 8 tokens on a model with few positions leaves room for fewer new tokens.
   const maxNewTokens = Math.max(0, Math.min(opts.maxNewTokens, maxPositions - ids.length));
   const generated: number[] = [];
-  const decode = () => decodeAnswer(model, generated);
+  const decode = () => decodeAnswer(text, generated);
   throwIfAborted(signal, 'generation');
   if (maxNewTokens === 0 || ids.length === 0) return '';
   try {
-    await generateTokens(model.gpuModel, adapter, ids, samplingFor(model, opts, maxNewTokens), {
+    await generateTokens(model.gpuModel, adapter, ids, samplingFor(text, opts, maxNewTokens), {
       signal,
       onToken: (id) => {
         generated.push(id);

@@ -17,13 +17,22 @@ export interface SessionModel {
   info: ModelInfo;
   spec: ModelSpec;
   gpuModel: LlamaGpu;
-  tokenizer: Tokenizer;
-  padId: number;
-  eosIds: number[];
+  /**
+   * The text side — tokenizer, pad and EOS ids — loaded on first use, so that opening the studio
+   * fetches no tokenizer code (transformers.js and the onnxruntime-web glue it bundles) until a
+   * dataset is read, a run starts or the playground generates.
+   */
+  text(): Promise<TextSide>;
   /** Identifies the model in run checkpoints, so a resume refuses another model. */
   key: string;
   /** Where its files come from (an export carries the tokenizer, and the demo model, from here). */
   files: ModelFiles;
+}
+
+export interface TextSide {
+  tokenizer: Tokenizer;
+  padId: number;
+  eosIds: number[];
 }
 
 export class ModelLoadError extends Error {
@@ -122,20 +131,25 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
   const gpuModel = loaded.model;
   total = loaded.bytes;
   const parameters = loaded.parameters;
-  phase = 'tokenizer';
-  onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: total, total });
-  let tokenizer: Tokenizer;
-  try {
-    tokenizer = await loadTokenizer(modelFiles);
-  } catch (error) {
+  // The tokenizer's files must be there (checked now); its code loads on first use.
+  if ((await modelFiles.text('tokenizer.json')) === null) {
     gpuModel.destroy();
-    throw new ModelLoadError(name, (error as Error).message);
+    throw new ModelLoadError(name, 'tokenizer.json not found next to config.json: the model cannot tokenize text without it');
   }
   phase = 'ready';
   onProgress({ phase: 'ready', file: '', loaded: total, total });
   const spec = loaded.folder.spec;
-  const eosIds = eosTokenIds(spec, tokenizer.eos_token_id);
-  const padId = padTokenId(spec, tokenizer.pad_token_id);
+  let textSide: Promise<TextSide> | null = null;
+  const text = () => {
+    textSide ??= loadTokenizer(modelFiles).then(
+      (tokenizer) => ({ tokenizer, eosIds: eosTokenIds(spec, tokenizer.eos_token_id), padId: padTokenId(spec, tokenizer.pad_token_id) }),
+      (error) => {
+        textSide = null;
+        throw new ModelLoadError(name, (error as Error).message);
+      },
+    );
+    return textSide;
+  };
   const info: ModelInfo = {
     name,
     source: choice.kind,
@@ -149,5 +163,5 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
     bytes: total,
     backend: `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`,
   };
-  return { info, spec, gpuModel, tokenizer, padId, eosIds, key: `${choice.kind}:${name}:${parameters}`, files: modelFiles };
+  return { info, spec, gpuModel, text, key: `${choice.kind}:${name}:${parameters}`, files: modelFiles };
 }

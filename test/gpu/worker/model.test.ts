@@ -55,7 +55,7 @@ async function greedyFullRecompute(model: SessionModel, prompt: number[], n: num
   const out = createBuffer(gpu, 'reference logits', V * 4);
   try {
     for (let i = 0; i < n; i++) {
-      const batch = batchFromIds([ids], ids.length, model.padId);
+      const batch = batchFromIds([ids], ids.length, (await model.text()).padId);
       model.gpuModel.uploadBatch(ws, batch);
       const rec = new Recorder(gpu, 'reference');
       model.gpuModel.forward(rec, ws, batch, null);
@@ -64,7 +64,7 @@ async function greedyFullRecompute(model: SessionModel, prompt: number[], n: num
       const logits = await readF32(gpu, out, V);
       let next = 0;
       for (let v = 1; v < V; v++) if (logits[v] > logits[next]) next = v;
-      if (model.eosIds.includes(next)) break;
+      if ((await model.text()).eosIds.includes(next)) break;
       ids.push(next);
     }
     return ids.slice(prompt.length);
@@ -111,9 +111,10 @@ describe('worker: hub models and playground generation', () => {
     const prompt = 'hello world';
     const streamed: string[] = [];
     const text = await generate(model.gpuModel.gpu, model, null, prompt, { maxNewTokens: 6, temperature: 0, seed: 1 }, new AbortController().signal, (t) => streamed.push(t));
-    const ids = promptIds(model, prompt);
+    const ids = promptIds(await model.text(), prompt);
     const expected = await greedyFullRecompute(model, ids, 6);
-    const decode = (t: number[]) => (model.tokenizer as unknown as { decode: (ids: number[], o: object) => string }).decode(t, { skip_special_tokens: true });
+    const { tokenizer } = await model.text();
+    const decode = (t: number[]) => (tokenizer as unknown as { decode: (ids: number[], o: object) => string }).decode(t, { skip_special_tokens: true });
     expect(expected.length).toBeGreaterThan(0);
     expect(text).toBe(decode(expected));
     expect(streamed.length).toBe(expected.length);

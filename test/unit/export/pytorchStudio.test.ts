@@ -21,7 +21,7 @@ describe('the studio exports its run for PyTorch', () => {
     const settings: RunSettings = { ...DEFAULT_SETTINGS, train: { ...DEFAULT_SETTINGS.train, batchSize: 4, maxLength: 128 }, data: { ...DEFAULT_SETTINGS.data, trainOn: 'all', validationFraction: 0.2 } };
     const dataset = await readDataset({ file, name: 'animals.jsonl', tokenizer, mapping: null, maxLength: 128, seed: settings.train.seed, trainOn: 'all', onBadRows: 'stop', validationFraction: 0.2, validationFile: null, vocabSize: 512, signal: new AbortController().signal });
     expect(dataset.train).toBeTruthy();
-    const model = { files: nodeFiles(DEMO_MODEL_DIR), tokenizer, padId: 2 } as unknown as SessionModel;
+    const model = { files: nodeFiles(DEMO_MODEL_DIR), text: async () => ({ tokenizer, padId: 2, eosIds: [2] }) } as unknown as SessionModel;
     const adapterModel = new Uint8Array([1, 2, 3]);
     const zip = await exportPytorchZip({
       model, dataset, datasetFile: { file, name: 'animals.jsonl', mapping: dataset.info.mapping }, settings, title: 'demo run',
