@@ -8,7 +8,7 @@ import { AdapterLibrary, newId, type AdapterMeta, type DatasetSummary } from '..
 import { CheckpointQuotaError, CheckpointStore, type Deletable, type RunMeta } from '../storage/checkpoints';
 import { idbKeyValue, isQuotaError, formatBytes, type KeyValue } from '../storage/kv';
 import { requestPersistence, storageEstimate } from '../storage/persist';
-import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, safeFileName } from '../storage/adapterZip';
+import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, safeFileName } from '../storage/adapterZip';
 import { createStudioStore, planKey, type StudioStore } from './store/store';
 import { decodeSettings, encodeSettings } from '../settings/shareLink';
 import { baseModelName, cloneSettings, DEFAULT_SETTINGS, DEMO_MODEL_NAME, isHubId, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
@@ -523,6 +523,42 @@ export class StudioController {
     else downloadBytes(files.adapterConfig, ADAPTER_CONFIG, 'application/json');
   }
 
+  /**
+   * "Run on GPUs": downloads the current run as a PyTorch project (Transformers + PEFT, accelerate
+   * configs, the rows as this studio renders them). With a library adapter, the project continues it.
+   */
+  async exportPytorch(adapterId?: string): Promise<boolean> {
+    let settings = this.s.settings;
+    let initialAdapter: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } | undefined;
+    if (adapterId) {
+      const meta = await this.library.meta(adapterId);
+      settings = { ...settings, lora: { ...meta.settings.lora } };
+      this.s.replaceSettings(settings);
+      initialAdapter = { name: meta.name, steps: meta.metrics.steps, ...(await this.library.files(adapterId)) };
+    }
+    if (this.s.dataset.status !== 'ready' || this.s.model.status !== 'ready') {
+      this.s.notify('info', 'Load a model and drop a dataset, then press “Run on GPUs” again.');
+      this.s.setScreen(this.s.model.status !== 'ready' ? 'model' : 'dataset');
+      return false;
+    }
+    const issues = validateSettings(settings);
+    if (issues.length) {
+      this.s.notify('error', issues[0].message);
+      return false;
+    }
+    const dataset = this.datasetSummary();
+    const title = `${initialAdapter ? initialAdapter.name : modelLabel(settings.model)} · ${dataset?.name ?? 'dataset'}`;
+    try {
+      const zip = await this.engine.exportPytorch({ settings, title, initialAdapter }, this.token());
+      downloadBytes(zip, `${safeFileName(title)}-pytorch.zip`, 'application/zip');
+      this.s.notify('info', 'Downloaded the PyTorch project: unzip it, then pip install -r requirements.txt and accelerate launch train.py (its README says more). Import its output folder here when it is done.');
+      return true;
+    } catch (error) {
+      this.s.notify('error', `The PyTorch export failed: ${errorText(error)}`);
+      return false;
+    }
+  }
+
   /** Continue training a library adapter with its own LoRA settings. */
   async continueTraining(id: string): Promise<void> {
     const meta = await this.library.meta(id);
@@ -546,7 +582,10 @@ export class StudioController {
     }
   }
 
-  /** Imports a PEFT adapter from a zip or from the files of a folder. */
+  /**
+   * Imports a PEFT adapter from a zip or from the files of a folder — also a Trainer's output folder
+   * (the PyTorch export's train.py writes one), with its training log and the run it continues.
+   */
   async importAdapter(files: File[]): Promise<AdapterMeta | null> {
     try {
       let v;
@@ -554,22 +593,37 @@ export class StudioController {
       if (zip) v = await this.engine.validateImport({ zip: new Uint8Array(await zip.arrayBuffer()), name: zip.name });
       else {
         const entries: [string, Uint8Array][] = [];
-        for (const f of files) if (/adapter_(model\.safetensors|config\.json)$/.test(f.name)) entries.push([(f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, new Uint8Array(await f.arrayBuffer())]);
+        for (const f of files) {
+          const path = (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
+          if (IMPORT_FILE.test(path)) entries.push([path, new Uint8Array(await f.arrayBuffer())]);
+        }
         v = await this.engine.validateImport({ files: entries });
       }
-      // What adapter_config.json records (the base and the LoRA settings), nothing of this page's
-      // settings: how it was trained (learning rate, batch, steps) is unknown and shown as such.
-      const settings: RunSettings = {
-        ...cloneSettings(DEFAULT_SETTINGS),
-        model: choiceOfBase(v.config.baseModel),
-        lora: { r: v.config.r, alpha: v.config.alpha, dropout: v.config.dropout, targets: v.config.targets as RunSettings['lora']['targets'], useRslora: v.config.useRslora, layers: null },
-      };
-      const name = (zip?.name.replace(/\.zip$/i, '') ?? files[0]?.webkitRelativePath?.split('/')[0]) || v.config.baseModel || 'imported adapter';
+      const lora: RunSettings['lora'] = { r: v.config.r, alpha: v.config.alpha, dropout: v.config.dropout, targets: v.config.targets as RunSettings['lora']['targets'], useRslora: v.config.useRslora, layers: null };
+      // The run's own settings when it came from the studio's PyTorch export (train.py's run record), with the
+      // adapter's LoRA shape; otherwise what adapter_config.json records, nothing of this page's settings.
+      const settings: RunSettings = v.run?.settings
+        ? { ...v.run.settings, lora: { ...lora, layers: v.run.settings.lora.layers ?? null } }
+        : { ...cloneSettings(DEFAULT_SETTINGS), model: choiceOfBase(v.config.baseModel), lora };
+      const t = v.training;
+      const thin = (curve: [number, number][]) => curve.filter((_, i, a) => a.length <= 200 || i % Math.ceil(a.length / 200) === 0 || i === a.length - 1);
+      const top = files[0]?.webkitRelativePath?.split('/')[0];
+      const name = (zip?.name.replace(/\.zip$/i, '') ?? (top ? `${top}${v.folder && v.folder !== top ? ` (${v.folder.split('/').pop()})` : ''}` : undefined)) || v.config.baseModel || 'imported adapter';
       const meta = await this.library.save(
-        { name, baseModel: v.config.baseModel || 'not recorded', settings, metrics: { steps: 0, finalLoss: null, finalValidationLoss: null, lossCurve: [], trainSeconds: null }, dataset: null, origin: 'imported' },
+        {
+          name,
+          baseModel: v.run?.baseModel || v.config.baseModel || 'not recorded',
+          settings,
+          metrics: t
+            ? { steps: t.steps, finalLoss: t.finalLoss, finalValidationLoss: t.finalValidationLoss, lossCurve: thin(t.lossCurve), validationCurve: thin(t.validationCurve), trainSeconds: t.trainSeconds }
+            : { steps: 0, finalLoss: null, finalValidationLoss: null, lossCurve: [], trainSeconds: null },
+          dataset: v.run?.dataset ?? null,
+          origin: 'imported',
+          ...(v.run?.trainedWith ? { trainedWith: v.run.trainedWith } : t ? { trainedWith: `Hugging Face Trainer (${t.file})` } : {}),
+        },
         { adapterModel: v.adapterModel, adapterConfig: v.adapterConfig },
       );
-      this.s.notify('info', `Imported “${meta.name}” (${v.parameters.toLocaleString()} parameters).`);
+      this.s.notify('info', `Imported “${meta.name}” (${v.parameters.toLocaleString()} parameters${t ? `, ${t.steps} steps with their log` : ''}).`);
       await this.refreshLibrary();
       return meta;
     } catch (error) {

@@ -39,14 +39,14 @@ import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, type ModelCh
 export const CHECKPOINT_FILE = 'checkpoint.ascp';
 export const METRICS_FILE = 'metrics.jsonl';
 
-interface OpenedModel {
+export interface OpenedModel {
   files: ModelFiles;
   choice: ModelChoice;
   /** What adapter_config.json records as the base (the path as given, or the hub id). */
   baseName: string;
 }
 
-async function openModel(where: string): Promise<OpenedModel> {
+export async function openModel(where: string): Promise<OpenedModel> {
   if (existsSync(where)) {
     if (!statSync(where).isDirectory()) throw new UsageError(`--model ${where} is a file; give the model's folder (config.json, model.safetensors, tokenizer.json)`);
     return { files: nodeFiles(where), choice: { kind: 'local', name: where }, baseName: where };
@@ -64,7 +64,7 @@ async function gpuAndModel(m: OpenedModel, p: ParsedCommand, io: CliIo): Promise
   return { gpu, loaded };
 }
 
-async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string }> {
+export async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string }> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: no such folder`);
   const weights = join(dir, ADAPTER_WEIGHTS_FILE);
   const config = join(dir, ADAPTER_CONFIG_FILE);
@@ -72,7 +72,7 @@ async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_
   return { 'adapter_model.safetensors': new Uint8Array(await readFile(weights)), 'adapter_config.json': await readFile(config, 'utf8') };
 }
 
-function parseLayers(text: string | undefined, numLayers: number): number[] | null {
+export function parseLayers(text: string | undefined, numLayers: number): number[] | null {
   if (text === undefined || text === 'all') return null;
   const layers = text.split(',').map((s) => Number(s.trim()));
   for (const l of layers) {
@@ -82,7 +82,7 @@ function parseLayers(text: string | undefined, numLayers: number): number[] | nu
 }
 
 /** Flags that contradict a source of settings (a checkpoint, an adapter) are errors naming both values. */
-function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], source: string): void {
+export function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], source: string): void {
   for (const key of keys) {
     const given = p.settings.get(key);
     if (given === undefined) continue;
@@ -94,7 +94,7 @@ function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], so
   }
 }
 
-const LORA_KEYS = ['lora.r', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.useRslora'];
+export const LORA_KEYS = ['lora.r', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.useRslora'];
 
 /** The data options a command's flags and settings give (one mapping of flags to the data layer). */
 function dataOptions(p: ParsedCommand, settings: Pick<RunSettings, 'data' | 'train'>, maxLength: number, vocabSize: number, explain?: number[]): PrepareOptions {
@@ -112,6 +112,14 @@ function dataOptions(p: ParsedCommand, settings: Pick<RunSettings, 'data' | 'tra
   } else if (numbersAsText?.length) throw new UsageError('--numbers-as-text names columns of a mapping: give --columns (and --schema) with it');
   return {
     mapping, maxLength, trainOn: settings.data.trainOn, onBadRows: settings.data.onBadRows, seed: settings.train.seed, vocabSize, explain,
+  };
+}
+
+/** The options `train` reads its dataset with (and `export --format pytorch` writes it with): one place, so both see the same rows. */
+export async function runDataOptions(p: ParsedCommand, settings: RunSettings, vocabSize: number, validationPath: string | undefined): Promise<PrepareOptions> {
+  return {
+    ...dataOptions(p, settings, settings.train.maxLength, vocabSize),
+    validation: validationPath ? { source: await fromPath(validationPath) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
   };
 }
 
@@ -217,10 +225,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
 
   const tok = await loadTokenizer(m.files);
   const valFile = o.string('validation');
-  const data = await loadDataset(await fromPath(dataPath), tok, {
-    ...dataOptions(p, settings, settings.train.maxLength, spec.vocabSize),
-    validation: valFile ? { source: await fromPath(valFile) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
-  });
+  const data = await loadDataset(await fromPath(dataPath), tok, await runDataOptions(p, settings, spec.vocabSize, valFile));
   const longestRow = Math.min(settings.train.maxLength, data.stats.maxLength);
   io.err.write(reportLines(data.report, false).join('\n') + '\n');
 
@@ -515,6 +520,12 @@ async function writeExport(out: string, files: ExportedFiles, io: CliIo): Promis
 async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'; dtype: 'F32' }): Promise<void> {
   const o = p.options;
   const format = fixed?.format ?? o.required('format');
+  // A run, not a model: the PyTorch project takes the data and the run settings (cli/exportPytorch.ts).
+  if (format === 'pytorch') return (await import('./exportPytorch')).exportPytorchCommand(p, io);
+  for (const flag of ['data', 'validation', 'layers', 'init-adapter', 'bundle-model', 'schema', 'columns', 'numbers-as-text']) {
+    if (o.has(flag)) throw new UsageError(`export --${flag} is for --format pytorch (a run); --format ${format} exports a model`);
+  }
+  if (p.settings.size) throw new UsageError(`export: run settings (--${[...p.settings.keys()].map((k) => SETTING_DEFS.find((d) => d.key === k)?.cli ?? k).join(', --')}) are for --format pytorch; --format ${format} exports a model`);
   const out = o.required('out');
   const m = await openModel(o.required('model'));
   const adapterPath = o.string('adapter');
@@ -542,7 +553,7 @@ async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'
     const dtype = fixed?.dtype ?? (quant as 'F32' | 'BF16' | 'F16' | undefined);
     if (dtype && !['F32', 'BF16', 'F16'].includes(dtype)) throw new UsageError(`export --quant: "${dtype}" is not a safetensors dtype for hf (F32, BF16, F16)`);
     files = await exportHf(source, { dtype, onProgress });
-  } else throw new UsageError(`export --format ${format}: not one of onnx, gguf, gguf-adapter, hf`);
+  } else throw new UsageError(`export --format ${format}: not one of onnx, gguf, gguf-adapter, hf, pytorch`);
   io.err.write('\r\x1b[2K');
   await writeExport(out, files, io);
   io.err.write(`wrote ${format} export of ${m.baseName}${adapterPath ? ` + ${adapterPath}` : ''} to ${out}\n`);

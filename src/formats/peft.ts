@@ -244,6 +244,17 @@ export function parseAdapterConfig(text: string, spec: ModelSpec | null, file = 
   if (has('layer_replication')) bad('layer_replication', 'layer replication is not supported');
   if (has('trainable_token_indices')) bad('trainable_token_indices', 'trainable tokens are not supported');
   if (has('use_rslora') && typeof c.use_rslora !== 'boolean') bad('use_rslora', `${JSON.stringify(c.use_rslora)} is not true or false`);
+  // Fields newer PEFT versions write (0.18 writes every one, null or false when unused): refused when they change the computation.
+  const nonEmpty = (v: unknown) => !(Array.isArray(v) && v.length === 0) && !(isJsonObject(v) && Object.keys(v).length === 0);
+  if (has('exclude_modules') && nonEmpty(c.exclude_modules)) bad('exclude_modules', `${JSON.stringify(c.exclude_modules)}: excluded modules are not supported (train without them)`);
+  if (has('target_parameters') && nonEmpty(c.target_parameters)) bad('target_parameters', 'LoRA on parameters (not modules) is not supported');
+  if (has('alora_invocation_tokens')) bad('alora_invocation_tokens', 'activated LoRA (aLoRA) is not supported');
+  if (has('use_qalora') && c.use_qalora !== false) bad('use_qalora', 'QALoRA adapters are not supported');
+  if (has('arrow_config')) bad('arrow_config', 'Arrow routing is not supported');
+  // PiSSA, OLoRA, CorDA and LoftQ change the base weights at init: such an adapter is only right on that changed base.
+  if (typeof c.init_lora_weights === 'string' && /^(pissa|olora|corda|loftq)/i.test(c.init_lora_weights)) {
+    bad('init_lora_weights', `"${c.init_lora_weights}" adapters need the base model it modified; save them converted to plain LoRA (PEFT: path_initial_model_for_weight_conversion)`);
+  }
 
   let targets: LoraTarget[] = [];
   const tm = c.target_modules;

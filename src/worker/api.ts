@@ -15,11 +15,12 @@ import type { PlanLimits } from '../engine/train/memory';
 import { RunControl, planTraining, runTraining } from '../engine/train/run';
 import type { ColumnMapping } from '../data/schema';
 import { baseModelName, canonicalJson, type ModelChoice, type RunSettings } from '../settings/settings';
-import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary } from '../storage/adapterZip';
+import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary, type ValidatedAdapter } from '../storage/adapterZip';
 import { abortToken, releaseToken, signalFor } from './cancel';
 import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
 import { generate } from './generate';
+import { exportPytorchZip } from './exportPytorch';
 import type { DatasetInfo, DatasetOptions, GenerateOptions, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
 
 export type GpuStatus =
@@ -262,6 +263,36 @@ export const workerApi = {
     }
   },
 
+  /**
+   * "Run on GPUs": the current run — model, dataset as this worker renders it, settings, optionally a
+   * library adapter to continue — as a zipped PyTorch project (Transformers + PEFT, accelerate).
+   */
+  async exportPytorch(request: { settings: RunSettings; title: string; initialAdapter?: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } }, token?: string): Promise<Uint8Array> {
+    const signal = signalFor(token);
+    try {
+      const model = requireModel();
+      const data = await ensureDataset(request.settings, signal);
+      const f = session.datasetFile!;
+      if (request.initialAdapter) {
+        const init = await importAdapter(model.spec, { 'adapter_model.safetensors': request.initialAdapter.adapterModel, 'adapter_config.json': request.initialAdapter.adapterConfig });
+        const { r, alpha, dropout, targets, useRslora } = request.settings.lora;
+        if (canonicalJson({ r, alpha, dropout, targets, useRslora }) !== canonicalJson({ r: init.settings.r, alpha: init.settings.alpha, dropout: init.settings.dropout, targets: init.settings.targets, useRslora: init.settings.useRslora })) {
+          throw new WorkerStateError(`the adapter to continue has r ${init.settings.r}, alpha ${init.settings.alpha}, dropout ${init.settings.dropout} on ${init.settings.targets.join(', ')}: its settings win`);
+        }
+      }
+      let studioPlan = null;
+      try {
+        const p = planTraining(model.gpuModel, request.settings, { longestRow: data.info.stats?.maxTokens ?? 0 }, memoryLimits(await getGpu()));
+        studioPlan = { microBatch: p.microBatch, gradAccum: p.gradAccum, seqLen: p.seqLen };
+      } catch {
+        // no plan on this device: the export does not need one
+      }
+      return await exportPytorchZip({ model, dataset: data, datasetFile: f, settings: request.settings, title: request.title, initialAdapter: request.initialAdapter ?? null, studioPlan, signal });
+    } finally {
+      releaseToken(token);
+    }
+  },
+
   /** Pauses, resumes or stops (keeping the adapter so far) the current run. */
   control(action: 'pause' | 'resume' | 'stop'): boolean {
     const run = session.run;
@@ -303,10 +334,10 @@ export const workerApi = {
   },
 
   /** Validates an adapter zip or folder for import; when a model is loaded, also against that model. */
-  async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; config: PeftConfigSummary; parameters: number }> {
+  async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; config: PeftConfigSummary; parameters: number; folder: string; training: ValidatedAdapter['training']; run: ValidatedAdapter['run'] }> {
     const v = 'zip' in input ? await readAdapterZip(input.zip, input.name) : await validateAdapterFiles(new Map(input.files));
     if (session.model) await importAdapter(session.model.spec, { 'adapter_model.safetensors': v.files.adapterModel, 'adapter_config.json': v.files.adapterConfig });
-    return { ...v.files, config: v.config, parameters: v.parameters };
+    return { ...v.files, config: v.config, parameters: v.parameters, folder: v.folder, training: v.training, run: v.run };
   },
 
   /** Test hook: loses the GPU device as a driver crash would (the run stops with GpuDeviceLostError). */

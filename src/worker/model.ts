@@ -25,6 +25,8 @@ export interface SessionModel {
   text(): Promise<TextSide>;
   /** Identifies the model in run checkpoints, so a resume refuses another model. */
   key: string;
+  /** Where its files come from (an export carries the tokenizer, and the demo model, from here). */
+  files: ModelFiles;
 }
 
 export interface TextSide {
@@ -161,5 +163,5 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
     bytes: total,
     backend: `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`,
   };
-  return { info, spec, gpuModel, text, key: `${choice.kind}:${name}:${parameters}` };
+  return { info, spec, gpuModel, text, key: `${choice.kind}:${name}:${parameters}`, files: modelFiles };
 }

@@ -147,6 +147,15 @@ export function HyperScreen() {
           <button type="button" className="primary" data-testid="start-training" disabled={why !== null} aria-describedby="start-why" onClick={() => void c.train()}>
             Start training
           </button>
+          <button
+            type="button"
+            data-testid="export-pytorch"
+            title="The same run as a Transformers + PEFT project for one or many GPUs (accelerate): train.py, configs, the rendered data"
+            disabled={!datasetReady || !modelReady || running || issues.length > 0}
+            onClick={() => void c.exportPytorch()}
+          >
+            Run on GPUs (PyTorch)…
+          </button>
           <ShareButton />
           {why && <span id="start-why" className={issues.length || (plan && !plan.fits) ? 'warning-text' : 'hint'} data-testid="start-blocked">{why}</span>}
         </div>

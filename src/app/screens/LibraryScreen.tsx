@@ -51,6 +51,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
           lr {imported ? '—' : formatNumber(s.train.learningRate)}, batch {imported ? '—' : s.train.batchSize}, steps {imported ? '—' : a.metrics.steps}
         </dd>
         <dt>loss</dt><dd>{formatLoss(a.metrics.finalLoss)} (validation {formatLoss(a.metrics.finalValidationLoss)})</dd>
+        {a.trainedWith && (<><dt>trained with</dt><dd data-testid="library-trained-with">{a.trainedWith}</dd></>)}
         <dt>dataset</dt><dd>{a.dataset ? `${a.dataset.name}, ${a.dataset.rows} rows, ${a.dataset.tokens} tokens` : a.origin === 'imported' ? 'imported' : '—'}</dd>
         <dt>size</dt><dd>{formatBytes(a.bytes)}</dd>
         <dt>saved</dt><dd>{new Date(a.createdAt).toLocaleString()}</dd>
@@ -61,6 +62,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
         <button type="button" title="adapter_config.json alone" onClick={() => void c.download(a.id, 'config')}>config</button>
         <button type="button" onClick={() => void c.tryInPlayground(a.id)}>Try</button>
         <button type="button" onClick={() => void c.continueTraining(a.id)}>Continue training</button>
+        <button type="button" title="Continue this adapter on PyTorch (Transformers + PEFT, one or many GPUs) with the current dataset" onClick={() => void c.exportPytorch(a.id)}>Run on GPUs…</button>
         <button type="button" onClick={() => setEditing(true)}>Rename</button>
         <button
           type="button"
