@@ -127,7 +127,32 @@ export class StudioController {
     });
     void requestPersistence().then((persisted) => this.s.setStorage({ persisted }));
     void this.refreshStorage();
-    if (gpu.ok && this.s.settings.model.kind !== 'local') await this.loadModel(this.s.settings.model);
+    const model = this.s.settings.model;
+    // A link never starts a download on its own: a hub model it names is described (config.json,
+    // the weights' size, the memory plan) and loads when the user presses Load.
+    if (gpu.ok && model.kind === 'hub') {
+      this.s.setLinkModel({ id: model.id, summary: null, error: null });
+      await this.describeLinkModel();
+    } else if (gpu.ok && model.kind !== 'local') await this.loadModel(model);
+  }
+
+  /** Describes the link's hub model for the current settings (a few KB: config.json and the size of the weights). */
+  async describeLinkModel(): Promise<void> {
+    const link = this.s.linkModel;
+    if (!link) return;
+    try {
+      const summary = await this.engine.describeHubModel(link.id, this.s.settings, { token: this.s.hubToken.token || undefined });
+      if (this.s.linkModel?.id === link.id) this.s.setLinkModel({ id: link.id, summary, error: null });
+    } catch (error) {
+      if (this.s.linkModel?.id === link.id) this.s.setLinkModel({ id: link.id, summary: null, error: errorText(error) });
+    }
+  }
+
+  /** Loads the model the link named (the user pressed Load), or the demo instead. */
+  async acceptLinkModel(load: boolean): Promise<void> {
+    const link = this.s.linkModel;
+    this.s.setLinkModel(null);
+    await this.loadModel(load && link ? { kind: 'hub', id: link.id } : { kind: 'demo' });
   }
 
   /** The Hugging Face token: memory only, or also this device's storage when `remember` is ticked. */
@@ -278,6 +303,7 @@ export class StudioController {
 
   /** Asks the worker's planner for the current settings (debounced while a slider moves). */
   schedulePlan(): void {
+    if (this.s.linkModel) void this.describeLinkModel();
     if (this.memoryTimer) clearTimeout(this.memoryTimer);
     this.memoryTimer = setTimeout(async () => {
       if (validateSettings(this.s.settings).length) return;

@@ -11,7 +11,9 @@ import { matmul } from '../engine/kernels/matmul/matmul';
 import { uploadAdapter, type GpuAdapter } from '../engine/model/model';
 import type { AdapterLayout } from '../engine/model/lora';
 import { exportAdapter, importAdapter } from '../engine/model/adapterFiles';
-import type { PlanLimits } from '../engine/train/memory';
+import { planRun, type PlanLimits } from '../engine/train/memory';
+import { familyFromConfig } from '../engine/model/families';
+import { hubFiles } from '../hub/hub';
 import { RunControl, planTraining, runTraining } from '../engine/train/run';
 import type { ColumnMapping } from '../data/schema';
 import { baseModelName, canonicalJson, type ModelChoice, type RunSettings } from '../settings/settings';
@@ -21,7 +23,7 @@ import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
 import { generate } from './generate';
 import { exportPytorchZip } from './exportPytorch';
-import type { DatasetInfo, DatasetOptions, GenerateOptions, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
+import type { DatasetInfo, DatasetOptions, GenerateOptions, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
 
 export type GpuStatus =
   | { ok: true; adapter: AdapterDescription; features: GpuFeatures; limits: GpuLimits }
@@ -195,6 +197,38 @@ export const workerApi = {
     const longestRow = session.dataset?.info.stats?.maxTokens ?? 0;
     const plan = planTraining(model.gpuModel, settings, { longestRow }, limits);
     return { ...plan, budget: limits.budgetBytes, maxBufferSize: limits.maxBufferSize, longestRow };
+  },
+
+  /**
+   * What a hub model named by a share link would be, without downloading it: config.json (a few KB)
+   * and the weights' size (the shard index, or one ranged read of the safetensors header), with the
+   * memory plan of these settings. Nothing else is fetched until the user presses Load.
+   */
+  async describeHubModel(id: string, settings: RunSettings, access?: { token?: string }): Promise<HubModelSummary> {
+    const files = hubFiles(id, { token: access?.token });
+    const configText = await files.text('config.json');
+    if (configText === null) throw new WorkerStateError(`${id} has no config.json: it is not a model repository the studio can load`);
+    const family = familyFromConfig(configText, `${id}/config.json`);
+    let bytes: number | null = null;
+    const index = await files.text('model.safetensors.index.json');
+    if (index !== null) {
+      const total = (JSON.parse(index) as { metadata?: { total_size?: unknown } }).metadata?.total_size;
+      bytes = typeof total === 'number' ? total : null;
+    } else {
+      bytes = (await files.source('model.safetensors'))?.size ?? null;
+    }
+    const gpu = await getGpu();
+    const limits = memoryLimits(gpu);
+    const seqLen = Math.min(settings.train.maxLength, family.maxPositions);
+    const plan = planRun({
+      memory: (cfg) => family.memoryPlan(settings.lora, cfg, gpu.features.f16 ? 'f16' : 'f32', gpu.limits.maxStorageBufferBindingSize),
+      batchSize: settings.train.batchSize, microBatch: settings.train.microBatch, seqLen,
+      checkpointing: settings.train.gradientCheckpointing, maxLength: settings.train.maxLength,
+    }, limits);
+    return {
+      id, architecture: family.architecture, layers: family.layers, parameters: family.parameters, bytes,
+      plan: { ...plan, budget: limits.budgetBytes, maxBufferSize: limits.maxBufferSize, longestRow: 0 },
+    };
   },
 
   /** Trains an adapter through the engine's run driver; events stream through `onEvent`; `control()` pauses, resumes or stops it; `abort(token)` cancels it. */

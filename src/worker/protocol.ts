@@ -50,6 +50,18 @@ export interface PlanInfo extends RunPlan {
   longestRow: number;
 }
 
+/** A hub model described from its config alone (a share link's model, before Load). */
+export interface HubModelSummary {
+  id: string;
+  architecture: string;
+  layers: number;
+  parameters: number;
+  /** Bytes of the weights to download, when the repository says. */
+  bytes: number | null;
+  /** The memory plan of the current settings on this device. */
+  plan: PlanInfo;
+}
+
 /** The engine's run events, forwarded as they are. */
 export type TrainEvent = RunEvent;
 

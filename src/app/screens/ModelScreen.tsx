@@ -43,6 +43,33 @@ function HubToken() {
   );
 }
 
+/** A share link's hub model: what it is and what it needs, and nothing downloaded until Load. */
+function LinkModel() {
+  const c = useController();
+  const link = useStudio((s) => s.linkModel);
+  if (!link) return null;
+  const sum = link.summary;
+  return (
+    <div className="panel notice-panel" data-testid="link-model" role="region" aria-label="Model from the link">
+      <h3>The link names {link.id}</h3>
+      <p>Nothing has been downloaded yet.</p>
+      {!sum && !link.error && <p className="hint">Reading its config…</p>}
+      {link.error && <p className="warning-text" role="alert" data-testid="link-model-error">{link.error}</p>}
+      {sum && (
+        <p data-testid="link-model-summary">
+          {sum.architecture}, {sum.layers} layers, {formatCount(sum.parameters)} parameters
+          {sum.bytes !== null ? ` · ${formatBytes(sum.bytes)} to download` : ''} · this run needs about {formatBytes(sum.plan.memory.total)} of GPU memory
+          {sum.plan.fits ? ' (fits)' : ` — ${sum.plan.advice}`}
+        </p>
+      )}
+      <div className="row">
+        <button type="button" className="primary" data-testid="link-model-load" onClick={() => void c.acceptLinkModel(true)}>Load {link.id}</button>
+        <button type="button" data-testid="link-model-demo" onClick={() => void c.acceptLinkModel(false)}>Use the built-in demo instead</button>
+      </div>
+    </div>
+  );
+}
+
 export function ModelScreen() {
   const c = useController();
   const choice = useStudio((s) => s.settings.model);
@@ -66,6 +93,7 @@ export function ModelScreen() {
   return (
     <section className="screen" aria-labelledby="model-title">
       <h2 id="model-title">Base model</h2>
+      <LinkModel />
       <div className="grid two">
         <div className="panel">
           <h3>Choose a model</h3>

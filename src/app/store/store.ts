@@ -3,7 +3,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { useStore } from 'zustand';
 import { cloneSettings, DEFAULT_SETTINGS, trainingKey, withSetting, type ModelChoice, type RunSettings, type SettingValue } from '../../settings/settings';
-import type { DatasetInfo, LoadProgress, ModelInfo, PlanInfo, TrainEvent } from '../../worker/protocol';
+import type { DatasetInfo, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent } from '../../worker/protocol';
 import type { GpuStatus } from '../../worker/api';
 import type { AdapterMeta } from '../../storage/adapters';
 import type { RunMeta } from '../../storage/checkpoints';
@@ -128,6 +128,8 @@ export interface StudioState {
   gpu: GpuStatus | null;
   model: ModelState;
   pendingModel: PendingModel | null;
+  /** A hub model a share link names: described (size, memory plan) but not loaded until the user presses Load. */
+  linkModel: { id: string; summary: HubModelSummary | null; error: string | null } | null;
   /** Hugging Face access token for gated repositories: memory only, unless `remember` (then this device's storage). */
   hubToken: { token: string; remember: boolean };
   dataset: DatasetState;
@@ -153,6 +155,7 @@ export interface StudioState {
   setGpu(gpu: GpuStatus): void;
   setModel(model: ModelState): void;
   setPendingModel(pending: PendingModel | null): void;
+  setLinkModel(linkModel: StudioState['linkModel']): void;
   setHubToken(token: { token: string; remember: boolean }): void;
   setDataset(dataset: DatasetState): void;
   setValidationFile(name: string | null): void;
@@ -191,6 +194,7 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
     gpu: null,
     model: { status: 'idle' },
     pendingModel: null,
+    linkModel: null,
     hubToken: { token: '', remember: false },
     dataset: { status: 'empty' },
     validationFile: null,
@@ -228,6 +232,7 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
     setGpu: (gpu) => set({ gpu }),
     setModel: (model) => set({ model }),
     setPendingModel: (pendingModel) => set({ pendingModel }),
+    setLinkModel: (linkModel) => set({ linkModel }),
     setHubToken: (hubToken) => set({ hubToken }),
     setDataset: (dataset) => set({ dataset }),
     setValidationFile: (validationFile) => set({ validationFile }),
