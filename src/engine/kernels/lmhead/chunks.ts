@@ -34,9 +34,11 @@ export class LmHeadChunkError extends Error {
  * Tokens per LM-head chunk for N tokens and a vocabulary of V:
  *   bound = min(maxBytes, maxStorageBufferBindingSize) bytes of [rows, V] f32 logits;
  *   rows  = fullTileRows(floor(bound / (4·V))), then at most N.
- * Contract: the result r satisfies 1 ≤ r ≤ N, r·V·4 ≤ bound, and r is a multiple of 64 whenever
- * 64 rows fit and N ≥ 64 (32 when only 32..63 fit). The logits scratch holds r·V f32, and
- * lmheadLoss is given chunkRows = r. Throws LmHeadChunkError when not even one row fits.
+ * Contract: the result r satisfies 1 ≤ r ≤ N and r·V·4 ≤ bound; when r < N (more than one chunk)
+ * r is a multiple of 64 if 64 rows fit, 32 if 32..63 fit, so every chunk but the last fills whole
+ * row tiles (N tokens that fit one tile-rounded chunk take one chunk: the same tiles, fewer
+ * dispatches). The logits scratch holds r·V f32, and lmheadLoss is given chunkRows = r. Throws
+ * LmHeadChunkError when not even one row fits.
  */
 export function lmheadChunkTokens(N: number, V: number, maxStorageBufferBindingSize: number, maxBytes = DEFAULT_MAX_LOGITS_BYTES): number {
   const bytes = Math.min(maxBytes, maxStorageBufferBindingSize);
