@@ -4,7 +4,7 @@ import q8Wgsl from '../../../src/engine/kernels/quant/quantize_q8.wgsl?raw';
 import {
   codeAt, decodeSourceRef, dequantizeRef, INV_127, NF4_CODE, NF4_THRESHOLD, nf4Index, quantizeNF4Ref, quantizeQ8Ref, roundHalfEven, scaleAt,
 } from '../../../src/engine/kernels/quant/quant.ref';
-import { bitsPerWeight, quantLayout, weightBytes } from '../../../src/engine/kernels/quant/layout';
+import { bitsPerWeight, quantLayout, quantPartRows, weightBytes } from '../../../src/engine/kernels/quant/layout';
 import { fullTileRows, lmheadChunkTokens } from '../../../src/engine/kernels/lmhead/chunks';
 import { f32ToBf16, f32ToF16 } from '../../../src/formats/dtype';
 import { rng, uniformValues } from '../../helpers/random';
@@ -140,6 +140,11 @@ describe('weight memory accounting (layout.ts)', () => {
     expect(parts.values).toBe(49152 * 576);
     expect(parts.scales).toBe(2 * 40000 + Math.ceil((9152 * 2) / 4) * 4);
     expect(parts.largestBuffer).toBe(20000 * 576);
+    // Qwen2.5's tied 151936×896 table as q8 under lavapipe's 128 MiB binding limit: two parts.
+    const per = quantPartRows('q8', 151936, 896, 128 << 20);
+    expect(per).toBe(149796);
+    expect(weightBytes('q8', 151936, 896, { rowsPerPart: per }).largestBuffer).toBe(per * 896);
+    expect(quantPartRows('nf4', 151936, 896, 128 << 20)).toBe(151936);
     expect(bitsPerWeight('q8', 576)).toBeCloseTo(8 + 32 / 576, 10);
     expect(bitsPerWeight('nf4', 576)).toBeCloseTo(4.25, 10);
     expect(bitsPerWeight('nf4', 200)).toBeCloseTo(((4 * 64) / 2 + 8) * 8 / 200, 10); // a partial block still costs a whole one

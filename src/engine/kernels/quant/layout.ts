@@ -99,6 +99,17 @@ export function weightBytes(format: WeightFormat, rows: number, cols: number, op
   return { values, scales, bias, total: values + scales + bias, largestBuffer: largest };
 }
 
+/**
+ * Rows per stored part of a quantized weight, as uploadQuantized splits it: the most rows (an even
+ * number, so f16 scale pairs stay in one part) whose packed values fit `maxPartBytes` (the device's
+ * min(maxStorageBufferBindingSize, maxBufferSize)), all rows when they fit. Pass it to weightBytes
+ * as rowsPerPart. 0 when not even two rows fit.
+ */
+export function quantPartRows(format: QuantFormat, rows: number, cols: number, maxPartBytes: number): number {
+  const layout = quantLayout(format, rows, cols);
+  return Math.min(rows, Math.floor(maxPartBytes / valueBytes(layout, 2)) * 2);
+}
+
 /** Bits per weight of a format for a row of `cols` columns (padding included), for reports. */
 export function bitsPerWeight(format: WeightFormat, cols: number, scaleF16 = false): number {
   const b = weightBytes(format, 1 << 10, cols, { scaleF16 });

@@ -17,7 +17,7 @@ import type { Kernel } from '../../gpu/pipelines';
 import { Recorder, type Binding } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
 import { grid1d } from '../elementwise/grid';
-import { quantLayout, scaleBytes, valueBytes, type QuantFormat, type QuantLayout } from './layout';
+import { quantLayout, quantPartRows, scaleBytes, valueBytes, type QuantFormat, type QuantLayout } from './layout';
 import type { SourceDtype } from './quant.ref';
 import sourceWgsl from './source.wgsl?raw';
 import nf4CodeWgsl from './nf4_code.wgsl?raw';
@@ -171,7 +171,7 @@ export async function uploadQuantized(gpu: Gpu, a: UploadQuantizedArgs): Promise
   const bindLimit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   const partLimit = Math.min(a.maxPartBytes ?? Infinity, bindLimit);
   // Parts and chunks hold even numbers of rows, so f16 scale pairs never straddle two dispatches.
-  const partRows = Math.min(rows, Math.floor(partLimit / valueBytes(layout, 2)) * 2);
+  const partRows = quantPartRows(format, rows, cols, partLimit);
   if (partRows < 1) throw new QuantArgumentError(`${label}: two rows of ${cols} columns exceed a part of ${partLimit} bytes`, label);
   const srcRowBytes = cols * SOURCE_BYTES[a.dtype];
   const staging = Math.min(Math.max(a.stagingBytes ?? DEFAULT_STAGING_BYTES, 2 * srcRowBytes), bindLimit);
