@@ -2,8 +2,10 @@
  * LM head + softmax cross-entropy, fused and chunked over tokens (lmhead.ref.ts has the math):
  * for each chunk of CH tokens, logits = h·Wᵀ [CH, V] in a bounded scratch buffer, then in place
  * dlogits = gradScale·(softmax − onehot) with each row's loss saved, then dh = dlogits·W. The
- * [N × V] logits never exist at once. W [V, C] (f32 or f16) may be split by vocabulary rows over
- * several bindings (weightParts). A logits-only path serves generation.
+ * [N × V] logits never exist at once. W [V, C] (f32, f16, or q8 / nf4 rows dequantized in the
+ * matmul) may be split by vocabulary rows over several bindings. CH is a multiple of the matmul's
+ * 64-row tile (chunks.ts), so each product reads W once per row tile it fills. A logits-only path
+ * serves generation.
  */
 import type { Gpu } from '../../gpu/device';
 import { GpuError } from '../../gpu/errors';
