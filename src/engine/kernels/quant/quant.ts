@@ -116,7 +116,7 @@ export function quantizeRows(rec: Recorder, a: QuantizeRowsArgs): void {
       constants: { ...constants, SCALE_F16: Boolean(a.scaleF16) },
       uniforms: new Uniforms().u32(a.rows).u32(a.cols).u32(layout.rowWords).u32(a.row0 * layout.rowWords).u32(a.row0).u32(0).u32(0).u32(0),
       bindings: [a.src, a.values, a.scales],
-      workgroups: grid1d(rec.gpu, Math.ceil(a.rows / 2), 1, label),
+      workgroups: grid1d(rec.gpu, Math.ceil(a.rows / 2), 64, label),
     });
     return;
   }
