@@ -31,6 +31,8 @@ const BLOCK = 64u;
 
 fn nf4_index(x: f32) -> u32 {
   var index = 0u;
+  // Written out where the compiler does not unroll (SwiftShader), so every threshold is a constant.
+  // @unroll
   for (var i = 0u; i < 15u; i++) { index += select(0u, 1u, x > NF4_THRESHOLD[i]); }
   return index;
 }
