@@ -154,7 +154,7 @@ export function runTag(options: Pick<BenchOptions, 'quick' | 'only' | 'layers'>)
   return [options.quick ? 'quick' : '', isFull ? '' : options.only.join('-'), depth].filter(Boolean).join('-');
 }
 
-export const GROUPS = ['matmul', 'lora-step', 'kernels', 'e2e', 'data'] as const;
+export const GROUPS = ['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'data'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchOptions {

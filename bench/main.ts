@@ -124,6 +124,36 @@ async function benchKernels(run: Run): Promise<void> {
     run.skipped.push({ group: 'kernels', name: 'lmhead+CE', impl: 'ours', reason: 'left out of --quick (a 49k-vocabulary head is ~3.6 GFLOP even at 64 tokens)' });
   } else {
     await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N64', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 64, run.repeat));
+    // The model's chunk bound (LOGITS_CHUNK_BYTES, 16 MiB): 85 rows of 49152 logits fit, run as 64-row chunks.
+    await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N256 16 MiB chunks', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 256, run.repeat, 16 << 20));
+  }
+}
+
+/**
+ * The frozen base stored f32 / f16 / q8 / nf4: forward and dx of SmolLM2-135M's q, up and down
+ * projections (bench/quant.ts), T 256 (T 64 where the register block is written out, SwiftShader,
+ * which runs ~8× slower), and the streamed GPU quantization of one weight.
+ */
+async function benchQuant(run: Run): Promise<void> {
+  const { benchQuantProjection, benchQuantize, QUANT_PROJECTIONS } = await import('./quant');
+  const T = run.gpu.unrollInSource ? 64 : 256;
+  for (const proj of run.options.quick ? (['q'] as const) : QUANT_PROJECTIONS) {
+    const start = run.measurements.length;
+    try {
+      run.measurements.push(...(await benchQuantProjection(run.gpu, SMOLLM2_135M, proj, T, run.repeat)));
+    } catch (error) {
+      run.skipped.push({ group: 'quant', name: `${SMOLLM2_135M.name} ${proj} T${T}`, impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    }
+    for (const m of run.measurements.slice(start)) log(`quant | ${m.name} | ours: ${m.ms.toFixed(2)} ms`);
+  }
+  if (!run.options.quick) {
+    const start = run.measurements.length;
+    try {
+      run.measurements.push(...(await benchQuantize(run.gpu, SMOLLM2_135M, 'up', run.repeat)));
+    } catch (error) {
+      run.skipped.push({ group: 'quant', name: 'quantize', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    }
+    for (const m of run.measurements.slice(start)) log(`quant | ${m.name} | ours: ${m.ms.toFixed(2)} ms`);
   }
 }
 
@@ -224,6 +254,7 @@ export async function main(argv: string[]): Promise<number> {
   if (options.only.includes('matmul')) await benchMatmul(run).finally(() => save(false));
   if (options.only.includes('lora-step')) await benchLoraStep(run).finally(() => save(false));
   if (options.only.includes('kernels')) await benchKernels(run).finally(() => save(false));
+  if (options.only.includes('quant')) await benchQuant(run).finally(() => save(false));
   if (options.only.includes('e2e')) e2e = await benchE2e(run).finally(() => save(false));
   if (options.only.includes('data')) data = await benchData(run);
   save(true);

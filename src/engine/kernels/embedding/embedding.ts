@@ -5,14 +5,23 @@ import { Uniforms } from '../../gpu/uniforms';
 import { uploadBuffer } from '../../gpu/buffers';
 import { GpuError } from '../../gpu/errors';
 import { assertBindable, elementwiseWorkgroupSize, grid1d } from '../elementwise/grid';
-import { weightParts, type SplitWeight, type WeightPart } from '../lora/weightParts';
+import { weightParts, type WeightPart } from '../lora/weightParts';
 import { wgslSections } from '../elementwise/sections';
+import { isQuantized, layoutOf, quantBindings, quantReaderWgsl, type QuantizedWeight } from '../quant/quant';
+import { resolveWeightFormat, type FrozenWeight } from '../quant/weights';
+import type { QuantFormat, WeightFormat } from '../quant/layout';
 import source from './embedding.wgsl?raw';
 import addSource from './embedding_add.wgsl?raw';
+import quantSource from './embedding_quant.wgsl?raw';
 
 export const embeddingKernel: Kernel = { name: 'embedding', source };
 export const embeddingAddKernel: Kernel = { name: 'embedding_add', source: wgslSections(addSource, ['TYPES'], 'embedding_add.wgsl') };
 export const embeddingAddPositionsKernel: Kernel = { name: 'embedding_add_positions', source: wgslSections(addSource, ['NO_TYPES'], 'embedding_add.wgsl') };
+/** The gather from a q8 or nf4 table (the body followed by the format's reader). */
+export const embeddingQuantKernels: Record<QuantFormat, Kernel> = {
+  q8: { name: 'embedding_q8', source: quantSource + quantReaderWgsl('q8') },
+  nf4: { name: 'embedding_nf4', source: quantSource + quantReaderWgsl('nf4') },
+};
 
 /** Row ranges of a [V, C] table with `bytesPerElement`, each at most `maxBindingBytes` long. */
 export function planRowSplit(V: number, C: number, bytesPerElement: number, maxBindingBytes: number): { firstRow: number; rows: number }[] {
@@ -56,10 +65,15 @@ export function uploadSplitWeight(gpu: Gpu, label: string, data: Float32Array | 
 export interface EmbeddingForwardArgs {
   /** [N] u32 or i32 token ids */
   ids: Binding;
-  /** W [V, C]: one Binding (cut into binding-sized windows when too large) or parts split by rows */
-  w: SplitWeight;
+  /**
+   * W [V, C]: one Binding (cut into binding-sized windows when too large) or parts split by rows,
+   * f32 or f16; or a QuantizedWeight (q8 / nf4 rows, the same one the tied LM head reads).
+   */
+  w: FrozenWeight;
   /** W holds f16 values (shader-f16 devices). */
   wF16?: boolean;
+  /** The storage format of w beside wF16; q8 / nf4 need a QuantizedWeight. Default: from w and wF16. */
+  wFormat?: WeightFormat;
   V: number;
   C: number;
   N: number;
@@ -74,7 +88,9 @@ export interface EmbeddingForwardArgs {
 export function embeddingForward(rec: Recorder, args: EmbeddingForwardArgs): void {
   const { N, V, C } = args;
   const label = args.label ?? 'embedding forward';
-  const f16 = Boolean(args.wF16);
+  const format = resolveWeightFormat(args.w, args.wFormat, args.wF16, label);
+  if (isQuantized(args.w)) return quantizedGather(rec, args, args.w, label);
+  const f16 = format === 'f16';
   if (f16 && !rec.gpu.features.f16) {
     throw new GpuError(`${label}: the table is f16 but this device lacks shader-f16`, label);
   }
@@ -94,6 +110,31 @@ export function embeddingForward(rec: Recorder, args: EmbeddingForwardArgs): voi
       workgroups,
     });
     firstRow += part.rows;
+  });
+}
+
+/** x = dequant(W)[ids], one dispatch per binding window of the quantized table. */
+function quantizedGather(rec: Recorder, args: EmbeddingForwardArgs, w: QuantizedWeight, label: string): void {
+  const { N, V, C } = args;
+  if (w.rows !== V || w.cols !== C) throw new GpuError(`${label}: the quantized table is [${w.rows}, ${w.cols}], expected [${V}, ${C}]`, label);
+  const layout = layoutOf(w);
+  const windows = quantBindings(rec.gpu, w, label, args.maxBindingBytes);
+  const wg = elementwiseWorkgroupSize(rec.gpu);
+  const workgroups = grid1d(rec.gpu, N * C, wg, label);
+  let firstRow = 0;
+  windows.forEach((q, i) => {
+    rec.dispatch({
+      kernel: embeddingQuantKernels[w.format],
+      label: windows.length === 1 ? label : `${label} part ${i}`,
+      constants: { WG: wg, SCALE_F16: layout.scaleBytes === 2 },
+      uniforms: new Uniforms()
+        .u32(N).u32(C).u32(V).u32(firstRow)
+        .u32(q.rows).u32(i === 0 ? 1 : 0).u32(q.valueOffset).u32(q.scaleOffset)
+        .u32(layout.rowWords).u32(layout.scalesPerRow).u32(0).u32(0),
+      bindings: [args.ids, q.values, args.out, q.scales],
+      workgroups,
+    });
+    firstRow += q.rows;
   });
 }
 
