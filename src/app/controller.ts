@@ -8,11 +8,12 @@ import { AdapterLibrary, newId, type AdapterMeta, type DatasetSummary } from '..
 import { CheckpointQuotaError, CheckpointStore, type Deletable, type RunMeta } from '../storage/checkpoints';
 import { idbKeyValue, isQuotaError, formatBytes, type KeyValue } from '../storage/kv';
 import { requestPersistence, storageEstimate } from '../storage/persist';
-import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, safeFileName } from '../storage/adapterZip';
+import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, MODEL_CARD, modelCard, safeFileName } from '../storage/adapterZip';
 import { createStudioStore, planKey, type StudioStore } from './store/store';
 import { decodeSettings, encodeSettings } from '../settings/shareLink';
 import { baseModelName, cloneSettings, DEFAULT_SETTINGS, DEMO_MODEL_NAME, isHubId, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
-import { downloadBytes } from './download';
+import { downloadBlob, downloadBytes, pickFolder, writeIntoFolder } from './download';
+import type { ExportTarget } from './exportTargets';
 import { explainModelError } from './modelErrors';
 
 const DATASET_KEY = 'run-dataset:';
@@ -66,6 +67,7 @@ export class StudioController {
   /** How the dataset is read: the bad-rows policy and a separate validation file. */
   private datasetOptions: DatasetOptions = {};
   private tokens = 0;
+  private exportToken: string | null = null;
   private runToken: string | null = null;
   /** The run the screen shows; events and results of any other (a cancelled one) are ignored. */
   private activeRunId: string | null = null;
@@ -547,6 +549,66 @@ export class StudioController {
     if (what === 'zip') downloadBytes(adapterZip(meta, files), `${base}.zip`, 'application/zip');
     else if (what === 'model') downloadBytes(files.adapterModel, ADAPTER_MODEL);
     else downloadBytes(files.adapterConfig, ADAPTER_CONFIG, 'application/json');
+  }
+
+  /**
+   * "Export for…": a library adapter for where the user runs models — its PEFT files, or merged into
+   * the loaded base model as ONNX (transformers.js), GGUF (llama.cpp, Ollama, LM Studio) or a
+   * Hugging Face folder, or as a GGUF LoRA beside the base — downloaded as a zip or written into a
+   * folder the user picks. The worker does the export; the page shows its progress.
+   */
+  async exportFor(id: string, target: ExportTarget, quant: string | null, destination: 'zip' | 'folder'): Promise<boolean> {
+    if (this.s.exporting) {
+      this.s.notify('info', 'An export is already running; wait for it or cancel it.');
+      return false;
+    }
+    const meta = await this.library.meta(id);
+    const files = await this.library.files(id);
+    const name = safeFileName(meta.name);
+    const dir = destination === 'folder' ? await pickFolder().catch((error) => (this.s.notify('error', errorText(error)), null)) : null;
+    if (destination === 'folder' && !dir) return false;
+    try {
+      if (target === 'peft') {
+        if (dir) {
+          await writeIntoFolder(dir, name, [[ADAPTER_MODEL, new Blob([files.adapterModel as BlobPart])], [ADAPTER_CONFIG, new Blob([files.adapterConfig])], [MODEL_CARD, new Blob([modelCard(meta)])]]);
+        } else downloadBytes(adapterZip(meta, files), `${name}.zip`, 'application/zip');
+        this.s.notify('info', `Exported “${meta.name}” for Python PEFT${dir ? ` into ${dir.name}/${name}` : ''}.`);
+        return true;
+      }
+      const model = this.s.model;
+      if (model.status !== 'ready') {
+        this.s.notify('info', `Load the base model “${meta.baseModel}” first: the export merges the adapter into it.`);
+        this.s.setScreen('model');
+        return false;
+      }
+      const loaded = model.info.source === 'demo' ? DEMO_MODEL_NAME : model.info.name;
+      if (meta.baseModel && meta.baseModel !== 'not recorded' && meta.baseModel !== loaded) {
+        this.s.notify('error', `“${meta.name}” was trained on ${meta.baseModel}, but ${loaded} is loaded: load ${meta.baseModel} on the Model screen, then export.`);
+        return false;
+      }
+      this.s.setExporting({ adapterId: id, target, stage: 'starting', done: 0, total: 1 });
+      const token = (this.exportToken = this.token());
+      const out = await this.engine.exportModel(
+        { format: target, quant, name, adapter: files, as: dir ? 'files' : 'zip' },
+        proxy((p) => this.s.setExporting({ adapterId: id, target, ...p })),
+        token,
+      );
+      if ('zip' in out) downloadBlob(out.zip, `${name}-${target}.zip`);
+      else await writeIntoFolder(dir!, `${name}-${target}`, out.files);
+      this.s.notify('info', `Exported “${meta.name}” (${target})${dir ? ` into ${dir.name}/${name}-${target}` : ''}; docs/deploy.md says how to load it.`);
+      return true;
+    } catch (error) {
+      this.s.notify('error', `The export of “${meta.name}” failed: ${errorText(error)}`);
+      return false;
+    } finally {
+      this.exportToken = null;
+      this.s.setExporting(null);
+    }
+  }
+
+  /** Cancels the export in progress. */
+  cancelExport(): void {
+    if (this.exportToken) void this.engine.abort(this.exportToken);
   }
 
   /**

@@ -14,7 +14,7 @@ import { openModelFolder, type ModelFiles } from '../formats/modelFolder';
 import { hubFiles } from '../hub/hub';
 import { openSafetensors, serializeSafetensors } from '../formats/safetensors';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite, readPeftAdapter } from '../formats/peft';
-import { concatParts, exportGguf, exportGgufLora, exportHf, exportOnnx, mergedWeights, ONNX_VARIANTS, type ExportedFiles, type LoraAdapter, type OnnxVariant, type SourceModel } from '../formats/export/index';
+import { concatParts, exportModel, exportQuants, isModelExportFormat, MODEL_EXPORTS, openExportSource, type ExportedFiles, type LoraAdapter, type OpenedSource } from '../formats/export/index';
 import type { ModelFolder } from '../formats/modelFolder';
 import { fromF32 } from '../formats/dtype';
 import { eosTokenIds, padTokenId } from '../formats/hfConfig';
@@ -468,35 +468,17 @@ async function checkTokenizer(dir: string, vocabSize: number, spec: { bosTokenId
   return [`tokenizer: ${tokenizerSize} ids, ${special.map(([n, id]) => `${n.replace('_token_id', '')} ${id}`).join(', ') || 'no special ids in config.json'}; ${template ? 'chat template present' : 'no chat template (pairs use the plain templates)'}`];
 }
 
-/** The base model with the adapter merged in, as the exporters read it (one merge: formats/export/merge.ts). */
-async function sourceModel(m: OpenedModel, adapterPath: string | undefined, outFlag: string, out: string): Promise<{ source: SourceModel; folder: ModelFolder; adapter: LoraAdapter | null }> {
+/** The export source (formats/export/source.ts) of the CLI's model and adapter, refusing an output inside either. */
+async function sourceModel(m: OpenedModel, adapterPath: string | undefined, outFlag: string, out: string): Promise<{ source: OpenedSource; adapter: LoraAdapter | null }> {
   if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`${outFlag} ${out} is the base model's folder (or inside it): writing there would overwrite the model it reads; choose another folder`);
   if (adapterPath && isInside(out, adapterPath)) throw new UsageError(`${outFlag} ${out} is the adapter's folder (or inside it); choose another folder`);
-  const folder = await openModelFolder(m.files);
+  const spec = (await openModelFolder(m.files)).spec;
   let adapter: LoraAdapter | null = null;
   if (adapterPath) {
-    const { config, tensors } = await readPeftAdapter(await readAdapterFolder(adapterPath, '--adapter'), folder.spec);
+    const { config, tensors } = await readPeftAdapter(await readAdapterFolder(adapterPath, '--adapter'), spec);
     adapter = { config, tensors };
   }
-  const textFiles = new Map<string, string>();
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja']) {
-    const text = await m.files.text(f);
-    if (text !== null) textFiles.set(f, text);
-  }
-  const base = async (name: string) => {
-    const values = await folder.readTensorF32(name);
-    const bad = firstNonFinite(values);
-    if (bad) throw new FileError(m.baseName, `tensor "${name}" holds ${bad}: refusing to export a non-finite model`);
-    return values;
-  };
-  const merged = mergedWeights(folder.spec, base, adapter);
-  const weights = async (name: string) => {
-    const values = await merged(name);
-    const bad = firstNonFinite(values);
-    if (bad) throw new FileError(out, `merged tensor "${name}" would hold ${bad}; nothing was written`);
-    return values;
-  };
-  return { source: { spec: folder.spec, config: folder.config, textFiles, weights }, folder, adapter };
+  return { source: await openExportSource(m.files, adapter), adapter };
 }
 
 /** Writes exported files (each a list of parts) into `out`, every file atomically, the folder locked. */
@@ -522,6 +504,7 @@ async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'
   const format = fixed?.format ?? o.required('format');
   // A run, not a model: the PyTorch project takes the data and the run settings (cli/exportPytorch.ts).
   if (format === 'pytorch') return (await import('./exportPytorch')).exportPytorchCommand(p, io);
+  if (!isModelExportFormat(format)) throw new UsageError(`export --format ${format}: not one of ${Object.keys(MODEL_EXPORTS).join(', ')}, pytorch`);
   for (const flag of ['data', 'validation', 'layers', 'init-adapter', 'bundle-model', 'schema', 'columns', 'numbers-as-text']) {
     if (o.has(flag)) throw new UsageError(`export --${flag} is for --format pytorch (a run); --format ${format} exports a model`);
   }
@@ -530,30 +513,20 @@ async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'
   const m = await openModel(o.required('model'));
   const adapterPath = o.string('adapter');
   if (!adapterPath && format === 'gguf-adapter') throw new UsageError('export --format gguf-adapter needs --adapter');
-  const { source, folder, adapter } = await sourceModel(m, adapterPath, '--out', out);
-  const quant = o.string('quant');
+  const quant = fixed?.dtype ?? o.string('quant');
+  try {
+    exportQuants(format, quant);
+  } catch (error) {
+    throw new UsageError(`export --quant: ${(error as Error).message.replace(/^ExportError: /, '')}`);
+  }
+  const { source, adapter } = await sourceModel(m, adapterPath, '--out', out);
   const name = o.string('name') ?? (basename(m.baseName.replace(/\/+$/, '')) || 'model');
   let lastStage = '';
   const onProgress = (e: { stage: string; done: number; total: number }) => {
     if (e.stage !== lastStage && e.done % 16 === 0) io.err.write(`\r\x1b[2K${e.stage} (${e.done + 1}/${e.total})`);
     lastStage = e.stage;
   };
-  let files: ExportedFiles;
-  if (format === 'onnx') {
-    const variants = (quant ?? 'fp32,q8,q4').split(',').map((v) => v.trim()) as OnnxVariant[];
-    for (const v of variants) if (!(v in ONNX_VARIANTS)) throw new UsageError(`export --quant: "${v}" is not an ONNX variant (${Object.keys(ONNX_VARIANTS).join(', ')})`);
-    files = await exportOnnx(source, { variants, onProgress });
-  } else if (format === 'gguf') {
-    const type = (quant ?? 'f16') as 'f16' | 'q8_0' | 'f32';
-    if (!['f16', 'q8_0', 'f32'].includes(type)) throw new UsageError(`export --quant: "${type}" is not a GGUF type (f16, q8_0, f32)`);
-    files = await exportGguf(source, { type, name, onProgress });
-  } else if (format === 'gguf-adapter') {
-    files = await exportGgufLora(folder.spec, adapter!, source.textFiles, { name, onProgress });
-  } else if (format === 'hf') {
-    const dtype = fixed?.dtype ?? (quant as 'F32' | 'BF16' | 'F16' | undefined);
-    if (dtype && !['F32', 'BF16', 'F16'].includes(dtype)) throw new UsageError(`export --quant: "${dtype}" is not a safetensors dtype for hf (F32, BF16, F16)`);
-    files = await exportHf(source, { dtype, onProgress });
-  } else throw new UsageError(`export --format ${format}: not one of onnx, gguf, gguf-adapter, hf, pytorch`);
+  const files = await exportModel(format, source, adapter, { quant, name, onProgress });
   io.err.write('\r\x1b[2K');
   await writeExport(out, files, io);
   io.err.write(`wrote ${format} export of ${m.baseName}${adapterPath ? ` + ${adapterPath}` : ''} to ${out}\n`);

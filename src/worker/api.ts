@@ -17,12 +17,14 @@ import { hubFiles } from '../hub/hub';
 import { RunControl, planTraining, runTraining } from '../engine/train/run';
 import type { ColumnMapping } from '../data/schema';
 import { baseModelName, canonicalJson, type ModelChoice, type RunSettings } from '../settings/settings';
+import { readPeftAdapter } from '../formats/peft';
 import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary, type ValidatedAdapter } from '../storage/adapterZip';
 import { abortToken, releaseToken, signalFor } from './cancel';
 import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
 import { generate } from './generate';
-import { exportPytorchZip } from './exportPytorch';
+import type { ExportProgress } from '../formats/export/types';
+import type { ModelExportFormat } from '../formats/export/kinds';
 import type { DatasetInfo, DatasetOptions, GenerateOptions, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
 
 export type GpuStatus =
@@ -321,7 +323,45 @@ export const workerApi = {
       } catch {
         // no plan on this device: the export does not need one
       }
+      const { exportPytorchZip } = await import('./exportPytorch');
       return await exportPytorchZip({ model, dataset: data, datasetFile: f, settings: request.settings, title: request.title, initialAdapter: request.initialAdapter ?? null, studioPlan, signal });
+    } finally {
+      releaseToken(token);
+    }
+  },
+
+  /**
+   * "Export for…": the loaded base model with an adapter merged in (onnx, gguf, hf) or the adapter as
+   * a GGUF LoRA beside the base as GGUF (gguf-adapter), as a zip under `name/` or as files. The
+   * exporters load on first use, in their own chunk.
+   */
+  async exportModel(
+    request: { format: ModelExportFormat; quant?: string | null; name: string; adapter: { adapterModel: Uint8Array; adapterConfig: string }; as: 'zip' | 'files' },
+    onProgress: (p: ExportProgress) => void,
+    token?: string,
+  ): Promise<{ zip: Blob } | { files: [string, Blob][] }> {
+    const signal = signalFor(token);
+    try {
+      if (session.run) throw new WorkerStateError('a training run is in progress; export when it is done');
+      const model = requireModel();
+      const ex = await import('../formats/export/index');
+      const adapter = await readPeftAdapter({ 'adapter_model.safetensors': request.adapter.adapterModel, 'adapter_config.json': request.adapter.adapterConfig }, model.spec);
+      const source = await ex.openExportSource(model.files, adapter);
+      let last = 0;
+      const files = await ex.exportModel(request.format, source, adapter, {
+        quant: request.quant, name: request.name, includeBase: true,
+        onProgress: (p) => {
+          if (signal.aborted) throw new WorkerStateError('the export was cancelled');
+          const now = Date.now();
+          if (now - last > 100 || p.done + 1 === p.total) {
+            last = now;
+            onProgress(p);
+          }
+        },
+      });
+      if (signal.aborted) throw new WorkerStateError('the export was cancelled');
+      if (request.as === 'zip') return { zip: (await import('../formats/export/zip')).zipExport(files, request.name) };
+      return { files: [...files].map(([path, parts]) => [path, new Blob(parts as BlobPart[])]) };
     } finally {
       releaseToken(token);
     }

@@ -25,17 +25,8 @@ import { ExportError, type WeightReader } from '../types';
 import { DT, GraphBuilder, encodeFloats, type DataType } from './graph';
 import { quantizeInt8PerChannel, quantizeInt8Rows, quantizeQ4Blocks, Q4_BLOCK, roundToF16, transpose } from './quantize';
 
-/** transformers.js dtypes this exporter writes, with the file suffix transformers.js loads for each (utils/dtypes.js). */
-export const ONNX_VARIANTS = {
-  fp32: '',
-  fp16: '_fp16',
-  q8: '_quantized',
-  int8: '_int8',
-  uint8: '_uint8',
-  q4: '_q4',
-  q4f16: '_q4f16',
-} as const;
-export type OnnxVariant = keyof typeof ONNX_VARIANTS;
+import { ONNX_VARIANTS, type OnnxVariant } from '../kinds';
+export { ONNX_VARIANTS, type OnnxVariant };
 
 interface Plan {
   act: DataType;

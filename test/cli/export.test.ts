@@ -1,0 +1,88 @@
+// `adapter-studio export` on the demo model with an adapter, every model format with a quantization
+// other than its default: the files it writes are the exporters' (byte for byte; the runtimes that
+// load them are tested in test/unit/export), each written whole, and usage mistakes are refused
+// before anything is read.
+import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { main } from '../../src/cli/main';
+import { memoryFiles, openModelFolder } from '../../src/formats/modelFolder';
+import { readPeftAdapter, writePeftAdapter } from '../../src/formats/peft';
+import { concatParts, exportModel, MODEL_EXPORTS, openExportSource, type ModelExportFormat } from '../../src/formats/export/index';
+import { testAdapter } from '../unit/export/fixtures';
+
+const DEMO = 'public/models/demo';
+
+function io() {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const text = { out: '', err: '' };
+  out.on('data', (d) => (text.out += d));
+  err.on('data', (d) => (text.err += d));
+  return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, text };
+}
+
+const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+function filesUnder(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(relative(dir, p), sha(readFileSync(p)));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('adapter-studio export', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'adapter-studio-export-'));
+  const demo = memoryFiles(new Map(readdirSync(DEMO).map((f) => [f, f.endsWith('.safetensors') ? new Uint8Array(readFileSync(join(DEMO, f))) : readFileSync(join(DEMO, f), 'utf8')])), 'demo');
+  const spec = (await openModelFolder(demo)).spec;
+  const made = testAdapter(spec, 9, { baseModelNameOrPath: 'adapter-studio/demo', targetModules: ['q_proj', 'v_proj', 'gate_proj'] });
+  const files = writePeftAdapter(spec, made.config, made.tensors);
+  const adapterDir = join(dir, 'adapter');
+  mkdirSync(adapterDir);
+  writeFileSync(join(adapterDir, 'adapter_model.safetensors'), files['adapter_model.safetensors']);
+  writeFileSync(join(adapterDir, 'adapter_config.json'), files['adapter_config.json']);
+
+  const cases: [ModelExportFormat, string][] = [['onnx', 'fp16,q4'], ['gguf', 'q8_0'], ['gguf-adapter', 'f16'], ['hf', 'BF16']];
+  for (const [format, quant] of cases) {
+    it(`--format ${format} --quant ${quant} writes the exporter's files, whole`, async () => {
+      expect(MODEL_EXPORTS[format].defaultQuant).not.toBe(quant);
+      const out = join(dir, `out-${format}`);
+      const t = io();
+      const code = await main(['export', '--model', DEMO, '--adapter', adapterDir, '--format', format, '--quant', quant, '--out', out, '--name', 'demo-tuned'], t.io);
+      expect(code, t.text.err).toBe(0);
+      expect(t.text.err).toMatch(new RegExp(`wrote ${format} export of`));
+      const adapter = await readPeftAdapter(files, spec);
+      const want = await exportModel(format, await openExportSource(demo, adapter), adapter, { quant, name: 'demo-tuned' });
+      const got = filesUnder(out);
+      expect([...got.keys()].sort()).toEqual([...want.keys()].sort()); // no temporaries, no lock left behind
+      for (const [path, parts] of want) expect(got.get(path), path).toBe(sha(concatParts(parts)));
+    });
+  }
+
+  it('refuses what it cannot do, before reading the model: an unknown quantization, a missing adapter, an output inside the model', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--format', 'onnx', '--quant', 'q3'], /export --quant: "q3" is not an ONNX variant \(fp32, fp16, q8, int8, uint8, q4, q4f16\)/],
+      [['--format', 'gguf', '--quant', 'q4_k'], /export --quant: "q4_k" is not a GGUF type \(f16, q8_0, f32\)/],
+      [['--format', 'gguf-adapter'], /needs --adapter/],
+      [['--format', 'safetensors'], /export --format: "safetensors" is not one of onnx, gguf, gguf-adapter, hf, pytorch/],
+    ];
+    for (const [args, message] of cases) {
+      const t = io();
+      expect(await main(['export', '--model', DEMO, '--out', join(dir, 'never'), ...args], t.io)).toBe(2);
+      expect(t.text.err).toMatch(message);
+    }
+    const t = io();
+    expect(await main(['export', '--model', DEMO, '--adapter', adapterDir, '--format', 'hf', '--out', join(DEMO, 'merged')], t.io)).toBe(2);
+    expect(t.text.err).toMatch(/is the base model's folder \(or inside it\)/);
+    expect(readdirSync(dir)).not.toContain('never');
+  });
+});
