@@ -14,6 +14,8 @@ import { decodeSettings, encodeSettings } from '../settings/shareLink';
 import { baseModelName, cloneSettings, DEFAULT_SETTINGS, DEMO_MODEL_NAME, isHubId, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
 import { downloadBlob, downloadBytes, pickFolder, writeIntoFolder } from './download';
 import type { ExportTarget } from './exportTargets';
+import type { OnnxVariant } from '../formats/export/kinds';
+import type { OnnxAnswer } from '../worker/onnxPlayground';
 import { explainModelError } from './modelErrors';
 
 const DATASET_KEY = 'run-dataset:';
@@ -721,6 +723,11 @@ export class StudioController {
   }
 
   // ------------------------------------------------------------------ playground
+
+  /** The same prompt through the ONNX export in transformers.js (what a web page using the export answers). */
+  async onnxGenerate(prompt: string, side: 'base' | 'tuned', variant: OnnxVariant, onStage: (stage: string) => void, opts = { maxNewTokens: 48, temperature: 0, seed: 1 }): Promise<OnnxAnswer> {
+    return this.engine.onnxGenerate(prompt, side, variant, opts, proxy(onStage), this.token());
+  }
 
   async generate(prompt: string, side: 'base' | 'tuned', onText: (text: string) => void, opts = { maxNewTokens: 48, temperature: 0, seed: 1 }): Promise<string> {
     return this.engine.generate(prompt, side, opts, proxy(onText), this.token());

@@ -24,7 +24,9 @@ import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
 import { generate } from './generate';
 import type { ExportProgress } from '../formats/export/types';
-import type { ModelExportFormat } from '../formats/export/kinds';
+import type { ModelExportFormat, OnnxVariant } from '../formats/export/kinds';
+import type { LoraAdapter } from '../formats/export/merge';
+import type { OnnxAnswer } from './onnxPlayground';
 import type { DatasetInfo, DatasetOptions, GenerateOptions, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
 
 export type GpuStatus =
@@ -60,7 +62,7 @@ interface Session {
   datasetFile: { file: Blob; name: string; mapping: ColumnMapping | null; maxLength: number; seed: number; validationFraction: number; trainOn: string; options: DatasetOptions; modelKey: string | null } | null;
   run: RunControl | null;
   /** The adapter the playground's "tuned" side uses. */
-  tuned: { adapter: GpuAdapter & { destroy(): void }; layout: AdapterLayout; label: string } | null;
+  tuned: { adapter: GpuAdapter & { destroy(): void }; layout: AdapterLayout; params: Float32Array; label: string; id: number } | null;
   /** The settings the last `train` call received, as it received them (browser tests compare them with the fields). */
   lastTrainSettings: RunSettings | null;
 }
@@ -72,9 +74,11 @@ function requireModel(): SessionModel {
   return session.model;
 }
 
+let tunedIds = 0;
+
 async function setTuned(gpu: Gpu, layout: AdapterLayout, params: Float32Array, label: string): Promise<void> {
   session.tuned?.adapter.destroy();
-  session.tuned = { adapter: uploadAdapter(gpu, layout, params), layout, label };
+  session.tuned = { adapter: uploadAdapter(gpu, layout, params), layout, params, label, id: ++tunedIds };
 }
 
 /**
@@ -402,6 +406,28 @@ export const workerApi = {
       const model = requireModel();
       if (side === 'tuned' && !session.tuned) throw new WorkerStateError('no tuned adapter yet: train one, or pick one in the Library');
       return await generate(gpu, model, side === 'tuned' ? session.tuned!.adapter : null, prompt, opts, signal, onText);
+    } finally {
+      releaseToken(token);
+    }
+  },
+
+  /**
+   * The answer a web page would give: the base or tuned model exported as ONNX and run by
+   * transformers.js on onnxruntime-web in this worker (worker/onnxPlayground.ts).
+   */
+  async onnxGenerate(prompt: string, side: 'base' | 'tuned', variant: OnnxVariant, opts: GenerateOptions, onStage?: (stage: string) => void, token?: string): Promise<OnnxAnswer> {
+    const signal = signalFor(token);
+    try {
+      const model = requireModel();
+      if (side === 'tuned' && !session.tuned) throw new WorkerStateError('no tuned adapter yet: train one, or pick one in the Library');
+      const tuned = side === 'tuned' ? session.tuned! : null;
+      let adapter: LoraAdapter | null = null;
+      if (tuned) {
+        const files = exportAdapter(model.spec, tuned.layout, tuned.params, 'session');
+        adapter = await readPeftAdapter(files, model.spec);
+      }
+      const { onnxGenerate } = await import('./onnxPlayground');
+      return await onnxGenerate({ model, adapter, adapterKey: tuned ? `tuned ${tuned.id}` : 'base', variant, prompt, opts, signal, onStage });
     } finally {
       releaseToken(token);
     }

@@ -150,3 +150,27 @@ describe('Export for… in the library', () => {
     await page.getByTestId('notices').getByText(/trained on HuggingFaceTB\/SmolLM2-135M, but adapter-studio\/demo is loaded/).waitFor({ timeout: 30_000 });
   });
 });
+
+describe('the playground’s web-page answer', () => {
+  it('answers with the ONNX export in transformers.js (onnxruntime-web, WebGPU) and says whether it agrees with the engine', async () => {
+    const card = page.locator('[data-testid="library-item"]', { hasText: NAME }).first();
+    await page.getByTestId('tab-library').click();
+    await card.getByRole('button', { name: 'Try' }).click();
+    await page.getByTestId('prompt').waitFor();
+    await page.getByTestId('prompt').fill('What color is the sky?');
+    await page.getByTestId('gen-maxNewTokens').fill('12');
+    await page.getByTestId('generate').click();
+    await page.locator('[data-testid="answer-tuned"][data-done="1"]').waitFor({ timeout: 120_000 });
+    const engine = (await page.getByTestId('answer-tuned').textContent()) ?? '';
+    await page.getByTestId('onnx-variant').selectOption('fp32');
+    await page.getByTestId('onnx-run').click();
+    await page.getByTestId('answer-onnx').waitFor({ timeout: 300_000 });
+    const onnx = (await page.getByTestId('answer-onnx').textContent()) ?? '';
+    const agreement = page.getByTestId('onnx-agreement');
+    console.log(`[e2e] engine: ${JSON.stringify(engine)}; transformers.js: ${JSON.stringify(onnx)}; ${await agreement.textContent()}`);
+    expect(await agreement.textContent()).toMatch(/^fp32 on WebGPU · the same answer as the studio’s engine$/);
+    expect(await agreement.getAttribute('data-agree')).toBe('1');
+    expect(onnx.length).toBeGreaterThan(0);
+    await page.screenshot({ path: `${shots}/playground-onnx.png`, fullPage: true });
+  });
+});
