@@ -7,23 +7,14 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main';
 import { memoryFiles, openModelFolder } from '../../src/formats/modelFolder';
 import { readPeftAdapter, writePeftAdapter } from '../../src/formats/peft';
 import { concatParts, exportModel, MODEL_EXPORTS, openExportSource, type ModelExportFormat } from '../../src/formats/export/index';
 import { testAdapter } from '../unit/export/fixtures';
+import { cliIo as io } from '../helpers/cliIo';
 
 const DEMO = 'public/models/demo';
-
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (d) => (text.out += d));
-  err.on('data', (d) => (text.err += d));
-  return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, text };
-}
 
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
