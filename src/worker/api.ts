@@ -22,12 +22,12 @@ import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary, type Vali
 import { abortToken, releaseToken, signalFor } from './cancel';
 import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
-import { generate } from './generate';
+import { decodeAnswer, generate, promptAndReference } from './generate';
 import type { ExportProgress } from '../formats/export/types';
 import type { ModelExportFormat, OnnxVariant } from '../formats/export/kinds';
 import type { LoraAdapter } from '../formats/export/merge';
 import type { OnnxAnswer } from './onnxPlayground';
-import type { DatasetInfo, DatasetOptions, GenerateOptions, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
+import type { DatasetInfo, DatasetOptions, GenerateOptions, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult, ValidationExample } from './protocol';
 
 export type GpuStatus =
   | { ok: true; adapter: AdapterDescription; features: GpuFeatures; limits: GpuLimits }
@@ -428,6 +428,42 @@ export const workerApi = {
       }
       const { onnxGenerate } = await import('./onnxPlayground');
       return await onnxGenerate({ model, adapter, adapterKey: tuned ? `tuned ${tuned.id}` : 'base', variant, prompt, opts, signal, onStage });
+    } finally {
+      releaseToken(token);
+    }
+  },
+
+  /**
+   * The first `count` validation examples, split where training starts: the prompt the model sees
+   * (everything before the first trained token) and the answer the data teaches (that run of
+   * trained tokens). Null without a dataset with a validation split.
+   */
+  async validationExamples(count: number): Promise<ValidationExample[] | null> {
+    const model = requireModel();
+    const val = session.dataset?.validation;
+    if (!val || val.length === 0) return null;
+    const text = await model.text();
+    const out: ValidationExample[] = [];
+    for (let i = 0; i < Math.min(count, val.length); i++) {
+      const split = promptAndReference(val.get(i));
+      if (!split) continue;
+      out.push({ index: i, row: val.rowOf(i), prompt: decodeAnswer(text, split.prompt), reference: decodeAnswer(text, split.reference) });
+    }
+    return out;
+  },
+
+  /** Answers validation example `index` (its prompt tokens as they are) with the base model or the tuned adapter. */
+  async answerValidation(index: number, side: 'base' | 'tuned', opts: GenerateOptions, token?: string): Promise<string> {
+    const signal = signalFor(token);
+    try {
+      const gpu = await getGpu();
+      const model = requireModel();
+      const val = session.dataset?.validation;
+      if (!val || index < 0 || index >= val.length) throw new WorkerStateError(`no validation example ${index}: drop a dataset with a validation split`);
+      if (side === 'tuned' && !session.tuned) throw new WorkerStateError('no tuned adapter yet: train one, or pick one in the Library');
+      const split = promptAndReference(val.get(index));
+      if (!split) throw new WorkerStateError(`validation example ${index} has no trained tokens after a prompt`);
+      return await generate(gpu, model, side === 'tuned' ? session.tuned!.adapter : null, split.prompt, opts, signal);
     } finally {
       releaseToken(token);
     }

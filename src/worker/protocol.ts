@@ -83,6 +83,18 @@ export interface GenerateOptions {
   seed: number;
 }
 
+/** A validation example as the playground's per-example view shows it: the prompt the model sees and the answer it was trained toward. */
+export interface ValidationExample {
+  /** Index among the validation examples. */
+  index: number;
+  /** The file row it came from (1-based; 0 when unknown). */
+  row: number;
+  /** The tokens before the first trained token, decoded without special tokens (the template's text and role lines remain). */
+  prompt: string;
+  /** The first run of trained tokens, decoded: the answer the data teaches. */
+  reference: string;
+}
+
 /** A run restarted from a stored checkpoint must see the same data, settings and model. */
 export interface TrainRequest {
   settings: RunSettings;

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactDir, launchPersistent } from '../helpers/browser';
-import { openStudio, studioState } from '../helpers/studioPage';
+import { chatJsonl, dropFile, openStudio, studioState } from '../helpers/studioPage';
 import { memoryFiles } from '../../src/formats/modelFolder';
 import { writePeftAdapter } from '../../src/formats/peft';
 import { concatParts, exportModel, openExportSource, type ExportedFiles, type ModelExportFormat } from '../../src/formats/export/index';
@@ -172,5 +172,32 @@ describe('the playground’s web-page answer', () => {
     expect(await agreement.getAttribute('data-agree')).toBe('1');
     expect(onnx.length).toBeGreaterThan(0);
     await page.screenshot({ path: `${shots}/playground-onnx.png`, fullPage: true });
+  });
+});
+
+describe('the playground’s validation examples', () => {
+  it('answers the first validation prompts with base and adapter beside the answer the data teaches', async () => {
+    await dropFile(page, 'facts.jsonl', chatJsonl(48));
+    await expect.poll(() => studioState(page, 's.dataset.status'), { timeout: 60_000 }).toBe('ready');
+    await page.getByTestId('tab-playground').click();
+    const panel = page.getByTestId('validation-examples');
+    await panel.waitFor({ timeout: 30_000 });
+    const rows = panel.getByTestId('validation-example');
+    const n = await rows.count();
+    expect(n).toBeGreaterThan(0);
+    const taught = ['The sky is blue.', 'Cows drink water.', 'Seven is prime.', 'Paris is in France.', 'Two plus two is four.', 'A cat says meow.'];
+    for (const r of await panel.getByTestId('validation-reference').allTextContents()) expect(taught).toContain(r.trim());
+    await page.getByTestId('gen-maxNewTokens').fill('8');
+    await panel.getByTestId('validation-run').click();
+    const score = panel.getByTestId('validation-score');
+    await score.waitFor({ timeout: 300_000 });
+    expect(await score.textContent()).toMatch(new RegExp(`^The trained answer: base \\d of ${n}, with the adapter \\d of ${n}\\.$`));
+    // every cell answered, each marked as giving the taught answer or not
+    for (const side of ['base', 'tuned']) {
+      const marks = await panel.locator(`[data-testid="validation-${side}"]`).evaluateAll((cells) => cells.map((c) => c.getAttribute('data-hit')));
+      expect(marks).toHaveLength(n);
+      expect(marks.every((m) => m === '0' || m === '1')).toBe(true);
+    }
+    await page.screenshot({ path: `${shots}/playground-validation.png`, fullPage: true });
   });
 });

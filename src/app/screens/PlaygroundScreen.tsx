@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useController, useStudio } from '../context';
 import { WebAnswer } from '../components/WebAnswer';
+import { ValidationExamples } from '../components/ValidationExamples';
 
 /** Generation options of the playground (not run settings): their ranges, checked as typed, never clamped. */
 const GENERATION = {
@@ -124,6 +125,7 @@ export function PlaygroundScreen() {
         engineAnswer={done && answered === prompt ? (tunedLabel ? tuned : base) : null}
         disabled={!modelReady || busy || !optionsOk}
       />
+      <ValidationExamples opts={{ maxNewTokens: Number(maxNew), temperature: Number(temperature), seed: 1 }} hasTuned={Boolean(tunedLabel)} disabled={!modelReady || busy || !optionsOk} />
     </section>
   );
 }
