@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { classifyRow } from '../src/data/detect';
 import { DatasetError } from '../src/data/errors';
 import { fromPath } from '../src/data/nodeSource';
+import { nodeFiles } from '../src/formats/nodeSource';
 import { normalizeRow } from '../src/data/normalize';
 import { readRows } from '../src/data/readers/index';
 import { StatsCollector } from '../src/data/stats';
@@ -113,7 +114,7 @@ export async function runDataBench(opts: DataBenchOptions = {}): Promise<{ name:
   const every = Math.max(1, Math.floor(opts.tokenizeEvery ?? 25));
   const maxLength = opts.maxLength ?? 2048;
   const tokDir = opts.tokenizerDir ?? fileURLToPath(new URL('../public/models/demo', import.meta.url));
-  const tok = await loadTokenizer(tokDir);
+  const tok = await loadTokenizer(nodeFiles(tokDir));
   const dir = await mkdtemp(join(tmpdir(), 'data-bench-'));
   const results: DataBenchSize[] = [];
   try {

@@ -141,7 +141,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   }
   if (isInside(out, m.tokenizerDir) && m.choice.kind === 'local') throw new UsageError(`train --out ${out} is inside the base model's folder ${m.tokenizerDir}; choose another folder`);
 
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const valFile = o.string('validation');
   const data = await loadDataset(await fromPath(dataPath), tok, {
     maxLength: settings.train.maxLength,
@@ -250,7 +250,7 @@ async function evalCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const folder = await openModelFolder(m.files);
   const spec = folder.spec;
   const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const maxLength = o.number('max-length', 512);
   const data = await loadDataset(await fromPath(dataPath), tok, { maxLength, vocabSize: spec.vocabSize });
   const { gpu, loaded } = await gpuAndModel(m, p, io);
@@ -270,7 +270,7 @@ async function generateCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const folder = await openModelFolder(m.files);
   const spec = folder.spec;
   const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   let ids: number[];
   if (o.bool('chat', false)) {
     ids = Array.from(tok.apply_chat_template([{ role: 'user', content: prompt }], { add_generation_prompt: true, tokenize: true, return_tensor: false }) as unknown as number[]);

@@ -1,11 +1,10 @@
 // The studio session's model inside the worker: the built-in demo (served next to the page), a hub
 // repository (through src/hub: cached, gated repositories explained, per-file download progress),
 // or a folder the user dropped. Weights go tensor by tensor to the GPU, with progress.
-import * as transformers from '@huggingface/transformers';
 import { browserFiles, urlFiles, type ModelFiles } from '../formats/modelFolder';
 import { eosTokenIds, padTokenId, type ModelSpec } from '../formats/hfConfig';
 import { DEMO_MODEL_PATH } from '../formats/demoModel';
-import type { Tokenizer } from '../data/tokenize';
+import { loadTokenizer, type Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
 import type { LlamaGpu } from '../engine/model/llama';
 import { loadModel as loadEngineModel } from '../engine/model/load';
@@ -29,25 +28,6 @@ export class ModelLoadError extends Error {
   constructor(readonly model: string, detail: string) {
     super(`ModelLoadError: ${model}: ${detail}`);
     this.name = 'ModelLoadError';
-  }
-}
-
-/**
- * The tokenizer from the model's own files, read through the same ModelFiles as the weights (demo,
- * hub or a dropped folder alike), with the class tokenizer_config.json names (as AutoTokenizer picks it).
- */
-async function tokenizerFromFiles(files: ModelFiles, name: string): Promise<Tokenizer> {
-  const json = await files.text('tokenizer.json');
-  const configText = await files.text('tokenizer_config.json');
-  if (json === null) throw new ModelLoadError(name, 'tokenizer.json not found next to config.json');
-  try {
-    const config = configText ? JSON.parse(configText) : {};
-    const className = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
-    const classes = transformers as unknown as Record<string, new (json: unknown, config: unknown) => unknown>;
-    const Cls = classes[className] && /Tokenizer$/.test(className) ? classes[className] : transformers.PreTrainedTokenizer;
-    return new Cls(JSON.parse(json), config) as unknown as Tokenizer;
-  } catch (error) {
-    throw new ModelLoadError(name, `cannot read the tokenizer: ${(error as Error).message}`);
   }
 }
 
@@ -144,7 +124,7 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
   onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: total, total });
   let tokenizer: Tokenizer;
   try {
-    tokenizer = await tokenizerFromFiles(modelFiles, name);
+    tokenizer = await loadTokenizer(modelFiles);
   } catch (error) {
     gpuModel.destroy();
     throw new ModelLoadError(name, (error as Error).message);

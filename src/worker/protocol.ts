@@ -30,43 +30,8 @@ export interface LoadProgress {
 }
 
 export type { ColumnMapping, SchemaKind } from '../data/schema';
-import type { ColumnMapping, SchemaKind } from '../data/schema';
-
-export interface DatasetIssue {
-  /** 1-based line in the file, when the error has one. */
-  line: number | null;
-  message: string;
-}
-
-export interface DatasetStats {
-  rows: number;
-  trainRows: number;
-  validationRows: number;
-  tokens: number;
-  targetTokens: number;
-  meanTokens: number;
-  maxTokens: number;
-  truncatedRows: number;
-  skippedRows: number;
-}
-
-export interface DatasetInfo {
-  name: string;
-  bytes: number;
-  format: string;
-  columns: string[];
-  mapping: ColumnMapping | null;
-  /** Whether the mapping was detected with certainty (otherwise the user should confirm it). */
-  mappingSure: boolean;
-  /** Other plausible mappings for the picker. */
-  candidates: ColumnMapping[];
-  kind: SchemaKind | null;
-  detection: string;
-  /** Up to 20 rows, every cell as text (rendered as text, never HTML). */
-  preview: Record<string, string>[];
-  stats: DatasetStats | null;
-  errors: DatasetIssue[];
-}
+// The dataset report the Dataset screen shows is defined with the data layer that produces it.
+export type { DatasetInfo, DatasetIssue, DatasetStats, DatasetReport, PreviewRow, RowView } from '../data/report';
 
 /** The run planner's answer for the current settings, with what it assumed. */
 export interface PlanInfo extends RunPlan {
