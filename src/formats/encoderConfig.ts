@@ -365,3 +365,44 @@ export function checkEncoderWeights(cfg: EncoderConfig, tensors: { name: string;
   const ignored = tensors.map((t) => t.name).filter((n) => !used.has(n));
   return { names, problems, head: headState, ignored };
 }
+
+// ---------------------------------------------------------------- the labels' config.json
+
+/**
+ * config.json of the …ForSequenceClassification model an adapter (or a merged folder) makes: the
+ * base's config.json with architectures, id2label, label2id and problem_type of the task, written
+ * as Transformers' PretrainedConfig.to_json_file writes them (sorted keys, 2 spaces).
+ */
+export function sequenceClassificationConfig(
+  base: Record<string, unknown>,
+  cfg: Pick<EncoderConfig, 'architecture' | 'modelType'>,
+  task: { problemType: ClassificationProblem; labels: string[] },
+): string {
+  const out: Record<string, unknown> = { ...base };
+  delete out.num_labels; // derived from id2label, as Transformers saves it
+  out.architectures = [cfg.architecture];
+  out.model_type = base.model_type ?? cfg.modelType;
+  out.id2label = Object.fromEntries(task.labels.map((l, i) => [String(i), l]));
+  out.label2id = Object.fromEntries(task.labels.map((l, i) => [l, i]));
+  out.problem_type = task.problemType;
+  const sorted = Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
+  return JSON.stringify(sorted, null, 2) + '\n';
+}
+
+/** The task a config.json records (id2label and problem_type); null when it records none. */
+export function labelsFromConfig(text: string, file = 'config.json'): { problemType: ClassificationProblem; labels: string[] } | null {
+  let json: unknown;
+  try {
+    json = parseJsonStrict(text, file);
+  } catch (e) {
+    throw new ConfigError(file, null, (e as Error).message);
+  }
+  if (!isJsonObject(json)) throw new ConfigError(file, null, 'must be a JSON object');
+  if (json.id2label === undefined && json.num_labels === undefined) return null;
+  const cfg = parseEncoderConfig({ model_type: 'bert', hidden_size: 4, num_hidden_layers: 1, num_attention_heads: 1, intermediate_size: 4, vocab_size: 1, ...pick(json, ['id2label', 'num_labels', 'problem_type']) }, file);
+  return { problemType: cfg.problemType ?? (cfg.numLabels === 1 ? 'regression' : 'single_label_classification'), labels: cfg.id2label };
+}
+
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+}

@@ -10,6 +10,8 @@ import { SETTING_DEFS, formatSettingValue, getSetting, loraScale, modelLabel } f
 export const ADAPTER_MODEL = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const MODEL_CARD = 'README.md';
+/** An encoder adapter's labels (the …ForSequenceClassification config.json). */
+export const LABELS_CONFIG = 'config.json';
 
 export class AdapterImportError extends Error {
   constructor(
@@ -119,6 +121,7 @@ export function adapterZip(meta: AdapterMeta, files: AdapterFiles): Uint8Array {
     {
       [ADAPTER_MODEL]: [files.adapterModel, { level: 0 }],
       [ADAPTER_CONFIG]: strToU8(files.adapterConfig),
+      ...(files.labelsConfig ? { [LABELS_CONFIG]: strToU8(files.labelsConfig) } : {}),
       [MODEL_CARD]: strToU8(modelCard(meta)),
     },
     { mtime: new Date(meta.updatedAt) },
@@ -135,7 +138,7 @@ export async function validateAdapterFiles(entries: Map<string, Uint8Array>): Pr
   const byBase = new Map<string, Uint8Array>();
   for (const [path, bytes] of entries) {
     const base = path.split('/').pop() ?? path;
-    if (base === ADAPTER_MODEL || base === ADAPTER_CONFIG) {
+    if (base === ADAPTER_MODEL || base === ADAPTER_CONFIG || base === LABELS_CONFIG) {
       if (byBase.has(base)) throw new AdapterImportError(base, 'found more than once; import one adapter at a time');
       byBase.set(base, bytes);
     }
@@ -147,8 +150,10 @@ export async function validateAdapterFiles(entries: Map<string, Uint8Array>): Pr
   const configText = strFromU8(configBytes);
   const summary = await inspectPeftAdapter({ [ADAPTER_MODEL]: model, [ADAPTER_CONFIG]: configText } as { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string });
   const c = summary.config;
+  // An encoder's labels travel in config.json; a decoder's folder may hold its base's config.json, which is not ours.
+  const labels = summary.encoder ? byBase.get(LABELS_CONFIG) : undefined;
   return {
-    files: { adapterModel: model, adapterConfig: configText },
+    files: { adapterModel: model, adapterConfig: configText, ...(labels ? { labelsConfig: strFromU8(labels) } : {}) },
     config: { baseModel: c.baseModelNameOrPath, r: c.r, alpha: c.alpha, dropout: c.dropout, targets: [...c.targetModules], useRslora: c.useRslora },
     tensors: summary.tensors,
     parameters: summary.parameters,
@@ -160,7 +165,7 @@ export async function validateAdapterFiles(entries: Map<string, Uint8Array>): Pr
 export async function readAdapterZip(zip: Uint8Array, name = 'adapter.zip'): Promise<ValidatedAdapter> {
   let files: Record<string, Uint8Array>;
   try {
-    files = unzipSync(zip, { filter: (f) => /(^|\/)(adapter_model\.safetensors|adapter_config\.json)$/.test(f.name) && f.originalSize < 2 ** 31 });
+    files = unzipSync(zip, { filter: (f) => /(^|\/)(adapter_model\.safetensors|adapter_config\.json|config\.json)$/.test(f.name) && f.originalSize < 2 ** 31 });
   } catch (error) {
     throw new AdapterImportError(name, `not a readable zip (${(error as Error).message})`);
   }

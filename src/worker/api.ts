@@ -10,7 +10,11 @@ import { Recorder } from '../engine/gpu/recorder';
 import { matmul } from '../engine/kernels/matmul/matmul';
 import { uploadAdapter, type GpuAdapter } from '../engine/model/model';
 import type { AdapterLayout } from '../engine/model/lora';
-import { exportAdapter, importAdapter } from '../engine/model/adapterFiles';
+import { exportAdapter, importAdapter, type AdapterModel } from '../engine/model/adapterFiles';
+import type { TrainableModel } from '../engine/model/model';
+import { encoderTaskFor, outputProbabilities, type EncoderTask } from '../engine/model/encoderSpec';
+import { encodeClassification } from '../data/classify';
+import { prepareTokenizer } from '../data/tokenize';
 import type { PlanLimits } from '../engine/train/memory';
 import { RunControl, planTraining, runTraining } from '../engine/train/run';
 import type { ColumnMapping } from '../data/schema';
@@ -20,7 +24,7 @@ import { abortToken, releaseToken, signalFor } from './cancel';
 import { openSessionModel, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
 import { generate } from './generate';
-import type { DatasetInfo, GenerateOptions, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
+import type { ClassifyResult, DatasetInfo, GenerateOptions, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
 
 export type GpuStatus =
   | { ok: true; adapter: AdapterDescription; features: GpuFeatures; limits: GpuLimits }
@@ -54,8 +58,8 @@ interface Session {
   /** The last dropped file and how it was read (re-read when max length or the model changes). */
   datasetFile: { file: Blob; name: string; mapping: ColumnMapping | null; maxLength: number; seed: number; modelKey: string | null } | null;
   run: RunControl | null;
-  /** The adapter the playground's "tuned" side uses. */
-  tuned: { adapter: GpuAdapter & { destroy(): void }; layout: AdapterLayout; label: string } | null;
+  /** The adapter the playground's "tuned" side uses (an encoder's: with its head's task). */
+  tuned: { adapter: GpuAdapter & { destroy(): void }; layout: AdapterLayout; label: string; task?: EncoderTask } | null;
 }
 
 const session: Session = { model: null, dataset: null, datasetFile: null, run: null, tuned: null };
@@ -65,10 +69,25 @@ function requireModel(): SessionModel {
   return session.model;
 }
 
-async function setTuned(gpu: Gpu, layout: AdapterLayout, params: Float32Array, label: string): Promise<void> {
+async function setTuned(gpu: Gpu, layout: AdapterLayout, params: Float32Array, label: string, task?: EncoderTask): Promise<void> {
   session.tuned?.adapter.destroy();
-  session.tuned = { adapter: uploadAdapter(gpu, layout, params), layout, label };
+  session.tuned = { adapter: uploadAdapter(gpu, layout, params), layout, label, task };
 }
+
+/** What adapters of the session's model are read against (an encoder with its head's current task). */
+function adapterModel(model: SessionModel): AdapterModel {
+  return model.family === 'llama' ? model.spec : { encoder: model.spec, task: model.gpuModel.task, config: model.config };
+}
+
+/** An encoder's head set for a task (a new head is drawn from the run's seed when the task changes). */
+async function ensureTask(model: SessionModel, task: EncoderTask, seed: number): Promise<void> {
+  if (model.family !== 'encoder') return;
+  const now = model.gpuModel.task;
+  if (now.problemType === task.problemType && now.labels.join('\n') === task.labels.join('\n') && headSeeds.get(model.gpuModel) === seed) return;
+  await model.gpuModel.setTask(task, { seed });
+  headSeeds.set(model.gpuModel, seed);
+}
+const headSeeds = new WeakMap<object, number>();
 
 /**
  * What the run may use: WebGPU reports no memory size, so half the device memory the browser
@@ -84,7 +103,7 @@ async function ensureDataset(settings: RunSettings, signal: AbortSignal): Promis
   if (!f) throw new WorkerStateError('no dataset is loaded (drop one on the Dataset screen)');
   const model = requireModel();
   if (session.dataset && f.maxLength === settings.train.maxLength && f.seed === settings.train.seed && f.modelKey === model.key) return session.dataset;
-  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: model.tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, signal });
+  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: model.tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, signal, objective: model.family === 'encoder' ? 'classification' : 'causal-lm', task: settings.data.task });
   session.datasetFile = { ...f, maxLength: settings.train.maxLength, seed: settings.train.seed, modelKey: model.key };
   return session.dataset;
 }
@@ -146,8 +165,11 @@ export const workerApi = {
     const signal = signalFor(token);
     try {
       const model = session.model;
-      const prepared = await readDataset({ file, name, tokenizer: model?.tokenizer ?? null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, signal });
-      session.dataset = prepared.train ? prepared : null;
+      const prepared = await readDataset({
+        file, name, tokenizer: model?.tokenizer ?? null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, signal,
+        objective: model?.family === 'encoder' ? 'classification' : 'causal-lm', task: settings.data.task,
+      });
+      session.dataset = prepared.train || prepared.classification ? prepared : null;
       session.datasetFile = { file, name, mapping: mapping ?? prepared.info.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, modelKey: model?.key ?? null };
       return prepared.info;
     } finally {
@@ -162,7 +184,9 @@ export const workerApi = {
     const gpu = await getGpu();
     const limits = memoryLimits(gpu);
     const longestRow = session.dataset?.info.stats?.maxTokens ?? 0;
-    const plan = planTraining(model.gpuModel, settings, { longestRow }, limits);
+    const cls = session.dataset?.classification;
+    if (model.family === 'encoder' && cls) await ensureTask(model, encoderTaskFor(cls.labels, model.spec), settings.train.seed);
+    const plan = planTraining(model.gpuModel as unknown as TrainableModel<unknown, never>, settings, { longestRow }, limits);
     return { ...plan, budget: limits.budgetBytes, maxBufferSize: limits.maxBufferSize, longestRow };
   },
 
@@ -179,19 +203,28 @@ export const workerApi = {
       unsubscribe = gpu.onLost((error) => (lost = error));
       const model = requireModel();
       const data = await ensureDataset(request.settings, signal);
-      if (!data.train) throw new WorkerStateError('the dataset has no training rows (fix its errors first)');
+      const cls = data.classification;
+      if (model.family === 'encoder' && !cls) throw new WorkerStateError('an encoder trains on labelled texts: the dataset has no classification rows (map a text and a label column)');
+      if (model.family === 'llama' && !data.train) throw new WorkerStateError('the dataset has no training rows (fix its errors first)');
+      const task = model.family === 'encoder' ? encoderTaskFor(cls!.labels, model.spec) : null;
+      if (model.family === 'encoder') {
+        await ensureTask(model, task!, request.settings.train.seed);
+        model.gpuModel.hiddenDropout = request.settings.train.encoderDropout;
+      }
       let initParams: Float32Array | undefined;
       if (request.initialAdapter && !request.resumeFrom) {
-        const init = await importAdapter(model.spec, { 'adapter_model.safetensors': request.initialAdapter.adapterModel, 'adapter_config.json': request.initialAdapter.adapterConfig });
+        const init = await importAdapter(adapterModel(model), {
+          'adapter_model.safetensors': request.initialAdapter.adapterModel, 'adapter_config.json': request.initialAdapter.adapterConfig, 'config.json': request.initialAdapter.labelsConfig,
+        });
         const { r, alpha, dropout, targets, useRslora } = request.settings.lora;
         if (canonicalJson({ r, alpha, dropout, targets, useRslora }) !== canonicalJson({ r: init.settings.r, alpha: init.settings.alpha, dropout: init.settings.dropout, targets: init.settings.targets, useRslora: init.settings.useRslora })) {
           throw new WorkerStateError(`the adapter to continue has r ${init.settings.r}, alpha ${init.settings.alpha}, dropout ${init.settings.dropout} on ${init.settings.targets.join(', ')}: its settings win; set them on the Hyperparameters screen (continuing sets them for you)`);
         }
         initParams = init.params;
       }
-      const outcome = await runTraining({
-        model: model.gpuModel,
-        data: { train: data.train, validation: data.validation, longestRow: data.info.stats?.maxTokens ?? 0 },
+      const outcome = await runTraining<unknown, never>({
+        model: model.gpuModel as unknown as TrainableModel<unknown, never>,
+        data: cls ? { train: cls.train, validation: cls.validation, longestRow: data.info.stats?.maxTokens ?? 0 } : { train: data.train!, validation: data.validation, longestRow: data.info.stats?.maxTokens ?? 0 },
         settings: request.settings,
         identity: { model: model.key, data: data.key },
         limits: memoryLimits(gpu),
@@ -207,15 +240,17 @@ export const workerApi = {
         },
       });
       if (lost) throw lost;
-      const files = exportAdapter(model.spec, outcome.layout, outcome.params, baseModelName(request.settings.model));
-      await setTuned(gpu, outcome.layout, outcome.params, 'the adapter just trained');
+      const files = exportAdapter(adapterModel(model), outcome.layout, outcome.params, baseModelName(request.settings.model));
+      await setTuned(gpu, outcome.layout, outcome.params, 'the adapter just trained', task ?? undefined);
       return {
         status: outcome.status,
         steps: outcome.steps,
         finalLoss: outcome.finalLoss,
         finalValidationLoss: outcome.finalEval?.loss ?? null,
+        finalMetrics: outcome.finalEval?.metrics ?? null,
         adapterModel: files['adapter_model.safetensors'],
         adapterConfig: files['adapter_config.json'],
+        ...(files['config.json'] ? { labelsConfig: files['config.json'] } : {}),
       };
     } catch (error) {
       // On a lost device the step in flight fails with whatever the driver says (often before the
@@ -242,10 +277,35 @@ export const workerApi = {
   },
 
   /** Makes a stored adapter the playground's tuned side. */
-  async useAdapter(files: { adapterModel: Uint8Array; adapterConfig: string }, label: string): Promise<void> {
+  async useAdapter(files: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string }, label: string): Promise<void> {
     const gpu = await getGpu();
-    const { layout, params } = await importAdapter(requireModel().spec, { 'adapter_model.safetensors': files.adapterModel, 'adapter_config.json': files.adapterConfig });
-    await setTuned(gpu, layout, params, label);
+    const model = requireModel();
+    const { layout, params, task } = await importAdapter(adapterModel(model), { 'adapter_model.safetensors': files.adapterModel, 'adapter_config.json': files.adapterConfig, 'config.json': files.labelsConfig });
+    // The base side compares against a head for the same labels.
+    if (task) await ensureTask(model, task, headSeeds.get(model.gpuModel) ?? 42);
+    await setTuned(gpu, layout, params, label, task);
+  },
+
+  /**
+   * Classifies a text (or a pair) with the base head and, when there is one, the tuned adapter:
+   * class probabilities (softmax), label probabilities (sigmoid) or regression outputs.
+   */
+  async classify(text: string, textPair: string | null, token?: string): Promise<ClassifyResult> {
+    const signal = signalFor(token);
+    try {
+      const model = requireModel();
+      if (model.family !== 'encoder') throw new WorkerStateError('this model generates text; classification needs an encoder (BERT, RoBERTa, DistilBERT)');
+      const enc = encodeClassification(prepareTokenizer(model.tokenizer), text, textPair ?? undefined, model.gpuModel.description.maxPositions);
+      const row = { ids: enc.ids, types: enc.tokenTypeIds };
+      const task = model.gpuModel.task;
+      const L = task.labels.length;
+      const base = outputProbabilities(task.problemType, await model.gpuModel.predict([row], null), L)[0];
+      signal.throwIfAborted();
+      const tuned = session.tuned ? outputProbabilities(task.problemType, await model.gpuModel.predict([row], session.tuned.adapter), L)[0] : null;
+      return { problemType: task.problemType, labels: task.labels, base, tuned, tokens: enc.ids.length, truncated: enc.truncated };
+    } finally {
+      releaseToken(token);
+    }
   },
 
   /** Which adapter the playground's tuned side holds, if any. */
@@ -269,7 +329,7 @@ export const workerApi = {
   /** Validates an adapter zip or folder for import; when a model is loaded, also against that model. */
   async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; config: PeftConfigSummary; parameters: number }> {
     const v = 'zip' in input ? await readAdapterZip(input.zip, input.name) : await validateAdapterFiles(new Map(input.files));
-    if (session.model) await importAdapter(session.model.spec, { 'adapter_model.safetensors': v.files.adapterModel, 'adapter_config.json': v.files.adapterConfig });
+    if (session.model) await importAdapter(adapterModel(session.model), { 'adapter_model.safetensors': v.files.adapterModel, 'adapter_config.json': v.files.adapterConfig, 'config.json': v.files.labelsConfig });
     return { ...v.files, config: v.config, parameters: v.parameters };
   },
 

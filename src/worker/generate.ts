@@ -4,7 +4,7 @@
 import type { Gpu } from '../engine/gpu/device';
 import { generateTokens, type SamplingOptions } from '../engine/model/generate';
 import type { GpuAdapter } from '../engine/model/llama';
-import type { SessionModel } from './model';
+import type { DecoderSession, SessionModel } from './model';
 import type { GenerateOptions } from './protocol';
 import { CancelledError, throwIfAborted } from './cancel';
 
@@ -18,7 +18,7 @@ export function promptIds(model: SessionModel, prompt: string): number[] {
 }
 
 /** The worker's options as the engine's: no top-k/top-p cut unless given, EOS from the model. */
-export function samplingFor(model: SessionModel, opts: GenerateOptions & { topK?: number; topP?: number }, maxNewTokens: number): SamplingOptions {
+export function samplingFor(model: DecoderSession, opts: GenerateOptions & { topK?: number; topP?: number }, maxNewTokens: number): SamplingOptions {
   return {
     maxNewTokens,
     temperature: opts.temperature,
@@ -39,6 +39,7 @@ export async function generate(
   onToken?: (text: string) => void,
 ): Promise<string> {
   void gpu; // the model carries its device
+  if (model.family !== 'llama') throw new Error(`the ${model.spec.family} encoder classifies text; it does not generate (use the playground's classification mode)`);
   const maxPositions = model.spec.maxPositionEmbeddings;
   const ids = promptIds(model, prompt).slice(-Math.max(8, maxPositions - opts.maxNewTokens));
   // A prompt cut to 8 tokens on a model with few positions leaves room for fewer new tokens.

@@ -3,6 +3,8 @@
 // or a folder the user dropped. Weights go tensor by tensor to the GPU, with progress.
 import { browserFiles, urlFiles, type ModelFiles } from '../formats/modelFolder';
 import { eosTokenIds, padTokenId, type ModelSpec } from '../formats/hfConfig';
+import type { EncoderConfig } from '../formats/encoderConfig';
+import type { EncoderGpu } from '../engine/model/encoder';
 import { DEMO_MODEL_PATH } from '../formats/demoModel';
 import { loadTokenizer, type Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
@@ -13,16 +15,31 @@ import type { ModelChoice } from '../settings/settings';
 import type { LoadProgress, ModelInfo } from './protocol';
 import { throwIfAborted } from './cancel';
 
-export interface SessionModel {
+interface SessionBase {
   info: ModelInfo;
-  spec: ModelSpec;
-  gpuModel: LlamaGpu;
   tokenizer: Tokenizer;
   padId: number;
-  eosIds: number[];
   /** Identifies the model in run checkpoints, so a resume refuses another model. */
   key: string;
 }
+
+/** A Llama-family decoder: generation and causal-LM training. */
+export interface DecoderSession extends SessionBase {
+  family: 'llama';
+  spec: ModelSpec;
+  gpuModel: LlamaGpu;
+  eosIds: number[];
+}
+
+/** A BERT-family encoder: classification with a trained head; `config` is its config.json (for the adapter's labels file). */
+export interface EncoderSession extends SessionBase {
+  family: 'encoder';
+  spec: EncoderConfig;
+  gpuModel: EncoderGpu;
+  config: Record<string, unknown>;
+}
+
+export type SessionModel = DecoderSession | EncoderSession;
 
 export class ModelLoadError extends Error {
   constructor(readonly model: string, detail: string) {
@@ -131,6 +148,16 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
   }
   phase = 'ready';
   onProgress({ phase: 'ready', file: '', loaded: total, total });
+  const backend = `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`;
+  const key = `${choice.kind}:${name}:${parameters}`;
+  if (loaded.family === 'encoder') {
+    const spec = loaded.folder.spec;
+    const info: ModelInfo = {
+      name, source: choice.kind, architecture: spec.architecture, layers: spec.numLayers, hidden: spec.hiddenSize, heads: spec.numHeads, kvHeads: spec.numHeads,
+      vocab: spec.vocabSize, parameters, bytes: total, backend, family: spec.family,
+    };
+    return { family: 'encoder', info, spec, gpuModel: loaded.model, tokenizer, padId: spec.padTokenId, key, config: loaded.folder.config };
+  }
   const spec = loaded.folder.spec;
   const eosIds = eosTokenIds(spec, tokenizer.eos_token_id);
   const padId = padTokenId(spec, tokenizer.pad_token_id);
@@ -145,7 +172,8 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
     vocab: spec.vocabSize,
     parameters,
     bytes: total,
-    backend: `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`,
+    backend,
+    family: 'llama',
   };
-  return { info, spec, gpuModel, tokenizer, padId, eosIds, key: `${choice.kind}:${name}:${parameters}` };
+  return { family: 'llama', info, spec, gpuModel: loaded.model, tokenizer, padId, eosIds, key };
 }

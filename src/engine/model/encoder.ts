@@ -562,6 +562,25 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
     return readF32(this.gpu, ws.logits, batch.B * ws.L);
   }
 
+  /**
+   * logits [B, L] of token rows (a text or a pair, with the tokenizer's special tokens), adapter on
+   * or off: the playground's classifier. Rows are cut to the model's positions.
+   */
+  async predict(rows: { ids: ArrayLike<number>; types?: ArrayLike<number> }[], adapter: GpuAdapter | null): Promise<Float32Array> {
+    const maxT = this.description.maxPositions;
+    const cut = rows.map((r) => ({ ids: Array.from(r.ids).slice(0, maxT), types: r.types ? Array.from(r.types).slice(0, maxT) : undefined }));
+    const L = this.numLabels;
+    const labels = this.taskState.problemType === 'single_label_classification' ? new Int32Array(cut.length) : new Float32Array(cut.length * L);
+    const batch = encoderBatchFromRows(this.spec, cut, labels);
+    const ws = this.createWorkspace({ maxTokens: batch.B * batch.T, layout: adapter?.layout ?? null, checkpointing: false, stagedBatches: 0 });
+    try {
+      this.uploadBatch(ws, batch);
+      return await this.logits(ws, batch, adapter);
+    } finally {
+      this.destroyWorkspace(ws);
+    }
+  }
+
   // ---------------------------------------------------------------- forward
 
   private acts(ws: EncoderWorkspace, l: number): LayerActs {

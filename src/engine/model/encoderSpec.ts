@@ -196,3 +196,55 @@ export function encoderMemoryPlan(spec: EncoderConfig, lora: LoraSettings, task:
   const total = w.total + adapter + activations + workspace;
   return { weights: w.total, adapter, activations, workspace, logitsChunk: 0, kvCache: 0, total, largestBuffer: largest, largestBufferName: largestName };
 }
+
+// ---------------------------------------------------------------- the task from the data
+
+/** The data layer's label tasks. */
+export type DataTask = 'single_label' | 'multi_label' | 'regression';
+
+/** The settings' task (data.task) as the data layer names it; undefined for auto. */
+export function dataTaskOf(setting: 'auto' | 'classification' | 'regression' | 'multi-label'): DataTask | undefined {
+  return setting === 'classification' ? 'single_label' : setting === 'regression' ? 'regression' : setting === 'multi-label' ? 'multi_label' : undefined;
+}
+
+/**
+ * For data.task auto: the data decides (names or integer ids → single-label, floats → regression,
+ * lists → multi-label), except that a config whose problem_type is regression keeps numeric labels
+ * as regression targets (a model fine-tuned on scores given integer scores).
+ */
+export function autoDataTask(detected: DataTask, spec: Pick<EncoderConfig, 'problemType'>, numericLabels: boolean): DataTask {
+  if (detected === 'single_label' && spec.problemType === 'regression' && numericLabels) return 'regression';
+  return detected;
+}
+
+/** The head's task for resolved labels: problem_type and a name per output (regression: the config's, else LABEL_0). */
+export function encoderTaskFor(labels: { task: DataTask; names: string[]; numLabels: number }, spec: Pick<EncoderConfig, 'id2label'>): EncoderTask {
+  const problemType: ClassificationProblem = labels.task === 'single_label' ? 'single_label_classification' : labels.task === 'multi_label' ? 'multi_label_classification' : 'regression';
+  const names = labels.task === 'regression' ? (spec.id2label.length === labels.numLabels ? [...spec.id2label] : Array.from({ length: labels.numLabels }, (_, i) => `LABEL_${i}`)) : [...labels.names];
+  return { problemType, labels: names };
+}
+
+/** One line for the user: the settings' targets and the encoder's own modules they adapt. */
+export function describeTargetMapping(family: EncoderConfig['family'], targets: readonly TargetModule[]): string {
+  const names = encoderTargetNames(family);
+  return targets.map((t) => `${t} → ${names.find((n) => n.target === t)?.module ?? '(none)'}`).join(', ');
+}
+
+/**
+ * What a head's logits mean for its task, per row: class probabilities (softmax), label
+ * probabilities (sigmoid, each on its own), or the regression outputs themselves.
+ */
+export function outputProbabilities(problemType: ClassificationProblem, logits: ArrayLike<number>, L: number): number[][] {
+  const rows: number[][] = [];
+  for (let b = 0; b * L < logits.length; b++) {
+    const x = Array.from({ length: L }, (_, l) => logits[b * L + l]);
+    if (problemType === 'single_label_classification') {
+      const m = Math.max(...x);
+      const e = x.map((v) => Math.exp(v - m));
+      const sum = e.reduce((a, v) => a + v, 0);
+      rows.push(e.map((v) => v / sum));
+    } else if (problemType === 'multi_label_classification') rows.push(x.map((v) => 1 / (1 + Math.exp(-v))));
+    else rows.push(x);
+  }
+  return rows;
+}
