@@ -13,6 +13,7 @@ import { createStudioStore, type StudioStore } from './store/store';
 import { decodeSettings, encodeSettings } from '../settings/shareLink';
 import { baseModelName, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
 import { downloadBytes } from './download';
+import { createClassEvalStore, type ClassEvalStore } from './classify/evalStore';
 
 const DATASET_KEY = 'run-dataset:';
 
@@ -31,6 +32,8 @@ function isCancel(error: unknown): boolean {
 
 export class StudioController {
   readonly store: StudioStore;
+  /** A classifier run's metrics, confusion matrix and per-class figures (classify/evalStore.ts). */
+  readonly classEval: ClassEvalStore = createClassEvalStore();
   readonly library: AdapterLibrary;
   readonly checkpoints: CheckpointStore;
   private datasetFile: { file: Blob; name: string } | null = null;
@@ -178,7 +181,7 @@ export class StudioController {
     // The run shows at once (before anything is awaited), so the screen never shows the last run's state.
     this.s.startTraining(runId);
     this.s.setScreen('training');
-    let initialAdapter: { adapterModel: Uint8Array; adapterConfig: string } | undefined;
+    let initialAdapter: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } | undefined;
     if (initialAdapterId) initialAdapter = await this.library.files(initialAdapterId);
     try {
       await this.checkpoints.begin({ runId, baseModel: this.baseModelName(), settings, dataset, totalSteps: 0, train: [], validation: [] });
@@ -234,11 +237,13 @@ export class StudioController {
     return baseModelName(this.s.settings.model);
   }
 
-  private async runWorker(runId: string, settings: RunSettings, dataset: DatasetSummary | null, from: { resumeFrom?: Uint8Array; initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string } }): Promise<void> {
+  private async runWorker(runId: string, settings: RunSettings, dataset: DatasetSummary | null, from: { resumeFrom?: Uint8Array; initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } }): Promise<void> {
     const token = (this.runToken = this.token());
     this.runStartedAt = performance.now();
+    if (!from.resumeFrom) this.classEval.getState().reset();
     const onEvent = proxy(async (event: TrainEvent) => {
       this.s.applyTrainEvent(event);
+      this.classEval.getState().apply(event);
       // The worker waits for this: the run goes on once the checkpoint is stored (or known lost).
       if (event.type === 'checkpoint') await this.saveCheckpoint(runId, event.step, event.bytes);
     });
@@ -275,7 +280,7 @@ export class StudioController {
         dataset,
         origin: 'trained',
       },
-      { adapterModel: result.adapterModel, adapterConfig: result.adapterConfig },
+      { adapterModel: result.adapterModel, adapterConfig: result.adapterConfig, ...(result.labelsConfig ? { labelsConfig: result.labelsConfig } : {}) },
     ).catch((error) => {
       this.s.notify('error', `The adapter could not be saved in the browser (${errorText(error)}); download it from the Training screen.`);
       return null;

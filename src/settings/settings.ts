@@ -34,8 +34,12 @@ export type TrainOn = (typeof TRAIN_ON)[number];
 export const TASKS = ['auto', 'classification', 'regression', 'multi-label'] as const;
 export type TaskSetting = (typeof TASKS)[number];
 
-/** A base model the studio can load. Local folders cannot travel in a link, so they are never encoded. */
-export type ModelChoice = { kind: 'demo' } | { kind: 'hub'; id: string } | { kind: 'local'; name: string };
+/**
+ * A base model the studio can load: the built-in demo (the Llama-style decoder, or with variant
+ * 'bert' the demo encoder for classification), a hub repository, or a local folder. Local folders
+ * cannot travel in a link, so they are never encoded.
+ */
+export type ModelChoice = { kind: 'demo'; variant?: 'bert' } | { kind: 'hub'; id: string } | { kind: 'local'; name: string };
 
 export interface LoraSettings {
   r: number;
@@ -383,17 +387,18 @@ export function isHubId(id: string): boolean {
   return HUB_ID.test(id) && !id.includes('..');
 }
 
-/** The demo model's name in adapter files (base_model_name_or_path) and the library. */
+/** The demo models' names in adapter files (base_model_name_or_path) and the library. */
 export const DEMO_MODEL_NAME = 'adapter-studio/demo';
+export const DEMO_ENCODER_MODEL_NAME = 'adapter-studio/demo-bert';
 
 /** What adapter_config.json records as base_model_name_or_path for a model choice. */
 export function baseModelName(model: ModelChoice): string {
-  return model.kind === 'hub' ? model.id : model.kind === 'demo' ? DEMO_MODEL_NAME : model.name;
+  return model.kind === 'hub' ? model.id : model.kind === 'demo' ? (model.variant === 'bert' ? DEMO_ENCODER_MODEL_NAME : DEMO_MODEL_NAME) : model.name;
 }
 
 export function modelLabel(model: ModelChoice): string {
   switch (model.kind) {
-    case 'demo': return 'built-in demo model';
+    case 'demo': return model.variant === 'bert' ? 'built-in demo encoder (BERT)' : 'built-in demo model';
     case 'hub': return model.id;
     case 'local': return `local folder “${model.name}”`;
   }

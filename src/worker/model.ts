@@ -5,7 +5,9 @@ import { browserFiles, urlFiles, type ModelFiles } from '../formats/modelFolder'
 import { eosTokenIds, padTokenId, type ModelSpec } from '../formats/hfConfig';
 import type { EncoderConfig } from '../formats/encoderConfig';
 import type { EncoderGpu } from '../engine/model/encoder';
+import { encoderTargetNames } from '../engine/model/encoderSpec';
 import { DEMO_MODEL_PATH } from '../formats/demoModel';
+import { DEMO_ENCODER_PATH } from '../formats/demoEncoder';
 import { loadTokenizer, type Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
 import type { LlamaGpu } from '../engine/model/llama';
@@ -111,9 +113,9 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
   let phase: LoadProgress['phase'] = 'config';
   let total = 0;
   if (choice.kind === 'demo') {
-    const base = new URL(DEMO_MODEL_PATH, pageUrl).href;
+    const base = new URL(choice.variant === 'bert' ? DEMO_ENCODER_PATH : DEMO_MODEL_PATH, pageUrl).href;
     modelFiles = urlFiles(base, { signal });
-    name = 'demo';
+    name = choice.variant === 'bert' ? 'demo-bert' : 'demo';
   } else if (choice.kind === 'hub') {
     modelFiles = hubModelFiles(choice.id, hub ?? {}, signal, onProgress, () => phase, () => total);
     name = choice.id;
@@ -155,6 +157,7 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
     const info: ModelInfo = {
       name, source: choice.kind, architecture: spec.architecture, layers: spec.numLayers, hidden: spec.hiddenSize, heads: spec.numHeads, kvHeads: spec.numHeads,
       vocab: spec.vocabSize, parameters, bytes: total, backend, family: spec.family,
+      targetModules: encoderTargetNames(spec.family), labels: loaded.model.task.labels,
     };
     return { family: 'encoder', info, spec, gpuModel: loaded.model, tokenizer, padId: spec.padTokenId, key, config: loaded.folder.config };
   }

@@ -22,6 +22,10 @@ export interface ModelInfo {
   backend: string;
   /** 'llama' (a decoder: generation, causal-LM adapters) or an encoder family ('bert', 'roberta', 'distilbert': classification). */
   family: string;
+  /** An encoder: the settings' target names and the modules they adapt (query, attention.output.dense …). */
+  targetModules?: { target: string; module: string | null }[];
+  /** An encoder: its config's labels and problem type (the head before any data sets it). */
+  labels?: string[];
 }
 
 export interface LoadProgress {

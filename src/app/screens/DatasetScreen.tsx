@@ -4,6 +4,7 @@ import type { ColumnMapping } from '../../data/schema';
 import { describeMapping } from '../../data/schema';
 import { formatBytes, formatCount } from '../format';
 import type { DatasetInfo } from '../../worker/protocol';
+import { SampleDataset } from '../classify/SampleDataset';
 
 const FORMATS = '.jsonl,.ndjson,.json,.csv,.tsv,.txt,.md,.parquet,.gz';
 
@@ -72,6 +73,7 @@ export function DatasetScreen() {
   return (
     <section className="screen" aria-labelledby="dataset-title">
       <h2 id="dataset-title">Dataset</h2>
+      <SampleDataset />
       <div
         className={`dropzone${over ? ' over' : ''}`}
         data-testid="dropzone"

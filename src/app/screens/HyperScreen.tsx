@@ -1,5 +1,6 @@
 import { useController, useStudio } from '../context';
 import { SettingField } from '../components/SettingField';
+import { EncoderModules } from '../classify/EncoderModules';
 import { SETTING_DEFS, getSetting, loraScale, validateSettings, type SettingDef } from '../../settings/settings';
 import { formatBytes } from '../format';
 
@@ -97,6 +98,7 @@ export function HyperScreen() {
             {SETTING_DEFS.filter((d) => d.group === g.group).map((d) => (
               <SettingField key={d.key} d={d} value={getSetting(settings, d.key)} disabled={running} extra={derived(d)} onChange={(v) => st.setSetting(d.key, v)} />
             ))}
+            {g.group === 'lora' && <EncoderModules />}
           </fieldset>
         ))}
       </div>

@@ -11,7 +11,8 @@ export function ModelScreen() {
   const [hubId, setHubId] = useState(choice.kind === 'hub' && !MODEL_PRESETS.some((p) => p.id === choice.id) ? choice.id : '');
   const hubValid = isHubId(hubId.trim());
   const load = (m: ModelChoice, files?: File[]) => void c.loadModel(m, files);
-  const selected = (m: ModelChoice) => (m.kind === choice.kind && (m.kind !== 'hub' || (choice.kind === 'hub' && choice.id === m.id)));
+  const selected = (m: ModelChoice) =>
+    m.kind === choice.kind && (m.kind !== 'hub' || (choice.kind === 'hub' && choice.id === m.id)) && (m.kind !== 'demo' || (choice.kind === 'demo' && choice.variant === m.variant));
   return (
     <section className="screen" aria-labelledby="model-title">
       <h2 id="model-title">Base model</h2>
@@ -22,6 +23,10 @@ export function ModelScreen() {
             <button type="button" role="radio" aria-checked={selected({ kind: 'demo' })} className="choice" data-testid="model-demo" onClick={() => load({ kind: 'demo' })}>
               <strong>Built-in demo model</strong>
               <span>A tiny Llama-style model served with the studio: trains in seconds, works offline.</span>
+            </button>
+            <button type="button" role="radio" aria-checked={selected({ kind: 'demo', variant: 'bert' })} className="choice" data-testid="model-demo-bert" onClick={() => load({ kind: 'demo', variant: 'bert' })}>
+              <strong>Built-in demo encoder (BERT)</strong>
+              <span>A tiny BERT for text classification with a sample of labelled reviews: LoRA plus a trained head, accuracy and a confusion matrix.</span>
             </button>
             {MODEL_PRESETS.map((p) => (
               <button key={p.id} type="button" role="radio" aria-checked={selected({ kind: 'hub', id: p.id })} className="choice" onClick={() => load({ kind: 'hub', id: p.id })}>

@@ -1,5 +1,6 @@
 import { useController, useStudio } from '../context';
 import { LossChart } from '../components/LossChart';
+import { ClassificationResults } from '../classify/ClassificationResults';
 import { formatDuration, formatLoss, formatLr } from '../format';
 import { modelLabel } from '../../settings/settings';
 
@@ -93,6 +94,7 @@ export function TrainingScreen() {
             </div>
           )}
           <LossChart train={t.train} validation={t.validation} totalSteps={t.totalSteps} />
+          <ClassificationResults />
           {(t.status === 'done' || t.status === 'stopped') && t.adapterId && (
             <div className="panel row" data-testid="training-done">
               <span>The adapter is saved in the Library.</span>
