@@ -22,7 +22,7 @@
 import type { ByteSource } from './byteSource';
 import { LORA_TARGETS, type LoraTarget, type ModelSpec, isLoraTarget, moduleGroup, modulePath, moduleShape } from './hfConfig';
 import {
-  ENCODER_HEAD_MODULES, ENCODER_MODULES, ENCODER_MODULE_PATHS, SEQ_CLS_MODULES_TO_SAVE, encoderHeadTensors, encoderLayerPrefix, trainedHeadModules,
+  ENCODER_HEAD_MODULES, ENCODER_MODULE_PATHS, SEQ_CLS_MODULES_TO_SAVE, encoderHeadTensors, encoderLayerPrefix, trainedHeadModules,
   type EncoderConfig, type EncoderFamily, type EncoderModule,
 } from './encoderConfig';
 import { isJsonObject, parseJsonStrict } from './json';
@@ -680,4 +680,3 @@ export async function inspectPeftAdapter(files: { 'adapter_model.safetensors': U
   return { config, tensors: st.names.length, parameters, layers, ...(encoder ? { encoder } : {}) };
 }
 
-export { ENCODER_MODULES };

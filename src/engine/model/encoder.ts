@@ -21,7 +21,7 @@
  * L labels, R rank.
  */
 import { findEncoderTensor, type EncoderConfig } from '../../formats/encoderConfig';
-import { encoderLayerNormNames, encoderModulePath, ENCODER_MODULES } from '../../formats/encoderConfig';
+import { encoderLayerNormNames, encoderModulePath } from '../../formats/encoderConfig';
 import { f32ToF16 } from '../../formats/dtype';
 import type { ClassificationStore, ClassificationBatch } from '../../data/classify';
 import { ClassificationBatcher } from '../../data/classify';
@@ -805,4 +805,3 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
   }
 }
 
-export { ENCODER_MODULES };
