@@ -70,9 +70,9 @@ export const DEMO_ENCODER_OPTIONS: GenerateEncoderOptions = {
   // Stand-ins for pre-training (see generateEncoder.ts): weights in a calm regime (0.07: not chaotic),
   // words of one sentiment, and the words that carry none, lying near each other as in a real
   // model's embeddings, and a pooler with a strong gain whose bias scripts/gen-demo-model.ts centres
-  // on the corpus. initializer_range 0.002 makes the new head start near zero.
+  // on the corpus. initializer_range 0.0005 makes the new head start near zero.
   weightStd: 0.07,
-  initializerRange: 0.002,
+  initializerRange: 0.0005,
   wordGroups: [ADJECTIVES.positive, ADJECTIVES.negative, ADJECTIVES.neutral, otherWords()],
   groupStrength: 10,
   poolerStd: 3,
