@@ -17,6 +17,7 @@ import type { ExportTarget } from './exportTargets';
 import type { OnnxVariant } from '../formats/export/kinds';
 import type { OnnxAnswer } from '../worker/onnxPlayground';
 import { explainModelError } from './modelErrors';
+import { createClassEvalStore, type ClassEvalStore } from './classify/evalStore';
 
 const DATASET_KEY = 'run-dataset:';
 /** localStorage key of the Hugging Face token, written only when the user ticks "remember on this device". */
@@ -62,6 +63,8 @@ function isCancel(error: unknown): boolean {
 
 export class StudioController {
   readonly store: StudioStore;
+  /** A classifier run's metrics, confusion matrix and per-class figures (classify/evalStore.ts). */
+  readonly classEval: ClassEvalStore = createClassEvalStore();
   readonly library: AdapterLibrary;
   readonly checkpoints: CheckpointStore;
   private datasetFile: { file: Blob; name: string } | null = null;
@@ -334,7 +337,7 @@ export class StudioController {
     this.s.startTraining(runId);
     this.s.setStartup({ kind: 'dataset' });
     this.s.setScreen('training');
-    let initialAdapter: { adapterModel: Uint8Array; adapterConfig: string } | undefined;
+    let initialAdapter: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } | undefined;
     if (initialAdapterId) initialAdapter = await this.library.files(initialAdapterId);
     // The run's record (for Resume after a reload); a cancel waits for it, so it never outlives the cancel.
     const record = (async () => {
@@ -413,7 +416,7 @@ export class StudioController {
     return this.activeRunId === runId && !this.cancelledRuns.has(runId);
   }
 
-  private async runWorker(runId: string, settings: RunSettings, dataset: DatasetSummary | null, from: { resumeFrom?: Uint8Array; initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string } }): Promise<void> {
+  private async runWorker(runId: string, settings: RunSettings, dataset: DatasetSummary | null, from: { resumeFrom?: Uint8Array; initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } }): Promise<void> {
     // A cancelled run may still be winding down in the worker (it stops between steps): wait for it.
     if (this.workerRun) {
       this.s.setStartup({ kind: 'previous' });
@@ -422,9 +425,11 @@ export class StudioController {
     if (!this.current(runId)) return;
     const token = (this.runToken = this.token());
     this.runStartedAt = performance.now();
+    if (!from.resumeFrom) this.classEval.getState().reset();
     const onEvent = proxy(async (event: TrainEvent) => {
       if (!this.current(runId)) return;
       this.s.applyTrainEvent(event);
+      this.classEval.getState().apply(event);
       // The worker waits for this: the run goes on once the checkpoint is stored (or known lost).
       if (event.type === 'checkpoint') await this.saveCheckpoint(runId, event.step, event.bytes);
     });
@@ -467,7 +472,7 @@ export class StudioController {
         dataset,
         origin: 'trained',
       },
-      { adapterModel: result.adapterModel, adapterConfig: result.adapterConfig },
+      { adapterModel: result.adapterModel, adapterConfig: result.adapterConfig, ...(result.labelsConfig ? { labelsConfig: result.labelsConfig } : {}) },
     ).catch((error) => {
       this.s.notify('error', `The adapter could not be saved in the browser (${errorText(error)}); download it from the Training screen.`);
       return null;

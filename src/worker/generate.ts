@@ -66,6 +66,7 @@ export async function generate(
   onToken?: (text: string) => void,
 ): Promise<string> {
   void gpu; // the model carries its device
+  if (model.family !== 'llama') throw new Error(`the ${model.spec.family} encoder classifies text; it does not generate (use the playground's classification mode)`);
   const text = await model.text();
   const maxPositions = model.spec.maxPositionEmbeddings;
   const ids = (typeof prompt === 'string' ? promptIds(text, prompt) : [...prompt]).slice(-Math.max(8, maxPositions - opts.maxNewTokens));

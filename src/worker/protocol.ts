@@ -20,6 +20,12 @@ export interface ModelInfo {
   bytes: number;
   /** Which training backend will run this model. */
   backend: string;
+  /** 'llama' (a decoder: generation, causal-LM adapters) or an encoder family ('bert', 'roberta', 'distilbert': classification). */
+  family: string;
+  /** An encoder: the settings' target names and the modules they adapt (query, attention.output.dense …). */
+  targetModules?: { target: string; module: string | null }[];
+  /** An encoder: its config's labels and problem type (the head before any data sets it). */
+  labels?: string[];
 }
 
 export interface LoadProgress {
@@ -75,6 +81,20 @@ export interface TrainResult {
   adapterModel: Uint8Array;
   /** adapter_config.json text */
   adapterConfig: string;
+  /** An encoder adapter's labels: the …ForSequenceClassification config.json written beside it. */
+  labelsConfig?: string;
+  /** The final evaluation's metrics (eval_loss, eval_accuracy, eval_f1 …), when there was one. */
+  finalMetrics: Record<string, number> | null;
+}
+
+/** The playground's classification of one text: probabilities (or outputs) of the base head and the tuned adapter. */
+export interface ClassifyResult {
+  problemType: 'single_label_classification' | 'regression' | 'multi_label_classification';
+  labels: string[];
+  base: number[];
+  tuned: number[] | null;
+  tokens: number;
+  truncated: boolean;
 }
 
 export interface GenerateOptions {
@@ -101,5 +121,5 @@ export interface TrainRequest {
   /** Engine checkpoint bytes to continue from (a reloaded tab's run). */
   resumeFrom?: Uint8Array;
   /** An adapter to continue training (from the library). */
-  initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string };
+  initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string };
 }

@@ -65,8 +65,8 @@ describe('Export for… in the library', () => {
   let adapterFiles: { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string };
 
   it('imports an adapter of the demo model into the library', async () => {
-    const { openModelFolder } = await import('../../src/formats/modelFolder');
-    const spec = (await openModelFolder(demoFiles())).spec;
+    const { openModelFolder, requireDecoder } = await import('../../src/formats/modelFolder');
+    const spec = requireDecoder(await openModelFolder(demoFiles()), 'test').spec;
     // r 4 on every projection with B ≠ 0: the merged weights differ from the base everywhere.
     adapterFiles = writePeftAdapter(spec, testAdapter(spec, 5, { baseModelNameOrPath: 'adapter-studio/demo', targetModules: ['q_proj', 'v_proj', 'o_proj', 'down_proj'] }).config, testAdapter(spec, 5, { baseModelNameOrPath: 'adapter-studio/demo', targetModules: ['q_proj', 'v_proj', 'o_proj', 'down_proj'] }).tensors);
     const zip = zipSync({ 'adapter_model.safetensors': adapterFiles['adapter_model.safetensors'], 'adapter_config.json': strToU8(adapterFiles['adapter_config.json']) });

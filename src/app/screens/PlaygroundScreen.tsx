@@ -38,8 +38,15 @@ function Answer({ text, done, testId }: { text: string; done: boolean; testId: s
     </p>
   );
 }
+import { ClassifyPanel } from '../classify/ClassifyPanel';
 
 export function PlaygroundScreen() {
+  // An encoder classifies instead of generating.
+  const family = useStudio((s) => (s.model.status === 'ready' ? s.model.info.family : 'llama'));
+  return family === 'llama' ? <GeneratePlayground /> : <ClassifyPanel />;
+}
+
+function GeneratePlayground() {
   const c = useController();
   const modelReady = useStudio((s) => s.model.status === 'ready');
   const trainingStatus = useStudio((s) => s.training.status);

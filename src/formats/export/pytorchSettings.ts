@@ -65,6 +65,16 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
     target: 'TrainingArguments(gradient_checkpointing=…, use_reentrant=False)',
     note: '"auto" is off unless --gradient-checkpointing on is given (PyTorch has no memory planner; the GPUs are larger)',
   },
+  'train.encoderDropout': {
+    name: 'ENCODER_DROPOUT',
+    target: 'recorded only: the PyTorch project trains decoders (causal LM)',
+    note: 'an encoder\'s hidden dropout; the PyTorch export of an encoder run is not written yet',
+  },
+  'data.task': {
+    name: 'TASK',
+    target: 'recorded only: the PyTorch project trains decoders (causal LM)',
+    note: 'an encoder head\'s task; the PyTorch export of an encoder run is not written yet',
+  },
   'data.trainOn': {
     name: 'TRAIN_ON',
     target: 'the labels of the exported rows (-100 where the studio did not train)',

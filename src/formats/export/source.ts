@@ -5,7 +5,7 @@
  * a non-finite tensor by name. The CLI's `export` and the studio's "Export for…" both open their
  * source here.
  */
-import { openModelFolder, type ModelFiles, type ModelFolder } from '../modelFolder';
+import { openModelFolder, requireDecoder, type DecoderFolder, type ModelFiles } from '../modelFolder';
 import { firstNonFinite } from '../peft';
 import { mergedWeights, type LoraAdapter } from './merge';
 import { ExportError, type SourceModel } from './types';
@@ -14,7 +14,7 @@ import { ExportError, type SourceModel } from './types';
 export const MODEL_TEXT_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'] as const;
 
 export interface OpenedSource {
-  folder: ModelFolder;
+  folder: DecoderFolder;
   /** The base model as it is (for a GGUF base beside a GGUF adapter). */
   base: SourceModel;
   /** The base with the adapter merged in (the base itself without an adapter). */
@@ -26,7 +26,7 @@ export interface OpenedSource {
  * merged one that overflows is an ExportError naming the tensor, raised before anything is written.
  */
 export async function openExportSource(files: ModelFiles, adapter: LoraAdapter | null): Promise<OpenedSource> {
-  const folder = await openModelFolder(files);
+  const folder = requireDecoder(await openModelFolder(files), 'this export (the encoder exports are not written yet)');
   const textFiles = new Map<string, string>();
   for (const f of MODEL_TEXT_FILES) {
     const text = await files.text(f);
