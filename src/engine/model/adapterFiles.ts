@@ -11,8 +11,8 @@
  * cannot carry them: PEFT before 0.14 refuses unknown fields.
  */
 import type { ModelSpec } from '../../formats/hfConfig';
-import { type LoraConfig, inspectPeftAdapter, readPeftAdapter, writePeftAdapter, AdapterError } from '../../formats/peft';
-import { labelsFromConfig, sequenceClassificationConfig, type EncoderConfig } from '../../formats/encoderConfig';
+import { type LoraConfig, readPeftAdapter, seqClsTask, writePeftAdapter } from '../../formats/peft';
+import { sequenceClassificationConfig, type EncoderConfig } from '../../formats/encoderConfig';
 import type { ByteSource } from '../../formats/byteSource';
 import { type AdapterLayout, type LoraSettings, LoraConfigError, adapterFromTensors, adapterTensors } from './lora';
 import { llamaAdapterLayout } from './llama';
@@ -87,16 +87,7 @@ export async function importAdapter(model: AdapterModel, files: AdapterInput): P
     const layout = llamaAdapterLayout(spec, settings);
     return { settings, layout, params: adapterFromTensors(layout, tensors), config };
   }
-  let task: EncoderTask | null = null;
-  const labelsText = files['config.json'];
-  if (labelsText) task = labelsFromConfig(labelsText, 'config.json');
-  if (!task) {
-    const summary = await inspectPeftAdapter(files);
-    const L = summary.encoder?.numLabels ?? 0;
-    if (!(L > 0)) throw new AdapterError('adapter_model.safetensors', ['the adapter holds no classification head (modules_to_save): it is not a SEQ_CLS adapter']);
-    if (enc.task && enc.task.labels.length === L) task = enc.task;
-    else task = { problemType: L === 1 ? 'regression' : 'single_label_classification', labels: Array.from({ length: L }, (_, i) => (L === enc.encoder.numLabels ? enc.encoder.id2label[i] : `LABEL_${i}`)) };
-  }
+  const task = await seqClsTask(files, enc.encoder, enc.task);
   const base = { ...enc.encoder, numLabels: task.labels.length };
   const { config, tensors } = await readPeftAdapter(files, base);
   const settings = fromPeftConfig(config);
