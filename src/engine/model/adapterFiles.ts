@@ -1,7 +1,7 @@
 /**
  * The engine's adapter in and out of PEFT's folder format (formats/peft.ts is the one validator of
- * the files). The product W + s·B·A itself is formats/export/merge.ts's mergeProjection, the
- * only one: the exports merge PEFT-named tensors with it, mergeAdapter below an encoder's layout.
+ * the files). Merging is not here: formats/export/merge.ts merges PEFT-named tensors for every
+ * export and the CLI's `merge`, decoders and encoders alike.
  *
  * A Llama-family adapter is CAUSAL_LM: LoRA pairs only. An encoder's is SEQ_CLS: LoRA pairs under
  * the encoder's module paths plus the head trained in full (modules_to_save), and its labels
@@ -17,7 +17,6 @@ import type { ByteSource } from '../../formats/byteSource';
 import { type AdapterLayout, type LoraSettings, LoraConfigError, adapterFromTensors, adapterTensors } from './lora';
 import { llamaAdapterLayout } from './llama';
 import { encoderAdapterLayoutFor, type EncoderTask } from './encoderSpec';
-import { mergeProjection } from '../../formats/export/merge';
 
 export type AdapterFiles = { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string; 'config.json'?: string };
 type AdapterInput = { 'adapter_model.safetensors': Uint8Array | ByteSource; 'adapter_config.json': string; 'config.json'?: string | null };
@@ -93,20 +92,4 @@ export async function importAdapter(model: AdapterModel, files: AdapterInput): P
   const settings = fromPeftConfig(config);
   const layout = encoderAdapterLayoutFor(enc.encoder, settings, task);
   return { settings, layout, params: adapterFromTensors(layout, tensors), config, task };
-}
-
-/**
- * Returns the merged projection weights W + s·B·A [out, in] by HF name (only the adapted ones),
- * and the tensors trained in full (an encoder's head) as they are; every other tensor of the base
- * model is unchanged.
- */
-export function mergeAdapter(layout: AdapterLayout, params: ArrayLike<number>, read: (name: string) => Float32Array): Map<string, Float32Array> {
-  const merged = new Map<string, Float32Array>();
-  const p = Float32Array.from(Array.prototype.slice.call(params, 0, layout.size) as number[]);
-  for (const slot of layout.slots) {
-    const name = `${slot.path}.weight`;
-    merged.set(name, mergeProjection(read(name), p.subarray(slot.offsetA, slot.offsetA + slot.r * slot.in), p.subarray(slot.offsetB, slot.offsetB + slot.out * slot.r), slot.r, slot.in, slot.out, layout.scale));
-  }
-  for (const t of layout.full) merged.set(t.name, Float32Array.from(Array.prototype.slice.call(params, t.offset, t.offset + t.size) as number[]));
-  return merged;
 }
