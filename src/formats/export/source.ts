@@ -12,7 +12,7 @@
  */
 import { encoderHeadTensors, ENCODER_HEAD_MODULES, sequenceClassificationConfig, type EncoderConfig, type SequenceClassificationTask } from '../encoderConfig';
 import type { ByteSource } from '../byteSource';
-import { openModelFolder, type DecoderFolder, type EncoderFolder, type ModelFiles, type ModelFolder } from '../modelFolder';
+import { openModelFolder, type DecoderFolder, type EncoderFolder, type ModelFiles } from '../modelFolder';
 import { firstNonFinite, readPeftAdapter, seqClsTask } from '../peft';
 import { mergedWeights, type LoraAdapter } from './merge';
 import { ExportError, type EncoderSourceModel, type SourceModel, type WeightReader } from './types';
@@ -53,11 +53,12 @@ export function isEncoderExport(source: OpenedSource): source is EncoderSource {
 type AdapterFolderFiles = { 'adapter_model.safetensors': Uint8Array | ByteSource; 'adapter_config.json': string; 'config.json'?: string | null };
 
 /**
- * Reads an adapter folder's files for an export of `folder`'s model, checked key by key against it
+ * Reads an adapter folder's files for an export of `folder`'s model (a model folder, or a loaded
+ * session's family and spec), checked key by key against it
  * (formats/peft.ts): a decoder's CAUSAL_LM adapter, or an encoder's SEQ_CLS adapter with its head and
  * the task its config.json names (peft.ts seqClsTask).
  */
-export async function readExportAdapter(folder: ModelFolder, files: AdapterFolderFiles): Promise<LoraAdapter> {
+export async function readExportAdapter(folder: Pick<DecoderFolder, 'family' | 'spec'> | Pick<EncoderFolder, 'family' | 'spec'>, files: AdapterFolderFiles): Promise<LoraAdapter> {
   if (folder.family === 'llama') return readPeftAdapter(files, folder.spec);
   const task = await seqClsTask(files, folder.spec);
   const { config, tensors } = await readPeftAdapter(files, { ...folder.spec, numLabels: task.labels.length });
