@@ -8,12 +8,12 @@ import { AdapterLibrary, newId, type AdapterMeta, type DatasetSummary } from '..
 import { CheckpointQuotaError, CheckpointStore, type Deletable, type RunMeta } from '../storage/checkpoints';
 import { idbKeyValue, isQuotaError, formatBytes, type KeyValue } from '../storage/kv';
 import { requestPersistence, storageEstimate } from '../storage/persist';
-import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, MODEL_CARD, modelCard, safeFileName } from '../storage/adapterZip';
+import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, LABELS_CONFIG, MODEL_CARD, modelCard, safeFileName } from '../storage/adapterZip';
 import { createStudioStore, planKey, type StudioStore } from './store/store';
 import { decodeSettings, encodeSettings } from '../settings/shareLink';
-import { baseModelName, cloneSettings, DEFAULT_SETTINGS, DEMO_MODEL_NAME, isHubId, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
+import { baseModelName, cloneSettings, DEFAULT_SETTINGS, DEMO_ENCODER_MODEL_NAME, DEMO_MODEL_NAME, isHubId, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
 import { downloadBlob, downloadBytes, pickFolder, writeIntoFolder } from './download';
-import type { ExportTarget } from './exportTargets';
+import { adapterKind, type ExportTarget } from './exportTargets';
 import type { OnnxVariant } from '../formats/export/kinds';
 import type { OnnxAnswer } from '../worker/onnxPlayground';
 import { explainModelError } from './modelErrors';
@@ -44,6 +44,7 @@ function deviceSet(key: string, value: string | null): void {
 /** What an imported adapter's base_model_name_or_path names, as a model choice. */
 function choiceOfBase(base: string): ModelChoice {
   if (base === DEMO_MODEL_NAME) return { kind: 'demo' };
+  if (base === DEMO_ENCODER_MODEL_NAME) return { kind: 'demo', variant: 'bert' };
   if (isHubId(base)) return { kind: 'hub', id: base };
   return { kind: 'local', name: base || 'unknown' };
 }
@@ -577,7 +578,10 @@ export class StudioController {
     try {
       if (target === 'peft') {
         if (dir) {
-          await writeIntoFolder(dir, name, [[ADAPTER_MODEL, new Blob([files.adapterModel as BlobPart])], [ADAPTER_CONFIG, new Blob([files.adapterConfig])], [MODEL_CARD, new Blob([modelCard(meta)])]]);
+          const entries: [string, Blob][] = [[ADAPTER_MODEL, new Blob([files.adapterModel as BlobPart])], [ADAPTER_CONFIG, new Blob([files.adapterConfig])], [MODEL_CARD, new Blob([modelCard(meta)])]];
+          // An encoder's labels travel beside its adapter, as in the zip.
+          if (files.labelsConfig) entries.push([LABELS_CONFIG, new Blob([files.labelsConfig])]);
+          await writeIntoFolder(dir, name, entries);
         } else downloadBytes(adapterZip(meta, files), `${name}.zip`, 'application/zip');
         this.s.notify('info', `Exported “${meta.name}” for Python PEFT${dir ? ` into ${dir.name}/${name}` : ''}.`);
         return true;
@@ -588,7 +592,7 @@ export class StudioController {
         this.s.setScreen('model');
         return false;
       }
-      const loaded = model.info.source === 'demo' ? DEMO_MODEL_NAME : model.info.name;
+      const loaded = model.info.source === 'demo' ? (model.info.family === 'llama' ? DEMO_MODEL_NAME : DEMO_ENCODER_MODEL_NAME) : model.info.name;
       if (meta.baseModel && meta.baseModel !== 'not recorded' && meta.baseModel !== loaded) {
         this.s.notify('error', `“${meta.name}” was trained on ${meta.baseModel}, but ${loaded} is loaded: load ${meta.baseModel} on the Model screen, then export.`);
         return false;
@@ -611,6 +615,11 @@ export class StudioController {
       this.exportToken = null;
       this.s.setExporting(null);
     }
+  }
+
+  /** Whether a library adapter is a decoder's (CAUSAL_LM) or an encoder classifier's (SEQ_CLS): the exports it can go to differ. */
+  async adapterKind(id: string): Promise<'decoder' | 'encoder'> {
+    return adapterKind((await this.library.files(id)).adapterConfig);
   }
 
   /** Cancels the export in progress. */
@@ -716,7 +725,8 @@ export class StudioController {
           origin: 'imported',
           ...(v.run?.trainedWith ? { trainedWith: v.run.trainedWith } : t ? { trainedWith: `Hugging Face Trainer (${t.file})` } : {}),
         },
-        { adapterModel: v.adapterModel, adapterConfig: v.adapterConfig },
+        // An encoder's labels (its config.json) stay with the adapter: its exports and downloads carry them.
+        { adapterModel: v.adapterModel, adapterConfig: v.adapterConfig, ...(v.labelsConfig ? { labelsConfig: v.labelsConfig } : {}) },
       );
       this.s.notify('info', `Imported “${meta.name}” (${v.parameters.toLocaleString()} parameters${t ? `, ${t.steps} steps with their log` : ''}).`);
       await this.refreshLibrary();

@@ -1,6 +1,8 @@
 // The destinations of the Library's "Export for…": where a trained adapter goes, in words a user
 // picks by, and which export (formats/export, MODEL_EXPORTS) writes it. Python PEFT is the adapter's
-// own files; the others merge it into the loaded base model or put it beside the base as GGUF.
+// own files; the others merge it into the loaded base model or put it beside the base as GGUF. An
+// encoder classifier's adapter (SEQ_CLS) goes to PEFT, the web (text-classification) and a merged
+// Hugging Face folder: llama.cpp has no classification head for it (MODEL_EXPORTS.encoders).
 import { MODEL_EXPORTS, type ModelExportFormat } from '../formats/export/kinds';
 
 export type ExportTarget = 'peft' | ModelExportFormat;
@@ -10,6 +12,8 @@ export interface ExportTargetInfo {
   title: string;
   /** How it is loaded there (docs/deploy.md has the full recipes). */
   detail: string;
+  /** The same for an encoder classifier, where it differs. */
+  encoderDetail?: string;
   /** The quantization choices with their labels; the first is the default. */
   quants: { value: string | null; label: string }[];
 }
@@ -27,10 +31,15 @@ function quants(format: ModelExportFormat, values: (string | null)[]): ExportTar
 }
 
 export const EXPORT_TARGETS: ExportTargetInfo[] = [
-  { target: 'peft', title: 'Python (PEFT)', detail: 'The adapter files: PeftModel.from_pretrained(base, folder) in Python.', quants: [{ value: null, label: 'f32' }] },
+  {
+    target: 'peft', title: 'Python (PEFT)', detail: 'The adapter files: PeftModel.from_pretrained(base, folder) in Python.',
+    encoderDetail: 'The adapter files and its labels (config.json): PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(base, config=folder), folder) in Python.',
+    quants: [{ value: null, label: 'f32' }],
+  },
   {
     target: 'onnx', title: 'Your web page (transformers.js)',
     detail: 'The merged model as ONNX with its tokenizer: pipeline("text-generation", folder) in transformers.js, or onnxruntime-web.',
+    encoderDetail: 'The merged classifier as ONNX with its tokenizer and labels: pipeline("text-classification", folder) in transformers.js, or onnxruntime-web.',
     quants: quants('onnx', ['fp32,q8,q4', 'fp32', 'fp16', 'q8', 'q4']),
   },
   {
@@ -46,6 +55,22 @@ export const EXPORT_TARGETS: ExportTargetInfo[] = [
   {
     target: 'hf', title: 'Hugging Face folder (merged)',
     detail: 'The merged model as safetensors with config.json and tokenizer: AutoModelForCausalLM.from_pretrained(folder).',
+    encoderDetail: 'The merged classifier as safetensors with its labels in config.json and the tokenizer: AutoModelForSequenceClassification.from_pretrained(folder).',
     quants: quants('hf', [null, 'F32', 'BF16', 'F16']),
   },
 ];
+
+/** What an adapter is for: a decoder's CAUSAL_LM adapter or an encoder classifier's SEQ_CLS one (its adapter_config.json's task_type). */
+export function adapterKind(adapterConfig: string): 'decoder' | 'encoder' {
+  try {
+    return (JSON.parse(adapterConfig) as { task_type?: unknown }).task_type === 'SEQ_CLS' ? 'encoder' : 'decoder';
+  } catch {
+    return 'decoder';
+  }
+}
+
+/** The destinations an adapter of this kind can go to, with the words for it. */
+export function exportTargetsFor(kind: 'decoder' | 'encoder'): ExportTargetInfo[] {
+  if (kind === 'decoder') return EXPORT_TARGETS;
+  return EXPORT_TARGETS.filter((t) => t.target === 'peft' || MODEL_EXPORTS[t.target].encoders).map((t) => ({ ...t, detail: t.encoderDetail ?? t.detail }));
+}

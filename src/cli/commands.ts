@@ -12,10 +12,9 @@ import { ensureFolder, FileError, isInside, lockFolder, removeStaleTemporaries, 
 import { nodeFiles, fromNodeFile } from '../formats/nodeSource';
 import { openModelFolder, requireDecoder, type ModelFiles, type ModelFolder } from '../formats/modelFolder';
 import { hubFiles } from '../hub/hub';
-import { openSafetensors, serializeSafetensors } from '../formats/safetensors';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite, readPeftAdapter } from '../formats/peft';
-import { concatParts, exportModel, exportQuants, isModelExportFormat, MODEL_EXPORTS, openExportSource, type ExportedFiles, type LoraAdapter, type OpenedSource } from '../formats/export/index';
-import { fromF32 } from '../formats/dtype';
+import { openSafetensors } from '../formats/safetensors';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite } from '../formats/peft';
+import { concatParts, exportModel, exportQuants, isModelExportFormat, MODEL_EXPORTS, openExportSource, readExportAdapter, type ExportedFiles, type LoraAdapter, type OpenedSource } from '../formats/export/index';
 import { eosTokenIds, padTokenId } from '../formats/hfConfig';
 import { loadTokenizer } from '../data/tokenize';
 import { loadDataset, prepareDataset, previewDataset, type LoadedDataset, type PrepareOptions } from '../data/dataset';
@@ -27,10 +26,10 @@ import { createNodeGpu } from '../engine/gpu/node';
 import type { Gpu } from '../engine/gpu/device';
 import { loadModel, type LoadedModel } from '../engine/model/load';
 import { uploadAdapter } from '../engine/model/model';
-import { exportAdapter, importAdapter, mergeAdapter, type AdapterModel, type ImportedAdapter } from '../engine/model/adapterFiles';
+import { exportAdapter, importAdapter, type AdapterModel, type ImportedAdapter } from '../engine/model/adapterFiles';
 import type { EncoderGpu } from '../engine/model/encoder';
 import { autoDataTask, dataTaskOf, describeTargetMapping, encoderTargetModules, encoderTaskFor, type EncoderTask } from '../engine/model/encoderSpec';
-import { encoderHeadTensors, expectedEncoderTensors, labelsFromConfig, sequenceClassificationConfig, trainedHeadModules, type EncoderConfig } from '../formats/encoderConfig';
+import { labelsFromConfig, trainedHeadModules, type EncoderConfig } from '../formats/encoderConfig';
 import type { TrainableModel } from '../engine/model/model';
 import type { RunData } from '../engine/train/run';
 import type { EvalResult } from '../engine/train/evaluate';
@@ -621,12 +620,9 @@ async function checkTokenizer(dir: string, vocabSize: number, spec: { bosTokenId
 async function sourceModel(m: OpenedModel, adapterPath: string | undefined, outFlag: string, out: string): Promise<{ source: OpenedSource; adapter: LoraAdapter | null }> {
   if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`${outFlag} ${out} is the base model's folder (or inside it): writing there would overwrite the model it reads; choose another folder`);
   if (adapterPath && isInside(out, adapterPath)) throw new UsageError(`${outFlag} ${out} is the adapter's folder (or inside it); choose another folder`);
-  const spec = (await openModelFolder(m.files)).spec;
-  let adapter: LoraAdapter | null = null;
-  if (adapterPath) {
-    const { config, tensors } = await readPeftAdapter(await readAdapterFolder(adapterPath, '--adapter'), spec);
-    adapter = { config, tensors };
-  }
+  const folder = await openModelFolder(m.files);
+  // An encoder's SEQ_CLS adapter brings its head and, in the config.json beside it, its labels.
+  const adapter = adapterPath ? await readExportAdapter(folder, await readAdapterFolder(adapterPath, '--adapter')) : null;
   return { source: await openExportSource(m.files, adapter), adapter };
 }
 
@@ -715,83 +711,14 @@ async function planCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   io.out.write(lines.join('\n') + '\n');
 }
 
-/**
- * `merge` of an encoder adapter: the …ForSequenceClassification model Transformers saves (canonical
- * names, the trained head, the labels in config.json). A decoder merges through the hf export.
- */
-async function mergeEncoder(p: ParsedCommand, io: CliIo): Promise<void> {
-  const o = p.options;
-  const modelPath = o.required('model');
-  const out = o.required('out');
-  const adapterPath = o.required('adapter');
-  const m = await openModel(modelPath);
-  if (m.choice.kind === 'local' && isInside(out, modelPath)) throw new UsageError(`merge --out ${out} is the base model's folder (or inside it): merging would overwrite the model it reads; choose another folder`);
-  if (isInside(out, adapterPath)) throw new UsageError(`merge --out ${out} is the adapter's folder (or inside it); choose another folder`);
-  const folder = await openModelFolder(m.files);
-  const imported = await importAdapter(adapterModelOf(folder), await readAdapterFolder(adapterPath, '--adapter'));
-  // Tensors to write, by the name they get: a decoder keeps its own; an encoder is written as the
-  // …ForSequenceClassification model Transformers saves (canonical names, the head, no pre-training heads).
-  const names = new Map<string, string>();
-  if (folder.family === 'llama') for (const n of folder.tensorNames) names.set(n, n);
-  else {
-    for (const e of expectedEncoderTensors(folder.spec)) names.set(e.name, folder.weights.names.get(e.name)!);
-    for (const h of encoderHeadTensors(folder.spec, imported.task?.labels.length ?? folder.spec.numLabels)) {
-      const stored = folder.weights.names.get(h.name);
-      if (stored) names.set(h.name, stored);
-    }
-  }
-  const weights = new Map<string, Float32Array>();
-  for (const [name, stored] of names) {
-    const values = await folder.readTensorF32(stored);
-    const bad = firstNonFinite(values);
-    if (bad) throw new FileError(modelPath, `tensor "${stored}" holds ${bad}: refusing to merge into a non-finite model`);
-    weights.set(name, values);
-  }
-  const merged = mergeAdapter(imported.layout, imported.params, (n) => weights.get(n)!);
-  const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Uint8Array }>();
-  const shapeOf = (name: string): number[] => {
-    const t = imported.layout.full.find((f) => f.name === name);
-    return t ? t.shape : folder.tensorInfo(names.get(name)!).shape;
-  };
-  for (const name of new Set([...names.keys(), ...merged.keys()])) {
-    const values = merged.get(name) ?? weights.get(name)!;
-    if (!values) throw new FileError(out, `the merged model lacks "${name}"`);
-    const bad = firstNonFinite(values);
-    if (bad) throw new FileError(out, `merged tensor "${name}" would hold ${bad}; nothing was written`);
-    tensors.set(name, { dtype: 'F32', shape: shapeOf(name), data: fromF32('F32', values) });
-  }
-  // An encoder missing part of its head (BERT's pooler absent) cannot be merged into a complete model.
-  if (folder.family === 'encoder') {
-    for (const h of encoderHeadTensors(folder.spec, imported.task!.labels.length)) {
-      if (!tensors.has(h.name)) throw new FileError(modelPath, `the base model stores no "${h.name}" and the adapter does not train it: the merged ${folder.spec.architecture} would be incomplete`);
-    }
-  }
-  const config = folder.family === 'llama'
-    ? JSON.stringify({ ...folder.config, torch_dtype: 'float32' }, null, 2) + '\n'
-    : sequenceClassificationConfig({ ...folder.config, torch_dtype: 'float32' }, folder.spec, imported.task!);
-  await ensureFolder(out);
-  const release = lockFolder(out);
-  try {
-    await writeFileAtomic(join(out, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }), async (back) => void (await openSafetensors(back, 'model.safetensors')));
-    await writeFileAtomic(join(out, 'config.json'), config);
-    for (const f of ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'vocab.json', 'merges.txt']) {
-      const text = await m.files.text(f);
-      if (text !== null) await writeFileAtomic(join(out, f), text);
-    }
-  } finally {
-    release();
-  }
-  const head = imported.layout.full.length ? ` and the trained head (${imported.layout.full.map((t) => t.name).join(', ')})` : '';
-  io.err.write(`wrote merged ${folder.family === 'encoder' ? folder.spec.architecture : 'model'} (${imported.layout.slots.length} projections merged${head}) to ${out}\n`);
-}
-
 export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Promise<void> {
   switch (name) {
     case 'train': return train(p, io);
     case 'eval': return evalCommand(p, io);
     case 'generate': return generateCommand(p, io);
     case 'inspect': return inspect(p.positionals[0], p, io);
-    case 'merge': return (await openModelFolder((await openModel(p.options.required('model'))).files)).family === 'encoder' ? mergeEncoder(p, io) : exportCommand(p, io, { format: 'hf', dtype: 'F32' });
+    // A decoder's merged causal LM, or an encoder's merged …ForSequenceClassification: the hf export, F32.
+    case 'merge': return exportCommand(p, io, { format: 'hf', dtype: 'F32' });
     case 'export': return exportCommand(p, io);
     case 'plan': return planCommand(p, io);
     case 'data': return dataCommand(p, io);

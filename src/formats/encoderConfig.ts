@@ -25,6 +25,12 @@ export const ENCODER_MODEL_TYPES: Record<string, EncoderFamily> = {
 export type ClassificationProblem = 'single_label_classification' | 'regression' | 'multi_label_classification';
 export const CLASSIFICATION_PROBLEMS: readonly ClassificationProblem[] = ['single_label_classification', 'regression', 'multi_label_classification'];
 
+/** The task of a classification head: Transformers' problem_type and the name of each output (num_labels = labels.length). */
+export interface SequenceClassificationTask {
+  problemType: ClassificationProblem;
+  labels: string[];
+}
+
 export interface EncoderConfig {
   family: EncoderFamily;
   /** config.json's model_type (xlm-roberta keeps its own). */
@@ -376,7 +382,7 @@ export function checkEncoderWeights(cfg: EncoderConfig, tensors: { name: string;
 export function sequenceClassificationConfig(
   base: Record<string, unknown>,
   cfg: Pick<EncoderConfig, 'architecture' | 'modelType'>,
-  task: { problemType: ClassificationProblem; labels: string[] },
+  task: SequenceClassificationTask,
 ): string {
   const out: Record<string, unknown> = { ...base };
   delete out.num_labels; // derived from id2label, as Transformers saves it
@@ -390,7 +396,7 @@ export function sequenceClassificationConfig(
 }
 
 /** The task a config.json records (id2label and problem_type); null when it records none. */
-export function labelsFromConfig(text: string, file = 'config.json'): { problemType: ClassificationProblem; labels: string[] } | null {
+export function labelsFromConfig(text: string, file = 'config.json'): SequenceClassificationTask | null {
   let json: unknown;
   try {
     json = parseJsonStrict(text, file);

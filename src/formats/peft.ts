@@ -22,8 +22,8 @@
 import type { ByteSource } from './byteSource';
 import { LORA_TARGETS, type LoraTarget, type ModelSpec, isLoraTarget, moduleGroup, modulePath, moduleShape } from './hfConfig';
 import {
-  ENCODER_HEAD_MODULES, ENCODER_MODULE_PATHS, SEQ_CLS_MODULES_TO_SAVE, encoderHeadTensors, encoderLayerPrefix, trainedHeadModules,
-  type EncoderConfig, type EncoderFamily, type EncoderModule,
+  ENCODER_HEAD_MODULES, ENCODER_MODULE_PATHS, SEQ_CLS_MODULES_TO_SAVE, encoderHeadTensors, encoderLayerPrefix, labelsFromConfig, trainedHeadModules,
+  type EncoderConfig, type EncoderFamily, type EncoderModule, type SequenceClassificationTask,
 } from './encoderConfig';
 import { isJsonObject, parseJsonStrict } from './json';
 import { openSafetensors, serializeSafetensors, type TensorToWrite } from './safetensors';
@@ -234,10 +234,15 @@ export function alphaOf(config: LoraConfig, layer: number, target: LoraTarget): 
   return patternValue(config.alphaPattern, moduleName(layer, target)) ?? config.alpha;
 }
 
-/** The LoRA scale s of one module: alpha/r, or alpha/√r with rsLoRA. */
+/** The LoRA scale s of one Llama-family module: alpha/r, or alpha/√r with rsLoRA. */
 export function loraScale(config: LoraConfig, layer: number, target: LoraTarget): number {
-  const r = rankOf(config, layer, target);
-  const a = alphaOf(config, layer, target);
+  return loraScaleAt(config, moduleName(layer, target));
+}
+
+/** The LoRA scale s of the module at `path` (any family: rank_pattern and alpha_pattern match the path as PEFT matches them). */
+export function loraScaleAt(config: LoraConfig, path: string): number {
+  const r = rankIn(config, path);
+  const a = patternValue(config.alphaPattern, path) ?? config.alpha;
   return config.useRslora ? a / Math.sqrt(r) : a / r;
 }
 
@@ -245,6 +250,8 @@ export interface ExpectedLoraTensor {
   key: string;
   layer: number;
   target: LoraTarget;
+  /** The adapted module's path in the model, e.g. `model.layers.0.self_attn.q_proj` or `bert.encoder.layer.0.attention.self.query` (its weight is `{module}.weight`). */
+  module: string;
   which: 'A' | 'B';
   shape: [number, number];
 }
@@ -260,8 +267,8 @@ export function expectedAdapterTensors(base: AdapterBase, config: LoraConfig): E
       const { in: fin, out: fout } = scheme.shape(target)!;
       const path = scheme.path(layer, target);
       const r = rankIn(config, path);
-      out.push({ key: `base_model.model.${path}.lora_A.weight`, layer, target, which: 'A', shape: [r, fin] });
-      out.push({ key: `base_model.model.${path}.lora_B.weight`, layer, target, which: 'B', shape: [fout, r] });
+      out.push({ key: `base_model.model.${path}.lora_A.weight`, layer, target, module: path, which: 'A', shape: [r, fin] });
+      out.push({ key: `base_model.model.${path}.lora_B.weight`, layer, target, module: path, which: 'B', shape: [fout, r] });
     }
   }
   return out;
@@ -691,3 +698,27 @@ export async function inspectPeftAdapter(files: { 'adapter_model.safetensors': U
   return { config, tensors: st.names.length, parameters, layers, ...(encoder ? { encoder } : {}) };
 }
 
+
+/**
+ * The task of a SEQ_CLS adapter's head: the labels' config.json beside the adapter when there is one;
+ * else num_labels from the head it holds, with `known`'s names when it has that many labels, the
+ * encoder config's own names when they fit, or LABEL_i (regression for one output, as Transformers
+ * infers it).
+ */
+export async function seqClsTask(
+  files: { 'adapter_model.safetensors': Uint8Array | ByteSource; 'adapter_config.json': string; 'config.json'?: string | null },
+  encoder: EncoderConfig,
+  known: SequenceClassificationTask | null = null,
+): Promise<SequenceClassificationTask> {
+  const labelsText = files['config.json'];
+  const fromFile = labelsText ? labelsFromConfig(labelsText, 'config.json') : null;
+  if (fromFile) return fromFile;
+  const summary = await inspectPeftAdapter(files);
+  const L = summary.encoder?.numLabels ?? 0;
+  if (!(L > 0)) throw new AdapterError(ADAPTER_WEIGHTS_FILE, ['the adapter holds no classification head (modules_to_save): it is not a SEQ_CLS adapter']);
+  if (known && known.labels.length === L) return known;
+  return {
+    problemType: L === 1 ? 'regression' : 'single_label_classification',
+    labels: Array.from({ length: L }, (_, i) => (L === encoder.numLabels ? encoder.id2label[i] : `LABEL_${i}`)),
+  };
+}

@@ -375,20 +375,23 @@ export const workerApi = {
 
   /**
    * "Export for…": the loaded base model with an adapter merged in (onnx, gguf, hf) or the adapter as
-   * a GGUF LoRA beside the base as GGUF (gguf-adapter), as a zip under `name/` or as files. The
-   * exporters load on first use, in their own chunk.
+   * a GGUF LoRA beside the base as GGUF (gguf-adapter), as a zip under `name/` or as files. An
+   * encoder's SEQ_CLS adapter (with its labels' config.json) exports as a classifier: onnx
+   * (text-classification) and hf; GGUF is refused. The exporters load on first use, in their own chunk.
    */
   async exportModel(
-    request: { format: ModelExportFormat; quant?: string | null; name: string; adapter: { adapterModel: Uint8Array; adapterConfig: string }; as: 'zip' | 'files' },
+    request: { format: ModelExportFormat; quant?: string | null; name: string; adapter: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string }; as: 'zip' | 'files' },
     onProgress: (p: ExportProgress) => void,
     token?: string,
   ): Promise<{ zip: Blob } | { files: [string, Blob][] }> {
     const signal = signalFor(token);
     try {
       if (session.run) throw new WorkerStateError('a training run is in progress; export when it is done');
-      const model = requireDecoderSession('this export (the encoder exports are not written yet)');
+      const model = requireModel();
       const ex = await import('../formats/export/index');
-      const adapter = await readPeftAdapter({ 'adapter_model.safetensors': request.adapter.adapterModel, 'adapter_config.json': request.adapter.adapterConfig }, model.spec);
+      const adapter = await ex.readExportAdapter(model.family === 'llama' ? { family: 'llama', spec: model.spec } : { family: 'encoder', spec: model.spec }, {
+        'adapter_model.safetensors': request.adapter.adapterModel, 'adapter_config.json': request.adapter.adapterConfig, 'config.json': request.adapter.labelsConfig ?? null,
+      });
       const source = await ex.openExportSource(model.files, adapter);
       let last = 0;
       const files = await ex.exportModel(request.format, source, adapter, {
@@ -534,7 +537,7 @@ export const workerApi = {
   },
 
   /** Validates an adapter zip or folder for import; when a model is loaded, also against that model. */
-  async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; config: PeftConfigSummary; parameters: number; folder: string; training: ValidatedAdapter['training']; run: ValidatedAdapter['run'] }> {
+  async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string; config: PeftConfigSummary; parameters: number; folder: string; training: ValidatedAdapter['training']; run: ValidatedAdapter['run'] }> {
     const v = 'zip' in input ? await readAdapterZip(input.zip, input.name) : await validateAdapterFiles(new Map(input.files));
     if (session.model) await importAdapter(adapterModel(session.model), { 'adapter_model.safetensors': v.files.adapterModel, 'adapter_config.json': v.files.adapterConfig, 'config.json': v.files.labelsConfig });
     return { ...v.files, config: v.config, parameters: v.parameters, folder: v.folder, training: v.training, run: v.run };

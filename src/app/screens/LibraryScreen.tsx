@@ -1,9 +1,9 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useController, useStudio } from '../context';
 import type { AdapterMeta } from '../../storage/adapters';
 import { formatNumber } from '../../settings/settings';
 import { formatBytes, formatLoss } from '../format';
-import { EXPORT_TARGETS, type ExportTarget } from '../exportTargets';
+import { exportTargetsFor, type ExportTarget } from '../exportTargets';
 import { canPickFolder } from '../download';
 
 function Sparkline({ curve }: { curve: [number, number][] }) {
@@ -19,21 +19,34 @@ function Sparkline({ curve }: { curve: [number, number][] }) {
   );
 }
 
-/** "Export for…": where the adapter goes, its quantization, a zip or a folder, and the export's progress. */
+/**
+ * "Export for…": where the adapter goes, its quantization, a zip or a folder, and the export's
+ * progress. The destinations depend on the adapter: an encoder classifier's has no GGUF.
+ */
 function ExportPanel({ a, onClose }: { a: AdapterMeta; onClose: () => void }) {
   const c = useController();
   const exporting = useStudio((s) => s.exporting);
+  const [kind, setKind] = useState<'decoder' | 'encoder' | null>(null);
+  useEffect(() => {
+    let live = true;
+    void c.adapterKind(a.id).then((k) => live && setKind(k), () => live && setKind('decoder'));
+    return () => {
+      live = false;
+    };
+  }, [c, a.id]);
+  const targets = kind ? exportTargetsFor(kind) : [];
   const [target, setTarget] = useState<ExportTarget>('peft');
-  const info = EXPORT_TARGETS.find((t) => t.target === target)!;
-  const [quant, setQuant] = useState<string | null>(info.quants[0].value);
+  const info = targets.find((t) => t.target === target) ?? { quants: [{ value: null, label: '' }] };
+  const [quant, setQuant] = useState<string | null>(null);
   const folders = canPickFolder();
   const mine = exporting?.adapterId === a.id ? exporting : null;
   const go = (destination: 'zip' | 'folder') => void c.exportFor(a.id, target, quant, destination).then((ok) => ok && onClose());
   return (
-    <div className="panel export" data-testid="export-panel" role="group" aria-label={`Export ${a.name}`}>
-      <fieldset disabled={Boolean(exporting)}>
+    <div className="panel export" data-testid="export-panel" data-kind={kind ?? ''} role="group" aria-label={`Export ${a.name}`}>
+      <fieldset disabled={Boolean(exporting) || !kind}>
         <legend>Export for…</legend>
-        {EXPORT_TARGETS.map((t) => (
+        {!kind && <span className="hint">Reading the adapter…</span>}
+        {targets.map((t) => (
           <label key={t.target} className="choice">
             <input
               type="radio"

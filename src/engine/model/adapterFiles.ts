@@ -1,7 +1,7 @@
 /**
  * The engine's adapter in and out of PEFT's folder format (formats/peft.ts is the one validator of
- * the files). The product W + s·B·A itself is formats/export/merge.ts's mergeProjection, the
- * only one: the exports merge PEFT-named tensors with it, mergeAdapter below an encoder's layout.
+ * the files). Merging is not here: formats/export/merge.ts merges PEFT-named tensors for every
+ * export and the CLI's `merge`, decoders and encoders alike.
  *
  * A Llama-family adapter is CAUSAL_LM: LoRA pairs only. An encoder's is SEQ_CLS: LoRA pairs under
  * the encoder's module paths plus the head trained in full (modules_to_save), and its labels
@@ -11,13 +11,12 @@
  * cannot carry them: PEFT before 0.14 refuses unknown fields.
  */
 import type { ModelSpec } from '../../formats/hfConfig';
-import { type LoraConfig, inspectPeftAdapter, readPeftAdapter, writePeftAdapter, AdapterError } from '../../formats/peft';
-import { labelsFromConfig, sequenceClassificationConfig, type EncoderConfig } from '../../formats/encoderConfig';
+import { type LoraConfig, readPeftAdapter, seqClsTask, writePeftAdapter } from '../../formats/peft';
+import { sequenceClassificationConfig, type EncoderConfig } from '../../formats/encoderConfig';
 import type { ByteSource } from '../../formats/byteSource';
 import { type AdapterLayout, type LoraSettings, LoraConfigError, adapterFromTensors, adapterTensors } from './lora';
 import { llamaAdapterLayout } from './llama';
 import { encoderAdapterLayoutFor, type EncoderTask } from './encoderSpec';
-import { mergeProjection } from '../../formats/export/merge';
 
 export type AdapterFiles = { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string; 'config.json'?: string };
 type AdapterInput = { 'adapter_model.safetensors': Uint8Array | ByteSource; 'adapter_config.json': string; 'config.json'?: string | null };
@@ -87,35 +86,10 @@ export async function importAdapter(model: AdapterModel, files: AdapterInput): P
     const layout = llamaAdapterLayout(spec, settings);
     return { settings, layout, params: adapterFromTensors(layout, tensors), config };
   }
-  let task: EncoderTask | null = null;
-  const labelsText = files['config.json'];
-  if (labelsText) task = labelsFromConfig(labelsText, 'config.json');
-  if (!task) {
-    const summary = await inspectPeftAdapter(files);
-    const L = summary.encoder?.numLabels ?? 0;
-    if (!(L > 0)) throw new AdapterError('adapter_model.safetensors', ['the adapter holds no classification head (modules_to_save): it is not a SEQ_CLS adapter']);
-    if (enc.task && enc.task.labels.length === L) task = enc.task;
-    else task = { problemType: L === 1 ? 'regression' : 'single_label_classification', labels: Array.from({ length: L }, (_, i) => (L === enc.encoder.numLabels ? enc.encoder.id2label[i] : `LABEL_${i}`)) };
-  }
+  const task = await seqClsTask(files, enc.encoder, enc.task);
   const base = { ...enc.encoder, numLabels: task.labels.length };
   const { config, tensors } = await readPeftAdapter(files, base);
   const settings = fromPeftConfig(config);
   const layout = encoderAdapterLayoutFor(enc.encoder, settings, task);
   return { settings, layout, params: adapterFromTensors(layout, tensors), config, task };
-}
-
-/**
- * Returns the merged projection weights W + s·B·A [out, in] by HF name (only the adapted ones),
- * and the tensors trained in full (an encoder's head) as they are; every other tensor of the base
- * model is unchanged.
- */
-export function mergeAdapter(layout: AdapterLayout, params: ArrayLike<number>, read: (name: string) => Float32Array): Map<string, Float32Array> {
-  const merged = new Map<string, Float32Array>();
-  const p = Float32Array.from(Array.prototype.slice.call(params, 0, layout.size) as number[]);
-  for (const slot of layout.slots) {
-    const name = `${slot.path}.weight`;
-    merged.set(name, mergeProjection(read(name), p.subarray(slot.offsetA, slot.offsetA + slot.r * slot.in), p.subarray(slot.offsetB, slot.offsetB + slot.out * slot.r), slot.r, slot.in, slot.out, layout.scale));
-  }
-  for (const t of layout.full) merged.set(t.name, Float32Array.from(Array.prototype.slice.call(params, t.offset, t.offset + t.size) as number[]));
-  return merged;
 }

@@ -8,7 +8,7 @@
  */
 import {
   ENCODER_HEAD_MODULES, ENCODER_MODULES, SEQ_CLS_MODULES_TO_SAVE, encoderHeadTensors, encoderModulePath, trainedHeadModules,
-  type ClassificationProblem, type EncoderConfig, type EncoderModule,
+  type ClassificationProblem, type EncoderConfig, type EncoderModule, type SequenceClassificationTask,
 } from '../../formats/encoderConfig';
 import { TARGET_MODULES, type TargetModule } from '../../settings/settings';
 import type { MemoryPlan } from '../train/memory';
@@ -17,12 +17,8 @@ import type { MemoryConfig } from './model';
 
 export type { ClassificationProblem, EncoderConfig, EncoderModule };
 
-/** The task of the classification head: Transformers' problem_type and the name of each output. */
-export interface EncoderTask {
-  problemType: ClassificationProblem;
-  /** Class names by id (regression: one name per output, e.g. ["score"]); num_labels = labels.length. */
-  labels: string[];
-}
+/** The task of the classification head: Transformers' problem_type and the name of each output (regression: e.g. ["score"]). */
+export type EncoderTask = SequenceClassificationTask;
 
 /**
  * The settings' target names (the Llama family's) → this family's modules: the attention

@@ -19,19 +19,21 @@ import { chatTemplateOf } from './gguf/tokenizer';
 import { ExportError, textPart, type ExportedFiles, type ProgressCallback, type SourceModel } from './types';
 import { exportHf } from './hf/export';
 import { exportOnnx } from './onnx/export';
-import { exportQuants, type ModelExportFormat } from './kinds';
+import { exportQuants, MODEL_EXPORTS, type ModelExportFormat } from './kinds';
 import type { OnnxVariant } from './onnx/decoder';
-import type { OpenedSource } from './source';
+import { isEncoderExport, type OpenedSource } from './source';
 
 export { exportHf, type HfExportOptions } from './hf/export';
 export { exportOnnx, DEFAULT_ONNX_VARIANTS, type OnnxExportOptions } from './onnx/export';
-export { ONNX_VARIANTS, type OnnxVariant, MODEL_EXPORTS, exportQuants, isModelExportFormat, type ModelExportFormat, type ModelExportKind } from './kinds';
+export { ONNX_VARIANTS, type OnnxVariant, MODEL_EXPORTS, exportQuants, isModelExportFormat, exportFormatsFor, type ModelExportFormat, type ModelExportKind } from './kinds';
 export { exportGgufModel, exportGgufAdapter, type GgufModelType, type GgufModelOptions, type GgufAdapterOptions } from './gguf/export';
 export { readGguf, writeGguf, concatParts, ggufPlain, GgufError, GgmlType, type GgufFile } from './gguf/format';
 export { ollamaModelfile, ollamaTemplate } from './gguf/modelfile';
-export { mergedWeights, checkAdapter, type LoraAdapter } from './merge';
-export { openExportSource, MODEL_TEXT_FILES, type OpenedSource } from './source';
-export { ExportError, partsSize, type ExportedFiles, type ExportProgress, type ProgressCallback, type SourceModel, type WeightReader } from './types';
+export { mergedWeights, checkAdapter, type LoraAdapter, type MergeBase } from './merge';
+export { openExportSource, readExportAdapter, isEncoderExport, MODEL_TEXT_FILES, type OpenedSource, type DecoderSource, type EncoderSource } from './source';
+export {
+  ExportError, partsSize, isEncoderSource, type AnySourceModel, type EncoderSourceModel, type ExportedFiles, type ExportProgress, type ProgressCallback, type SourceModel, type WeightReader,
+} from './types';
 
 /** Token texts that end a turn: the EOS ids' texts, for Ollama's stop parameters. */
 function stopTokens(spec: ModelSpec, textFiles: Map<string, string>): string[] {
@@ -115,10 +117,21 @@ export interface ModelExportOptions {
   onProgress?: ProgressCallback;
 }
 
-/** One export of `source` (opened by openExportSource) in `format`. */
+/**
+ * One export of `source` (opened by openExportSource) in `format`. An encoder classifier exports as
+ * ONNX (transformers.js text-classification) and as a merged Hugging Face folder; GGUF is refused:
+ * llama.cpp runs BERT-family models for embeddings only, with no sequence-classification head.
+ */
 export async function exportModel(format: ModelExportFormat, source: OpenedSource, adapter: LoraAdapter | null, options: ModelExportOptions = {}): Promise<ExportedFiles> {
   const quants = exportQuants(format, options.quant);
   const { onProgress, name } = options;
+  if (isEncoderExport(source)) {
+    if (!MODEL_EXPORTS[format].encoders) {
+      throw new ExportError(`--format ${format}: llama.cpp has no sequence-classification head for ${source.folder.spec.architecture} (it runs BERT-family models for embeddings only); export the classifier as onnx (transformers.js) or hf (Transformers)`);
+    }
+    if (format === 'onnx') return exportOnnx(source.merged, { variants: quants as OnnxVariant[], onProgress });
+    return exportHf(source.merged, { dtype: quants[0] as 'F32' | 'BF16' | 'F16' | undefined, onProgress });
+  }
   switch (format) {
     case 'onnx':
       return exportOnnx(source.merged, { variants: quants as OnnxVariant[], onProgress });

@@ -30,17 +30,25 @@ export interface ModelExportKind {
   /** What `quant` chooses, for messages. */
   quantIs: string;
   needsAdapter: boolean;
+  /** Whether an encoder classifier (BERT, RoBERTa, DistilBERT + a SEQ_CLS adapter) exports to it. */
+  encoders: boolean;
 }
 
 export const MODEL_EXPORTS: Record<ModelExportFormat, ModelExportKind> = {
-  onnx: { quants: Object.keys(ONNX_VARIANTS), defaultQuant: 'fp32,q8,q4', list: true, quantIs: 'an ONNX variant', needsAdapter: false },
-  gguf: { quants: ['f16', 'q8_0', 'f32'], defaultQuant: 'f16', list: false, quantIs: 'a GGUF type', needsAdapter: false },
-  'gguf-adapter': { quants: ['f32', 'f16'], defaultQuant: 'f32', list: false, quantIs: 'a GGUF LoRA tensor type', needsAdapter: true },
-  hf: { quants: ['F32', 'BF16', 'F16'], defaultQuant: null, list: false, quantIs: 'a safetensors dtype for hf', needsAdapter: false },
+  onnx: { quants: Object.keys(ONNX_VARIANTS), defaultQuant: 'fp32,q8,q4', list: true, quantIs: 'an ONNX variant', needsAdapter: false, encoders: true },
+  // llama.cpp runs BERT-family models for embeddings only: no sequence-classification head.
+  gguf: { quants: ['f16', 'q8_0', 'f32'], defaultQuant: 'f16', list: false, quantIs: 'a GGUF type', needsAdapter: false, encoders: false },
+  'gguf-adapter': { quants: ['f32', 'f16'], defaultQuant: 'f32', list: false, quantIs: 'a GGUF LoRA tensor type', needsAdapter: true, encoders: false },
+  hf: { quants: ['F32', 'BF16', 'F16'], defaultQuant: null, list: false, quantIs: 'a safetensors dtype for hf', needsAdapter: false, encoders: true },
 };
 
 export function isModelExportFormat(format: string): format is ModelExportFormat {
   return Object.hasOwn(MODEL_EXPORTS, format);
+}
+
+/** The model exports of a decoder (causal LM) or of an encoder classifier. */
+export function exportFormatsFor(kind: 'decoder' | 'encoder'): ModelExportFormat[] {
+  return (Object.keys(MODEL_EXPORTS) as ModelExportFormat[]).filter((f) => kind === 'decoder' || MODEL_EXPORTS[f].encoders);
 }
 
 /** The quantization choices of `quant` for `format` (its default when absent); an ExportError names a value it does not know. */

@@ -5,13 +5,15 @@ import { ENCODER_TARGET_MODULE } from '../../../src/engine/model/encoderSpec';
 import { encoderAdapterLayout, encoderReference, philoxEncoderDropout, type EncoderModule } from '../../../src/engine/model/bert.ref';
 import { initAdapter, type AdapterLayout } from '../../../src/engine/model/lora';
 import { uploadAdapter } from '../../../src/engine/model/model';
-import { exportAdapter, importAdapter, mergeAdapter } from '../../../src/engine/model/adapterFiles';
+import { exportAdapter, importAdapter } from '../../../src/engine/model/adapterFiles';
+import { mergedWeights } from '../../../src/formats/export/merge';
+import { readPeftAdapter } from '../../../src/formats/peft';
 import { adamwRef } from '../../../src/engine/kernels/adamw/adamw.ref';
 import { stepControlRef } from '../../../src/engine/kernels/gradnorm/gradnorm.ref';
 import { learningRate } from '../../../src/engine/train/schedule';
 import { MAX_IN_FLIGHT, Trainer, type StepReport, type TrainLayout } from '../../../src/engine/train/trainer';
 import { runTraining } from '../../../src/engine/train/run';
-import type { EncoderFamily } from '../../../src/formats/encoderConfig';
+import { encoderHeadTensors, type EncoderFamily } from '../../../src/formats/encoderConfig';
 import { DEFAULT_SETTINGS, type LoraSettings, type RunSettings, type TargetModule } from '../../../src/settings/settings';
 import { expectClose } from '../../helpers/compare';
 import { testGpu } from '../../helpers/gpu';
@@ -144,7 +146,11 @@ describe('the run driver with an encoder', () => {
     const reloaded = uploadAdapter(gpu, back.layout, back.params);
     expect(await model.predict(rows, reloaded)).toEqual(liveLogits);
 
-    const merged = new Map([...weights, ...mergeAdapter(back.layout, back.params, (n) => weights.get(n)!)]);
+    // The one merge (formats/export/merge.ts) on the adapter's PEFT-named tensors: LoRA merged, the head from the adapter.
+    const headed = { ...cfg, numLabels: TASK.labels.length };
+    const read = mergedWeights(headed, (n) => weights.get(n)!, { ...(await readPeftAdapter(files, headed)), task: TASK });
+    const merged = new Map<string, Float32Array>();
+    for (const n of new Set([...weights.keys(), ...encoderHeadTensors(headed, headed.numLabels).map((h) => h.name)])) merged.set(n, await read(n));
     expect(merged.has('classifier.weight')).toBe(true);
     const mergedModel = await EncoderGpu.load(gpu, cfg, async (n) => merged.get(n)!, { f16: false, tensorNames: merged.keys(), task: TASK });
     expect(mergedModel.headSource.every((h) => h.fromCheckpoint)).toBe(true);
