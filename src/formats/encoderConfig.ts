@@ -8,8 +8,8 @@
  * Anything the engine cannot run exactly is refused with the field named: another activation than
  * GELU (erf), relative position embeddings, a hidden size that does not split into heads.
  */
-import { isJsonObject, parseJsonStrict } from './json';
-import { ConfigError } from './hfConfig';
+import { readConfigFields } from './configFields';
+import { isJsonObject } from './json';
 
 export type EncoderFamily = 'bert' | 'roberta' | 'distilbert';
 
@@ -86,19 +86,7 @@ export function isEncoderModelType(modelType: unknown): boolean {
 
 /** Parses an encoder's config.json (text or parsed JSON); throws ConfigError naming the file and field. */
 export function parseEncoderConfig(json: unknown, fileName = 'config.json'): EncoderConfig {
-  if (typeof json === 'string') {
-    try {
-      json = parseJsonStrict(json, fileName);
-    } catch (e) {
-      throw new ConfigError(fileName, null, (e as Error).message);
-    }
-  }
-  const fail = (field: string | null, detail: string): never => {
-    throw new ConfigError(fileName, field, detail);
-  };
-  if (!isJsonObject(json)) return fail(null, 'config.json must be a JSON object');
-  const c = json as Record<string, unknown>;
-  const has = (k: string) => Object.prototype.hasOwnProperty.call(c, k) && c[k] !== undefined && c[k] !== null;
+  const { c, has, fail, posInt, nonNegInt, prob, posNum } = readConfigFields(json, fileName);
   const modelType = c.model_type;
   if (!isEncoderModelType(modelType)) return fail('model_type', `${JSON.stringify(modelType)} is not an encoder (supported: ${Object.keys(ENCODER_MODEL_TYPES).join(', ')})`);
   const family = ENCODER_MODEL_TYPES[modelType as string];
@@ -106,33 +94,6 @@ export function parseEncoderConfig(json: unknown, fileName = 'config.json'): Enc
   const distil = family === 'distilbert';
   /** The field as this family spells it (DistilBERT's own names first, then the common alias). */
   const key = (common: string, distilName: string) => (distil && has(distilName) ? distilName : common);
-  const posInt = (k: string, fallback?: number): number => {
-    if (!has(k)) {
-      if (fallback !== undefined) return fallback;
-      return fail(k, 'missing (a positive integer is required)');
-    }
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return fail(k, `${JSON.stringify(v)} is not a positive integer`);
-    return v;
-  };
-  const nonNegInt = (k: string, fallback: number): number => {
-    if (!has(k)) return fallback;
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return fail(k, `${JSON.stringify(v)} is not a non-negative integer`);
-    return v;
-  };
-  const prob = (k: string, fallback: number): number => {
-    if (!has(k)) return fallback;
-    const v = c[k];
-    if (typeof v !== 'number' || !(v >= 0 && v < 1)) return fail(k, `${JSON.stringify(v)} is not a probability in [0, 1)`);
-    return v;
-  };
-  const posNum = (k: string, fallback: number): number => {
-    if (!has(k)) return fallback;
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(k, `${JSON.stringify(v)} is not a positive number`);
-    return v;
-  };
 
   const hiddenSize = posInt(key('hidden_size', 'dim'), distil ? 768 : undefined);
   const numLayers = posInt(key('num_hidden_layers', 'n_layers'), distil ? 6 : undefined);
@@ -397,13 +358,7 @@ export function sequenceClassificationConfig(
 
 /** The task a config.json records (id2label and problem_type); null when it records none. */
 export function labelsFromConfig(text: string, file = 'config.json'): SequenceClassificationTask | null {
-  let json: unknown;
-  try {
-    json = parseJsonStrict(text, file);
-  } catch (e) {
-    throw new ConfigError(file, null, (e as Error).message);
-  }
-  if (!isJsonObject(json)) throw new ConfigError(file, null, 'must be a JSON object');
+  const { c: json } = readConfigFields(text, file);
   if (json.id2label === undefined && json.num_labels === undefined) return null;
   const cfg = parseEncoderConfig({ model_type: 'bert', hidden_size: 4, num_hidden_layers: 1, num_attention_heads: 1, intermediate_size: 4, vocab_size: 1, ...pick(json, ['id2label', 'num_labels', 'problem_type']) }, file);
   return { problemType: cfg.problemType ?? (cfg.numLabels === 1 ? 'regression' : 'single_label_classification'), labels: cfg.id2label };

@@ -3,7 +3,8 @@
  * Defaults follow the transformers config classes; anything the engine cannot run exactly
  * (another architecture, another activation, MLP biases, another rope scaling) is refused.
  */
-import { isJsonObject, parseJsonStrict } from './json';
+import { readConfigFields } from './configFields';
+import { isJsonObject } from './json';
 import { TARGET_MODULES, type TargetModule } from '../settings/settings';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
@@ -82,16 +83,7 @@ export function moduleWeightName(layer: number, target: LoraTarget): string {
   return `${modulePath(layer, target)}.weight`;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly field: string | null,
-    readonly detail: string,
-  ) {
-    super(`ConfigError: ${file}${field ? `: field "${field}"` : ''}: ${detail}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './configFields';
 
 const DEFAULTS: Record<Architecture, { rmsNormEps: number; ropeTheta: number; maxPos: number }> = {
   llama: { rmsNormEps: 1e-6, ropeTheta: 10000, maxPos: 2048 },
@@ -102,19 +94,7 @@ const DEFAULTS: Record<Architecture, { rmsNormEps: number; ropeTheta: number; ma
 
 /** Parses config.json (text or already-parsed JSON) into a ModelSpec; throws ConfigError naming the file and field. */
 export function parseHfConfig(json: unknown, fileName = 'config.json'): ModelSpec {
-  if (typeof json === 'string') {
-    try {
-      json = parseJsonStrict(json, fileName);
-    } catch (e) {
-      throw new ConfigError(fileName, null, (e as Error).message);
-    }
-  }
-  const fail = (field: string | null, detail: string): never => {
-    throw new ConfigError(fileName, field, detail);
-  };
-  if (!isJsonObject(json)) return fail(null, 'config.json must be a JSON object');
-  const c = json as Record<string, unknown>;
-  const has = (k: string) => Object.prototype.hasOwnProperty.call(c, k) && c[k] !== undefined;
+  const { c, has, fail, posInt, posNum, bool, tokenId } = readConfigFields(json, fileName);
 
   const modelType = c.model_type;
   if (typeof modelType !== 'string') return fail('model_type', `missing or not a string (supported: ${ARCHITECTURES.join(', ')})`);
@@ -124,33 +104,6 @@ export function parseHfConfig(json: unknown, fileName = 'config.json'): ModelSpe
   const architecture = modelType as Architecture;
   const defaults = DEFAULTS[architecture];
 
-  const posInt = (k: string, fallback?: number): number => {
-    if (!has(k) || c[k] === null) {
-      if (fallback !== undefined) return fallback;
-      return fail(k, 'missing (a positive integer is required)');
-    }
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return fail(k, `${JSON.stringify(v)} is not a positive integer`);
-    return v;
-  };
-  const posNum = (k: string, fallback: number): number => {
-    if (!has(k) || c[k] === null) return fallback;
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(k, `${JSON.stringify(v)} is not a positive number`);
-    return v;
-  };
-  const bool = (k: string, fallback: boolean): boolean => {
-    if (!has(k) || c[k] === null) return fallback;
-    if (typeof c[k] !== 'boolean') return fail(k, `${JSON.stringify(c[k])} is not true or false`);
-    return c[k] as boolean;
-  };
-  const tokenId = (k: string): number | null => {
-    if (!has(k) || c[k] === null) return null;
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return fail(k, `${JSON.stringify(v)} is not a token id`);
-    return v;
-  };
-
   const hiddenSize = posInt('hidden_size');
   const numLayers = posInt('num_hidden_layers');
   const numHeads = posInt('num_attention_heads');
@@ -159,7 +112,7 @@ export function parseHfConfig(json: unknown, fileName = 'config.json'): ModelSpe
     fail('num_key_value_heads', `${numKvHeads} does not divide num_attention_heads ${numHeads}`);
   }
   let headDim: number;
-  if (has('head_dim') && c.head_dim !== null) headDim = posInt('head_dim');
+  if (has('head_dim')) headDim = posInt('head_dim');
   else {
     if (hiddenSize % numHeads !== 0) fail('head_dim', `missing, and hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
     headDim = hiddenSize / numHeads;
@@ -168,7 +121,7 @@ export function parseHfConfig(json: unknown, fileName = 'config.json'): ModelSpe
   const intermediateSize = posInt('intermediate_size');
   const vocabSize = posInt('vocab_size');
 
-  const act = has('hidden_act') ? c.hidden_act : 'silu';
+  const act = c.hidden_act === undefined ? 'silu' : c.hidden_act;
   if (act !== 'silu') fail('hidden_act', `${JSON.stringify(act)} is not supported (only "silu")`);
   if (bool('mlp_bias', false)) fail('mlp_bias', 'MLP biases are not supported');
 
@@ -178,7 +131,7 @@ export function parseHfConfig(json: unknown, fileName = 'config.json'): ModelSpe
   else attentionBias = bool('attention_bias', false);
 
   let ropeScaling: RopeScaling | null = null;
-  if (has('rope_scaling') && c.rope_scaling !== null) {
+  if (has('rope_scaling')) {
     const rs = c.rope_scaling;
     if (!isJsonObject(rs)) return fail('rope_scaling', 'must be an object or null');
     const kind = rs.rope_type ?? rs.type;
@@ -204,7 +157,7 @@ export function parseHfConfig(json: unknown, fileName = 'config.json'): ModelSpe
   }
 
   let eosTokenIds: number[] = [];
-  if (has('eos_token_id') && c.eos_token_id !== null) {
+  if (has('eos_token_id')) {
     const e = c.eos_token_id;
     const list = Array.isArray(e) ? e : [e];
     for (const v of list) {
@@ -218,7 +171,7 @@ export function parseHfConfig(json: unknown, fileName = 'config.json'): ModelSpe
     }
   }
   const dtypeField = has('torch_dtype') ? 'torch_dtype' : 'dtype';
-  const torchDtype = has(dtypeField) && c[dtypeField] !== null ? c[dtypeField] : 'float32';
+  const torchDtype = has(dtypeField) ? c[dtypeField] : 'float32';
   if (typeof torchDtype !== 'string') fail(dtypeField, `${JSON.stringify(torchDtype)} is not a string`);
 
   return {
