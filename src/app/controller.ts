@@ -11,8 +11,9 @@ import { requestPersistence, storageEstimate } from '../storage/persist';
 import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, safeFileName } from '../storage/adapterZip';
 import { createStudioStore, type StudioStore } from './store/store';
 import { decodeSettings, encodeSettings } from '../settings/shareLink';
-import { baseModelName, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
+import { baseModelName, canonicalJson, modelLabel, settingsForModel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
 import { downloadBytes } from './download';
+import { promptFromData, SAMPLE_DATASET } from './demo';
 
 const DATASET_KEY = 'run-dataset:';
 
@@ -48,7 +49,8 @@ export class StudioController {
     private readonly location: { href: string; search: string } = window.location,
   ) {
     const decoded = decodeSettings(location.search);
-    this.store = createStudioStore({ settings: decoded.settings });
+    // A link's settings are kept as they are; a plain visit gets what the studio proposes for its model.
+    this.store = createStudioStore({ settings: decoded.applied ? decoded.settings : settingsForModel(decoded.settings, decoded.settings.model) });
     for (const n of decoded.notices) this.store.getState().notify('warning', n);
     if (decoded.applied) this.store.getState().notify('info', 'Settings were loaded from the link.');
     this.library = new AdapterLibrary(kv);
@@ -73,6 +75,9 @@ export class StudioController {
         this.schedulePlan();
       }
     });
+    // The settings proposed on a plain visit (the demo preset) show in the address bar too.
+    const proposed = encodeSettings(this.s.settings);
+    if (proposed && !window.location.search) history.replaceState(history.state, '', `${window.location.pathname}?${proposed}${window.location.hash}`);
     const gpu = await this.engine.gpuStatus();
     this.s.setGpu(gpu);
     void this.refreshLibrary();
@@ -102,7 +107,9 @@ export class StudioController {
     if (this.modelToken) void this.engine.abort(this.modelToken);
     const token = (this.modelToken = this.token());
     if (files) this.localModelFiles = files;
-    this.s.setModelChoice(choice);
+    // Another model gets the settings the studio proposes for it (the demo its preset); a reload of the same keeps them.
+    if (canonicalJson(choice) !== canonicalJson(this.s.settings.model)) this.s.replaceSettings(settingsForModel(this.s.settings, choice));
+    else this.s.setModelChoice(choice);
     this.s.setModel({ status: 'loading', progress: null });
     try {
       const info = await this.engine.loadModel(choice, window.location.href, choice.kind === 'local' ? (files ?? this.localModelFiles) : undefined, proxy((p) => {
@@ -397,6 +404,26 @@ export class StudioController {
       this.s.notify('error', `Import failed: ${errorText(error)}`);
       return null;
     }
+  }
+
+  // ------------------------------------------------------------------ the demo
+
+  /** Reads the sample dataset served beside the page (public/samples/), as if it had been dropped. */
+  async useSampleDataset(): Promise<void> {
+    const url = new URL(SAMPLE_DATASET.path, window.location.href);
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`${url.pathname}: HTTP ${response.status}`);
+      await this.readDataset(new File([await response.blob()], SAMPLE_DATASET.name, { type: 'application/x-ndjson' }), SAMPLE_DATASET.name);
+    } catch (error) {
+      this.s.notify('error', `The sample dataset could not be read: ${errorText(error)}`);
+    }
+  }
+
+  /** The playground's first prompt: one from the loaded dataset, so the adapter's effect shows at once. */
+  playgroundPrompt(): string {
+    const d = this.s.dataset;
+    return promptFromData(d.status === 'ready' ? d.info : null) ?? '';
   }
 
   // ------------------------------------------------------------------ playground

@@ -100,6 +100,11 @@ export function DatasetScreen() {
         <span>JSONL, JSON, CSV, TSV, text or Parquet (optionally .gz): chat messages, alpaca, prompt/completion, text, or text + label. It stays on this computer.</span>
         <input ref={input} type="file" accept={FORMATS} hidden data-testid="dataset-input" onChange={(e) => take(e.target.files)} />
       </div>
+      <p className="hint">
+        No dataset at hand?{' '}
+        <button type="button" data-testid="sample-dataset" onClick={() => void c.useSampleDataset()}>Use the sample dataset</button>{' '}
+        — a pirate’s answers to simple questions: the demo model learns the style in a couple of minutes.
+      </p>
       {!modelReady && <p className="hint">Load a model to tokenize the dataset and see its statistics.</p>}
       {dataset.status === 'reading' && <p role="status">Reading {dataset.name}…</p>}
       {dataset.status === 'error' && (
