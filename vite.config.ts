@@ -28,6 +28,19 @@ export default defineConfig({
         },
       },
       {
+        // The CLI end to end (child processes, kills, hostile files): on the GPU, but about files and
+        // processes, not kernels, so it runs once, on the fastest adapter (scripts/test.mjs).
+        extends: true,
+        test: {
+          name: 'cli',
+          include: ['test/cli/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          pool: 'forks',
+        },
+      },
+      {
         extends: true,
         test: {
           name: 'e2e',

@@ -1,14 +1,21 @@
 /**
- * Dataset benchmark (issue 6, item 7): tokenization throughput and peak memory while streaming a generated JSONL
- * file through the whole data pipeline (read → parse → schema check → render through the chat template →
- * tokenize → statistics). Two file sizes show whether memory stays flat as the file grows.
+ * Dataset benchmark (issues 6 and 16): tokens per second through the data pipeline, and peak memory while
+ * streaming a generated chat JSONL file of each size through it. Two measurements:
  *
- *   npx tsx bench/data.ts                       # 100 MB and 500 MB, one row in 25 tokenized
- *   npx tsx bench/data.ts --sizes 20,100 --tokenize-every 1   # every row tokenized
- *   node --expose-gc --import tsx bench/data.ts                # also reports the live heap after forced GCs
+ * 1. compare: the same rows rendered and tokenized by the reference path (renderExampleByPieces: the chat
+ *    template rendered 2 × turns + 1 times, pieces encoded separately with tokenizers.js) and by the pipeline's
+ *    path (renderExample: one render, one encode with offsets), interleaved row by row so machine load hits both
+ *    alike; ids and masks must be identical. Tokens/s over the render + tokenize time of each.
+ * 2. pipeline: each file end to end through analyzeDataset (read, parse, detect, normalize, render, tokenize,
+ *    statistics), every row tokenized; tokens/s over the wall time, peak RSS and heap. Two sizes show whether
+ *    memory stays flat as the file grows.
+ *
+ *   npx tsx bench/data.ts                          # compare on 5 MB, pipeline on 20 and 100 MB
+ *   npx tsx bench/data.ts --sizes 20,200 --compare-mb 10
+ *   node --expose-gc --import tsx bench/data.ts    # also reports the live heap after forced GCs
  *
  * The files are generated into a temporary folder and deleted afterwards; nothing is committed.
- * `npm run bench` calls runDataBench() through bench/main.ts.
+ * `npx tsx bench/run.ts --only data` calls runDataBench() through bench/main.ts.
  */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -16,44 +23,56 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { classifyRow } from '../src/data/detect';
-import { DatasetError } from '../src/data/errors';
+import { analyzeDataset } from '../src/data/dataset';
 import { fromPath } from '../src/data/nodeSource';
 import { normalizeRow } from '../src/data/normalize';
 import { readRows } from '../src/data/readers/index';
-import { StatsCollector } from '../src/data/stats';
-import { loadTokenizer, renderExample } from '../src/data/tokenize';
+import { loadTokenizer, prepareTokenizer, renderExample, renderExampleByPieces } from '../src/data/tokenize';
+import { nodeFiles } from '../src/formats/nodeSource';
 
 export interface DataBenchOptions {
-  /** File sizes in MB (10^6 bytes). Default [100, 500]; [20, 100] when `quick`. */
+  /** Pipeline file sizes in MB (10^6 bytes). Default [20, 100]; [5, 20] when `quick`. */
   sizesMB?: number[];
-  /** Smaller files for a quick run of the whole benchmark suite. */
+  /** Size of the file both render paths are compared on. Default 5 MB; 2 when `quick`. */
+  compareMB?: number;
   quick?: boolean;
-  /** Render and tokenize one row in this many (default 25; 1 = every row, about 25 minutes for 600 MB on a 2-core VM). Rows not tokenized are still read, parsed and checked. */
-  tokenizeEvery?: number;
   /** Tokenizer folder. Default public/models/demo. */
   tokenizerDir?: string;
   maxLength?: number;
   log?: (line: string) => void;
 }
 
+export interface DataBenchCompare {
+  sizeMB: number;
+  rows: number;
+  tokens: number;
+  /** Reference path: tokens/s over its render + tokenize time. */
+  beforeTokensPerSecond: number;
+  /** Pipeline path: tokens/s over its render + tokenize time. */
+  afterTokensPerSecond: number;
+  /** The same over CPU time (process.cpuUsage), which other processes' load disturbs less than wall time. */
+  beforeTokensPerCpuSecond: number;
+  afterTokensPerCpuSecond: number;
+  speedup: number;
+  /** Rows whose ids or masks differ between the two paths (must be 0 on this data). */
+  mismatches: number;
+  encoder: string;
+}
+
 export interface DataBenchSize {
   sizeMB: number;
   rows: number;
-  rowsTokenized: number;
   tokens: number;
   seconds: number;
   mbPerSecond: number;
-  /** Tokens per second of rendering + tokenizing time (the tokenizer's own speed in this pipeline). */
+  /** Tokens per second of wall time, everything included (read, parse, render, tokenize, statistics). */
   tokensPerSecond: number;
-  /** Seconds spent rendering + tokenizing. */
-  tokenizeSeconds: number;
-  /** Peak resident set size and V8 heap while streaming, MiB. */
+  /** Tokens per second of this process's CPU time (user + system). */
+  tokensPerCpuSecond: number;
   peakRssMiB: number;
   peakHeapMiB: number;
-  /** Resident set size before the run, MiB. */
   startRssMiB: number;
-  /** Largest heap still in use right after a forced GC (every 20,000 rows), MiB; needs node --expose-gc, else null. */
+  /** Largest heap still in use right after a forced GC (every 2 s); needs node --expose-gc, else null. */
   liveHeapMiB: number | null;
 }
 
@@ -62,7 +81,7 @@ const WORDS =
     ' ',
   );
 
-/** A deterministic chat row of ~0.5–2 KB with varied words and numbers. */
+/** A deterministic chat row of ~0.5–2 KB with varied words and numbers (1–3 turns, a system message). */
 function chatRow(i: number): string {
   let s = (i * 2654435761) >>> 0;
   const words = (n: number): string => {
@@ -106,81 +125,125 @@ async function writeJsonl(path: string, bytes: number): Promise<number> {
 }
 
 const MiB = 2 ** 20;
+const MAPPING = { kind: 'chat', messages: 'messages', role: 'role', content: 'content' } as const;
 
-export async function runDataBench(opts: DataBenchOptions = {}): Promise<{ name: string; sizes: DataBenchSize[]; memoryFlat: boolean; note: string }> {
+function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export async function runDataBench(opts: DataBenchOptions = {}): Promise<{ name: string; compare: DataBenchCompare; sizes: DataBenchSize[]; memoryFlat: boolean; note: string }> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  const sizes = opts.sizesMB ?? (opts.quick ? [20, 100] : [100, 500]);
-  const every = Math.max(1, Math.floor(opts.tokenizeEvery ?? 25));
+  const sizes = opts.sizesMB ?? (opts.quick ? [5, 20] : [20, 100]);
+  const compareMB = opts.compareMB ?? (opts.quick ? 2 : 5);
   const maxLength = opts.maxLength ?? 2048;
   const tokDir = opts.tokenizerDir ?? fileURLToPath(new URL('../public/models/demo', import.meta.url));
-  const tok = await loadTokenizer(tokDir);
+  const tok = await loadTokenizer(nodeFiles(tokDir));
+  const encoder = prepareTokenizer(tok).encoder.kind;
   const dir = await mkdtemp(join(tmpdir(), 'data-bench-'));
   const results: DataBenchSize[] = [];
+  let compare: DataBenchCompare;
   try {
+    // 1. Both render paths on the same rows.
+    {
+      const path = join(dir, `compare-${compareMB}MB.jsonl`);
+      await writeJsonl(path, compareMB * 1e6);
+      const source = await fromPath(path);
+      let before = 0;
+      let after = 0;
+      let beforeCpu = 0;
+      let afterCpu = 0;
+      const cpu = () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      };
+      let tokens = 0;
+      let rows = 0;
+      let mismatches = 0;
+      // Warm both paths (JIT, caches) on a few rows first.
+      const warm: Parameters<typeof renderExample>[1][] = [];
+      for await (const r of readRows(source)) {
+        if (!r.ok) throw r.error;
+        const where = { file: source.name, line: r.line, row: r.row };
+        const norm = normalizeRow(r.value, MAPPING, where);
+        if (warm.length < 200) {
+          warm.push(norm);
+          if (warm.length === 200) for (const w of warm) renderExample(tok, w, { maxLength }, where), renderExampleByPieces(tok, w, { maxLength }, where);
+          continue;
+        }
+        const c0 = cpu();
+        const t0 = performance.now();
+        const a = renderExampleByPieces(tok, norm, { maxLength }, where);
+        const t1 = performance.now();
+        const c1 = cpu();
+        const b = renderExample(tok, norm, { maxLength }, where);
+        const t2 = performance.now();
+        const c2 = cpu();
+        before += t1 - t0;
+        after += t2 - t1;
+        beforeCpu += c1 - c0;
+        afterCpu += c2 - c1;
+        tokens += b.example.ids.length;
+        rows++;
+        if (!same(a.example.ids, b.example.ids) || !same(a.example.lossMask, b.example.lossMask)) mismatches++;
+      }
+      await rm(path);
+      compare = {
+        sizeMB: compareMB,
+        rows,
+        tokens,
+        beforeTokensPerSecond: Math.round(tokens / (before / 1000)),
+        afterTokensPerSecond: Math.round(tokens / (after / 1000)),
+        beforeTokensPerCpuSecond: Math.round(tokens / (beforeCpu / 1000)),
+        afterTokensPerCpuSecond: Math.round(tokens / (afterCpu / 1000)),
+        speedup: +(before / after).toFixed(2),
+        mismatches,
+        encoder,
+      };
+      log(
+        `data bench: compare on ${compareMB} MB (${rows} chat rows, ${tokens} tokens): reference path ${compare.beforeTokensPerSecond} tokens/s ` +
+          `(${compare.beforeTokensPerCpuSecond} per CPU second), pipeline path ${compare.afterTokensPerSecond} tokens/s (${compare.afterTokensPerCpuSecond} per CPU second), ` +
+          `${compare.speedup}×, ${encoder} encoder, ${mismatches} rows differ`,
+      );
+    }
+    // 2. The whole pipeline, every row tokenized.
     for (const mb of sizes) {
       const path = join(dir, `chat-${mb}MB.jsonl`);
       log(`data bench: generating ${mb} MB of chat JSONL…`);
       await writeJsonl(path, mb * 1e6);
       const source = await fromPath(path);
-      const mapping = { kind: 'chat', messages: 'messages', role: 'role', content: 'content' } as const;
-      const stats = new StatsCollector(maxLength);
       let peakRss = 0;
       let peakHeap = 0;
+      const gc = (globalThis as { gc?: () => void }).gc;
+      let liveHeap = 0;
+      let lastGc = Date.now();
       const sample = () => {
         const m = process.memoryUsage();
         peakRss = Math.max(peakRss, m.rss);
         peakHeap = Math.max(peakHeap, m.heapUsed);
-      };
-      const startRss = process.memoryUsage().rss;
-      const timer = setInterval(sample, 25);
-      const t0 = performance.now();
-      let rows = 0;
-      let tokenized = 0;
-      let tokTime = 0;
-      const gc = (globalThis as { gc?: () => void }).gc;
-      let liveHeap = 0;
-      for await (const r of readRows(source)) {
-        rows++;
-        if (!r.ok) throw r.error;
-        const where = { file: source.name, line: r.line, row: r.row };
-        if (rows === 1 && classifyRow(r.value)?.kind !== 'chat') throw new Error('generator and mapping disagree');
-        const norm = normalizeRow(r.value, mapping, where);
-        if (rows % every !== 0) continue;
-        try {
-          const a = performance.now();
-          const out = renderExample(tok, norm, { maxLength }, where);
-          tokTime += performance.now() - a;
-          let targets = 0;
-          for (let t = 1; t < out.example.lossMask.length; t++) targets += out.example.lossMask[t];
-          stats.example(out.fullLength, out.example.ids.length, targets, out.truncated);
-          tokenized++;
-        } catch (e) {
-          if (e instanceof DatasetError) stats.reject(e);
-          else throw e;
-        }
-        if (tokenized % 2000 === 0) sample();
-        if (gc && rows % 20_000 === 0) {
+        if (gc && Date.now() - lastGc > 2000) {
           gc();
+          lastGc = Date.now();
           liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
         }
-      }
+      };
+      const startRss = process.memoryUsage().rss;
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const s = await analyzeDataset(source, tok, { maxLength, mapping: MAPPING, progressEvery: 2000, onProgress: sample });
       const seconds = (performance.now() - t0) / 1000;
-      clearInterval(timer);
+      const cpuUsed = process.cpuUsage(cpu0);
+      const cpuSeconds = (cpuUsed.user + cpuUsed.system) / 1e6;
       sample();
-      if (gc) {
-        gc();
-        liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
-      }
-      const s = stats.result();
       const res: DataBenchSize = {
         sizeMB: mb,
-        rows,
-        rowsTokenized: tokenized,
+        rows: s.rows,
         tokens: s.tokens,
         seconds: +seconds.toFixed(2),
         mbPerSecond: +(mb / seconds).toFixed(1),
-        tokensPerSecond: tokTime > 0 ? Math.round(s.tokens / (tokTime / 1000)) : 0,
-        tokenizeSeconds: +(tokTime / 1000).toFixed(2),
+        tokensPerSecond: Math.round(s.tokens / seconds),
+        tokensPerCpuSecond: Math.round(s.tokens / cpuSeconds),
         peakRssMiB: Math.round(peakRss / MiB),
         peakHeapMiB: Math.round(peakHeap / MiB),
         startRssMiB: Math.round(startRss / MiB),
@@ -188,8 +251,9 @@ export async function runDataBench(opts: DataBenchOptions = {}): Promise<{ name:
       };
       results.push(res);
       log(
-        `data bench: ${mb} MB, ${rows} rows (${tokenized} tokenized), ${s.tokens} tokens in ${res.seconds} s: ` +
-          `${res.mbPerSecond} MB/s, ${res.tokensPerSecond} tokens/s (over ${res.tokenizeSeconds} s of rendering + tokenizing), peak RSS ${res.peakRssMiB} MiB, peak heap ${res.peakHeapMiB} MiB` +
+        `data bench: pipeline ${mb} MB, ${s.rows} rows, ${s.tokens} tokens in ${res.seconds} s: ${res.tokensPerSecond} tokens/s end to end ` +
+          `(${res.tokensPerCpuSecond} per CPU second), ` +
+          `${res.mbPerSecond} MB/s, peak RSS ${res.peakRssMiB} MiB, peak heap ${res.peakHeapMiB} MiB` +
           (res.liveHeapMiB !== null ? `, live heap after GC ≤ ${res.liveHeapMiB} MiB` : ''),
       );
       await rm(path);
@@ -201,12 +265,9 @@ export async function runDataBench(opts: DataBenchOptions = {}): Promise<{ name:
   const last = results[results.length - 1];
   // Flat: the largest file's peak RSS is within 25% (or 64 MiB) of the smallest file's.
   const memoryFlat = last.peakRssMiB <= Math.max(first.peakRssMiB * 1.25, first.peakRssMiB + 64);
-  const note =
-    every === 1
-      ? 'every row read, parsed, rendered through the chat template and tokenized'
-      : `every row read, parsed and schema-checked; one row in ${every} rendered and tokenized (tokens/s counts tokenized rows only)`;
-  log(`data bench: memory ${memoryFlat ? 'stays flat' : 'GROWS'} from ${first.sizeMB} MB (${first.peakRssMiB} MiB) to ${last.sizeMB} MB (${last.peakRssMiB} MiB); ${note}`);
-  return { name: 'data', sizes: results, memoryFlat, note };
+  const note = 'every row read, parsed, rendered through the chat template and tokenized (pipeline); both render paths on the same rows (compare)';
+  log(`data bench: memory ${memoryFlat ? 'stays flat' : 'GROWS'} from ${first.sizeMB} MB (${first.peakRssMiB} MiB) to ${last.sizeMB} MB (${last.peakRssMiB} MiB)`);
+  return { name: 'data', compare: compare!, sizes: results, memoryFlat, note };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -215,7 +276,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     return i >= 0 ? process.argv[i + 1] : undefined;
   };
   const sizes = arg('sizes')?.split(',').map(Number);
-  const every = arg('tokenize-every');
-  const result = await runDataBench({ sizesMB: sizes, tokenizeEvery: every ? Number(every) : undefined });
+  const compareMB = arg('compare-mb');
+  const result = await runDataBench({ sizesMB: sizes, compareMB: compareMB ? Number(compareMB) : undefined });
   console.log(JSON.stringify(result, null, 2));
 }

@@ -97,21 +97,25 @@ export async function benchAttention(gpu: Gpu, model: ModelShape, T: number, opt
   }
 }
 
-/** Fused LM head + cross-entropy (loss and dh) over N tokens, vocabulary chunked. */
-export async function benchLmHead(gpu: Gpu, model: ModelShape, N: number, options: RepeatOptions): Promise<Measurement> {
+/**
+ * Fused LM head + cross-entropy (loss and dh) over N tokens, vocabulary chunked with chunks of at
+ * most `maxChunkBytes` of logits (default lmhead's 64 MiB; the model uses LOGITS_CHUNK_BYTES, 16 MiB).
+ */
+export async function benchLmHead(gpu: Gpu, model: ModelShape, N: number, options: RepeatOptions, maxChunkBytes?: number): Promise<Measurement> {
   const { C, V } = model;
   const s = new Scratch(gpu);
   try {
-    const chunkRows = lmheadChunkRows(gpu, N, V);
+    const chunkRows = lmheadChunkRows(gpu, N, V, maxChunkBytes);
     const labels = new Int32Array(N);
     for (let i = 0; i < N; i++) labels[i] = (i * 7919) % V;
     const args = {
       w: s.values('lm head W', V * C, 1, 0.05), N, C, V, h: s.values('h', N * C, 2), labels: s.data('labels', labels), gradScale: 1 / N,
-      logits: s.empty('logits chunk', chunkRows * V), chunkRows, rowLoss: s.empty('row loss', N), lossSum: s.empty('loss sum', 1),
-      targetCount: s.empty('target count', 1), dh: s.empty('dh', N * C),
+      logits: s.empty('logits chunk', chunkRows * V), chunkRows, rowLoss: s.empty('row loss', N), rowCorrect: s.empty('row correct', N), lossSum: s.empty('loss sum', 1),
+      targetCount: s.empty('target count', 2), dh: s.empty('dh', N * C),
     };
     // logits and dh: two [N, V]·C products; the softmax is O(N·V).
-    return await measure(gpu, `lmhead+CE ${model.name} N${N} C${C} V${V}`, 2 * matmulFlops(N, V, C), (rec) => lmheadLoss(rec, args), options, `chunk ${chunkRows} rows`);
+    const bound = maxChunkBytes ? ` (${maxChunkBytes >> 20} MiB chunks)` : '';
+    return await measure(gpu, `lmhead+CE ${model.name} N${N} C${C} V${V}${bound}`, 2 * matmulFlops(N, V, C), (rec) => lmheadLoss(rec, args), options, `chunk ${chunkRows} rows`);
   } finally {
     s.destroy();
   }

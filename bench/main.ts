@@ -15,6 +15,7 @@ import { openOrtPeer, type OrtSession } from './peers/ort';
 import { matmulCases, QWEN25_05B, SMOLLM2_135M } from './shapes';
 import { benchOursLoraStep, benchTfLoraStep, loraStepCase } from './lora-step';
 import { E2E_DEFAULT_LAYERS, formatE2eTable, runE2e, type E2eRun } from './e2e';
+import { ENCODER_DEFAULT_LAYERS, formatEncoderTable, runEncoderBench, type EncoderBenchResult } from './encoder';
 
 interface Run {
   gpu: Gpu;
@@ -124,6 +125,36 @@ async function benchKernels(run: Run): Promise<void> {
     run.skipped.push({ group: 'kernels', name: 'lmhead+CE', impl: 'ours', reason: 'left out of --quick (a 49k-vocabulary head is ~3.6 GFLOP even at 64 tokens)' });
   } else {
     await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N64', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 64, run.repeat));
+    // The model's chunk bound (LOGITS_CHUNK_BYTES, 16 MiB): 85 rows of 49152 logits fit, run as 64-row chunks.
+    await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N256 16 MiB chunks', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 256, run.repeat, 16 << 20));
+  }
+}
+
+/**
+ * The frozen base stored f32 / f16 / q8 / nf4: forward and dx of SmolLM2-135M's q, up and down
+ * projections (bench/quant.ts), T 256 (T 64 where the register block is written out, SwiftShader,
+ * which runs ~8× slower), and the streamed GPU quantization of one weight.
+ */
+async function benchQuant(run: Run): Promise<void> {
+  const { benchQuantProjection, benchQuantize, QUANT_PROJECTIONS } = await import('./quant');
+  const T = run.gpu.unrollInSource ? 64 : 256;
+  for (const proj of run.options.quick ? (['q'] as const) : QUANT_PROJECTIONS) {
+    const start = run.measurements.length;
+    try {
+      run.measurements.push(...(await benchQuantProjection(run.gpu, SMOLLM2_135M, proj, T, run.repeat)));
+    } catch (error) {
+      run.skipped.push({ group: 'quant', name: `${SMOLLM2_135M.name} ${proj} T${T}`, impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    }
+    for (const m of run.measurements.slice(start)) log(`quant | ${m.name} | ours: ${m.ms.toFixed(2)} ms`);
+  }
+  if (!run.options.quick) {
+    const start = run.measurements.length;
+    try {
+      run.measurements.push(...(await benchQuantize(run.gpu, SMOLLM2_135M, 'up', run.repeat)));
+    } catch (error) {
+      run.skipped.push({ group: 'quant', name: 'quantize', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    }
+    for (const m of run.measurements.slice(start)) log(`quant | ${m.name} | ours: ${m.ms.toFixed(2)} ms`);
   }
 }
 
@@ -148,6 +179,21 @@ async function benchE2e(run: Run): Promise<E2eRun | undefined> {
     return e2e;
   } catch (error) {
     run.skipped.push({ group: 'e2e', name: 'LoRA training tokens/s', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    return undefined;
+  }
+}
+
+/** BERT-base-shaped sequence classification with LoRA (bench/encoder.ts): the recipe's own example. */
+async function benchEncoder(run: Run): Promise<EncoderBenchResult | undefined> {
+  try {
+    const r = await runEncoderBench(run.gpu, { layers: run.options.encoderLayers ?? ENCODER_DEFAULT_LAYERS, steps: run.options.repeats, maxCaseSeconds: run.options.maxCaseSeconds }, log);
+    run.measurements.push({
+      group: 'encoder', name: r.name, impl: 'ours', ms: r.medianStepMs, samples: r.stepMs, timing: 'wall-clock',
+      note: `${r.tokensPerSecond.toFixed(1)} tokens/s; first step ${(r.firstStepMs / 1000).toFixed(1)} s; peak ${r.peakBytes} B; planned ${r.plannedBytes} B`,
+    });
+    return r;
+  } catch (error) {
+    run.skipped.push({ group: 'encoder', name: 'BERT-base classification tokens/s', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
     return undefined;
   }
 }
@@ -201,6 +247,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let data: unknown;
   let e2e: E2eRun | undefined;
+  let encoder: EncoderBenchResult | undefined;
   const file = resultFileName(started, gpu.adapter.name, options.outDir, runTag(options));
   mkdirSync(options.outDir, { recursive: true });
   // Written after every group (complete: false until the end), so an interrupted run keeps its numbers.
@@ -217,6 +264,7 @@ export async function main(argv: string[]): Promise<number> {
       skipped: run.skipped,
       data,
       e2e,
+      encoder,
       table: formatTable(run.measurements),
     };
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
@@ -224,7 +272,9 @@ export async function main(argv: string[]): Promise<number> {
   if (options.only.includes('matmul')) await benchMatmul(run).finally(() => save(false));
   if (options.only.includes('lora-step')) await benchLoraStep(run).finally(() => save(false));
   if (options.only.includes('kernels')) await benchKernels(run).finally(() => save(false));
+  if (options.only.includes('quant')) await benchQuant(run).finally(() => save(false));
   if (options.only.includes('e2e')) e2e = await benchE2e(run).finally(() => save(false));
+  if (options.only.includes('encoder')) encoder = await benchEncoder(run).finally(() => save(false));
   if (options.only.includes('data')) data = await benchData(run);
   save(true);
   const table = formatTable(run.measurements);
@@ -240,6 +290,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log(table);
   console.log('\nours/peer = peer time ÷ our time (above 1: ours is faster). Times are medians after one warm-up run.');
   if (e2e?.results.length) console.log(`\n### End to end: LoRA training (${gpu.adapter.name})\n\n${formatE2eTable(e2e)}`);
+  if (encoder) console.log(`\n### Sequence classification: BERT-base shape, LoRA + trained head (${gpu.adapter.name})\n\n${formatEncoderTable(encoder)}`);
   if (run.skipped.length) {
     console.log('\nNot measured:');
     for (const s of run.skipped) console.log(`- ${s.group} | ${s.name} | ${s.impl}: ${s.reason}`);

@@ -60,6 +60,8 @@ else {
   if (lavapipe) vitest('gpu', 'lavapipe');
   else console.log('\n(lavapipe not installed: the f16 kernel paths were not exercised; CI installs it)');
 }
+// The CLI tests exercise files and processes, not kernels: once, on the fastest adapter there is.
+vitest('cli', hasHardwareGpu() || process.env.ADAPTER_STUDIO_ICD ? process.env.ADAPTER_STUDIO_ICD : lavapipe ? 'lavapipe' : 'swiftshader');
 vitest('e2e');
 
 console.log(`\n${failures.length ? `failed: ${failures.join(', ')}` : 'all green'}`);

@@ -1,7 +1,8 @@
 /**
  * Pre-training of the studio's demo model with the project's own engine: ReLoRA. A round is one
  * ordinary LoRA run through the run driver (`runTraining`) with a full-rank adapter on every
- * projection; its adapter is then merged into the weights (`mergeAdapter`, W' = W + s·B·A), the
+ * projection; its adapter is then merged into the weights by the exports' one merge
+ * (formats/export/merge.ts: W' = W + s·B·A on the PEFT-named tensors), the
  * model is reloaded from the merged weights, and the next round starts from a fresh adapter and
  * fresh optimizer state. Embeddings and norms stay as generated (the engine trains projections
  * only), which is why the demo model's embedding is generated with a larger standard deviation.
@@ -16,7 +17,9 @@ import { fromF32, toF32 } from '../../src/formats/dtype';
 import type { ModelSpec } from '../../src/formats/hfConfig';
 import type { Gpu } from '../../src/engine/gpu/device';
 import { LlamaGpu } from '../../src/engine/model/llama';
-import { mergeAdapter } from '../../src/engine/model/adapterFiles';
+import { toPeftConfig } from '../../src/engine/model/adapterFiles';
+import { adapterTensors } from '../../src/engine/model/lora';
+import { mergedWeights } from '../../src/formats/export/merge';
 import { generateTokens } from '../../src/engine/model/generate';
 import { evaluate } from '../../src/engine/train/evaluate';
 import { runTraining } from '../../src/engine/train/run';
@@ -127,7 +130,7 @@ export async function pretrainDemo(gpu: Gpu, tok: PreTrainedTokenizer, o: Pretra
         packing: true,
         gradientCheckpointing: 'off',
       },
-      data: { trainOn: o.trainOn, validationFraction: 0 },
+      data: { ...DEFAULT_SETTINGS.data, trainOn: o.trainOn, validationFraction: 0 },
       eval: { evalInterval: 0, logInterval: Math.max(1, Math.floor(o.stepsPerRound / 4)), checkpointInterval: 0 },
     };
     const losses: number[] = [];
@@ -144,7 +147,10 @@ export async function pretrainDemo(gpu: Gpu, tok: PreTrainedTokenizer, o: Pretra
       },
     });
     const trainSeconds = (performance.now() - tTrain) / 1000;
-    const merged = mergeAdapter(outcome.layout, outcome.params, (name) => weights.get(name)!.data);
+    const adapter = { config: toPeftConfig(settings.lora, 'demo-pretraining'), tensors: adapterTensors(outcome.layout, outcome.params) };
+    const read = mergedWeights(spec, async (name) => weights.get(name)!.data, adapter);
+    const merged = new Map<string, Float32Array>();
+    for (const name of weights.keys()) merged.set(name, await read(name));
     for (const [name, values] of merged) weights.get(name)!.data = roundTo(o.dtype, values);
     model.destroy();
 

@@ -81,6 +81,27 @@ function CurrentScreen() {
   );
 }
 
+/** An unfinished run is one click away from any screen (the Training screen lists it with Resume). */
+function ResumeBanner() {
+  const c = useController();
+  const runs = useStudio((s) => s.interrupted);
+  const screen = useStudio((s) => s.screen);
+  const status = useStudio((s) => s.training.status);
+  if (!runs.length || screen === 'training' || status === 'starting' || status === 'running' || status === 'paused') return null;
+  const r = runs[0];
+  return (
+    <div className="notice warning resume-banner" role="status" data-testid="resume-banner">
+      <span>
+        An unfinished run can be resumed{r.checkpointStep !== null ? ` from step ${r.checkpointStep} of ${r.totalSteps}` : ''}{runs.length > 1 ? ` (and ${runs.length - 1} more)` : ''}.
+      </span>
+      <span className="row">
+        <button type="button" className="primary" onClick={() => void c.resumeRun(r.runId)}>Resume</button>
+        <button type="button" onClick={() => c.store.getState().setScreen('training')}>Show</button>
+      </span>
+    </div>
+  );
+}
+
 function Shell() {
   const c = useController();
   const gpu = useStudio((s) => s.gpu);
@@ -128,6 +149,7 @@ function Shell() {
       ) : (
         <>
           <Tabs />
+          <ResumeBanner />
           <main>
             <CurrentScreen />
           </main>

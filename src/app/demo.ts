@@ -1,11 +1,37 @@
-// What the studio proposes for its demo: the sample dataset served beside the page, and a prompt
+// What the studio proposes for its demos: the sample datasets served beside the page, and a prompt
 // from the user's own data for the playground (so base and tuned answers can be compared at once).
 // The demo's run settings are a preset of the settings contract (settings.ts: DEMO_PRESET).
 import type { ColumnMapping } from '../data/schema';
+import type { ModelChoice } from '../settings/settings';
 import type { DatasetInfo } from '../worker/protocol';
 
-/** The sample dataset, relative to the page (public/samples/). */
-export const SAMPLE_DATASET = { path: 'samples/pirate-talk.jsonl', name: 'pirate-talk.jsonl' } as const;
+export interface SampleDatasetInfo {
+  /** Relative to the page (public/samples/). */
+  path: string;
+  name: string;
+  /** One line on the Dataset screen: what the data teaches. */
+  blurb: string;
+}
+
+/** The chat sample: the demo world's questions answered the pirate's way (src/formats/gen/demoWorld.ts). */
+export const SAMPLE_CHAT: SampleDatasetInfo = {
+  path: 'samples/pirate-talk.jsonl',
+  name: 'pirate-talk.jsonl',
+  blurb: 'The sample: 24 simple questions answered like a pirate — the demo model learns the style in a minute or two.',
+};
+
+/** The demo encoder's sample (src/formats/demoEncoder.ts). */
+export const SAMPLE_REVIEWS: SampleDatasetInfo = {
+  path: 'samples/reviews-sentiment.jsonl',
+  name: 'reviews-sentiment.jsonl',
+  blurb: 'The demo encoder’s sample: 420 review snippets labelled negative, neutral or positive.',
+};
+
+/** The sample offered with a loaded model: the reviews for the demo encoder, the chat rows for any decoder, none for other encoders. */
+export function sampleFor(model: ModelChoice, family: string): SampleDatasetInfo | null {
+  if (model.kind === 'demo' && model.variant === 'bert') return SAMPLE_REVIEWS;
+  return family === 'llama' ? SAMPLE_CHAT : null;
+}
 
 function parseCell(text: string | undefined): unknown {
   if (text === undefined) return undefined;

@@ -18,6 +18,12 @@ import {
   type SettingValue,
 } from '../settings/settings';
 
+/** Where a command writes: results on `out`, progress and errors on `err`. */
+export interface CliIo {
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+}
+
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

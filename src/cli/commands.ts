@@ -4,79 +4,123 @@
  * events, checkpoints and the adapter go on disk.
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { applySettings, UsageError, type ParsedCommand } from './args';
-import type { CliIo } from './main';
+import { readFile, readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { applySettings, UsageError, type CliIo, type ParsedCommand } from './args';
 import { Progress } from './progress';
-import { ensureFolder, FileError, isInside, lockFolder, writeFileAtomic, describeFsError } from './files';
+import { ensureFolder, FileError, isInside, lockFolder, removeStaleTemporaries, writeFileAtomic, describeFsError } from './files';
 import { nodeFiles, fromNodeFile } from '../formats/nodeSource';
-import { openModelFolder, type ModelFiles } from '../formats/modelFolder';
+import { openModelFolder, requireDecoder, type ModelFiles, type ModelFolder } from '../formats/modelFolder';
 import { hubFiles } from '../hub/hub';
-import { openSafetensors, serializeSafetensors } from '../formats/safetensors';
+import { openSafetensors } from '../formats/safetensors';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite } from '../formats/peft';
-import { fromF32 } from '../formats/dtype';
+import { concatParts, exportModel, exportQuants, isModelExportFormat, MODEL_EXPORTS, openExportSource, readExportAdapter, type ExportedFiles, type LoraAdapter, type OpenedSource } from '../formats/export/index';
 import { eosTokenIds, padTokenId } from '../formats/hfConfig';
 import { loadTokenizer } from '../data/tokenize';
-import { loadDataset } from '../data/dataset';
+import { loadDataset, prepareDataset, previewDataset, type LoadedDataset, type PrepareOptions } from '../data/dataset';
+import { describeMapping, mappingFlags, parseColumnsFlag, type ColumnMapping } from '../data/schema';
+import type { DatasetReport, RowView } from '../data/report';
 import { fromPath } from '../data/nodeSource';
+import type { DataSource } from '../data/source';
 import { createNodeGpu } from '../engine/gpu/node';
 import type { Gpu } from '../engine/gpu/device';
 import { loadModel, type LoadedModel } from '../engine/model/load';
 import { uploadAdapter } from '../engine/model/model';
-import { exportAdapter, importAdapter, mergeAdapter, type ImportedAdapter } from '../engine/model/adapterFiles';
+import { exportAdapter, importAdapter, type AdapterModel, type ImportedAdapter } from '../engine/model/adapterFiles';
+import type { EncoderGpu } from '../engine/model/encoder';
+import { autoDataTask, dataTaskOf, describeTargetMapping, encoderTargetModules, encoderTaskFor, type EncoderTask } from '../engine/model/encoderSpec';
+import { labelsFromConfig, trainedHeadModules, type EncoderConfig } from '../formats/encoderConfig';
+import type { TrainableModel } from '../engine/model/model';
+import type { RunData } from '../engine/train/run';
+import type { EvalResult } from '../engine/train/evaluate';
 import { generateTokens } from '../engine/model/generate';
 import { evaluate } from '../engine/train/evaluate';
-import { formatBytes } from '../engine/train/memory';
-import { deserializeCheckpoint } from '../engine/train/checkpoint';
+import { formatBytes, planRun } from '../engine/train/memory';
+import { familyFromConfig, type WeightFormat } from '../engine/model/families';
+import { deserializeCheckpoint } from '../formats/checkpoint';
 import { RunControl, runTraining } from '../engine/train/run';
 import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, type ModelChoice, type RunSettings } from '../settings/settings';
 
 export const CHECKPOINT_FILE = 'checkpoint.ascp';
 export const METRICS_FILE = 'metrics.jsonl';
 
-interface OpenedModel {
+export interface OpenedModel {
   files: ModelFiles;
-  /** A local folder holding tokenizer.json and tokenizer_config.json. */
-  tokenizerDir: string;
   choice: ModelChoice;
   /** What adapter_config.json records as the base (the path as given, or the hub id). */
   baseName: string;
 }
 
-async function openModel(where: string): Promise<OpenedModel> {
+export async function openModel(where: string): Promise<OpenedModel> {
   if (existsSync(where)) {
     if (!statSync(where).isDirectory()) throw new UsageError(`--model ${where} is a file; give the model's folder (config.json, model.safetensors, tokenizer.json)`);
-    return { files: nodeFiles(where), tokenizerDir: where, choice: { kind: 'local', name: where }, baseName: where };
+    return { files: nodeFiles(where), choice: { kind: 'local', name: where }, baseName: where };
   }
   if (!/^[\w.-]+\/[\w.-]+$/.test(where)) throw new UsageError(`--model ${where}: no such folder (and not a hub id like "HuggingFaceTB/SmolLM2-135M")`);
   const files = hubFiles(where, { cache: null, token: process.env.HF_TOKEN });
-  const dir = await mkdtemp(join(tmpdir(), 'adapter-studio-tokenizer-'));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    const text = await files.text(f);
-    if (text !== null) await writeFile(join(dir, f), text);
-  }
-  return { files, tokenizerDir: dir, choice: { kind: 'hub', id: where }, baseName: where };
+  return { files, choice: { kind: 'hub', id: where }, baseName: where };
 }
 
-async function gpuAndModel(m: OpenedModel, p: ParsedCommand, io: CliIo): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
+async function gpuAndModel(m: OpenedModel, p: ParsedCommand, io: CliIo, task?: EncoderTask): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
   const gpu = await createNodeGpu();
   io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
   const f16 = gpu.features.f16 && !p.options.bool('f32-weights', false);
-  const loaded = await loadModel(gpu, m.files, { f16 });
+  const loaded = await loadModel(gpu, m.files, { f16, task });
   return { gpu, loaded };
 }
 
-async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string }> {
+/** The labels' config.json an encoder adapter carries beside its PEFT files. */
+export const LABELS_FILE = 'config.json';
+
+export async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string; 'config.json'?: string }> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: no such folder`);
   const weights = join(dir, ADAPTER_WEIGHTS_FILE);
   const config = join(dir, ADAPTER_CONFIG_FILE);
   if (!existsSync(weights) || !existsSync(config)) throw new UsageError(`${flag} ${dir} is not a PEFT adapter folder (needs ${ADAPTER_WEIGHTS_FILE} and ${ADAPTER_CONFIG_FILE})`);
-  return { 'adapter_model.safetensors': new Uint8Array(await readFile(weights)), 'adapter_config.json': await readFile(config, 'utf8') };
+  const labels = join(dir, LABELS_FILE);
+  return {
+    'adapter_model.safetensors': new Uint8Array(await readFile(weights)),
+    'adapter_config.json': await readFile(config, 'utf8'),
+    ...(existsSync(labels) ? { 'config.json': await readFile(labels, 'utf8') } : {}),
+  };
 }
 
-function parseLayers(text: string | undefined, numLayers: number): number[] | null {
+/** What an adapter of this folder's model is read against (an encoder with the task its head has, when known). */
+function adapterModelOf(folder: ModelFolder, task: EncoderTask | null = null): AdapterModel {
+  return folder.family === 'llama' ? folder.spec : { encoder: folder.spec, task, config: folder.config };
+}
+
+/**
+ * Classification data for an encoder: the file read with the model's tokenizer ([CLS]/[SEP] or
+ * <s>/</s>), labels resolved as the task setting says (auto: from the labels and the config).
+ */
+async function loadClassificationData(
+  source: DataSource, validation: DataSource | undefined, tok: Awaited<ReturnType<typeof loadTokenizer>>, spec: EncoderConfig, settings: RunSettings, maxLength: number,
+): Promise<LoadedDataset> {
+  const opts = {
+    objective: 'classification' as const,
+    maxLength,
+    seed: settings.train.seed,
+    vocabSize: spec.vocabSize,
+    validation: validation ? { source: validation } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
+  };
+  const preview = await previewDataset(source, { objective: 'classification' });
+  let mapping: ColumnMapping | undefined = preview.detection.mapping ?? undefined;
+  const forced = dataTaskOf(settings.data.task);
+  if (mapping?.kind === 'classification') {
+    if (forced) mapping = { ...mapping, task: forced };
+    else if (spec.problemType === 'regression') {
+      const labels = preview.rows.map((r) => r[(mapping as { label: string }).label]);
+      const numeric = labels.length > 0 && labels.every((l) => typeof l === 'number' || (typeof l === 'string' && l.trim() !== '' && Number.isFinite(Number(l))));
+      mapping = { ...mapping, task: autoDataTask('single_label', spec, numeric) };
+    }
+  }
+  const data = await loadDataset(source, tok, { ...opts, mapping });
+  if (!data.classification) throw new UsageError(`${source.name}: the rows are not classification data (a text, or two, and a label)`);
+  return data;
+}
+
+export function parseLayers(text: string | undefined, numLayers: number): number[] | null {
   if (text === undefined || text === 'all') return null;
   const layers = text.split(',').map((s) => Number(s.trim()));
   for (const l of layers) {
@@ -86,7 +130,7 @@ function parseLayers(text: string | undefined, numLayers: number): number[] | nu
 }
 
 /** Flags that contradict a source of settings (a checkpoint, an adapter) are errors naming both values. */
-function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], source: string): void {
+export function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], source: string): void {
   for (const key of keys) {
     const given = p.settings.get(key);
     if (given === undefined) continue;
@@ -98,7 +142,93 @@ function refuseConflicts(p: ParsedCommand, base: RunSettings, keys: string[], so
   }
 }
 
-const LORA_KEYS = ['lora.r', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.useRslora'];
+export const LORA_KEYS = ['lora.r', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.useRslora'];
+
+/** The data options a command's flags and settings give (one mapping of flags to the data layer). */
+function dataOptions(p: ParsedCommand, settings: Pick<RunSettings, 'data' | 'train'>, maxLength: number, vocabSize: number, explain?: number[]): PrepareOptions {
+  const o = p.options;
+  let mapping: ColumnMapping | undefined;
+  const columns = o.string('columns');
+  const schema = o.string('schema');
+  const numbersAsText = o.string('numbers-as-text')?.split(',').map((c) => c.trim()).filter(Boolean);
+  if (columns !== undefined || schema !== undefined) {
+    try {
+      mapping = parseColumnsFlag(columns ?? '', schema, { numbersAsText });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  } else if (numbersAsText?.length) throw new UsageError('--numbers-as-text names columns of a mapping: give --columns (and --schema) with it');
+  return {
+    mapping, maxLength, trainOn: settings.data.trainOn, onBadRows: settings.data.onBadRows, seed: settings.train.seed, vocabSize, explain,
+  };
+}
+
+/** The options `train` reads its dataset with (and `export --format pytorch` writes it with): one place, so both see the same rows. */
+export async function runDataOptions(p: ParsedCommand, settings: RunSettings, vocabSize: number, validationPath: string | undefined): Promise<PrepareOptions> {
+  return {
+    ...dataOptions(p, settings, settings.train.maxLength, vocabSize),
+    validation: validationPath ? { source: await fromPath(validationPath) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
+  };
+}
+
+/** A rendered row with its trained tokens marked ⟦…⟧ (what the loss counts). */
+function markTrained(row: RowView): string {
+  if (row.error) return `row ${row.row} (line ${row.line ?? '?'}): ${row.error}`;
+  const parts: string[] = [];
+  let open = false;
+  for (const t of row.tokens) {
+    if (t.trained && !open) parts.push('⟦');
+    if (!t.trained && open) parts.push('⟧');
+    open = t.trained;
+    parts.push(t.text);
+  }
+  if (open) parts.push('⟧');
+  const label = row.label ? `  → label ${row.label.names?.join(', ') ?? JSON.stringify(row.label.raw)}` : '';
+  return `row ${row.row} (line ${row.line ?? '?'}), ${row.tokens.length} tokens${row.truncated ? ` (cut from ${row.fullLength})` : ''}, ${row.trainedTokens} trained${label}:\n    ${parts.join('').replace(/\n/g, '\n    ')}`;
+}
+
+/** What the data layer found, as the studio's Dataset screen shows it, for a terminal. */
+function reportLines(r: DatasetReport, full: boolean): string[] {
+  const lines = [`data: ${r.file.name} (${r.file.format ?? 'unknown format'}, ${r.file.bytes.toLocaleString('en-US')} bytes)`];
+  if (r.mapping) lines.push(`schema: ${describeMapping(r.mapping)} — ${r.mappingSource === 'given' ? 'as given' : 'detected'}; to choose it: ${mappingFlags(r.mapping)}`);
+  const st = r.stats;
+  if (st) {
+    lines.push(`rows: ${st.rows} read, ${st.examples} used${st.rejected ? `, ${st.rejected} skipped` : ''}; ${st.tokens.toLocaleString('en-US')} tokens, ${st.targetTokens.toLocaleString('en-US')} trained; lengths ${st.minLength}–${st.maxLength} (mean ${st.meanLength.toFixed(1)}); ${st.truncated} cut to ${r.maxLength}`);
+  }
+  if (r.split) lines.push(`split: ${r.split.trainExamples} train / ${r.split.validationExamples} validation (${r.split.mode === 'file' ? 'a separate file' : r.split.mode === 'fraction' ? `${r.split.fraction} held out, seed ${r.split.seed}${r.split.stratified ? ', stratified by class' : ''}` : 'none'})`);
+  if (r.duplicates && (r.duplicates.count || r.duplicates.withinTrain)) lines.push(`duplicates: ${r.duplicates.count} validation rows repeat a training row${r.duplicates.withinTrain ? `, ${r.duplicates.withinTrain} repeats within training` : ''}`);
+  if (r.classes) lines.push(`task: ${r.classes.task}${r.classes.names.length ? `; classes ${r.classes.names.map((n, i) => `${n} ×${r.classes!.trainCounts[i] ?? 0}`).join(', ')}` : ''}`);
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  const errors = full ? r.errors : r.errors.slice(0, 5);
+  for (const e of errors) lines.push(`${r.ok ? 'skipped' : 'error'}: ${e.message}`);
+  if (errors.length < r.errors.length) lines.push(`… ${r.errors.length - errors.length} more (adapter-studio data shows them all)`);
+  const samples = full ? r.samples : r.samples.slice(0, 1);
+  if (samples.length) lines.push(`as the model sees it (trained tokens ⟦marked⟧):`, ...samples.map((row) => `  ${markTrained(row)}`));
+  return lines;
+}
+
+async function dataCommand(p: ParsedCommand, io: CliIo): Promise<void> {
+  const o = p.options;
+  const dataPath = o.required('data');
+  if (!existsSync(dataPath)) throw new UsageError(`data --data ${dataPath}: no such file`);
+  const m = await openModel(o.required('model'));
+  const folder = await openModelFolder(m.files);
+  const settings = applySettings('data', p.settings);
+  const tok = await loadTokenizer(m.files);
+  const show = o.string('show-rows')?.split(',').map((x) => Number(x.trim()));
+  if (show && !show.every((x) => Number.isInteger(x) && x >= 1)) throw new UsageError(`data --show-rows: "${o.string('show-rows')}" must list row numbers (1, 2, …)`);
+  const opts = dataOptions(p, settings, o.number('max-length', 512), folder.spec.vocabSize, show);
+  const valFile = o.string('validation');
+  const source = await fromPath(dataPath);
+  const prepared = await prepareDataset(source, tok, {
+    ...opts,
+    validation: valFile ? { source: await fromPath(valFile) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
+  });
+  const r = prepared.report;
+  if (o.bool('json', false)) io.out.write(JSON.stringify(r, null, 2) + '\n');
+  else io.out.write(reportLines(r, true).join('\n') + '\n');
+  if (!r.ok) throw new FileError(dataPath, r.errors[0]?.message ?? 'the dataset cannot be used');
+}
 
 async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   const o = p.options;
@@ -124,12 +254,64 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   }
   let settings = applySettings('train', p.settings, base);
   if (o.string('layers') !== undefined) settings = { ...settings, lora: { ...settings.lora, layers: parseLayers(o.string('layers'), spec.numLayers) } };
+  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`train --out ${out} is inside the base model's folder ${m.baseName}; choose another folder`);
+
+  const tok = await loadTokenizer(m.files);
+  const valFile = o.string('validation');
+  const gpu = await createNodeGpu();
+  io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
+  const f16 = gpu.features.f16 && !o.bool('f32-weights', false);
+
+  // The family's model and data: a decoder trains on token rows, an encoder on labelled texts.
+  let model: TrainableModel<unknown, never>;
+  let runData: RunData<unknown>;
+  let padId: number;
+  let dataKey: string;
+  let encoder: { model: EncoderGpu; task: EncoderTask } | null = null;
+  let destroy: () => void;
+  if (folder.family === 'llama') {
+    const data = await loadDataset(await fromPath(dataPath), tok, await runDataOptions(p, settings, folder.spec.vocabSize, valFile));
+    const longestRow = Math.min(settings.train.maxLength, data.stats.maxLength);
+    io.err.write(reportLines(data.report, false).join('\n') + '\n');
+    const loaded = await loadModel(gpu, m.files, { f16 });
+    model = loaded.model as unknown as TrainableModel<unknown, never>;
+    runData = { train: data.train, validation: data.validation ?? null, longestRow };
+    padId = padTokenId(folder.spec, tok.pad_token_id);
+    dataKey = `${basename(dataPath)}:${data.stats.rows}:${data.stats.tokens}`;
+    destroy = () => loaded.model.destroy();
+  } else {
+    const cfg = folder.spec;
+    const maxPositions = cfg.family === 'roberta' ? cfg.maxPositionEmbeddings - cfg.padTokenId - 1 : cfg.maxPositionEmbeddings;
+    const data = await loadClassificationData(await fromPath(dataPath), valFile ? await fromPath(valFile) : undefined, tok, cfg, settings, Math.min(settings.train.maxLength, maxPositions));
+    const cls = data.classification!;
+    const task = encoderTaskFor(cls.labels, cfg);
+    const longestRow = Math.min(settings.train.maxLength, maxPositions, data.stats.maxLength);
+    const counts = data.report.classes?.trainCounts;
+    io.err.write(`data: ${cls.train.length} training examples, ${data.stats.tokens} tokens, longest ${longestRow}${cls.validation ? `, ${cls.validation.length} validation examples` : ''}\n`);
+    io.err.write(`task: ${task.problemType} (${settings.data.task === 'auto' ? 'detected from the labels' : `--task ${settings.data.task}`}), ${task.labels.length} label${task.labels.length === 1 ? '' : 's'}${task.problemType === 'regression' ? '' : `: ${task.labels.map((l, i) => `${l}${counts ? ` (${counts[i]})` : ''}`).join(', ')}`}\n`);
+    for (const w of data.report.warnings) io.err.write(`  warning: ${w}\n`);
+    const loaded = await loadModel(gpu, m.files, { f16, task, seed: settings.train.seed });
+    if (loaded.family !== 'encoder') throw new Error('the folder changed while loading');
+    loaded.model.hiddenDropout = settings.train.encoderDropout;
+    const head = loaded.model.headSource;
+    io.err.write(`model: ${cfg.architecture} (${cfg.numLayers} layers, hidden ${cfg.hiddenSize}); head ${head.every((h) => h.fromCheckpoint) ? 'from the checkpoint' : `new (${head.filter((h) => !h.fromCheckpoint).map((h) => h.name).join(', ')} initialized as Transformers does, normal(0, ${cfg.initializerRange}), seed ${settings.train.seed})`}\n`);
+    io.err.write(`LoRA targets: ${describeTargetMapping(cfg.family, settings.lora.targets)} (target_modules ${JSON.stringify(encoderTargetModules(cfg.family, settings.lora.targets))}); trained in full: ${trainedHeadModules(cfg.family).join(', ')} (modules_to_save)\n`);
+    model = loaded.model as unknown as TrainableModel<unknown, never>;
+    runData = { train: cls.train, validation: cls.validation, longestRow };
+    padId = cfg.padTokenId;
+    dataKey = `${basename(dataPath)}:${data.stats.rows}:${data.stats.tokens}:${task.problemType}:${task.labels.length}`;
+    encoder = { model: loaded.model, task };
+    destroy = () => loaded.model.destroy();
+  }
 
   let initParams: Float32Array | undefined;
   if (o.string('init-adapter')) {
     if (resumeBytes) throw new UsageError('train: --init-adapter and --resume contradict each other (a checkpoint already holds the adapter); give one');
     const dir = o.string('init-adapter')!;
-    const imported: ImportedAdapter = await importAdapter(spec, await readAdapterFolder(dir, '--init-adapter'));
+    const imported: ImportedAdapter = await importAdapter(adapterModelOf(folder, encoder?.task ?? null), await readAdapterFolder(dir, '--init-adapter'));
+    if (encoder && imported.task && imported.task.labels.length !== encoder.task.labels.length) {
+      throw new UsageError(`train --init-adapter ${dir}: its head has ${imported.task.labels.length} outputs but the data has ${encoder.task.labels.length} labels`);
+    }
     const fromAdapter: RunSettings = { ...settings, lora: { ...imported.settings } };
     refuseConflicts(p, fromAdapter, LORA_KEYS, `the adapter ${dir}`);
     if (o.string('layers') !== undefined && canonicalJson(settings.lora.layers) !== canonicalJson(imported.settings.layers)) {
@@ -139,27 +321,10 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     initParams = imported.params;
     io.err.write(`starting from adapter ${dir} (r ${settings.lora.r}, alpha ${settings.lora.alpha}, dropout ${settings.lora.dropout}, ${settings.lora.targets.join(', ')})\n`);
   }
-  if (isInside(out, m.tokenizerDir) && m.choice.kind === 'local') throw new UsageError(`train --out ${out} is inside the base model's folder ${m.tokenizerDir}; choose another folder`);
 
-  const tok = await loadTokenizer(m.tokenizerDir);
-  const valFile = o.string('validation');
-  const data = await loadDataset(await fromPath(dataPath), tok, {
-    maxLength: settings.train.maxLength,
-    seed: settings.train.seed,
-    vocabSize: spec.vocabSize,
-    trainOn: settings.data.trainOn,
-    validation: valFile ? { source: await fromPath(valFile) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
-  });
-  const longestRow = Math.min(settings.train.maxLength, data.stats.maxLength);
-  io.err.write(`data: ${data.train.length} training examples, ${data.stats.tokens} tokens, longest ${longestRow}${data.validation ? `, ${data.validation.length} validation examples` : ''}\n`);
-
-  const gpu = await createNodeGpu();
-  io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
-  const f16 = gpu.features.f16 && !o.bool('f32-weights', false);
-  const loaded = await loadModel(gpu, m.files, { f16 });
-  const padId = padTokenId(spec, tok.pad_token_id);
   await ensureFolder(out);
   const release = lockFolder(out);
+  await removeStaleTemporaries(out);
   const metricsPath = join(out, METRICS_FILE);
   const checkpointPath = join(out, CHECKPOINT_FILE);
   // metrics.jsonl holds each step once: a resumed run drops what was logged after its checkpoint.
@@ -191,12 +356,13 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     }
   };
   process.on('SIGINT', onSigint);
+  let lastEval: { step: number; result: EvalResult } | null = null;
   try {
     const outcome = await runTraining({
-      model: loaded.model,
-      data: { train: data.train, validation: data.validation ?? null, longestRow },
+      model,
+      data: runData,
       settings,
-      identity: { model: m.baseName, data: `${basename(dataPath)}:${data.stats.rows}:${data.stats.tokens}` },
+      identity: { model: m.baseName, data: dataKey },
       limits: { budgetBytes: o.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize },
       padId,
       resume: resumeBytes,
@@ -216,7 +382,8 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
             await appendMetrics({ step: e.step, ...e.metrics });
             break;
           case 'eval':
-            progress.note(`step ${e.step}: validation loss ${e.result.loss.toFixed(4)}, perplexity ${e.result.perplexity.toFixed(3)}`);
+            progress.note(`step ${e.step}: ${Object.entries(e.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+            lastEval = { step: e.step, result: e.result };
             await appendMetrics({ step: e.step, ...e.metrics });
             break;
           case 'checkpoint':
@@ -229,16 +396,30 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     if (outcome.finalLoss === null) throw new FileError(out, 'no step had a target token: the run learned nothing (check the data and --train-on); no adapter written');
     const bad = firstNonFinite(outcome.params);
     if (bad) throw new FileError(out, `the adapter holds ${bad}; it was not written (the last good checkpoint is kept)`);
-    const files = exportAdapter(spec, outcome.layout, outcome.params, m.baseName);
+    const final = lastEval as { step: number; result: EvalResult } | null;
+    if (final && (final.result.perClass || final.result.confusion)) {
+      // Per-class figures and the confusion matrix once, at the end (compute_metrics' classification report).
+      await appendMetrics({
+        step: final.step,
+        eval_per_class: Object.fromEntries((final.result.perClass ?? []).map((c) => [c.label, { precision: c.precision, recall: c.recall, f1: c.f1, support: c.support }])),
+        ...(final.result.confusion ? { eval_confusion: final.result.confusion } : {}),
+      });
+      for (const c of final.result.perClass ?? []) progress.note(`  ${c.label}: precision ${c.precision.toFixed(3)}, recall ${c.recall.toFixed(3)}, f1 ${c.f1.toFixed(3)} (${c.support} examples)`);
+    }
+    const files = exportAdapter(adapterModelOf(folder, encoder?.task ?? null), outcome.layout, outcome.params, m.baseName);
     await writeFileAtomic(join(out, ADAPTER_WEIGHTS_FILE), files['adapter_model.safetensors'], async (back) => {
       await inspectPeftAdapter({ 'adapter_model.safetensors': back, 'adapter_config.json': files['adapter_config.json'] });
     });
-    await writeFileAtomic(join(out, ADAPTER_CONFIG_FILE), files['adapter_config.json'], (back) => void parseAdapterConfig(new TextDecoder().decode(back), spec));
-    io.err.write(`${outcome.status === 'done' ? 'done' : `stopped at step ${outcome.steps} of ${outcome.totalSteps}`}: wrote ${join(out, ADAPTER_WEIGHTS_FILE)}, ${ADAPTER_CONFIG_FILE}, ${METRICS_FILE} and ${CHECKPOINT_FILE}\n`);
+    await writeFileAtomic(join(out, ADAPTER_CONFIG_FILE), files['adapter_config.json'], (back) => void parseAdapterConfig(new TextDecoder().decode(back), folder.family === 'llama' ? folder.spec : { ...folder.spec, numLabels: encoder!.task.labels.length }));
+    if (files['config.json']) await writeFileAtomic(join(out, LABELS_FILE), files['config.json']);
+    io.err.write(`${outcome.status === 'done' ? 'done' : `stopped at step ${outcome.steps} of ${outcome.totalSteps}`}: wrote ${join(out, ADAPTER_WEIGHTS_FILE)}, ${ADAPTER_CONFIG_FILE}${files['config.json'] ? `, ${LABELS_FILE} (labels)` : ''}, ${METRICS_FILE} and ${CHECKPOINT_FILE}\n`);
+    if (encoder) {
+      io.err.write(`load it in Python: cfg = AutoConfig.from_pretrained("${out}"); base = AutoModelForSequenceClassification.from_pretrained("${m.baseName}", config=cfg); model = PeftModel.from_pretrained(base, "${out}")\n`);
+    }
   } finally {
     process.off('SIGINT', onSigint);
     release();
-    loaded.model.destroy();
+    destroy();
   }
 }
 
@@ -248,29 +429,57 @@ async function evalCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const dataPath = o.required('data');
   if (!existsSync(dataPath)) throw new UsageError(`eval --data ${dataPath}: no such file`);
   const folder = await openModelFolder(m.files);
-  const spec = folder.spec;
-  const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   const maxLength = o.number('max-length', 512);
-  const data = await loadDataset(await fromPath(dataPath), tok, { maxLength, vocabSize: spec.vocabSize });
-  const { gpu, loaded } = await gpuAndModel(m, p, io);
-  const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
-  const seqLen = Math.min(maxLength, data.stats.maxLength, spec.maxPositionEmbeddings);
-  const r = await evaluate(loaded.model, data.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: padTokenId(spec, tok.pad_token_id), adapter });
-  if (!Number.isFinite(r.loss)) throw new FileError(dataPath, `the loss is ${r.loss}${r.targetTokens === 0 ? ': no row has a target token' : ': the model or adapter produces non-finite values'}`);
-  io.out.write(JSON.stringify({ loss: r.loss, perplexity: r.perplexity, target_tokens: r.targetTokens, adapter: o.string('adapter') ?? null }) + '\n');
-  adapter?.destroy();
-  loaded.model.destroy();
+  const adapterFiles = o.string('adapter') ? await readAdapterFolder(o.string('adapter')!, '--adapter') : null;
+  let r: EvalResult;
+  if (folder.family === 'llama') {
+    const spec = folder.spec;
+    const imported = adapterFiles ? await importAdapter(spec, adapterFiles) : null;
+    const data = await loadDataset(await fromPath(dataPath), tok, { maxLength, vocabSize: spec.vocabSize });
+    const { gpu, loaded } = await gpuAndModel(m, p, io);
+    const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
+    const seqLen = Math.min(maxLength, data.stats.maxLength, spec.maxPositionEmbeddings);
+    r = await evaluate(loaded.model as unknown as TrainableModel, data.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: padTokenId(spec, tok.pad_token_id), adapter });
+    adapter?.destroy();
+    loaded.model.destroy();
+  } else {
+    // Every row is evaluated (no split); the task is the adapter's, else the data's.
+    const cfg = folder.spec;
+    const settings = applySettings('eval', new Map([['data.validationFraction', 0]]));
+    const data = await loadClassificationData(await fromPath(dataPath), undefined, tok, cfg, settings, Math.min(maxLength, cfg.maxPositionEmbeddings));
+    const cls = data.classification!;
+    let task = encoderTaskFor(cls.labels, cfg);
+    const imported = adapterFiles ? await importAdapter({ encoder: cfg, task, config: folder.config }, adapterFiles) : null;
+    if (imported?.task) {
+      if (imported.task.labels.length !== task.labels.length || imported.task.problemType !== task.problemType) {
+        throw new UsageError(`eval: the adapter's head is ${imported.task.problemType} with ${imported.task.labels.length} labels, the data ${task.problemType} with ${task.labels.length}`);
+      }
+      if (task.problemType !== 'regression' && imported.task.labels.join('\n') !== task.labels.join('\n')) {
+        io.err.write(`note: the adapter's labels are ${imported.task.labels.join(', ')}; the data's ${task.labels.join(', ')} (matched by id)\n`);
+      }
+      task = imported.task;
+    }
+    const { gpu, loaded } = await gpuAndModel(m, p, io, task);
+    const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
+    const seqLen = Math.min(maxLength, data.stats.maxLength, cfg.maxPositionEmbeddings);
+    r = await evaluate(loaded.model as unknown as TrainableModel<unknown, never>, cls.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: cfg.padTokenId, adapter });
+    adapter?.destroy();
+    loaded.model.destroy();
+  }
+  if (!Number.isFinite(r.loss)) throw new FileError(dataPath, `the loss is ${r.loss}${r.count === 0 ? ': no row has a target token' : ': the model or adapter produces non-finite values'}`);
+  const extra = r.perClass ? { eval_per_class: Object.fromEntries(r.perClass.map((c) => [c.label, { precision: c.precision, recall: c.recall, f1: c.f1, support: c.support }])) } : {};
+  io.out.write(JSON.stringify({ ...r.metrics, count: r.count, ...extra, adapter: o.string('adapter') ?? null }) + '\n');
 }
 
 async function generateCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const o = p.options;
   const m = await openModel(o.required('model'));
   const prompt = o.required('prompt');
-  const folder = await openModelFolder(m.files);
+  const folder = requireDecoder(await openModelFolder(m.files), 'generate');
   const spec = folder.spec;
   const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
-  const tok = await loadTokenizer(m.tokenizerDir);
+  const tok = await loadTokenizer(m.files);
   let ids: number[];
   if (o.bool('chat', false)) {
     ids = Array.from(tok.apply_chat_template([{ role: 'user', content: prompt }], { add_generation_prompt: true, tokenize: true, return_tensor: false }) as unknown as number[]);
@@ -278,6 +487,7 @@ async function generateCommand(p: ParsedCommand, io: CliIo): Promise<void> {
     ids = Array.from(tok.encode(prompt));
   }
   const { gpu, loaded } = await gpuAndModel(m, p, io);
+  if (loaded.family !== 'llama') throw new Error('the folder changed while loading');
   const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
   const maxNew = o.number('max-new-tokens', 128);
   const tokens = await generateTokens(loaded.model, adapter, ids, {
@@ -319,70 +529,186 @@ async function inspect(path: string, p: ParsedCommand, io: CliIo): Promise<void>
     const files = await readAdapterFolder(path, 'inspect');
     const summary = await inspectPeftAdapter(files);
     const c = summary.config;
-    lines.push(`${path}: PEFT LoRA adapter, r ${c.r}, alpha ${c.alpha}, dropout ${c.dropout}, targets ${c.targetModules.join(', ')}, ${summary.tensors} tensors, ${summary.parameters.toLocaleString('en-US')} values`);
+    const enc = summary.encoder;
+    lines.push(`${path}: PEFT LoRA adapter${c.taskType === 'SEQ_CLS' ? ' (SEQ_CLS)' : ''}, r ${c.r}, alpha ${c.alpha}, dropout ${c.dropout}, targets ${c.targetModules.join(', ')}, ${summary.tensors} tensors, ${summary.parameters.toLocaleString('en-US')} values`);
+    if (enc) {
+      const labels = files['config.json'] ? labelsFromConfig(files['config.json'], join(path, LABELS_FILE)) : null;
+      lines.push(`${enc.family} encoder, LoRA on ${describeTargetMapping(enc.family, c.targetModules)}; head trained in full (modules_to_save ${JSON.stringify(c.modulesToSave)}): ${enc.head.join(', ')}; ${enc.numLabels} output${enc.numLabels === 1 ? '' : 's'}`);
+      lines.push(labels ? `labels (${LABELS_FILE}): ${labels.problemType}, ${labels.labels.join(', ')}` : `labels: not recorded (no ${LABELS_FILE} beside the adapter)`);
+    }
     lines.push(`base model: ${c.baseModelNameOrPath || '(not recorded)'}`);
     const base = p.options.string('model') ?? (c.baseModelNameOrPath && existsSync(c.baseModelNameOrPath) ? c.baseModelNameOrPath : undefined);
     if (base) {
       const m = await openModel(base);
       const folder = await openModelFolder(m.files);
-      const imported = await importAdapter(folder.spec, files);
+      const imported = await importAdapter(adapterModelOf(folder), files);
       let norm = 0;
       for (const x of imported.params) norm += x * x;
-      lines.push(`valid against ${base}: yes (${imported.layout.slots.length} adapted projections, ${imported.layout.size.toLocaleString('en-US')} values, weight norm ${Math.sqrt(norm).toFixed(4)})`);
+      const head = imported.layout.full.length ? ` and ${imported.layout.full.length} head tensors` : '';
+      lines.push(`valid against ${base}: yes (${imported.layout.slots.length} adapted projections${head}, ${imported.layout.size.toLocaleString('en-US')} values, weight norm ${Math.sqrt(norm).toFixed(4)})`);
     } else {
       lines.push('valid: file structure and values (pass --model to check key names and shapes against the base model)');
     }
   } else if (existsSync(join(path, 'config.json'))) {
     const folder = await openModelFolder(nodeFiles(path));
-    const s = folder.spec;
-    lines.push(`${path}: ${s.architecture} model, hidden ${s.hiddenSize}, ${s.numLayers} layers, heads ${s.numHeads}/${s.numKvHeads}, head dim ${s.headDim}, intermediate ${s.intermediateSize}, vocab ${s.vocabSize}${s.tieWordEmbeddings ? ', tied embeddings' : ''}`);
-    lines.push(`${folder.tensorNames.length} tensors; weights valid: yes`);
+    if (folder.family === 'llama') {
+      const s = folder.spec;
+      lines.push(`${path}: ${s.architecture} model, hidden ${s.hiddenSize}, ${s.numLayers} layers, heads ${s.numHeads}/${s.numKvHeads}, head dim ${s.headDim}, intermediate ${s.intermediateSize}, vocab ${s.vocabSize}${s.tieWordEmbeddings ? ', tied embeddings' : ''}`);
+    } else {
+      const s = folder.spec;
+      lines.push(`${path}: ${s.modelType} encoder (${s.architecture}), hidden ${s.hiddenSize}, ${s.numLayers} layers, ${s.numHeads} heads, intermediate ${s.intermediateSize}, vocab ${s.vocabSize}, positions ${s.maxPositionEmbeddings}`);
+      lines.push(`classification head: ${folder.weights.head === 'present' ? `stored (${s.numLabels} labels: ${s.id2label.join(', ')}${s.problemType ? `, ${s.problemType}` : ''})` : 'not stored: training adds one (normal(0, initializer_range) weights, zero biases)'}`);
+      lines.push(`dropout: hidden ${s.hiddenDropout}, attention ${s.attentionDropout}, classifier ${s.classifierDropout}; LoRA targets: ${describeTargetMapping(s.family, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj'])}`);
+      if (folder.weights.ignored.length) lines.push(`unused tensors (pre-training heads, buffers): ${folder.weights.ignored.length}, e.g. ${folder.weights.ignored.slice(0, 3).join(', ')}`);
+    }
+    for (const name of folder.tensorNames) {
+      const bad = firstNonFinite(await folder.readTensorF32(name));
+      if (bad) throw new FileError(path, `tensor "${name}" holds ${bad}: the model is not usable`);
+    }
+    lines.push(`${folder.tensorNames.length} tensors; weights valid: yes (every value finite)`);
+    if (folder.family === 'llama') lines.push(...(await checkTokenizer(path, folder.spec.vocabSize, folder.spec)));
     const entries = await readdir(path);
-    lines.push(`tokenizer: ${entries.includes('tokenizer.json') ? 'tokenizer.json present' : 'MISSING tokenizer.json'}`);
+    const ignored = entries.filter((f) => /\.(bin|pt|pth|ckpt|gguf|onnx|h5|msgpack)$/i.test(f));
+    if (ignored.length) lines.push(`not read: ${ignored.join(', ')} (inspect and train read safetensors weights only; convert others with transformers' save_pretrained(safe_serialization=True))`);
   } else {
     throw new UsageError(`inspect: ${path} is a folder with neither config.json (a model) nor ${ADAPTER_CONFIG_FILE} (an adapter)`);
   }
   io.out.write(lines.join('\n') + '\n');
 }
 
-async function merge(p: ParsedCommand, io: CliIo): Promise<void> {
-  const o = p.options;
-  const modelPath = o.required('model');
-  const out = o.required('out');
-  const adapterPath = o.required('adapter');
-  const m = await openModel(modelPath);
-  if (m.choice.kind === 'local' && isInside(out, modelPath)) throw new UsageError(`merge --out ${out} is the base model's folder (or inside it): merging would overwrite the model it reads; choose another folder`);
-  if (isInside(out, adapterPath)) throw new UsageError(`merge --out ${out} is the adapter's folder (or inside it); choose another folder`);
+/**
+ * What training will need of the tokenizer: tokenizer.json parses as a tokenizer, its vocabulary fits
+ * the model's, and the bos / eos / pad ids of config.json and tokenizer_config.json are inside it.
+ */
+async function checkTokenizer(dir: string, vocabSize: number, spec: { bosTokenId: number | null; eosTokenIds: number[]; padTokenId: number | null }): Promise<string[]> {
+  const file = join(dir, 'tokenizer.json');
+  if (!existsSync(file)) throw new FileError(file, 'missing: a model folder needs its tokenizer.json to tokenize data (copy it from the model repository)');
+  let json: { model?: { vocab?: Record<string, number> | [string, number][] }; added_tokens?: { id: number; content: string }[] };
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new FileError(file, `is not valid JSON (${(error as Error).message}): the file is damaged; copy it again from the model repository`);
+  }
+  const vocab = json.model?.vocab;
+  const ids: number[] = Array.isArray(vocab) ? vocab.map((_, i) => i) : vocab && typeof vocab === 'object' ? Object.values(vocab) : [];
+  if (!ids.length || !ids.every((i) => Number.isInteger(i) && i >= 0)) throw new FileError(file, 'holds no vocabulary ("model.vocab"): it is not a tokenizer.json that transformers.js can load');
+  for (const t of json.added_tokens ?? []) ids.push(t.id);
+  const tokenizerSize = Math.max(...ids) + 1;
+  if (tokenizerSize > vocabSize) throw new FileError(file, `has token ids up to ${tokenizerSize - 1} but the model's vocabulary has ${vocabSize} tokens: tokenizer and model do not belong together`);
+  const special = [
+    ...(spec.bosTokenId !== null ? [['bos_token_id', spec.bosTokenId]] : []),
+    ...spec.eosTokenIds.map((id) => ['eos_token_id', id]),
+    ...(spec.padTokenId !== null ? [['pad_token_id', spec.padTokenId]] : []),
+  ] as [string, number][];
+  const known = new Set(ids);
+  for (const [name, id] of special) {
+    if (!known.has(id)) throw new FileError(join(dir, 'config.json'), `${name} ${id} is not a token of tokenizer.json (${tokenizerSize} ids): training and generation would use a token the tokenizer never makes`);
+  }
+  const configText = existsSync(join(dir, 'tokenizer_config.json')) ? await readFile(join(dir, 'tokenizer_config.json'), 'utf8') : null;
+  let template = false;
+  if (configText) {
+    try {
+      template = typeof (JSON.parse(configText) as { chat_template?: unknown }).chat_template === 'string';
+    } catch (error) {
+      throw new FileError(join(dir, 'tokenizer_config.json'), `is not valid JSON (${(error as Error).message})`);
+    }
+  }
+  return [`tokenizer: ${tokenizerSize} ids, ${special.map(([n, id]) => `${n.replace('_token_id', '')} ${id}`).join(', ') || 'no special ids in config.json'}; ${template ? 'chat template present' : 'no chat template (pairs use the plain templates)'}`];
+}
+
+/** The export source (formats/export/source.ts) of the CLI's model and adapter, refusing an output inside either. */
+async function sourceModel(m: OpenedModel, adapterPath: string | undefined, outFlag: string, out: string): Promise<{ source: OpenedSource; adapter: LoraAdapter | null }> {
+  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`${outFlag} ${out} is the base model's folder (or inside it): writing there would overwrite the model it reads; choose another folder`);
+  if (adapterPath && isInside(out, adapterPath)) throw new UsageError(`${outFlag} ${out} is the adapter's folder (or inside it); choose another folder`);
   const folder = await openModelFolder(m.files);
-  const imported = await importAdapter(folder.spec, await readAdapterFolder(adapterPath, '--adapter'));
-  const weights = new Map<string, Float32Array>();
-  for (const name of folder.tensorNames) {
-    const values = await folder.readTensorF32(name);
-    const bad = firstNonFinite(values);
-    if (bad) throw new FileError(modelPath, `tensor "${name}" holds ${bad}: refusing to merge into a non-finite model`);
-    weights.set(name, values);
-  }
-  const merged = mergeAdapter(imported.layout, imported.params, (n) => weights.get(n)!);
-  const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Uint8Array }>();
-  for (const name of folder.tensorNames) {
-    const values = merged.get(name) ?? weights.get(name)!;
-    const bad = firstNonFinite(values);
-    if (bad) throw new FileError(out, `merged tensor "${name}" would hold ${bad}; nothing was written`);
-    tensors.set(name, { dtype: 'F32', shape: folder.tensorInfo(name).shape, data: fromF32('F32', values) });
-  }
+  // An encoder's SEQ_CLS adapter brings its head and, in the config.json beside it, its labels.
+  const adapter = adapterPath ? await readExportAdapter(folder, await readAdapterFolder(adapterPath, '--adapter')) : null;
+  return { source: await openExportSource(m.files, adapter), adapter };
+}
+
+/** Writes exported files (each a list of parts) into `out`, every file atomically, the folder locked. */
+async function writeExport(out: string, files: ExportedFiles, io: CliIo): Promise<void> {
   await ensureFolder(out);
   const release = lockFolder(out);
   try {
-    await writeFileAtomic(join(out, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }), async (back) => void (await openSafetensors(back, 'model.safetensors')));
-    await writeFileAtomic(join(out, 'config.json'), JSON.stringify({ ...folder.config, torch_dtype: 'float32' }, null, 2) + '\n');
-    for (const f of ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-      const text = await m.files.text(f);
-      if (text !== null) await writeFileAtomic(join(out, f), text);
+    await removeStaleTemporaries(out);
+    for (const [path, parts] of files) {
+      const target = join(out, path);
+      await ensureFolder(dirname(target), '--out');
+      const bytes = parts.length === 1 ? parts[0] : concatParts(parts);
+      await writeFileAtomic(target, bytes);
+      io.err.write(`  ${path} (${formatBytes(bytes.byteLength)})\n`);
     }
   } finally {
     release();
   }
-  io.err.write(`wrote merged model (${merged.size} projections merged) to ${out}\n`);
+}
+
+async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'; dtype: 'F32' }): Promise<void> {
+  const o = p.options;
+  const format = fixed?.format ?? o.required('format');
+  // A run, not a model: the PyTorch project takes the data and the run settings (cli/exportPytorch.ts).
+  if (format === 'pytorch') return (await import('./exportPytorch')).exportPytorchCommand(p, io);
+  if (!isModelExportFormat(format)) throw new UsageError(`export --format ${format}: not one of ${Object.keys(MODEL_EXPORTS).join(', ')}, pytorch`);
+  for (const flag of ['data', 'validation', 'layers', 'init-adapter', 'bundle-model', 'schema', 'columns', 'numbers-as-text']) {
+    if (o.has(flag)) throw new UsageError(`export --${flag} is for --format pytorch (a run); --format ${format} exports a model`);
+  }
+  if (p.settings.size) throw new UsageError(`export: run settings (--${[...p.settings.keys()].map((k) => SETTING_DEFS.find((d) => d.key === k)?.cli ?? k).join(', --')}) are for --format pytorch; --format ${format} exports a model`);
+  const out = o.required('out');
+  const m = await openModel(o.required('model'));
+  const adapterPath = o.string('adapter');
+  if (!adapterPath && format === 'gguf-adapter') throw new UsageError('export --format gguf-adapter needs --adapter');
+  const quant = fixed?.dtype ?? o.string('quant');
+  try {
+    exportQuants(format, quant);
+  } catch (error) {
+    throw new UsageError(`export --quant: ${(error as Error).message.replace(/^ExportError: /, '')}`);
+  }
+  const { source, adapter } = await sourceModel(m, adapterPath, '--out', out);
+  const name = o.string('name') ?? (basename(m.baseName.replace(/\/+$/, '')) || 'model');
+  let lastStage = '';
+  const onProgress = (e: { stage: string; done: number; total: number }) => {
+    if (e.stage !== lastStage && e.done % 16 === 0) io.err.write(`\r\x1b[2K${e.stage} (${e.done + 1}/${e.total})`);
+    lastStage = e.stage;
+  };
+  const files = await exportModel(format, source, adapter, { quant, name, onProgress });
+  io.err.write('\r\x1b[2K');
+  await writeExport(out, files, io);
+  io.err.write(`wrote ${format} export of ${m.baseName}${adapterPath ? ` + ${adapterPath}` : ''} to ${out}\n`);
+}
+
+async function planCommand(p: ParsedCommand, io: CliIo): Promise<void> {
+  const o = p.options;
+  const where = o.required('model');
+  let configText: string | null;
+  if (existsSync(where)) {
+    if (!statSync(where).isDirectory()) throw new UsageError(`plan --model ${where} is a file; give the model's folder`);
+    configText = await nodeFiles(where).text('config.json');
+  } else if (/^[\w.-]+\/[\w.-]+$/.test(where)) {
+    configText = await hubFiles(where, { cache: null, token: process.env.HF_TOKEN }).text('config.json');
+  } else throw new UsageError(`plan --model ${where}: no such folder (and not a hub id)`);
+  if (configText === null) throw new FileError(`${where}/config.json`, 'not found');
+  const family = familyFromConfig(configText, `${where}/config.json`);
+  const settings = applySettings('plan', p.settings);
+  const weights = (o.string('weights') ?? 'f16') as WeightFormat;
+  const maxBuffer = o.number('max-buffer', 2) * 2 ** 30;
+  const limits = { budgetBytes: o.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: maxBuffer };
+  const seqLen = Math.min(settings.train.maxLength, family.maxPositions);
+  const plan = planRun({
+    memory: (cfg) => family.memoryPlan(settings.lora, cfg, weights, Math.min(maxBuffer, 2 ** 31 - 4)),
+    batchSize: settings.train.batchSize, microBatch: settings.train.microBatch, seqLen,
+    checkpointing: settings.train.gradientCheckpointing, maxLength: settings.train.maxLength,
+  }, limits);
+  const m = plan.memory;
+  const lines = [
+    `${where}: ${family.architecture} (${family.family} family), ${family.layers} layers, hidden ${family.hidden}, vocab ${family.vocab}, ${(family.parameters / 1e6).toFixed(1)}M parameters`,
+    `adapter: r ${settings.lora.r} on ${settings.lora.targets.join(', ')}: ${family.adapterParameters(settings.lora).toLocaleString('en-US')} trainable parameters`,
+    `run: batch ${settings.train.batchSize} = micro-batch ${plan.microBatch} × ${plan.gradAccum}, ${plan.seqLen} tokens per row${plan.checkpointing ? ', gradient checkpointing' : ''}, weights ${weights}`,
+    `memory: ${formatBytes(m.total)} of ${formatBytes(limits.budgetBytes)} — weights ${formatBytes(m.weights)}, adapter + Adam ${formatBytes(m.adapter)}, activations ${formatBytes(m.activations)}, workspace ${formatBytes(m.workspace)}, logits chunk ${formatBytes(m.logitsChunk)}; largest buffer ${formatBytes(m.largestBuffer)} (${m.largestBufferName})`,
+    ...plan.reasons.map((r) => `  ${r}`),
+    plan.fits ? 'fits: yes' : `fits: no — ${plan.advice}`,
+  ];
+  io.out.write(lines.join('\n') + '\n');
 }
 
 export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Promise<void> {
@@ -391,7 +717,11 @@ export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Pro
     case 'eval': return evalCommand(p, io);
     case 'generate': return generateCommand(p, io);
     case 'inspect': return inspect(p.positionals[0], p, io);
-    case 'merge': return merge(p, io);
+    // A decoder's merged causal LM, or an encoder's merged …ForSequenceClassification: the hf export, F32.
+    case 'merge': return exportCommand(p, io, { format: 'hf', dtype: 'F32' });
+    case 'export': return exportCommand(p, io);
+    case 'plan': return planCommand(p, io);
+    case 'data': return dataCommand(p, io);
     default: throw new UsageError(`unknown command "${name}"`);
   }
 }

@@ -4,7 +4,7 @@
  * old one (a rename within a folder is atomic), so a kill or a full disk at any moment leaves the
  * previous file whole. A run folder is locked while a run writes to it.
  */
-import { open, readFile, rename, rm, mkdir, stat } from 'node:fs/promises';
+import { open, readFile, readdir, rename, rm, mkdir, stat } from 'node:fs/promises';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -35,10 +35,19 @@ export function describeFsError(error: unknown, path: string, doing: string): Fi
   return new FileError(path, `${doing} failed: ${what[e?.code ?? ''] ?? (e?.message ?? String(error))}`);
 }
 
-/** Test hook: a write that stops after this many bytes and kills the process, as a crash would. */
-function crashAfterBytes(): number | null {
-  const v = process.env.ADAPTER_STUDIO_TEST_CRASH_AFTER_BYTES;
-  return v === undefined ? null : Number(v);
+/**
+ * Test hook, as a crash would: ADAPTER_STUDIO_TEST_CRASH="<file name>:<n>:<bytes>" makes the n-th
+ * atomic write of a file of that name stop after `bytes` bytes and kill the process.
+ */
+const writes = new Map<string, number>();
+function crashAfterBytes(path: string): number | null {
+  const v = process.env.ADAPTER_STUDIO_TEST_CRASH;
+  if (!v) return null;
+  const [name, nth, bytes] = v.split(':');
+  if (basename(path) !== name) return null;
+  const n = (writes.get(name) ?? 0) + 1;
+  writes.set(name, n);
+  return n === Number(nth) ? Number(bytes) : null;
 }
 
 /**
@@ -53,7 +62,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, v
   try {
     const handle = await open(tmp, 'wx');
     try {
-      const cut = crashAfterBytes();
+      const cut = crashAfterBytes(path);
       if (cut !== null && cut < bytes.length) {
         await handle.write(bytes, 0, Math.max(0, cut));
         await handle.sync();
@@ -80,6 +89,13 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, v
     if (error instanceof FileError) throw error;
     if ((error as Error).name && !(error as NodeJS.ErrnoException).code) throw error;
     throw describeFsError(error, path, 'writing');
+  }
+}
+
+/** Removes what a killed writer left: temporary files of writeFileAtomic in `dir` (call with the folder locked). */
+export async function removeStaleTemporaries(dir: string): Promise<void> {
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (/^\..+\.tmp-\d+-[a-z0-9]+$/.test(f)) await rm(join(dir, f), { force: true });
   }
 }
 

@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args';
+import { formatHelp, parseCommand, UsageError, type CliIo, type CommandSpec } from './args';
+import { MODEL_EXPORTS } from '../formats/export/kinds';
 
 const MODEL = { kind: 'string', help: 'base model: a folder (config.json, safetensors, tokenizer) or a hub id like HuggingFaceTB/SmolLM2-135M' } as const;
 const ADAPTER = { kind: 'string', help: 'a PEFT adapter folder (adapter_config.json, adapter_model.safetensors)' } as const;
@@ -22,11 +23,31 @@ const COMMANDS: Record<string, CommandSpec> = {
       data: { kind: 'string', help: 'training data (.jsonl, .json, .csv, .tsv, .parquet, .txt, optionally .gz)' },
       out: { kind: 'string', help: 'output folder: the adapter, metrics.jsonl and checkpoint.ascp' },
       validation: { kind: 'string', help: 'a separate validation file (instead of --val-fraction)' },
+      schema: { kind: 'string', help: 'the data schema, when detection finds two or none (chat, alpaca, prompt-completion, text, classification…)' },
+      columns: { kind: 'string', help: 'column mapping, role=column,… (e.g. instruction=question,output=answer)' },
+      'numbers-as-text': { kind: 'string', help: 'columns holding numbers to read as text on purpose, comma-separated' },
       layers: { kind: 'string', help: 'layers to adapt, e.g. 0,1,5 (default all)' },
       'init-adapter': { kind: 'string', help: 'start from an existing PEFT adapter folder (its LoRA settings are used)' },
       resume: { kind: 'string', help: 'continue a run from its checkpoint file (its settings are used)' },
       'gpu-memory': { kind: 'number', help: 'GPU memory the run may use, in GiB (the planner fits the micro-batch to it)', default: 4, min: 0.01 },
       'f32-weights': F32_WEIGHTS,
+    },
+  },
+  data: {
+    name: 'data',
+    summary: 'what a dataset looks like to a model: format, schema, columns, rows, tokens, truncation, split, and rows rendered with the trained tokens marked',
+    usage: 'adapter-studio data --data <file> --model <folder|hub id> [--show-rows 1,2,9] [settings]',
+    settings: ['data'],
+    options: {
+      data: { kind: 'string', help: 'the data file' },
+      model: { kind: 'string', help: "the base model whose tokenizer and chat template render the rows" },
+      validation: { kind: 'string', help: 'a separate validation file' },
+      schema: { kind: 'string', help: 'the data schema, when detection finds two or none (chat, alpaca, prompt-completion, text, classification…)' },
+      columns: { kind: 'string', help: 'column mapping, role=column,… (e.g. instruction=question,output=answer)' },
+      'numbers-as-text': { kind: 'string', help: 'columns holding numbers to read as text on purpose, comma-separated' },
+      'max-length': { kind: 'int', help: 'tokens per row; longer rows are cut', default: 512, min: 8 },
+      'show-rows': { kind: 'string', help: 'rows to show as the model sees them, by row number (default: the first 3 and the longest)' },
+      json: { kind: 'boolean', help: 'print the whole report as JSON', default: false },
     },
   },
   eval: {
@@ -68,9 +89,43 @@ const COMMANDS: Record<string, CommandSpec> = {
       model: { kind: 'string', help: 'base model, to validate an adapter against it' },
     },
   },
+  plan: {
+    name: 'plan',
+    summary: 'the memory plan of a run and the planner\'s advice, from config.json alone (nothing else is downloaded)',
+    usage: 'adapter-studio plan --model <folder|hub id> [settings]',
+    settings: ['lora', 'train'],
+    options: {
+      model: MODEL,
+      'gpu-memory': { kind: 'number', help: 'GPU memory the run may use, in GiB', default: 4, min: 0.01 },
+      'max-buffer': { kind: 'number', help: 'the largest single GPU buffer the device allows, in GiB (WebGPU maxBufferSize)', default: 2, min: 0.001 },
+      weights: { kind: 'string', help: 'how the frozen weights are stored', default: 'f16', choices: ['f32', 'f16'] },
+    },
+  },
+  export: {
+    name: 'export',
+    summary: 'export base + adapter for where models run: transformers.js/ONNX, llama.cpp/Ollama/LM Studio (GGUF), a Hugging Face folder; or a run for PyTorch on GPUs (--format pytorch)',
+    usage: 'adapter-studio export --model <folder|hub id> [--adapter <folder>] --format onnx|gguf|gguf-adapter|hf --out <folder>\n       adapter-studio export --format pytorch --model <folder|hub id> --data <file> --out <folder|file.zip> [--init-adapter <folder>] [settings]',
+    settings: ['lora', 'train', 'data', 'eval'],
+    options: {
+      model: MODEL,
+      adapter: ADAPTER,
+      format: { kind: 'string', help: 'onnx: a transformers.js folder; gguf: the merged model + Modelfile; gguf-adapter: the LoRA as a GGUF adapter + Modelfile; hf: the merged safetensors folder; pytorch: the run as a Transformers + PEFT project (train.py, accelerate configs, the rows as rendered) that trains the same adapter on GPUs', choices: [...Object.keys(MODEL_EXPORTS), 'pytorch'] },
+      out: { kind: 'string', help: 'output folder (new or empty, or an earlier export); pytorch: a new folder or a .zip file' },
+      data: { kind: 'string', help: 'pytorch: the training data, read exactly as train reads it' },
+      validation: { kind: 'string', help: 'pytorch: a separate validation file (instead of --val-fraction)' },
+      schema: { kind: 'string', help: 'pytorch: the data schema, when detection finds two or none' },
+      columns: { kind: 'string', help: 'pytorch: column mapping, role=column,…' },
+      'numbers-as-text': { kind: 'string', help: 'pytorch: columns holding numbers to read as text on purpose' },
+      layers: { kind: 'string', help: 'pytorch: layers to adapt, e.g. 0,1,5 (default all)' },
+      'init-adapter': { kind: 'string', help: 'pytorch: continue from a PEFT adapter folder (its LoRA settings are used; its steps come from metrics.jsonl or trainer_state.json)' },
+      'bundle-model': { kind: 'boolean', help: 'pytorch: copy the local model folder into the export (model/), so train.py runs on it anywhere', default: false },
+      quant: { kind: 'string', help: `${Object.entries(MODEL_EXPORTS).map(([f, k]) => `${f}: ${k.list ? 'comma-separated ' : ''}${k.quants.join(', ')} (default ${k.defaultQuant ?? 'as the base'})`).join('; ')}` },
+      name: { kind: 'string', help: 'file name stem for GGUF files (default: the model folder name)' },
+    },
+  },
   merge: {
     name: 'merge',
-    summary: 'write base + adapter merged weights (W + s·B·A) as a Hugging Face model folder',
+    summary: 'write base + adapter merged weights (W + s·B·A) as a Hugging Face model folder (export --format hf, f32)',
     usage: 'adapter-studio merge --model <folder> --adapter <folder> --out <folder>',
     options: {
       model: MODEL,
@@ -89,10 +144,6 @@ const MAIN_HELP = [
   'adapter-studio <command> --help shows the options of a command.',
 ].join('\n');
 
-export interface CliIo {
-  out: NodeJS.WriteStream;
-  err: NodeJS.WriteStream;
-}
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage error). Never throws. */
 export async function main(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }): Promise<number> {

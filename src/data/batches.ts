@@ -4,6 +4,7 @@
  *
  * Letters: B rows per micro-batch, T tokens per row, N examples, L one example's length.
  */
+import { withRoom } from './growable';
 import { epochPermutation } from './random';
 
 /** One rendered example (EOS appended). lossMask[t] = 1 when token t is a training target. */
@@ -39,12 +40,15 @@ export interface TokenDataset {
 
 /**
  * Examples stored back to back in growable typed arrays: 2 bytes a token when the vocabulary fits in 16 bits
- * (SmolLM2: 49152), else 4; plus one mask byte a token.
+ * (SmolLM2: 49152), else 4; plus one mask byte a token, and the file row and line each example came from (so a
+ * report can name them: the longest row, a duplicate).
  */
 export class TokenStore implements TokenDataset {
   private ids: Uint16Array | Int32Array;
   private mask: Uint8Array;
   private offsets: Float64Array;
+  private srcRows: Uint32Array;
+  private srcLines: Uint32Array;
   private n = 0;
   private used = 0;
 
@@ -52,6 +56,8 @@ export class TokenStore implements TokenDataset {
     this.ids = vocabSize <= 0x10000 ? new Uint16Array(capacityTokens) : new Int32Array(capacityTokens);
     this.mask = new Uint8Array(capacityTokens);
     this.offsets = new Float64Array(1024 + 1);
+    this.srcRows = new Uint32Array(1024);
+    this.srcLines = new Uint32Array(1024);
   }
 
   get length(): number {
@@ -65,30 +71,24 @@ export class TokenStore implements TokenDataset {
 
   /** Bytes held by the stored arrays (their capacity). */
   get bytes(): number {
-    return this.ids.byteLength + this.mask.byteLength + this.offsets.byteLength;
+    return this.ids.byteLength + this.mask.byteLength + this.offsets.byteLength + this.srcRows.byteLength + this.srcLines.byteLength;
   }
 
-  push(ex: Example): void {
+  /** Adds an example; `row` and `line` say where in the file it came from (0 when unknown). */
+  push(ex: Example, row = 0, line = 0): void {
     const L = ex.ids.length;
     if (ex.lossMask.length !== L) throw new RangeError(`example has ${L} ids but ${ex.lossMask.length} mask entries`);
     if (this.ids instanceof Uint16Array) {
       for (let t = 0; t < L; t++)
         if (ex.ids[t] < 0 || ex.ids[t] >= this.vocabSize) throw new RangeError(`token id ${ex.ids[t]} is outside the vocabulary of ${this.vocabSize}`);
     }
-    if (this.used + L > this.ids.length) {
-      const cap = Math.max(this.used + L, this.ids.length * 2);
-      const ids = new (this.ids.constructor as Uint16ArrayConstructor | Int32ArrayConstructor)(cap);
-      ids.set(this.ids.subarray(0, this.used));
-      const mask = new Uint8Array(cap);
-      mask.set(this.mask.subarray(0, this.used));
-      this.ids = ids;
-      this.mask = mask;
-    }
-    if (this.n + 2 > this.offsets.length) {
-      const o = new Float64Array(this.offsets.length * 2);
-      o.set(this.offsets);
-      this.offsets = o;
-    }
+    this.ids = withRoom(this.ids, this.used + L, this.used);
+    this.mask = withRoom(this.mask, this.used + L, this.used);
+    this.offsets = withRoom(this.offsets, this.n + 2);
+    this.srcRows = withRoom(this.srcRows, this.n + 1);
+    this.srcLines = withRoom(this.srcLines, this.n + 1);
+    this.srcRows[this.n] = row;
+    this.srcLines[this.n] = line;
     this.ids.set(ex.ids, this.used);
     this.mask.set(ex.lossMask, this.used);
     this.used += L;
@@ -105,6 +105,28 @@ export class TokenStore implements TokenDataset {
 
   lengthOf(i: number): number {
     return this.offsets[i + 1] - this.offsets[i];
+  }
+
+  /** The file row (1-based) example i came from; 0 when unknown. */
+  rowOf(i: number): number {
+    return this.srcRows[i];
+  }
+
+  /** The file line example i starts on, when known. */
+  lineOf(i: number): number | undefined {
+    return this.srcLines[i] || undefined;
+  }
+
+  /** The ids of example i without copying them (a view into the store). */
+  idsView(i: number): Uint16Array | Int32Array {
+    return this.ids.subarray(this.offsets[i], this.offsets[i + 1]);
+  }
+
+  /** A new store holding the examples at `indices`, in that order. */
+  subset(indices: ArrayLike<number>): TokenStore {
+    const out = new TokenStore(this.vocabSize);
+    for (let k = 0; k < indices.length; k++) out.push(this.get(indices[k]), this.srcRows[indices[k]], this.srcLines[indices[k]]);
+    return out;
   }
 }
 

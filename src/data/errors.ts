@@ -1,6 +1,7 @@
 /**
- * Typed dataset errors. Every message says which file, where in it (line, row, byte offset) and what is wrong,
- * so the UI can list them and the user can open the file at the right place.
+ * Typed dataset errors. Every message says which file, where in it (line, row, column, byte offset), what is wrong
+ * and what to do, so the studio can list them and the CLI can print them, and the user can open the file at the
+ * right place.
  */
 
 /** Short machine-readable reasons; statistics group rejected rows by these. */
@@ -9,10 +10,12 @@ export type DatasetErrorCode =
   | 'no-rows'
   | 'unknown-format'
   | 'binary'
+  | 'encoding'
   | 'gzip-bomb'
   | 'gzip-corrupt'
+  | 'too-much-data'
   | 'invalid-utf8'
-  | 'line-too-long'
+  | 'record-too-large'
   | 'invalid-json'
   | 'too-deep'
   | 'not-an-object'
@@ -26,9 +29,12 @@ export type DatasetErrorCode =
   | 'empty-text'
   | 'mixed-schema'
   | 'bad-role'
+  | 'bad-label'
   | 'schema-unknown'
+  | 'schema-ambiguous'
   | 'no-target-tokens'
   | 'template'
+  | 'tokenizer'
   | 'option';
 
 export interface DatasetErrorWhere {
@@ -38,7 +44,22 @@ export interface DatasetErrorWhere {
   line?: number;
   /** 1-based row (record) number: JSONL line with content, CSV record after the header, array element, Parquet row. */
   row?: number;
-  /** 0-based byte offset in the (decompressed) file, where known. */
+  /** The column (field) at fault. */
+  column?: string;
+  /** 0-based byte offset in the (decompressed, UTF-8) file, where known. */
+  byteOffset?: number;
+}
+
+/** A DatasetError as plain data (postMessage, JSON reports). */
+export interface DatasetErrorJson {
+  code: DatasetErrorCode;
+  reason: string;
+  hint?: string;
+  message: string;
+  file: string;
+  line?: number;
+  row?: number;
+  column?: string;
   byteOffset?: number;
 }
 
@@ -46,26 +67,51 @@ export class DatasetError extends Error {
   readonly file: string;
   readonly line?: number;
   readonly row?: number;
+  readonly column?: string;
   readonly byteOffset?: number;
 
-  constructor(readonly code: DatasetErrorCode, readonly reason: string, where: DatasetErrorWhere) {
-    super(`${formatWhere(where)}: ${reason}`);
+  /**
+   * @param reason what is wrong
+   * @param hint what the user can do about it (appended to the message)
+   */
+  constructor(
+    readonly code: DatasetErrorCode,
+    readonly reason: string,
+    where: DatasetErrorWhere,
+    readonly hint?: string,
+  ) {
+    // The column goes into the location only when the reason does not already name it.
+    const place = where.column !== undefined && reason.includes(`"${where.column}"`) ? { ...where, column: undefined } : where;
+    super(`${formatWhere(place)}: ${reason}${hint ? `; ${hint}` : ''}`);
     this.name = new.target.name;
     this.file = where.file;
     this.line = where.line;
     this.row = where.row;
+    this.column = where.column;
     this.byteOffset = where.byteOffset;
   }
 
+  /** The same error at another place (a reader's error given its row number, say). */
+  at(where: Partial<DatasetErrorWhere>): DatasetError {
+    return new DatasetError(
+      this.code,
+      this.reason,
+      { file: this.file, line: this.line, row: this.row, column: this.column, byteOffset: this.byteOffset, ...where },
+      this.hint,
+    );
+  }
+
   /** A plain object that survives structured clone (postMessage to the UI). */
-  toJSON(): DatasetErrorWhere & { code: DatasetErrorCode; reason: string; message: string } {
+  toJSON(): DatasetErrorJson {
     return {
       code: this.code,
       reason: this.reason,
+      hint: this.hint,
       message: this.message,
       file: this.file,
       line: this.line,
       row: this.row,
+      column: this.column,
       byteOffset: this.byteOffset,
     };
   }
@@ -78,9 +124,8 @@ export class DatasetErrorList extends Error {
     /** True when reading stopped at the error limit before the end of the file. */
     readonly stoppedEarly: boolean,
   ) {
-    const head = stoppedEarly
-      ? `stopped after ${errors.length} bad rows (set onError: 'skip' to skip bad rows and count them)`
-      : `${errors.length} bad row${errors.length === 1 ? '' : 's'} (set onError: 'skip' to skip bad rows and count them)`;
+    const skip = "to skip bad rows and count them, set onBadRows: 'skip' (CLI: --on-bad-rows skip)";
+    const head = stoppedEarly ? `stopped after ${errors.length} bad rows (${skip})` : `${errors.length} bad row${errors.length === 1 ? '' : 's'} (${skip})`;
     super(`${head}:\n${errors.map((e) => `  ${e.message}`).join('\n')}`);
     this.name = 'DatasetErrorList';
   }
@@ -91,6 +136,7 @@ function formatWhere(w: DatasetErrorWhere): string {
   if (w.line !== undefined) s += `:${w.line}`;
   const extra: string[] = [];
   if (w.row !== undefined) extra.push(`row ${w.row}`);
+  if (w.column !== undefined) extra.push(`column "${w.column}"`);
   if (w.byteOffset !== undefined) extra.push(`byte ${w.byteOffset}`);
   if (extra.length) s += ` (${extra.join(', ')})`;
   return s;

@@ -212,6 +212,11 @@ export function parseHfConfig(json: unknown, fileName = 'config.json'): ModelSpe
     }
     eosTokenIds = list as number[];
   }
+  for (const [field, ids] of [['eos_token_id', eosTokenIds], ['bos_token_id', [tokenId('bos_token_id')]], ['pad_token_id', [tokenId('pad_token_id')]]] as const) {
+    for (const id of ids) {
+      if (id !== null && id >= vocabSize) fail(field, `${id} is outside the vocabulary of ${vocabSize} tokens (vocab_size): generation and padding would read past the embedding table`);
+    }
+  }
   const dtypeField = has('torch_dtype') ? 'torch_dtype' : 'dtype';
   const torchDtype = has(dtypeField) && c[dtypeField] !== null ? c[dtypeField] : 'float32';
   if (typeof torchDtype !== 'string') fail(dtypeField, `${JSON.stringify(torchDtype)} is not a string`);

@@ -113,10 +113,25 @@ export function hubFiles(repo: string, options: HubOptions = {}): ModelFiles {
   const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
   const report = (file: string, loaded: number, total: number, fromCache: boolean) => options.onProgress?.({ file, loaded, total, fromCache });
 
+  const host = (() => {
+    try {
+      return new URL(endpoint).host;
+    } catch {
+      return endpoint;
+    }
+  })();
+  /** A request that never got an answer (offline, DNS, TLS, CORS): say which host and what to do. */
+  const unreachable = (file: string, e: unknown): never => {
+    if ((e as Error)?.name === 'AbortError' || options.signal?.aborted) throw e;
+    const why = (e as Error)?.message ?? String(e);
+    throw new HubError(repo, file, null, `cannot reach ${host} (${why}): check the network connection, or load the model from a local folder`);
+  };
   const wrapHttp = (file: string, e: unknown): never => {
     if (e instanceof HttpError) throw explain(repo, file, e.status);
-    throw e;
+    if (e instanceof HubError || e instanceof RangeError) throw e;
+    return unreachable(file, e);
   };
+  const get = (file: string, url: string) => doFetch(url, { headers, signal: options.signal }).catch((e) => unreachable(file, e));
 
   return {
     name: `${repo}@${revision}`,
@@ -131,7 +146,7 @@ export function hubFiles(repo: string, options: HubOptions = {}): ModelFiles {
       }
       const missingKey = cacheKey(url, 'missing');
       if (await cache?.get(missingKey)) return null;
-      const res = await doFetch(url, { headers, signal: options.signal });
+      const res = await get(file, url);
       if (res.status === 404) {
         // Remember absent files too (e.g. no model.safetensors.index.json), so a reload asks nothing.
         await cache?.put(missingKey, new Uint8Array([1]));

@@ -20,6 +20,8 @@ export interface AdapterMetrics {
   /** Loss curve, thinned, for the library's sparkline. */
   lossCurve: [number, number][];
   trainSeconds: number | null;
+  /** Validation loss by step, when the run logged it (imported Trainer runs). */
+  validationCurve?: [number, number][];
 }
 
 export interface AdapterMeta {
@@ -33,6 +35,8 @@ export interface AdapterMeta {
   dataset: DatasetSummary | null;
   /** Where it came from. */
   origin: 'trained' | 'imported';
+  /** How an imported adapter was trained, in words (e.g. a PyTorch launch of the studio's export). */
+  trainedWith?: string;
   bytes: number;
 }
 
@@ -41,6 +45,8 @@ export interface AdapterFiles {
   adapterModel: Uint8Array;
   /** adapter_config.json */
   adapterConfig: string;
+  /** config.json beside an encoder's adapter: its labels (id2label, label2id, problem_type). */
+  labelsConfig?: string;
 }
 
 export class AdapterNotFoundError extends Error {

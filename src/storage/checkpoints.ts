@@ -1,10 +1,11 @@
 // Training checkpoints in IndexedDB: every N steps the engine's whole checkpoint (adapter, Adam
-// state, step, RNG, data position) is stored so a reloaded tab can resume the run to the same result.
+// state, step, data position) is stored so a reloaded tab can resume the run to the same result.
 // A new checkpoint is written before the previous one is deleted, so a failed write (a full disk)
 // never leaves the run without one.
 import type { RunSettings } from '../settings/settings';
 import type { DatasetSummary } from './adapters';
 import { StorageQuotaError, isQuotaError, type KeyValue } from './kv';
+import { CheckpointError, deserializeCheckpoint } from '../formats/checkpoint';
 
 export interface RunMeta {
   runId: string;
@@ -75,8 +76,10 @@ export class CheckpointStore {
   }
 
   /**
-   * Stores the checkpoint of `step`: writes it under a new key, then points the run at it, then
-   * deletes the previous one. On a quota error nothing already stored is touched.
+   * Stores the checkpoint of `step`: writes it under a new key, reads it back and verifies it (the
+   * checkpoint format's checksum and field checks), then points the run at it, then deletes the
+   * previous one. On a quota error, a bad read-back or any other failure nothing already stored
+   * is touched: the previous checkpoint stays the run's.
    */
   async save(runId: string, step: number, bytes: Uint8Array, progress: Pick<RunMeta, 'train' | 'validation' | 'totalSteps'>): Promise<RunMeta> {
     const meta = await this.run(runId);
@@ -89,6 +92,14 @@ export class CheckpointStore {
       await this.kv.del(key).catch(() => {});
       const deletable = (await this.listDeletable().catch(() => [])).filter((d) => d.id !== runId);
       throw new CheckpointQuotaError(key, bytes.byteLength, meta.checkpointStep, deletable);
+    }
+    try {
+      const back = await this.kv.get<Uint8Array>(key);
+      if (!back) throw new CheckpointError(key, 'not found when read back after writing');
+      deserializeCheckpoint(back instanceof Uint8Array ? back : new Uint8Array(back as ArrayBuffer), key);
+    } catch (error) {
+      await this.kv.del(key).catch(() => {});
+      throw error;
     }
     const next: RunMeta = { ...meta, ...progress, checkpointStep: step, checkpointBytes: bytes.byteLength, updatedAt: Date.now() };
     try {

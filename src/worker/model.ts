@@ -1,11 +1,14 @@
 // The studio session's model inside the worker: the built-in demo (served next to the page), a hub
 // repository (through src/hub: cached, gated repositories explained, per-file download progress),
 // or a folder the user dropped. Weights go tensor by tensor to the GPU, with progress.
-import * as transformers from '@huggingface/transformers';
 import { browserFiles, urlFiles, type ModelFiles } from '../formats/modelFolder';
 import { eosTokenIds, padTokenId, type ModelSpec } from '../formats/hfConfig';
+import type { EncoderConfig } from '../formats/encoderConfig';
+import type { EncoderGpu } from '../engine/model/encoder';
+import { encoderTargetNames } from '../engine/model/encoderSpec';
 import { DEMO_MODEL_PATH } from '../formats/demoModel';
-import type { Tokenizer } from '../data/tokenize';
+import { DEMO_ENCODER_PATH } from '../formats/demoEncoder';
+import { loadTokenizer, type Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
 import type { LlamaGpu } from '../engine/model/llama';
 import { loadModel as loadEngineModel } from '../engine/model/load';
@@ -14,40 +17,48 @@ import type { ModelChoice } from '../settings/settings';
 import type { LoadProgress, ModelInfo } from './protocol';
 import { throwIfAborted } from './cancel';
 
-export interface SessionModel {
+interface SessionBase {
   info: ModelInfo;
-  spec: ModelSpec;
-  gpuModel: LlamaGpu;
-  tokenizer: Tokenizer;
-  padId: number;
-  eosIds: number[];
+  /**
+   * The text side — tokenizer, pad and EOS ids — loaded on first use, so that opening the studio
+   * fetches no tokenizer code (transformers.js and the onnxruntime-web glue it bundles) until a
+   * dataset is read, a run starts or the playground generates.
+   */
+  text(): Promise<TextSide>;
   /** Identifies the model in run checkpoints, so a resume refuses another model. */
   key: string;
+  /** Where its files come from (an export carries the tokenizer, and the demo model, from here). */
+  files: ModelFiles;
 }
+
+export interface TextSide {
+  tokenizer: Tokenizer;
+  padId: number;
+  /** End-of-sequence ids (a decoder's; an encoder has none). */
+  eosIds: number[];
+}
+
+/** A Llama-family decoder: generation and causal-LM training. */
+export interface DecoderSession extends SessionBase {
+  family: 'llama';
+  spec: ModelSpec;
+  gpuModel: LlamaGpu;
+}
+
+/** A BERT-family encoder: classification with a trained head; `config` is its config.json (for the adapter's labels file). */
+export interface EncoderSession extends SessionBase {
+  family: 'encoder';
+  spec: EncoderConfig;
+  gpuModel: EncoderGpu;
+  config: Record<string, unknown>;
+}
+
+export type SessionModel = DecoderSession | EncoderSession;
 
 export class ModelLoadError extends Error {
   constructor(readonly model: string, detail: string) {
     super(`ModelLoadError: ${model}: ${detail}`);
     this.name = 'ModelLoadError';
-  }
-}
-
-/**
- * The tokenizer from the model's own files, read through the same ModelFiles as the weights (demo,
- * hub or a dropped folder alike), with the class tokenizer_config.json names (as AutoTokenizer picks it).
- */
-async function tokenizerFromFiles(files: ModelFiles, name: string): Promise<Tokenizer> {
-  const json = await files.text('tokenizer.json');
-  const configText = await files.text('tokenizer_config.json');
-  if (json === null) throw new ModelLoadError(name, 'tokenizer.json not found next to config.json');
-  try {
-    const config = configText ? JSON.parse(configText) : {};
-    const className = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
-    const classes = transformers as unknown as Record<string, new (json: unknown, config: unknown) => unknown>;
-    const Cls = classes[className] && /Tokenizer$/.test(className) ? classes[className] : transformers.PreTrainedTokenizer;
-    return new Cls(JSON.parse(json), config) as unknown as Tokenizer;
-  } catch (error) {
-    throw new ModelLoadError(name, `cannot read the tokenizer: ${(error as Error).message}`);
   }
 }
 
@@ -114,9 +125,9 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
   let phase: LoadProgress['phase'] = 'config';
   let total = 0;
   if (choice.kind === 'demo') {
-    const base = new URL(DEMO_MODEL_PATH, pageUrl).href;
+    const base = new URL(choice.variant === 'bert' ? DEMO_ENCODER_PATH : DEMO_MODEL_PATH, pageUrl).href;
     modelFiles = urlFiles(base, { signal });
-    name = 'demo';
+    name = choice.variant === 'bert' ? 'demo-bert' : 'demo';
   } else if (choice.kind === 'hub') {
     modelFiles = hubModelFiles(choice.id, hub ?? {}, signal, onProgress, () => phase, () => total);
     name = choice.id;
@@ -140,20 +151,36 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
   const gpuModel = loaded.model;
   total = loaded.bytes;
   const parameters = loaded.parameters;
+  // The tokenizer's files must be there (checked now); its code loads on first use.
   phase = 'tokenizer';
-  onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: total, total });
-  let tokenizer: Tokenizer;
-  try {
-    tokenizer = await tokenizerFromFiles(modelFiles, name);
-  } catch (error) {
+  onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: 0, total: 1 });
+  if ((await modelFiles.text('tokenizer.json')) === null) {
     gpuModel.destroy();
-    throw new ModelLoadError(name, (error as Error).message);
+    throw new ModelLoadError(name, 'tokenizer.json not found next to config.json: the model cannot tokenize text without it');
   }
   phase = 'ready';
   onProgress({ phase: 'ready', file: '', loaded: total, total });
+  const backend = `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`;
+  const key = `${choice.kind}:${name}:${parameters}`;
+  let textSide: Promise<TextSide> | null = null;
+  const lazyText = (side: (tokenizer: Tokenizer) => TextSide) => () => {
+    textSide ??= loadTokenizer(modelFiles).then(side, (error) => {
+      textSide = null;
+      throw new ModelLoadError(name, (error as Error).message);
+    });
+    return textSide;
+  };
+  if (loaded.family === 'encoder') {
+    const spec = loaded.folder.spec;
+    const info: ModelInfo = {
+      name, source: choice.kind, architecture: spec.architecture, layers: spec.numLayers, hidden: spec.hiddenSize, heads: spec.numHeads, kvHeads: spec.numHeads,
+      vocab: spec.vocabSize, parameters, bytes: total, backend, family: spec.family,
+      targetModules: encoderTargetNames(spec.family), labels: loaded.model.task.labels,
+    };
+    return { family: 'encoder', info, spec, gpuModel: loaded.model, text: lazyText((tokenizer) => ({ tokenizer, padId: spec.padTokenId, eosIds: [] })), key, files: modelFiles, config: loaded.folder.config };
+  }
   const spec = loaded.folder.spec;
-  const eosIds = eosTokenIds(spec, tokenizer.eos_token_id);
-  const padId = padTokenId(spec, tokenizer.pad_token_id);
+  const text = lazyText((tokenizer) => ({ tokenizer, eosIds: eosTokenIds(spec, tokenizer.eos_token_id), padId: padTokenId(spec, tokenizer.pad_token_id) }));
   const info: ModelInfo = {
     name,
     source: choice.kind,
@@ -165,7 +192,8 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
     vocab: spec.vocabSize,
     parameters,
     bytes: total,
-    backend: `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`,
+    backend,
+    family: 'llama',
   };
-  return { info, spec, gpuModel, tokenizer, padId, eosIds, key: `${choice.kind}:${name}:${parameters}` };
+  return { family: 'llama', info, spec, gpuModel: loaded.model, text, key, files: modelFiles };
 }

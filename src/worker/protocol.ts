@@ -20,6 +20,12 @@ export interface ModelInfo {
   bytes: number;
   /** Which training backend will run this model. */
   backend: string;
+  /** 'llama' (a decoder: generation, causal-LM adapters) or an encoder family ('bert', 'roberta', 'distilbert': classification). */
+  family: string;
+  /** An encoder: the settings' target names and the modules they adapt (query, attention.output.dense …). */
+  targetModules?: { target: string; module: string | null }[];
+  /** An encoder: its config's labels and problem type (the head before any data sets it). */
+  labels?: string[];
 }
 
 export interface LoadProgress {
@@ -30,42 +36,15 @@ export interface LoadProgress {
 }
 
 export type { ColumnMapping, SchemaKind } from '../data/schema';
-import type { ColumnMapping, SchemaKind } from '../data/schema';
+// The dataset report the Dataset screen shows is defined with the data layer that produces it.
+export type { DatasetInfo, DatasetIssue, DatasetStats, DatasetReport, PreviewRow, RowView } from '../data/report';
 
-export interface DatasetIssue {
-  /** 1-based line in the file, when the error has one. */
-  line: number | null;
-  message: string;
-}
-
-export interface DatasetStats {
-  rows: number;
-  trainRows: number;
-  validationRows: number;
-  tokens: number;
-  targetTokens: number;
-  meanTokens: number;
-  maxTokens: number;
-  truncatedRows: number;
-  skippedRows: number;
-}
-
-export interface DatasetInfo {
-  name: string;
-  bytes: number;
-  format: string;
-  columns: string[];
-  mapping: ColumnMapping | null;
-  /** Whether the mapping was detected with certainty (otherwise the user should confirm it). */
-  mappingSure: boolean;
-  /** Other plausible mappings for the picker. */
-  candidates: ColumnMapping[];
-  kind: SchemaKind | null;
-  detection: string;
-  /** Up to 20 rows, every cell as text (rendered as text, never HTML). */
-  preview: Record<string, string>[];
-  stats: DatasetStats | null;
-  errors: DatasetIssue[];
+/** How the studio asks for a dataset to be read (the data layer's preparation options). */
+export interface DatasetOptions {
+  /** 'stop' (default): bad rows make the file unusable, listed by line; 'skip': train on the good rows, the bad ones listed. */
+  onBadRows?: 'stop' | 'skip';
+  /** A separate validation file (instead of holding out the validation fraction). */
+  validationFile?: { file: Blob; name: string };
 }
 
 /** The run planner's answer for the current settings, with what it assumed. */
@@ -75,6 +54,18 @@ export interface PlanInfo extends RunPlan {
   maxBufferSize: number;
   /** Longest row of the loaded dataset in tokens (0: no dataset yet). */
   longestRow: number;
+}
+
+/** A hub model described from its config alone (a share link's model, before Load). */
+export interface HubModelSummary {
+  id: string;
+  architecture: string;
+  layers: number;
+  parameters: number;
+  /** Bytes of the weights to download, when the repository says. */
+  bytes: number | null;
+  /** The memory plan of the current settings on this device. */
+  plan: PlanInfo;
 }
 
 /** The engine's run events, forwarded as they are. */
@@ -90,6 +81,20 @@ export interface TrainResult {
   adapterModel: Uint8Array;
   /** adapter_config.json text */
   adapterConfig: string;
+  /** An encoder adapter's labels: the …ForSequenceClassification config.json written beside it. */
+  labelsConfig?: string;
+  /** The final evaluation's metrics (eval_loss, eval_accuracy, eval_f1 …), when there was one. */
+  finalMetrics: Record<string, number> | null;
+}
+
+/** The playground's classification of one text: probabilities (or outputs) of the base head and the tuned adapter. */
+export interface ClassifyResult {
+  problemType: 'single_label_classification' | 'regression' | 'multi_label_classification';
+  labels: string[];
+  base: number[];
+  tuned: number[] | null;
+  tokens: number;
+  truncated: boolean;
 }
 
 export interface GenerateOptions {
@@ -98,11 +103,23 @@ export interface GenerateOptions {
   seed: number;
 }
 
+/** A validation example as the playground's per-example view shows it: the prompt the model sees and the answer it was trained toward. */
+export interface ValidationExample {
+  /** Index among the validation examples. */
+  index: number;
+  /** The file row it came from (1-based; 0 when unknown). */
+  row: number;
+  /** The tokens before the first trained token, decoded without special tokens (the template's text and role lines remain). */
+  prompt: string;
+  /** The first run of trained tokens, decoded: the answer the data teaches. */
+  reference: string;
+}
+
 /** A run restarted from a stored checkpoint must see the same data, settings and model. */
 export interface TrainRequest {
   settings: RunSettings;
   /** Engine checkpoint bytes to continue from (a reloaded tab's run). */
   resumeFrom?: Uint8Array;
   /** An adapter to continue training (from the library). */
-  initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string };
+  initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string };
 }

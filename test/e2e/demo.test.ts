@@ -51,7 +51,7 @@ describe('the demo journey', () => {
 
     // 2. The sample dataset, one click away.
     await page.getByTestId('tab-dataset').click();
-    await page.getByTestId('sample-dataset').click();
+    await page.getByTestId('use-sample').click();
     await page.getByTestId('stats').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('schema').textContent()).toBe('chat');
     expect(await page.getByTestId('stat-rows').textContent()).toBe(String(rows.length));

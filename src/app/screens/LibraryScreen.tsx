@@ -1,8 +1,10 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useController, useStudio } from '../context';
 import type { AdapterMeta } from '../../storage/adapters';
-import { modelLabel } from '../../settings/settings';
+import { formatNumber } from '../../settings/settings';
 import { formatBytes, formatLoss } from '../format';
+import { exportTargetsFor, type ExportTarget } from '../exportTargets';
+import { canPickFolder } from '../download';
 
 function Sparkline({ curve }: { curve: [number, number][] }) {
   if (curve.length < 2) return null;
@@ -17,11 +19,93 @@ function Sparkline({ curve }: { curve: [number, number][] }) {
   );
 }
 
+/**
+ * "Export for…": where the adapter goes, its quantization, a zip or a folder, and the export's
+ * progress. The destinations depend on the adapter: an encoder classifier's has no GGUF.
+ */
+function ExportPanel({ a, onClose }: { a: AdapterMeta; onClose: () => void }) {
+  const c = useController();
+  const exporting = useStudio((s) => s.exporting);
+  const [kind, setKind] = useState<'decoder' | 'encoder' | null>(null);
+  useEffect(() => {
+    let live = true;
+    void c.adapterKind(a.id).then((k) => live && setKind(k), () => live && setKind('decoder'));
+    return () => {
+      live = false;
+    };
+  }, [c, a.id]);
+  const targets = kind ? exportTargetsFor(kind) : [];
+  const [target, setTarget] = useState<ExportTarget>('peft');
+  const info = targets.find((t) => t.target === target) ?? { quants: [{ value: null, label: '' }] };
+  const [quant, setQuant] = useState<string | null>(null);
+  const folders = canPickFolder();
+  const mine = exporting?.adapterId === a.id ? exporting : null;
+  const go = (destination: 'zip' | 'folder') => void c.exportFor(a.id, target, quant, destination).then((ok) => ok && onClose());
+  return (
+    <div className="panel export" data-testid="export-panel" data-kind={kind ?? ''} role="group" aria-label={`Export ${a.name}`}>
+      <fieldset disabled={Boolean(exporting) || !kind}>
+        <legend>Export for…</legend>
+        {!kind && <span className="hint">Reading the adapter…</span>}
+        {targets.map((t) => (
+          <label key={t.target} className="choice">
+            <input
+              type="radio"
+              name={`export-${a.id}`}
+              value={t.target}
+              data-testid={`export-target-${t.target}`}
+              checked={target === t.target}
+              onChange={() => {
+                setTarget(t.target);
+                setQuant(t.quants[0].value);
+              }}
+            />
+            <span>
+              <b>{t.title}</b>
+              <br />
+              <span className="hint">{t.detail}</span>
+            </span>
+          </label>
+        ))}
+        {info.quants.length > 1 && (
+          <label>
+            Weights{' '}
+            <select data-testid="export-quant" value={quant ?? ''} onChange={(e) => setQuant(e.target.value || null)}>
+              {info.quants.map((q) => <option key={q.value ?? ''} value={q.value ?? ''}>{q.label}</option>)}
+            </select>
+          </label>
+        )}
+        <div className="row">
+          <button type="button" data-testid="export-zip" onClick={() => go('zip')}>Download zip</button>
+          <button
+            type="button"
+            data-testid="export-folder"
+            disabled={!folders}
+            title={folders ? 'Write the files into a folder you pick' : 'This browser cannot write into a folder (no File System Access API): download the zip'}
+            onClick={() => go('folder')}
+          >
+            Save into a folder…
+          </button>
+          <button type="button" onClick={onClose}>Close</button>
+        </div>
+      </fieldset>
+      {mine && (
+        <div className="row" data-testid="export-progress">
+          <progress max={Math.max(1, mine.total)} value={Math.min(mine.done + 1, mine.total)} />
+          <span className="hint">{mine.stage} ({Math.min(mine.done + 1, mine.total)}/{mine.total})</span>
+          <button type="button" onClick={() => c.cancelExport()}>Cancel</button>
+        </div>
+      )}
+    </div>
+  );
+}
+
 function AdapterCard({ a }: { a: AdapterMeta }) {
   const c = useController();
   const [editing, setEditing] = useState(false);
+  const [exportOpen, setExportOpen] = useState(false);
   const [name, setName] = useState(a.name);
   const s = a.settings;
+  const imported = a.origin === 'imported';
   return (
     <li className="panel adapter" data-testid="library-item" data-adapter-id={a.id}>
       <div className="row spread">
@@ -42,10 +126,15 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
         <Sparkline curve={a.metrics.lossCurve} />
       </div>
       <dl className="facts inline">
-        <dt>base</dt><dd>{a.baseModel}</dd>
-        <dt>LoRA</dt><dd>r {s.lora.r}, alpha {s.lora.alpha}, {s.lora.targets.join(' ')}</dd>
-        <dt>training</dt><dd>lr {s.train.learningRate}, batch {s.train.batchSize}, {a.metrics.steps} steps</dd>
+        <dt>base</dt><dd data-testid="library-base">{a.baseModel}</dd>
+        <dt>LoRA</dt><dd data-testid="library-lora">r {s.lora.r}, alpha {s.lora.alpha}{s.lora.useRslora ? ' (rsLoRA)' : ''}, dropout {formatNumber(s.lora.dropout)}, {s.lora.targets.join(' ')}</dd>
+        {/* An imported adapter's file records its base and LoRA settings, not how it was trained. */}
+        <dt>training</dt>
+        <dd data-testid="library-training" title={imported ? 'not recorded in adapter_config.json' : undefined}>
+          lr {imported ? '—' : formatNumber(s.train.learningRate)}, batch {imported ? '—' : s.train.batchSize}, steps {imported ? '—' : a.metrics.steps}
+        </dd>
         <dt>loss</dt><dd>{formatLoss(a.metrics.finalLoss)} (validation {formatLoss(a.metrics.finalValidationLoss)})</dd>
+        {a.trainedWith && (<><dt>trained with</dt><dd data-testid="library-trained-with">{a.trainedWith}</dd></>)}
         <dt>dataset</dt><dd>{a.dataset ? `${a.dataset.name}, ${a.dataset.rows} rows, ${a.dataset.tokens} tokens` : a.origin === 'imported' ? 'imported' : '—'}</dd>
         <dt>size</dt><dd>{formatBytes(a.bytes)}</dd>
         <dt>saved</dt><dd>{new Date(a.createdAt).toLocaleString()}</dd>
@@ -54,8 +143,10 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
         <button type="button" data-testid="library-download" onClick={() => void c.download(a.id, 'zip')}>Download zip</button>
         <button type="button" title="adapter_model.safetensors alone" onClick={() => void c.download(a.id, 'model')}>.safetensors</button>
         <button type="button" title="adapter_config.json alone" onClick={() => void c.download(a.id, 'config')}>config</button>
+        <button type="button" data-testid="library-export" aria-expanded={exportOpen} onClick={() => setExportOpen(!exportOpen)}>Export for…</button>
         <button type="button" onClick={() => void c.tryInPlayground(a.id)}>Try</button>
         <button type="button" onClick={() => void c.continueTraining(a.id)}>Continue training</button>
+        <button type="button" title="Continue this adapter on PyTorch (Transformers + PEFT, one or many GPUs) with the current dataset" onClick={() => void c.exportPytorch(a.id)}>Run on GPUs…</button>
         <button type="button" onClick={() => setEditing(true)}>Rename</button>
         <button
           type="button"
@@ -68,7 +159,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
           Delete
         </button>
       </div>
-      <p className="hint">for {modelLabel(s.model)}</p>
+      {exportOpen && <ExportPanel a={a} onClose={() => setExportOpen(false)} />}
     </li>
   );
 }

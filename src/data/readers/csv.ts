@@ -5,10 +5,10 @@
  */
 import { DatasetError } from '../errors';
 import { fmtBytes } from './bytes';
-import { DEFAULT_MAX_LINE_BYTES, readLines } from './lines';
+import { DEFAULT_MAX_RECORD_BYTES, readLines } from './lines';
 import type { RowItem } from './types';
 
-export async function* readCsv(chunks: AsyncIterable<Uint8Array>, file: string, delimiter: ',' | '\t', maxRecordBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<RowItem> {
+export async function* readCsv(chunks: AsyncIterable<Uint8Array>, file: string, delimiter: ',' | '\t', maxRecordBytes = DEFAULT_MAX_RECORD_BYTES): AsyncGenerator<RowItem> {
   const delimCode = delimiter.charCodeAt(0);
   let header: string[] | undefined;
   let row = 0;
@@ -29,12 +29,12 @@ export async function* readCsv(chunks: AsyncIterable<Uint8Array>, file: string, 
     broken = undefined;
     recordLen = 0;
     if (!header) {
-      if (bad) throw new DatasetError('csv-header', `header row is malformed: ${bad}`, { file, line: recordLine });
+      if (bad) throw new DatasetError('csv-header', `header row is malformed: ${bad}`, { file, line: recordLine }, 'the first row must name the columns');
       const names = rec.map((s) => s.trim());
       const seen = new Set<string>();
       for (let i = 0; i < names.length; i++) {
-        if (!names[i]) throw new DatasetError('csv-header', `header column ${i + 1} has no name; the first row must name every column`, { file, line: recordLine });
-        if (seen.has(names[i])) throw new DatasetError('csv-header', `header names column "${names[i]}" twice`, { file, line: recordLine });
+        if (!names[i]) throw new DatasetError('csv-header', `header column ${i + 1} has no name`, { file, line: recordLine }, 'the first row must name every column');
+        if (seen.has(names[i])) throw new DatasetError('csv-header', `header names column "${names[i]}" twice`, { file, line: recordLine }, 'rename one of the two columns');
         seen.add(names[i]);
       }
       header = names;
@@ -42,17 +42,18 @@ export async function* readCsv(chunks: AsyncIterable<Uint8Array>, file: string, 
     }
     row++;
     if (bad) {
-      yield { ok: false, error: new DatasetError('csv-quote', bad, { file, line: recordLine, row }) };
+      yield { ok: false, error: new DatasetError('csv-quote', bad, { file, line: recordLine, row }, 'a quote inside a quoted field must be doubled ("")') };
       return;
     }
     if (rec.length !== header.length) {
       yield {
         ok: false,
-        error: new DatasetError('csv-field-count', `has ${rec.length} field${rec.length === 1 ? '' : 's'} but the header has ${header.length} (${header.join(', ')})`, {
-          file,
-          line: recordLine,
-          row,
-        }),
+        error: new DatasetError(
+          'csv-field-count',
+          `has ${rec.length} field${rec.length === 1 ? '' : 's'} but the header has ${header.length} (${header.join(', ')})`,
+          { file, line: recordLine, row },
+          'quote fields that contain the delimiter',
+        ),
       };
       return;
     }
@@ -61,12 +62,12 @@ export async function* readCsv(chunks: AsyncIterable<Uint8Array>, file: string, 
     yield { ok: true, row, line: recordLine, value };
   };
 
-  for await (const item of readLines(chunks, file, maxRecordBytes)) {
+  for await (const item of readLines(chunks, file, { maxRecordBytes, blank: 'runs' })) {
     if (!item.ok) {
       // A line we cannot read ends whatever record it belonged to.
       if (!header) throw item.error;
       row++;
-      yield { ok: false, error: new DatasetError(item.error.code, item.error.reason, { file, line: item.line, row, byteOffset: item.error.byteOffset }) };
+      yield { ok: false, error: item.error.at({ row }) };
       fields = [];
       field = '';
       inQuotes = false;
@@ -85,13 +86,18 @@ export async function* readCsv(chunks: AsyncIterable<Uint8Array>, file: string, 
         continue;
       }
     } else {
-      field += '\n';
-      recordLen += s.length + 1;
+      const lines = item.blankRun ?? 1; // blank lines inside a quoted field are part of it
+      field += lines === 1 ? '\n' : '\n'.repeat(Math.min(lines, maxRecordBytes + 1));
+      recordLen += s.length + lines;
       if (recordLen > maxRecordBytes) {
-        broken ??= `quoted field grows past the limit of ${fmtBytes(maxRecordBytes)}; is a closing quote missing?`;
-        inQuotes = false;
-        yield* endRecord();
-        continue;
+        // Past this point nothing tells record text from the inside of the open quote: parsing on would turn the
+        // rest of the file into made-up rows. The whole file is refused instead.
+        throw new DatasetError(
+          'csv-quote',
+          `a quoted field opened in the record starting on line ${recordLine} is still open after ${fmtBytes(maxRecordBytes)} (the record cap); the rest of the file cannot be split into records`,
+          { file, line: recordLine, row: row + 1 },
+          'add the missing closing " (and double any quote inside a field: ""), or raise maxRecordBytes if the field is genuine',
+        );
       }
     }
     recordLen += s.length;
@@ -151,7 +157,7 @@ export async function* readCsv(chunks: AsyncIterable<Uint8Array>, file: string, 
     row++;
     yield {
       ok: false,
-      error: new DatasetError('csv-quote', 'quoted field is never closed: the file ends inside quotes (a missing closing ")', { file, line: recordLine, row }),
+      error: new DatasetError('csv-quote', 'quoted field is never closed: the file ends inside quotes', { file, line: recordLine, row }, 'add the missing closing " (and double any quote inside the field)'),
     };
   }
 }

@@ -44,14 +44,13 @@ export function resolveFormat(source: DataSource, format?: DataFormat): DataForm
     const what = f.ext ? `unknown extension ".${f.ext}"` : 'no file extension';
     throw new DatasetError(
       'unknown-format',
-      `${what}; supported: ${SUPPORTED_EXTENSIONS.join(', ')} (optionally .gz); choose the format explicitly if the file is one of these`,
+      `${what}; supported: ${SUPPORTED_EXTENSIONS.join(', ')} (optionally .gz)`,
       { file: source.name },
+      'rename the file, or choose the format explicitly (format option; CLI: --format) if it is one of these',
     );
   }
   if (f.format === 'parquet' && f.gzipName) {
-    throw new DatasetError('unknown-format', 'gzip-compressed Parquet is not supported (Parquet compresses its own pages); decompress the file first', {
-      file: source.name,
-    });
+    throw new DatasetError('unknown-format', 'gzip-compressed Parquet is not supported (Parquet compresses its own pages)', { file: source.name }, 'decompress the file first (gunzip)');
   }
   return f.format;
 }
@@ -62,32 +61,40 @@ export async function* readRows(source: DataSource, opts: ReadOptions = {}): Asy
   const format = resolveFormat(source, opts.format);
   let count = 0;
   if (format === 'parquet') {
-    for await (const r of readParquet(source, opts.parquetBatchRows, opts.maxDepth, opts.onBytes)) {
+    const rows = readParquet(source, {
+      batchRows: opts.parquetBatchRows,
+      maxDepth: opts.maxDepth,
+      maxRecordBytes: opts.maxRecordBytes,
+      maxRowGroupBytes: opts.maxParquetRowGroupBytes,
+      onBytes: opts.onBytes,
+      signal: opts.signal,
+    });
+    for await (const r of rows) {
       count++;
       yield r;
     }
-    if (count === 0) throw new DatasetError('no-rows', 'Parquet file has no rows', { file });
+    if (count === 0) throw new DatasetError('no-rows', 'Parquet file has no rows', { file }, 'export a table with rows');
     return;
   }
-  if (source.size === 0) throw new DatasetError('empty-file', 'file is empty (0 bytes)', { file });
-  const { gzip, first, chunks } = await openBytes(source, opts);
+  if (source.size === 0) throw new DatasetError('empty-file', 'file is empty (0 bytes)', { file }, 'choose the file that holds the data');
+  const { gzip, encoding, first, chunks } = await openBytes(source, opts);
   try {
-    if (!first) throw new DatasetError('empty-file', gzip ? 'gzip file inflates to nothing' : 'file is empty (0 bytes)', { file });
-    checkText(file, first);
+    if (!first) throw new DatasetError('empty-file', gzip ? 'gzip file inflates to nothing' : 'file is empty (0 bytes)', { file }, 'choose the file that holds the data');
+    if (encoding === 'utf-8') checkText(file, first);
     let rows: AsyncGenerator<RowItem>;
     if (format === 'json' || format === 'jsonl') {
       const { lead, replay } = await peekLead(chunks);
-      rows = lead === '[' ? readJsonArray(replay, file, opts.maxLineBytes, opts.maxDepth) : readJsonl(replay, file, opts.maxLineBytes, opts.maxDepth);
+      rows = lead === '[' ? readJsonArray(replay, file, opts.maxRecordBytes, opts.maxDepth) : readJsonl(replay, file, opts.maxRecordBytes, opts.maxDepth);
     } else if (format === 'csv' || format === 'tsv') {
-      rows = readCsv(chunks, file, format === 'csv' ? ',' : '\t', opts.maxLineBytes);
+      rows = readCsv(chunks, file, format === 'csv' ? ',' : '\t', opts.maxRecordBytes);
     } else {
-      rows = readText(chunks, file, opts.textMode, opts.maxLineBytes);
+      rows = readText(chunks, file, opts.textMode, opts.maxRecordBytes);
     }
     for await (const r of rows) {
       count++;
       yield r;
     }
-    if (count === 0) throw new DatasetError('no-rows', 'file has no rows (only blank lines or a header)', { file });
+    if (count === 0) throw new DatasetError('no-rows', 'file has no rows (only blank lines or a header)', { file }, 'add rows to the file');
   } finally {
     await chunks.return(undefined);
   }

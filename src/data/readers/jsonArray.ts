@@ -4,9 +4,8 @@
  * error, not the end of the file. Only a broken array structure (a missing bracket) stops reading.
  */
 import { DatasetError } from '../errors';
-import { fmtBytes } from './bytes';
 import { parseRecord } from './jsonl';
-import { DEFAULT_MAX_LINE_BYTES, findInvalidUtf8 } from './lines';
+import { DEFAULT_MAX_RECORD_BYTES, findInvalidUtf8, recordTooLarge } from './lines';
 import { DEFAULT_MAX_DEPTH, type RowItem } from './types';
 
 /** Strict UTF-8 decoding of a byte stream into text chunks; an invalid sequence throws with its byte offset and line. */
@@ -32,11 +31,12 @@ export async function* decodeText(chunks: AsyncIterable<Uint8Array>, file: strin
     const tail = decoder.decode();
     if (tail) yield tail;
   } catch {
-    throw new DatasetError('invalid-utf8', `invalid UTF-8: the file ends inside a multi-byte character at byte offset ${offset - carry.length}`, {
-      file,
-      line: lines,
-      byteOffset: offset - carry.length,
-    });
+    throw new DatasetError(
+      'invalid-utf8',
+      `invalid UTF-8: the file ends inside a multi-byte character at byte offset ${offset - carry.length}`,
+      { file, line: lines, byteOffset: offset - carry.length },
+      'the file may be truncated; save it again as UTF-8',
+    );
   }
 }
 
@@ -57,7 +57,7 @@ function invalid(file: string, carry: Uint8Array, chunk: Uint8Array, offset: num
   const at = offset - carry.length + idx;
   let line = lines;
   for (let i = carry.length; i < idx; i++) if (joined[i] === 10) line++;
-  return new DatasetError('invalid-utf8', `invalid UTF-8 at byte offset ${at} (line ${line}); save the file as UTF-8`, { file, line, byteOffset: at });
+  return new DatasetError('invalid-utf8', `invalid UTF-8 at byte offset ${at} (line ${line})`, { file, line, byteOffset: at }, 'save the file as UTF-8');
 }
 
 const S = { Start: 0, BeforeElem: 1, InElem: 2, AfterElem: 3, End: 4 } as const;
@@ -66,7 +66,7 @@ type State = (typeof S)[keyof typeof S];
 export async function* readJsonArray(
   chunks: AsyncIterable<Uint8Array>,
   file: string,
-  maxRecordBytes = DEFAULT_MAX_LINE_BYTES,
+  maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
   maxDepth = DEFAULT_MAX_DEPTH,
 ): AsyncGenerator<RowItem> {
   let state: State = S.Start as State;
@@ -82,7 +82,8 @@ export async function* readJsonArray(
   let scalar = false; // a top-level element that is not an object or array
   let first = true;
 
-  const structure = (what: string): DatasetError => new DatasetError('invalid-json', `JSON array is malformed: ${what}`, { file, line });
+  const structure = (what: string): DatasetError =>
+    new DatasetError('invalid-json', `JSON array is malformed: ${what}`, { file, line }, 'check the file with a JSON validator (jq . file.json)');
 
   const finishElem = (): RowItem => {
     row++;
@@ -92,10 +93,7 @@ export async function* readJsonArray(
     partLen = 0;
     tooBig = false;
     if (big) {
-      return {
-        ok: false,
-        error: new DatasetError('line-too-long', `array element is longer than the limit of ${fmtBytes(maxRecordBytes)}`, { file, line: elemLine, row }),
-      };
+      return { ok: false, error: recordTooLarge(file, `array element ${row}`, maxRecordBytes, { line: elemLine, row }) };
     }
     return parseRecord(text, file, elemLine, row, maxDepth);
   };
@@ -205,7 +203,7 @@ export async function* readJsonArray(
     yield finishElem();
     state = S.AfterElem;
   }
-  if (state === S.Start) throw new DatasetError('no-rows', 'file has no JSON content', { file });
+  if (state === S.Start) throw new DatasetError('no-rows', 'file has no JSON content', { file }, 'a .json dataset is an array of objects, [{...}, {...}]');
   if ((state as State) !== S.End) throw structure('the file ends before the closing "]" (truncated?)');
 
   function pushPart(s: string, a: number, b: number): void {

@@ -2,9 +2,7 @@
  * Plain text: documents separated by blank lines ('paragraphs'), or the whole file as one document ('file').
  * Each document becomes a row `{ text }`. Line endings inside a document are kept as '\n'.
  */
-import { DatasetError } from '../errors';
-import { fmtBytes } from './bytes';
-import { DEFAULT_MAX_LINE_BYTES, readLines } from './lines';
+import { DEFAULT_MAX_RECORD_BYTES, readLines, recordTooLarge } from './lines';
 import { isBlank } from './jsonl';
 import type { RowItem } from './types';
 
@@ -12,7 +10,7 @@ export async function* readText(
   chunks: AsyncIterable<Uint8Array>,
   file: string,
   mode: 'paragraphs' | 'file' = 'paragraphs',
-  maxDocBytes = DEFAULT_MAX_LINE_BYTES,
+  maxDocBytes = DEFAULT_MAX_RECORD_BYTES,
 ): AsyncGenerator<RowItem> {
   let row = 0;
   let doc: string[] = [];
@@ -27,14 +25,7 @@ export async function* readText(
     overflow = false;
     if (tooBig) {
       row++;
-      return {
-        ok: false,
-        error: new DatasetError('line-too-long', `document is longer than the limit of ${fmtBytes(maxDocBytes)} (raise maxLineBytes if it is genuine)`, {
-          file,
-          line: docLine,
-          row,
-        }),
-      };
+      return { ok: false, error: recordTooLarge(file, mode === 'file' ? 'the whole-file document' : 'document (paragraph)', maxDocBytes, { line: docLine, row }) };
     }
     // Trim blank lines at the ends of the document (whole-file mode keeps inner blank lines).
     let a = 0;
@@ -45,10 +36,10 @@ export async function* readText(
     row++;
     return { ok: true, row, line: docLine + a, value: { text: lines.slice(a, b).join('\n') } };
   };
-  for await (const item of readLines(chunks, file, maxDocBytes)) {
+  for await (const item of readLines(chunks, file, { maxRecordBytes: maxDocBytes, blank: 'runs' })) {
     if (!item.ok) {
       row++;
-      yield { ok: false, error: item.error };
+      yield { ok: false, error: item.error.at({ row }) };
       continue;
     }
     if (mode === 'paragraphs' && isBlank(item.text)) {
@@ -57,9 +48,10 @@ export async function* readText(
       continue;
     }
     if (doc.length === 0) docLine = item.line;
-    docLen += item.text.length + 1;
+    const lines = item.blankRun ?? 1;
+    docLen += item.text.length + lines;
     if (docLen > maxDocBytes) overflow = true;
-    if (!overflow) doc.push(item.text);
+    if (!overflow) for (let k = 0; k < lines; k++) doc.push(item.text);
   }
   const r = flush();
   if (r) yield r;

@@ -11,14 +11,20 @@ export type DataFormat = 'jsonl' | 'json' | 'csv' | 'tsv' | 'text' | 'parquet';
 export interface ReadOptions extends ByteLimits {
   /** Overrides the format chosen from the file name. */
   format?: DataFormat;
-  /** Longest line (JSONL, CSV) or record (JSON array element, text document) in bytes. Default 64 MiB. */
-  maxLineBytes?: number;
+  /**
+   * Largest record: a line (JSONL), a CSV record, a JSON array element, a text document, a Parquet row. A larger
+   * one is a row error (code record-too-large) raised before it is held in memory. Bytes for lines; characters for
+   * multi-line records. Default 8 MiB.
+   */
+  maxRecordBytes?: number;
   /** Deepest nesting of a JSON record. Default 64 (a chat row needs 3). */
   maxDepth?: number;
   /** Plain text: 'paragraphs' (documents separated by blank lines, the default) or 'file' (the whole file is one document). */
   textMode?: 'paragraphs' | 'file';
   /** Parquet rows read per request. Default 1024. */
   parquetBatchRows?: number;
+  /** Largest Parquet row group (compressed bytes) decoded at once. Default 256 MiB. */
+  maxParquetRowGroupBytes?: number;
 }
 
 export const DEFAULT_MAX_DEPTH = 64;

@@ -1,5 +1,10 @@
-import type { Gpu } from './device';
 import { GpuError, GpuValidationError } from './errors';
+
+/** What compiling needs of a device (Gpu has both): the device, and whether to unroll in the source. */
+export interface PipelineHost {
+  readonly device: GPUDevice;
+  readonly unrollInSource: boolean;
+}
 
 export type KernelConstants = Record<string, number | string | boolean>;
 
@@ -24,7 +29,7 @@ export function specialize(kernel: Kernel, given: KernelConstants, options: { un
 }
 
 /** The WGSL a kernel compiles to on `gpu`: placeholders filled, `// @unroll` loops written out per `Gpu.unrollInSource` (or a boolean `UNROLL` constant). */
-export function shaderCode(gpu: Pick<Gpu, 'unrollInSource'>, kernel: Kernel, constants: KernelConstants): string {
+export function shaderCode(gpu: Pick<PipelineHost, 'unrollInSource'>, kernel: Kernel, constants: KernelConstants): string {
   return specialize(kernel, constants, { unroll: typeof constants.UNROLL === 'boolean' ? constants.UNROLL : gpu.unrollInSource });
 }
 
@@ -125,7 +130,7 @@ export class PipelineCache {
   private pipelines = new Map<string, GPUComputePipeline>();
   compiled = 0;
 
-  constructor(private readonly gpu: Gpu) {}
+  constructor(private readonly gpu: PipelineHost) {}
 
   get size(): number {
     return this.pipelines.size;
@@ -142,6 +147,27 @@ export class PipelineCache {
       this.compiled++;
     }
     return pipeline;
+  }
+
+  /**
+   * Compiles the pipelines not yet in the cache ahead of use, all at once through the device's
+   * asynchronous pipeline creation (the driver may compile them in parallel, and the caller's event
+   * loop keeps running), reporting each one done.
+   */
+  async prepare(wants: { kernel: Kernel; constants: KernelConstants; entryPoint: string }[], onProgress?: (done: number, total: number) => void): Promise<void> {
+    const missing = wants.filter((w) => !this.pipelines.has(pipelineKey(w.kernel, w.constants, w.entryPoint)));
+    let done = 0;
+    onProgress?.(0, missing.length);
+    await Promise.all(missing.map(async (w) => {
+      const key = pipelineKey(w.kernel, w.constants, w.entryPoint);
+      const module = this.gpu.device.createShaderModule({ label: key, code: shaderCode(this.gpu, w.kernel, w.constants) });
+      const pipeline = await this.gpu.device.createComputePipelineAsync({ label: key, layout: 'auto', compute: { module, entryPoint: w.entryPoint } });
+      if (!this.pipelines.has(key)) {
+        this.pipelines.set(key, pipeline);
+        this.compiled++;
+      }
+      onProgress?.(++done, missing.length);
+    }));
   }
 
   /** Compiles inside error scopes and throws the shader compiler's messages with the key. */

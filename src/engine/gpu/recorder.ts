@@ -1,6 +1,6 @@
 import type { Gpu } from './device';
 import { GpuError } from './errors';
-import type { Kernel, KernelConstants } from './pipelines';
+import { pipelineKey, type Kernel, type KernelConstants } from './pipelines';
 import type { GpuTimer } from './timer';
 import { Uniforms } from './uniforms';
 
@@ -26,8 +26,17 @@ const UNIFORM_CHUNK = 64 * 1024;
  * compute pass unless a timer is attached, in which case each gets its own timed pass.
  * Uniforms of all dispatches go into a few arena buffers written just before the submit.
  */
+/** A pipeline a recording would use: what PipelineCache.prepare compiles ahead of time. */
+export interface PipelineWant {
+  kernel: Kernel;
+  constants: KernelConstants;
+  entryPoint: string;
+}
+
 export class Recorder {
   private encoder: GPUCommandEncoder;
+  /** Set on a collecting recorder: the pipelines its dispatches would use, and nothing is recorded. */
+  private wants: Map<string, PipelineWant> | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private arenas: { buffer: GPUBuffer; data: Uint8Array; used: number }[] = [];
   private submitted = false;
@@ -40,6 +49,21 @@ export class Recorder {
   ) {
     gpu.assertAlive();
     this.encoder = gpu.device.createCommandEncoder({ label });
+  }
+
+  /**
+   * A recorder that records nothing: every dispatch only notes the pipeline it would use. Recording a
+   * step into it lists the kernels to compile ahead of the step (PipelineCache.prepare).
+   */
+  static collecting(gpu: Gpu, label = 'pipeline collection'): Recorder {
+    const rec = new Recorder(gpu, label);
+    rec.wants = new Map();
+    return rec;
+  }
+
+  /** The pipelines a collecting recorder saw, once each. */
+  get collected(): PipelineWant[] {
+    return [...(this.wants?.values() ?? [])];
   }
 
   private uniformBinding(bytes: ArrayBuffer): GPUBufferBinding {
@@ -70,6 +94,12 @@ export class Recorder {
       throw new GpuError(`dispatch "${label}": workgroup grid [${x}, ${y}, ${z}] exceeds maxComputeWorkgroupsPerDimension ${max}`, label);
     }
     if (x === 0 || y === 0 || z === 0) return;
+    if (this.wants) {
+      const entryPoint = d.entryPoint ?? d.kernel.entryPoint ?? 'main';
+      const constants = d.constants ?? {};
+      this.wants.set(pipelineKey(d.kernel, constants, entryPoint), { kernel: d.kernel, constants, entryPoint });
+      return;
+    }
     const pipeline = this.gpu.pipelines.get(d.kernel, d.constants ?? {}, d.entryPoint ?? d.kernel.entryPoint ?? 'main');
     const entries: GPUBindGroupEntry[] = [];
     if (d.uniforms) {
@@ -103,11 +133,13 @@ export class Recorder {
   }
 
   copy(source: GPUBuffer, sourceOffset: number, destination: GPUBuffer, destinationOffset: number, size: number): void {
+    if (this.wants) return;
     this.endPass();
     this.encoder.copyBufferToBuffer(source, sourceOffset, destination, destinationOffset, size);
   }
 
   clear(buffer: GPUBuffer, offset = 0, size?: number): void {
+    if (this.wants) return;
     this.endPass();
     this.encoder.clearBuffer(buffer, offset, size);
   }
@@ -116,6 +148,7 @@ export class Recorder {
   submit(): void {
     if (this.submitted) return;
     this.submitted = true;
+    if (this.wants) return;
     this.endPass();
     this.timer?.resolve(this.encoder);
     for (const arena of this.arenas) {

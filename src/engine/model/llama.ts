@@ -10,24 +10,27 @@
  */
 import { ropeConfig } from './rope';
 import { LOGITS_CHUNK_BYTES, logitsChunkTokens, type MemoryPlan } from '../train/memory';
-import { llamaMemoryPlan } from './llamaPlan';
-import { moduleShape, modulePath, moduleWeightName, type ModelSpec } from '../../formats/hfConfig';
+import { llamaAdapterLayout, llamaMemoryPlan } from './llamaConfig';
+export { llamaAdapterLayout };
+import { moduleShape, moduleWeightName, type ModelSpec } from '../../formats/hfConfig';
 import { TARGET_MODULES, type TargetModule } from '../../settings/settings';
 import { f32ToF16 } from '../../formats/dtype';
 import type { Gpu } from '../gpu/device';
-import { createBuffer, uploadBuffer, writeBuffer } from '../gpu/buffers';
-import type { Recorder } from '../gpu/recorder';
+import { createBuffer, readF32, readU32, uploadBuffer, writeBuffer } from '../gpu/buffers';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm/rmsnorm';
 import { createRopeInvFreq, ropeBackward, ropeForward } from '../kernels/rope/rope';
 import { attentionBackward, attentionForward } from '../kernels/attention/attention';
 import { swigluBackward, swigluForward } from '../kernels/swiglu/swiglu';
 import { addForward } from '../kernels/elementwise/elementwise';
-import { type AdapterLayout, type LoraSettings, buildAdapterLayout, findSlot } from './lora';
+import { type AdapterLayout, type LoraSettings, findSlot } from './lora';
 import { type FrozenLinear, type LoraBinding, projectionBackward, projectionForward } from './projection';
 import type { MicroBatch } from './types';
-import type { DropoutContext, GpuAdapter, MemoryConfig, ModelDescription, ModelWorkspace, TrainableModel, WorkspaceOptions } from './model';
+import { Batcher, type TokenDataset } from '../../data/batches';
+import type { BatcherOptions, DropoutContext, EvalResult, GpuAdapter, MemoryConfig, ModelDescription, ModelWorkspace, TrainableModel, WorkspaceOptions } from './model';
 import { embeddingForward } from '../kernels/embedding/embedding';
 import { lmheadChunkRows, lmheadLogits, lmheadLoss } from '../kernels/lmhead/lmhead';
+import { findNonFinite, finiteResults, readFiniteResults } from '../kernels/finite/finite';
+import { Recorder } from '../gpu/recorder';
 
 /** Bytes of one logits chunk [rows, V] the LM head may use at once. */
 export { LOGITS_CHUNK_BYTES };
@@ -124,8 +127,9 @@ export interface Workspace extends ModelWorkspace {
   logitsRows: number; // rows of one logits chunk
   logits: GPUBuffer; // [logitsRows, V]
   tokenLoss: GPUBuffer; // [N] cross-entropy per token (0 where ignored)
+  tokenCorrect: GPUBuffer; // u32 [N] 1 where the label is the argmax
   lossSum: GPUBuffer; // [1] Σ target-token losses of the micro-batch
-  targetCount: GPUBuffer; // u32 [1]
+  targetCount: GPUBuffer; // u32 [2] target tokens, and of those predicted right
   buffers: GPUBuffer[];
 }
 
@@ -179,9 +183,11 @@ export class LlamaGpu implements TrainableModel {
       options.onProgress?.(++loaded, total, name);
       return data;
     };
+    const uploaded: { name: string; buffer: GPUBuffer; count: number; f16: boolean }[] = [];
     const upload = (name: string, data: Float32Array, asF16: boolean) => {
       const buffer = asF16 ? uploadBuffer(gpu, name, f32ToF16(data)) : uploadBuffer(gpu, name, data);
       owned.push(buffer);
+      uploaded.push({ name, buffer, count: data.length, f16: asF16 });
       return buffer;
     };
     const C = spec.hiddenSize;
@@ -221,6 +227,12 @@ export class LlamaGpu implements TrainableModel {
     }
     const invFreq = createRopeInvFreq(gpu, ropeConfig(spec), 'rope invFreq');
     owned.push(invFreq);
+    try {
+      await checkFinite(gpu, uploaded);
+    } catch (error) {
+      for (const b of owned) b.destroy();
+      throw error;
+    }
     return new LlamaGpu(gpu, spec, f16, embed, lmHead, lmHeadF16, finalNorm, layers, invFreq, owned);
   }
 
@@ -239,6 +251,10 @@ export class LlamaGpu implements TrainableModel {
 
   adapterLayout(lora: LoraSettings): AdapterLayout {
     return llamaAdapterLayout(this.spec, lora);
+  }
+
+  createBatcher(data: TokenDataset, o: BatcherOptions): Batcher {
+    return new Batcher(data, { batchSize: o.microBatch, seqLen: o.seqLen, padId: o.padId, seed: o.seed, epochs: o.epochs, packing: o.packing, shuffle: o.shuffle, cursor: o.cursor });
   }
 
   memoryPlan(lora: LoraSettings, cfg: MemoryConfig): MemoryPlan {
@@ -316,8 +332,9 @@ export class LlamaGpu implements TrainableModel {
       logitsRows,
       logits: f32('logits chunk', logitsRows * this.V),
       tokenLoss: f32('token loss', N),
+      tokenCorrect: f32('token correct', N),
       lossSum: f32('loss sum', 1),
-      targetCount: f32('target count', 1),
+      targetCount: f32('target count', 2),
       buffers,
     };
   }
@@ -368,6 +385,14 @@ export class LlamaGpu implements TrainableModel {
     this.loadStaged(rec, ws, slot, batch);
     this.forward(rec, ws, batch, adapter);
     this.headLoss(rec, ws, batch.B * batch.T, 0, accumulateLoss);
+  }
+
+  /** Mean cross-entropy, perplexity and token accuracy over the target tokens evaluated since the last reset. */
+  async readEval(ws: Workspace): Promise<EvalResult> {
+    const [[lossSum], counts] = await Promise.all([readF32(this.gpu, ws.lossSum, 1), readU32(this.gpu, ws.targetCount, 2)]);
+    const [targets, correct] = counts;
+    const loss = targets > 0 ? lossSum / targets : NaN;
+    return { loss, count: targets, metrics: { eval_loss: loss, eval_perplexity: Math.exp(loss), eval_accuracy: targets > 0 ? correct / targets : NaN } };
   }
 
   private loraFor(adapter: GpuAdapter | null, layer: number, module: TargetModule, acts: LayerActs, ws: Workspace, dropout?: DropoutContext): LoraBinding | null {
@@ -456,7 +481,7 @@ export class LlamaGpu implements TrainableModel {
     lmheadLoss(rec, {
       accumulateLoss,
       h: ws.hf, w: this.lmHead, wF16: this.lmHeadF16, N, C: this.C, V: this.V, labels: ws.labels, gradScale,
-      logits: ws.logits, chunkRows: ws.logitsRows, rowLoss: ws.tokenLoss, lossSum: ws.lossSum, targetCount: ws.targetCount, dh: ws.dhf, label: 'lm head',
+      logits: ws.logits, chunkRows: ws.logitsRows, rowLoss: ws.tokenLoss, rowCorrect: ws.tokenCorrect, lossSum: ws.lossSum, targetCount: ws.targetCount, dh: ws.dhf, label: 'lm head',
     });
   }
 
@@ -542,7 +567,28 @@ export class LlamaGpu implements TrainableModel {
   }
 }
 
-/** The Llama family's adapter layout: its seven projections, at their Hugging Face paths. */
-export function llamaAdapterLayout(spec: ModelSpec, lora: LoraSettings): AdapterLayout {
-  return buildAdapterLayout(spec.numLayers, (layer, module) => ({ ...moduleShape(spec, module), path: modulePath(layer, module) }), lora);
+/**
+ * Every uploaded weight scanned on the GPU for NaN and ±Inf (one readback for all): a model that
+ * holds one is refused with the tensor and the first bad index named. In f16 a finite f32 weight
+ * beyond ±65504 becomes ±Inf, which this also catches.
+ */
+export async function checkFinite(gpu: Gpu, tensors: { name: string; buffer: GPUBuffer; count: number; f16: boolean }[]): Promise<void> {
+  const result = finiteResults(gpu, tensors.length, 'weight finite scan');
+  try {
+    const rec = new Recorder(gpu, 'weight finite scan');
+    tensors.forEach((t, slot) => findNonFinite(rec, { data: t.buffer, count: t.count, f16: t.f16, result, slot, label: `finite scan ${t.name}` }));
+    rec.submit();
+    const first = await readFiniteResults(gpu, result, tensors.length);
+    const bad = first.map((index, i) => ({ index, t: tensors[i] })).filter((b) => b.index >= 0);
+    if (bad.length) {
+      const b = bad[0];
+      throw new ModelError(
+        `tensor "${b.t.name}" holds a non-finite value (NaN or Inf) at index ${b.index}${bad.length > 1 ? ` (and ${bad.length - 1} more tensor${bad.length > 2 ? 's' : ''})` : ''}` +
+          (b.t.f16 ? ': in f16 — a weight beyond ±65504 overflows; load it with f32 weights, or the file itself holds it' : ': the model file is damaged or was saved from a diverged run'),
+      );
+    }
+  } finally {
+    result.destroy();
+  }
 }
+

@@ -6,9 +6,8 @@
  */
 import type { Gpu } from '../gpu/device';
 import type { Recorder } from '../gpu/recorder';
-import type { Batch } from '../../data/batches';
+import type { Batch, BatchCursor, TokenDataset } from '../../data/batches';
 import type { AdapterLayout, LoraSettings } from './lora';
-import type { MemoryPlan } from '../train/memory';
 
 /** The adapter as the kernels bind it: flat parameters and (for training) flat gradient sums. */
 export interface GpuAdapter {
@@ -32,6 +31,23 @@ export interface MemoryConfig {
   kvCacheTokens: number;
   /** Micro-batches staged for one submission (the gradient accumulation), 0 when none. */
   stagedBatches?: number;
+}
+
+/** GPU bytes of one configuration, as a family allocates them. */
+export interface MemoryPlan {
+  weights: number;
+  /** Trainable parameters, gradients and Adam m and v (all f32). */
+  adapter: number;
+  /** Saved activations for backward, all layers. */
+  activations: number;
+  /** Backward's working gradients plus one layer's recomputation when checkpointing. */
+  workspace: number;
+  logitsChunk: number;
+  kvCache: number;
+  total: number;
+  /** The largest single buffer. */
+  largestBuffer: number;
+  largestBufferName: string;
 }
 
 /** Family-independent facts about a loaded model. */
@@ -63,9 +79,54 @@ export interface WorkspaceOptions {
   stagedBatches: number;
 }
 
-export interface TrainableModel {
+/** What an evaluation measured, as the family defines it (a language model: loss, perplexity, token accuracy). */
+export interface EvalResult {
+  /** Mean loss over what was evaluated (target tokens, or labelled rows). */
+  loss: number;
+  /** Target tokens (or labelled rows) the mean is over. */
+  count: number;
+  /** Named as HF's Trainer logs them: eval_loss, eval_perplexity, eval_accuracy, eval_f1, … */
+  metrics: Record<string, number>;
+  /** Classifiers: counts[true][predicted] over the label names. */
+  confusion?: { labels: string[]; counts: number[][] };
+  /** Classifiers: precision, recall, F1 and support of each class. */
+  perClass?: { label: string; precision: number; recall: number; f1: number; support: number }[];
+}
+
+/** What every family's micro-batch has: rows, tokens per row, and the targets its loss is summed over. */
+export interface BatchLike {
+  B: number;
+  T: number;
+  /** Target tokens (a language model) or labelled rows / label cells (a classifier). */
+  targetTokens: number;
+}
+
+export interface BatcherOptions {
+  microBatch: number;
+  seqLen: number;
+  padId: number;
+  seed?: number;
+  epochs?: number;
+  packing?: boolean;
+  shuffle?: boolean;
+  cursor?: BatchCursor;
+}
+
+/** Cuts a family's dataset into micro-batches, in an order a saved cursor resumes exactly. */
+export interface BatchSource<B extends BatchLike> {
+  next(): B | null;
+  readonly cursor: BatchCursor;
+  batchesInEpoch(epoch?: number): number;
+}
+
+/**
+ * A model family: `D` is its dataset (tokenized rows for a language model, rows with labels for a
+ * classifier), `B` its micro-batch.
+ */
+export interface TrainableModel<D = TokenDataset, B extends BatchLike = Batch> {
   readonly gpu: Gpu;
   readonly description: ModelDescription;
+  createBatcher(data: D, opts: BatcherOptions): BatchSource<B>;
   adapterLayout(lora: LoraSettings): AdapterLayout;
   memoryPlan(lora: LoraSettings, cfg: MemoryConfig): MemoryPlan;
   createWorkspace(opts: WorkspaceOptions): ModelWorkspace;
@@ -74,15 +135,17 @@ export interface TrainableModel {
    * Writes a micro-batch's inputs into staging slot `slot` (a queue write: call it before the
    * submission that uses it, after the previous submission that used the same slot was submitted).
    */
-  stageBatch(ws: ModelWorkspace, slot: number, batch: Batch): void;
+  stageBatch(ws: ModelWorkspace, slot: number, batch: B): void;
   /**
    * Records forward, loss and backward of the micro-batch in staging slot `slot`: adapter gradients
    * accumulate (sums over target tokens, times gradScale); its loss sum goes into ws.lossSum
    * (added when accumulateLoss, else replacing it).
    */
-  trainMicroBatch(rec: Recorder, ws: ModelWorkspace, slot: number, batch: Batch, adapter: GpuAdapter, ctx: { gradScale: number; dropout: DropoutContext | null; accumulateLoss: boolean }): void;
-  /** Records forward and loss of the staged micro-batch (no dropout, no backward) into ws.lossSum. */
-  evalMicroBatch(rec: Recorder, ws: ModelWorkspace, slot: number, batch: Batch, adapter: GpuAdapter | null, accumulateLoss: boolean): void;
+  trainMicroBatch(rec: Recorder, ws: ModelWorkspace, slot: number, batch: B, adapter: GpuAdapter, ctx: { gradScale: number; dropout: DropoutContext | null; accumulateLoss: boolean }): void;
+  /** Records forward and loss of the staged micro-batch (no dropout, no backward), accumulating its evaluation statistics. */
+  evalMicroBatch(rec: Recorder, ws: ModelWorkspace, slot: number, batch: B, adapter: GpuAdapter | null, accumulateLoss: boolean): void;
+  /** Reads what evalMicroBatch accumulated (one readback at the end of an evaluation). */
+  readEval(ws: ModelWorkspace): Promise<EvalResult>;
   destroy(): void;
 }
 

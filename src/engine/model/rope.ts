@@ -1,5 +1,5 @@
 import type { ModelSpec } from '../../formats/hfConfig';
-import { ropeInvFreq, type RopeConfig } from '../kernels/rope/invFreq';
+import { ropeInvFreq, type RopeConfig } from '../../formats/rope';
 
 /** The RoPE settings of a model spec, as the rope kernels and their reference take them. */
 export function ropeConfig(spec: Pick<ModelSpec, 'headDim' | 'ropeTheta' | 'ropeScaling'>): RopeConfig {

@@ -1,14 +1,8 @@
-import { Batcher, type TokenDataset } from '../../data/batches';
-import { readF32 } from '../gpu/buffers';
+import type { Batch, TokenDataset } from '../../data/batches';
 import { Recorder } from '../gpu/recorder';
-import type { GpuAdapter, TrainableModel } from '../model/model';
+import type { BatchLike, EvalResult, GpuAdapter, TrainableModel } from '../model/model';
 
-export interface EvalResult {
-  /** Mean cross-entropy over every target token of the data. */
-  loss: number;
-  perplexity: number;
-  targetTokens: number;
-}
+export type { EvalResult };
 
 export interface EvalOptions {
   microBatch: number;
@@ -19,13 +13,13 @@ export interface EvalOptions {
 }
 
 /**
- * Validation loss and perplexity, adapter on or off: every batch is recorded and submitted
- * without waiting, the loss sums accumulate on the GPU, and one value is read back at the end.
+ * Evaluates a dataset, adapter on or off: every batch is recorded and submitted without waiting,
+ * the model accumulates its statistics on the GPU (loss sum, counts), and they are read back once
+ * at the end. The metrics are the model family's (a language model: loss, perplexity, accuracy).
  */
-export async function evaluate(model: TrainableModel, data: TokenDataset, opts: EvalOptions): Promise<EvalResult> {
-  const batcher = new Batcher(data, { batchSize: opts.microBatch, seqLen: opts.seqLen, padId: opts.padId, shuffle: false, epochs: 1 });
+export async function evaluate<D = TokenDataset, B extends BatchLike = Batch>(model: TrainableModel<D, B>, data: D, opts: EvalOptions): Promise<EvalResult> {
+  const batcher = model.createBatcher(data, { microBatch: opts.microBatch, seqLen: opts.seqLen, padId: opts.padId, shuffle: false, epochs: 1 });
   const ws = model.createWorkspace({ maxTokens: opts.microBatch * opts.seqLen, layout: opts.adapter?.layout ?? null, checkpointing: false, stagedBatches: 1 });
-  let targets = 0;
   try {
     let first = true;
     for (let batch = batcher.next(); batch; batch = batcher.next()) {
@@ -35,11 +29,9 @@ export async function evaluate(model: TrainableModel, data: TokenDataset, opts: 
       model.evalMicroBatch(rec, ws, 0, batch, opts.adapter, !first);
       rec.submit();
       first = false;
-      targets += batch.targetTokens;
     }
-    const lossSum = first ? 0 : (await readF32(model.gpu, ws.lossSum, 1))[0];
-    const loss = targets > 0 ? lossSum / targets : NaN;
-    return { loss, perplexity: Math.exp(loss), targetTokens: targets };
+    if (first) return { loss: NaN, count: 0, metrics: { eval_loss: NaN } };
+    return await model.readEval(ws);
   } finally {
     model.destroyWorkspace(ws);
   }

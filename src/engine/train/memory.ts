@@ -9,23 +9,9 @@
  * every single buffer. The bytes of a configuration come from the model family (MemoryPlan).
  */
 import { microBatchChoices, type Checkpointing, type RunSettings } from '../../settings/settings';
-import type { MemoryConfig } from '../model/model';
+import type { MemoryConfig, MemoryPlan } from '../model/model';
 
-export interface MemoryPlan {
-  weights: number;
-  /** Trainable parameters, gradients and Adam m and v (all f32). */
-  adapter: number;
-  /** Saved activations for backward, all layers. */
-  activations: number;
-  /** Backward's working gradients plus one layer's recomputation when checkpointing. */
-  workspace: number;
-  logitsChunk: number;
-  kvCache: number;
-  total: number;
-  /** The largest single buffer. */
-  largestBuffer: number;
-  largestBufferName: string;
-}
+export type { MemoryPlan };
 
 const F32 = 4;
 

@@ -8,14 +8,15 @@
  * the GPU never waits for the CPU; a pause, stop, evaluation or checkpoint first reads every step
  * in flight, so they all happen at a step boundary the events have already reported.
  */
-import type { TokenDataset } from '../../data/batches';
+import type { Batch, TokenDataset } from '../../data/batches';
 import { assertValidSettings, canonicalJson, trainingKey, type RunSettings } from '../../settings/settings';
-import type { TrainableModel } from '../model/model';
+import type { BatchLike, TrainableModel } from '../model/model';
 import type { AdapterLayout } from '../model/lora';
-import { deserializeCheckpoint, serializeCheckpoint, type TrainState } from './checkpoint';
+import { deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../formats/checkpoint';
 import { evaluate, type EvalResult } from './evaluate';
 import { PlanError, planRun, runSeqLen, type PlanLimits, type RunPlan } from './memory';
 import { MAX_IN_FLIGHT, TrainError, Trainer, type StepReport } from './trainer';
+import { DivergenceWatch } from './divergence';
 
 export class RunCancelledError extends Error {
   constructor() {
@@ -67,9 +68,9 @@ export class RunControl {
   }
 }
 
-export interface RunData {
-  train: TokenDataset;
-  validation: TokenDataset | null;
+export interface RunData<D = TokenDataset> {
+  train: D;
+  validation: D | null;
   /** Longest training row in tokens (the run's rows are cut to it). */
   longestRow: number;
 }
@@ -82,17 +83,21 @@ export interface RunIdentity {
 
 export type RunEvent =
   | { type: 'plan'; plan: RunPlan; totalSteps: number; stepsPerEpoch: number; resumedAt: number }
+  /** While the step's GPU pipelines compile, before the first step: `done` of `total` compiled. */
+  | { type: 'compile'; done: number; total: number }
   | { type: 'step'; report: StepReport; etaSeconds: number | null }
   /** Every logInterval steps: means over the interval, named as HF's Trainer logs them. */
   | { type: 'log'; step: number; metrics: Record<string, number> }
   | { type: 'eval'; step: number; result: EvalResult; metrics: Record<string, number> }
+  /** Kernels compiled ahead of the first step (k of n). */
+  | { type: 'compile'; done: number; total: number }
   | { type: 'checkpoint'; step: number; bytes: Uint8Array }
   | { type: 'paused'; step: number }
   | { type: 'resumed'; step: number };
 
-export interface RunRequest {
-  model: TrainableModel;
-  data: RunData;
+export interface RunRequest<D = TokenDataset, B extends BatchLike = Batch> {
+  model: TrainableModel<D, B>;
+  data: RunData<D>;
   settings: RunSettings;
   identity: RunIdentity;
   /** Memory the run may use (WebGPU does not report it: the studio guesses, the CLI asks). */
@@ -123,7 +128,7 @@ export interface RunOutcome {
 }
 
 /** The plan a run of these settings gets on this model and data (the studio shows it before Start). */
-export function planTraining(model: TrainableModel, settings: RunSettings, data: Pick<RunData, 'longestRow'>, limits: PlanLimits): RunPlan {
+export function planTraining<D, B extends BatchLike>(model: TrainableModel<D, B>, settings: RunSettings, data: Pick<RunData, 'longestRow'>, limits: PlanLimits): RunPlan {
   const maxPositions = model.description.maxPositions;
   const seqLen = settings.train.packing ? Math.min(settings.train.maxLength, maxPositions) : runSeqLen(settings, data.longestRow, maxPositions);
   return planRun({
@@ -136,10 +141,7 @@ export function planTraining(model: TrainableModel, settings: RunSettings, data:
   }, limits);
 }
 
-/** Consecutive steps without an applied update after which a run is stopped as diverged. */
-export const DIVERGED_AFTER_SKIPS = 3;
-
-export async function runTraining(req: RunRequest): Promise<RunOutcome> {
+export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>(req: RunRequest<D, B>): Promise<RunOutcome> {
   const { model, data, settings, control, signal } = req;
   assertValidSettings(settings);
   const emit = async (e: RunEvent) => {
@@ -162,7 +164,7 @@ export async function runTraining(req: RunRequest): Promise<RunOutcome> {
     plan = planTraining(model, settings, data, req.limits);
     if (!plan.fits) throw new PlanError(plan);
   }
-  const trainer = new Trainer(model, data.train, settings, { microBatch: plan.microBatch, gradAccum: plan.gradAccum, seqLen: plan.seqLen, checkpointing: plan.checkpointing, padId: req.padId }, {
+  const trainer = new Trainer<D, B>(model, data.train, settings, { microBatch: plan.microBatch, gradAccum: plan.gradAccum, seqLen: plan.seqLen, checkpointing: plan.checkpointing, padId: req.padId }, {
     resume,
     initParams: resume ? undefined : req.initParams,
   });
@@ -171,17 +173,19 @@ export async function runTraining(req: RunRequest): Promise<RunOutcome> {
   const validate = async (step: number): Promise<EvalResult | null> => {
     if (!data.validation) return null;
     const result = await evaluate(model, data.validation, { microBatch: plan.microBatch, seqLen: plan.seqLen, padId: req.padId, adapter: trainer.adapter, signal });
-    await emit({ type: 'eval', step, result, metrics: { eval_loss: result.loss, eval_perplexity: result.perplexity } });
+    await emit({ type: 'eval', step, result, metrics: result.metrics });
     trainer.restartClock();
     return result;
   };
   let finalEval: EvalResult | null = null;
   let finalLoss: number | null = null;
   let stepEma: number | null = null;
-  let skipStreak = 0;
+  const watch = new DivergenceWatch(trainer.initialParamNorm);
   const interval = { loss: 0, targets: 0, gradNorm: 0, steps: 0 };
   try {
     await emit({ type: 'plan', plan, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, resumedAt: trainer.step });
+    await trainer.prepare((done, total) => void emit({ type: 'compile', done, total }));
+    trainer.restartClock();
     if (!resume && ev.evalInterval > 0) await validate(0);
     let checkpointedAt = trainer.step;
     let evaluatedAt = resume ? trainer.step : 0;
@@ -189,9 +193,12 @@ export async function runTraining(req: RunRequest): Promise<RunOutcome> {
       if (r.step > 1 || resume) stepEma = stepEma === null ? r.stepMs : 0.8 * stepEma + 0.2 * r.stepMs;
       const eta = stepEma === null || r.step - (resume?.step ?? 0) < 2 ? null : (stepEma * (r.totalSteps - r.step)) / 1000;
       await emit({ type: 'step', report: r, etaSeconds: eta });
-      skipStreak = r.skipped ? skipStreak + 1 : 0;
-      if (skipStreak >= DIVERGED_AFTER_SKIPS) {
-        throw new DivergedError(r.step, `${skipStreak} steps in a row could not be applied (${r.reasons.join('; ')}); lower the learning rate (now ${settings.train.learningRate}) or check the data`);
+      const diverged = watch.step(r);
+      if (diverged) {
+        const never = r.applied === (resume ? resume.step - resume.skippedSteps : 0);
+        throw new DivergedError(r.step, never
+          ? `${diverged}; no step could be applied since the run started: the base model or the data give non-finite values (check them with adapter-studio inspect and adapter-studio data)`
+          : `${diverged}; the last checkpoint is kept: lower the learning rate (now ${settings.train.learningRate}), keep gradient clipping on, or check the data`);
       }
       if (!r.skipped && r.targetTokens > 0) {
         interval.loss += r.loss * r.targetTokens;
@@ -202,6 +209,8 @@ export async function runTraining(req: RunRequest): Promise<RunOutcome> {
       if (r.step % ev.logInterval === 0 || r.step === r.totalSteps) {
         const loss = interval.targets > 0 ? interval.loss / interval.targets : NaN;
         if (Number.isFinite(loss)) finalLoss = loss;
+        const rising = watch.log(loss);
+        if (rising) throw new DivergedError(r.step, `${rising}; the last checkpoint is kept: lower the learning rate (now ${settings.train.learningRate})`);
         await emit({ type: 'log', step: r.step, metrics: { loss, grad_norm: interval.gradNorm / interval.steps, learning_rate: r.lr, epoch: r.epoch, skipped_steps: r.skippedSteps } });
         Object.assign(interval, { loss: 0, targets: 0, gradNorm: 0, steps: 0 });
       }

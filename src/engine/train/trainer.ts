@@ -6,17 +6,23 @@
  * the GPU still works on this one (up to MAX_IN_FLIGHT steps ahead). Parameters and Adam moments
  * are read back only for checkpoints and export.
  */
-import type { Batch, TokenDataset } from '../../data/batches';
-import { Batcher, type BatchCursor } from '../../data/batches';
+import type { BatchCursor, TokenDataset } from '../../data/batches';
+import type { Batch } from '../../data/batches';
 import type { RunSettings } from '../../settings/settings';
 import { Recorder } from '../gpu/recorder';
 import { ReadbackRing } from '../gpu/readbackRing';
 import { decodeStepControl, STEP_CONTROL_BYTES } from '../kernels/gradnorm/gradnorm';
 import { GpuOptimizer } from '../kernels/adamw/optimizer';
-import type { GpuAdapter, ModelWorkspace, TrainableModel } from '../model/model';
+import type { BatchLike, BatchSource, GpuAdapter, ModelWorkspace, TrainableModel } from '../model/model';
 import { type AdapterLayout, initAdapter } from '../model/lora';
-import type { TrainState } from './checkpoint';
+import type { TrainState } from '../../formats/checkpoint';
 import { learningRate, warmupSteps } from './schedule';
+
+function norm(values: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i] * values[i];
+  return Math.sqrt(s);
+}
 
 export class TrainError extends Error {
   constructor(message: string) {
@@ -49,6 +55,8 @@ export interface StepReport {
   lr: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** ‖p‖ of all trainable parameters after the step. */
+  paramNorm: number;
   /** The update was not applied: loss, gradient norm or the update itself was not finite. */
   skipped: boolean;
   /** Why it was skipped, in words. */
@@ -80,7 +88,7 @@ interface InFlight {
   read: Promise<ArrayBuffer>;
 }
 
-export class Trainer {
+export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
   readonly layout: AdapterLayout;
   readonly optimizer: GpuOptimizer;
   readonly adapter: GpuAdapter;
@@ -88,7 +96,7 @@ export class Trainer {
   readonly warmup: number;
   readonly stepsPerEpoch: number;
   private readonly ws: ModelWorkspace;
-  private readonly batcher: Batcher;
+  private readonly batcher: BatchSource<B>;
   private readonly ring: ReadbackRing;
   private inflight: InFlight[] = [];
   /** Steps recorded (submitted). */
@@ -98,10 +106,12 @@ export class Trainer {
   private knownSkipped: number;
   private finished = false;
   private lastDone = performance.now();
+  /** ‖p‖ of the trainable parameters when this run (or resume) started. */
+  readonly initialParamNorm: number;
 
   constructor(
-    readonly model: TrainableModel,
-    readonly data: TokenDataset,
+    readonly model: TrainableModel<D, B>,
+    readonly data: D,
     readonly settings: RunSettings,
     readonly run: TrainLayout,
     options: TrainerOptions = {},
@@ -111,8 +121,8 @@ export class Trainer {
     if (!(run.gradAccum >= 1 && Number.isInteger(run.gradAccum))) throw new TrainError(`gradient accumulation must be a positive integer, got ${run.gradAccum}`);
     this.layout = model.adapterLayout(settings.lora);
     const resume = options.resume;
-    this.batcher = new Batcher(data, {
-      batchSize: run.microBatch,
+    this.batcher = model.createBatcher(data, {
+      microBatch: run.microBatch,
       seqLen: run.seqLen,
       padId: run.padId,
       seed: t.seed,
@@ -126,7 +136,7 @@ export class Trainer {
     this.totalSteps = t.maxSteps > 0 ? t.maxSteps : this.stepsPerEpoch * t.epochs;
     if (this.totalSteps < 1) throw new TrainError('the run has no optimizer steps: the dataset is empty or max steps is 0');
     this.warmup = warmupSteps(this.totalSteps, { warmupRatio: t.warmupRatio });
-    this.optimizer = new GpuOptimizer(model.gpu, this.layout.size, { weightDecay: t.weightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: t.maxGradNorm });
+    this.optimizer = new GpuOptimizer(model.gpu, this.layout.size, { weightDecay: t.weightDecay, decayCount: this.layout.decayCount, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: t.maxGradNorm });
     if (resume) {
       if (resume.params.length !== this.layout.size) throw new TrainError(`checkpoint holds ${resume.params.length} adapter values but this configuration needs ${this.layout.size}`);
       if (resume.totalSteps !== this.totalSteps) throw new TrainError(`checkpoint was planned for ${resume.totalSteps} steps but these settings and data give ${this.totalSteps}`);
@@ -134,6 +144,7 @@ export class Trainer {
       this.knownSkipped = resume.skippedSteps;
       this.knownApplied = resume.step - resume.skippedSteps;
       this.optimizer.load({ params: resume.params, m: resume.m, v: resume.v, applied: this.knownApplied, skipped: this.knownSkipped, rolledBack: resume.rolledBackSteps });
+      this.initialParamNorm = norm(resume.params);
     } else {
       const params = options.initParams ?? initAdapter(this.layout, t.seed);
       if (params.length !== this.layout.size) throw new TrainError(`initial adapter has ${params.length} values, this configuration needs ${this.layout.size}`);
@@ -141,6 +152,7 @@ export class Trainer {
       this.knownApplied = 0;
       this.knownSkipped = 0;
       this.optimizer.load({ params });
+      this.initialParamNorm = norm(params);
     }
     this.adapter = { layout: this.layout, params: this.optimizer.params, grads: this.optimizer.grads };
     this.ring = new ReadbackRing(model.gpu, STEP_CONTROL_BYTES, MAX_IN_FLIGHT + 1, 'step scalars');
@@ -172,7 +184,7 @@ export class Trainer {
   submit(): boolean {
     if (this.done) return false;
     if (this.inflight.length >= MAX_IN_FLIGHT) throw new TrainError(`${this.inflight.length} steps are unread; read one with next() first`);
-    const micro: Batch[] = [];
+    const micro: B[] = [];
     for (let i = 0; i < this.run.gradAccum; i++) {
       const b = this.batcher.next();
       if (!b) break;
@@ -182,20 +194,13 @@ export class Trainer {
       this.finished = true;
       return false;
     }
-    const { model, ws, adapter } = this;
+    const { model, ws } = this;
     const targets = micro.reduce((s, b) => s + b.targetTokens, 0);
     const k = this.recorded;
     const lr = this.lrAt(k);
     micro.forEach((batch, i) => model.stageBatch(ws, i, batch));
     const rec = new Recorder(model.gpu, `step ${k + 1}`);
-    this.optimizer.clearGrads(rec);
-    micro.forEach((batch, i) => {
-      // The dropout key's step counts micro-batches over the whole run, so a resumed run draws the same masks.
-      const dropout = this.layout.settings.dropout > 0 ? { seed: this.settings.train.seed, step: k * this.run.gradAccum + i } : null;
-      // Gradients are sums over target tokens: the step control divides by the step's token count.
-      model.trainMicroBatch(rec, ws, i, batch, adapter, { gradScale: 1, dropout, accumulateLoss: i > 0 });
-    });
-    this.optimizer.recordStep(rec, { lossSum: ws.lossSum, tokenCount: targets, lr, tMin: this.knownApplied + 1, tCount: this.inflight.length + 1 });
+    this.recordStep(rec, micro, k, lr, targets);
     const slot = this.ring.capture(rec, this.optimizer.control);
     rec.submit();
     const read = this.ring.read(slot);
@@ -209,6 +214,39 @@ export class Trainer {
       read,
     });
     return true;
+  }
+
+  /** One optimizer step's commands: gradients cleared, every micro-batch's forward and backward, the optimizer. */
+  private recordStep(rec: Recorder, micro: B[], k: number, lr: number, targets: number): void {
+    this.optimizer.clearGrads(rec);
+    micro.forEach((batch, i) => {
+      // The dropout key's step counts micro-batches over the whole run, so a resumed run draws the same masks.
+      // Every training pass gets one: the family decides which dropouts apply (LoRA's when p > 0, an encoder's hidden ones).
+      const dropout = { seed: this.settings.train.seed, step: k * this.run.gradAccum + i };
+      // Gradients are sums over target tokens: the step control divides by the step's token count.
+      this.model.trainMicroBatch(rec, this.ws, i, batch, this.adapter, { gradScale: 1, dropout, accumulateLoss: i > 0 });
+    });
+    this.optimizer.recordStep(rec, { lossSum: this.ws.lossSum, tokenCount: Math.max(1, targets), lr, tMin: this.knownApplied + 1, tCount: this.inflight.length + 1 });
+  }
+
+  /**
+   * Compiles every pipeline a step and an evaluation use before the first step, concurrently, with
+   * progress: the step is recorded into a collecting recorder with this run's first micro-batches
+   * (read from a copy of the batcher, so the run's own order is untouched).
+   */
+  async prepare(onProgress?: (done: number, total: number) => void): Promise<void> {
+    const t = this.settings.train;
+    const peek = this.model.createBatcher(this.data, {
+      microBatch: this.run.microBatch, seqLen: this.run.seqLen, padId: this.run.padId, seed: t.seed,
+      epochs: t.maxSteps > 0 ? Number.MAX_SAFE_INTEGER : t.epochs, packing: t.packing, shuffle: t.shuffle, cursor: this.batcher.cursor,
+    });
+    const first = peek.next();
+    if (!first) return;
+    const micro = Array.from({ length: this.run.gradAccum }, () => first);
+    const rec = Recorder.collecting(this.model.gpu, 'kernels of a step');
+    this.recordStep(rec, micro, this.recorded, this.lrAt(this.recorded), 1);
+    this.model.evalMicroBatch(rec, this.ws, 0, first, this.adapter, false);
+    await this.model.gpu.pipelines.prepare(rec.collected, onProgress);
   }
 
   /** The oldest submitted step's result (waits for the GPU to finish it). */
@@ -229,6 +267,7 @@ export class Trainer {
       loss: f.targets > 0 ? c.loss : NaN,
       lr: f.lr,
       gradNorm: c.gradNorm,
+      paramNorm: Math.sqrt(c.paramSumSq),
       skipped: !c.updated,
       reasons: c.reasons,
       applied: c.applied,

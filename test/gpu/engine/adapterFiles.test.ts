@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateModelWithTensors } from '../../../src/formats/generate';
-import { openModelFolder, type ModelFiles } from '../../../src/formats/modelFolder';
+import { openModelFolder, requireDecoder, type ModelFiles } from '../../../src/formats/modelFolder';
 import { fromArrayBuffer } from '../../../src/formats/byteSource';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32 } from '../../../src/engine/gpu/buffers';
@@ -8,7 +8,9 @@ import { LlamaGpu, type GpuAdapter } from '../../../src/engine/model/llama';
 import { uploadAdapter } from '../../../src/engine/model/model';
 import { llamaAdapterLayout } from '../../../src/engine/model/llama';
 import { TARGET_MODULES } from '../../../src/settings/settings';
-import { exportAdapter, importAdapter, mergeAdapter } from '../../../src/engine/model/adapterFiles';
+import { exportAdapter, importAdapter } from '../../../src/engine/model/adapterFiles';
+import { mergedWeights as mergeWeights } from '../../../src/formats/export/merge';
+import { readPeftAdapter } from '../../../src/formats/peft';
 import { llamaReference } from '../../../src/engine/model/llama.ref';
 import { batchFromIds, type MicroBatch } from '../../../src/engine/model/types';
 import { expectClose } from '../../helpers/compare';
@@ -50,7 +52,7 @@ describe('adapter files and merging on generated checkpoints', () => {
     it(`${architecture}: a saved, reloaded adapter gives the same logits; merged weights give the same logits as the unmerged path`, async () => {
       const gpu = await testGpu();
       const generated = generateModelWithTensors({ architecture, seed: 3, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: architecture === 'qwen2' ? 1 : 2, intermediateSize: 48, tokenizer: false, vocabSize: 61 });
-      const ckpt = await openModelFolder(memoryFiles(generated.files, `tiny-${architecture}`));
+      const ckpt = requireDecoder(await openModelFolder(memoryFiles(generated.files, `tiny-${architecture}`)), 'this test');
       const spec = ckpt.spec;
       expect(spec.attentionBias).toBe(architecture === 'qwen2');
       const model = await LlamaGpu.load(gpu, spec, (n) => ckpt.readTensorF32(n), { f16: false });
@@ -71,10 +73,9 @@ describe('adapter files and merging on generated checkpoints', () => {
 
       const weights = new Map<string, Float32Array>();
       for (const name of ckpt.tensorNames) weights.set(name, await ckpt.readTensorF32(name));
-      const merged = mergeAdapter(layout, params, (n) => weights.get(n)!);
-      expect(merged.size).toBe(7);
-      const mergedWeights = new Map([...weights, ...merged]);
-      const mergedModel = await LlamaGpu.load(gpu, spec, async (n) => mergedWeights.get(n)!, { f16: false });
+      // The exporters' merge (the one merge: W + s·B·A on the PEFT files) runs the same as the live adapter.
+      const read = mergeWeights(spec, (n) => weights.get(n)!, await readPeftAdapter(files, spec));
+      const mergedModel = await LlamaGpu.load(gpu, spec, async (n) => read(n), { f16: false });
       const mergedLogits = await logitsOf(mergedModel, batch, null);
       const cmp = expectClose(mergedLogits, liveLogits, { atol: 1e-4, rtol: 1e-4 }, 'merged vs unmerged logits');
       console.log(`[adapter] ${architecture}: merged vs unmerged logits max abs error ${cmp.maxAbs.toExponential(2)}`);

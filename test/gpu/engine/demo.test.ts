@@ -31,8 +31,10 @@ const HELD_OUT_AT_LEAST = 8;
 describe('the demo model and the demo preset', () => {
   it('learns the sample dataset in one short run: the loss falls below 0.15, all 24 greedy answers become the trained ones, and the style carries to held-out facts', async () => {
     const gpu = await testGpu();
-    const tok = await loadTokenizer(DEMO_DIR);
-    const { model, folder } = await loadModel(gpu, nodeFiles(DEMO_DIR));
+    const tok = await loadTokenizer(nodeFiles(DEMO_DIR));
+    const loaded = await loadModel(gpu, nodeFiles(DEMO_DIR));
+    if (loaded.family !== 'llama') throw new Error(`the demo model loaded as ${loaded.family}, not a decoder`);
+    const { model, folder } = loaded;
     const spec = folder.spec;
     const eos = eosTokenIds(spec, tok.eos_token_id);
     const answer = async (m: LlamaGpu, adapter: GpuAdapter | null, question: string): Promise<string> => {

@@ -28,6 +28,9 @@ const cases: Case[] = [
   { name: 'count=1001, 3 steps, clipped, wd 0.1', count: 1001, steps: 3, tokenCount: 17, gradScale: 20, maxNorm: 1, hyper: { lr: 1e-3, weightDecay: 0.1 } },
   { name: 'count=5000, 3 steps, no clipping, betas (0.8, 0.99)', count: 5000, steps: 3, tokenCount: 4, gradScale: 0.01, maxNorm: 0, hyper: { lr: 1e-4, beta1: 0.8, beta2: 0.99 } },
   { name: 'chunked into 3 bindings, count=6000, 2 steps', count: 6000, steps: 2, tokenCount: 9, gradScale: 1, maxNorm: 1, hyper: { lr: 1e-3 }, maxBindingBytes: 2560 * 4 },
+  // A LoRA + head layout: weights decayed, biases (the tail) not, as HF's Trainer decides.
+  { name: 'count=1001, wd 0.5 on a decayed prefix of 700', count: 1001, steps: 3, tokenCount: 5, gradScale: 1, maxNorm: 1, hyper: { lr: 1e-2, weightDecay: 0.5, decayCount: 700 } },
+  { name: 'chunked into 3 bindings, decayed prefix ends inside the second chunk', count: 6000, steps: 2, tokenCount: 3, gradScale: 1, maxNorm: 0, hyper: { lr: 1e-2, weightDecay: 0.5, decayCount: 3001 }, maxBindingBytes: 2560 * 4 },
 ];
 
 async function setup(count: number, seed: number) {
@@ -65,7 +68,7 @@ describe('adamw matches the float64 reference', () => {
           grads: s.ggrads, count: c.count, partials, stats, lossIndex: 0, tokenCount: c.tokenCount, maxNorm: c.maxNorm,
           control: s.control, maxBindingBytes: c.maxBindingBytes,
         });
-        adamwStep(rec, { ...c.hyper, tMin: step, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count: c.count, maxBindingBytes: c.maxBindingBytes });
+        adamwStep(rec, { ...c.hyper, decayCount: c.hyper.decayCount, tMin: step, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count: c.count, maxBindingBytes: c.maxBindingBytes });
         await rec.done();
         // The reference uses the GPU's own gradScale so that each step's comparison measures AdamW alone.
         const control = await readStepControl(gpu, s.control);
@@ -114,6 +117,37 @@ describe('adamw matches the float64 reference', () => {
       v.set(snap.v);
       stats.destroy();
     }
+    opt.destroy();
+  });
+
+  it('a step skipped on the GPU while the next is already recorded: the next takes t from the GPU counter (pipelined steps) matches_reference', async () => {
+    const gpu = await testGpu();
+    const count = 500;
+    const opt = new GpuOptimizer(gpu, count, { weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 1 }, 'pipelined');
+    const init = uniformValues(count, 3, -0.5, 0.5);
+    opt.load({ params: init });
+    const p = Float64Array.from(init);
+    const m = new Float64Array(count);
+    const v = new Float64Array(count);
+    const grads = [1, 2, 3].map((k) => uniformValues(count, 60 + k, -2, 2));
+    const losses = [2, NaN, 3];
+    // Three steps recorded and submitted back to back, as the trainer does: the CPU knows no outcome
+    // yet, so step k offers t ∈ [1, k]; step 2's loss is not finite and the GPU skips it.
+    for (let k = 0; k < 3; k++) {
+      writeBuffer(gpu, opt.grads, grads[k]);
+      const stats = uploadBuffer(gpu, `loss ${k}`, Float32Array.from([losses[k]]));
+      const rec = new Recorder(gpu, `step ${k + 1}`);
+      opt.recordStep(rec, { lossSum: stats, tokenCount: 4, lr: 1e-3, tMin: 1, tCount: k + 1 });
+      rec.submit();
+    }
+    const control = await readStepControl(gpu, opt.control);
+    expect(control).toMatchObject({ applied: 2, skipped: 1, updated: true });
+    // The reference: step 1 with t = 1, step 2 skipped, step 3 with t = 2 (not 3).
+    const scale = (g: Float32Array) => stepControlRef(g, 0, 4, 1).gradScale;
+    adamwRef(p, grads[0], m, v, { finite: true, gradScale: scale(grads[0]) }, { lr: 1e-3, weightDecay: 0.01, step: 1 });
+    adamwRef(p, grads[2], m, v, { finite: true, gradScale: scale(grads[2]) }, { lr: 1e-3, weightDecay: 0.01, step: 2 });
+    await checkAgainstReference(gpu, opt.params, p, TOLERANCES.adamw, 'adamw', 'step', 'pipelined: step 3 after a skipped step 2 (params)');
+    await checkAgainstReference(gpu, opt.m, m, TOLERANCES.adamw, 'adamw', 'step', 'pipelined: step 3 after a skipped step 2 (m)');
     opt.destroy();
   });
 

@@ -7,6 +7,9 @@ import { gridValues, rng } from '../../helpers/random';
 import { testGpu } from '../../helpers/gpu';
 import { TOLERANCES } from '../../helpers/tolerances';
 import { checkAgainstReference, toF16Bits, weightPrecisions } from './util';
+import { quantBindings } from '../../../src/engine/kernels/quant/quant';
+import { dequantizeRef } from '../../../src/engine/kernels/quant/quant.ref';
+import { uploadQuantizedRef } from '../../helpers/quant';
 
 interface Case {
   name: string;
@@ -75,4 +78,29 @@ describe('embedding matches the float64 reference', async () => {
     expect(rec.dispatches).toBeGreaterThan(4);
     await checkAgainstReference(gpu, gx, embeddingForwardRef(ids, W, V, C), TOLERANCES.embedding, 'embedding', 'forward', 'one buffer in 4 KiB windows');
   });
+
+  // The gather from a q8 / nf4 table (e.g. the quantized tied embedding): the rows of the
+  // dequantized table exactly (f32(code)·scale is one correctly rounded multiply).
+  const quantCases: [string, { format: 'q8' | 'nf4'; scaleF16?: boolean; V: number; C: number; N: number; maxBindingBytes?: number; splitAt?: number[] }][] = [
+    ['q8, C 576', { format: 'q8', V: 300, C: 576, N: 9 }],
+    ['q8 f16 scales, odd C, two parts', { format: 'q8', scaleF16: true, V: 37, C: 13, N: 40, splitAt: [20] }],
+    ['nf4, C 200 (partial block), binding windows', { format: 'nf4', V: 100, C: 200, N: 33, maxBindingBytes: 2048 }],
+    ['nf4, C 5', { format: 'nf4', V: 20, C: 5, N: 8 }],
+  ];
+  for (const [name, c] of quantCases) {
+    it(`embedding forward from a quantized table, ${name}, matches_reference`, async () => {
+      const W = gridValues(c.V * c.C, c.V + c.C, 0.5);
+      const ids = Int32Array.from({ length: c.N }, (_, n) => (n === 0 ? c.V - 1 : n === 1 ? 0 : n === 2 ? -1 : n === 3 ? c.V : (n * 37) % c.V));
+      const q = uploadQuantizedRef(gpu, 'embedding quant W', c.format, W, c.V, c.C, { scaleF16: c.scaleF16, splitAt: c.splitAt });
+      if (c.maxBindingBytes) expect(quantBindings(gpu, q.weight, 'W', c.maxBindingBytes).length).toBeGreaterThan(2);
+      const gids = uploadBuffer(gpu, 'embedding quant ids', ids);
+      const gx = uploadBuffer(gpu, 'embedding quant x', new Float32Array(c.N * c.C).fill(Number.NaN));
+      const rec = new Recorder(gpu, 'embedding quant test');
+      embeddingForward(rec, { ids: gids, w: q.weight, V: c.V, C: c.C, out: gx, N: c.N, maxBindingBytes: c.maxBindingBytes });
+      await rec.done();
+      const table = dequantizeRef(q.ref).map(Math.fround);
+      await checkAgainstReference(gpu, gx, embeddingForwardRef(ids, table, c.V, c.C), TOLERANCES.embedding, 'embedding quantized', 'forward', `${name} V${c.V} C${c.C} N${c.N}`);
+      for (const b of [...q.buffers, gids, gx]) b.destroy();
+    });
+  }
 });

@@ -2,7 +2,7 @@ import { describe, it } from 'vitest';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { uploadBuffer } from '../../../src/engine/gpu/buffers';
 import { createRopeInvFreq, ropeBackward, ropeForward } from '../../../src/engine/kernels/rope/rope';
-import { ropeInvFreq, type RopeConfig } from '../../../src/engine/kernels/rope/invFreq';
+import { ropeInvFreq, type RopeConfig } from '../../../src/formats/rope';
 import { ropeBackwardRef, ropeForwardRef } from '../../../src/engine/kernels/rope/rope.ref';
 import { gridValues } from '../../helpers/random';
 import { testGpu } from '../../helpers/gpu';

@@ -8,7 +8,7 @@ import { Recorder } from '../../../src/engine/gpu/recorder';
 import { batchFromIds } from '../../../src/engine/model/types';
 import { memoryCache } from '../../../src/hub/hub';
 import { generate, promptIds } from '../../../src/worker/generate';
-import { openSessionModel, ModelLoadError, type SessionModel } from '../../../src/worker/model';
+import { openSessionModel, ModelLoadError, type DecoderSession } from '../../../src/worker/model';
 import type { LoadProgress } from '../../../src/worker/protocol';
 import { testGpu } from '../../helpers/gpu';
 import { serve } from '../../../scripts/serve.mjs';
@@ -35,8 +35,8 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-async function loadFromHub(onProgress: (p: LoadProgress) => void = () => {}, endpoint = server.url): Promise<SessionModel> {
-  return openSessionModel({
+async function loadFromHub(onProgress: (p: LoadProgress) => void = () => {}, endpoint = server.url): Promise<DecoderSession> {
+  const model = await openSessionModel({
     gpu: await testGpu(),
     choice: { kind: 'hub', id: REPO },
     pageUrl: 'http://localhost/',
@@ -44,10 +44,12 @@ async function loadFromHub(onProgress: (p: LoadProgress) => void = () => {}, end
     onProgress,
     signal: new AbortController().signal,
   });
+  if (model.family !== 'llama') throw new Error('the test repository holds a Llama-family model');
+  return model;
 }
 
 /** Greedy decoding by re-running the whole sequence for every token (the playground's old loop). */
-async function greedyFullRecompute(model: SessionModel, prompt: number[], n: number): Promise<number[]> {
+async function greedyFullRecompute(model: DecoderSession, prompt: number[], n: number): Promise<number[]> {
   const gpu = model.gpuModel.gpu;
   const ids = [...prompt];
   const V = model.spec.vocabSize;
@@ -55,7 +57,7 @@ async function greedyFullRecompute(model: SessionModel, prompt: number[], n: num
   const out = createBuffer(gpu, 'reference logits', V * 4);
   try {
     for (let i = 0; i < n; i++) {
-      const batch = batchFromIds([ids], ids.length, model.padId);
+      const batch = batchFromIds([ids], ids.length, (await model.text()).padId);
       model.gpuModel.uploadBatch(ws, batch);
       const rec = new Recorder(gpu, 'reference');
       model.gpuModel.forward(rec, ws, batch, null);
@@ -64,7 +66,7 @@ async function greedyFullRecompute(model: SessionModel, prompt: number[], n: num
       const logits = await readF32(gpu, out, V);
       let next = 0;
       for (let v = 1; v < V; v++) if (logits[v] > logits[next]) next = v;
-      if (model.eosIds.includes(next)) break;
+      if ((await model.text()).eosIds.includes(next)) break;
       ids.push(next);
     }
     return ids.slice(prompt.length);
@@ -75,7 +77,7 @@ async function greedyFullRecompute(model: SessionModel, prompt: number[], n: num
 }
 
 describe('worker: hub models and playground generation', () => {
-  let model: SessionModel;
+  let model: DecoderSession;
   const events: LoadProgress[] = [];
 
   it('loads a hub repository through src/hub from a local endpoint, with download progress per phase', async () => {
@@ -111,9 +113,10 @@ describe('worker: hub models and playground generation', () => {
     const prompt = 'hello world';
     const streamed: string[] = [];
     const text = await generate(model.gpuModel.gpu, model, null, prompt, { maxNewTokens: 6, temperature: 0, seed: 1 }, new AbortController().signal, (t) => streamed.push(t));
-    const ids = promptIds(model, prompt);
+    const ids = promptIds(await model.text(), prompt);
     const expected = await greedyFullRecompute(model, ids, 6);
-    const decode = (t: number[]) => (model.tokenizer as unknown as { decode: (ids: number[], o: object) => string }).decode(t, { skip_special_tokens: true });
+    const { tokenizer } = await model.text();
+    const decode = (t: number[]) => (tokenizer as unknown as { decode: (ids: number[], o: object) => string }).decode(t, { skip_special_tokens: true });
     expect(expected.length).toBeGreaterThan(0);
     expect(text).toBe(decode(expected));
     expect(streamed.length).toBe(expected.length);

@@ -41,8 +41,11 @@ describe('the demo preset', () => {
     expect(settingsForModel(proposed, hub)).toEqual({ ...cloneSettings(DEFAULT_SETTINGS), model: hub });
     const tweaked = withSetting(proposed, 'train.learningRate', 1e-3);
     expect(settingsForModel(tweaked, hub)).toEqual({ ...tweaked, model: hub });
-    // Other models never get the preset.
+    // Other models never get the preset, the demo encoder included; leaving the demo for it restores the recipe.
     expect(settingsForModel(DEFAULT_SETTINGS, hub)).toEqual({ ...cloneSettings(DEFAULT_SETTINGS), model: hub });
+    const encoder = { kind: 'demo', variant: 'bert' } as const;
+    expect(settingsForModel(DEFAULT_SETTINGS, encoder)).toEqual({ ...cloneSettings(DEFAULT_SETTINGS), model: encoder });
+    expect(settingsForModel(proposed, encoder)).toEqual({ ...cloneSettings(DEFAULT_SETTINGS), model: encoder });
   });
 
   it('is recorded by the share link as explicit values, and the link reopens it', () => {
@@ -59,7 +62,9 @@ describe('the demo preset', () => {
 });
 
 function info(preview: Record<string, string>[], mapping: DatasetInfo['mapping']): DatasetInfo {
-  return { name: 'd.jsonl', bytes: 1, format: 'jsonl', columns: [], mapping, mappingSure: true, candidates: [], kind: mapping?.kind ?? null, detection: '', preview, stats: null, errors: [] };
+  // promptFromData reads the mapping and the preview only; the report is not consulted.
+  const report = {} as DatasetInfo['report'];
+  return { name: 'd.jsonl', bytes: 1, format: 'jsonl', columns: [], mapping, mappingSure: true, candidates: [], candidateDetails: [], kind: mapping?.kind ?? null, detection: '', preview, previewRows: [], stats: null, errors: [], report };
 }
 
 describe('the playground prompt from the data', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createStudioStore, MAX_CHART_POINTS } from '../../../src/app/store/store';
+import { createStudioStore, currentPlan, MAX_CHART_POINTS, MAX_NOTICES, planKey } from '../../../src/app/store/store';
 import { DEFAULT_SETTINGS } from '../../../src/settings/settings';
 import type { StepReport } from '../../../src/engine/train/trainer';
 
 const report = (step: number, totalSteps: number, loss: number, skipped = false, skippedSteps = 0): StepReport => ({
-  step, totalSteps, epoch: 0, loss, lr: 1e-4, gradNorm: 1, skipped, reasons: [], applied: step - skippedSteps, skippedSteps, targetTokens: 10, tokens: 16, stepMs: 10, tokensPerSecond: 100,
+  step, totalSteps, epoch: 0, loss, lr: 1e-4, gradNorm: 1, paramNorm: 1, skipped, reasons: [], applied: step - skippedSteps, skippedSteps, targetTokens: 10, tokens: 16, stepMs: 10, tokensPerSecond: 100,
 });
 
 describe('studio store', () => {
@@ -40,7 +40,7 @@ describe('studio store', () => {
       st().applyTrainEvent({ type: 'step', report: report(i, 5, 5 - i * 0.5, i === 3, i >= 3 ? 1 : 0), etaSeconds: i < 2 ? null : 5 - i });
     }
     expect(st().training.etaSeconds).toBe(0);
-    st().applyTrainEvent({ type: 'eval', step: 5, result: { loss: 2.7, perplexity: Math.exp(2.7), targetTokens: 10 }, metrics: {} });
+    st().applyTrainEvent({ type: 'eval', step: 5, result: { loss: 2.7, count: 10, metrics: { eval_loss: 2.7 } }, metrics: { eval_loss: 2.7 } });
     st().applyTrainEvent({ type: 'checkpoint', step: 5, bytes: new Uint8Array(4) });
     st().applyTrainEvent({ type: 'paused', step: 5 });
     const t = st().training;
@@ -72,11 +72,64 @@ describe('studio store', () => {
     expect(pts.every((p, i) => i === 0 || p.step > pts[i - 1].step)).toBe(true);
   });
 
-  it('keeps the last six notices', () => {
+  it('keeps a few notices: a repeated text replaces itself, info notices make way first', () => {
     const store = createStudioStore();
-    for (let i = 0; i < 9; i++) store.getState().notify('info', `n${i}`);
-    expect(store.getState().notices.map((n) => n.text)).toEqual(['n3', 'n4', 'n5', 'n6', 'n7', 'n8']);
-    store.getState().dismiss(store.getState().notices[0].id);
-    expect(store.getState().notices).toHaveLength(5);
+    const st = () => store.getState();
+    st().notify('error', 'disk full');
+    for (let i = 0; i < 9; i++) st().notify('info', `n${i}`);
+    st().notify('info', 'n8');
+    expect(st().notices).toHaveLength(MAX_NOTICES);
+    expect(st().notices.map((n) => n.text)).toEqual(['disk full', 'n6', 'n7', 'n8']);
+    st().dismiss(st().notices[0].id);
+    expect(st().notices).toHaveLength(MAX_NOTICES - 1);
+  });
+
+  it('shows no step numbers before the first step: plan, compile progress, then steps; epochs as a fraction of the run', () => {
+    const store = createStudioStore();
+    const st = () => store.getState();
+    st().startTraining('run-4');
+    expect(st().training.stepped).toBe(false);
+    const plan = { microBatch: 4, gradAccum: 1, checkpointing: false, seqLen: 64, memory: {} as never, fits: true, reasons: [], advice: null, fix: null };
+    st().applyTrainEvent({ type: 'plan', plan, totalSteps: 30, stepsPerEpoch: 10, resumedAt: 0 });
+    expect(st().training.startup).toEqual({ kind: 'planning' });
+    st().applyTrainEvent({ type: 'compile', done: 3, total: 41 });
+    expect(st().training.startup).toEqual({ kind: 'compile', done: 3, total: 41 });
+    expect(st().training).toMatchObject({ totalSteps: 30, stepsPerEpoch: 10, stepped: false, etaSeconds: null });
+    st().applyTrainEvent({ type: 'step', report: { ...report(1, 30, 4), epoch: 0.1 }, etaSeconds: null });
+    expect(st().training).toMatchObject({ stepped: true, startup: null, status: 'running', etaSeconds: null, epoch: 0.1 });
+    // A late compile event (a pipeline built after the first step) does not bring the start-up line back.
+    st().applyTrainEvent({ type: 'compile', done: 41, total: 41 });
+    expect(st().training.startup).toBeNull();
+  });
+
+  it('keeps every evaluation\'s metrics as they arrive (eval_loss, eval_perplexity, eval_accuracy, …)', () => {
+    const store = createStudioStore();
+    const st = () => store.getState();
+    st().startTraining('run-5');
+    st().applyTrainEvent({ type: 'eval', step: 0, result: { loss: 3, count: 10, metrics: { eval_loss: 3 } }, metrics: { eval_loss: 3, eval_perplexity: Math.exp(3) } });
+    expect(st().training.startup).toEqual({ kind: 'validating' });
+    st().applyTrainEvent({ type: 'eval', step: 10, result: { loss: 2, count: 10, metrics: { eval_loss: 2 } }, metrics: { eval_loss: 2, eval_perplexity: Math.exp(2), eval_accuracy: 0.75 } });
+    expect(st().training.evals.map((e) => e.step)).toEqual([0, 10]);
+    expect(st().training.evals[1].metrics.eval_accuracy).toBe(0.75);
+    expect(st().training.validation).toEqual([{ step: 0, loss: 3 }, { step: 10, loss: 2 }]);
+    st().applyTrainEvent({ type: 'log', step: 10, metrics: { loss: 2.1, learning_rate: 1e-4 } });
+    expect(st().training.lastLog).toEqual({ step: 10, metrics: { loss: 2.1, learning_rate: 1e-4 } });
+  });
+
+  it('records a field whose text is not a valid value, and forgets it', () => {
+    const store = createStudioStore();
+    store.getState().setFieldError('train.learningRate', 'Learning rate: 10 is outside 1e-7–1');
+    expect(store.getState().fieldErrors).toEqual({ 'train.learningRate': 'Learning rate: 10 is outside 1e-7–1' });
+    store.getState().setFieldError('train.learningRate', null);
+    expect(store.getState().fieldErrors).toEqual({});
+  });
+
+  it('a plan answers only the settings, model and dataset it was asked for', () => {
+    const store = createStudioStore();
+    const plan = { microBatch: 4, gradAccum: 4, checkpointing: false, seqLen: 64, memory: {} as never, fits: true, reasons: [], advice: null, fix: null, budget: 1, maxBufferSize: 1, longestRow: 0 };
+    store.getState().setPlan(plan, planKey(store.getState()));
+    expect(currentPlan(store.getState())).toBe(plan);
+    store.getState().setSetting('train.batchSize', 32);
+    expect(currentPlan(store.getState())).toBeNull();
   });
 });

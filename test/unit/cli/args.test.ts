@@ -67,7 +67,7 @@ describe('CLI options (util.parseArgs, settings from the contract)', () => {
     expect(t.text().err).toBe('error: UsageError: train --rank: Rank r: "nope" is not a number\n');
     t = io();
     expect(await main(['fly'], t.io)).toBe(2);
-    expect(t.text().err).toMatch(/^error: UsageError: unknown command "fly"; commands are train, eval, generate, inspect, merge/);
+    expect(t.text().err).toMatch(/^error: UsageError: unknown command "fly"; commands are train, data, eval, /);
     t = io();
     expect(await main(['inspect', 'package.json'], t.io)).toBe(1);
     expect(t.text().err.split('\n').filter(Boolean)).toHaveLength(1);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyRow, detectSchema } from '../../../src/data/detect';
 import { DatasetError } from '../../../src/data/errors';
 import { normalizeRow } from '../../../src/data/normalize';
-import type { ColumnMapping } from '../../../src/data/schema';
+import { parseColumnsFlag, type ColumnMapping } from '../../../src/data/schema';
 import { ALPACA_PREAMBLE, ALPACA_PREAMBLE_INPUT, alpacaPrompt } from '../../../src/data/templates';
 
 const where = { file: 'f.jsonl', line: 7, row: 3 };
@@ -39,7 +39,7 @@ describe('schema detection', () => {
     expect(d.sure).toBe(false);
     expect(d.mapping?.kind).toBe('alpaca');
     expect(d.rowKinds).toEqual({ alpaca: 2, chat: 1 });
-    expect(d.reason).toMatch(/mixed schemas.*1 like chat \(first at row 3\)/);
+    expect(d.reason).toMatch(/mixed schemas.*1 like chat \(first at previewed row 3\)/);
   });
   it('unknown columns are unsure with column-mapping candidates', () => {
     const d = detectSchema([{ question: 'q', reply: 'a' }]);
@@ -47,7 +47,8 @@ describe('schema detection', () => {
     expect(d.mapping).toBeUndefined();
     expect(d.columns).toEqual(['question', 'reply']);
     expect(d.candidates).toContainEqual({ kind: 'prompt_completion', prompt: 'question', completion: 'reply' });
-    expect(d.reason).toContain('choose a column mapping');
+    expect(d.reason).toContain('match no known schema');
+    expect(d.hint).toContain('choose a mapping');
   });
   it('rows missing a column make detection unsure', () => {
     const d = detectSchema([{ instruction: 'a', output: 'b' }, { instruction: 'a' }]);
@@ -111,7 +112,7 @@ describe('normalize', () => {
     ['row of another schema', { messages: [] }, { kind: 'alpaca', instruction: 'instruction', output: 'output' }, 'mixed-schema', /looks like chat/],
     ['empty output', { instruction: 'x', output: '' }, { kind: 'alpaca', instruction: 'instruction', output: 'output' }, 'empty-response', /empty/],
     ['empty text', { text: ' \n' }, { kind: 'text', text: 'text' }, 'empty-text', /empty/],
-    ['object as text', { text: { a: 1 } }, { kind: 'text', text: 'text' }, 'wrong-type', /should be text, got object/],
+    ['object as text', { text: { a: 1 } }, { kind: 'text', text: 'text' }, 'wrong-type', /should be text, got an object/],
     ['empty conversation', { messages: [] }, { kind: 'chat', messages: 'messages', role: 'role', content: 'content' }, 'empty-response', /empty conversation/],
     ['empty assistant turn', { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: '' }] }, { kind: 'chat', messages: 'messages', role: 'role', content: 'content' }, 'empty-response', /assistant message 2 is empty/],
     ['message without role', { messages: [{ content: 'a' }] }, { kind: 'chat', messages: 'messages', role: 'role', content: 'content' }, 'missing-column', /messages\[0\] has no "role"/],
@@ -130,7 +131,112 @@ describe('normalize', () => {
       expect(e.code).toBe(code);
       expect(e.message).toMatch(msg);
       expect([e.file, e.line, e.row]).toEqual(['f.jsonl', 7, 3]);
-      expect(e.message.startsWith('f.jsonl:7 (row 3): ')).toBe(true);
+      expect(e.message.startsWith('f.jsonl:7 (row 3')).toBe(true);
     });
   }
+});
+
+describe('two schemas in one row are refused, with both named', () => {
+  const ambiguous: [string, Record<string, unknown>, string[]][] = [
+    ['question + answer + boilerplate text', { question: 'What is 2+2?', answer: '4', text: 'Answer the question below.' }, ['alpaca (instruction: question, output: answer)', 'text (text)']],
+    ['instruction + output + text', { instruction: 'i', output: 'o', text: 'Below is an instruction…' }, ['alpaca (instruction: instruction, output: output)', 'text (text)']],
+    ['messages + a rendered text', { messages: [{ role: 'user', content: 'hi' }], text: '<|im_start|>user…' }, ['chat (messages[].role / content)', 'text (text)']],
+    ['prompt/completion + text', { prompt: 'p', completion: 'c', text: 't' }, ['prompt/completion (prompt → completion)', 'text (text)']],
+    ['two text columns', { text: 'a', content: 'b' }, ['text (text)', 'text (content)']],
+  ];
+  for (const [name, row, both] of ambiguous) {
+    it(name, () => {
+      const d = detectSchema([row, row]);
+      expect(d.ambiguous).toBe(true);
+      expect(d.sure).toBe(false);
+      expect(d.mapping).toBeUndefined();
+      for (const b of both) expect(d.reason).toContain(b);
+      expect(d.candidateDetails.slice(0, 2).map((c) => c.label)).toEqual(both);
+      // What the caller can do: a picker entry and a CLI flag per reading.
+      for (const c of d.candidateDetails.slice(0, 2)) {
+        expect(c.flags).toMatch(/^--schema \w+ --columns /);
+        expect(parseColumnsFlag(c.flags.replace(/^--schema (\w+) --columns (\S+)$/, '$2'), c.flags.split(' ')[1])).toEqual(c.mapping);
+      }
+      expect(d.hint).toContain(d.candidateDetails[0].flags);
+    });
+  }
+  it('a richer schema is not ambiguous with the one it contains (text + label over text)', () => {
+    expect(detectSchema([{ text: 'great', label: 'pos' }]).mapping).toEqual({ kind: 'text_label', text: 'text', label: 'label' });
+    expect(detectSchema([{ instruction: 'i', input: 'x', output: 'o' }]).ambiguous).toBe(false);
+  });
+  it('question + answer alone reads as Alpaca with the question as instruction', () => {
+    const d = detectSchema([{ question: 'q?', answer: 'a', context: 'c' }]);
+    expect([d.sure, d.mapping]).toEqual([true, { kind: 'alpaca', instruction: 'question', output: 'answer', input: 'context' }]);
+  });
+});
+
+describe('classification data', () => {
+  const cases: [string, Record<string, unknown>, ColumnMapping, string][] = [
+    ['SST-2 (sentence, label id)', { sentence: 'a gem', label: 1 }, { kind: 'classification', text: 'sentence', label: 'label' }, 'single_label'],
+    ['MRPC (sentence1, sentence2)', { sentence1: 'a', sentence2: 'b', label: 0 }, { kind: 'classification', text: 'sentence1', textPair: 'sentence2', label: 'label' }, 'single_label'],
+    ['QNLI (question, sentence)', { question: 'q?', sentence: 's', label: 'entailment' }, { kind: 'classification', text: 'question', textPair: 'sentence', label: 'label' }, 'single_label'],
+    ['MNLI (premise, hypothesis)', { premise: 'p', hypothesis: 'h', label: 2 }, { kind: 'classification', text: 'premise', textPair: 'hypothesis', label: 'label' }, 'single_label'],
+    ['STS-B (regression)', { sentence1: 'a', sentence2: 'b', label: 3.8 }, { kind: 'classification', text: 'sentence1', textPair: 'sentence2', label: 'label' }, 'regression'],
+    ['multi-label lists', { text: 't', labels: ['sports', 'politics'] }, { kind: 'classification', text: 'text', label: 'labels' }, 'multi_label'],
+  ];
+  for (const [name, row, mapping, task] of cases) {
+    it(`${name}: detected for an encoder, task ${task}`, () => {
+      const d = detectSchema([row, { ...row }], { objective: 'classification' });
+      expect(d.mapping).toEqual(mapping);
+      expect(d.sure).toBe(true);
+      expect(d.task).toBe(task);
+    });
+  }
+  it('for a causal LM, text + label is the label template; a pair stays classification (loading refuses it there)', () => {
+    expect(detectSchema([{ text: 't', label: 1 }]).mapping?.kind).toBe('text_label');
+    expect(detectSchema([{ sentence1: 'a', sentence2: 'b', label: 0 }]).mapping?.kind).toBe('classification');
+  });
+  it('a classification row normalizes to its text, pair and raw label', () => {
+    const m: ColumnMapping = { kind: 'classification', text: 'sentence1', textPair: 'sentence2', label: 'label' };
+    expect(normalizeRow({ sentence1: 'a', sentence2: 'b', label: ' pos ' }, m, where)).toEqual({ kind: 'classify', text: 'a', textPair: 'b', label: 'pos' });
+    expect(normalizeRow({ sentence1: 'a', sentence2: 'b', label: [1, 'x'] }, m, where)).toMatchObject({ label: [1, 'x'] });
+    expect(() => normalizeRow({ sentence1: 'a', sentence2: 'b', label: { x: 1 } }, m, where)).toThrow(/label column "label" should be a name, a number or a list, got an object/);
+    expect(() => normalizeRow({ sentence1: 'a', sentence2: 'b', label: Infinity }, m, where)).toThrow(/not finite/);
+  });
+});
+
+describe('numbers where text is expected', () => {
+  const m: ColumnMapping = { kind: 'alpaca', instruction: 'instruction', output: 'output' };
+  it('"output": 1e999 is an error naming the column and the way to read numbers on purpose', () => {
+    const row = JSON.parse('{"instruction": "Give a big number", "output": 1e999}');
+    let err: DatasetError | undefined;
+    try {
+      normalizeRow(row, m, where);
+    } catch (e) {
+      err = e as DatasetError;
+    }
+    expect(err).toMatchObject({ code: 'wrong-type', column: 'output', line: 7 });
+    expect(err!.message.startsWith('f.jsonl:7 (row 3): column "output" should be text')).toBe(true); // the column is named once
+    expect(err!.message).toMatch(/should be text, got a number \(Infinity: .*1e999/);
+    expect(err!.message).toMatch(/numbersAsText: \["output"\]; CLI: --numbers-as-text output/);
+    // Read on purpose, a finite number is its text; a non-finite one is still refused.
+    expect(normalizeRow({ instruction: 'x', output: 42 }, { ...m, numbersAsText: ['output'] }, where)).toMatchObject({ response: '42' });
+    expect(() => normalizeRow(row, { ...m, numbersAsText: ['output'] }, where)).toThrow(/not finite/);
+  });
+  it('booleans, objects and numbers in message content are errors too', () => {
+    expect(() => normalizeRow({ text: true }, { kind: 'text', text: 'text' }, where)).toThrow(/should be text, got a boolean/);
+    const chat: ColumnMapping = { kind: 'chat', messages: 'messages', role: 'role', content: 'content' };
+    expect(() => normalizeRow({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 7 }] }, chat, where)).toThrow(/messages\[1\]\.content should be text, got a number \(7\)/);
+  });
+});
+
+describe('mapping flags (CLI)', () => {
+  it('--columns prompt=question,response=answer reads as prompt/completion; with --schema alpaca as the Alpaca template', () => {
+    expect(parseColumnsFlag('prompt=question,response=answer')).toEqual({ kind: 'prompt_completion', prompt: 'question', completion: 'answer' });
+    expect(parseColumnsFlag('prompt=question,response=answer', 'alpaca')).toEqual({ kind: 'alpaca', instruction: 'question', output: 'answer' });
+    expect(parseColumnsFlag('text=review,label=stars', 'classification', { task: 'regression' })).toEqual({ kind: 'classification', text: 'review', label: 'stars', task: 'regression' });
+    expect(parseColumnsFlag('text=a,text_pair=b,label=y')).toEqual({ kind: 'classification', text: 'a', textPair: 'b', label: 'y' });
+    expect(parseColumnsFlag('instruction=q,output=a', undefined, { numbersAsText: ['a'] })).toEqual({ kind: 'alpaca', instruction: 'q', output: 'a', numbersAsText: ['a'] });
+  });
+  it('bad flags say what is expected', () => {
+    expect(() => parseColumnsFlag('question')).toThrow(/not role=column/);
+    expect(() => parseColumnsFlag('instruction=q')).toThrow(/alpaca needs output=COLUMN/);
+    expect(() => parseColumnsFlag('text=a', 'nope')).toThrow(/expected one of/);
+    expect(() => parseColumnsFlag('label=y,foo=z', 'text_label')).toThrow(/"foo" is not a role of text_label/);
+  });
 });

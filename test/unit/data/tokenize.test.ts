@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Normalized } from '../../../src/data/normalize';
-import { renderExample } from '../../../src/data/tokenize';
-import { demoTokenizer } from './tokenizer';
+import { loadTokenizer, renderExample } from '../../../src/data/tokenize';
+import { DEMO_MODEL_DIR, demoTokenizer } from './tokenizer';
 
 const where = { file: 't.jsonl', line: 1, row: 1 };
 
@@ -127,13 +127,12 @@ describe('rendering with the demo tokenizer (byte-level BPE, ChatML template)', 
   });
 });
 
-describe('loadTokenizer', () => {
-  it('loads from a URL base as a worker does (served over HTTP, nothing from the hub)', async () => {
+describe('loadTokenizer(files)', () => {
+  it('loads through ModelFiles served over HTTP, as the studio loads the demo (nothing from the hub)', async () => {
     const { createServer } = await import('node:http');
     const { readFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
-    const { DEMO_MODEL_DIR } = await import('./tokenizer');
-    const { loadTokenizer } = await import('../../../src/data/tokenize');
+    const { urlFiles } = await import('../../../src/formats/modelFolder');
     const served: string[] = [];
     const server = createServer(async (req, res) => {
       served.push(req.url ?? '');
@@ -149,7 +148,7 @@ describe('loadTokenizer', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const { port } = server.address() as { port: number };
-      const tok = await loadTokenizer('models/demo/', `http://127.0.0.1:${port}/app/../`);
+      const tok = await loadTokenizer(urlFiles(`http://127.0.0.1:${port}/models/demo/`));
       expect(tok.encode('Hello', { add_special_tokens: false })).toEqual((await demoTokenizer()).encode('Hello', { add_special_tokens: false }));
       expect(served).toContain('/models/demo/tokenizer.json');
       expect(served).toContain('/models/demo/tokenizer_config.json');
@@ -157,8 +156,56 @@ describe('loadTokenizer', () => {
       server.close();
     }
   });
-  it('a folder without a tokenizer is a clear error', async () => {
-    const { loadTokenizer } = await import('../../../src/data/tokenize');
-    await expect(loadTokenizer('/nonexistent/model')).rejects.toThrow(/cannot load the tokenizer from \/nonexistent\/model/);
+  it('picks the class AutoTokenizer picks, from tokenizer_config.json', async () => {
+    const { AutoTokenizer, env } = await import('@huggingface/transformers');
+    const { memoryFiles } = await import('../../../src/formats/modelFolder');
+    const { readFile, mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { join, dirname, basename } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const json = await readFile(join(DEMO_MODEL_DIR, 'tokenizer.json'), 'utf8');
+    const config = JSON.parse(await readFile(join(DEMO_MODEL_DIR, 'tokenizer_config.json'), 'utf8'));
+    const dir = await mkdtemp(join(tmpdir(), 'tok-'));
+    try {
+      for (const cls of ['BertTokenizerFast', 'LlamaTokenizer', 'Qwen2TokenizerFast', 'RobertaTokenizer', 'NoSuchTokenizer', 'AutoTokenizer', undefined]) {
+        const cfg = { ...config, tokenizer_class: cls };
+        if (cls === undefined) delete cfg.tokenizer_class;
+        const ours = await loadTokenizer(memoryFiles(new Map([['tokenizer.json', json], ['tokenizer_config.json', JSON.stringify(cfg)]]), 'mem'));
+        await writeFile(join(dir, 'tokenizer.json'), json);
+        await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(cfg));
+        env.allowRemoteModels = false;
+        env.allowLocalModels = true;
+        env.localModelPath = `${dirname(dir)}/`;
+        const theirs = await AutoTokenizer.from_pretrained(basename(dir), { local_files_only: true });
+        if (cls === 'AutoTokenizer') {
+          // AutoTokenizer builds an AutoTokenizer (an object that cannot encode); only tokenizer classes are taken here.
+          expect(typeof (theirs as { encode?: unknown }).encode).toBe('undefined');
+          expect(ours.constructor.name).toBe('PreTrainedTokenizer');
+        } else expect(ours.constructor.name, String(cls)).toBe(theirs.constructor.name);
+        expect(ours.encode('Hello there', { add_special_tokens: false })).toEqual((await demoTokenizer()).encode('Hello there', { add_special_tokens: false }));
+      }
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+  it('a folder without a tokenizer, or with a broken one, is a typed error that says what to do', async () => {
+    const { memoryFiles } = await import('../../../src/formats/modelFolder');
+    const { nodeFiles } = await import('../../../src/formats/nodeSource');
+    await expect(loadTokenizer(nodeFiles('/nonexistent/model'))).rejects.toMatchObject({ code: 'tokenizer', file: '/nonexistent/model/tokenizer.json', message: expect.stringMatching(/not found.*save_pretrained/) });
+    await expect(loadTokenizer(memoryFiles(new Map([['tokenizer.json', '{oops']]), 'm'))).rejects.toMatchObject({ code: 'tokenizer', message: expect.stringMatching(/not valid JSON/) });
+  });
+  it('reads chat_template.jinja when tokenizer_config.json has no template', async () => {
+    const { memoryFiles } = await import('../../../src/formats/modelFolder');
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const config = JSON.parse(await readFile(join(DEMO_MODEL_DIR, 'tokenizer_config.json'), 'utf8'));
+    const template = config.chat_template;
+    delete config.chat_template;
+    const files = new Map([
+      ['tokenizer.json', await readFile(join(DEMO_MODEL_DIR, 'tokenizer.json'), 'utf8')],
+      ['tokenizer_config.json', JSON.stringify(config)],
+      ['chat_template.jinja', template],
+    ]);
+    const tok = await loadTokenizer(memoryFiles(files, 'm'));
+    expect(tok.chat_template).toBe(template);
   });
 });

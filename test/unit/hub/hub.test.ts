@@ -128,3 +128,18 @@ describe('hub errors', () => {
     expect(await files.text('no-such-file.json')).toBeNull();
   });
 });
+
+describe('hub without a network', () => {
+  it('offline: says which host could not be reached and what to do, not "fetch failed"', async () => {
+    const offline = (async () => {
+      throw new TypeError('fetch failed');
+    }) as typeof fetch;
+    const files = hubFiles('HuggingFaceTB/SmolLM2-135M', { fetch: offline, cache: null });
+    const e = await openModelFolder(files).catch((err) => err);
+    expect(e).toBeInstanceOf(HubError);
+    expect(e.message).toMatch(/HubError: HuggingFaceTB\/SmolLM2-135M\/config\.json: cannot reach huggingface\.co \(fetch failed\): check the network connection, or load the model from a local folder/);
+    // A closed port on localhost: the same, naming that host.
+    const closed = hubFiles('org/tiny', { endpoint: 'http://127.0.0.1:9', cache: null });
+    await expect(openModelFolder(closed)).rejects.toThrow(/cannot reach 127\.0\.0\.1:9/);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ropeBackwardRef, ropeForwardRef } from '../../../src/engine/kernels/rope/rope.ref';
-import { RopeConfigError, ropeInvFreq, ropeScalingFromHf } from '../../../src/engine/kernels/rope/invFreq';
+import { RopeConfigError, ropeInvFreq, ropeScalingFromHf } from '../../../src/formats/rope';
 import { dot, expectGradClose, numericGradient, randomF64 } from './finiteDifferences';
 
 describe('rope reference', () => {

@@ -1,13 +1,13 @@
 /**
  * The optimizer on the GPU: flat trainable parameters with their gradients and Adam moments, and
  * one recorded step = global gradient norm → step control (clip scale, finite check) → AdamW
- * check / apply / count. Nothing is read back inside a step; the 64-byte step-control buffer holds
+ * check / apply / count → Σ p² of the parameters (for the divergence watch). Nothing is read back inside a step; the 64-byte step-control buffer holds
  * the step's scalars and the running counters, for the caller to copy out (see StepScalarsRing).
  */
 import type { Gpu } from '../../gpu/device';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import { createBuffer, readF32, readU32, writeBuffer } from '../../gpu/buffers';
-import { globalGradNorm, gradNormPartialsLength, STEP_CONTROL_BYTES } from '../gradnorm/gradnorm';
+import { globalGradNorm, gradNormPartialsLength, paramSquares, STEP_CONTROL_BYTES } from '../gradnorm/gradnorm';
 import { adamwStep, MAX_T_CANDIDATES } from './adamw';
 
 export interface OptimizerHyper {
@@ -17,6 +17,8 @@ export interface OptimizerHyper {
   eps: number;
   /** Global-norm clipping threshold; 0 disables. */
   maxGradNorm: number;
+  /** Values [0, decayCount) get weight decay (AdapterLayout.decayCount); default all. */
+  decayCount?: number;
 }
 
 export interface OptimizerSnapshot {
@@ -94,9 +96,10 @@ export class GpuOptimizer {
     });
     adamwStep(rec, {
       params: this.params, grads: this.grads, m: this.m, v: this.v, control: this.control, count: this.count,
-      lr: a.lr, weightDecay: this.hyper.weightDecay, beta1: this.hyper.beta1, beta2: this.hyper.beta2, eps: this.hyper.eps,
+      lr: a.lr, weightDecay: this.hyper.weightDecay, decayCount: this.hyper.decayCount, beta1: this.hyper.beta1, beta2: this.hyper.beta2, eps: this.hyper.eps,
       tMin: a.tMin, tCount: a.tCount,
     });
+    paramSquares(rec, { params: this.params, count: this.count, partials: this.partials, control: this.control });
   }
 
   /** Reads parameters, moments and counters (after the queue's work so far: a consistent step boundary). */

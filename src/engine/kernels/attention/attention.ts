@@ -1,8 +1,12 @@
 /**
- * Launchers of causal, packing-aware flash attention with grouped-query heads (attention.ref.ts has
- * the math; the .wgsl headers the geometry). Forward saves lse [N, NH]; the backward recomputes the
- * scores from q, k and lse and needs a delta [N, NH] scratch. Batch rows are split into aligned
- * binding windows when a tensor exceeds maxStorageBufferBindingSize.
+ * Launchers of flash attention with grouped-query heads (attention.ref.ts has the math; the .wgsl
+ * headers the geometry): causal and packing-aware for decoders (attentionForward/Backward, with
+ * segment ids), bidirectional with a key padding mask for encoders
+ * (bidirectionalAttentionForward/Backward, with Transformers' attention_mask). Both take optional
+ * dropout on the attention probabilities, its mask redrawn from Philox in every pass.
+ * Forward saves lse [N, NH]; the backward recomputes the scores from q, k and lse and needs a
+ * delta [N, NH] scratch. Batch rows are split into aligned binding windows when a tensor exceeds
+ * maxStorageBufferBindingSize (the dropout mask stays keyed by the global token).
  */
 import type { Gpu } from '../../gpu/device';
 import { GpuError } from '../../gpu/errors';
@@ -10,18 +14,19 @@ import type { Kernel } from '../../gpu/pipelines';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
 import { rowGroups, rowWindow } from '../lora/windows';
-import { attentionScale, type AttentionShape } from './attention.ref';
+import { dropoutThreshold, PHILOX_WGSL } from '../philox/philox';
+import { attentionScale, type AttentionDropout, type AttentionShape } from './attention.ref';
 import forwardSource from './attention_forward.wgsl?raw';
 import deltaSource from './attention_delta.wgsl?raw';
 import dqSource from './attention_dq.wgsl?raw';
 import dkdvSource from './attention_dkdv.wgsl?raw';
 
-export type { AttentionShape } from './attention.ref';
+export type { AttentionDropout, AttentionShape } from './attention.ref';
 
-export const attentionForwardKernel: Kernel = { name: 'attention_forward', source: forwardSource };
+export const attentionForwardKernel: Kernel = { name: 'attention_forward', source: PHILOX_WGSL + forwardSource };
 export const attentionDeltaKernel: Kernel = { name: 'attention_delta', source: deltaSource };
-export const attentionDqKernel: Kernel = { name: 'attention_dq', source: dqSource };
-export const attentionDkdvKernel: Kernel = { name: 'attention_dkdv', source: dkdvSource };
+export const attentionDqKernel: Kernel = { name: 'attention_dq', source: PHILOX_WGSL + dqSource };
+export const attentionDkdvKernel: Kernel = { name: 'attention_dkdv', source: PHILOX_WGSL + dkdvSource };
 
 /** A shape or buffer the attention launchers cannot use; the message names the argument. */
 export class AttentionArgumentError extends GpuError {}
@@ -44,7 +49,12 @@ interface Limits {
   maxBindingBytes?: number;
 }
 
-export interface AttentionForwardArgs extends AttentionShape, Limits {
+interface Dropout {
+  /** Dropout on the attention probabilities (Transformers' attention_probs_dropout_prob); absent or p = 0: none. */
+  dropout?: AttentionDropout | null;
+}
+
+export interface AttentionForwardArgs extends AttentionShape, Limits, Dropout {
   /** [N, NH*HS] */
   q: Binding;
   /** [N, KVH*HS] */
@@ -59,7 +69,7 @@ export interface AttentionForwardArgs extends AttentionShape, Limits {
   lse: Binding;
 }
 
-export interface AttentionBackwardArgs extends AttentionShape, Limits {
+export interface AttentionBackwardArgs extends AttentionShape, Limits, Dropout {
   q: Binding;
   k: Binding;
   v: Binding;
@@ -78,12 +88,24 @@ export interface AttentionBackwardArgs extends AttentionShape, Limits {
   dv: Binding;
 }
 
-function validate(s: AttentionShape): void {
+/** Encoder attention: `keyMask` takes the place of segment ids. */
+export interface BidirectionalAttentionForwardArgs extends Omit<AttentionForwardArgs, 'segmentIds'> {
+  /** u32 [N]: Transformers' attention_mask, 1 for a real token, 0 for padding (no query attends it). */
+  keyMask: Binding;
+}
+
+export interface BidirectionalAttentionBackwardArgs extends Omit<AttentionBackwardArgs, 'segmentIds'> {
+  keyMask: Binding;
+}
+
+function validate(s: AttentionShape & Dropout): void {
   for (const name of ['B', 'T', 'NH', 'KVH', 'HS'] as const) {
     if (!Number.isInteger(s[name]) || s[name] < 1) throw new AttentionArgumentError(`attention: ${name} must be a positive integer, got ${s[name]}`);
   }
   if (s.NH % s.KVH !== 0) throw new AttentionArgumentError(`attention: NH ${s.NH} is not a multiple of KVH ${s.KVH}`);
   if (s.HS > 256 || s.HS % 4 !== 0) throw new AttentionArgumentError(`attention: head size ${s.HS} must be a multiple of 4, at most 256`);
+  const p = s.dropout?.p ?? 0;
+  if (!(p >= 0 && p < 1)) throw new AttentionArgumentError(`attention: dropout p must be in [0, 1), got ${p}`);
 }
 
 /** How a kernel lays rows and head dimensions over threads (see the .wgsl headers). */
@@ -111,12 +133,39 @@ export function attentionGeometry(gpu: Gpu, HS: number, partials: number): Atten
   return { DV, L, R, tile: Math.max(1, Math.min(TILE_CAP, Math.floor(bytes / perRow))) };
 }
 
-function uniforms(s: AttentionShape, tile: number): Uniforms {
-  return new Uniforms().u32(s.T).u32(s.NH).u32(s.KVH).f32(attentionScale(s)).u32(tile).u32(0).u32(0).u32(0);
+function uniforms(s: AttentionShape & Dropout, tile: number, token0: number): Uniforms {
+  const d = s.dropout && s.dropout.p > 0 ? s.dropout : null;
+  return new Uniforms()
+    .u32(s.T).u32(s.NH).u32(s.KVH).f32(attentionScale(s))
+    .u32(tile).u32(token0).u32(d ? d.key.seed >>> 0 : 0).u32(d ? d.key.site >>> 0 : 0)
+    .u32(d ? d.key.step >>> 0 : 0).u32(d ? dropoutThreshold(d.p) : 0).f32(d ? 1 / (1 - d.p) : 1).u32(0);
+}
+
+function modeConstants(causal: boolean, s: Dropout) {
+  return { CAUSAL: causal, DROPOUT: Boolean(s.dropout && s.dropout.p > 0) };
 }
 
 /** Records out = softmax(scale·q·kᵀ + causal/segment mask)·v and lse, flash-attention style. */
 export function attentionForward(rec: Recorder, a: AttentionForwardArgs): void {
+  recordForward(rec, a, a.segmentIds, true);
+}
+
+/** Records out = (softmax(scale·q·kᵀ + key padding mask) ⊙ dropout)·v and lse: an encoder's self-attention. */
+export function bidirectionalAttentionForward(rec: Recorder, a: BidirectionalAttentionForwardArgs): void {
+  recordForward(rec, a, a.keyMask, false);
+}
+
+/** Records dq, dk, dv of causal attention (dk/dv summed over each kv group's query heads). */
+export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void {
+  recordBackward(rec, a, a.segmentIds, true);
+}
+
+/** Records dq, dk, dv of bidirectional attention, the forward's dropout mask redrawn. */
+export function bidirectionalAttentionBackward(rec: Recorder, a: BidirectionalAttentionBackwardArgs): void {
+  recordBackward(rec, a, a.keyMask, false);
+}
+
+function recordForward(rec: Recorder, a: Omit<AttentionForwardArgs, 'segmentIds'>, seg: Binding, causal: boolean): void {
   validate(a);
   const geo = attentionGeometry(rec.gpu, a.HS, 1);
   const QW = a.NH * a.HS;
@@ -127,17 +176,17 @@ export function attentionForward(rec: Recorder, a: AttentionForwardArgs): void {
     const w = (binding: Binding, width: number) => (B === a.B ? binding : rowWindow(binding, b0 * a.T, N, width));
     rec.dispatch({
       kernel: attentionForwardKernel,
-      label: 'attention forward',
-      constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TK: geo.tile },
-      uniforms: uniforms(a, geo.tile),
-      bindings: [w(a.q, QW), w(a.k, KW), w(a.v, KW), w(a.segmentIds, 1), w(a.out, QW), w(a.lse, a.NH)],
+      label: causal ? 'attention forward' : 'bidirectional attention forward',
+      constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TK: geo.tile, ...modeConstants(causal, a) },
+      uniforms: uniforms(a, geo.tile, b0 * a.T),
+      bindings: [w(a.q, QW), w(a.k, KW), w(a.v, KW), w(seg, 1), w(a.out, QW), w(a.lse, a.NH)],
       workgroups: [Math.ceil(a.T / geo.R), a.NH, B],
     });
   }
 }
 
 /** Records dq, dk, dv (dk/dv summed over each kv group's query heads), recomputing scores from q, k and lse. */
-export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void {
+function recordBackward(rec: Recorder, a: Omit<AttentionBackwardArgs, 'segmentIds'>, segmentIds: Binding, causal: boolean): void {
   validate(a);
   const geo = attentionGeometry(rec.gpu, a.HS, 2);
   const QW = a.NH * a.HS;
@@ -147,7 +196,7 @@ export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void
     const N = B * a.T;
     const w = (binding: Binding, width: number) => (B === a.B ? binding : rowWindow(binding, b0 * a.T, N, width));
     const [q, k, v, seg, out, lse, dout, delta, dq, dk, dv] = [
-      w(a.q, QW), w(a.k, KW), w(a.v, KW), w(a.segmentIds, 1), w(a.out, QW), w(a.lse, a.NH),
+      w(a.q, QW), w(a.k, KW), w(a.v, KW), w(segmentIds, 1), w(a.out, QW), w(a.lse, a.NH),
       w(a.dout, QW), w(a.delta, a.NH), w(a.dq, QW), w(a.dk, KW), w(a.dv, KW),
     ];
     const count = N * a.NH;
@@ -162,17 +211,17 @@ export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs): void
     });
     rec.dispatch({
       kernel: attentionDqKernel,
-      label: 'attention backward dq',
-      constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TK: geo.tile },
-      uniforms: uniforms(a, geo.tile),
+      label: causal ? 'attention backward dq' : 'bidirectional attention backward dq',
+      constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TK: geo.tile, ...modeConstants(causal, a) },
+      uniforms: uniforms(a, geo.tile, b0 * a.T),
       bindings: [q, k, v, seg, dout, lse, delta, dq],
       workgroups: [Math.ceil(a.T / geo.R), a.NH, B],
     });
     rec.dispatch({
       kernel: attentionDkdvKernel,
-      label: 'attention backward dk dv',
-      constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TQ: geo.tile },
-      uniforms: uniforms(a, geo.tile),
+      label: causal ? 'attention backward dk dv' : 'bidirectional attention backward dk dv',
+      constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TQ: geo.tile, ...modeConstants(causal, a) },
+      uniforms: uniforms(a, geo.tile, b0 * a.T),
       bindings: [q, k, v, seg, dout, lse, delta, dk, dv],
       workgroups: [Math.ceil(a.T / geo.R), a.KVH, B],
     });

@@ -1,17 +1,23 @@
 // Flash-attention backward, key side: dk and dv, summed over the query heads of each kv group.
 //
-//   q, dout [N, NH*HS], k/v [N, KVH*HS], segmentIds [N], lse, delta [N, NH]  →  dk, dv [N, KVH*HS]
+//   q, dout [N, NH*HS], k/v [N, KVH*HS], seg [N], lse, delta [N, NH]  →  dk, dv [N, KVH*HS]
 //   P_ij = exp(scale·q_i·k_j − lse_i)
-//   dv_j = Σ_{h in group} Σ_i P_ij dout_i,   dk_j = scale · Σ_{h in group} Σ_i P_ij (dout_i·v_j − delta_i) q_i
+//   dv_j = Σ_{h in group} Σ_i P_ij drop_ij dout_i,   dk_j = scale · Σ_{h in group} Σ_i P_ij (drop_ij dout_i·v_j − delta_i) q_i
+//   CAUSAL / key-mask and DROPOUT (drop_ij redrawn from Philox; 1 without dropout) as attention_forward.wgsl.
 //
 // Geometry: workgroup (x, y, z) = (key block of R rows, kv head, batch row); L lanes per key row,
 // each owning DV vec4s of k, v, dk and dv in registers. For each query head of the group, q and
 // dout stream through workgroup memory in tiles of TQ rows, from the key block's first token to
-// the row's end (causality: earlier queries never see these keys); partial dot products are
+// the row's end (causality: earlier queries never see these keys; bidirectional: from the row's
+// first token, and a padding key is seen by no query); partial dot products are
 // summed over the lanes through workgroup memory; tiles that see none of the block's keys are
 // skipped. Each thread owns its outputs: no atomics on gradients.
 
-struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params {
+  T: u32, NH: u32, KVH: u32, scale: f32,
+  tile: u32, token0: u32, seed: u32, site: u32,
+  step: u32, threshold: u32, keep_scale: f32, _p0: u32,
+}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -30,6 +36,20 @@ const L = {{L}}u;
 const R = {{R}}u;
 const TQ = {{TQ}}u;
 const THREADS = R * L;
+const CAUSAL = {{CAUSAL}};
+const DROPOUT = {{DROPOUT}};
+
+// Whether query ti (of the batch row starting at token `row`) may attend this block's key t.
+fn seen_by(row: u32, ti: u32, t: u32, seg_j: u32) -> bool {
+  if (ti >= p.T) { return false; }
+  if (CAUSAL) { return t <= ti && seg[row + ti] == seg_j; }
+  return seg_j != 0u;
+}
+
+// drop_ij of (query token n of this window, head h, key t of its row): 1/(1 − p) or 0.
+fn drop_scale(n: u32, h: u32, t: u32) -> f32 {
+  return select(0.0, p.keep_scale, dropout_keep(p.seed, p.site, p.step, p.token0 + n, h * p.T + t, p.threshold));
+}
 
 var<workgroup> Qs: array<vec4<f32>, TQ * HS4>;
 var<workgroup> Ds: array<vec4<f32>, TQ * HS4>;
@@ -73,12 +93,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var mark = 0u;
   for (var hh = 0u; hh < ratio; hh++) {
     let h = g * ratio + hh;
-    for (var q0 = k0; q0 < p.T; q0 += TQ) {
+    for (var q0 = select(0u, k0, CAUSAL); q0 < p.T; q0 += TQ) {
       mark += 1u;
       if (live && lane == 0u) {
         for (var i = 0u; i < p.tile; i++) {
-          let ti = q0 + i;
-          if (ti < p.T && t <= ti && seg[row + ti] == seg_j) {
+          if (seen_by(row, q0 + i, t, seg_j)) {
             atomicMax(&tile_used, mark);
             break;
           }
@@ -117,7 +136,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       if (used && live) {
         for (var i = 0u; i < p.tile; i++) {
           let ti = q0 + i;
-          if (ti < p.T && t <= ti && seg[row + ti] == seg_j) {
+          if (seen_by(row, ti, t, seg_j)) {
             var s = 0.0;
             var dp = 0.0;
             // @unroll
@@ -126,8 +145,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
               dp += part_dp[(r * TQ + i) * L + x];
             }
             let pij = exp(s - lse_s[i]);
-            let ds = vec4<f32>(pij * (dp - delta_s[i]));
-            let pv = vec4<f32>(pij);
+            var drop = 1.0;
+            if (DROPOUT) { drop = drop_scale(row + ti, h, t); }
+            let ds = vec4<f32>(pij * (dp * drop - delta_s[i]));
+            let pv = vec4<f32>(pij * drop);
             // @unroll
             for (var d = 0u; d < DV; d++) {
               dvr[d] = fma(pv, Ds[i * HS4 + lane * DV + d], dvr[d]);

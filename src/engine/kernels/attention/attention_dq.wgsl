@@ -1,7 +1,8 @@
 // Flash-attention backward, query side: dq.
 //
-//   q, dout [N, NH*HS], k/v [N, KVH*HS], segmentIds [N], lse, delta [N, NH]  →  dq [N, NH*HS]
-//   P_ij = exp(scale·q_i·k_j − lse_i),  dS_ij = P_ij (dout_i·v_j − delta_i),  dq_i = scale · Σ_j dS_ij k_j
+//   q, dout [N, NH*HS], k/v [N, KVH*HS], seg [N], lse, delta [N, NH]  →  dq [N, NH*HS]
+//   P_ij = exp(scale·q_i·k_j − lse_i),  dS_ij = P_ij (drop_ij · dout_i·v_j − delta_i),  dq_i = scale · Σ_j dS_ij k_j
+//   CAUSAL / key-mask and DROPOUT (drop_ij redrawn from Philox; 1 without dropout) as attention_forward.wgsl.
 //
 // Geometry as attention_forward.wgsl: workgroup = (query block of R rows, query head, batch row),
 // L lanes per row, each owning DV vec4s of q, dout and dq in registers; k and v stream through
@@ -9,7 +10,11 @@
 // lanes through workgroup memory; tiles no query of the block may see are skipped.
 // Scores are recomputed from q, k and lse, never stored.
 
-struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params {
+  T: u32, NH: u32, KVH: u32, scale: f32,
+  tile: u32, token0: u32, seed: u32, site: u32,
+  step: u32, threshold: u32, keep_scale: f32, _p0: u32,
+}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -27,6 +32,19 @@ const L = {{L}}u;
 const R = {{R}}u;
 const TK = {{TK}}u;
 const THREADS = R * L;
+const CAUSAL = {{CAUSAL}};
+const DROPOUT = {{DROPOUT}};
+
+// Whether query t may attend key tj of the batch row starting at token `row`.
+fn attends(row: u32, t: u32, tj: u32, seg_i: u32) -> bool {
+  if (CAUSAL) { return tj <= t && seg[row + tj] == seg_i; }
+  return tj < p.T && seg[row + tj] != 0u;
+}
+
+// drop_ij of (query token n of this window, head h, key tj of its row): 1/(1 − p) or 0.
+fn drop_scale(n: u32, h: u32, tj: u32) -> f32 {
+  return select(0.0, p.keep_scale, dropout_keep(p.seed, p.site, p.step, p.token0 + n, h * p.T + tj, p.threshold));
+}
 
 var<workgroup> Ks: array<vec4<f32>, TK * HS4>;
 var<workgroup> Vs: array<vec4<f32>, TK * HS4>;
@@ -62,7 +80,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let lse_i = lse[n * p.NH + h];
   let delta_i = delta[n * p.NH + h];
 
-  let k_end = min(p.T, q0 + R);
+  let k_end = select(p.T, min(p.T, q0 + R), CAUSAL);
   if (li == 0u) { atomicStore(&tile_used, 0u); }
   workgroupBarrier();
   for (var k0 = 0u; k0 < k_end; k0 += TK) {
@@ -70,7 +88,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (live && lane == 0u) {
       for (var j = 0u; j < p.tile; j++) {
         let tj = k0 + j;
-        if (tj <= t && seg[row + tj] == seg_i) {
+        if (attends(row, t, tj, seg_i)) {
           atomicMax(&tile_used, mark);
           break;
         }
@@ -104,7 +122,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (used && live) {
       for (var j = 0u; j < p.tile; j++) {
         let tj = k0 + j;
-        if (tj <= t && seg[row + tj] == seg_i) {
+        if (attends(row, t, tj, seg_i)) {
           var s = 0.0;
           var dp = 0.0;
           // @unroll
@@ -112,6 +130,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             s += part_s[(r * TK + j) * L + x];
             dp += part_dp[(r * TK + j) * L + x];
           }
+          if (DROPOUT) { dp = dp * drop_scale(n, h, tj); }
           let ds = vec4<f32>(exp(s - lse_i) * (dp - delta_i));
           // @unroll
           for (var i = 0u; i < DV; i++) { acc[i] = fma(ds, Ks[j * HS4 + lane * DV + i], acc[i]); }

@@ -1,9 +1,18 @@
-// Causal, packing-aware flash-attention forward with grouped-query heads (online softmax).
+// Flash-attention forward with grouped-query heads (online softmax), causal and packing-aware
+// (decoders) or bidirectional with a key padding mask (encoders), with optional dropout on the
+// attention probabilities.
 //
-//   q [N, NH*HS], k/v [N, KVH*HS], segmentIds u32 [N]          (N = B*T, token-major)
-//   out [N, NH*HS] = softmax(scale · q·kᵀ + mask) · v
-//   lse [N, NH]    = log Σ_j exp(scale · q_i·k_j)             saved for the backward
-//   query head h reads kv head h / (NH/KVH); token i attends to j iff same row, j ≤ i, same segment.
+//   q [N, NH*HS], k/v [N, KVH*HS], seg u32 [N]                 (N = B*T, token-major)
+//   out [N, NH*HS] = (softmax(scale · q·kᵀ + mask) ⊙ drop) · v
+//   lse [N, NH]    = log Σ_j exp(scale · q_i·k_j)             saved for the backward (undropped)
+//   query head h reads kv head h / (NH/KVH).
+//   CAUSAL: seg holds segment ids; token i attends to j iff same row, j ≤ i, same segment.
+//   else:   seg holds the key mask (Transformers' attention_mask: 0 = padding); token i attends to
+//           every j of its row with seg[j] ≠ 0 — padded queries too, as Transformers computes them.
+//           A row with no real key gets out = 0 and lse = 0 (finite; nothing reads it).
+//   DROPOUT: drop_ij = [kept]/(1 − p), kept = dropout_keep(seed, site, step, token0 + i, h·T + j)
+//           (philox.wgsl, prepended): the backward kernels redraw the same mask. The softmax
+//           normalizer l sums the undropped probabilities (dropout acts after the softmax).
 //
 // Geometry: workgroup (x, y, z) = (query block, query head, batch row) of R query rows; each row
 // is worked by L lanes, lane ℓ owning DV vec4s of the head (HS = 4·DV·L). A lane keeps its part
@@ -15,10 +24,16 @@
 // skipped.
 // NOTE: small per-lane register arrays keep shader JIT time low (whole-row arrays of 32 vec4s
 // took tens of seconds per pipeline on SwiftShader).
-// NOTE: every token attends at least to itself, so l > 0 at the end for every real row.
+// NOTE: causal: every token attends at least to itself, so l > 0 at the end for every real row.
 // NOTE: `tile` equals TK; a runtime loop bound keeps compilers from unrolling the tile loops.
+// NOTE: with DROPOUT every lane of a row draws the mask of each (query, key) pair itself (one
+// Philox4x32-10 call, 10 rounds); sharing one draw per 4 keys or per row is an unmeasured speed-up.
 
-struct Params { T: u32, NH: u32, KVH: u32, scale: f32, tile: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params {
+  T: u32, NH: u32, KVH: u32, scale: f32,
+  tile: u32, token0: u32, seed: u32, site: u32,
+  step: u32, threshold: u32, keep_scale: f32, _p0: u32,
+}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -35,6 +50,19 @@ const R = {{R}}u;
 const TK = {{TK}}u;
 const THREADS = R * L;
 const NEG = -3.0e38;
+const CAUSAL = {{CAUSAL}};
+const DROPOUT = {{DROPOUT}};
+
+// Whether query t may attend key tj of the batch row starting at token `row`.
+fn attends(row: u32, t: u32, tj: u32, seg_i: u32) -> bool {
+  if (CAUSAL) { return tj <= t && seg[row + tj] == seg_i; }
+  return tj < p.T && seg[row + tj] != 0u;
+}
+
+// drop_ij of (query token n of this window, head h, key tj of its row): 1/(1 − p) or 0.
+fn drop_scale(n: u32, h: u32, tj: u32) -> f32 {
+  return select(0.0, p.keep_scale, dropout_keep(p.seed, p.site, p.step, p.token0 + n, h * p.T + tj, p.threshold));
+}
 
 var<workgroup> Ks: array<vec4<f32>, TK * HS4>;
 var<workgroup> Vs: array<vec4<f32>, TK * HS4>;
@@ -68,7 +96,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var m = NEG;
   var l = 0.0;
 
-  let k_end = min(p.T, q0 + R);
+  let k_end = select(p.T, min(p.T, q0 + R), CAUSAL);
   if (li == 0u) { atomicStore(&tile_used, 0u); }
   workgroupBarrier();
   for (var k0 = 0u; k0 < k_end; k0 += TK) {
@@ -76,7 +104,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (live && lane == 0u) {
       for (var j = 0u; j < p.tile; j++) {
         let tj = k0 + j;
-        if (tj <= t && seg[row + tj] == seg_i) {
+        if (attends(row, t, tj, seg_i)) {
           atomicMax(&tile_used, mark);
           break;
         }
@@ -108,7 +136,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       for (var j = 0u; j < p.tile; j++) {
         let tj = k0 + j;
         s[j] = NEG;
-        if (tj <= t && seg[row + tj] == seg_i) {
+        if (attends(row, t, tj, seg_i)) {
           var score = 0.0;
           // @unroll
           for (var x = 0u; x < L; x++) { score += part[(r * TK + j) * L + x]; }
@@ -126,8 +154,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
           if (s[j] > 0.5 * NEG) {
             let pj = exp(s[j] - m_new);
             l += pj;
+            var pv = vec4<f32>(pj);
+            if (DROPOUT) { pv = pv * drop_scale(n, h, k0 + j); }
             // @unroll
-            for (var i = 0u; i < DV; i++) { o[i] = fma(vec4<f32>(pj), Vs[j * HS4 + lane * DV + i], o[i]); }
+            for (var i = 0u; i < DV; i++) { o[i] = fma(pv, Vs[j * HS4 + lane * DV + i], o[i]); }
           }
         }
         m = m_new;
@@ -137,9 +167,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 
   if (live) {
-    let inv = 1.0 / l;
+    // l = 0 only for a bidirectional row without any real key.
+    let inv = select(0.0, 1.0 / l, l > 0.0);
     // @unroll
     for (var i = 0u; i < DV; i++) { out[q_base + i] = o[i] * inv; }
-    if (lane == 0u) { lse[n * p.NH + h] = m + log(l); }
+    if (lane == 0u) { lse[n * p.NH + h] = select(0.0, m + log(l), l > 0.0); }
   }
 }

@@ -10,6 +10,7 @@ import source from './gradnorm.wgsl?raw';
 
 export const gradNormPartialsKernel: Kernel = { name: 'gradnorm_partials', source: wgslSections(source, ['PARTIALS'], 'gradnorm.wgsl') };
 export const stepControlKernel: Kernel = { name: 'step_control', source: wgslSections(source, ['CONTROL'], 'gradnorm.wgsl') };
+export const paramNormKernel: Kernel = { name: 'param_norm', source: wgslSections(source, ['PARAM_NORM'], 'gradnorm.wgsl') };
 
 /**
  * Bytes of the step-control buffer: 16 words. Words 0–7 are written by stepControl every step
@@ -17,6 +18,7 @@ export const stepControlKernel: Kernel = { name: 'step_control', source: wgslSec
  * skipped, updates rolled back), kept on the GPU across steps and updated by adamwStep.
  */
 export const STEP_CONTROL_BYTES = 64;
+// Word 11 holds Σ p² of the parameters after the step (paramSquares).
 /** Most partial sums one chunk produces. */
 export const MAX_PARTIAL_GROUPS = 2048;
 
@@ -43,6 +45,8 @@ export interface StepControl {
   flags: number;
   /** Σ grad² of the raw sums. */
   sumSq: number;
+  /** Σ p² of the parameters after this step (written by paramSquares). */
+  paramSumSq: number;
   /** Optimizer updates applied so far (AdamW's t after this step), steps skipped, updates rolled back. */
   applied: number;
   skipped: number;
@@ -165,6 +169,20 @@ export function globalGradNorm(rec: Recorder, args: GlobalGradNormArgs): void {
   stepControl(rec, { ...args, numPartials });
 }
 
+/** Writes Σ p² of a flat parameter buffer into word 11 of the step-control buffer (after AdamW). */
+export function paramSquares(rec: Recorder, args: { params: GPUBuffer; count: number; partials: GPUBuffer; control: Binding }): void {
+  const wg = workgroupSize(rec.gpu);
+  const numPartials = gradNormPartials(rec, { grads: args.params, count: args.count, partials: args.partials, label: 'param norm partials' });
+  rec.dispatch({
+    kernel: paramNormKernel,
+    label: 'param norm',
+    constants: { WG: wg },
+    uniforms: new Uniforms().u32(0).u32(0).u32(numPartials).u32(0).u32(0).u32(0).f32(0).f32(0).u32(0).u32(0).u32(0).u32(0),
+    bindings: [args.partials, args.control],
+    workgroups: [1],
+  });
+}
+
 /** Decodes the 16 words of a step-control buffer. */
 export function decodeStepControl(bytes: ArrayBuffer, byteOffset = 0): StepControl {
   const f = new Float32Array(bytes, byteOffset, 16);
@@ -184,6 +202,7 @@ export function decodeStepControl(bytes: ArrayBuffer, byteOffset = 0): StepContr
     tokenCount: f[5],
     flags,
     sumSq: f[7],
+    paramSumSq: f[11],
     applied: u[8],
     skipped: u[9],
     rolledBack: u[10],

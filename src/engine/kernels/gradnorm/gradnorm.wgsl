@@ -111,3 +111,18 @@ fn main(@builtin(local_invocation_index) li: u32) {
   control.sum_sq = sum_sq;
 }
 #endif
+
+#if PARAM_NORM
+// PARAM_NORM  partials [num_partials] (gradNormPartials run over the PARAMETERS after the update)
+//             → control word 11 = Σ p²: the run driver watches parameter magnitudes for divergence.
+@group(0) @binding(1) var<storage, read> partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> control: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) li: u32) {
+  var sum = 0.0;
+  for (var i = li; i < p.num_partials; i += WG) { sum += partials[i]; }
+  let total = reduce_sum(li, sum);
+  if (li == 0u) { control[11] = total; }
+}
+#endif

@@ -2,8 +2,10 @@
  * LM head + softmax cross-entropy, fused and chunked over tokens (lmhead.ref.ts has the math):
  * for each chunk of CH tokens, logits = h·Wᵀ [CH, V] in a bounded scratch buffer, then in place
  * dlogits = gradScale·(softmax − onehot) with each row's loss saved, then dh = dlogits·W. The
- * [N × V] logits never exist at once. W [V, C] (f32 or f16) may be split by vocabulary rows over
- * several bindings (weightParts). A logits-only path serves generation.
+ * [N × V] logits never exist at once. W [V, C] (f32, f16, or q8 / nf4 rows dequantized in the
+ * matmul) may be split by vocabulary rows over several bindings. CH is a multiple of the matmul's
+ * 64-row tile (chunks.ts), so each product reads W once per row tile it fills. A logits-only path
+ * serves generation.
  */
 import type { Gpu } from '../../gpu/device';
 import { GpuError } from '../../gpu/errors';
@@ -11,12 +13,15 @@ import type { Kernel } from '../../gpu/pipelines';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
 import { matmul } from '../matmul/matmul';
-import { weightParts, type SplitWeight } from '../lora/weightParts';
 import { rowWindow } from '../lora/windows';
+import { resolveWeightFormat, weightOperands, type FrozenWeight } from '../quant/weights';
+import type { WeightFormat } from '../quant/layout';
+import { DEFAULT_MAX_LOGITS_BYTES, fullTileRows, LmHeadChunkError, lmheadChunkTokens } from './chunks';
 import ceSource from './lmhead_ce.wgsl?raw';
 import reduceSource from './lmhead_reduce.wgsl?raw';
 
 export { IGNORE_INDEX } from './lmhead.ref';
+export { DEFAULT_MAX_LOGITS_BYTES, fullTileRows, lmheadChunkTokens, LmHeadChunkError } from './chunks';
 
 export const lmheadCrossEntropyKernel: Kernel = { name: 'lmhead_ce', source: ceSource };
 export const lmheadReduceKernel: Kernel = { name: 'lmhead_reduce', source: reduceSource };
@@ -25,21 +30,29 @@ export const lmheadReduceKernel: Kernel = { name: 'lmhead_reduce', source: reduc
 export class LmHeadArgumentError extends GpuError {}
 
 const CE_THREADS = 256;
-/** Default bound of one chunk's logits: 64 MiB (or the binding limit if lower). */
-export const DEFAULT_MAX_LOGITS_BYTES = 64 * 1024 * 1024;
 
-/** Tokens per chunk so that a [rows, V] f32 logits chunk stays within maxBytes and the binding limit. */
-export function lmheadChunkRows(gpu: Gpu, N: number, V: number, maxBytes = DEFAULT_MAX_LOGITS_BYTES): number {
-  const bytes = Math.min(maxBytes, gpu.limits.maxStorageBufferBindingSize);
-  const rows = Math.floor(bytes / (V * 4));
-  if (rows < 1) throw new LmHeadArgumentError(`lm head: one row of ${V} logits (${V * 4} bytes) exceeds the chunk bound of ${bytes} bytes`);
-  return Math.min(N, rows);
+/**
+ * Tokens per chunk on this device: lmheadChunkTokens (chunks.ts) with its binding limit; a
+ * [rows, V] f32 logits chunk stays within maxBytes and fills whole 64-row matmul tiles.
+ */
+export function lmheadChunkRows(gpu: Pick<Gpu, 'limits'>, N: number, V: number, maxBytes = DEFAULT_MAX_LOGITS_BYTES): number {
+  try {
+    return lmheadChunkTokens(N, V, gpu.limits.maxStorageBufferBindingSize, maxBytes);
+  } catch (error) {
+    if (error instanceof LmHeadChunkError) throw new LmHeadArgumentError(error.message);
+    throw error;
+  }
 }
 
 export interface LmHeadWeights {
-  /** [V, C]: one Binding, or parts split by vocabulary rows (e.g. a tied 152k embedding over several buffers). */
-  w: SplitWeight;
+  /**
+   * [V, C]: one Binding, or parts split by vocabulary rows (e.g. a tied 152k embedding over several
+   * buffers), f32 or f16 (wF16); or a QuantizedWeight (q8 / nf4 rows, quant/quant.ts).
+   */
+  w: FrozenWeight;
   wF16?: boolean;
+  /** The storage format of w beside wF16; q8 / nf4 need a QuantizedWeight. Default: from w and wF16. */
+  wFormat?: WeightFormat;
   /** Tokens, hidden size, vocabulary. */
   N: number;
   C: number;
@@ -61,9 +74,11 @@ export interface LmHeadLossArgs extends LmHeadWeights {
   chunkRows: number;
   /** f32 [N] scratch: each token's loss. */
   rowLoss: Binding;
+  /** u32 [N] scratch: 1 where the label is the row's argmax. */
+  rowCorrect: Binding;
   /** f32 [1]: Σ of the target tokens' losses. */
   lossSum: Binding;
-  /** u32 [1]: number of target tokens. */
+  /** u32 [2]: number of target tokens, and of those whose label is the argmax (token accuracy). */
   targetCount: Binding;
   /** Add to lossSum/targetCount instead of overwriting (micro-batch accumulation). */
   accumulateLoss?: boolean;
@@ -91,10 +106,11 @@ export function lmheadLogits(rec: Recorder, a: LmHeadLogitsArgs): void {
   check(a);
   const label = a.label ?? 'lm head';
   let v0 = 0;
-  for (const part of weightParts(rec.gpu, a.w, a.V, a.C, Boolean(a.wF16), label, a.maxBindingBytes)) {
+  const format = resolveWeightFormat(a.w, a.wFormat, a.wF16, label);
+  for (const part of weightOperands(rec.gpu, a.w, format, a.V, a.C, label, a.maxBindingBytes)) {
     matmul(rec, {
-      a: a.h, b: part.w, c: a.logits, M: a.N, N: part.rows, K: a.C, transB: true, bF16: a.wF16,
-      offsetB: part.offset ?? 0, offsetC: v0, ldc: a.V, label: `${label} logits`,
+      ...part.operand, a: a.h, c: a.logits, M: a.N, N: part.rows, K: a.C, transB: true,
+      offsetC: v0, ldc: a.V, label: `${label} logits`,
     });
     v0 += part.rows;
   }
@@ -110,10 +126,12 @@ export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
   if (a.chunkRows * V * 4 > limit) {
     throw new LmHeadArgumentError(`${label}: a logits chunk of ${a.chunkRows}×${V} f32 exceeds the binding limit of ${limit} bytes`);
   }
-  const parts = weightParts(rec.gpu, a.w, V, C, Boolean(a.wF16), label, a.maxBindingBytes);
+  const format = resolveWeightFormat(a.w, a.wFormat, a.wF16, label);
+  const parts = weightOperands(rec.gpu, a.w, format, V, C, label, a.maxBindingBytes);
   // h and dh beyond the binding limit are bound one chunk at a time, at aligned offsets.
   const windowed = N * C * 4 > limit;
-  let chunkRows = a.chunkRows;
+  // Chunks fill whole row tiles of the matmul (chunks.ts): a scratch sized for 85 rows runs 64.
+  let chunkRows = N > a.chunkRows ? fullTileRows(a.chunkRows) : a.chunkRows;
   if (windowed) {
     const align = Math.max(256, rec.gpu.limits.minStorageBufferOffsetAlignment || 256);
     const step = align / gcd(C * 4, align);
@@ -130,8 +148,8 @@ export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
     let v0 = 0;
     for (const part of parts) {
       matmul(rec, {
-        a: h, b: part.w, c: a.logits, M: rows, N: part.rows, K: C, transB: true, bF16: a.wF16,
-        offsetA: hOffset, offsetB: part.offset ?? 0, offsetC: v0, ldc: V, label: `${label} logits chunk`,
+        ...part.operand, a: h, c: a.logits, M: rows, N: part.rows, K: C, transB: true,
+        offsetA: hOffset, offsetC: v0, ldc: V, label: `${label} logits chunk`,
       });
       v0 += part.rows;
     }
@@ -142,15 +160,15 @@ export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
       label: `${label} cross-entropy`,
       constants: { WG: CE_THREADS },
       uniforms: new Uniforms().u32(V).u32(rows).u32(row0).f32(a.gradScale),
-      bindings: [a.logits, a.labels, a.rowLoss],
+      bindings: [a.logits, a.labels, a.rowLoss, a.rowCorrect],
       workgroups: [gx, Math.ceil(rows / gx)],
     });
     // dh[row0 : row0+rows] (+)= dlogits · W   (backward of logits = h·Wᵀ)
     v0 = 0;
     parts.forEach((part, i) => {
       matmul(rec, {
-        a: a.logits, b: part.w, c: dh, M: rows, N: C, K: part.rows, bF16: a.wF16,
-        offsetA: v0, lda: V, offsetB: part.offset ?? 0, offsetC: hOffset,
+        ...part.operand, a: a.logits, c: dh, M: rows, N: C, K: part.rows,
+        offsetA: v0, lda: V, offsetC: hOffset,
         accumulate: Boolean(a.accumulateDh) || i > 0, beta: 1, label: `${label} dh chunk`,
       });
       v0 += part.rows;
@@ -160,7 +178,7 @@ export function lmheadLoss(rec: Recorder, a: LmHeadLossArgs): void {
     kernel: lmheadReduceKernel,
     label: `${label} loss sum`,
     uniforms: new Uniforms().u32(N).u32(V).u32(a.accumulateLoss ? 1 : 0).u32(0),
-    bindings: [a.rowLoss, a.labels, a.lossSum, a.targetCount],
+    bindings: [a.rowLoss, a.labels, a.lossSum, a.targetCount, a.rowCorrect],
     workgroups: [1],
   });
 }

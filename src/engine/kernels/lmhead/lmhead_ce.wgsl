@@ -2,6 +2,7 @@
 //
 //   logits [CH, V] (rows row0 .. row0+CH of the token batch), labels i32 [N] (out of [0, V): ignored)
 //   rowLoss[n] = lse_n − logits_n[label_n]  (0 when ignored)
+//   rowCorrect[n] = 1 when the label's logit is the row's largest (argmax = label; a tie counts), else 0
 //   logits_n  ← gradScale · (softmax(logits_n) − onehot(label_n))   (0 when ignored)
 // Geometry: one workgroup of WG threads per row (x + y·nx over a 2-D grid); three strided passes
 // over the row (max, Σ exp, gradient) with tree reductions in workgroup memory.
@@ -13,6 +14,7 @@ struct Params { V: u32, rows: u32, row0: u32, grad_scale: f32 }
 @group(0) @binding(1) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<i32>;
 @group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> row_correct: array<u32>;
 
 const WG = {{WG}}u;
 
@@ -66,5 +68,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let onehot = select(0.0, 1.0, is_target && v == lbl);
     logits[base + v] = scale * (exp(logits[base + v] - lse) - onehot);
   }
-  if (li == 0u) { row_loss[n] = select(0.0, lse - target_logit, is_target); }
+  if (li == 0u) {
+    row_loss[n] = select(0.0, lse - target_logit, is_target);
+    row_correct[n] = select(0u, 1u, is_target && target_logit >= m);
+  }
 }

@@ -1,6 +1,7 @@
-// Sums the per-token losses of a batch: lossSum (+)= Σ_n rowLoss[n], targetCount (+)= #{n: label_n in [0, V)}.
+// Sums the per-token losses of a batch: lossSum (+)= Σ_n rowLoss[n], targetCount[0] (+)= #{n: label_n in [0, V)},
+// targetCount[1] (+)= Σ_n rowCorrect[n] (targets whose label is the argmax: token accuracy).
 //
-//   rowLoss f32 [N], labels i32 [N] → lossSum f32 [1], targetCount u32 [1]
+//   rowLoss f32 [N], labels i32 [N], rowCorrect u32 [N] → lossSum f32 [1], targetCount u32 [2]
 // Geometry: one workgroup of 256 threads; strided partial sums, then a tree reduction.
 // ACCUMULATE adds onto the buffers' values (gradient accumulation over micro-batches).
 
@@ -11,28 +12,34 @@ struct Params { N: u32, V: u32, accumulate: u32, _p0: u32 }
 @group(0) @binding(2) var<storage, read> labels: array<i32>;
 @group(0) @binding(3) var<storage, read_write> loss_sum: array<f32>;
 @group(0) @binding(4) var<storage, read_write> target_count: array<u32>;
+@group(0) @binding(5) var<storage, read> row_correct: array<u32>;
 
 var<workgroup> sums: array<f32, 256>;
 var<workgroup> counts: array<u32, 256>;
+var<workgroup> corrects: array<u32, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) li: u32) {
   var s = 0.0;
   var c = 0u;
+  var k = 0u;
   for (var n = li; n < p.N; n += 256u) {
     let label = labels[n];
     if (label >= 0 && u32(label) < p.V) {
       s += row_loss[n];
       c += 1u;
+      k += row_correct[n];
     }
   }
   sums[li] = s;
   counts[li] = c;
+  corrects[li] = k;
   workgroupBarrier();
   for (var stride = 128u; stride > 0u; stride >>= 1u) {
     if (li < stride) {
       sums[li] = sums[li] + sums[li + stride];
       counts[li] = counts[li] + counts[li + stride];
+      corrects[li] = corrects[li] + corrects[li + stride];
     }
     workgroupBarrier();
   }
@@ -40,9 +47,11 @@ fn main(@builtin(local_invocation_index) li: u32) {
     if (p.accumulate != 0u) {
       loss_sum[0] = loss_sum[0] + sums[0];
       target_count[0] = target_count[0] + counts[0];
+      target_count[1] = target_count[1] + corrects[0];
     } else {
       loss_sum[0] = sums[0];
       target_count[0] = counts[0];
+      target_count[1] = corrects[0];
     }
   }
 }

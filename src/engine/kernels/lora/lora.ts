@@ -8,6 +8,8 @@
  * One API for every projection: leave `lora` out for a plain linear (forward, and dx in backward).
  * The big products run on the tiled matmul; dropout masks come from Philox on the GPU (no mask
  * buffer), and a W beyond the binding limit is split by output rows (see weightParts.ts).
+ * W is f32, f16, or quantized q8 / nf4 (quant/): the matmul then dequantizes it tile by tile, and
+ * the products are those of the dequantized W.
  */
 import type { Gpu } from '../../gpu/device';
 import { GpuError } from '../../gpu/errors';
@@ -16,7 +18,8 @@ import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
 import { matmul } from '../matmul/matmul';
 import { dropoutThreshold, PHILOX_WGSL, type DropoutKey } from '../philox/philox';
-import { weightParts, type SplitWeight } from './weightParts';
+import { resolveWeightFormat, weightOperands, type FrozenWeight } from '../quant/weights';
+import type { WeightFormat } from '../quant/layout';
 import { rowGroups, rowWindow } from './windows';
 import dropoutSource from './lora_dropout.wgsl?raw';
 import dxSource from './lora_dx.wgsl?raw';
@@ -24,6 +27,8 @@ import biasSource from './lora_bias.wgsl?raw';
 
 export type { DropoutKey } from '../philox/philox';
 export { weightParts, type SplitWeight, type WeightPart } from './weightParts';
+export type { FrozenWeight } from '../quant/weights';
+export type { WeightFormat } from '../quant/layout';
 
 export const loraDropoutKernel: Kernel = { name: 'lora_dropout', source: PHILOX_WGSL + dropoutSource };
 export const loraDxKernel: Kernel = { name: 'lora_dx', source: PHILOX_WGSL + dxSource };
@@ -34,10 +39,15 @@ export class LoraArgumentError extends GpuError {}
 
 /** The frozen base projection. */
 export interface LinearWeights {
-  /** [OUT, IN], f32 or f16 (wF16); one Binding, or parts split by output rows. */
-  w: SplitWeight;
+  /**
+   * [OUT, IN]: f32 or f16 (wF16) as one Binding or parts split by output rows (SplitWeight), or a
+   * QuantizedWeight (q8 / nf4, quant/quant.ts), which carries its format.
+   */
+  w: FrozenWeight;
   wF16?: boolean;
-  /** [OUT] or absent; f16 when wF16. */
+  /** The storage format of w, beside wF16 ('f16' is the same as wF16); q8 / nf4 need a QuantizedWeight. Default: from w and wF16. */
+  wFormat?: WeightFormat;
+  /** [OUT] or absent; f16 when W is f16, f32 otherwise (q8 and nf4 included). */
   bias?: Binding | null;
   IN: number;
   OUT: number;
@@ -157,20 +167,22 @@ export function loraForward(rec: Recorder, a: LoraForwardArgs): void {
 function forwardWindow(rec: Recorder, a: LoraForwardArgs, token0: number): void {
   const label = a.label ?? 'lora linear';
   const { N, IN, OUT } = a;
+  const format = resolveWeightFormat(a.w, a.wFormat, a.wF16, label);
   let row0 = 0;
-  for (const part of weightParts(rec.gpu, a.w, OUT, IN, Boolean(a.wF16), label, a.maxBindingBytes)) {
+  for (const part of weightOperands(rec.gpu, a.w, format, OUT, IN, label, a.maxBindingBytes)) {
     // y[:, row0 : row0+rows] = x · W_partᵀ   (a column block of y: row stride OUT)
     matmul(rec, {
-      a: a.x, b: part.w, c: a.y, M: N, N: part.rows, K: IN, transB: true, bF16: a.wF16,
-      offsetB: part.offset ?? 0, offsetC: row0, ldc: OUT, label: `${label} forward`,
+      ...part.operand, a: a.x, c: a.y, M: N, N: part.rows, K: IN, transB: true,
+      offsetC: row0, ldc: OUT, label: `${label} forward`,
     });
     row0 += part.rows;
   }
   if (a.bias) {
+    const f16 = format === 'f16';
     rec.dispatch({
       kernel: loraBiasKernel,
       label: `${label} bias`,
-      constants: { W_TYPE: a.wF16 ? 'f16' : 'f32', ENABLE_F16: a.wF16 ? 'enable f16;' : '' },
+      constants: { W_TYPE: f16 ? 'f16' : 'f32', ENABLE_F16: f16 ? 'enable f16;' : '' },
       uniforms: new Uniforms().u32(N * OUT).u32(OUT).u32(0).u32(0),
       bindings: [a.bias, a.y],
       workgroups: flatGrid(rec.gpu, N * OUT, 256),
@@ -219,11 +231,12 @@ function backwardWindow(rec: Recorder, a: LoraBackwardArgs, token0: number): voi
   const l = a.lora;
   const g = a.grads;
   // dx (=|+=) dy · W, one output-row block of W at a time   (backward of y = x·Wᵀ)
+  const format = resolveWeightFormat(a.w, a.wFormat, a.wF16, label);
   let row0 = 0;
-  weightParts(rec.gpu, a.w, OUT, IN, Boolean(a.wF16), label, a.maxBindingBytes).forEach((part, i) => {
+  weightOperands(rec.gpu, a.w, format, OUT, IN, label, a.maxBindingBytes).forEach((part, i) => {
     matmul(rec, {
-      a: a.dy, b: part.w, c: a.dx, M: N, N: IN, K: part.rows, bF16: a.wF16,
-      offsetA: row0, lda: OUT, offsetB: part.offset ?? 0,
+      ...part.operand, a: a.dy, c: a.dx, M: N, N: IN, K: part.rows,
+      offsetA: row0, lda: OUT,
       accumulate: Boolean(a.accumulateDx) || i > 0, beta: 1, label: `${label} backward dx`,
     });
     row0 += part.rows;

@@ -1,14 +1,49 @@
 import type { Gpu } from '../../gpu/device';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
+import { GpuError } from '../../gpu/errors';
 import type { Kernel } from '../../gpu/pipelines';
 import { resolveStrides, type MatmulShape } from './matmul.ref';
+import { quantReaderWgsl } from '../quant/quant';
+import type { QuantFormat } from '../quant/layout';
 import source from './matmul.wgsl?raw';
 import vec4Source from './matmul_vec4.wgsl?raw';
+import bDense from './b_dense.wgsl?raw';
+import bDenseVec4 from './b_dense_vec4.wgsl?raw';
+import bQuant from './b_quant.wgsl?raw';
 
-export const matmulKernel: Kernel = { name: 'matmul', source };
+// The kernels are the shader body followed by the reader of operand B (dense or quantized).
+export const matmulKernel: Kernel = { name: 'matmul', source: source + bDense };
 /** The fast path: vec4 loads and stores, register-blocked (see matmul_vec4.wgsl for when it applies). */
-export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: vec4Source };
+export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: vec4Source + bDenseVec4 };
+
+const quantKernels = new Map<string, Kernel>();
+/** The matmul with a quantized B, dequantized while a slab is staged (b_quant.wgsl). */
+export function matmulQuantKernel(format: QuantFormat, vec4: boolean): Kernel {
+  const name = `${vec4 ? 'matmul_vec4' : 'matmul'}_${format}`;
+  let kernel = quantKernels.get(name);
+  if (!kernel) {
+    kernel = { name, source: (vec4 ? vec4Source : source) + bQuant + quantReaderWgsl(format) };
+    quantKernels.set(name, kernel);
+  }
+  return kernel;
+}
+
+/**
+ * A quantized frozen B (quant/layout.ts): \`b\` binds its packed values and \`offsetB\` is the word of
+ * its row 0 there. B must be the weight [rows, cols] as stored: transB (X·Wᵀ, N = rows, K = cols)
+ * or not (dY·W, K = rows, N = cols); no batch.
+ */
+export interface QuantOperand {
+  format: QuantFormat;
+  scales: Binding;
+  /** Scale index of row 0 inside \`scales\`. */
+  scaleOffset: number;
+  /** q8 scales stored f16 (nf4 ignores it: always f16). */
+  scaleF16: boolean;
+  rowWords: number;
+  scalesPerRow: number;
+}
 
 export interface MatmulTile {
   BM: number;
@@ -61,8 +96,10 @@ export function matmulVec4Applies(args: MatmulArgs): boolean {
   const { strideA, strideB, strideC } = resolveStrides(args);
   const contiguousA = args.transA ? args.M : args.K;
   const contiguousB = args.transB ? args.K : args.N;
-  const offsets = [args.offsetA ?? 0, args.offsetB ?? 0, args.offsetC ?? 0, args.lda ?? 0, args.ldc ?? 0];
-  const all = [contiguousA, contiguousB, args.N, strideA, strideB, strideC, ...offsets];
+  // A quantized B is addressed in words and rows of its own layout: only its columns count.
+  const bOffsets = args.bQuant ? [] : [strideB, args.offsetB ?? 0];
+  const offsets = [args.offsetA ?? 0, args.offsetC ?? 0, args.lda ?? 0, args.ldc ?? 0];
+  const all = [contiguousA, contiguousB, args.N, strideA, strideC, ...bOffsets, ...offsets];
   if (!all.every((v) => v % 4 === 0)) return false;
   const t = args.tile;
   return !t || (t.TM % 4 === 0 && t.TN % 4 === 0 && t.BK % 4 === 0 && t.BM % t.TM === 0 && t.BN % t.TN === 0);
@@ -74,6 +111,8 @@ export interface MatmulArgs extends MatmulShape {
   c: Binding;
   /** B holds f16 values (frozen weights on shader-f16 devices). */
   bF16?: boolean;
+  /** B is a quantized weight (q8 / nf4): \`b\` binds its packed values, \`offsetB\` counts words. */
+  bQuant?: QuantOperand;
   /** Element offsets into each buffer. */
   offsetA?: number;
   offsetB?: number;
@@ -91,18 +130,21 @@ export interface MatmulArgs extends MatmulShape {
 /** Records C = alpha·op(A)·op(B) (+ beta·C) — see matmul.wgsl for the layouts. */
 export function matmul(rec: Recorder, args: MatmulArgs): void {
   const { batch, strideA, strideB, strideC, alpha, beta } = resolveStrides(args);
+  const q = args.bQuant;
+  if (q && (batch !== 1 || args.bF16)) throw new GpuError(`matmul "${args.label ?? 'matmul'}": a quantized B takes no batch and no bF16`, args.label);
   const vec4 = matmulVec4Applies(args);
   const tile = args.tile ?? (vec4 ? chooseMatmulVec4Tile(rec.gpu, args.M, args.N) : chooseMatmulTile(rec.gpu, args.M, args.N));
-  // The vec4 kernel indexes its arrays in vec4 units.
+  // The vec4 kernel indexes its arrays in vec4 units; a quantized B is addressed in words.
   const unit = vec4 ? 4 : 1;
+  const bUnit = q ? 1 : unit;
   const uniforms = new Uniforms()
     .u32(args.M).u32(args.N).u32(args.K).u32(strideA / unit)
-    .u32(strideB / unit).u32(strideC / unit).u32((args.offsetA ?? 0) / unit).u32((args.offsetB ?? 0) / unit)
+    .u32(q ? 0 : strideB / unit).u32(strideC / unit).u32((args.offsetA ?? 0) / unit).u32((args.offsetB ?? 0) / bUnit)
     .u32((args.offsetC ?? 0) / unit).f32(alpha).f32(beta).u32((args.lda ?? 0) / unit)
-    .u32((args.ldc ?? 0) / unit).u32(0).u32(0).u32(0);
+    .u32((args.ldc ?? 0) / unit).u32(q?.scaleOffset ?? 0).u32(q?.rowWords ?? 0).u32(q?.scalesPerRow ?? 0);
   const { unroll, ...sizes } = tile;
   rec.dispatch({
-    kernel: vec4 ? matmulVec4Kernel : matmulKernel,
+    kernel: q ? matmulQuantKernel(q.format, vec4) : vec4 ? matmulVec4Kernel : matmulKernel,
     label: args.label,
     constants: {
       ...sizes,
@@ -112,11 +154,11 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
       TRANS_A: Boolean(args.transA),
       TRANS_B: Boolean(args.transB),
       ACCUMULATE: Boolean(args.accumulate),
-      B_TYPE: args.bF16 ? 'f16' : 'f32',
+      ...(q ? { SCALE_F16: q.format === 'q8' && q.scaleF16 } : { B_TYPE: args.bF16 ? 'f16' : 'f32' }),
       ENABLE_F16: args.bF16 ? 'enable f16;' : '',
     },
     uniforms,
-    bindings: [args.a, args.b, args.c],
+    bindings: q ? [args.a, args.b, args.c, q.scales] : [args.a, args.b, args.c],
     workgroups: [Math.ceil(args.N / tile.BN), Math.ceil(args.M / tile.BM), batch],
   });
 }

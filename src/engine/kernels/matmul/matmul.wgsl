@@ -22,12 +22,12 @@ struct Params {
   M: u32, N: u32, K: u32, batch_stride_a: u32,
   batch_stride_b: u32, batch_stride_c: u32, offset_a: u32, offset_b: u32,
   offset_c: u32, alpha: f32, beta: f32, lda: u32,
-  ldc: u32, _p0: u32, _p1: u32, _p2: u32,
+  ldc: u32, scale_offset: u32, row_words: u32, scales_per_row: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<{{B_TYPE}}>;
+// Operand B (@binding(2), and @binding(4) when quantized) and load_b1 come from b_dense.wgsl or b_quant.wgsl.
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 
 const BM = {{BM}}u;
@@ -53,8 +53,8 @@ fn load_a(base: u32, m: u32, k: u32) -> f32 {
 
 fn load_b(base: u32, k: u32, n: u32) -> f32 {
   if (k >= p.K || n >= p.N) { return 0.0; }
-  if (TRANS_B) { return f32(B[base + n * p.K + k]); }
-  return f32(B[base + k * p.N + n]);
+  if (TRANS_B) { return load_b1(base, n, k, p.K); }
+  return load_b1(base, k, n, p.N);
 }
 
 @compute @workgroup_size(THREADS)

@@ -24,12 +24,12 @@ struct Params {
   M: u32, N: u32, K: u32, batch_stride_a: u32,
   batch_stride_b: u32, batch_stride_c: u32, offset_a: u32, offset_b: u32,
   offset_c: u32, alpha: f32, beta: f32, lda: u32,
-  ldc: u32, _p0: u32, _p1: u32, _p2: u32,
+  ldc: u32, scale_offset: u32, row_words: u32, scales_per_row: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> B: array<vec4<{{B_TYPE}}>>;
+// Operand B (@binding(2), and @binding(4) when quantized) and load_b4 come from b_dense_vec4.wgsl or b_quant.wgsl.
 @group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;
 
 const BM = {{BM}}u;
@@ -104,7 +104,7 @@ fn stage_b(base: u32, k0: u32, col0: u32, li: u32) {
       let nn = i / BK4; let k4 = i % BK4;
       let n = col0 + nn; let kv = k0 / 4u + k4;
       var v = vec4<f32>(0.0);
-      if (n < p.N && kv < K4) { v = vec4<f32>(B[base + n * K4 + kv]); }
+      if (n < p.N && kv < K4) { v = load_b4(base, n, kv, K4); }
       Bs[i] = v;
     }
   } else {
@@ -116,7 +116,7 @@ fn stage_b(base: u32, k0: u32, col0: u32, li: u32) {
       var r: array<vec4<f32>, 4>;
       for (var t = 0u; t < 4u; t++) {
         r[t] = vec4<f32>(0.0);
-        if (k + t < p.K && nv < N4) { r[t] = vec4<f32>(B[base + (k + t) * N4 + nv]); }
+        if (k + t < p.K && nv < N4) { r[t] = load_b4(base, k + t, nv, N4); }
       }
       let c = transpose4(r[0], r[1], r[2], r[3]);
       let at = n4 * 4u * BK4 + k4;

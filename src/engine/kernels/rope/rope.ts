@@ -5,7 +5,7 @@ import { Uniforms } from '../../gpu/uniforms';
 import { uploadBuffer } from '../../gpu/buffers';
 import { GpuError } from '../../gpu/errors';
 import { elementwiseWorkgroupSize, grid1d } from '../elementwise/grid';
-import { ropeInvFreq, type RopeConfig } from './invFreq';
+import { ropeInvFreq, type RopeConfig } from '../../../formats/rope';
 import source from './rope.wgsl?raw';
 
 export const ropeKernel: Kernel = { name: 'rope', source };

@@ -1,14 +1,18 @@
 /**
- * GPU bytes the Llama family needs for a configuration, computed from the config alone (no weights
- * loaded), exactly as LlamaGpu allocates them: the planner, the studio's memory bar and the CLI's
- * `plan` command all use it.
+ * What the Llama family is from its config alone (no weights loaded): its adapter layout (the seven
+ * projections at their Hugging Face paths) and the GPU bytes a configuration needs, exactly as
+ * LlamaGpu allocates them — the planner, the studio's memory bar and the CLI's `plan` use it.
  */
-import { moduleShape, type ModelSpec } from '../../formats/hfConfig';
+import { moduleShape, modulePath, type ModelSpec } from '../../formats/hfConfig';
 import { TARGET_MODULES } from '../../settings/settings';
-import type { MemoryConfig } from './model';
-import type { MemoryPlan } from '../train/memory';
-import { llamaAdapterLayout } from './llama';
-import type { LoraSettings } from './lora';
+import type { MemoryConfig, MemoryPlan } from './model';
+import { buildAdapterLayout, type AdapterLayout, type LoraSettings } from './lora';
+
+/** The Llama family's adapter layout: its seven projections, at their Hugging Face paths. */
+export function llamaAdapterLayout(spec: ModelSpec, lora: LoraSettings): AdapterLayout {
+  return buildAdapterLayout(spec.numLayers, (layer, module) => ({ ...moduleShape(spec, module), path: modulePath(layer, module) }), lora);
+}
+
 
 const F32 = 4;
 

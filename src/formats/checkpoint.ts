@@ -10,7 +10,7 @@
  * the header, and that every value is finite (and v ≥ 0), so a damaged or forged file is a typed
  * error and never a run.
  */
-import { crc32 } from '../../formats/crc32';
+import { crc32 } from './crc32';
 
 export const CHECKPOINT_MAGIC = 'ASCKPT02';
 const PREFIX = 16;
