@@ -97,8 +97,10 @@ export class StudioController {
     private readonly location: { href: string; search: string } = window.location,
   ) {
     const decoded = decodeSettings(location.search);
-    // A link's settings are kept as they are; a plain visit gets what the studio proposes for its model.
-    this.store = createStudioStore({ settings: decoded.applied ? decoded.settings : settingsForModel(decoded.settings, decoded.settings.model) });
+    // A link's settings are kept as they are (even where all its parameters were refused); a plain
+    // visit, with no query at all, gets what the studio proposes for its model.
+    const plainVisit = !new URLSearchParams(location.search).toString();
+    this.store = createStudioStore({ settings: plainVisit ? settingsForModel(decoded.settings, decoded.settings.model) : decoded.settings });
     for (const n of decoded.notices) this.store.getState().notify('warning', n);
     if (decoded.applied) this.store.getState().notify('info', 'Settings were loaded from the link.');
     const remembered = deviceGet(HUB_TOKEN_KEY);

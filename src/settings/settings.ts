@@ -463,11 +463,12 @@ export function applyPatch(s: RunSettings, patch: SettingsPatch): RunSettings {
 
 const runPart = (s: RunSettings) => canonicalJson({ lora: s.lora, train: s.train, data: s.data, eval: s.eval });
 
-/** Whether the settings (model aside) are exactly the defaults, or exactly the defaults with the demo preset. */
+/** Whether the settings (model aside) are exactly the defaults. */
 export function isUntouchedDefaults(s: RunSettings): boolean {
   return runPart(s) === runPart(DEFAULT_SETTINGS);
 }
 
+/** Whether the settings (model aside) are exactly the defaults with the demo preset. */
 export function isDemoPreset(s: RunSettings): boolean {
   return runPart(s) === runPart(applyPatch(DEFAULT_SETTINGS, DEMO_PRESET));
 }
