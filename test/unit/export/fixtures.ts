@@ -103,12 +103,18 @@ export function argmax(x: ArrayLike<number>): number {
 }
 
 /** Greedy continuation of `prompt` by the float64 reference; also the top-2 margin at each step. */
-export function referenceGreedy(spec: ModelSpec, weights: Map<string, Float32Array>, prompt: number[], steps: number): { tokens: number[]; margins: number[] } {
+/**
+ * Greedy decoding on the float64 reference, with each step's top-2 margin. `suppress`: tokens never
+ * chosen, as transformers.js's min_new_tokens never chooses the end-of-sequence token (which the
+ * pre-trained demo model does choose, after "The sky is blue.").
+ */
+export function referenceGreedy(spec: ModelSpec, weights: Map<string, Float32Array>, prompt: number[], steps: number, suppress: readonly number[] = []): { tokens: number[]; margins: number[] } {
   const ids = [...prompt];
   const tokens: number[] = [];
   const margins: number[] = [];
   for (let s = 0; s < steps; s++) {
     const l = lastLogits(spec, weights, ids);
+    for (const t of suppress) l[t] = -Infinity;
     const best = argmax(l);
     let second = -Infinity;
     for (let i = 0; i < l.length; i++) if (i !== best) second = Math.max(second, l[i]);
