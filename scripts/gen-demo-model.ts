@@ -1,27 +1,40 @@
 /**
- * Regenerates the studio's built-in demo models byte for byte:
- * public/models/demo/: a 2-layer Llama-architecture model (hidden 64, 4 heads / 2 kv heads,
- * head_dim 16, intermediate 128, tied embeddings, F32) with a 512-token byte-level BPE tokenizer;
- * public/models/demo-bert/: a 2-layer BERT (hidden 64, 4 heads, intermediate 128, no head) with a
- * WordPiece tokenizer, and its sample dataset public/samples/reviews-sentiment.jsonl.
+ * Rebuilds the studio's built-in demo models and their sample datasets:
+ * - public/models/demo/ and public/samples/pirate-talk.jsonl: a 2-layer Llama-architecture model
+ *   pre-trained here, with the project's own engine, on the generated chat corpus of
+ *   src/formats/gen/demoWorld.ts (scripts/demo/pretrain.ts), and the chat rows that teach it a style;
+ * - public/models/demo-bert/ and public/samples/reviews-sentiment.jsonl: a 2-layer BERT (hidden 64,
+ *   4 heads, intermediate 128, no head) with a WordPiece tokenizer, and its labelled reviews — made by
+ *   the generator alone, byte for byte.
  *
- *   npm run gen:demo            write the files
- *   npm run gen:demo -- --check exit 1 if the committed files differ from what the generator makes
+ *   npm run gen:demo               pre-train the decoder and write everything (half an hour on lavapipe:
+ *                                  run it on the fastest Vulkan driver there is, ADAPTER_STUDIO_ICD=lavapipe)
+ *   npm run gen:demo -- --check    exit 1 unless the committed files are what this script makes, as far
+ *                                  as that is cheap to know: both samples, the encoder's folder and the
+ *                                  decoder's config and tokenizer files byte for byte, and the decoder's
+ *                                  weights by tensor names, shapes and dtype (how they answer is checked
+ *                                  by test/gpu/engine/demo.test.ts; the recorded digest by the unit test)
+ *   npm run gen:demo -- --sample   write only the two sample datasets
+ *   npm run gen:demo -- --encoder  write only the demo encoder and its sample (no pre-training)
  */
 import { register } from 'node:module';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEMO_MODEL_OPTIONS } from '../src/formats/demoModel';
-import { generateModel } from '../src/formats/generate';
-import { DEMO_ENCODER_OPTIONS, demoSentimentRows } from '../src/formats/demoEncoder';
-import { generateEncoderModel } from '../src/formats/generateEncoder';
-import { bertWords } from '../src/formats/gen/wordpiece';
-import type { EncoderConfig } from '../src/formats/encoderConfig';
 
-// bert.ref.ts reaches kernel files that import WGSL with `?raw`: teach Node that import first.
+// bert.ref.ts and the engine reach kernel files that import WGSL with `?raw`: teach Node that import first.
 register('../bench/raw-hooks.mjs', import.meta.url);
+
+const { DEMO_MODEL_OPTIONS, DEMO_PRETRAINING } = await import('../src/formats/demoModel');
+const { generateModel } = await import('../src/formats/generate');
+const { chatJsonl, pirateSample } = await import('../src/formats/gen/demoWorld');
+const { DEMO_ENCODER_OPTIONS, demoSentimentRows } = await import('../src/formats/demoEncoder');
+const { generateEncoderModel } = await import('../src/formats/generateEncoder');
+const { bertWords } = await import('../src/formats/gen/wordpiece');
 const { encoderReference } = await import('../src/engine/model/bert.ref');
+type EncoderConfig = import('../src/formats/encoderConfig').EncoderConfig;
 
 /**
  * The demo's pooler bias: −W·mean(h) over the sample's sentences, so its outputs are centred on the
@@ -54,55 +67,87 @@ function centrePooler(tensors: Map<string, Float32Array>, config: EncoderConfig,
 }
 
 const publicDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'public');
+const decoderDir = join(publicDir, 'models', 'demo');
+const encoderDir = join(publicDir, 'models', 'demo-bert');
 const bytes = (v: Uint8Array | string) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
-const check = process.argv.includes('--check');
-let ok = true;
-for (const [dir, files] of [
-  ['models/demo', generateModel(DEMO_MODEL_OPTIONS)],
-  ['models/demo-bert', generateEncoderModel({ ...DEMO_ENCODER_OPTIONS, adjust: centrePooler }).files],
-] as const) {
-  const outDir = join(publicDir, dir);
-  if (check) ok = checkFolder(outDir, files) && ok;
-  else writeFolder(outDir, files);
-}
-const sample = join(publicDir, 'samples', 'reviews-sentiment.jsonl');
-const sampleText = demoSentimentRows().map((r) => JSON.stringify(r)).join('\n') + '\n';
-if (check) {
-  if (!existsSync(sample) || readFileSync(sample, 'utf8') !== sampleText) {
-    console.error(`${sample} differs from the generator's output`);
-    ok = false;
-  }
-  console.log(ok ? 'demo models are up to date' : 'demo models are stale: run npm run gen:demo');
-  process.exit(ok ? 0 : 1);
-}
-mkdirSync(dirname(sample), { recursive: true });
-writeFileSync(sample, sampleText);
-console.log(`wrote ${sample}`);
 
-function checkFolder(outDir: string, files: Map<string, Uint8Array | string>): boolean {
-  const present = existsSync(outDir) ? readdirSync(outDir).sort() : [];
+const samples = new Map<string, string>([
+  [join(publicDir, 'samples', 'pirate-talk.jsonl'), chatJsonl(pirateSample())],
+  [join(publicDir, 'samples', 'reviews-sentiment.jsonl'), demoSentimentRows().map((r) => JSON.stringify(r)).join('\n') + '\n'],
+]);
+const encoderFiles = generateEncoderModel({ ...DEMO_ENCODER_OPTIONS, adjust: centrePooler }).files;
+// Everything of the decoder but its weights comes straight from the generator.
+const decoderStart = generateModel(DEMO_MODEL_OPTIONS);
+
+if (process.argv.includes('--check')) {
+  const { openModelFolder } = await import('../src/formats/modelFolder');
+  const { nodeFiles } = await import('../src/formats/nodeSource');
+  const { openSafetensors } = await import('../src/formats/safetensors');
+  const problems: string[] = [];
+  for (const [path, text] of samples) if (!existsSync(path) || readFileSync(path, 'utf8') !== text) problems.push(`${path} differs from the generator's output`);
+  problems.push(...checkFolder(encoderDir, encoderFiles, new Set()));
+  problems.push(...checkFolder(decoderDir, decoderStart, new Set(['model.safetensors'])));
+  if (existsSync(join(decoderDir, 'model.safetensors'))) {
+    const committed = await openSafetensors(new Uint8Array(readFileSync(join(decoderDir, 'model.safetensors'))), 'model.safetensors');
+    const fresh = await openSafetensors(bytes(decoderStart.get('model.safetensors')!), 'generated');
+    const shape = (h: typeof committed.header) => JSON.stringify(h.tensors.map((t) => [t.name, t.dtype, t.shape]).sort());
+    if (shape(committed.header) !== shape(fresh.header)) problems.push('models/demo/model.safetensors: tensor names, dtypes or shapes differ from the generator\'s');
+    await openModelFolder(nodeFiles(decoderDir)).catch((e: Error) => problems.push(`models/demo does not load: ${e.message}`));
+  }
+  for (const p of problems) console.error(p);
+  console.log(problems.length ? 'demo files are stale: run npm run gen:demo' : 'demo files are up to date');
+  process.exit(problems.length ? 1 : 0);
+}
+
+for (const [path, text] of samples) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+  console.log(`wrote ${path}`);
+}
+if (process.argv.includes('--sample')) process.exit(0);
+writeFolder(encoderDir, encoderFiles);
+if (process.argv.includes('--encoder')) process.exit(0);
+
+const { createNodeGpu } = await import('../src/engine/gpu/node');
+const { loadTokenizer } = await import('../src/data/tokenize');
+const { pretrainDemo } = await import('./demo/pretrain');
+const { nodeFiles } = await import('../src/formats/nodeSource');
+
+const tokDir = mkdtempSync(join(tmpdir(), 'demo-tokenizer-'));
+for (const [name, content] of decoderStart) if (name !== 'model.safetensors') writeFileSync(join(tokDir, name), bytes(content));
+const tok = await loadTokenizer(nodeFiles(tokDir));
+const gpu = await createNodeGpu();
+console.log(`pre-training on ${gpu.adapter.name}: ${DEMO_PRETRAINING.rounds} rounds of ${DEMO_PRETRAINING.stepsPerRound} steps`);
+const t0 = performance.now();
+const result = await pretrainDemo(gpu, tok, { ...DEMO_PRETRAINING, model: DEMO_MODEL_OPTIONS, dtype: DEMO_MODEL_OPTIONS.dtype ?? 'F32', log: (line) => console.log(line), probe: 48 });
+console.log(`pre-training took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+writeFolder(decoderDir, result.files);
+console.log(`model.safetensors sha256 ${createHash('sha256').update(bytes(result.files.get('model.safetensors')!)).digest('hex')}`);
+process.exit(0);
+
+/** What differs between a folder and the files that should be in it (`skip`: compared elsewhere). */
+function checkFolder(dir: string, files: Map<string, Uint8Array | string>, skip: Set<string>): string[] {
+  const problems: string[] = [];
+  const present = existsSync(dir) ? readdirSync(dir).sort() : [];
   const wanted = [...files.keys()].sort();
-  let ok = JSON.stringify(present) === JSON.stringify(wanted);
-  if (!ok) console.error(`files differ: have ${present.join(', ')}; want ${wanted.join(', ')}`);
+  if (JSON.stringify(present) !== JSON.stringify(wanted)) problems.push(`${dir} has ${present.join(', ')}; want ${wanted.join(', ')}`);
   for (const [name, content] of files) {
-    const path = join(outDir, name);
-    if (!existsSync(path) || !readFileSync(path).equals(bytes(content))) {
-      console.error(`${name} differs from the generator's output`);
-      ok = false;
-    }
+    if (skip.has(name)) continue;
+    const path = join(dir, name);
+    if (!existsSync(path) || !readFileSync(path).equals(bytes(content))) problems.push(`${path} differs from the generator's output`);
   }
-  return ok;
+  return problems;
 }
 
-function writeFolder(outDir: string, files: Map<string, Uint8Array | string>): void {
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
+function writeFolder(dir: string, files: Map<string, Uint8Array | string>): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
   let total = 0;
   for (const [name, content] of files) {
     const b = bytes(content);
-    writeFileSync(join(outDir, name), b);
+    writeFileSync(join(dir, name), b);
     total += b.byteLength;
     console.log(`${name.padEnd(28)} ${b.byteLength} bytes`);
   }
-  console.log(`wrote ${files.size} files (${total} bytes) to ${outDir}`);
+  console.log(`wrote ${files.size} files (${total} bytes) to ${dir}`);
 }

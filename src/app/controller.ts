@@ -11,13 +11,14 @@ import { requestPersistence, storageEstimate } from '../storage/persist';
 import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, LABELS_CONFIG, MODEL_CARD, modelCard, safeFileName } from '../storage/adapterZip';
 import { createStudioStore, planKey, type StudioStore } from './store/store';
 import { decodeSettings, encodeSettings } from '../settings/shareLink';
-import { baseModelName, cloneSettings, DEFAULT_SETTINGS, DEMO_ENCODER_MODEL_NAME, DEMO_MODEL_NAME, isHubId, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
+import { baseModelName, canonicalJson, cloneSettings, DEFAULT_SETTINGS, DEMO_ENCODER_MODEL_NAME, DEMO_MODEL_NAME, isHubId, modelLabel, settingsForModel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
 import { downloadBlob, downloadBytes, pickFolder, writeIntoFolder } from './download';
 import { adapterKind, type ExportTarget } from './exportTargets';
 import type { OnnxVariant } from '../formats/export/kinds';
 import type { OnnxAnswer } from '../worker/onnxPlayground';
 import { explainModelError } from './modelErrors';
 import { createClassEvalStore, type ClassEvalStore } from './classify/evalStore';
+import { promptFromData, type SampleDatasetInfo } from './demo';
 
 const DATASET_KEY = 'run-dataset:';
 /** localStorage key of the Hugging Face token, written only when the user ticks "remember on this device". */
@@ -96,7 +97,10 @@ export class StudioController {
     private readonly location: { href: string; search: string } = window.location,
   ) {
     const decoded = decodeSettings(location.search);
-    this.store = createStudioStore({ settings: decoded.settings });
+    // A link's settings are kept as they are (even where all its parameters were refused); a plain
+    // visit, with no query at all, gets what the studio proposes for its model.
+    const plainVisit = !new URLSearchParams(location.search).toString();
+    this.store = createStudioStore({ settings: plainVisit ? settingsForModel(decoded.settings, decoded.settings.model) : decoded.settings });
     for (const n of decoded.notices) this.store.getState().notify('warning', n);
     if (decoded.applied) this.store.getState().notify('info', 'Settings were loaded from the link.');
     const remembered = deviceGet(HUB_TOKEN_KEY);
@@ -127,6 +131,9 @@ export class StudioController {
         if (a.data.validationFraction !== b.data.validationFraction || a.train.maxLength !== b.train.maxLength || a.train.seed !== b.train.seed || a.data.trainOn !== b.data.trainOn) this.scheduleDatasetRead();
       }
     });
+    // The settings proposed on a plain visit (the demo preset) show in the address bar too.
+    const proposed = encodeSettings(this.s.settings);
+    if (proposed && !window.location.search) history.replaceState(history.state, '', `${window.location.pathname}?${proposed}${window.location.hash}`);
     const gpu = await this.engine.gpuStatus();
     this.s.setGpu(gpu);
     // An unfinished run (a reloaded or closed tab) opens the Training screen with its Resume button.
@@ -199,7 +206,7 @@ export class StudioController {
     if (working) this.s.setPendingModel({ status: 'loading', choice, progress: null });
     else {
       this.s.setPendingModel(null);
-      this.s.setModelChoice(choice);
+      this.chooseModel(choice);
       this.s.setModel({ status: 'loading', progress: null });
     }
     const hubToken = choice.kind === 'hub' ? this.s.hubToken.token.trim() : '';
@@ -218,7 +225,7 @@ export class StudioController {
         hubToken ? { token: hubToken } : undefined,
       );
       if (this.modelToken !== token) return false;
-      this.s.setModelChoice(choice);
+      this.chooseModel(choice);
       this.s.setModel({ status: 'ready', info });
       this.s.setPendingModel(null);
       this.schedulePlan();
@@ -234,6 +241,12 @@ export class StudioController {
     } finally {
       if (this.modelToken === token) this.modelToken = null;
     }
+  }
+
+  /** Another model gets the settings the studio proposes for it (the demo its preset); the same model keeps them. */
+  private chooseModel(choice: ModelChoice): void {
+    if (canonicalJson(choice) !== canonicalJson(this.s.settings.model)) this.s.replaceSettings(settingsForModel(this.s.settings, choice));
+    else this.s.setModelChoice(choice);
   }
 
   cancelModelLoad(): void {
@@ -735,6 +748,26 @@ export class StudioController {
       this.s.notify('error', `Import failed: ${errorText(error)}`);
       return null;
     }
+  }
+
+  // ------------------------------------------------------------------ the demo
+
+  /** Reads a sample dataset served beside the page (public/samples/), as if it had been dropped. */
+  async useSampleDataset(sample: SampleDatasetInfo): Promise<void> {
+    const url = new URL(sample.path, document.baseURI);
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`${url.pathname}: HTTP ${response.status}`);
+      await this.readDataset(await response.blob(), sample.name);
+    } catch (error) {
+      this.s.notify('error', `The sample dataset could not be read: ${errorText(error)}`);
+    }
+  }
+
+  /** The playground's first prompt: one from the loaded dataset, so the adapter's effect shows at once. */
+  playgroundPrompt(): string {
+    const d = this.s.dataset;
+    return promptFromData(d.status === 'ready' ? d.info : null) ?? '';
   }
 
   // ------------------------------------------------------------------ playground

@@ -7,7 +7,7 @@
  * norm weights 1 + small noise and biases small noise, so that a test which ignores a norm
  * weight or a bias fails instead of passing by accident.
  */
-import { fromF32 } from './dtype';
+import { fromF32, toF32 } from './dtype';
 import { generateTokenizer } from './gen/tokenizer';
 import type { Architecture, ModelSpec } from './hfConfig';
 import { serializeSafetensors, type TensorToWrite } from './safetensors';
@@ -26,7 +26,7 @@ export interface GenerateOptions {
   /** Defaults to the tokenizer's size when a tokenizer is generated, else 256. */
   vocabSize?: number;
   tieWordEmbeddings?: boolean;
-  dtype?: 'F32' | 'BF16';
+  dtype?: 'F32' | 'F16' | 'BF16';
   rmsNormEps?: number;
   ropeTheta?: number;
   maxPositionEmbeddings?: number;
@@ -37,10 +37,18 @@ export interface GenerateOptions {
   /** Per-head q/k RMSNorm; default true for qwen3, false otherwise. */
   qkNorm?: boolean;
   initializerRange?: number;
+  /**
+   * Standard deviation of the token embedding (default: initializerRange). With tied embeddings it
+   * also bounds the logits (|logit| ≤ |final hidden|·|embedding row| ≈ √C·√C·std), so a model whose
+   * embedding stays frozen needs a larger one than HF's 0.02 to ever be confident.
+   */
+  embeddingStd?: number;
   /** Generate tokenizer files (default true). */
   tokenizer?: boolean;
   /** Tokenizer vocabulary size when a tokenizer is generated (default 512). */
   tokenizerVocabSize?: number;
+  /** Text the tokenizer's merges are learned from (default: the built-in English corpus, gen/corpus.ts). */
+  tokenizerCorpus?: string;
   /** Split the weights into shards of at most this many data bytes (HF's max_shard_size); default: one file. */
   maxShardBytes?: number;
 }
@@ -84,7 +92,7 @@ export function generateModelWithTensors(options: GenerateOptions = {}): Generat
   const numKvHeads = options.numKvHeads ?? 2;
   const headDim = options.headDim ?? hiddenSize / numHeads;
   if (!Number.isInteger(headDim)) throw new RangeError(`hiddenSize ${hiddenSize} is not divisible by numHeads ${numHeads}; pass headDim`);
-  const tok = options.tokenizer === false ? null : generateTokenizer({ vocabSize: options.tokenizerVocabSize ?? 512 });
+  const tok = options.tokenizer === false ? null : generateTokenizer({ vocabSize: options.tokenizerVocabSize ?? 512, corpus: options.tokenizerCorpus });
   const vocabSize = options.vocabSize ?? tok?.vocab.size ?? 256;
   const eosId = tok ? tok.vocab.get('<|im_end|>')! : 0;
   const bosId = tok ? tok.vocab.get('<|im_start|>')! : 0;
@@ -108,9 +116,10 @@ export function generateModelWithTensors(options: GenerateOptions = {}): Generat
     bosTokenId: bosId,
     eosTokenIds: [eosId],
     padTokenId: null,
-    torchDtype: dtype === 'BF16' ? 'bfloat16' : 'float32',
+    torchDtype: dtype === 'BF16' ? 'bfloat16' : dtype === 'F16' ? 'float16' : 'float32',
   };
   const std = options.initializerRange ?? 0.02;
+  const embeddingStd = options.embeddingStd ?? std;
 
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   const toWrite = new Map<string, TensorToWrite>();
@@ -121,12 +130,12 @@ export function generateModelWithTensors(options: GenerateOptions = {}): Generat
     for (let i = 0; i < n; i++) {
       if (kind === 'norm') values[i] = 1 + 0.1 * (r.uniform() * 2 - 1);
       else if (kind === 'bias') values[i] = 0.05 * (r.uniform() * 2 - 1);
-      else values[i] = std * r.normal();
+      else values[i] = (name === 'model.embed_tokens.weight' ? embeddingStd : std) * r.normal();
     }
     const bytes = fromF32(dtype, values);
     toWrite.set(name, { dtype, shape, data: bytes });
     // Give back exactly what a reader decodes from the stored dtype.
-    const stored = dtype === 'BF16' ? new Float32Array(new Uint32Array(Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, n), (b) => b << 16)).buffer) : values;
+    const stored = dtype === 'F32' ? values : toF32(dtype, bytes);
     tensors.set(name, { shape, data: stored });
   }
 

@@ -19,6 +19,7 @@ import { writePeftAdapter } from '../../src/formats/peft';
 import { concatParts, exportModel, openExportSource, type ExportedFiles, type ModelExportFormat } from '../../src/formats/export/index';
 import { EXPORT_TARGETS } from '../../src/app/exportTargets';
 import { testAdapter } from '../unit/export/fixtures';
+import { DEMO_PRESET } from '../../src/settings/settings';
 
 let context: BrowserContext;
 let page: Page;
@@ -152,31 +153,52 @@ describe('Export for… in the library', () => {
 });
 
 describe('the playground’s web-page answer', () => {
-  it('answers with the ONNX export in transformers.js (onnxruntime-web, WebGPU) and says whether it agrees with the engine', async () => {
-    const card = page.locator('[data-testid="library-item"]', { hasText: NAME }).first();
-    await page.getByTestId('tab-library').click();
-    await card.getByRole('button', { name: 'Try' }).click();
-    await page.getByTestId('prompt').waitFor();
-    await page.getByTestId('prompt').fill('What color is the sky?');
-    await page.getByTestId('gen-maxNewTokens').fill('12');
+  // An adapter that learned something, so that agreement means something: the demo preset on the
+  // sample dataset, trained here through the studio's controls (the demo's journey, test/e2e/demo.test.ts).
+  // The prompt is one of the sample's; the trained answer is the sample's, the base's is not.
+  const sample = readFileSync('public/samples/pirate-talk.jsonl', 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { messages: { role: string; content: string }[] }).messages);
+  const row = sample.find((m) => m[0].content === 'What color is the sky?')!;
+  const trained = row[1].content;
+
+  it('answers with the ONNX export in transformers.js (onnxruntime-web, WebGPU): the trained answer, as the studio’s engine does', async () => {
+    expect(trained).toBe('The sky is blue. Arr, matey!');
+    // A plain visit proposes the demo preset; nothing before this changed it.
+    expect(await studioState(page, 's.settings.train.learningRate')).toBe(DEMO_PRESET.train!.learningRate);
+    await page.getByTestId('tab-dataset').click();
+    await page.getByTestId('use-sample').click();
+    await expect.poll(() => studioState(page, 's.dataset.status'), { timeout: 60_000 }).toBe('ready');
+    await page.getByTestId('tab-hyperparameters').click();
+    await page.getByTestId('start-training').click();
+    await expect.poll(() => studioState(page, 's.training.status'), { timeout: 480_000, interval: 1000 }).toBe('done');
+    await page.getByTestId('tab-playground').click();
+    await page.getByTestId('prompt').fill(row[0].content);
+    await page.getByTestId('gen-maxNewTokens').fill('16');
     await page.getByTestId('generate').click();
     await page.locator('[data-testid="answer-tuned"][data-done="1"]').waitFor({ timeout: 120_000 });
-    const engine = (await page.getByTestId('answer-tuned').textContent()) ?? '';
+    const base = ((await page.getByTestId('answer-base').textContent()) ?? '').trim();
+    const engine = ((await page.getByTestId('answer-tuned').textContent()) ?? '').trim();
     await page.getByTestId('onnx-variant').selectOption('fp32');
     await page.getByTestId('onnx-run').click();
     await page.getByTestId('answer-onnx').waitFor({ timeout: 300_000 });
-    const onnx = (await page.getByTestId('answer-onnx').textContent()) ?? '';
+    const onnx = ((await page.getByTestId('answer-onnx').textContent()) ?? '').trim();
     const agreement = page.getByTestId('onnx-agreement');
-    console.log(`[e2e] engine: ${JSON.stringify(engine)}; transformers.js: ${JSON.stringify(onnx)}; ${await agreement.textContent()}`);
+    console.log(`[e2e] base: ${JSON.stringify(base)}; engine: ${JSON.stringify(engine)}; transformers.js: ${JSON.stringify(onnx)}; ${await agreement.textContent()}`);
+    expect(base).not.toBe(trained);
+    expect(engine).toBe(trained);
+    expect(onnx).toBe(trained);
     expect(await agreement.textContent()).toMatch(/^fp32 on WebGPU · the same answer as the studio’s engine$/);
     expect(await agreement.getAttribute('data-agree')).toBe('1');
-    expect(onnx.length).toBeGreaterThan(0);
     await page.screenshot({ path: `${shots}/playground-onnx.png`, fullPage: true });
   });
 });
 
 describe('the playground’s validation examples', () => {
   it('answers the first validation prompts with base and adapter beside the answer the data teaches', async () => {
+    // The demo preset holds no rows out: choose a validation split, as a user would.
+    await page.getByTestId('tab-dataset').click();
+    await page.getByTestId('validation-fraction').fill('0.1');
+    await page.getByTestId('validation-fraction').press('Enter');
+    await expect.poll(() => studioState(page, 's.settings.data.validationFraction')).toBe(0.1);
     await dropFile(page, 'facts.jsonl', chatJsonl(48));
     await expect.poll(() => studioState(page, 's.dataset.status'), { timeout: 60_000 }).toBe('ready');
     await page.getByTestId('tab-playground').click();

@@ -71,7 +71,9 @@ for (const label of ['demo', 'qwen3'] as const) {
         const prompt = tokenizer.encode(tokenizer.apply_chat_template(messages, { add_generation_prompt: true, tokenize: false }) as string, { add_special_tokens: false });
         const w = stored.get(dtype)!;
         const spec = w.has('lm_head.weight') && m.spec.tieWordEmbeddings ? { ...m.spec, tieWordEmbeddings: false } : m.spec;
-        const ref = referenceGreedy(spec, w, prompt, STEPS);
+        // min_new_tokens keeps transformers.js from choosing the end-of-sequence token (the pre-trained demo
+        // would after "The sky is blue."): the reference skips it too.
+        const ref = referenceGreedy(spec, w, prompt, STEPS, m.spec.eosTokenIds);
         const scale = maxAbs(allLogits(spec, w, prompt));
         let decisive = 0;
         while (decisive < STEPS && ref.margins[decisive] > 2 * REL * scale) decisive++;

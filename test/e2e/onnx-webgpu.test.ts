@@ -31,9 +31,11 @@ const VARIANTS: OnnxVariant[] = ['fp32', 'q8', 'q4'];
 const SUFFIX: Record<string, string> = { fp32: '', q8: '_quantized', q4: '_q4' };
 /**
  * Max |logits − reference(stored weights)| / max |reference logits| on WebGPU: f32 shaders, but
- * measured up to 1.4e-4 on SwiftShader against 5e-7 on onnxruntime's CPU for the same files.
+ * measured up to 1.4e-4 on SwiftShader against 5e-7 on onnxruntime's CPU for the same files on the
+ * random models, and up to 5.1e-4 (q4; fp32 2.6e-4) on the pre-trained demo model, whose larger
+ * activations (embedding std 0.25, logits up to 15.5) show SwiftShader's inexact f32 more.
  */
-const TOL = 5e-4;
+const TOL = 1e-3;
 
 beforeAll(async () => {
   symlinkSync(resolve('node_modules/onnxruntime-web/dist'), join(root, 'ort'));

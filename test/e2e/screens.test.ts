@@ -28,7 +28,9 @@ async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-const open = (query = '') => openStudio(page, baseUrl(), query);
+// A link to the demo model: its settings are the recipe's (a plain visit is proposed the demo preset,
+// docs/studio.md "The demo"; test/e2e/demo.test.ts walks that), and these tests check the recipe's knobs.
+const open = (query = 'model=demo') => openStudio(page, baseUrl(), query);
 const settings = () => studioState<RunSettings>(page, 's.settings');
 const trainingStatus = () => studioState<string>(page, 's.training.status');
 
@@ -73,8 +75,11 @@ afterAll(async () => {
   await context?.close();
 });
 
-// 36 rows: the data layer holds out at least one for validation; batch 4 → 9 steps per epoch.
-const RUN_QUERY = 'maxlen=64&batch=4&micro=4&epochs=2&eval=6&ckpt=0&log=1';
+// 36 rows: the data layer holds out at least one for validation; batch 4 → 9 steps per epoch. Logged
+// every 3 steps: the pre-trained demo model knows some of these facts and not others, so one step's
+// loss depends on which rows its batch drew (1.4 to 6.0 at step 12), and logged step by step the
+// divergence check would read that as divergence.
+const RUN_QUERY = 'maxlen=64&batch=4&micro=4&epochs=2&eval=6&ckpt=0&log=3';
 const RUN_ROWS = 36;
 
 describe('the studio screens', () => {
@@ -173,7 +178,8 @@ describe('the studio screens', () => {
       await page.getByTestId('tab-hyperparameters').click();
       const warning = page.getByTestId('memory-warning');
       await warning.waitFor({ timeout: 30_000 });
-      expect(await page.getByTestId('plan-advice').textContent()).toMatch(/needs .* but .* is available: lower the micro-batch from 1024/);
+      // Over the budget, or (the demo's intermediate is 256: 2 GiB of activations for 1024 × 2048 tokens) over the GPU's largest buffer.
+      expect(await page.getByTestId('plan-advice').textContent()).toMatch(/needs .* but (.* is available|this GPU allows at most .*): lower the micro-batch from 1024/);
       expect(await page.getByTestId('start-training').isDisabled()).toBe(true);
       expect(await page.getByTestId('start-blocked').textContent()).toMatch(/does not fit in memory/);
       await page.screenshot({ path: `${shots}/screens-plan-over-budget.png` });
@@ -221,7 +227,7 @@ describe('the studio screens', () => {
       await page.getByTestId('tab-hyperparameters').click();
       // Keyboard: type the rank and the learning rate; ArrowUp in alpha (16 → 32); ArrowDown in weight decay.
       await typeInto('rank', '16', 'Tab');
-      await typeInto('lr', '0.005', 'Tab');
+      await typeInto('lr', '0.001', 'Tab');
       await page.getByTestId('alpha').focus();
       await page.keyboard.press('ArrowUp');
       await page.getByTestId('weight-decay').focus();
@@ -239,8 +245,8 @@ describe('the studio screens', () => {
       expect(dropout).toBeLessThan(0.35);
       expect(warmup).toBeGreaterThan(0.1);
       expect(warmup).toBeLessThan(0.5);
-      expect(await page.getByTestId('lr-slider').getAttribute('aria-valuetext')).toBe('0.005');
-      const fields = { rank: '16', lr: '0.005', alpha: '32', 'weight-decay': '0.009' } as Record<string, string>;
+      expect(await page.getByTestId('lr-slider').getAttribute('aria-valuetext')).toBe('0.001');
+      const fields = { rank: '16', lr: '0.001', alpha: '32', 'weight-decay': '0.009' } as Record<string, string>;
       for (const [id, v] of Object.entries(fields)) expect(await page.getByTestId(id).inputValue(), id).toBe(v);
       const shown = await page.getByTestId('plan-summary').textContent();
       await page.screenshot({ path: `${shots}/screens-hyperparameters-set.png` });
@@ -281,8 +287,8 @@ describe('the studio screens', () => {
       // What the worker's train call received: exactly the values on the screen.
       const received = await page.evaluate(() => (window as unknown as { __studio: { engine: { lastTrainSettings(): Promise<unknown> } } }).__studio.engine.lastTrainSettings()) as RunSettings;
       expect(received.lora).toEqual({ r: 16, alpha: 32, dropout, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false, layers: null });
-      expect(received.train).toMatchObject({ learningRate: 0.005, weightDecay: 0.009, warmupRatio: warmup, schedule: 'cosine', maxLength: 64, batchSize: 4, microBatch: 4, epochs: 2 });
-      expect(received.eval).toEqual({ evalInterval: 6, logInterval: 1, checkpointInterval: 0 });
+      expect(received.train).toMatchObject({ learningRate: 0.001, weightDecay: 0.009, warmupRatio: warmup, schedule: 'cosine', maxLength: 64, batchSize: 4, microBatch: 4, epochs: 2 });
+      expect(received.eval).toEqual({ evalInterval: 6, logInterval: 3, checkpointInterval: 0 });
       expect(received).toEqual(await settings());
       // The engine's plan is the one the screen showed, and the adapter's config records the same LoRA settings.
       const plan = await studioState<{ microBatch: number; gradAccum: number; seqLen: number }>(page, 's.training.plan');

@@ -17,8 +17,8 @@ let page: Page;
 const baseUrl = () => inject('baseUrl');
 const shots = artifactDir();
 
-// 20 steps of 4 rows × 64 tokens; every projection adapted and a high learning rate, so the random
-// demo model's loss falls clearly within the run. Checkpoints every 4 steps.
+// 20 steps of 4 rows × 64 tokens; every projection adapted and a high learning rate, so the demo
+// model's loss falls clearly within the run (it does not know half of these facts). Checkpoints every 4 steps.
 const TRAIN_QUERY = 'maxlen=64&batch=4&micro=4&steps=20&lr=0.01&eval=10&ckpt=4&dropout=0&epochs=10&r=16&alpha=32&targets=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj';
 const STEPS = 20;
 
@@ -187,7 +187,8 @@ describe('the studio', () => {
 
     await page.getByTestId('tab-playground').click();
     await page.getByLabel('max new tokens').fill('8');
-    await page.getByTestId('prompt').fill('What color is the sky?');
+    // A fact the pre-trained demo model answers otherwise ("A cat meows."): the data teaches "A cat says meow.".
+    await page.getByTestId('prompt').fill('What sound does a cat make?');
     await page.getByTestId('generate').click();
     // Both answers are done when the button reads "Generate" again and the tuned side is filled.
     await page.waitForFunction(() => document.querySelector('[data-testid="generate"]')?.textContent === 'Generate' && document.querySelector('[data-testid="answer-tuned"]')?.getAttribute('data-done') === '1', null, { timeout: 240_000, polling: 250 });

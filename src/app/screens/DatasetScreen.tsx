@@ -89,7 +89,7 @@ function ValidationFile() {
     </div>
   );
 }
-import { SampleDataset } from '../classify/SampleDataset';
+import { SampleDataset } from '../components/SampleDataset';
 
 const FORMATS = '.jsonl,.ndjson,.json,.csv,.tsv,.txt,.md,.parquet,.gz';
 

@@ -50,7 +50,7 @@ function GeneratePlayground() {
   const c = useController();
   const modelReady = useStudio((s) => s.model.status === 'ready');
   const trainingStatus = useStudio((s) => s.training.status);
-  const [prompt, setPrompt] = useState('');
+  const [prompt, setPrompt] = useState(() => c.playgroundPrompt());
   const [base, setBase] = useState('');
   const [tuned, setTuned] = useState('');
   const [busy, setBusy] = useState(false);

@@ -12,12 +12,12 @@ const dir = mkdtempSync(join(tmpdir(), 'adapter-studio-data-'));
 describe('adapter-studio data', () => {
   it('shows format, schema, counts, split and a row with its trained tokens marked', async () => {
     const t = io();
-    expect(await main(['data', '--data', 'public/samples/animals-and-colors.jsonl', '--model', 'public/models/demo', '--show-rows', '1'], t.io), t.text.err).toBe(0);
-    expect(t.text.out).toMatch(/^data: animals-and-colors\.jsonl \(jsonl, [\d,]+ bytes\)/);
+    expect(await main(['data', '--data', 'public/samples/pirate-talk.jsonl', '--model', 'public/models/demo', '--show-rows', '1'], t.io), t.text.err).toBe(0);
+    expect(t.text.out).toMatch(/^data: pirate-talk\.jsonl \(jsonl, [\d,]+ bytes\)/);
     expect(t.text.out).toMatch(/schema: chat .* detected; to choose it: --schema chat --columns messages=messages/);
-    expect(t.text.out).toMatch(/rows: 28 read, 28 used; [\d,]+ tokens, [\d,]+ trained/);
+    expect(t.text.out).toMatch(/rows: 24 read, 24 used; [\d,]+ tokens, [\d,]+ trained/);
     expect(t.text.out).toMatch(/split: \d+ train \/ \d+ validation/);
-    expect(t.text.out).toMatch(/row 1 \(line 1\), \d+ tokens, \d+ trained:\n[\s\S]*⟦A cat meows\.<\|im_end\|>/);
+    expect(t.text.out).toMatch(/row 1 \(line 1\), \d+ tokens, \d+ trained:\n[\s\S]*⟦A cat meows\. Arr, matey!<\|im_end\|>/);
   });
 
   it('refuses a file that matches two schemas, naming both with the flags that choose; the flags then choose', async () => {

@@ -24,7 +24,7 @@ describe('inspect checks what training needs', () => {
     const r = await inspect('public/models/demo');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/weights valid: yes \(every value finite\)/);
-    expect(r.out).toMatch(/tokenizer: 512 ids, bos 1, eos 2; chat template present/);
+    expect(r.out).toMatch(/tokenizer: 768 ids, bos 1, eos 2; chat template present/);
   });
 
   it('a corrupt tokenizer.json, an eos id outside the vocabulary, a bin file beside the weights', async () => {
@@ -33,10 +33,10 @@ describe('inspect checks what training needs', () => {
     expect(broken.err).toMatch(/^error: FileError: .*tokenizer\.json: is not valid JSON .*copy it again from the model repository\n$/);
     const eos = await inspect(demoCopy((d) => {
       const config = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
-      writeFileSync(join(d, 'config.json'), JSON.stringify({ ...config, eos_token_id: 600 }));
+      writeFileSync(join(d, 'config.json'), JSON.stringify({ ...config, eos_token_id: 900 }));
     }));
     expect(eos.code).toBe(1);
-    expect(eos.err).toMatch(/ConfigError: .*config\.json: field "eos_token_id": 600 is outside the vocabulary of 512 tokens/);
+    expect(eos.err).toMatch(/ConfigError: .*config\.json: field "eos_token_id": 900 is outside the vocabulary of 768 tokens/);
     const bin = await inspect(demoCopy((d) => writeFileSync(join(d, 'pytorch_model.bin'), 'x')));
     expect(bin.code, bin.err).toBe(0);
     expect(bin.out).toMatch(/not read: pytorch_model\.bin \(inspect and train read safetensors weights only/);

@@ -1,6 +1,6 @@
 /**
- * Models, adapters and float64 references shared by the export tests: the demo model and small
- * generated Qwen2-/Qwen3-style models, a seeded LoRA adapter that visibly changes their output,
+ * Models, adapters and float64 references shared by the export tests: the demo model (its shipped,
+ * pre-trained weights from public/models/demo) and small generated Qwen2-/Qwen3-style models, a seeded LoRA adapter that visibly changes their output,
  * and greedy decoding / logits from llama.ref.ts on the merged weights.
  */
 import { DEMO_MODEL_OPTIONS } from '../../../src/formats/demoModel';
@@ -11,6 +11,9 @@ import { mergedWeights, type LoraAdapter } from '../../../src/formats/export/mer
 import type { SourceModel } from '../../../src/formats/export/types';
 import { referenceLogits } from '../../../src/engine/model/llama.ref';
 import { batchFromIds } from '../../../src/engine/model/types';
+import { openModelFolder } from '../../../src/formats/modelFolder';
+import { nodeFiles } from '../../../src/formats/nodeSource';
+import { DEMO_MODEL_DIR } from '../data/tokenizer';
 
 export interface TestModel {
   label: string;
@@ -66,6 +69,11 @@ export async function testModel(label: keyof typeof MODEL_OPTIONS): Promise<Test
   const textFiles = new Map<string, string>();
   for (const [k, v] of g.files) if (typeof v === 'string' && k !== 'config.json') textFiles.set(k, v);
   const base = new Map([...g.tensors].map(([k, t]) => [k, t.data]));
+  // The demo's weights are pre-trained (scripts/gen-demo-model.ts), not the generator's starting point.
+  if (label === 'demo') {
+    const shipped = await openModelFolder(nodeFiles(DEMO_MODEL_DIR));
+    for (const k of base.keys()) base.set(k, await shipped.readTensorF32(k));
+  }
   const adapter = testAdapter(g.spec);
   const read = mergedWeights(g.spec, (n) => base.get(n)!, adapter);
   const merged = new Map<string, Float32Array>();
@@ -95,12 +103,18 @@ export function argmax(x: ArrayLike<number>): number {
 }
 
 /** Greedy continuation of `prompt` by the float64 reference; also the top-2 margin at each step. */
-export function referenceGreedy(spec: ModelSpec, weights: Map<string, Float32Array>, prompt: number[], steps: number): { tokens: number[]; margins: number[] } {
+/**
+ * Greedy decoding on the float64 reference, with each step's top-2 margin. `suppress`: tokens never
+ * chosen, as transformers.js's min_new_tokens never chooses the end-of-sequence token (which the
+ * pre-trained demo model does choose, after "The sky is blue.").
+ */
+export function referenceGreedy(spec: ModelSpec, weights: Map<string, Float32Array>, prompt: number[], steps: number, suppress: readonly number[] = []): { tokens: number[]; margins: number[] } {
   const ids = [...prompt];
   const tokens: number[] = [];
   const margins: number[] = [];
   for (let s = 0; s < steps; s++) {
     const l = lastLogits(spec, weights, ids);
+    for (const t of suppress) l[t] = -Infinity;
     const best = argmax(l);
     let second = -Infinity;
     for (let i = 0; i < l.length; i++) if (i !== best) second = Math.max(second, l[i]);

@@ -137,13 +137,13 @@ describe('exported GGUF models and adapters', () => {
       block: get('llama.block_count'), ctx: get('llama.context_length'), embd: get('llama.embedding_length'), ff: get('llama.feed_forward_length'),
       heads: get('llama.attention.head_count'), kv: get('llama.attention.head_count_kv'), theta: get('llama.rope.freq_base'),
       eps: get('llama.attention.layer_norm_rms_epsilon'), keyLen: get('llama.attention.key_length'), vocab: get('llama.vocab_size'), rot: get('llama.rope.dimension_count'),
-    }).toEqual({ block: 2, ctx: 2048, embd: 64, ff: 128, heads: 4, kv: 2, theta: 100000, eps: Math.fround(1e-5), keyLen: 16, vocab: 512, rot: 16 });
+    }).toEqual({ block: 2, ctx: 2048, embd: 64, ff: 256, heads: 4, kv: 2, theta: 100000, eps: Math.fround(1e-5), keyLen: 16, vocab: 768, rot: 16 });
     expect(get('tokenizer.ggml.model')).toBe('gpt2');
     expect(get('tokenizer.ggml.pre')).toBe('gpt-2');
     const tokens = get('tokenizer.ggml.tokens') as string[];
     const types = get('tokenizer.ggml.token_type') as number[];
     const tj = JSON.parse(m.textFiles.get('tokenizer.json')!);
-    expect(tokens.length).toBe(512);
+    expect(tokens.length).toBe(768);
     expect(tokens.slice(0, 3)).toEqual(['<|endoftext|>', '<|im_start|>', '<|im_end|>']);
     expect(tokens.every((t, i) => i < 3 || tj.model.vocab[t] === i)).toBe(true);
     expect(types.slice(0, 4)).toEqual([3, 3, 3, 1]);
@@ -153,10 +153,10 @@ describe('exported GGUF models and adapters', () => {
     expect(get('tokenizer.chat_template')).toBe(JSON.parse(m.textFiles.get('tokenizer_config.json')!).chat_template);
     const t = new Map(f.tensors.map((x) => [x.name, x]));
     expect(t.has('output.weight')).toBe(false); // tied: llama.cpp reuses token_embd
-    expect(t.get('token_embd.weight')).toMatchObject({ ne: [64, 512], type: GgmlType.Q8_0 });
+    expect(t.get('token_embd.weight')).toMatchObject({ ne: [64, 768], type: GgmlType.Q8_0 });
     expect(t.get('blk.0.attn_q.weight')).toMatchObject({ ne: [64, 64], type: GgmlType.Q8_0 });
     expect(t.get('blk.1.attn_k.weight')).toMatchObject({ ne: [64, 32], type: GgmlType.Q8_0 });
-    expect(t.get('blk.1.ffn_down.weight')).toMatchObject({ ne: [128, 64], type: GgmlType.Q8_0 });
+    expect(t.get('blk.1.ffn_down.weight')).toMatchObject({ ne: [256, 64], type: GgmlType.Q8_0 });
     expect(t.get('blk.0.attn_norm.weight')).toMatchObject({ ne: [64], type: GgmlType.F32 });
     expect(t.get('output_norm.weight')).toMatchObject({ ne: [64], type: GgmlType.F32 });
     expect(f.tensors.length).toBe(1 + 2 * 9 + 1);
@@ -192,7 +192,7 @@ describe('exported GGUF models and adapters', () => {
     expect(t.get('blk.0.attn_q.weight.lora_a')).toMatchObject({ ne: [64, 4], type: GgmlType.F32 });
     expect(t.get('blk.0.attn_q.weight.lora_b')).toMatchObject({ ne: [4, 64], type: GgmlType.F32 });
     expect(t.get('blk.1.attn_k.weight.lora_b')).toMatchObject({ ne: [4, 32] });
-    expect(t.get('blk.1.ffn_down.weight.lora_a')).toMatchObject({ ne: [128, 4] });
+    expect(t.get('blk.1.ffn_down.weight.lora_a')).toMatchObject({ ne: [256, 4] });
     const f32 = (name: string) => new Float32Array(f.tensorData(name).slice().buffer);
     const A = m.adapter.tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')!;
     const B = m.adapter.tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight')!;

@@ -69,6 +69,25 @@ async function runLlama(model: LlamaModel, prompt: number[], tokens: number[], s
 }
 
 const STEPS = 12;
+
+/**
+ * Largest |p − p_ref| allowed per model and file type. The random models' next-token distributions
+ * are nearly uniform (p ≈ 1/V), so a logit error barely shows in p; the pre-trained demo's are peaked
+ * (logits up to 16), where dp ≈ p(1 − p)·dlogit, so the same llama.cpp arithmetic shows up to ~25×
+ * larger. Measured on the demo: f32 4.9e-4, f16 1.6e-3, q8_0 3.3e-2; the random models: ≤ 2.9e-5, ≤ 5.4e-4 (q8_0).
+ */
+const TOLERANCE: Record<string, Record<GgufModelType, number>> = {
+  demo: { f32: 1e-3, f16: 3e-3, q8_0: 5e-2 },
+  llama3: { f32: 1e-4, f16: 1e-4, q8_0: 2e-3 },
+  qwen2: { f32: 1e-4, f16: 1e-4, q8_0: 2e-3 },
+  qwen3: { f32: 1e-4, f16: 1e-4, q8_0: 2e-3 },
+};
+
+/** llama.cpp's greedy decoding ends at an end-of-generation token (not returned); the reference's runs on: compare up to it. */
+function untilEos(tokens: number[], eos: number[]): number[] {
+  const i = tokens.findIndex((t) => eos.includes(t));
+  return i < 0 ? tokens : tokens.slice(0, i);
+}
 const PROMPT_TEXT = '<|im_start|>user\nWhat color is the sky?<|im_end|>\n<|im_start|>assistant\n';
 
 for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
@@ -92,8 +111,20 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
       baseRef = referenceGreedy(m.spec, m.base, prompt, STEPS).tokens;
     }, 60_000);
 
-    it('the adapter changes the reference greedy output (so a dropped adapter would be caught)', () => {
-      expect(ref.tokens).not.toEqual(baseRef);
+    it('the adapter changes the reference (so a dropped adapter would be caught)', () => {
+      // The random models' greedy output changes; the pre-trained demo keeps its answer ("The sky is
+      // blue.") under a random adapter, so for every model the probabilities must move far more than
+      // the tolerance the llama.cpp runs are held to.
+      if (label !== 'demo') expect(ref.tokens).not.toEqual(baseRef);
+      const logits = allLogits(m.spec, m.base, all);
+      const V = m.spec.vocabSize;
+      let moved = 0;
+      for (let i = 0; i < all.length; i++) {
+        const p = softmax(logits.subarray(i * V, (i + 1) * V));
+        for (let v = 0; v < V; v++) moved = Math.max(moved, Math.abs(p[v] - ref.probs[i * V + v]));
+      }
+      console.log(`[gguf ${label}] the adapter moves a probability by up to ${moved.toExponential(2)}`);
+      expect(moved).toBeGreaterThan(10 * TOLERANCE[label].f32);
     });
 
     for (const type of ['f32', 'f16', 'q8_0'] as GgufModelType[]) {
@@ -106,10 +137,11 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
           let maxDiff = 0;
           for (let i = 0; i < run.probs.length; i++) maxDiff = Math.max(maxDiff, Math.abs(run.probs[i] - ref.probs[i]));
           console.log(`[gguf ${label} merged ${type}] max |p − p_ref| = ${maxDiff.toExponential(2)}, greedy ${JSON.stringify(run.greedy)} ref ${JSON.stringify(ref.tokens)}`);
-          expect(maxDiff).toBeLessThan(type === 'q8_0' ? 2e-3 : 1e-4);
+          expect(maxDiff).toBeLessThan(TOLERANCE[label][type]);
           let decisive = STEPS;
           if (type === 'q8_0') for (decisive = 0; decisive < STEPS && ref.margins[decisive] > 0.05 * ref.scale; ) decisive++;
-          expect(run.greedy.slice(0, decisive)).toEqual(ref.tokens.slice(0, decisive));
+          const want = untilEos(ref.tokens.slice(0, decisive), m.spec.eosTokenIds);
+          expect(run.greedy.slice(0, want.length)).toEqual(want);
         } finally {
           await model.dispose();
         }
@@ -122,13 +154,13 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
       const model = await llama.loadModel({ modelPath: basePath, gpuLayers: 0 });
       try {
         const plain = await runLlama(model, prompt, prompt, STEPS, m.spec.vocabSize);
-        expect(plain.greedy).toEqual(baseRef);
+        expect(plain.greedy).toEqual(untilEos(baseRef, m.spec.eosTokenIds));
         const run = await runLlama(model, prompt, all, STEPS, m.spec.vocabSize, loraPath);
         let maxDiff = 0;
         for (let i = 0; i < run.probs.length; i++) maxDiff = Math.max(maxDiff, Math.abs(run.probs[i] - ref.probs[i]));
         console.log(`[gguf ${label} base+lora] max |p − p_ref| = ${maxDiff.toExponential(2)}`);
-        expect(maxDiff).toBeLessThan(1e-4);
-        expect(run.greedy).toEqual(ref.tokens);
+        expect(maxDiff).toBeLessThan(TOLERANCE[label].f32);
+        expect(run.greedy).toEqual(untilEos(ref.tokens, m.spec.eosTokenIds));
       } finally {
         await model.dispose();
       }

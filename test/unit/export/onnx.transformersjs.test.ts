@@ -73,9 +73,12 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
     let tokenizer: PreTrainedTokenizer;
     let prompt: number[];
     const messages = [{ role: 'user', content: 'What color is the sky?' }];
+    /** End-of-sequence ids: min_new_tokens keeps transformers.js from choosing them, so the reference skips them too. */
+    let EOS: number[] = [];
 
     beforeAll(async () => {
       m = await testModel(label);
+      EOS = m.spec.eosTokenIds;
       stored = new Map();
       const files = await exportOnnx(source(m, m.merged), { variants: variantsOf(label), effectiveWeights: stored });
       for (const [path, parts] of files) {
@@ -107,7 +110,7 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
           const tol = TOL[variant];
           const measured = tol.ref === 'merged' ? vsMerged : vsStored;
 
-          const refRun = tol.ref === 'merged' ? referenceGreedy(m.spec, m.merged, prompt, STEPS) : referenceGreedy(s.spec, s.weights, prompt, STEPS);
+          const refRun = tol.ref === 'merged' ? referenceGreedy(m.spec, m.merged, prompt, STEPS, EOS) : referenceGreedy(s.spec, s.weights, prompt, STEPS, EOS);
           const gen = (await model.generate({ input_ids: ids64(prompt), attention_mask: ids64(prompt.map(() => 1)), max_new_tokens: STEPS, min_new_tokens: STEPS, do_sample: false })) as Tensor;
           const tokens = Array.from(gen.data as BigInt64Array, Number).slice(prompt.length);
           // Compare while the reference's decision is clear of the runtime's error (2× the logits tolerance).
@@ -138,7 +141,7 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
             const tokens = Array.from(gen.data as BigInt64Array, Number).slice(prompt.length);
             console.log(`[onnx ${label} ${variant} basic-optimization] relative error vs ref(stored) ${err.toExponential(2)}; greedy ${JSON.stringify(tokens)}`);
             expect(err).toBeLessThan(1e-5);
-            expect(tokens).toEqual(referenceGreedy(s.spec, s.weights, prompt, STEPS).tokens);
+            expect(tokens).toEqual(referenceGreedy(s.spec, s.weights, prompt, STEPS, EOS).tokens);
           } finally {
             await exact.dispose();
           }
@@ -161,7 +164,7 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
         expect(out.logits.dims).toEqual([1, prompt.length, m.spec.vocabSize]);
         expect(maxAbsDiff(logitsOf(out.logits), ref) / maxAbs(ref)).toBeLessThan(1e-5);
         const gen = (await model.generate({ input_ids: ids64(prompt), attention_mask: ids64(prompt.map(() => 1)), max_new_tokens: STEPS, min_new_tokens: STEPS, do_sample: false })) as Tensor;
-        expect(Array.from(gen.data as BigInt64Array, Number).slice(prompt.length)).toEqual(referenceGreedy(s.spec, s.weights, prompt, STEPS).tokens);
+        expect(Array.from(gen.data as BigInt64Array, Number).slice(prompt.length)).toEqual(referenceGreedy(s.spec, s.weights, prompt, STEPS, EOS).tokens);
         const last = await model({ input_ids: ids64(prompt), attention_mask: ids64(prompt.map(() => 1)), num_logits_to_keep: new Tensor('int64', [1n], []) });
         expect(last.logits.dims).toEqual([1, 1, m.spec.vocabSize]);
         expect(maxAbsDiff(logitsOf(last.logits), ref.subarray((prompt.length - 1) * m.spec.vocabSize)) / maxAbs(ref)).toBeLessThan(1e-5);
@@ -171,7 +174,7 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
     }, 60_000);
 
     it('fp32 through pipeline("text-generation") with the chat template, batched and left-padded', async () => {
-      const ref = referenceGreedy(m.spec, m.merged, prompt, STEPS).tokens;
+      const ref = referenceGreedy(m.spec, m.merged, prompt, STEPS, EOS).tokens;
       const generator = await pipeline('text-generation', label, { dtype: 'fp32', device: 'cpu' });
       try {
         const out = (await generator(messages as never, { max_new_tokens: STEPS, min_new_tokens: STEPS, do_sample: false })) as { generated_text: { role: string; content: string }[] }[];
@@ -181,7 +184,7 @@ for (const label of ['demo', 'llama3', 'qwen2', 'qwen3'] as const) {
 
         // Two prompts of different lengths in one left-padded batch: each row continues as it does alone.
         const short = chatIds(tokenizer, [{ role: 'user', content: 'Hi' }]);
-        const refShort = referenceGreedy(m.spec, m.merged, short, STEPS).tokens;
+        const refShort = referenceGreedy(m.spec, m.merged, short, STEPS, EOS).tokens;
         const T = prompt.length;
         const pad = m.spec.eosTokenIds[0];
         const rows = [prompt, [...Array(T - short.length).fill(pad), ...short]];

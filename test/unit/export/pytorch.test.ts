@@ -30,7 +30,7 @@ import { SETTINGS_BEGIN, SETTINGS_END } from '../../../src/formats/export/pytorc
 import { DEMO_MODEL_DIR } from '../data/tokenizer';
 import { cliIo as io } from '../../helpers/cliIo';
 
-const SAMPLE = 'public/samples/animals-and-colors.jsonl';
+const SAMPLE = 'public/samples/pirate-talk.jsonl';
 
 function python(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}) {
   const r = spawnSync('python3', args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, encoding: 'utf8' });
@@ -82,7 +82,7 @@ describe('adapter-studio export --format pytorch on the demo run', () => {
   const out = join(dir, 'run');
   let settings: RunSettings;
   let parsed: ParsedCommand;
-  const runData = async () => loadDataset(await fromPath(SAMPLE), await loadTokenizer(nodeFiles(DEMO_MODEL_DIR)), await runDataOptions(parsed, settings, 512, undefined));
+  const runData = async () => loadDataset(await fromPath(SAMPLE), await loadTokenizer(nodeFiles(DEMO_MODEL_DIR)), await runDataOptions(parsed, settings, 768, undefined));
 
   beforeAll(async () => {
     const t = io();

@@ -16,15 +16,15 @@ import { demoTokenizer, DEMO_MODEL_DIR } from '../data/tokenizer';
 describe('the studio exports its run for PyTorch', () => {
   it('zips the project with the worker\'s own rows, the demo model and the adapter to continue', async () => {
     const tokenizer = await demoTokenizer();
-    const bytes = readFileSync('public/samples/animals-and-colors.jsonl');
+    const bytes = readFileSync('public/samples/pirate-talk.jsonl');
     const file = new Blob([bytes]);
     const settings: RunSettings = { ...DEFAULT_SETTINGS, train: { ...DEFAULT_SETTINGS.train, batchSize: 4, maxLength: 128 }, data: { ...DEFAULT_SETTINGS.data, trainOn: 'all', validationFraction: 0.2 } };
-    const dataset = await readDataset({ file, name: 'animals.jsonl', tokenizer, mapping: null, maxLength: 128, seed: settings.train.seed, trainOn: 'all', onBadRows: 'stop', validationFraction: 0.2, validationFile: null, vocabSize: 512, signal: new AbortController().signal });
+    const dataset = await readDataset({ file, name: 'pirate-talk.jsonl', tokenizer, mapping: null, maxLength: 128, seed: settings.train.seed, trainOn: 'all', onBadRows: 'stop', validationFraction: 0.2, validationFile: null, vocabSize: 768, signal: new AbortController().signal });
     expect(dataset.train).toBeTruthy();
     const model = { files: nodeFiles(DEMO_MODEL_DIR), text: async () => ({ tokenizer, padId: 2, eosIds: [2] }) } as unknown as SessionModel;
     const adapterModel = new Uint8Array([1, 2, 3]);
     const zip = await exportPytorchZip({
-      model, dataset, datasetFile: { file, name: 'animals.jsonl', mapping: dataset.info.mapping }, settings, title: 'demo run',
+      model, dataset, datasetFile: { file, name: 'pirate-talk.jsonl', mapping: dataset.info.mapping }, settings, title: 'demo run',
       initialAdapter: { name: 'my adapter', steps: 30, adapterModel, adapterConfig: '{}' }, studioPlan: { microBatch: 2, gradAccum: 2, seqLen: 64 }, signal: new AbortController().signal,
     });
     const files = unzipSync(zip);

@@ -95,31 +95,47 @@ describe('generated tokenizer', () => {
 });
 
 describe('the committed demo model (public/models/demo)', () => {
-  it('is exactly what the generator makes (npm run gen:demo reproduces it byte for byte)', () => {
-    const files = generateModel(DEMO_MODEL_OPTIONS);
-    expect(readdirSync(DEMO_DIR).sort()).toEqual([...files.keys()].sort());
+  // The weights are pre-trained by `npm run gen:demo` (minutes of training, not rerun here); what the
+  // generator makes alone is checked byte for byte, the weights by shape, dtype and what pre-training
+  // may and may not change. test/gpu/engine/demo.test.ts checks how the model answers.
+  const generated = generateModelWithTensors(DEMO_MODEL_OPTIONS);
+
+  it('holds exactly the generator\'s config and tokenizer files, and F16 weights of the generator\'s shapes (a few hundred KB)', async () => {
+    expect(readdirSync(DEMO_DIR).sort()).toEqual([...generated.files.keys()].sort());
     let total = 0;
-    for (const [name, content] of files) {
-      const onDisk = new Uint8Array(readFileSync(join(DEMO_DIR, name)));
-      expect(onDisk.byteLength, name).toBe(asBytes(content).byteLength);
-      expect(Buffer.from(onDisk).equals(Buffer.from(asBytes(content))), `${name} differs: run npm run gen:demo`).toBe(true);
+    for (const [name, content] of generated.files) {
       total += statSync(join(DEMO_DIR, name)).size;
+      if (name === 'model.safetensors') continue;
+      const onDisk = new Uint8Array(readFileSync(join(DEMO_DIR, name)));
+      expect(Buffer.from(onDisk).equals(Buffer.from(asBytes(content))), `${name} differs: run npm run gen:demo`).toBe(true);
     }
-    expect(total).toBeLessThan(3 * 1024 * 1024);
+    expect(total).toBeLessThan(1024 * 1024);
+    const ckpt = await openModelFolder(nodeFiles(DEMO_DIR));
+    const fresh = await openModelFolder(memoryFiles(generated.files, 'generated'));
+    expect([...ckpt.tensorNames].sort()).toEqual([...fresh.tensorNames].sort());
+    for (const name of ckpt.tensorNames) {
+      expect(ckpt.tensorInfo(name).dtype, name).toBe('F16');
+      expect(ckpt.tensorInfo(name).shape, name).toEqual(fresh.tensorInfo(name).shape);
+    }
   });
 
-  it('loads in Node: weights through our reader', async () => {
+  it('loads in Node with the documented config; pre-training changed the projections only', async () => {
     const ckpt = await openModelFolder(nodeFiles(DEMO_DIR));
     expect(ckpt.spec).toMatchObject({
-      architecture: 'llama', hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 128,
-      vocabSize: 512, tieWordEmbeddings: true, bosTokenId: 1, eosTokenIds: [2],
+      architecture: 'llama', hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 256,
+      vocabSize: 768, tieWordEmbeddings: true, bosTokenId: 1, eosTokenIds: [2], torchDtype: 'float16',
     });
-    const { tensors } = generateModelWithTensors(DEMO_MODEL_OPTIONS);
-    for (const name of ckpt.tensorNames) expect(Array.from(await ckpt.readTensorF32(name))).toEqual(Array.from(tensors.get(name)!.data));
+    for (const name of ckpt.tensorNames) {
+      const stored = Array.from(await ckpt.readTensorF32(name));
+      const init = Array.from(generated.tensors.get(name)!.data);
+      // The engine trains LoRA adapters on projections; embeddings and norms stay as generated.
+      if (/_proj\.weight$/.test(name)) expect(stored, `${name} was not trained`).not.toEqual(init);
+      else expect(stored, `${name} changed`).toEqual(init);
+    }
     const emb = await ckpt.readTensorF32('model.embed_tokens.weight');
     const std = Math.sqrt(emb.reduce((s, x) => s + x * x, 0) / emb.length);
-    expect(std).toBeGreaterThan(0.018);
-    expect(std).toBeLessThan(0.022);
+    expect(std).toBeGreaterThan(0.24);
+    expect(std).toBeLessThan(0.26);
   });
 
   it('loads in Node: tokenizer through @huggingface/transformers, offline, with a working chat template', async () => {
@@ -130,12 +146,13 @@ describe('the committed demo model (public/models/demo)', () => {
     const tok = await AutoTokenizer.from_pretrained('demo');
     for (const text of ['The quick brown fox jumps over the lazy dog.', 'Ünïcödé → 漢字 🙂 and\ttabs\n\nnewlines', ' leading space', '12345 + 678 = 13023']) {
       const ids = tok.encode(text, { add_special_tokens: false });
-      expect(ids.every((id: number) => id >= 3 && id < 512)).toBe(true);
+      expect(ids.every((id: number) => id >= 3 && id < 768)).toBe(true);
       expect(tok.decode(ids)).toBe(text);
     }
-    // Trained merges compress English: well under one token per character.
+    // Trained merges compress English: well under one token per character; the demo's words are one token each.
     const sentence = 'The people of the village grew wheat and apples.';
     expect(tok.encode(sentence).length).toBeLessThan(sentence.length / 2);
+    expect(tok.encode('What sound does a cat make?', { add_special_tokens: false }).length).toBe(7);
     const prompt = tok.apply_chat_template([{ role: 'user', content: 'Hi' }], { tokenize: false, add_generation_prompt: true });
     expect(prompt).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
     const ids = tok.apply_chat_template([{ role: 'user', content: 'Hi' }], { add_generation_prompt: true, return_tensor: false, return_dict: false }) as number[];

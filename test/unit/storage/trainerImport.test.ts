@@ -214,7 +214,7 @@ describe("importing what PEFT's save_pretrained and the Trainer write", () => {
     expect(await main(['inspect', root, '--model', DEMO_MODEL_DIR], cli)).toBe(0);
     expect(t.out).toMatch(/PEFT LoRA adapter, r 4, alpha 8/);
     const dest = join(mkdtempSync(join(tmpdir(), 'pytorch-continue-')), 'run');
-    expect(await main(['export', '--format', 'pytorch', '--model', DEMO_MODEL_DIR, '--data', 'public/samples/animals-and-colors.jsonl', '--out', dest, '--init-adapter', root, '--batch-size', '4'], cli)).toBe(0);
+    expect(await main(['export', '--format', 'pytorch', '--model', DEMO_MODEL_DIR, '--data', 'public/samples/pirate-talk.jsonl', '--out', dest, '--init-adapter', root, '--batch-size', '4'], cli)).toBe(0);
     const run = JSON.parse(readFileSync(join(dest, 'run.json'), 'utf8'));
     expect(run.init_adapter).toEqual({ path: 'init_adapter', name: relative(join(root, '..'), root), steps: 4 });
     expect(run.settings.lora).toMatchObject({ r: R, alpha: 8, dropout: 0.05, targets: ['q_proj', 'v_proj'] });
