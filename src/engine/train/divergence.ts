@@ -5,9 +5,12 @@
  *   - parameter magnitudes explode: ‖p‖ grew PARAM_GROWTH× above its value when the run started;
  *   - gradient norms explode: RUN_LENGTH steps in a row above NORM_GROWTH× the median of the first
  *     steps' norms;
- *   - the loss rises: RUN_LENGTH logged intervals in a row above LOSS_GROWTH× the best one (and at
- *     least 1 nat above it), or back at or above where the run started after it had improved — the
- *     run has lost what it learned (after at least 3 intervals).
+ *   - the loss rises: RUN_LENGTH windows in a row whose mean loss is above LOSS_GROWTH× the best
+ *     window's (and at least 1 nat above it), or back at or above where the run started after it had
+ *     improved — the run has lost what it learned (after at least 3 windows).
+ * The loss is judged over windows of LOSS_WINDOW applied steps (token-weighted), whatever the logging
+ * interval: one batch's loss swings with what it holds (facts a model knows next to ones it does
+ * not), and a run logged every step must not read that as divergence.
  * Thresholds are loose on purpose: ordinary noisy training never comes near them.
  */
 import type { StepReport } from './trainer';
@@ -17,6 +20,7 @@ export const PARAM_GROWTH = 100;
 export const NORM_GROWTH = 1000;
 export const LOSS_GROWTH = 3;
 export const RUN_LENGTH = 3;
+export const LOSS_WINDOW = 10;
 const EARLY_STEPS = 10;
 
 export class DivergenceWatch {
@@ -28,6 +32,7 @@ export class DivergenceWatch {
   private firstLoss = NaN;
   private losses = 0;
   private lossStreak = 0;
+  private window = { loss: 0, targets: 0, steps: 0 };
 
   /** `initialParamNorm`: ‖p‖ of the trainable parameters before the first step of this run. */
   constructor(initialParamNorm: number) {
@@ -54,9 +59,22 @@ export class DivergenceWatch {
     return null;
   }
 
-  /** Why the run diverged at this logged interval's mean loss, or null. */
-  log(loss: number): string | null {
-    if (!Number.isFinite(loss)) return null;
+  /**
+   * One applied step's mean loss over its `targets` trained tokens; every LOSS_WINDOW steps the
+   * window's token-weighted mean is judged. Why the run diverged, or null.
+   */
+  loss(loss: number, targets: number): string | null {
+    if (!Number.isFinite(loss) || !(targets > 0)) return null;
+    const w = this.window;
+    w.loss += loss * targets;
+    w.targets += targets;
+    if (++w.steps < LOSS_WINDOW) return null;
+    const mean = w.loss / w.targets;
+    this.window = { loss: 0, targets: 0, steps: 0 };
+    return this.judge(mean);
+  }
+
+  private judge(loss: number): string | null {
     this.losses++;
     if (Number.isNaN(this.firstLoss)) this.firstLoss = loss;
     const exploded = loss > LOSS_GROWTH * this.bestLoss && loss > this.bestLoss + 1;
@@ -65,7 +83,7 @@ export class DivergenceWatch {
     this.lossStreak = rising ? this.lossStreak + 1 : 0;
     this.bestLoss = Math.min(this.bestLoss, loss);
     if (this.lossStreak >= RUN_LENGTH) {
-      return `the loss rose to ${loss.toFixed(4)} from its best ${this.bestLoss.toFixed(4)} (it started at ${this.firstLoss.toFixed(4)}) over ${this.lossStreak} logged intervals`;
+      return `the loss rose to ${loss.toFixed(4)} from its best ${this.bestLoss.toFixed(4)} (it started at ${this.firstLoss.toFixed(4)}) over ${this.lossStreak} windows of ${LOSS_WINDOW} steps`;
     }
     return null;
   }

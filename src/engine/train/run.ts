@@ -203,14 +203,14 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
       if (!r.skipped && r.targetTokens > 0) {
         interval.loss += r.loss * r.targetTokens;
         interval.targets += r.targetTokens;
+        const rising = watch.loss(r.loss, r.targetTokens);
+        if (rising) throw new DivergedError(r.step, `${rising}; the last checkpoint is kept: lower the learning rate (now ${settings.train.learningRate})`);
       }
       interval.gradNorm += Number.isFinite(r.gradNorm) ? r.gradNorm : 0;
       interval.steps++;
       if (r.step % ev.logInterval === 0 || r.step === r.totalSteps) {
         const loss = interval.targets > 0 ? interval.loss / interval.targets : NaN;
         if (Number.isFinite(loss)) finalLoss = loss;
-        const rising = watch.log(loss);
-        if (rising) throw new DivergedError(r.step, `${rising}; the last checkpoint is kept: lower the learning rate (now ${settings.train.learningRate})`);
         await emit({ type: 'log', step: r.step, metrics: { loss, grad_norm: interval.gradNorm / interval.steps, learning_rate: r.lr, epoch: r.epoch, skipped_steps: r.skippedSteps } });
         Object.assign(interval, { loss: 0, targets: 0, gradNorm: 0, steps: 0 });
       }
