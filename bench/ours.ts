@@ -7,17 +7,13 @@ import { GpuTimer } from '../src/engine/gpu/timer';
 import { matmulDyTX, matmulDyW, matmulXWt } from '../src/engine/kernels/matmul/matmul';
 import { median, repeatRuns, type Measurement, type RepeatOptions } from './harness';
 import type { MatmulCase } from './shapes';
+import { mulberry32 } from '../src/formats/gen/random';
 
 /** Deterministic values in [-1, 1) (mulberry32), so runs are repeatable. */
 export function randomValues(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
+  const next = mulberry32(seed);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
+  for (let i = 0; i < n; i++) out[i] = next() * 2 - 1;
   return out;
 }
 

@@ -1,4 +1,5 @@
 /** Small seeded generators: the same seed gives the same shuffle in the browser, in Node and after a resume. */
+import { mulberry32 } from '../formats/gen/random';
 
 /** 32-bit mix of two integers (a murmur3-style finalizer); stable across platforms. */
 export function hash32(a: number, b: number): number {
@@ -9,18 +10,6 @@ export function hash32(a: number, b: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
-}
-
-/** mulberry32: a fast 32-bit PRNG; returns uniform floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The order of examples in an epoch: a Fisher–Yates shuffle seeded by (seed, epoch). */

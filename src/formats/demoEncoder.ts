@@ -1,3 +1,4 @@
+import { mulberry32 } from './gen/random';
 import type { GenerateEncoderOptions } from './generateEncoder';
 
 /**
@@ -26,14 +27,7 @@ export const DEMO_SENTIMENT_LABELS = ['negative', 'neutral', 'positive'] as cons
 
 /** The sample dataset's rows, deterministic: {text, label}, classes interleaved. */
 export function demoSentimentRows(count = 420, seed = 7): { text: string; label: string }[] {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)];
   const rows: { text: string; label: string }[] = [];
   for (let i = 0; i < count; i++) {

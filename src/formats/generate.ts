@@ -8,6 +8,7 @@
  * weight or a bias fails instead of passing by accident.
  */
 import { fromF32, toF32 } from './dtype';
+import { hashName, seededRandom } from './gen/random';
 import { generateTokenizer } from './gen/tokenizer';
 import type { Architecture, ModelSpec } from './hfConfig';
 import { serializeSafetensors, type TensorToWrite } from './safetensors';
@@ -51,30 +52,6 @@ export interface GenerateOptions {
   tokenizerCorpus?: string;
   /** Split the weights into shards of at most this many data bytes (HF's max_shard_size); default: one file. */
   maxShardBytes?: number;
-}
-
-/** Seeded normal values via Box–Muller over a mulberry32 stream. */
-function seededRandom(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => {
-    const u = 1 - uniform();
-    const v = uniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  };
-  return { uniform, normal };
-}
-
-function hashName(name: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-  return h >>> 0;
 }
 
 export interface GeneratedModel {

@@ -9,6 +9,7 @@
  * LayerNorm weights 1 ± 0.1 and small biases, so a test that ignores a norm or a bias fails.
  */
 import { fromF32 } from './dtype';
+import { hashName, seededRandom } from './gen/random';
 import { generateWordPiece } from './gen/wordpiece';
 import { ENCODER_HEAD_MODULES, encoderHeadTensors, expectedEncoderTensors, parseEncoderConfig, type EncoderConfig, type EncoderFamily } from './encoderConfig';
 import { serializeSafetensors, type TensorToWrite } from './safetensors';
@@ -58,29 +59,6 @@ export interface GeneratedEncoder {
   files: Map<string, Uint8Array | string>;
   /** Every stored tensor by its stored name. */
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
-}
-
-function seededRandom(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => {
-    const u = 1 - uniform();
-    const v = uniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  };
-  return { uniform, normal };
-}
-
-function hashName(name: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-  return h >>> 0;
 }
 
 export function generateEncoderModel(options: GenerateEncoderOptions): GeneratedEncoder {

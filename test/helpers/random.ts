@@ -1,14 +1,7 @@
+import { mulberry32 } from '../../src/formats/gen/random';
+
 /** Deterministic PRNG (mulberry32) for test inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /**
  * Values from a grid of exactly representable numbers (multiples of 1/8 in [-2, 2]) so that

@@ -1,4 +1,5 @@
 import { DEMO_CORPUS } from './corpus';
+import { mulberry32 } from './random';
 
 /**
  * The demo model's world: a small, fixed set of plain facts (animals, colours, numbers, opposites,
@@ -132,18 +133,6 @@ export function worldFacts(): QA[] {
   return out;
 }
 
-/** mulberry32: a small seeded generator, so the corpus never depends on Math.random. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SYSTEM_PROMPTS = ['You are a helpful assistant.', 'Answer in one short sentence.'];
 
 /**
@@ -153,7 +142,7 @@ const SYSTEM_PROMPTS = ['You are a helpful assistant.', 'Answer in one short sen
  */
 export function pretrainingConversations(extra = 2000, seed = 7): ChatTurn[][] {
   const facts = worldFacts();
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
   const out: ChatTurn[][] = facts.map((f) => [
     { role: 'user', content: f.question },

@@ -14,6 +14,7 @@ import { batchFromIds } from '../../../src/engine/model/types';
 import { openModelFolder } from '../../../src/formats/modelFolder';
 import { nodeFiles } from '../../../src/formats/nodeSource';
 import { DEMO_MODEL_DIR } from '../data/tokenizer';
+import { mulberry32 } from '../../../src/formats/gen/random';
 
 export interface TestModel {
   label: string;
@@ -36,17 +37,6 @@ export const MODEL_OPTIONS: Record<string, GenerateOptions> = {
   // untied head, head_dim ≠ hidden/heads, q/k norms
   qwen3: { architecture: 'qwen3', seed: 11, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 32, intermediateSize: 96, tieWordEmbeddings: false, initializerRange: 0.08 },
 };
-
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A seeded adapter on every projection with B ≠ 0, large enough to change greedy decoding. */
 export function testAdapter(spec: ModelSpec, seed = 3, config: Partial<LoraConfig> = {}): LoraAdapter {
