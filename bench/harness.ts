@@ -173,6 +173,8 @@ export interface BenchOptions {
   layers?: number;
   /** e2e: only configurations with micro-batch · sequence ≤ this many tokens. */
   e2eMaxTokens?: number;
+  /** e2e: base precisions to train with, one model load each (default: f16 where the adapter has shader-f16, else f32). */
+  weights?: ('f32' | 'f16' | 'q8' | 'nf4')[];
 }
 
 export class BenchUsageError extends Error {
@@ -180,7 +182,7 @@ export class BenchUsageError extends Error {
 }
 
 export const USAGE = `npm run bench -- [--quick] [--only <group>[,<group>…]] [--data] [--no-tfjs] [--no-ort] [--repeats N] [--out DIR]
-  [--layers N] [--e2e-max-tokens N]   (e2e: model depth, default 2 of 30; skip configurations above N tokens per micro-batch)
+  [--layers N] [--e2e-max-tokens N] [--weights f16,nf4]   (e2e: model depth, default 2 of 30; skip configurations above N tokens per micro-batch; base precisions)
   groups: ${GROUPS.join(', ')} (data runs only when asked: --data or --only data)`;
 
 /** Parses the command line after `npm run bench --`. */
@@ -221,6 +223,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       if (!Number.isInteger(n) || n < 1) throw new BenchUsageError(`${arg} must be a positive integer\n${USAGE}`);
       if (arg === '--layers') options.layers = n;
       else options.e2eMaxTokens = n;
+    } else if (arg === '--weights') {
+      const formats = value().split(',');
+      for (const f of formats) if (!['f32', 'f16', 'q8', 'nf4'].includes(f)) throw new BenchUsageError(`--weights: "${f}" is not one of f32, f16, q8, nf4\n${USAGE}`);
+      options.weights = formats as BenchOptions['weights'];
     } else if (arg === '--out') options.outDir = value();
     else if (arg === '--help' || arg === '-h') throw new BenchUsageError(USAGE);
     else throw new BenchUsageError(`unknown argument "${arg}"\n${USAGE}`);

@@ -124,7 +124,8 @@ async function benchKernels(run: Run): Promise<void> {
     run.skipped.push({ group: 'kernels', name: 'lmhead+CE', impl: 'ours', reason: 'left out of --quick (a 49k-vocabulary head is ~3.6 GFLOP even at 64 tokens)' });
   } else {
     await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N64', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 64, run.repeat));
-    // The model's chunk bound (LOGITS_CHUNK_BYTES, 16 MiB): 85 rows of 49152 logits fit, run as 64-row chunks.
+    // The model's chunks (lmheadChunkTokens, 64 MiB): all 256 rows in one chunk; beside it the old 16 MiB bound (85 rows, run as 64-row chunks).
+    await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N256', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 256, run.repeat));
     await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N256 16 MiB chunks', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 256, run.repeat, 16 << 20));
   }
 }
@@ -164,7 +165,7 @@ async function benchE2e(run: Run): Promise<E2eRun | undefined> {
       run.gpu,
       {
         quick: run.options.quick, layers: run.options.layers ?? E2E_DEFAULT_LAYERS, maxTokens: run.options.e2eMaxTokens,
-        steps: run.options.repeats, maxCaseSeconds: run.options.maxCaseSeconds,
+        steps: run.options.repeats, maxCaseSeconds: run.options.maxCaseSeconds, weights: run.options.weights,
       },
       log,
     );

@@ -30,11 +30,11 @@ import { uploadAdapter } from '../engine/model/model';
 import { exportAdapter, importAdapter, type ImportedAdapter } from '../engine/model/adapterFiles';
 import { generateTokens } from '../engine/model/generate';
 import { evaluate } from '../engine/train/evaluate';
-import { formatBytes, planRun } from '../engine/train/memory';
+import { formatBytes, PlanError, type PlanLimits, type RunPlan } from '../engine/train/memory';
 import { familyFromConfig, type WeightFormat } from '../engine/model/families';
 import { deserializeCheckpoint } from '../formats/checkpoint';
-import { RunControl, runTraining } from '../engine/train/run';
-import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, type ModelChoice, type RunSettings } from '../settings/settings';
+import { RunControl, planTraining, runTraining } from '../engine/train/run';
+import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, withDefaults, type ModelChoice, type RunSettings } from '../settings/settings';
 
 export const CHECKPOINT_FILE = 'checkpoint.ascp';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -56,12 +56,24 @@ export async function openModel(where: string): Promise<OpenedModel> {
   return { files, choice: { kind: 'hub', id: where }, baseName: where };
 }
 
-async function gpuAndModel(m: OpenedModel, p: ParsedCommand, io: CliIo): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
+/**
+ * The GPU and the model for eval and generate, the base stored as --weights says: auto takes the
+ * planner's choice for `rows` rows of `seqLen` tokens in --gpu-memory (the most precise that fits).
+ */
+async function gpuAndModel(m: OpenedModel, folder: ModelFolder, p: ParsedCommand, io: CliIo, command: string, rows: number, seqLen: number): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
   const gpu = await createNodeGpu();
   io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
-  const f16 = gpu.features.f16 && !p.options.bool('f32-weights', false);
-  const loaded = await loadModel(gpu, m.files, { f16 });
+  const settings = applySettings(command, p.settings);
+  const run: RunSettings = { ...settings, train: { ...settings.train, batchSize: rows, microBatch: rows, maxLength: seqLen, gradientCheckpointing: 'on' } };
+  const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), run, { longestRow: seqLen }, cliLimits(p, gpu));
+  io.err.write(`${plan.weightsNote}\n`);
+  const loaded = await loadModel(gpu, m.files, { weights: plan.weights });
   return { gpu, loaded };
+}
+
+/** What --gpu-memory allows, with the device's own largest buffer. */
+function cliLimits(p: ParsedCommand, gpu: Gpu): PlanLimits {
+  return { budgetBytes: p.options.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize };
 }
 
 export async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string }> {
@@ -200,8 +212,9 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     const state = deserializeCheckpoint(resumeBytes, path);
     const saved = (state.run as { settings?: RunSettings }).settings;
     if (!saved) throw new UsageError(`--resume ${path}: the checkpoint does not record its settings`);
-    refuseConflicts(p, saved, SETTING_DEFS.filter((d) => d.group !== 'eval').map((d) => d.key), `the checkpoint ${path}`);
-    base = { ...saved, model: m.choice, eval: saved.eval };
+    const complete = withDefaults(saved); // a checkpoint from before a setting existed ran with its default
+    refuseConflicts(p, complete, SETTING_DEFS.filter((d) => d.group !== 'eval').map((d) => d.key), `the checkpoint ${path}`);
+    base = { ...complete, model: m.choice, eval: complete.eval };
     io.err.write(`resuming from ${path} at step ${state.step} of ${state.totalSteps}\n`);
   }
   let settings = applySettings('train', p.settings, base);
@@ -231,8 +244,18 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
 
   const gpu = await createNodeGpu();
   io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
-  const f16 = gpu.features.f16 && !o.bool('f32-weights', false);
-  const loaded = await loadModel(gpu, m.files, { f16 });
+  const limits = cliLimits(p, gpu);
+  // The base precision comes from the plan (the setting, or auto's choice); a resumed run keeps its checkpoint's.
+  let weights: WeightFormat;
+  if (resumeBytes) {
+    const saved = (deserializeCheckpoint(resumeBytes).run as { plan?: Partial<RunPlan> }).plan;
+    weights = saved?.weights ?? (gpu.features.f16 ? 'f16' : 'f32'); // a checkpoint from before the setting: the default of then
+  } else {
+    const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), settings, { longestRow }, limits);
+    if (!plan.fits) throw new PlanError(plan);
+    weights = plan.weights;
+  }
+  const loaded = await loadModel(gpu, m.files, { weights });
   const padId = padTokenId(spec, tok.pad_token_id);
   await ensureFolder(out);
   const release = lockFolder(out);
@@ -274,7 +297,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
       data: { train: data.train, validation: data.validation ?? null, longestRow },
       settings,
       identity: { model: m.baseName, data: `${basename(dataPath)}:${data.stats.rows}:${data.stats.tokens}` },
-      limits: { budgetBytes: o.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize },
+      limits,
       padId,
       resume: resumeBytes,
       initParams,
@@ -284,6 +307,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
         switch (e.type) {
           case 'plan':
             io.err.write(`plan: micro-batch ${e.plan.microBatch} × ${e.plan.gradAccum} = batch ${settings.train.batchSize}, ${e.plan.seqLen} tokens per row${e.plan.checkpointing ? ', gradient checkpointing' : ''}; ${formatBytes(e.plan.memory.total)} of GPU memory; ${e.totalSteps} steps (${e.stepsPerEpoch} per epoch)\n`);
+            if (e.plan.weightsNote) io.err.write(`  ${e.plan.weightsNote}\n`);
             for (const r of e.plan.reasons) io.err.write(`  ${r}\n`);
             break;
           case 'step':
@@ -330,9 +354,9 @@ async function evalCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const tok = await loadTokenizer(m.files);
   const maxLength = o.number('max-length', 512);
   const data = await loadDataset(await fromPath(dataPath), tok, { maxLength, vocabSize: spec.vocabSize });
-  const { gpu, loaded } = await gpuAndModel(m, p, io);
-  const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
   const seqLen = Math.min(maxLength, data.stats.maxLength, spec.maxPositionEmbeddings);
+  const { gpu, loaded } = await gpuAndModel(m, folder, p, io, 'eval', o.number('micro-batch', 8), seqLen);
+  const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
   const r = await evaluate(loaded.model, data.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: padTokenId(spec, tok.pad_token_id), adapter });
   if (!Number.isFinite(r.loss)) throw new FileError(dataPath, `the loss is ${r.loss}${r.count === 0 ? ': no row has a target token' : ': the model or adapter produces non-finite values'}`);
   io.out.write(JSON.stringify({ ...r.metrics, count: r.count, adapter: o.string('adapter') ?? null }) + '\n');
@@ -354,9 +378,9 @@ async function generateCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   } else {
     ids = Array.from(tok.encode(prompt));
   }
-  const { gpu, loaded } = await gpuAndModel(m, p, io);
-  const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
   const maxNew = o.number('max-new-tokens', 128);
+  const { gpu, loaded } = await gpuAndModel(m, folder, p, io, 'generate', 1, Math.min(ids.length + maxNew, spec.maxPositionEmbeddings));
+  const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
   const tokens = await generateTokens(loaded.model, adapter, ids, {
     maxNewTokens: maxNew,
     temperature: o.number('temperature', 0.7),
@@ -572,20 +596,16 @@ async function planCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   if (configText === null) throw new FileError(`${where}/config.json`, 'not found');
   const family = familyFromConfig(configText, `${where}/config.json`);
   const settings = applySettings('plan', p.settings);
-  const weights = (o.string('weights') ?? 'f16') as WeightFormat;
   const maxBuffer = o.number('max-buffer', 2) * 2 ** 30;
   const limits = { budgetBytes: o.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: maxBuffer };
-  const seqLen = Math.min(settings.train.maxLength, family.maxPositions);
-  const plan = planRun({
-    memory: (cfg) => family.memoryPlan(settings.lora, cfg, weights, Math.min(maxBuffer, 2 ** 31 - 4)),
-    batchSize: settings.train.batchSize, microBatch: settings.train.microBatch, seqLen,
-    checkpointing: settings.train.gradientCheckpointing, maxLength: settings.train.maxLength,
-  }, limits);
+  const device = { f16: o.bool('f16', true), maxBufferSize: maxBuffer, maxStorageBufferBindingSize: Math.min(maxBuffer, 2 ** 31 - 4) };
+  const plan = planTraining(family.onDevice(device), settings, { longestRow: 0 }, limits);
   const m = plan.memory;
   const lines = [
     `${where}: ${family.architecture} (${family.family} family), ${family.layers} layers, hidden ${family.hidden}, vocab ${family.vocab}, ${(family.parameters / 1e6).toFixed(1)}M parameters`,
     `adapter: r ${settings.lora.r} on ${settings.lora.targets.join(', ')}: ${family.adapterParameters(settings.lora).toLocaleString('en-US')} trainable parameters`,
-    `run: batch ${settings.train.batchSize} = micro-batch ${plan.microBatch} × ${plan.gradAccum}, ${plan.seqLen} tokens per row${plan.checkpointing ? ', gradient checkpointing' : ''}, weights ${weights}`,
+    `run: batch ${settings.train.batchSize} = micro-batch ${plan.microBatch} × ${plan.gradAccum}, ${plan.seqLen} tokens per row${plan.checkpointing ? ', gradient checkpointing' : ''}, weights ${plan.weights}`,
+    plan.weightsNote,
     `memory: ${formatBytes(m.total)} of ${formatBytes(limits.budgetBytes)} — weights ${formatBytes(m.weights)}, adapter + Adam ${formatBytes(m.adapter)}, activations ${formatBytes(m.activations)}, workspace ${formatBytes(m.workspace)}, logits chunk ${formatBytes(m.logitsChunk)}; largest buffer ${formatBytes(m.largestBuffer)} (${m.largestBufferName})`,
     ...plan.reasons.map((r) => `  ${r}`),
     plan.fits ? 'fits: yes' : `fits: no — ${plan.advice}`,

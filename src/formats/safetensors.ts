@@ -68,6 +68,7 @@ export type SafetensorsRule =
   | 'bad-metadata'
   | 'data-size-mismatch'
   | 'unknown-tensor'
+  | 'rows-out-of-range'
   | 'not-float';
 
 export class SafetensorsError extends Error {
@@ -255,6 +256,21 @@ export class SafetensorsFile {
     const t = this.info(name);
     const [begin, end] = t.dataOffsets;
     return this.source.read(this.header.dataStart + begin, end - begin);
+  }
+
+  /**
+   * Raw bytes of rows [row0, row0 + count) of a tensor, rows being its first dimension (a ranged
+   * read: a large tensor streams without ever being whole in memory).
+   */
+  async readRows(name: string, row0: number, count: number): Promise<Uint8Array> {
+    const t = this.info(name);
+    const [begin, end] = t.dataOffsets;
+    const rows = t.shape.length ? t.shape[0] : 1;
+    if (!Number.isInteger(row0) || !Number.isInteger(count) || row0 < 0 || count < 0 || row0 + count > rows) {
+      throw new SafetensorsError(this.source.name, 'rows-out-of-range', `rows ${row0}..${row0 + count - 1} are outside its ${rows} rows`, name);
+    }
+    const rowBytes = rows > 0 ? (end - begin) / rows : 0;
+    return this.source.read(this.header.dataStart + begin + row0 * rowBytes, count * rowBytes);
   }
 
   /** The tensor as f32 values (BF16, F16, F32 and F64 tensors). */

@@ -8,8 +8,10 @@ import { loadTokenizer, type Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
 import type { LlamaGpu } from '../engine/model/llama';
 import { loadModel as loadEngineModel } from '../engine/model/load';
+import type { WeightFormat } from '../engine/kernels/quant/layout';
 import { hubFiles, type HubCache } from '../hub/hub';
-import type { ModelChoice } from '../settings/settings';
+import { BASE_WEIGHTS_LABEL, type ModelChoice } from '../settings/settings';
+import type { ModelFolder } from '../formats/modelFolder';
 import type { LoadProgress, ModelInfo } from './protocol';
 import { throwIfAborted } from './cancel';
 
@@ -27,6 +29,8 @@ export interface SessionModel {
   key: string;
   /** Where its files come from (an export carries the tokenizer, and the demo model, from here). */
   files: ModelFiles;
+  /** The same model loaded again with its base stored in another precision (the old one stays until the caller swaps). */
+  reload(weights: WeightFormat, onProgress: (p: LoadProgress) => void, signal: AbortSignal): Promise<SessionModel>;
 }
 
 export interface TextSide {
@@ -53,6 +57,8 @@ export interface OpenSessionModelArgs {
   hub?: HubAccess;
   onProgress: (p: LoadProgress) => void;
   signal: AbortSignal;
+  /** The base precision, or a choice made from the opened folder (the planner's); default f32. */
+  weights?: WeightFormat | ((folder: ModelFolder) => WeightFormat);
 }
 
 export interface HubAccess {
@@ -99,7 +105,8 @@ export function hubModelFiles(
   });
 }
 
-export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onProgress, signal }: OpenSessionModelArgs): Promise<SessionModel> {
+export async function openSessionModel(args: OpenSessionModelArgs): Promise<SessionModel> {
+  const { gpu, choice, pageUrl, files, hub, onProgress, signal } = args;
   let modelFiles: ModelFiles;
   let name: string;
   let phase: LoadProgress['phase'] = 'config';
@@ -119,6 +126,7 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
   onProgress({ phase: 'config', file: 'config.json', loaded: 0, total: 1 });
   const loaded = await loadEngineModel(gpu, modelFiles, {
     signal,
+    weights: args.weights,
     onProgress: (done, all, tensor) => {
       phase = 'weights';
       total = all;
@@ -161,7 +169,10 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
     vocab: spec.vocabSize,
     parameters,
     bytes: total,
-    backend: `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`,
+    backend: `WebGPU (${gpu.adapter.name}, ${BASE_WEIGHTS_LABEL[gpuModel.format]} weights)`,
+    weights: gpuModel.format,
   };
-  return { info, spec, gpuModel, text, key: `${choice.kind}:${name}:${parameters}`, files: modelFiles };
+  const reload = (weights: WeightFormat, progress: (p: LoadProgress) => void, reloadSignal: AbortSignal) =>
+    openSessionModel({ ...args, weights, onProgress: progress, signal: reloadSignal });
+  return { info, spec, gpuModel, text, key: `${choice.kind}:${name}:${parameters}`, files: modelFiles, reload };
 }

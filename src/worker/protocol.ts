@@ -20,6 +20,8 @@ export interface ModelInfo {
   bytes: number;
   /** Which training backend will run this model. */
   backend: string;
+  /** How its frozen base is stored on the GPU (the base precision the load resolved). */
+  weights: 'f32' | 'f16' | 'q8' | 'nf4';
 }
 
 export interface LoadProgress {

@@ -23,7 +23,7 @@ describe('adapter-studio CLI on the demo model', () => {
     const out = join(dir, 'adapter');
     const t = io();
     const code = await main(['train', '--model', 'public/models/demo', '--data', data, '--out', out, '--steps', '8', '--batch-size', '2', '--max-length', '32',
-      '--lr', '3e-2', '--warmup-ratio', '0', '--schedule', 'constant', '--log-every', '1', '--val-fraction', '0', '--targets', 'q_proj,v_proj,o_proj', '--rank', '4', '--alpha', '16', '--dropout', '0', '--f32-weights'], t.io);
+      '--lr', '3e-2', '--warmup-ratio', '0', '--schedule', 'constant', '--log-every', '1', '--val-fraction', '0', '--targets', 'q_proj,v_proj,o_proj', '--rank', '4', '--alpha', '16', '--dropout', '0', '--weights', 'f32'], t.io);
     expect(t.text.err.includes('error:') ? t.text.err : '').toBe('');
     expect(code).toBe(0);
     for (const f of ['adapter_model.safetensors', 'adapter_config.json', 'metrics.jsonl', 'checkpoint.ascp']) expect(existsSync(join(out, f))).toBe(true);

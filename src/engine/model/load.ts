@@ -1,16 +1,21 @@
 /**
  * Loading a base model onto the GPU from any ModelFiles (a Node folder, dropped browser files, a
  * served URL, the hub): the folder is opened and validated, the family chosen from config.json,
- * and the frozen weights uploaded tensor by tensor with progress.
+ * and the frozen weights uploaded tensor by tensor — large ones streamed a chunk of rows at a time
+ * (ranged reads), so host memory stays flat — with progress in bytes.
  */
 import { openModelFolder, type ModelFiles, type ModelFolder } from '../../formats/modelFolder';
 import type { Gpu } from '../gpu/device';
+import type { WeightFormat } from '../kernels/quant/layout';
 import { LlamaGpu } from './llama';
 
 export interface LoadModelOptions {
-  /** Store frozen projections as f16 (needs shader-f16). Default: when the device has it. */
-  f16?: boolean;
-  /** Bytes of tensors uploaded so far, of all. */
+  /**
+   * How the frozen base is stored: f32 (default), f16 (shader-f16), q8 or nf4 — planTraining picks
+   * it; a function gets the opened folder (config and tensor list) first and answers.
+   */
+  weights?: WeightFormat | ((folder: ModelFolder) => WeightFormat);
+  /** Bytes of tensors read so far, of all. */
   onProgress?: (loaded: number, total: number, tensor: string) => void;
   signal?: AbortSignal;
 }
@@ -32,20 +37,30 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOpti
     return e - b;
   };
   const bytes = folder.tensorNames.reduce((n, t) => n + sizeOf(t), 0);
+  const parameters = folder.tensorNames.reduce((n, t) => n + folder.tensorInfo(t).shape.reduce((a, b) => a * b, 1), 0);
   let loaded = 0;
-  let parameters = 0;
+  const read = (tensor: string, count: number) => {
+    loaded += count;
+    opts.onProgress?.(loaded, bytes, tensor);
+  };
   opts.onProgress?.(0, bytes, '');
   const model = await LlamaGpu.load(
     gpu,
     folder.spec,
-    async (tensor) => {
-      const values = await folder.readTensorF32(tensor);
-      parameters += values.length;
-      loaded += sizeOf(tensor);
-      opts.onProgress?.(loaded, bytes, tensor);
-      return values;
+    {
+      readF32: async (tensor) => {
+        const values = await folder.readTensorF32(tensor);
+        read(tensor, sizeOf(tensor));
+        return values;
+      },
+      dtype: (tensor) => folder.tensorInfo(tensor).dtype,
+      readRows: async (tensor, row0, count) => {
+        const raw = await folder.readTensorRows(tensor, row0, count);
+        read(tensor, raw.byteLength);
+        return raw;
+      },
     },
-    { f16: opts.f16, signal: opts.signal },
+    { weights: typeof opts.weights === 'function' ? opts.weights(folder) : opts.weights, signal: opts.signal },
   );
   return { model, folder, parameters, bytes };
 }

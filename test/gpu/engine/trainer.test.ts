@@ -87,7 +87,7 @@ describe('trainer (optimizer on the GPU, one submission per step, pipelined)', (
     const gpu = await testGpu();
     const spec = tinySpec('qwen2');
     const weights = tinyWeights(spec, 41);
-    const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { f16: false });
+    const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { weights: 'f32' });
     const data = arrayDataset(examples(spec.vocabSize, 12, 3));
     const s = settings({ maxGradNorm: 0.5 }, { targets: ['q_proj', 'v_proj', 'down_proj'] });
     const trainer = new Trainer(model, data, s, LAYOUT);
@@ -110,7 +110,7 @@ describe('trainer (optimizer on the GPU, one submission per step, pipelined)', (
     const gpu = await testGpu();
     const spec = tinySpec('llama');
     const weights = tinyWeights(spec, 8);
-    const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { f16: false });
+    const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { weights: 'f32' });
     const data = arrayDataset(examples(spec.vocabSize, 7, 5));
     const s = settings({ maxSteps: 0, epochs: 3, batchSize: 2 }, { dropout: 0.1, targets: ['q_proj', 'v_proj', 'o_proj'] });
     const layout = { ...LAYOUT, gradAccum: 1 };
@@ -140,14 +140,14 @@ describe('trainer (optimizer on the GPU, one submission per step, pipelined)', (
     const bad = new Map(weights);
     bad.set('model.norm.weight', new Float32Array(spec.hiddenSize).fill(1e20));
     bad.set('lm_head.weight', new Float32Array(spec.vocabSize * spec.hiddenSize).fill(1e20));
-    const model = await LlamaGpu.load(gpu, spec, async (n) => bad.get(n)!, { f16: false });
+    const model = await LlamaGpu.load(gpu, spec, async (n) => bad.get(n)!, { weights: 'f32' });
     const trainer = new Trainer(model, data, settings({ maxSteps: 2, batchSize: 2 }), { ...LAYOUT, gradAccum: 1 });
     // A weight that is itself NaN or Inf never loads: the tensor and the first bad index are named.
     const nan = new Map(weights);
     const q = Float32Array.from(weights.get('model.layers.1.self_attn.q_proj.weight')!);
     q[37] = NaN;
     nan.set('model.layers.1.self_attn.q_proj.weight', q);
-    await expect(LlamaGpu.load(gpu, spec, async (n) => nan.get(n)!, { f16: false })).rejects.toThrow(/tensor "model.layers.1.self_attn.q_proj.weight" holds a non-finite value \(NaN or Inf\) at index 37/);
+    await expect(LlamaGpu.load(gpu, spec, async (n) => nan.get(n)!, { weights: 'f32' })).rejects.toThrow(/tensor "model.layers.1.self_attn.q_proj.weight" holds a non-finite value \(NaN or Inf\) at index 37/);
     const before = await trainer.parameters();
     expect(trainer.submit()).toBe(true);
     const r = await trainer.next();

@@ -4,7 +4,7 @@ import { llamaAdapterLayout } from '../../../src/engine/model/llama';
 import { loraScale } from '../../../src/settings/settings';
 import { learningRate, scheduleMultiplier, warmupSteps } from '../../../src/engine/train/schedule';
 import { planRun } from '../../../src/engine/train/memory';
-import { llamaMemoryPlan, type LlamaMemoryConfig } from '../../../src/engine/model/llamaConfig';
+import { llamaMemoryPlan, llamaStorage, type LlamaMemoryConfig, type PlanDevice } from '../../../src/engine/model/llamaConfig';
 import { CheckpointError, deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../../src/formats/checkpoint';
 import { crc32 } from '../../../src/formats/crc32';
 import { modulePath } from '../../../src/formats/hfConfig';
@@ -83,27 +83,30 @@ describe('memory planner', () => {
   const smol: ModelSpec = { ...tinySpec('llama'), hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152, tieWordEmbeddings: true };
   const qwen05: ModelSpec = { ...tinySpec('qwen2'), hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64, intermediateSize: 4864, vocabSize: 151936, tieWordEmbeddings: true };
   const lora = { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj' as const, 'v_proj' as const], layers: null, useRslora: false };
-  const cfg: LlamaMemoryConfig = { batchSize: 16, seqLen: 512, gradientCheckpointing: false, weightsF16: true, logitsChunkTokens: 256, kvCacheTokens: 0 };
   const GiB = 2 ** 30;
-  const request = (spec: ModelSpec, over: Partial<Parameters<typeof planRun>[0]> = {}) => ({
-    memory: (c: Parameters<Parameters<typeof planRun>[0]['memory']>[0]) => llamaMemoryPlan(spec, lora, { ...c, weightsF16: true, logitsChunkTokens: 256 }),
+  const device: PlanDevice = { f16: true, maxStorageBufferBindingSize: 2 * GiB - 4, maxBufferSize: 2 * GiB };
+  const cfg: LlamaMemoryConfig = { batchSize: 16, seqLen: 512, gradientCheckpointing: false, storage: llamaStorage('f16', true), device, kvCacheTokens: 0 };
+  const request = (spec: ModelSpec, over: Partial<Parameters<typeof planRun>[0]> = {}): Parameters<typeof planRun>[0] => ({
+    memory: (c, w) => llamaMemoryPlan(spec, lora, { ...c, storage: llamaStorage(w, true), device }),
+    weights: 'f16', formats: ['f32', 'f16', 'q8', 'nf4'],
     batchSize: 16, microBatch: 0, seqLen: 512, checkpointing: 'auto' as const, maxLength: 512, ...over,
   });
 
   it('counts SmolLM2-135M weights, adapter state and activations', () => {
     const plan = llamaMemoryPlan(smol, lora, cfg);
-    // As LlamaGpu.load stores them: the tied embedding and the norms in f32, the projections in f16.
-    const embedding = 49152 * 576 * 4;
+    // As LlamaGpu.load stores them with an f16 base: the tied embedding and the projections in f16, the norms in f32.
+    const embedding = 49152 * 576 * 2;
     const norms = (30 * 2 * 576 + 576) * 4;
     const projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3) * 2;
     expect(plan.weights).toBe(embedding + norms + projections);
-    expect(llamaMemoryPlan(smol, lora, { ...cfg, weightsF16: false }).weights / 4).toBeGreaterThan(134e6); // ~134.5M parameters
-    expect(llamaMemoryPlan(smol, lora, { ...cfg, weightsF16: false }).weights / 4).toBeLessThan(136e6);
+    expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32', true) }).weights / 4).toBeGreaterThan(134e6); // ~134.5M parameters
+    expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32', true) }).weights / 4).toBeLessThan(136e6);
     // q: 8·576 + 576·8, v: 8·576 + 192·8 per layer; four f32 copies
     expect(plan.adapter).toBe(30 * (8 * 576 + 576 * 8 + 8 * 576 + 192 * 8) * 4 * 4);
     const ckpt = llamaMemoryPlan(smol, lora, { ...cfg, gradientCheckpointing: true });
     expect(ckpt.activations).toBeLessThan(plan.activations / 5);
-    expect(plan.logitsChunk).toBe(256 * 49152 * 4);
+    // lmheadChunkTokens: 64 MiB of logits = 341 rows of 49152, cut to whole 64-row tiles
+    expect(plan.logitsChunk).toBe(320 * 49152 * 4);
   });
 
   it('keeps the effective batch: the largest micro-batch dividing it that fits, with the reason', () => {
@@ -141,8 +144,7 @@ describe('memory planner', () => {
     expect(llamaMemoryPlan(smol, lora, { ...cfg, batchSize: 1, seqLen: plan.fix!.maxLength! + 8, gradientCheckpointing: true, stagedBatches: 16 }).total).toBeGreaterThan(one);
     const fixed = planRun(request(smol, { seqLen: plan.fix!.maxLength!, maxLength: plan.fix!.maxLength! }), { budgetBytes: one, maxBufferSize: GiB });
     expect(fixed.fits).toBe(true);
-    const f32 = (c: Parameters<Parameters<typeof planRun>[0]['memory']>[0]) => llamaMemoryPlan(smol, lora, { ...c, weightsF16: false, logitsChunkTokens: 256 });
-    const buffer = planRun({ ...request(smol), memory: f32 }, { budgetBytes: 1e12, maxBufferSize: 64 << 20 });
+    const buffer = planRun({ ...request(smol), weights: 'f32' }, { budgetBytes: 1e12, maxBufferSize: 64 << 20 });
     expect(buffer.fits).toBe(false);
     expect(buffer.advice).toMatch(/embed_tokens.*needs one .* buffer but this GPU allows at most 64.0 MiB/);
   });
