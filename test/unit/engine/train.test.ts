@@ -150,6 +150,71 @@ describe('memory planner', () => {
   });
 });
 
+describe('memory planner: the base precision', () => {
+  const smol: ModelSpec = { ...tinySpec('llama'), hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152, tieWordEmbeddings: true };
+  const lora = { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj' as const, 'v_proj' as const], layers: null, useRslora: false };
+  const GiB = 2 ** 30;
+  const withF16: PlanDevice = { f16: true, maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 4 * GiB };
+  const noF16: PlanDevice = { ...withF16, f16: false };
+  const request = (device: PlanDevice, over: Partial<Parameters<typeof planRun>[0]> = {}): Parameters<typeof planRun>[0] => ({
+    memory: (c, w) => llamaMemoryPlan(smol, lora, { ...c, storage: llamaStorage(w, device.f16), device }),
+    weights: 'auto', formats: device.f16 ? ['f32', 'f16', 'q8', 'nf4'] : ['f32', 'q8', 'nf4'],
+    batchSize: 4, microBatch: 0, seqLen: 512, checkpointing: 'auto', maxLength: 512, ...over,
+  });
+  /** Bytes of the best configuration of one base precision (the fixed setting). */
+  const best = (device: PlanDevice, w: 'f32' | 'f16' | 'q8' | 'nf4') => planRun(request(device, { weights: w }), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB }).memory.total;
+  const smallest = (device: PlanDevice, w: 'f32' | 'f16' | 'q8' | 'nf4') =>
+    planRun(request(device, { weights: w, microBatch: 1, checkpointing: 'on' }), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB }).memory.total;
+
+  it('the weights shrink with the format: f32 > f16 > q8 > nf4, the tied table 16-bit under a quantized base', () => {
+    const w = (f: 'f32' | 'f16' | 'q8' | 'nf4') => llamaMemoryPlan(smol, lora, { batchSize: 1, seqLen: 8, gradientCheckpointing: true, kvCacheTokens: 0, storage: llamaStorage(f, true), device: withF16 }).weights;
+    expect(w('f32')).toBeGreaterThan(w('f16'));
+    expect(w('f16')).toBeGreaterThan(w('q8'));
+    expect(w('q8')).toBeGreaterThan(w('nf4'));
+    const table = 49152 * 576 * 2; // f16 on a shader-f16 device
+    const projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3);
+    // nf4: half a byte a weight, plus one f16 absmax per 64 (576 and 1536 are whole blocks)
+    expect(w('nf4') - table - (30 * 2 * 576 + 576) * 4).toBe(projections / 2 + (projections / 64) * 2);
+    // without shader-f16 the table is q8 (one byte a weight and an f32 scale a row), not f32
+    const q8table = llamaMemoryPlan(smol, lora, { batchSize: 1, seqLen: 8, gradientCheckpointing: true, kvCacheTokens: 0, storage: llamaStorage('nf4', false), device: noF16 }).weights;
+    expect(w('nf4') - q8table).toBe(table - (49152 * 576 + 49152 * 4));
+  });
+
+  it('auto is the most precise format whose best configuration fits, and says so', () => {
+    expect(planRun(request(withF16), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB })).toMatchObject({ fits: true, weights: 'f32' });
+    // room for f16 but not for f32 (even with micro-batch 1 and checkpointing)
+    const f16Budget = { budgetBytes: Math.min(best(withF16, 'f16'), smallest(withF16, 'f32') - 1), maxBufferSize: 4 * GiB };
+    const f16 = planRun(request(withF16), f16Budget);
+    expect(f16).toMatchObject({ fits: true, weights: 'f16' });
+    expect(f16.weightsNote).toMatch(/^Base weights: 16-bit float \(f16\) \(the most precise that fits .*; 32-bit float \(f32\) would need .*\)$/);
+    // the same budget on a device without shader-f16 skips to 8-bit
+    const budget = { budgetBytes: Math.min(best(noF16, 'q8'), smallest(noF16, 'f32') - 1), maxBufferSize: 4 * GiB };
+    expect(planRun(request(noF16), budget)).toMatchObject({ fits: true, weights: 'q8' });
+    // only nf4 fits
+    const nf4 = planRun(request(withF16), { budgetBytes: smallest(withF16, 'q8') - 1, maxBufferSize: 4 * GiB });
+    expect(nf4).toMatchObject({ fits: true, weights: 'nf4' });
+    expect(nf4.memory.total).toBeLessThan(smallest(withF16, 'q8'));
+    // nothing fits: the least memory, with the advice of that plan
+    const none = planRun(request(withF16), { budgetBytes: 64 << 20, maxBufferSize: 4 * GiB });
+    expect(none).toMatchObject({ fits: false, weights: 'nf4' });
+    expect(none.advice).toMatch(/weights alone take/);
+  });
+
+  it('a fixed precision is kept; where it cannot fit, the advice is a less precise base before a shorter sequence', () => {
+    const f32 = planRun(request(withF16, { weights: 'f32' }), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB });
+    expect(f32.weightsNote).toBe('Base weights: 32-bit float (f32), as set');
+    const tight = { budgetBytes: smallest(withF16, 'q8') + 1, maxBufferSize: 4 * GiB };
+    const fixed = planRun(request(withF16, { weights: 'f32' }), tight);
+    expect(fixed).toMatchObject({ fits: false, weights: 'f32', fix: { weights: 'auto' } });
+    expect(fixed.advice).toMatch(/store the base in 8-bit \(per output channel\) \(base precision auto\)/);
+    expect(planRun(request(withF16, fixed.fix!), tight)).toMatchObject({ fits: true, weights: 'q8' });
+    // f16 asked of a device without shader-f16
+    const noHalf = planRun(request(noF16, { weights: 'f16' }), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB });
+    expect(noHalf).toMatchObject({ fits: false, fix: { weights: 'auto' } });
+    expect(noHalf.advice).toMatch(/need the shader-f16 feature, which this GPU lacks/);
+  });
+});
+
 describe('checkpoint state (format 2: checksummed, verified)', () => {
   const state: TrainState = {
     step: 12, totalSteps: 40, skippedSteps: 1, rolledBackSteps: 0, dataCursor: { epoch: 1, index: 5, seed: 3 },
