@@ -154,7 +154,7 @@ export function runTag(options: Pick<BenchOptions, 'quick' | 'only' | 'layers'>)
   return [options.quick ? 'quick' : '', isFull ? '' : options.only.join('-'), depth].filter(Boolean).join('-');
 }
 
-export const GROUPS = ['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'data'] as const;
+export const GROUPS = ['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'shapes', 'data'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchOptions {
@@ -175,6 +175,10 @@ export interface BenchOptions {
   e2eMaxTokens?: number;
   /** e2e: base precisions to train with, one model load each (default: f16 where the adapter has shader-f16, else f32). */
   weights?: ('f32' | 'f16' | 'q8' | 'nf4')[];
+  /** shapes: decoder layers of each real-shape checkpoint (default 2). */
+  shapeLayers?: number;
+  /** shapes: which models (default all five). */
+  shapeModels?: string[];
 }
 
 export class BenchUsageError extends Error {
@@ -182,7 +186,8 @@ export class BenchUsageError extends Error {
 }
 
 export const USAGE = `npm run bench -- [--quick] [--only <group>[,<group>…]] [--data] [--no-tfjs] [--no-ort] [--repeats N] [--out DIR]
-  [--layers N] [--e2e-max-tokens N] [--weights f16,nf4]   (e2e: model depth, default 2 of 30; skip configurations above N tokens per micro-batch; base precisions)
+  [--layers N] [--e2e-max-tokens N] [--weights f16,nf4]   (e2e: model depth, default 2 of 30; skip configurations above N tokens per micro-batch; base precisions, also of shapes)
+  [--shape-layers N] [--shape-models SmolLM2-135M,…]   (shapes: layers of each real-shape checkpoint, default 2; which models)
   groups: ${GROUPS.join(', ')} (data runs only when asked: --data or --only data)`;
 
 /** Parses the command line after `npm run bench --`. */
@@ -227,7 +232,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       const formats = value().split(',');
       for (const f of formats) if (!['f32', 'f16', 'q8', 'nf4'].includes(f)) throw new BenchUsageError(`--weights: "${f}" is not one of f32, f16, q8, nf4\n${USAGE}`);
       options.weights = formats as BenchOptions['weights'];
-    } else if (arg === '--out') options.outDir = value();
+    } else if (arg === '--shape-layers') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) throw new BenchUsageError(`${arg} must be a positive integer\n${USAGE}`);
+      options.shapeLayers = n;
+    } else if (arg === '--shape-models') options.shapeModels = value().split(',');
+    else if (arg === '--out') options.outDir = value();
     else if (arg === '--help' || arg === '-h') throw new BenchUsageError(USAGE);
     else throw new BenchUsageError(`unknown argument "${arg}"\n${USAGE}`);
   }

@@ -15,6 +15,9 @@ import { openOrtPeer, type OrtSession } from './peers/ort';
 import { matmulCases, QWEN25_05B, SMOLLM2_135M } from './shapes';
 import { benchOursLoraStep, benchTfLoraStep, loraStepCase } from './lora-step';
 import { E2E_DEFAULT_LAYERS, formatE2eTable, runE2e, type E2eRun } from './e2e';
+import type { runShapes } from './realShapes';
+
+type ShapesRun = Awaited<ReturnType<typeof runShapes>>;
 
 interface Run {
   gpu: Gpu;
@@ -183,6 +186,28 @@ async function benchE2e(run: Run): Promise<E2eRun | undefined> {
   }
 }
 
+/** Real model shapes at a cut depth (bench/realShapes.ts): load, plan, two steps, peak against plan; the planner at full depth. */
+async function benchShapes(run: Run): Promise<ShapesRun | undefined> {
+  const { runShapes, SHAPE_MODELS } = await import('./realShapes');
+  const models = (run.options.shapeModels ?? SHAPE_MODELS) as typeof SHAPE_MODELS;
+  const unknown = models.filter((m) => !SHAPE_MODELS.includes(m));
+  if (unknown.length) throw new BenchUsageError(`--shape-models: ${unknown.join(', ')} not among ${SHAPE_MODELS.join(', ')}`);
+  try {
+    const shapes = await runShapes(run.gpu, { layers: run.options.shapeLayers ?? 2, weights: run.options.weights, seqLen: 64, batchSize: 1, models }, log);
+    for (const r of shapes.results) {
+      run.measurements.push({
+        group: 'shapes', name: `${r.model} ${r.layers} layers T${r.seqLen} B${r.batchSize} ${r.weights} step`, impl: 'ours', ms: r.stepMs, samples: [r.stepMs], timing: 'wall-clock',
+        note: `first step ${(r.firstStepMs / 1000).toFixed(1)} s; load ${r.loadSeconds.toFixed(1)} s; peak ${r.peakBytes} B; planned ${r.plannedBytes} B`,
+      });
+    }
+    for (const f of shapes.failed) run.skipped.push({ group: 'shapes', name: f.name, impl: 'ours', reason: f.reason });
+    return shapes;
+  } catch (error) {
+    run.skipped.push({ group: 'shapes', name: 'real shapes', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    return undefined;
+  }
+}
+
 async function benchData(run: Run): Promise<unknown> {
   if (!existsSync('bench/data.ts')) {
     run.skipped.push({ group: 'data', name: 'datasets', impl: 'ours', reason: 'bench/data.ts has not landed yet' });
@@ -232,6 +257,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let data: unknown;
   let e2e: E2eRun | undefined;
+  let shapes: ShapesRun | undefined;
   const file = resultFileName(started, gpu.adapter.name, options.outDir, runTag(options));
   mkdirSync(options.outDir, { recursive: true });
   // Written after every group (complete: false until the end), so an interrupted run keeps its numbers.
@@ -248,6 +274,7 @@ export async function main(argv: string[]): Promise<number> {
       skipped: run.skipped,
       data,
       e2e,
+      shapes,
       table: formatTable(run.measurements),
     };
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
@@ -257,6 +284,7 @@ export async function main(argv: string[]): Promise<number> {
   if (options.only.includes('kernels')) await benchKernels(run).finally(() => save(false));
   if (options.only.includes('quant')) await benchQuant(run).finally(() => save(false));
   if (options.only.includes('e2e')) e2e = await benchE2e(run).finally(() => save(false));
+  if (options.only.includes('shapes')) shapes = await benchShapes(run).finally(() => save(false));
   if (options.only.includes('data')) data = await benchData(run);
   save(true);
   const table = formatTable(run.measurements);
@@ -272,6 +300,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log(table);
   console.log('\nours/peer = peer time ÷ our time (above 1: ours is faster). Times are medians after one warm-up run.');
   if (e2e?.results.length) console.log(`\n### End to end: LoRA training (${gpu.adapter.name})\n\n${formatE2eTable(e2e)}`);
+  if (shapes) console.log(`\n### Real shapes (${gpu.adapter.name})\n\n${(await import('./realShapes')).formatShapesTables(shapes)}`);
   if (run.skipped.length) {
     console.log('\nNot measured:');
     for (const s of run.skipped) console.log(`- ${s.group} | ${s.name} | ${s.impl}: ${s.reason}`);

@@ -136,6 +136,9 @@ export function llamaWeightBytes(spec: ModelSpec, storage: LlamaStorage, device:
   return { total, largest, largestName };
 }
 
+/** Step scalars and counters, the grad-norm partials, the readback ring: a few KiB whatever the model. */
+const SCALAR_BYTES = 16 << 10;
+
 /** f32 floats one layer saves for its backward, per token. */
 function layerSavedPerToken(spec: ModelSpec, lora: LoraSettings): number {
   const C = spec.hiddenSize;
@@ -155,7 +158,7 @@ function workspacePerToken(spec: ModelSpec): number {
   const QD = spec.numHeads * spec.headDim;
   const KD = spec.numKvHeads * spec.headDim;
   const I = spec.intermediateSize;
-  return 3 * C + QD + 2 * KD + QD + 3 * I;
+  return 3 * C + QD + 2 * KD + QD + 3 * I + spec.numHeads /* attention delta */;
 }
 
 export interface LlamaMemoryConfig extends MemoryConfig {
@@ -167,13 +170,18 @@ export interface LlamaMemoryConfig extends MemoryConfig {
 export function llamaMemoryPlan(spec: ModelSpec, lora: LoraSettings, cfg: LlamaMemoryConfig): MemoryPlan {
   const N = cfg.batchSize * cfg.seqLen;
   const w = llamaWeightBytes(spec, cfg.storage, cfg.device);
-  const adapter = llamaAdapterLayout(spec, lora).size * F32 * 4;
+  // Parameters, gradients, Adam m and v; and while a checkpoint (or the run's end) reads params, m
+  // and v back, a mapped staging copy of each.
+  const adapter = llamaAdapterLayout(spec, lora).size * F32 * (4 + 3);
   const perLayer = layerSavedPerToken(spec, lora) * N * F32;
+  // Beyond the layers: the last hidden state xs[L], the final normed hidden state and its rrms.
+  const head = (2 * spec.hiddenSize + 1) * N * F32;
   const activations = cfg.gradientCheckpointing
-    ? spec.numLayers * spec.hiddenSize * N * F32 + N * spec.hiddenSize * F32 // layer inputs + final hidden
-    : spec.numLayers * perLayer + N * spec.hiddenSize * F32;
+    ? spec.numLayers * spec.hiddenSize * N * F32 + head // layer inputs only
+    : spec.numLayers * perLayer + head;
   const dropoutScratch = lora.dropout > 0 ? N * Math.max(spec.hiddenSize, spec.numHeads * spec.headDim, spec.intermediateSize) * F32 : 0;
-  const workspace = workspacePerToken(spec) * N * F32 + (cfg.gradientCheckpointing ? perLayer : 0) + N * 4 * 4 * (1 + (cfg.stagedBatches ?? 0)) /* ids, labels, positions, segments (live and staged) */ + dropoutScratch;
+  const workspace = workspacePerToken(spec) * N * F32 + (cfg.gradientCheckpointing ? perLayer : 0) + N * 4 * 4 * (1 + (cfg.stagedBatches ?? 0)) /* ids, labels, positions, segments (live and staged) */ + dropoutScratch
+    + 2 * N * 4 /* per-token loss and correctness */ + N * lora.r * F32 /* du */ + SCALAR_BYTES;
   // The LM head's logits chunk, exactly as LlamaGpu sizes it (kernels/lmhead/chunks.ts).
   const logitsChunk = lmheadChunkTokens(N, spec.vocabSize, cfg.device.maxStorageBufferBindingSize) * spec.vocabSize * F32;
   const kvCache = cfg.kvCacheTokens * spec.numLayers * 2 * spec.numKvHeads * spec.headDim * F32;
