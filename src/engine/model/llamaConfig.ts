@@ -79,9 +79,12 @@ export function tablePartRows(format: WeightFormat, rows: number, cols: number, 
   const limit = partLimit(device);
   if (format === 'q8' || format === 'nf4') return quantPartRows(format, rows, cols, limit);
   const rowBytes = cols * (format === 'f16' ? 2 : 4);
-  let per = Math.floor(limit / rowBytes);
-  // An f16 part of odd C must hold an even number of rows to end on a 4-byte boundary.
-  if (per > 1 && (per * rowBytes) % 4 !== 0) per -= 1;
+  const fit = Math.floor(limit / rowBytes);
+  // Whole 64-row tiles per part: the LM head's logits matmul takes a part's rows as its N and its
+  // first row as an offset, and its vec4 kernel needs both to be multiples of 4 (a 151936 × 896
+  // f16 table in 128 MiB bindings: parts of 74880 rows, not 74898). An f16 part then also ends on
+  // a 4-byte boundary.
+  const per = fit >= 64 ? Math.floor(fit / 64) * 64 : fit > 1 && (fit * rowBytes) % 4 !== 0 ? fit - 1 : fit;
   return Math.min(rows, per);
 }
 
@@ -133,6 +136,7 @@ export function llamaWeightBytes(spec: ModelSpec, storage: LlamaStorage, device:
     }
   }
   total += (spec.numLayers * 2 * C + C + (spec.qkNorm ? spec.numLayers * 2 * spec.headDim : 0)) * F32; // norms
+  total += (spec.headDim / 2) * F32; // RoPE inverse frequencies
   return { total, largest, largestName };
 }
 
@@ -158,7 +162,7 @@ function workspacePerToken(spec: ModelSpec): number {
   const QD = spec.numHeads * spec.headDim;
   const KD = spec.numKvHeads * spec.headDim;
   const I = spec.intermediateSize;
-  return 3 * C + QD + 2 * KD + QD + 3 * I + spec.numHeads /* attention delta */;
+  return 3 * C + QD + 2 * KD + QD + 3 * I + spec.numHeads /* attention delta */ + (spec.qkNorm ? QD + KD : 0) /* dq, dk before q/k norm */;
 }
 
 export interface LlamaMemoryConfig extends MemoryConfig {

@@ -4,7 +4,7 @@ import { llamaAdapterLayout } from '../../../src/engine/model/llama';
 import { loraScale } from '../../../src/settings/settings';
 import { learningRate, scheduleMultiplier, warmupSteps } from '../../../src/engine/train/schedule';
 import { planRun } from '../../../src/engine/train/memory';
-import { llamaMemoryPlan, llamaStorage, type LlamaMemoryConfig, type PlanDevice } from '../../../src/engine/model/llamaConfig';
+import { llamaMemoryPlan, llamaStorage, tablePartRows, type LlamaMemoryConfig, type PlanDevice } from '../../../src/engine/model/llamaConfig';
 import { CheckpointError, deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../../src/formats/checkpoint';
 import { crc32 } from '../../../src/formats/crc32';
 import { modulePath } from '../../../src/formats/hfConfig';
@@ -98,7 +98,7 @@ describe('memory planner', () => {
     const embedding = 49152 * 576 * 2;
     const norms = (30 * 2 * 576 + 576) * 4;
     const projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3) * 2;
-    expect(plan.weights).toBe(embedding + norms + projections);
+    expect(plan.weights).toBe(embedding + norms + projections + 32 * 4); // and RoPE's 32 inverse frequencies
     expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32', true) }).weights / 4).toBeGreaterThan(134e6); // ~134.5M parameters
     expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32', true) }).weights / 4).toBeLessThan(136e6);
     // q: 8·576 + 576·8, v: 8·576 + 192·8 per layer; f32 params, grads, m, v and the staging copies a checkpoint reads params, m, v through
@@ -174,10 +174,17 @@ describe('memory planner: the base precision', () => {
     const table = 49152 * 576 * 2; // f16 on a shader-f16 device
     const projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3);
     // nf4: half a byte a weight, plus one f16 absmax per 64 (576 and 1536 are whole blocks)
-    expect(w('nf4') - table - (30 * 2 * 576 + 576) * 4).toBe(projections / 2 + (projections / 64) * 2);
+    expect(w('nf4') - table - (30 * 2 * 576 + 576) * 4 - 32 * 4).toBe(projections / 2 + (projections / 64) * 2);
     // without shader-f16 the table is q8 (one byte a weight and an f32 scale a row), not f32
     const q8table = llamaMemoryPlan(smol, lora, { batchSize: 1, seqLen: 8, gradientCheckpointing: true, kvCacheTokens: 0, storage: llamaStorage('nf4', false), device: noF16 }).weights;
     expect(w('nf4') - q8table).toBe(table - (49152 * 576 + 49152 * 4));
+  });
+
+  it('a large f32 / f16 table is split into binding-sized parts of whole 64-row tiles', () => {
+    // Qwen2.5's 151936 × 896 f16 table in 128 MiB bindings: 74898 rows would fit, 74880 keep the LM head's vec4 matmul
+    expect(tablePartRows('f16', 151936, 896, withF16)).toBe(74880);
+    expect(tablePartRows('f32', 49152, 576, withF16)).toBe(49152); // fits whole
+    expect(tablePartRows('f16', 5, 7, { maxStorageBufferBindingSize: 42, maxBufferSize: 64 })).toBe(2); // 3 rows of 14 bytes fit but end off a 4-byte word
   });
 
   it('auto is the most precise format whose best configuration fits, and says so', () => {
