@@ -139,7 +139,7 @@ async function benchKernels(run: Run): Promise<void> {
  * which runs ~8× slower), and the streamed GPU quantization of one weight.
  */
 async function benchQuant(run: Run): Promise<void> {
-  const { benchQuantProjection, benchQuantize, QUANT_PROJECTIONS } = await import('./quant');
+  const { benchLmHeadTable, benchQuantProjection, benchQuantize, QUANT_PROJECTIONS } = await import('./quant');
   const T = run.gpu.unrollInSource ? 64 : 256;
   for (const proj of run.options.quick ? (['q'] as const) : QUANT_PROJECTIONS) {
     const start = run.measurements.length;
@@ -147,6 +147,16 @@ async function benchQuant(run: Run): Promise<void> {
       run.measurements.push(...(await benchQuantProjection(run.gpu, SMOLLM2_135M, proj, T, run.repeat)));
     } catch (error) {
       run.skipped.push({ group: 'quant', name: `${SMOLLM2_135M.name} ${proj} T${T}`, impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    }
+    for (const m of run.measurements.slice(start)) log(`quant | ${m.name} | ours: ${m.ms.toFixed(2)} ms`);
+  }
+  {
+    // The tied LM head over a table in each format (T 64 on SwiftShader, as above).
+    const start = run.measurements.length;
+    try {
+      run.measurements.push(...(await benchLmHeadTable(run.gpu, SMOLLM2_135M, T, run.repeat)));
+    } catch (error) {
+      run.skipped.push({ group: 'quant', name: 'lmhead table', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
     }
     for (const m of run.measurements.slice(start)) log(`quant | ${m.name} | ours: ${m.ms.toFixed(2)} ms`);
   }

@@ -37,14 +37,14 @@ export interface FamilyPlan {
 /** Values in every tensor of the checkpoint (the f32 bytes of the weights over 4). */
 function llamaParameters(spec: ModelSpec): number {
   const unlimited = { f16: false, maxStorageBufferBindingSize: Number.MAX_SAFE_INTEGER, maxBufferSize: Number.MAX_SAFE_INTEGER };
-  return llamaWeightBytes(spec, llamaStorage('f32', false), unlimited).total / 4;
+  return llamaWeightBytes(spec, llamaStorage('f32'), unlimited).total / 4;
 }
 
 /** The family of a config.json (parsed JSON or text); throws the config parser's typed error. */
 export function familyFromConfig(config: unknown, file = 'config.json'): FamilyPlan {
   const spec = parseHfConfig(config, file);
   const memoryPlan = (lora: LoraSettings, cfg: MemoryConfig, weights: WeightFormat, device: PlanDevice) =>
-    llamaMemoryPlan(spec, lora, { ...cfg, storage: llamaStorage(weights, device.f16), device });
+    llamaMemoryPlan(spec, lora, { ...cfg, storage: llamaStorage(weights), device });
   return {
     family: 'llama',
     architecture: spec.architecture,

@@ -216,7 +216,7 @@ export class LlamaGpu implements TrainableModel {
     if (spec.numHeads % spec.numKvHeads !== 0) throw new ModelError(`numHeads ${spec.numHeads} is not a multiple of numKvHeads ${spec.numKvHeads}`);
     const format = options.weights ?? 'f32';
     if (format === 'f16' && !gpu.features.f16) throw new ModelError('f16 weights need the shader-f16 feature, which this GPU lacks: load with f32, q8 or nf4');
-    const storage = llamaStorage(format, gpu.features.f16);
+    const storage = llamaStorage(format);
     const source: TensorSource = typeof reader === 'function' ? { readF32: reader } : reader;
     const owned: GPUBuffer[] = [];
     const scanned: ScannedTensor[] = [];
@@ -382,7 +382,7 @@ export class LlamaGpu implements TrainableModel {
   }
 
   memoryPlan(lora: LoraSettings, cfg: MemoryConfig, weights: WeightFormat = this.storage.base): MemoryPlan {
-    const storage = weights === this.storage.base ? this.storage : llamaStorage(weights, this.gpu.features.f16);
+    const storage = weights === this.storage.base ? this.storage : llamaStorage(weights);
     return llamaMemoryPlan(this.spec, lora, { ...cfg, storage, device: { f16: this.gpu.features.f16, ...this.gpu.limits } });
   }
 

@@ -63,7 +63,7 @@ describe('a quantized base: the whole model against the float64 model on the deq
       const model = await LlamaGpu.load(gpu, spec, source, { weights: format });
       expect(source.rowReads).toBeGreaterThan(0); // the projections streamed in as rows
       expect(model.description.weightFormat).toBe(format);
-      const stored = storedWeights(spec, weights, llamaStorage(format, gpu.features.f16));
+      const stored = storedWeights(spec, weights, llamaStorage(format));
       const layout = llamaAdapterLayout(spec, { r: 2, alpha: 4, dropout: 0, targets: [...TARGET_MODULES], layers: null, useRslora: false });
       const params = Float32Array.from(randomAdapter(layout.size, 5, 0.2));
       const adapter = uploadAdapter(gpu, layout, params, { grads: true });
@@ -99,7 +99,7 @@ describe('a quantized base: the whole model against the float64 model on the deq
       const model = await LlamaGpu.load(gpu, spec, streamingSource(spec, weights, 'BF16'), { weights: format });
       // the checkpoint held BF16: the reference starts from the same BF16 values
       const bf16 = new Map([...weights].map(([n, w]) => [n, toF32('BF16', fromF32('BF16', w))]));
-      const stored = storedWeights(spec, bf16, llamaStorage(format, gpu.features.f16));
+      const stored = storedWeights(spec, bf16, llamaStorage(format));
       const data = arrayDataset(examples(spec.vocabSize, 12, 3));
       const s = settings({ maxGradNorm: 0.5, weights: format }, { targets: ['q_proj', 'v_proj', 'down_proj'] });
       const trainer = new Trainer(model, data, s, LAYOUT);

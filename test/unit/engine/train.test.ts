@@ -85,9 +85,9 @@ describe('memory planner', () => {
   const lora = { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj' as const, 'v_proj' as const], layers: null, useRslora: false };
   const GiB = 2 ** 30;
   const device: PlanDevice = { f16: true, maxStorageBufferBindingSize: 2 * GiB - 4, maxBufferSize: 2 * GiB };
-  const cfg: LlamaMemoryConfig = { batchSize: 16, seqLen: 512, gradientCheckpointing: false, storage: llamaStorage('f16', true), device, kvCacheTokens: 0 };
+  const cfg: LlamaMemoryConfig = { batchSize: 16, seqLen: 512, gradientCheckpointing: false, storage: llamaStorage('f16'), device, kvCacheTokens: 0 };
   const request = (spec: ModelSpec, over: Partial<Parameters<typeof planRun>[0]> = {}): Parameters<typeof planRun>[0] => ({
-    memory: (c, w) => llamaMemoryPlan(spec, lora, { ...c, storage: llamaStorage(w, true), device }),
+    memory: (c, w) => llamaMemoryPlan(spec, lora, { ...c, storage: llamaStorage(w), device }),
     weights: 'f16', formats: ['f32', 'f16', 'q8', 'nf4'],
     batchSize: 16, microBatch: 0, seqLen: 512, checkpointing: 'auto' as const, maxLength: 512, ...over,
   });
@@ -99,8 +99,8 @@ describe('memory planner', () => {
     const norms = (30 * 2 * 576 + 576) * 4;
     const projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3) * 2;
     expect(plan.weights).toBe(embedding + norms + projections + 32 * 4); // and RoPE's 32 inverse frequencies
-    expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32', true) }).weights / 4).toBeGreaterThan(134e6); // ~134.5M parameters
-    expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32', true) }).weights / 4).toBeLessThan(136e6);
+    expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32') }).weights / 4).toBeGreaterThan(134e6); // ~134.5M parameters
+    expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32') }).weights / 4).toBeLessThan(136e6);
     // q: 8·576 + 576·8, v: 8·576 + 192·8 per layer; f32 params, grads, m, v and the staging copies a checkpoint reads params, m, v through
     expect(plan.adapter).toBe(30 * (8 * 576 + 576 * 8 + 8 * 576 + 192 * 8) * 4 * 7);
     const ckpt = llamaMemoryPlan(smol, lora, { ...cfg, gradientCheckpointing: true });
@@ -157,7 +157,7 @@ describe('memory planner: the base precision', () => {
   const withF16: PlanDevice = { f16: true, maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 4 * GiB };
   const noF16: PlanDevice = { ...withF16, f16: false };
   const request = (device: PlanDevice, over: Partial<Parameters<typeof planRun>[0]> = {}): Parameters<typeof planRun>[0] => ({
-    memory: (c, w) => llamaMemoryPlan(smol, lora, { ...c, storage: llamaStorage(w, device.f16), device }),
+    memory: (c, w) => llamaMemoryPlan(smol, lora, { ...c, storage: llamaStorage(w), device }),
     weights: 'auto', formats: device.f16 ? ['f32', 'f16', 'q8', 'nf4'] : ['f32', 'q8', 'nf4'],
     batchSize: 4, microBatch: 0, seqLen: 512, checkpointing: 'auto', maxLength: 512, ...over,
   });
@@ -166,18 +166,21 @@ describe('memory planner: the base precision', () => {
   const smallest = (device: PlanDevice, w: 'f32' | 'f16' | 'q8' | 'nf4') =>
     planRun(request(device, { weights: w, microBatch: 1, checkpointing: 'on' }), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB }).memory.total;
 
-  it('the weights shrink with the format: f32 > f16 > q8 > nf4, the tied table 16-bit under a quantized base', () => {
-    const w = (f: 'f32' | 'f16' | 'q8' | 'nf4') => llamaMemoryPlan(smol, lora, { batchSize: 1, seqLen: 8, gradientCheckpointing: true, kvCacheTokens: 0, storage: llamaStorage(f, true), device: withF16 }).weights;
+  it('the weights shrink with the format: f32 > f16 > q8 > nf4, the tied table 8-bit under a quantized base', () => {
+    const w = (f: 'f32' | 'f16' | 'q8' | 'nf4', device = withF16) => llamaMemoryPlan(smol, lora, { batchSize: 1, seqLen: 8, gradientCheckpointing: true, kvCacheTokens: 0, storage: llamaStorage(f), device }).weights;
     expect(w('f32')).toBeGreaterThan(w('f16'));
     expect(w('f16')).toBeGreaterThan(w('q8'));
     expect(w('q8')).toBeGreaterThan(w('nf4'));
-    const table = 49152 * 576 * 2; // f16 on a shader-f16 device
+    const table = 49152 * 576 + 49152 * 4; // q8: a byte a weight and an f32 scale a row
     const projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3);
+    const norms = (30 * 2 * 576 + 576) * 4 + 32 * 4; // and RoPE's frequencies
     // nf4: half a byte a weight, plus one f16 absmax per 64 (576 and 1536 are whole blocks)
-    expect(w('nf4') - table - (30 * 2 * 576 + 576) * 4 - 32 * 4).toBe(projections / 2 + (projections / 64) * 2);
-    // without shader-f16 the table is q8 (one byte a weight and an f32 scale a row), not f32
-    const q8table = llamaMemoryPlan(smol, lora, { batchSize: 1, seqLen: 8, gradientCheckpointing: true, kvCacheTokens: 0, storage: llamaStorage('nf4', false), device: noF16 }).weights;
-    expect(w('nf4') - q8table).toBe(table - (49152 * 576 + 49152 * 4));
+    expect(w('nf4') - table - norms).toBe(projections / 2 + (projections / 64) * 2);
+    // q8 projections: a byte a weight and an f32 scale per output row
+    const rows = 30 * (576 + 192 * 2 + 576 + 1536 * 2 + 576);
+    expect(w('q8') - table - norms).toBe(projections + rows * 4);
+    // the same without shader-f16
+    expect(w('nf4', noF16)).toBe(w('nf4'));
   });
 
   it('a large f32 / f16 table is split into binding-sized parts of whole 64-row tiles', () => {
