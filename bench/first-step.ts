@@ -47,7 +47,9 @@ async function child(): Promise<void> {
   const T = 64;
   const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), settings, { longestRow: T }, limits);
   const l0 = performance.now();
-  const { model } = await loadModel(gpu, files, { weights: plan.weights });
+  const loaded = await loadModel(gpu, files, { weights: plan.weights });
+  if (loaded.family !== 'llama') throw new Error('the demo model is a decoder');
+  const model = loaded.model;
   const loadMs = performance.now() - l0;
   const rows = Array.from({ length: 32 }, (_, r) => ({ ids: Int32Array.from({ length: T }, (_, i) => 1 + ((r * 31 + i * 7) % 500)), lossMask: new Uint8Array(T).fill(1) }));
   const s0 = performance.now();

@@ -147,15 +147,17 @@ export function resultFileName(date: Date, adapterName: string, dir = 'bench/res
 
 /** The tag of a partial run for its file name: "quick", the groups run, or both; "" for a full run. */
 export function runTag(options: Pick<BenchOptions, 'quick' | 'only' | 'layers'>): string {
-  const full = GROUPS.filter((g) => g !== 'data');
+  const full = GROUPS.filter((g) => !ON_REQUEST.includes(g));
   const isFull = full.every((g) => options.only.includes(g));
   // A model depth other than the default is a different experiment: it gets its own file.
   const depth = options.layers !== undefined && options.only.includes('e2e') ? `${options.layers}layers` : '';
   return [options.quick ? 'quick' : '', isFull ? '' : options.only.join('-'), depth].filter(Boolean).join('-');
 }
 
-export const GROUPS = ['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'shapes', 'data'] as const;
+export const GROUPS = ['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'shapes', 'data', 'encoder'] as const;
 export type Group = (typeof GROUPS)[number];
+/** Groups that run only when named (--only, or --data). */
+const ON_REQUEST: readonly Group[] = ['data', 'encoder'];
 
 export interface BenchOptions {
   quick: boolean;
@@ -179,6 +181,8 @@ export interface BenchOptions {
   shapeLayers?: number;
   /** shapes: which models (default all five). */
   shapeModels?: string[];
+  /** encoder: layers of the BERT-base-shaped model (default 2 of 12). */
+  encoderLayers?: number;
 }
 
 export class BenchUsageError extends Error {
@@ -188,13 +192,14 @@ export class BenchUsageError extends Error {
 export const USAGE = `npm run bench -- [--quick] [--only <group>[,<group>…]] [--data] [--no-tfjs] [--no-ort] [--repeats N] [--out DIR]
   [--layers N] [--e2e-max-tokens N] [--weights f16,nf4]   (e2e: model depth, default 2 of 30; skip configurations above N tokens per micro-batch; base precisions, also of shapes)
   [--shape-layers N] [--shape-models SmolLM2-135M,…]   (shapes: layers of each real-shape checkpoint, default 2; which models)
-  groups: ${GROUPS.join(', ')} (data runs only when asked: --data or --only data)`;
+  [--encoder-layers N]                (encoder: BERT-base depth, default 2 of 12)
+  groups: ${GROUPS.join(', ')} (data and encoder run only when asked: --data, --only data, --only encoder)`;
 
 /** Parses the command line after `npm run bench --`. */
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = {
     quick: false,
-    only: GROUPS.filter((g) => g !== 'data'),
+    only: GROUPS.filter((g) => !ON_REQUEST.includes(g)),
     peers: ['tfjs', 'ort-web'],
     repeats: 0,
     maxCaseSeconds: 0,
@@ -223,10 +228,11 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) throw new BenchUsageError(`--repeats must be a positive integer\n${USAGE}`);
       options.repeats = n;
-    } else if (arg === '--layers' || arg === '--e2e-max-tokens') {
+    } else if (arg === '--layers' || arg === '--e2e-max-tokens' || arg === '--encoder-layers') {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) throw new BenchUsageError(`${arg} must be a positive integer\n${USAGE}`);
       if (arg === '--layers') options.layers = n;
+      else if (arg === '--encoder-layers') options.encoderLayers = n;
       else options.e2eMaxTokens = n;
     } else if (arg === '--weights') {
       const formats = value().split(',');

@@ -18,6 +18,7 @@ import { E2E_DEFAULT_LAYERS, formatE2eTable, runE2e, type E2eRun } from './e2e';
 import type { runShapes } from './realShapes';
 
 type ShapesRun = Awaited<ReturnType<typeof runShapes>>;
+import { ENCODER_DEFAULT_LAYERS, formatEncoderTable, runEncoderBench, type EncoderBenchResult } from './encoder';
 
 interface Run {
   gpu: Gpu;
@@ -218,6 +219,21 @@ async function benchShapes(run: Run): Promise<ShapesRun | undefined> {
   }
 }
 
+/** BERT-base-shaped sequence classification with LoRA (bench/encoder.ts): the recipe's own example. */
+async function benchEncoder(run: Run): Promise<EncoderBenchResult | undefined> {
+  try {
+    const r = await runEncoderBench(run.gpu, { layers: run.options.encoderLayers ?? ENCODER_DEFAULT_LAYERS, steps: run.options.repeats, maxCaseSeconds: run.options.maxCaseSeconds }, log);
+    run.measurements.push({
+      group: 'encoder', name: r.name, impl: 'ours', ms: r.medianStepMs, samples: r.stepMs, timing: 'wall-clock',
+      note: `${r.tokensPerSecond.toFixed(1)} tokens/s; first step ${(r.firstStepMs / 1000).toFixed(1)} s; peak ${r.peakBytes} B; planned ${r.plannedBytes} B`,
+    });
+    return r;
+  } catch (error) {
+    run.skipped.push({ group: 'encoder', name: 'BERT-base classification tokens/s', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    return undefined;
+  }
+}
+
 async function benchData(run: Run): Promise<unknown> {
   if (!existsSync('bench/data.ts')) {
     run.skipped.push({ group: 'data', name: 'datasets', impl: 'ours', reason: 'bench/data.ts has not landed yet' });
@@ -268,6 +284,7 @@ export async function main(argv: string[]): Promise<number> {
   let data: unknown;
   let e2e: E2eRun | undefined;
   let shapes: ShapesRun | undefined;
+  let encoder: EncoderBenchResult | undefined;
   const file = resultFileName(started, gpu.adapter.name, options.outDir, runTag(options));
   mkdirSync(options.outDir, { recursive: true });
   // Written after every group (complete: false until the end), so an interrupted run keeps its numbers.
@@ -285,6 +302,7 @@ export async function main(argv: string[]): Promise<number> {
       data,
       e2e,
       shapes,
+      encoder,
       table: formatTable(run.measurements),
     };
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
@@ -295,6 +313,7 @@ export async function main(argv: string[]): Promise<number> {
   if (options.only.includes('quant')) await benchQuant(run).finally(() => save(false));
   if (options.only.includes('e2e')) e2e = await benchE2e(run).finally(() => save(false));
   if (options.only.includes('shapes')) shapes = await benchShapes(run).finally(() => save(false));
+  if (options.only.includes('encoder')) encoder = await benchEncoder(run).finally(() => save(false));
   if (options.only.includes('data')) data = await benchData(run);
   save(true);
   const table = formatTable(run.measurements);
@@ -311,6 +330,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log('\nours/peer = peer time ÷ our time (above 1: ours is faster). Times are medians after one warm-up run.');
   if (e2e?.results.length) console.log(`\n### End to end: LoRA training (${gpu.adapter.name})\n\n${formatE2eTable(e2e)}`);
   if (shapes) console.log(`\n### Real shapes (${gpu.adapter.name})\n\n${(await import('./realShapes')).formatShapesTables(shapes)}`);
+  if (encoder) console.log(`\n### Sequence classification: BERT-base shape, LoRA + trained head (${gpu.adapter.name})\n\n${formatEncoderTable(encoder)}`);
   if (run.skipped.length) {
     console.log('\nNot measured:');
     for (const s of run.skipped) console.log(`- ${s.group} | ${s.name} | ${s.impl}: ${s.reason}`);

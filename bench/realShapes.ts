@@ -125,6 +125,7 @@ export async function runShapes(gpu: Gpu, opts: ShapesOptions, log: (message: st
         await gpu.device.queue.onSubmittedWorkDone();
         const loadSeconds = (performance.now() - loadStart) / 1000;
         const weightBytes = tracker.live;
+        if (loaded.family !== 'llama') throw new Error(`${name} is not a decoder`);
         const model3 = loaded.model;
         const settings = runSettings(weights, opts.seqLen, opts.batchSize, opts.batchSize, 'off');
         const plan = planTraining(model3, settings, { longestRow: opts.seqLen }, limits);

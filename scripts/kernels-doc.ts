@@ -212,6 +212,15 @@ export const KERNELS: KernelRow[] = [
     measured: [{ op: 'classify', pass: 'forward' }, { op: 'classify', pass: 'backward' }],
   },
   {
+    kernel: 'classification evaluation statistics',
+    folder: 'classify',
+    launcher: '`classificationStats` (metrics: `metricsFromStats`)',
+    inputs: 'labels i32 [B] + predictions u32 [B] (single-label); logits and targets f32 [B, L] (multi-label, regression)',
+    outputs: 'accumulated over an evaluation: confusion u32 [L, L] (atomics); tp/fp/fn u32 [3L] + exact-match rows; regression moments f32 [8] (pairwise merge)',
+    saves: '— (evaluation only)',
+    measured: [{ op: 'classify_stats', pass: 'forward' }],
+  },
+  {
     kernel: 'encoder embeddings',
     folder: 'embedding',
     launcher: '`encoderEmbeddingForward` (positions: `absolutePositionIds`, `robertaPositionIds`)',

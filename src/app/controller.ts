@@ -8,12 +8,16 @@ import { AdapterLibrary, newId, type AdapterMeta, type DatasetSummary } from '..
 import { CheckpointQuotaError, CheckpointStore, type Deletable, type RunMeta } from '../storage/checkpoints';
 import { idbKeyValue, isQuotaError, formatBytes, type KeyValue } from '../storage/kv';
 import { requestPersistence, storageEstimate } from '../storage/persist';
-import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, safeFileName } from '../storage/adapterZip';
+import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, LABELS_CONFIG, MODEL_CARD, modelCard, safeFileName } from '../storage/adapterZip';
 import { createStudioStore, planKey, type StudioStore } from './store/store';
 import { decodeSettings, encodeSettings } from '../settings/shareLink';
-import { baseModelName, cloneSettings, DEFAULT_SETTINGS, DEMO_MODEL_NAME, isHubId, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
-import { downloadBytes } from './download';
+import { baseModelName, cloneSettings, DEFAULT_SETTINGS, DEMO_ENCODER_MODEL_NAME, DEMO_MODEL_NAME, isHubId, modelLabel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
+import { downloadBlob, downloadBytes, pickFolder, writeIntoFolder } from './download';
+import { adapterKind, type ExportTarget } from './exportTargets';
+import type { OnnxVariant } from '../formats/export/kinds';
+import type { OnnxAnswer } from '../worker/onnxPlayground';
 import { explainModelError } from './modelErrors';
+import { createClassEvalStore, type ClassEvalStore } from './classify/evalStore';
 
 const DATASET_KEY = 'run-dataset:';
 /** localStorage key of the Hugging Face token, written only when the user ticks "remember on this device". */
@@ -40,6 +44,7 @@ function deviceSet(key: string, value: string | null): void {
 /** What an imported adapter's base_model_name_or_path names, as a model choice. */
 function choiceOfBase(base: string): ModelChoice {
   if (base === DEMO_MODEL_NAME) return { kind: 'demo' };
+  if (base === DEMO_ENCODER_MODEL_NAME) return { kind: 'demo', variant: 'bert' };
   if (isHubId(base)) return { kind: 'hub', id: base };
   return { kind: 'local', name: base || 'unknown' };
 }
@@ -59,6 +64,8 @@ function isCancel(error: unknown): boolean {
 
 export class StudioController {
   readonly store: StudioStore;
+  /** A classifier run's metrics, confusion matrix and per-class figures (classify/evalStore.ts). */
+  readonly classEval: ClassEvalStore = createClassEvalStore();
   readonly library: AdapterLibrary;
   readonly checkpoints: CheckpointStore;
   private datasetFile: { file: Blob; name: string } | null = null;
@@ -66,6 +73,7 @@ export class StudioController {
   /** How the dataset is read: the bad-rows policy and a separate validation file. */
   private datasetOptions: DatasetOptions = {};
   private tokens = 0;
+  private exportToken: string | null = null;
   private runToken: string | null = null;
   /** The run the screen shows; events and results of any other (a cancelled one) are ignored. */
   private activeRunId: string | null = null;
@@ -331,7 +339,7 @@ export class StudioController {
     this.s.startTraining(runId);
     this.s.setStartup({ kind: 'dataset' });
     this.s.setScreen('training');
-    let initialAdapter: { adapterModel: Uint8Array; adapterConfig: string } | undefined;
+    let initialAdapter: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } | undefined;
     if (initialAdapterId) initialAdapter = await this.library.files(initialAdapterId);
     // The run's record (for Resume after a reload); a cancel waits for it, so it never outlives the cancel.
     const record = (async () => {
@@ -410,7 +418,7 @@ export class StudioController {
     return this.activeRunId === runId && !this.cancelledRuns.has(runId);
   }
 
-  private async runWorker(runId: string, settings: RunSettings, dataset: DatasetSummary | null, from: { resumeFrom?: Uint8Array; initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string } }): Promise<void> {
+  private async runWorker(runId: string, settings: RunSettings, dataset: DatasetSummary | null, from: { resumeFrom?: Uint8Array; initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } }): Promise<void> {
     // A cancelled run may still be winding down in the worker (it stops between steps): wait for it.
     if (this.workerRun) {
       this.s.setStartup({ kind: 'previous' });
@@ -419,9 +427,11 @@ export class StudioController {
     if (!this.current(runId)) return;
     const token = (this.runToken = this.token());
     this.runStartedAt = performance.now();
+    if (!from.resumeFrom) this.classEval.getState().reset();
     const onEvent = proxy(async (event: TrainEvent) => {
       if (!this.current(runId)) return;
       this.s.applyTrainEvent(event);
+      this.classEval.getState().apply(event);
       // The worker waits for this: the run goes on once the checkpoint is stored (or known lost).
       if (event.type === 'checkpoint') await this.saveCheckpoint(runId, event.step, event.bytes);
     });
@@ -464,7 +474,7 @@ export class StudioController {
         dataset,
         origin: 'trained',
       },
-      { adapterModel: result.adapterModel, adapterConfig: result.adapterConfig },
+      { adapterModel: result.adapterModel, adapterConfig: result.adapterConfig, ...(result.labelsConfig ? { labelsConfig: result.labelsConfig } : {}) },
     ).catch((error) => {
       this.s.notify('error', `The adapter could not be saved in the browser (${errorText(error)}); download it from the Training screen.`);
       return null;
@@ -548,6 +558,74 @@ export class StudioController {
     if (what === 'zip') downloadBytes(adapterZip(meta, files), `${base}.zip`, 'application/zip');
     else if (what === 'model') downloadBytes(files.adapterModel, ADAPTER_MODEL);
     else downloadBytes(files.adapterConfig, ADAPTER_CONFIG, 'application/json');
+  }
+
+  /**
+   * "Export for…": a library adapter for where the user runs models — its PEFT files, or merged into
+   * the loaded base model as ONNX (transformers.js), GGUF (llama.cpp, Ollama, LM Studio) or a
+   * Hugging Face folder, or as a GGUF LoRA beside the base — downloaded as a zip or written into a
+   * folder the user picks. The worker does the export; the page shows its progress.
+   */
+  async exportFor(id: string, target: ExportTarget, quant: string | null, destination: 'zip' | 'folder'): Promise<boolean> {
+    if (this.s.exporting) {
+      this.s.notify('info', 'An export is already running; wait for it or cancel it.');
+      return false;
+    }
+    const meta = await this.library.meta(id);
+    const files = await this.library.files(id);
+    const name = safeFileName(meta.name);
+    const dir = destination === 'folder' ? await pickFolder().catch((error) => (this.s.notify('error', errorText(error)), null)) : null;
+    if (destination === 'folder' && !dir) return false;
+    try {
+      if (target === 'peft') {
+        if (dir) {
+          const entries: [string, Blob][] = [[ADAPTER_MODEL, new Blob([files.adapterModel as BlobPart])], [ADAPTER_CONFIG, new Blob([files.adapterConfig])], [MODEL_CARD, new Blob([modelCard(meta)])]];
+          // An encoder's labels travel beside its adapter, as in the zip.
+          if (files.labelsConfig) entries.push([LABELS_CONFIG, new Blob([files.labelsConfig])]);
+          await writeIntoFolder(dir, name, entries);
+        } else downloadBytes(adapterZip(meta, files), `${name}.zip`, 'application/zip');
+        this.s.notify('info', `Exported “${meta.name}” for Python PEFT${dir ? ` into ${dir.name}/${name}` : ''}.`);
+        return true;
+      }
+      const model = this.s.model;
+      if (model.status !== 'ready') {
+        this.s.notify('info', `Load the base model “${meta.baseModel}” first: the export merges the adapter into it.`);
+        this.s.setScreen('model');
+        return false;
+      }
+      const loaded = model.info.source === 'demo' ? (model.info.family === 'llama' ? DEMO_MODEL_NAME : DEMO_ENCODER_MODEL_NAME) : model.info.name;
+      if (meta.baseModel && meta.baseModel !== 'not recorded' && meta.baseModel !== loaded) {
+        this.s.notify('error', `“${meta.name}” was trained on ${meta.baseModel}, but ${loaded} is loaded: load ${meta.baseModel} on the Model screen, then export.`);
+        return false;
+      }
+      this.s.setExporting({ adapterId: id, target, stage: 'starting', done: 0, total: 1 });
+      const token = (this.exportToken = this.token());
+      const out = await this.engine.exportModel(
+        { format: target, quant, name, adapter: files, as: dir ? 'files' : 'zip' },
+        proxy((p) => this.s.setExporting({ adapterId: id, target, ...p })),
+        token,
+      );
+      if ('zip' in out) downloadBlob(out.zip, `${name}-${target}.zip`);
+      else await writeIntoFolder(dir!, `${name}-${target}`, out.files);
+      this.s.notify('info', `Exported “${meta.name}” (${target})${dir ? ` into ${dir.name}/${name}-${target}` : ''}; docs/deploy.md says how to load it.`);
+      return true;
+    } catch (error) {
+      this.s.notify('error', `The export of “${meta.name}” failed: ${errorText(error)}`);
+      return false;
+    } finally {
+      this.exportToken = null;
+      this.s.setExporting(null);
+    }
+  }
+
+  /** Whether a library adapter is a decoder's (CAUSAL_LM) or an encoder classifier's (SEQ_CLS): the exports it can go to differ. */
+  async adapterKind(id: string): Promise<'decoder' | 'encoder'> {
+    return adapterKind((await this.library.files(id)).adapterConfig);
+  }
+
+  /** Cancels the export in progress. */
+  cancelExport(): void {
+    if (this.exportToken) void this.engine.abort(this.exportToken);
   }
 
   /**
@@ -648,7 +726,8 @@ export class StudioController {
           origin: 'imported',
           ...(v.run?.trainedWith ? { trainedWith: v.run.trainedWith } : t ? { trainedWith: `Hugging Face Trainer (${t.file})` } : {}),
         },
-        { adapterModel: v.adapterModel, adapterConfig: v.adapterConfig },
+        // An encoder's labels (its config.json) stay with the adapter: its exports and downloads carry them.
+        { adapterModel: v.adapterModel, adapterConfig: v.adapterConfig, ...(v.labelsConfig ? { labelsConfig: v.labelsConfig } : {}) },
       );
       this.s.notify('info', `Imported “${meta.name}” (${v.parameters.toLocaleString()} parameters${t ? `, ${t.steps} steps with their log` : ''}).`);
       await this.refreshLibrary();
@@ -660,6 +739,11 @@ export class StudioController {
   }
 
   // ------------------------------------------------------------------ playground
+
+  /** The same prompt through the ONNX export in transformers.js (what a web page using the export answers). */
+  async onnxGenerate(prompt: string, side: 'base' | 'tuned', variant: OnnxVariant, onStage: (stage: string) => void, opts = { maxNewTokens: 48, temperature: 0, seed: 1 }): Promise<OnnxAnswer> {
+    return this.engine.onnxGenerate(prompt, side, variant, opts, proxy(onStage), this.token());
+  }
 
   async generate(prompt: string, side: 'base' | 'tuned', onText: (text: string) => void, opts = { maxNewTokens: 48, temperature: 0, seed: 1 }): Promise<string> {
     return this.engine.generate(prompt, side, opts, proxy(onText), this.token());

@@ -10,31 +10,36 @@ import { applySettings, UsageError, type CliIo, type ParsedCommand } from './arg
 import { Progress } from './progress';
 import { ensureFolder, FileError, isInside, lockFolder, removeStaleTemporaries, writeFileAtomic, describeFsError } from './files';
 import { nodeFiles, fromNodeFile } from '../formats/nodeSource';
-import { openModelFolder, type ModelFiles } from '../formats/modelFolder';
+import { openModelFolder, requireDecoder, type ModelFiles, type ModelFolder } from '../formats/modelFolder';
 import { hubFiles } from '../hub/hub';
-import { openSafetensors, serializeSafetensors } from '../formats/safetensors';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite, readPeftAdapter } from '../formats/peft';
-import { concatParts, exportGguf, exportGgufLora, exportHf, exportOnnx, mergedWeights, ONNX_VARIANTS, type ExportedFiles, type LoraAdapter, type OnnxVariant, type SourceModel } from '../formats/export/index';
-import type { ModelFolder } from '../formats/modelFolder';
-import { fromF32 } from '../formats/dtype';
+import { openSafetensors } from '../formats/safetensors';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite } from '../formats/peft';
+import { concatParts, exportModel, exportQuants, isModelExportFormat, MODEL_EXPORTS, openExportSource, readExportAdapter, type ExportedFiles, type LoraAdapter, type OpenedSource } from '../formats/export/index';
 import { eosTokenIds, padTokenId } from '../formats/hfConfig';
 import { loadTokenizer } from '../data/tokenize';
-import { loadDataset, prepareDataset, type PrepareOptions } from '../data/dataset';
+import { loadDataset, prepareDataset, previewDataset, type LoadedDataset, type PrepareOptions } from '../data/dataset';
 import { describeMapping, mappingFlags, parseColumnsFlag, type ColumnMapping } from '../data/schema';
 import type { DatasetReport, RowView } from '../data/report';
 import { fromPath } from '../data/nodeSource';
+import type { DataSource } from '../data/source';
 import { createNodeGpu } from '../engine/gpu/node';
 import type { Gpu } from '../engine/gpu/device';
 import { loadModel, type LoadedModel } from '../engine/model/load';
 import { uploadAdapter } from '../engine/model/model';
-import { exportAdapter, importAdapter, type ImportedAdapter } from '../engine/model/adapterFiles';
+import { exportAdapter, importAdapter, type AdapterModel, type ImportedAdapter } from '../engine/model/adapterFiles';
+import type { EncoderGpu } from '../engine/model/encoder';
+import { autoDataTask, dataTaskOf, describeTargetMapping, encoderTargetModules, encoderTaskFor, type EncoderTask } from '../engine/model/encoderSpec';
+import { labelsFromConfig, trainedHeadModules, type EncoderConfig } from '../formats/encoderConfig';
+import type { TrainableModel } from '../engine/model/model';
+import type { RunData } from '../engine/train/run';
+import type { EvalResult } from '../engine/train/evaluate';
 import { generateTokens } from '../engine/model/generate';
 import { evaluate } from '../engine/train/evaluate';
 import { formatBytes, PlanError, type PlanLimits, type RunPlan } from '../engine/train/memory';
 import { familyFromConfig, type WeightFormat } from '../engine/model/families';
 import { deserializeCheckpoint } from '../formats/checkpoint';
 import { RunControl, planTraining, runTraining } from '../engine/train/run';
-import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, withDefaults, type ModelChoice, type RunSettings } from '../settings/settings';
+import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, withDefaults, type BaseWeights, type ModelChoice, type RunSettings } from '../settings/settings';
 
 export const CHECKPOINT_FILE = 'checkpoint.ascp';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -57,18 +62,28 @@ export async function openModel(where: string): Promise<OpenedModel> {
 }
 
 /**
- * The GPU and the model for eval and generate, the base stored as --weights says: auto takes the
- * planner's choice for `rows` rows of `seqLen` tokens in --gpu-memory (the most precise that fits).
+ * The GPU and the model for eval and generate, the base stored as --weights says: for a decoder auto
+ * takes the planner's choice for `rows` rows of `seqLen` tokens in --gpu-memory (the most precise
+ * that fits); an encoder's base is f32 or f16 (auto: f16 where the GPU has shader-f16).
  */
-async function gpuAndModel(m: OpenedModel, folder: ModelFolder, p: ParsedCommand, io: CliIo, command: string, rows: number, seqLen: number): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
+async function gpuAndModel(m: OpenedModel, folder: ModelFolder, p: ParsedCommand, io: CliIo, command: string, rows: number, seqLen: number, task?: EncoderTask): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
   const gpu = await createNodeGpu();
   io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
   const settings = applySettings(command, p.settings);
-  const run: RunSettings = { ...settings, train: { ...settings.train, batchSize: rows, microBatch: rows, maxLength: seqLen, gradientCheckpointing: 'on' } };
-  const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), run, { longestRow: seqLen }, cliLimits(p, gpu));
-  io.err.write(`${plan.weightsNote}\n`);
-  const loaded = await loadModel(gpu, m.files, { weights: plan.weights });
+  let weights: WeightFormat | undefined;
+  if (folder.family === 'llama') {
+    const run: RunSettings = { ...settings, train: { ...settings.train, batchSize: rows, microBatch: rows, maxLength: seqLen, gradientCheckpointing: 'on' } };
+    const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), run, { longestRow: seqLen }, cliLimits(p, gpu));
+    io.err.write(`${plan.weightsNote}\n`);
+    weights = plan.weights;
+  } else weights = encoderWeights(settings.train.weights);
+  const loaded = await loadModel(gpu, m.files, { weights, task });
   return { gpu, loaded };
+}
+
+/** An encoder's base precision from the setting: auto leaves it to the device (f16 with shader-f16); the loader refuses q8 and nf4. */
+function encoderWeights(weights: BaseWeights): WeightFormat | undefined {
+  return weights === 'auto' ? undefined : weights;
 }
 
 /** What --gpu-memory allows, with the device's own largest buffer. */
@@ -76,12 +91,55 @@ function cliLimits(p: ParsedCommand, gpu: Gpu): PlanLimits {
   return { budgetBytes: p.options.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize };
 }
 
-export async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string }> {
+/** The labels' config.json an encoder adapter carries beside its PEFT files. */
+export const LABELS_FILE = 'config.json';
+
+export async function readAdapterFolder(dir: string, flag: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string; 'config.json'?: string }> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: no such folder`);
   const weights = join(dir, ADAPTER_WEIGHTS_FILE);
   const config = join(dir, ADAPTER_CONFIG_FILE);
   if (!existsSync(weights) || !existsSync(config)) throw new UsageError(`${flag} ${dir} is not a PEFT adapter folder (needs ${ADAPTER_WEIGHTS_FILE} and ${ADAPTER_CONFIG_FILE})`);
-  return { 'adapter_model.safetensors': new Uint8Array(await readFile(weights)), 'adapter_config.json': await readFile(config, 'utf8') };
+  const labels = join(dir, LABELS_FILE);
+  return {
+    'adapter_model.safetensors': new Uint8Array(await readFile(weights)),
+    'adapter_config.json': await readFile(config, 'utf8'),
+    ...(existsSync(labels) ? { 'config.json': await readFile(labels, 'utf8') } : {}),
+  };
+}
+
+/** What an adapter of this folder's model is read against (an encoder with the task its head has, when known). */
+function adapterModelOf(folder: ModelFolder, task: EncoderTask | null = null): AdapterModel {
+  return folder.family === 'llama' ? folder.spec : { encoder: folder.spec, task, config: folder.config };
+}
+
+/**
+ * Classification data for an encoder: the file read with the model's tokenizer ([CLS]/[SEP] or
+ * <s>/</s>), labels resolved as the task setting says (auto: from the labels and the config).
+ */
+async function loadClassificationData(
+  source: DataSource, validation: DataSource | undefined, tok: Awaited<ReturnType<typeof loadTokenizer>>, spec: EncoderConfig, settings: RunSettings, maxLength: number,
+): Promise<LoadedDataset> {
+  const opts = {
+    objective: 'classification' as const,
+    maxLength,
+    seed: settings.train.seed,
+    vocabSize: spec.vocabSize,
+    validation: validation ? { source: validation } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
+  };
+  const preview = await previewDataset(source, { objective: 'classification' });
+  let mapping: ColumnMapping | undefined = preview.detection.mapping ?? undefined;
+  const forced = dataTaskOf(settings.data.task);
+  if (mapping?.kind === 'classification') {
+    if (forced) mapping = { ...mapping, task: forced };
+    else if (spec.problemType === 'regression') {
+      const labels = preview.rows.map((r) => r[(mapping as { label: string }).label]);
+      const numeric = labels.length > 0 && labels.every((l) => typeof l === 'number' || (typeof l === 'string' && l.trim() !== '' && Number.isFinite(Number(l))));
+      mapping = { ...mapping, task: autoDataTask('single_label', spec, numeric) };
+    }
+  }
+  const data = await loadDataset(source, tok, { ...opts, mapping });
+  if (!data.classification) throw new UsageError(`${source.name}: the rows are not classification data (a text, or two, and a label)`);
+  return data;
 }
 
 export function parseLayers(text: string | undefined, numLayers: number): number[] | null {
@@ -219,12 +277,75 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   }
   let settings = applySettings('train', p.settings, base);
   if (o.string('layers') !== undefined) settings = { ...settings, lora: { ...settings.lora, layers: parseLayers(o.string('layers'), spec.numLayers) } };
+  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`train --out ${out} is inside the base model's folder ${m.baseName}; choose another folder`);
+
+  const tok = await loadTokenizer(m.files);
+  const valFile = o.string('validation');
+  const gpu = await createNodeGpu();
+  io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
+  const limits = cliLimits(p, gpu);
+  // A resumed run keeps its checkpoint's base precision (one from before the setting: the default of then).
+  const resumedWeights: WeightFormat | null = resumeBytes
+    ? ((deserializeCheckpoint(resumeBytes).run as { plan?: Partial<RunPlan> }).plan?.weights ?? (gpu.features.f16 ? 'f16' : 'f32'))
+    : null;
+
+  // The family's model and data: a decoder trains on token rows, an encoder on labelled texts.
+  let model: TrainableModel<unknown, never>;
+  let runData: RunData<unknown>;
+  let padId: number;
+  let dataKey: string;
+  let encoder: { model: EncoderGpu; task: EncoderTask } | null = null;
+  let destroy: () => void;
+  if (folder.family === 'llama') {
+    const data = await loadDataset(await fromPath(dataPath), tok, await runDataOptions(p, settings, folder.spec.vocabSize, valFile));
+    const longestRow = Math.min(settings.train.maxLength, data.stats.maxLength);
+    io.err.write(reportLines(data.report, false).join('\n') + '\n');
+    // The base precision comes from the plan (the setting, or auto's choice), before the weights load.
+    let weights = resumedWeights;
+    if (!weights) {
+      const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), settings, { longestRow }, limits);
+      if (!plan.fits) throw new PlanError(plan);
+      weights = plan.weights;
+    }
+    const loaded = await loadModel(gpu, m.files, { weights });
+    model = loaded.model as unknown as TrainableModel<unknown, never>;
+    runData = { train: data.train, validation: data.validation ?? null, longestRow };
+    padId = padTokenId(folder.spec, tok.pad_token_id);
+    dataKey = `${basename(dataPath)}:${data.stats.rows}:${data.stats.tokens}`;
+    destroy = () => loaded.model.destroy();
+  } else {
+    const cfg = folder.spec;
+    const maxPositions = cfg.family === 'roberta' ? cfg.maxPositionEmbeddings - cfg.padTokenId - 1 : cfg.maxPositionEmbeddings;
+    const data = await loadClassificationData(await fromPath(dataPath), valFile ? await fromPath(valFile) : undefined, tok, cfg, settings, Math.min(settings.train.maxLength, maxPositions));
+    const cls = data.classification!;
+    const task = encoderTaskFor(cls.labels, cfg);
+    const longestRow = Math.min(settings.train.maxLength, maxPositions, data.stats.maxLength);
+    const counts = data.report.classes?.trainCounts;
+    io.err.write(`data: ${cls.train.length} training examples, ${data.stats.tokens} tokens, longest ${longestRow}${cls.validation ? `, ${cls.validation.length} validation examples` : ''}\n`);
+    io.err.write(`task: ${task.problemType} (${settings.data.task === 'auto' ? 'detected from the labels' : `--task ${settings.data.task}`}), ${task.labels.length} label${task.labels.length === 1 ? '' : 's'}${task.problemType === 'regression' ? '' : `: ${task.labels.map((l, i) => `${l}${counts ? ` (${counts[i]})` : ''}`).join(', ')}`}\n`);
+    for (const w of data.report.warnings) io.err.write(`  warning: ${w}\n`);
+    const loaded = await loadModel(gpu, m.files, { weights: resumedWeights ?? encoderWeights(settings.train.weights), task, seed: settings.train.seed });
+    if (loaded.family !== 'encoder') throw new Error('the folder changed while loading');
+    loaded.model.hiddenDropout = settings.train.encoderDropout;
+    const head = loaded.model.headSource;
+    io.err.write(`model: ${cfg.architecture} (${cfg.numLayers} layers, hidden ${cfg.hiddenSize}); head ${head.every((h) => h.fromCheckpoint) ? 'from the checkpoint' : `new (${head.filter((h) => !h.fromCheckpoint).map((h) => h.name).join(', ')} initialized as Transformers does, normal(0, ${cfg.initializerRange}), seed ${settings.train.seed})`}\n`);
+    io.err.write(`LoRA targets: ${describeTargetMapping(cfg.family, settings.lora.targets)} (target_modules ${JSON.stringify(encoderTargetModules(cfg.family, settings.lora.targets))}); trained in full: ${trainedHeadModules(cfg.family).join(', ')} (modules_to_save)\n`);
+    model = loaded.model as unknown as TrainableModel<unknown, never>;
+    runData = { train: cls.train, validation: cls.validation, longestRow };
+    padId = cfg.padTokenId;
+    dataKey = `${basename(dataPath)}:${data.stats.rows}:${data.stats.tokens}:${task.problemType}:${task.labels.length}`;
+    encoder = { model: loaded.model, task };
+    destroy = () => loaded.model.destroy();
+  }
 
   let initParams: Float32Array | undefined;
   if (o.string('init-adapter')) {
     if (resumeBytes) throw new UsageError('train: --init-adapter and --resume contradict each other (a checkpoint already holds the adapter); give one');
     const dir = o.string('init-adapter')!;
-    const imported: ImportedAdapter = await importAdapter(spec, await readAdapterFolder(dir, '--init-adapter'));
+    const imported: ImportedAdapter = await importAdapter(adapterModelOf(folder, encoder?.task ?? null), await readAdapterFolder(dir, '--init-adapter'));
+    if (encoder && imported.task && imported.task.labels.length !== encoder.task.labels.length) {
+      throw new UsageError(`train --init-adapter ${dir}: its head has ${imported.task.labels.length} outputs but the data has ${encoder.task.labels.length} labels`);
+    }
     const fromAdapter: RunSettings = { ...settings, lora: { ...imported.settings } };
     refuseConflicts(p, fromAdapter, LORA_KEYS, `the adapter ${dir}`);
     if (o.string('layers') !== undefined && canonicalJson(settings.lora.layers) !== canonicalJson(imported.settings.layers)) {
@@ -234,29 +355,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     initParams = imported.params;
     io.err.write(`starting from adapter ${dir} (r ${settings.lora.r}, alpha ${settings.lora.alpha}, dropout ${settings.lora.dropout}, ${settings.lora.targets.join(', ')})\n`);
   }
-  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`train --out ${out} is inside the base model's folder ${m.baseName}; choose another folder`);
 
-  const tok = await loadTokenizer(m.files);
-  const valFile = o.string('validation');
-  const data = await loadDataset(await fromPath(dataPath), tok, await runDataOptions(p, settings, spec.vocabSize, valFile));
-  const longestRow = Math.min(settings.train.maxLength, data.stats.maxLength);
-  io.err.write(reportLines(data.report, false).join('\n') + '\n');
-
-  const gpu = await createNodeGpu();
-  io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
-  const limits = cliLimits(p, gpu);
-  // The base precision comes from the plan (the setting, or auto's choice); a resumed run keeps its checkpoint's.
-  let weights: WeightFormat;
-  if (resumeBytes) {
-    const saved = (deserializeCheckpoint(resumeBytes).run as { plan?: Partial<RunPlan> }).plan;
-    weights = saved?.weights ?? (gpu.features.f16 ? 'f16' : 'f32'); // a checkpoint from before the setting: the default of then
-  } else {
-    const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), settings, { longestRow }, limits);
-    if (!plan.fits) throw new PlanError(plan);
-    weights = plan.weights;
-  }
-  const loaded = await loadModel(gpu, m.files, { weights });
-  const padId = padTokenId(spec, tok.pad_token_id);
   await ensureFolder(out);
   const release = lockFolder(out);
   await removeStaleTemporaries(out);
@@ -291,12 +390,13 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     }
   };
   process.on('SIGINT', onSigint);
+  let lastEval: { step: number; result: EvalResult } | null = null;
   try {
     const outcome = await runTraining({
-      model: loaded.model,
-      data: { train: data.train, validation: data.validation ?? null, longestRow },
+      model,
+      data: runData,
       settings,
-      identity: { model: m.baseName, data: `${basename(dataPath)}:${data.stats.rows}:${data.stats.tokens}` },
+      identity: { model: m.baseName, data: dataKey },
       limits,
       padId,
       resume: resumeBytes,
@@ -318,6 +418,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
             break;
           case 'eval':
             progress.note(`step ${e.step}: ${Object.entries(e.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+            lastEval = { step: e.step, result: e.result };
             await appendMetrics({ step: e.step, ...e.metrics });
             break;
           case 'checkpoint':
@@ -330,16 +431,30 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     if (outcome.finalLoss === null) throw new FileError(out, 'no step had a target token: the run learned nothing (check the data and --train-on); no adapter written');
     const bad = firstNonFinite(outcome.params);
     if (bad) throw new FileError(out, `the adapter holds ${bad}; it was not written (the last good checkpoint is kept)`);
-    const files = exportAdapter(spec, outcome.layout, outcome.params, m.baseName);
+    const final = lastEval as { step: number; result: EvalResult } | null;
+    if (final && (final.result.perClass || final.result.confusion)) {
+      // Per-class figures and the confusion matrix once, at the end (compute_metrics' classification report).
+      await appendMetrics({
+        step: final.step,
+        eval_per_class: Object.fromEntries((final.result.perClass ?? []).map((c) => [c.label, { precision: c.precision, recall: c.recall, f1: c.f1, support: c.support }])),
+        ...(final.result.confusion ? { eval_confusion: final.result.confusion } : {}),
+      });
+      for (const c of final.result.perClass ?? []) progress.note(`  ${c.label}: precision ${c.precision.toFixed(3)}, recall ${c.recall.toFixed(3)}, f1 ${c.f1.toFixed(3)} (${c.support} examples)`);
+    }
+    const files = exportAdapter(adapterModelOf(folder, encoder?.task ?? null), outcome.layout, outcome.params, m.baseName);
     await writeFileAtomic(join(out, ADAPTER_WEIGHTS_FILE), files['adapter_model.safetensors'], async (back) => {
       await inspectPeftAdapter({ 'adapter_model.safetensors': back, 'adapter_config.json': files['adapter_config.json'] });
     });
-    await writeFileAtomic(join(out, ADAPTER_CONFIG_FILE), files['adapter_config.json'], (back) => void parseAdapterConfig(new TextDecoder().decode(back), spec));
-    io.err.write(`${outcome.status === 'done' ? 'done' : `stopped at step ${outcome.steps} of ${outcome.totalSteps}`}: wrote ${join(out, ADAPTER_WEIGHTS_FILE)}, ${ADAPTER_CONFIG_FILE}, ${METRICS_FILE} and ${CHECKPOINT_FILE}\n`);
+    await writeFileAtomic(join(out, ADAPTER_CONFIG_FILE), files['adapter_config.json'], (back) => void parseAdapterConfig(new TextDecoder().decode(back), folder.family === 'llama' ? folder.spec : { ...folder.spec, numLabels: encoder!.task.labels.length }));
+    if (files['config.json']) await writeFileAtomic(join(out, LABELS_FILE), files['config.json']);
+    io.err.write(`${outcome.status === 'done' ? 'done' : `stopped at step ${outcome.steps} of ${outcome.totalSteps}`}: wrote ${join(out, ADAPTER_WEIGHTS_FILE)}, ${ADAPTER_CONFIG_FILE}${files['config.json'] ? `, ${LABELS_FILE} (labels)` : ''}, ${METRICS_FILE} and ${CHECKPOINT_FILE}\n`);
+    if (encoder) {
+      io.err.write(`load it in Python: cfg = AutoConfig.from_pretrained("${out}"); base = AutoModelForSequenceClassification.from_pretrained("${m.baseName}", config=cfg); model = PeftModel.from_pretrained(base, "${out}")\n`);
+    }
   } finally {
     process.off('SIGINT', onSigint);
     release();
-    loaded.model.destroy();
+    destroy();
   }
 }
 
@@ -349,26 +464,54 @@ async function evalCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const dataPath = o.required('data');
   if (!existsSync(dataPath)) throw new UsageError(`eval --data ${dataPath}: no such file`);
   const folder = await openModelFolder(m.files);
-  const spec = folder.spec;
-  const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
   const tok = await loadTokenizer(m.files);
   const maxLength = o.number('max-length', 512);
-  const data = await loadDataset(await fromPath(dataPath), tok, { maxLength, vocabSize: spec.vocabSize });
-  const seqLen = Math.min(maxLength, data.stats.maxLength, spec.maxPositionEmbeddings);
-  const { gpu, loaded } = await gpuAndModel(m, folder, p, io, 'eval', o.number('micro-batch', 8), seqLen);
-  const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
-  const r = await evaluate(loaded.model, data.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: padTokenId(spec, tok.pad_token_id), adapter });
+  const adapterFiles = o.string('adapter') ? await readAdapterFolder(o.string('adapter')!, '--adapter') : null;
+  let r: EvalResult;
+  if (folder.family === 'llama') {
+    const spec = folder.spec;
+    const imported = adapterFiles ? await importAdapter(spec, adapterFiles) : null;
+    const data = await loadDataset(await fromPath(dataPath), tok, { maxLength, vocabSize: spec.vocabSize });
+    const seqLen = Math.min(maxLength, data.stats.maxLength, spec.maxPositionEmbeddings);
+    const { gpu, loaded } = await gpuAndModel(m, folder, p, io, 'eval', o.number('micro-batch', 8), seqLen);
+    const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
+    r = await evaluate(loaded.model as unknown as TrainableModel, data.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: padTokenId(spec, tok.pad_token_id), adapter });
+    adapter?.destroy();
+    loaded.model.destroy();
+  } else {
+    // Every row is evaluated (no split); the task is the adapter's, else the data's.
+    const cfg = folder.spec;
+    const settings = applySettings('eval', new Map([['data.validationFraction', 0]]));
+    const data = await loadClassificationData(await fromPath(dataPath), undefined, tok, cfg, settings, Math.min(maxLength, cfg.maxPositionEmbeddings));
+    const cls = data.classification!;
+    let task = encoderTaskFor(cls.labels, cfg);
+    const imported = adapterFiles ? await importAdapter({ encoder: cfg, task, config: folder.config }, adapterFiles) : null;
+    if (imported?.task) {
+      if (imported.task.labels.length !== task.labels.length || imported.task.problemType !== task.problemType) {
+        throw new UsageError(`eval: the adapter's head is ${imported.task.problemType} with ${imported.task.labels.length} labels, the data ${task.problemType} with ${task.labels.length}`);
+      }
+      if (task.problemType !== 'regression' && imported.task.labels.join('\n') !== task.labels.join('\n')) {
+        io.err.write(`note: the adapter's labels are ${imported.task.labels.join(', ')}; the data's ${task.labels.join(', ')} (matched by id)\n`);
+      }
+      task = imported.task;
+    }
+    const seqLen = Math.min(maxLength, data.stats.maxLength, cfg.maxPositionEmbeddings);
+    const { gpu, loaded } = await gpuAndModel(m, folder, p, io, 'eval', o.number('micro-batch', 8), seqLen, task);
+    const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
+    r = await evaluate(loaded.model as unknown as TrainableModel<unknown, never>, cls.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: cfg.padTokenId, adapter });
+    adapter?.destroy();
+    loaded.model.destroy();
+  }
   if (!Number.isFinite(r.loss)) throw new FileError(dataPath, `the loss is ${r.loss}${r.count === 0 ? ': no row has a target token' : ': the model or adapter produces non-finite values'}`);
-  io.out.write(JSON.stringify({ ...r.metrics, count: r.count, adapter: o.string('adapter') ?? null }) + '\n');
-  adapter?.destroy();
-  loaded.model.destroy();
+  const extra = r.perClass ? { eval_per_class: Object.fromEntries(r.perClass.map((c) => [c.label, { precision: c.precision, recall: c.recall, f1: c.f1, support: c.support }])) } : {};
+  io.out.write(JSON.stringify({ ...r.metrics, count: r.count, ...extra, adapter: o.string('adapter') ?? null }) + '\n');
 }
 
 async function generateCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const o = p.options;
   const m = await openModel(o.required('model'));
   const prompt = o.required('prompt');
-  const folder = await openModelFolder(m.files);
+  const folder = requireDecoder(await openModelFolder(m.files), 'generate');
   const spec = folder.spec;
   const imported = o.string('adapter') ? await importAdapter(spec, await readAdapterFolder(o.string('adapter')!, '--adapter')) : null;
   const tok = await loadTokenizer(m.files);
@@ -380,6 +523,7 @@ async function generateCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   }
   const maxNew = o.number('max-new-tokens', 128);
   const { gpu, loaded } = await gpuAndModel(m, folder, p, io, 'generate', 1, Math.min(ids.length + maxNew, spec.maxPositionEmbeddings));
+  if (loaded.family !== 'llama') throw new Error('the folder changed while loading');
   const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
   const tokens = await generateTokens(loaded.model, adapter, ids, {
     maxNewTokens: maxNew,
@@ -420,29 +564,44 @@ async function inspect(path: string, p: ParsedCommand, io: CliIo): Promise<void>
     const files = await readAdapterFolder(path, 'inspect');
     const summary = await inspectPeftAdapter(files);
     const c = summary.config;
-    lines.push(`${path}: PEFT LoRA adapter, r ${c.r}, alpha ${c.alpha}, dropout ${c.dropout}, targets ${c.targetModules.join(', ')}, ${summary.tensors} tensors, ${summary.parameters.toLocaleString('en-US')} values`);
+    const enc = summary.encoder;
+    lines.push(`${path}: PEFT LoRA adapter${c.taskType === 'SEQ_CLS' ? ' (SEQ_CLS)' : ''}, r ${c.r}, alpha ${c.alpha}, dropout ${c.dropout}, targets ${c.targetModules.join(', ')}, ${summary.tensors} tensors, ${summary.parameters.toLocaleString('en-US')} values`);
+    if (enc) {
+      const labels = files['config.json'] ? labelsFromConfig(files['config.json'], join(path, LABELS_FILE)) : null;
+      lines.push(`${enc.family} encoder, LoRA on ${describeTargetMapping(enc.family, c.targetModules)}; head trained in full (modules_to_save ${JSON.stringify(c.modulesToSave)}): ${enc.head.join(', ')}; ${enc.numLabels} output${enc.numLabels === 1 ? '' : 's'}`);
+      lines.push(labels ? `labels (${LABELS_FILE}): ${labels.problemType}, ${labels.labels.join(', ')}` : `labels: not recorded (no ${LABELS_FILE} beside the adapter)`);
+    }
     lines.push(`base model: ${c.baseModelNameOrPath || '(not recorded)'}`);
     const base = p.options.string('model') ?? (c.baseModelNameOrPath && existsSync(c.baseModelNameOrPath) ? c.baseModelNameOrPath : undefined);
     if (base) {
       const m = await openModel(base);
       const folder = await openModelFolder(m.files);
-      const imported = await importAdapter(folder.spec, files);
+      const imported = await importAdapter(adapterModelOf(folder), files);
       let norm = 0;
       for (const x of imported.params) norm += x * x;
-      lines.push(`valid against ${base}: yes (${imported.layout.slots.length} adapted projections, ${imported.layout.size.toLocaleString('en-US')} values, weight norm ${Math.sqrt(norm).toFixed(4)})`);
+      const head = imported.layout.full.length ? ` and ${imported.layout.full.length} head tensors` : '';
+      lines.push(`valid against ${base}: yes (${imported.layout.slots.length} adapted projections${head}, ${imported.layout.size.toLocaleString('en-US')} values, weight norm ${Math.sqrt(norm).toFixed(4)})`);
     } else {
       lines.push('valid: file structure and values (pass --model to check key names and shapes against the base model)');
     }
   } else if (existsSync(join(path, 'config.json'))) {
     const folder = await openModelFolder(nodeFiles(path));
-    const s = folder.spec;
-    lines.push(`${path}: ${s.architecture} model, hidden ${s.hiddenSize}, ${s.numLayers} layers, heads ${s.numHeads}/${s.numKvHeads}, head dim ${s.headDim}, intermediate ${s.intermediateSize}, vocab ${s.vocabSize}${s.tieWordEmbeddings ? ', tied embeddings' : ''}`);
+    if (folder.family === 'llama') {
+      const s = folder.spec;
+      lines.push(`${path}: ${s.architecture} model, hidden ${s.hiddenSize}, ${s.numLayers} layers, heads ${s.numHeads}/${s.numKvHeads}, head dim ${s.headDim}, intermediate ${s.intermediateSize}, vocab ${s.vocabSize}${s.tieWordEmbeddings ? ', tied embeddings' : ''}`);
+    } else {
+      const s = folder.spec;
+      lines.push(`${path}: ${s.modelType} encoder (${s.architecture}), hidden ${s.hiddenSize}, ${s.numLayers} layers, ${s.numHeads} heads, intermediate ${s.intermediateSize}, vocab ${s.vocabSize}, positions ${s.maxPositionEmbeddings}`);
+      lines.push(`classification head: ${folder.weights.head === 'present' ? `stored (${s.numLabels} labels: ${s.id2label.join(', ')}${s.problemType ? `, ${s.problemType}` : ''})` : 'not stored: training adds one (normal(0, initializer_range) weights, zero biases)'}`);
+      lines.push(`dropout: hidden ${s.hiddenDropout}, attention ${s.attentionDropout}, classifier ${s.classifierDropout}; LoRA targets: ${describeTargetMapping(s.family, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj'])}`);
+      if (folder.weights.ignored.length) lines.push(`unused tensors (pre-training heads, buffers): ${folder.weights.ignored.length}, e.g. ${folder.weights.ignored.slice(0, 3).join(', ')}`);
+    }
     for (const name of folder.tensorNames) {
       const bad = firstNonFinite(await folder.readTensorF32(name));
       if (bad) throw new FileError(path, `tensor "${name}" holds ${bad}: the model is not usable`);
     }
     lines.push(`${folder.tensorNames.length} tensors; weights valid: yes (every value finite)`);
-    lines.push(...(await checkTokenizer(path, s.vocabSize, s)));
+    if (folder.family === 'llama') lines.push(...(await checkTokenizer(path, folder.spec.vocabSize, folder.spec)));
     const entries = await readdir(path);
     const ignored = entries.filter((f) => /\.(bin|pt|pth|ckpt|gguf|onnx|h5|msgpack)$/i.test(f));
     if (ignored.length) lines.push(`not read: ${ignored.join(', ')} (inspect and train read safetensors weights only; convert others with transformers' save_pretrained(safe_serialization=True))`);
@@ -492,35 +651,14 @@ async function checkTokenizer(dir: string, vocabSize: number, spec: { bosTokenId
   return [`tokenizer: ${tokenizerSize} ids, ${special.map(([n, id]) => `${n.replace('_token_id', '')} ${id}`).join(', ') || 'no special ids in config.json'}; ${template ? 'chat template present' : 'no chat template (pairs use the plain templates)'}`];
 }
 
-/** The base model with the adapter merged in, as the exporters read it (one merge: formats/export/merge.ts). */
-async function sourceModel(m: OpenedModel, adapterPath: string | undefined, outFlag: string, out: string): Promise<{ source: SourceModel; folder: ModelFolder; adapter: LoraAdapter | null }> {
+/** The export source (formats/export/source.ts) of the CLI's model and adapter, refusing an output inside either. */
+async function sourceModel(m: OpenedModel, adapterPath: string | undefined, outFlag: string, out: string): Promise<{ source: OpenedSource; adapter: LoraAdapter | null }> {
   if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`${outFlag} ${out} is the base model's folder (or inside it): writing there would overwrite the model it reads; choose another folder`);
   if (adapterPath && isInside(out, adapterPath)) throw new UsageError(`${outFlag} ${out} is the adapter's folder (or inside it); choose another folder`);
   const folder = await openModelFolder(m.files);
-  let adapter: LoraAdapter | null = null;
-  if (adapterPath) {
-    const { config, tensors } = await readPeftAdapter(await readAdapterFolder(adapterPath, '--adapter'), folder.spec);
-    adapter = { config, tensors };
-  }
-  const textFiles = new Map<string, string>();
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja']) {
-    const text = await m.files.text(f);
-    if (text !== null) textFiles.set(f, text);
-  }
-  const base = async (name: string) => {
-    const values = await folder.readTensorF32(name);
-    const bad = firstNonFinite(values);
-    if (bad) throw new FileError(m.baseName, `tensor "${name}" holds ${bad}: refusing to export a non-finite model`);
-    return values;
-  };
-  const merged = mergedWeights(folder.spec, base, adapter);
-  const weights = async (name: string) => {
-    const values = await merged(name);
-    const bad = firstNonFinite(values);
-    if (bad) throw new FileError(out, `merged tensor "${name}" would hold ${bad}; nothing was written`);
-    return values;
-  };
-  return { source: { spec: folder.spec, config: folder.config, textFiles, weights }, folder, adapter };
+  // An encoder's SEQ_CLS adapter brings its head and, in the config.json beside it, its labels.
+  const adapter = adapterPath ? await readExportAdapter(folder, await readAdapterFolder(adapterPath, '--adapter')) : null;
+  return { source: await openExportSource(m.files, adapter), adapter };
 }
 
 /** Writes exported files (each a list of parts) into `out`, every file atomically, the folder locked. */
@@ -546,6 +684,7 @@ async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'
   const format = fixed?.format ?? o.required('format');
   // A run, not a model: the PyTorch project takes the data and the run settings (cli/exportPytorch.ts).
   if (format === 'pytorch') return (await import('./exportPytorch')).exportPytorchCommand(p, io);
+  if (!isModelExportFormat(format)) throw new UsageError(`export --format ${format}: not one of ${Object.keys(MODEL_EXPORTS).join(', ')}, pytorch`);
   for (const flag of ['data', 'validation', 'layers', 'init-adapter', 'bundle-model', 'schema', 'columns', 'numbers-as-text']) {
     if (o.has(flag)) throw new UsageError(`export --${flag} is for --format pytorch (a run); --format ${format} exports a model`);
   }
@@ -554,30 +693,20 @@ async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'
   const m = await openModel(o.required('model'));
   const adapterPath = o.string('adapter');
   if (!adapterPath && format === 'gguf-adapter') throw new UsageError('export --format gguf-adapter needs --adapter');
-  const { source, folder, adapter } = await sourceModel(m, adapterPath, '--out', out);
-  const quant = o.string('quant');
+  const quant = fixed?.dtype ?? o.string('quant');
+  try {
+    exportQuants(format, quant);
+  } catch (error) {
+    throw new UsageError(`export --quant: ${(error as Error).message.replace(/^ExportError: /, '')}`);
+  }
+  const { source, adapter } = await sourceModel(m, adapterPath, '--out', out);
   const name = o.string('name') ?? (basename(m.baseName.replace(/\/+$/, '')) || 'model');
   let lastStage = '';
   const onProgress = (e: { stage: string; done: number; total: number }) => {
     if (e.stage !== lastStage && e.done % 16 === 0) io.err.write(`\r\x1b[2K${e.stage} (${e.done + 1}/${e.total})`);
     lastStage = e.stage;
   };
-  let files: ExportedFiles;
-  if (format === 'onnx') {
-    const variants = (quant ?? 'fp32,q8,q4').split(',').map((v) => v.trim()) as OnnxVariant[];
-    for (const v of variants) if (!(v in ONNX_VARIANTS)) throw new UsageError(`export --quant: "${v}" is not an ONNX variant (${Object.keys(ONNX_VARIANTS).join(', ')})`);
-    files = await exportOnnx(source, { variants, onProgress });
-  } else if (format === 'gguf') {
-    const type = (quant ?? 'f16') as 'f16' | 'q8_0' | 'f32';
-    if (!['f16', 'q8_0', 'f32'].includes(type)) throw new UsageError(`export --quant: "${type}" is not a GGUF type (f16, q8_0, f32)`);
-    files = await exportGguf(source, { type, name, onProgress });
-  } else if (format === 'gguf-adapter') {
-    files = await exportGgufLora(folder.spec, adapter!, source.textFiles, { name, onProgress });
-  } else if (format === 'hf') {
-    const dtype = fixed?.dtype ?? (quant as 'F32' | 'BF16' | 'F16' | undefined);
-    if (dtype && !['F32', 'BF16', 'F16'].includes(dtype)) throw new UsageError(`export --quant: "${dtype}" is not a safetensors dtype for hf (F32, BF16, F16)`);
-    files = await exportHf(source, { dtype, onProgress });
-  } else throw new UsageError(`export --format ${format}: not one of onnx, gguf, gguf-adapter, hf, pytorch`);
+  const files = await exportModel(format, source, adapter, { quant, name, onProgress });
   io.err.write('\r\x1b[2K');
   await writeExport(out, files, io);
   io.err.write(`wrote ${format} export of ${m.baseName}${adapterPath ? ` + ${adapterPath}` : ''} to ${out}\n`);
@@ -619,6 +748,7 @@ export async function runCommand(name: string, p: ParsedCommand, io: CliIo): Pro
     case 'eval': return evalCommand(p, io);
     case 'generate': return generateCommand(p, io);
     case 'inspect': return inspect(p.positionals[0], p, io);
+    // A decoder's merged causal LM, or an encoder's merged …ForSequenceClassification: the hf export, F32.
     case 'merge': return exportCommand(p, io, { format: 'hf', dtype: 'F32' });
     case 'export': return exportCommand(p, io);
     case 'plan': return planCommand(p, io);

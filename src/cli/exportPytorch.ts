@@ -11,7 +11,7 @@ import { zipSync } from 'fflate';
 import { applySettings, UsageError, type CliIo, type ParsedCommand } from './args';
 import { openModel, parseLayers, readAdapterFolder, refuseConflicts, runDataOptions, LORA_KEYS } from './commands';
 import { ensureFolder, FileError, isInside, writeFileAtomic } from './files';
-import { openModelFolder } from '../formats/modelFolder';
+import { openModelFolder, requireDecoder } from '../formats/modelFolder';
 import { padTokenId } from '../formats/hfConfig';
 import { importAdapter } from '../engine/model/adapterFiles';
 import { loadTokenizer } from '../data/tokenize';
@@ -77,7 +77,7 @@ export async function exportPytorchCommand(p: ParsedCommand, io: CliIo): Promise
   if (!existsSync(dataPath)) throw new UsageError(`export --data ${dataPath}: no such file`);
   const m = await openModel(modelArg);
   if (m.choice.kind === 'local' && isInside(out, modelArg)) throw new UsageError(`export --out ${out} is inside the base model's folder; choose another folder`);
-  const folder = await openModelFolder(m.files);
+  const folder = requireDecoder(await openModelFolder(m.files), 'export --format pytorch');
   const spec = folder.spec;
 
   let settings: RunSettings = applySettings('export', p.settings, { ...DEFAULT_SETTINGS, model: m.choice });

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatHelp, parseCommand, UsageError, type CliIo, type CommandSpec } from './args';
+import { MODEL_EXPORTS } from '../formats/export/kinds';
 
 const MODEL = { kind: 'string', help: 'base model: a folder (config.json, safetensors, tokenizer) or a hub id like HuggingFaceTB/SmolLM2-135M' } as const;
 const ADAPTER = { kind: 'string', help: 'a PEFT adapter folder (adapter_config.json, adapter_model.safetensors)' } as const;
@@ -109,7 +110,7 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: {
       model: MODEL,
       adapter: ADAPTER,
-      format: { kind: 'string', help: 'onnx: a transformers.js folder; gguf: the merged model + Modelfile; gguf-adapter: the LoRA as a GGUF adapter + Modelfile; hf: the merged safetensors folder; pytorch: the run as a Transformers + PEFT project (train.py, accelerate configs, the rows as rendered) that trains the same adapter on GPUs', choices: ['onnx', 'gguf', 'gguf-adapter', 'hf', 'pytorch'] },
+      format: { kind: 'string', help: 'onnx: a transformers.js folder; gguf: the merged model + Modelfile; gguf-adapter: the LoRA as a GGUF adapter + Modelfile; hf: the merged safetensors folder; pytorch: the run as a Transformers + PEFT project (train.py, accelerate configs, the rows as rendered) that trains the same adapter on GPUs', choices: [...Object.keys(MODEL_EXPORTS), 'pytorch'] },
       out: { kind: 'string', help: 'output folder (new or empty, or an earlier export); pytorch: a new folder or a .zip file' },
       data: { kind: 'string', help: 'pytorch: the training data, read exactly as train reads it' },
       validation: { kind: 'string', help: 'pytorch: a separate validation file (instead of --val-fraction)' },
@@ -119,7 +120,7 @@ const COMMANDS: Record<string, CommandSpec> = {
       layers: { kind: 'string', help: 'pytorch: layers to adapt, e.g. 0,1,5 (default all)' },
       'init-adapter': { kind: 'string', help: 'pytorch: continue from a PEFT adapter folder (its LoRA settings are used; its steps come from metrics.jsonl or trainer_state.json)' },
       'bundle-model': { kind: 'boolean', help: 'pytorch: copy the local model folder into the export (model/), so train.py runs on it anywhere', default: false },
-      quant: { kind: 'string', help: 'onnx: variants to write, comma-separated (fp32, fp16, q8, int8, uint8, q4, q4f16; default fp32,q8,q4); gguf: f16, q8_0 or f32 (default f16); hf: F32, BF16 or F16 (default: as the base)' },
+      quant: { kind: 'string', help: `${Object.entries(MODEL_EXPORTS).map(([f, k]) => `${f}: ${k.list ? 'comma-separated ' : ''}${k.quants.join(', ')} (default ${k.defaultQuant ?? 'as the base'})`).join('; ')}` },
       name: { kind: 'string', help: 'file name stem for GGUF files (default: the model folder name)' },
     },
   },

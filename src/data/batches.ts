@@ -4,6 +4,7 @@
  *
  * Letters: B rows per micro-batch, T tokens per row, N examples, L one example's length.
  */
+import { withRoom } from './growable';
 import { epochPermutation } from './random';
 
 /** One rendered example (EOS appended). lossMask[t] = 1 when token t is a training target. */
@@ -81,26 +82,11 @@ export class TokenStore implements TokenDataset {
       for (let t = 0; t < L; t++)
         if (ex.ids[t] < 0 || ex.ids[t] >= this.vocabSize) throw new RangeError(`token id ${ex.ids[t]} is outside the vocabulary of ${this.vocabSize}`);
     }
-    if (this.used + L > this.ids.length) {
-      const cap = Math.max(this.used + L, this.ids.length * 2);
-      const ids = new (this.ids.constructor as Uint16ArrayConstructor | Int32ArrayConstructor)(cap);
-      ids.set(this.ids.subarray(0, this.used));
-      const mask = new Uint8Array(cap);
-      mask.set(this.mask.subarray(0, this.used));
-      this.ids = ids;
-      this.mask = mask;
-    }
-    if (this.n + 2 > this.offsets.length) {
-      const o = new Float64Array(this.offsets.length * 2);
-      o.set(this.offsets);
-      this.offsets = o;
-      const r = new Uint32Array(this.srcRows.length * 2);
-      r.set(this.srcRows);
-      this.srcRows = r;
-      const l = new Uint32Array(this.srcLines.length * 2);
-      l.set(this.srcLines);
-      this.srcLines = l;
-    }
+    this.ids = withRoom(this.ids, this.used + L, this.used);
+    this.mask = withRoom(this.mask, this.used + L, this.used);
+    this.offsets = withRoom(this.offsets, this.n + 2);
+    this.srcRows = withRoom(this.srcRows, this.n + 1);
+    this.srcLines = withRoom(this.srcLines, this.n + 1);
     this.srcRows[this.n] = row;
     this.srcLines[this.n] = line;
     this.ids.set(ex.ids, this.used);

@@ -6,6 +6,7 @@
  *
  * Letters: B rows per batch, T tokens (the batch's longest row), N examples, C classes.
  */
+import { withRoom } from './growable';
 import { DatasetError } from './errors';
 import type { RawLabel } from './normalize';
 import { epochPermutation } from './random';
@@ -228,26 +229,11 @@ export class ClassificationStore {
 
   push(ex: ClassificationExample, row = 0, line = 0): void {
     const L = ex.ids.length;
-    if (this.used + L > this.ids.length) {
-      const cap = Math.max(this.used + L, this.ids.length * 2);
-      const ids = new (this.ids.constructor as Uint16ArrayConstructor | Int32ArrayConstructor)(cap);
-      ids.set(this.ids.subarray(0, this.used));
-      const types = new Uint8Array(cap);
-      types.set(this.types.subarray(0, this.used));
-      this.ids = ids;
-      this.types = types;
-    }
-    if (this.n + 2 > this.offsets.length) {
-      const o = new Float64Array(this.offsets.length * 2);
-      o.set(this.offsets);
-      this.offsets = o;
-      const r = new Uint32Array(this.srcRows.length * 2);
-      r.set(this.srcRows);
-      this.srcRows = r;
-      const l = new Uint32Array(this.srcLines.length * 2);
-      l.set(this.srcLines);
-      this.srcLines = l;
-    }
+    this.ids = withRoom(this.ids, this.used + L, this.used);
+    this.types = withRoom(this.types, this.used + L, this.used);
+    this.offsets = withRoom(this.offsets, this.n + 2);
+    this.srcRows = withRoom(this.srcRows, this.n + 1);
+    this.srcLines = withRoom(this.srcLines, this.n + 1);
     this.ids.set(ex.ids, this.used);
     this.types.set(ex.tokenTypeIds, this.used);
     this.srcRows[this.n] = row;

@@ -1,9 +1,13 @@
 /**
  * Opens a Hugging Face model folder — wherever its files live (a Node folder, dropped
- * browser files, a served URL, the hub) — as a validated ModelSpec plus lazy tensor reads.
+ * browser files, a served URL, the hub) — as a validated spec plus lazy tensor reads. The family
+ * comes from config.json's model_type: a Llama-family decoder (ModelSpec) or a BERT-family
+ * encoder (EncoderConfig); anything else is refused naming both lists.
  */
 import { type ByteSource, fromBlob, fromUrl, HttpError, type UrlSourceOptions } from './byteSource';
-import { type ModelSpec, parseHfConfig } from './hfConfig';
+import { ARCHITECTURES, ConfigError, type ModelSpec, parseHfConfig } from './hfConfig';
+import { checkEncoderWeights, ENCODER_MODEL_TYPES, isEncoderModelType, parseEncoderConfig, type EncoderConfig, type EncoderWeightCheck } from './encoderConfig';
+import { WeightMapError } from './weightMap';
 import { isJsonObject, parseJsonStrict } from './json';
 import { SafetensorsFile, type TensorInfo } from './safetensors';
 import { assertWeights } from './weightMap';
@@ -26,8 +30,7 @@ export class ModelFolderError extends Error {
   }
 }
 
-export interface ModelFolder {
-  spec: ModelSpec;
+interface FolderBase {
   config: Record<string, unknown>;
   /** Every tensor in the model folder, in the order of the expected weight map where it applies. */
   tensorNames: string[];
@@ -38,6 +41,27 @@ export interface ModelFolder {
   /** Raw bytes of rows [row0, row0 + count) of a tensor (its first dimension), in the stored dtype. */
   readTensorRows(name: string, row0: number, count: number): Promise<Uint8Array>;
   readTensorF32(name: string): Promise<Float32Array>;
+}
+
+/** A Llama-family decoder (causal LM). */
+export interface DecoderFolder extends FolderBase {
+  family: 'llama';
+  spec: ModelSpec;
+}
+
+/** A BERT-family encoder (sequence classification); `weights` maps each logical tensor name to its stored one. */
+export interface EncoderFolder extends FolderBase {
+  family: 'encoder';
+  spec: EncoderConfig;
+  weights: EncoderWeightCheck;
+}
+
+export type ModelFolder = DecoderFolder | EncoderFolder;
+
+/** A folder whose model is not of the family a command needs (e.g. `generate` with an encoder). */
+export function requireDecoder(folder: ModelFolder, what: string): DecoderFolder {
+  if (folder.family !== 'llama') throw new ModelFolderError(folder.config.model_type as string, 'config.json', `${what} needs a Llama-family decoder; this is a ${folder.spec.family} encoder (sequence classification)`);
+  return folder;
 }
 
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -73,7 +97,15 @@ export async function openModelFolder(files: ModelFiles): Promise<ModelFolder> {
   } catch (e) {
     throw new ModelFolderError(files.name, 'config.json', (e as Error).message);
   }
-  const spec = parseHfConfig(config, `${files.name}/config.json`);
+  const modelType = (config as Record<string, unknown> | null)?.model_type;
+  let family: 'llama' | 'encoder';
+  if (typeof modelType === 'string' && (ARCHITECTURES as readonly string[]).includes(modelType)) family = 'llama';
+  else if (isEncoderModelType(modelType)) family = 'encoder';
+  else {
+    throw new ConfigError(`${files.name}/config.json`, 'model_type', `${JSON.stringify(modelType ?? null)} is not a supported model (decoders: ${ARCHITECTURES.join(', ')}; encoders for classification: ${Object.keys(ENCODER_MODEL_TYPES).join(', ')})`);
+  }
+  const spec = family === 'llama' ? parseHfConfig(config, `${files.name}/config.json`) : null;
+  const encoder = family === 'encoder' ? parseEncoderConfig(config, `${files.name}/config.json`) : null;
 
   // Shards: the index if present, else the single file.
   const shardOf = new Map<string, SafetensorsFile>();
@@ -106,15 +138,19 @@ export async function openModelFolder(files: ModelFiles): Promise<ModelFolder> {
   }
 
   const infos = [...shardOf.entries()].map(([name, f]) => f.info(name));
-  assertWeights(spec, infos, files.name);
+  let weights: EncoderWeightCheck | null = null;
+  if (spec) assertWeights(spec, infos, files.name);
+  else {
+    weights = checkEncoderWeights(encoder!, infos);
+    if (weights.problems.length) throw new WeightMapError(files.name, weights.problems);
+  }
 
   const shard = (name: string): SafetensorsFile => {
     const f = shardOf.get(name);
     if (!f) throw new ModelFolderError(files.name, null, `no tensor named "${name}"`);
     return f;
   };
-  return {
-    spec,
+  const base: FolderBase = {
     config: config as Record<string, unknown>,
     tensorNames: [...shardOf.keys()],
     tensorInfo: (name) => shard(name).info(name),
@@ -122,6 +158,7 @@ export async function openModelFolder(files: ModelFiles): Promise<ModelFolder> {
     readTensorRows: (name, row0, count) => shard(name).readRows(name, row0, count),
     readTensorF32: (name) => shard(name).readF32(name),
   };
+  return spec ? { ...base, family: 'llama', spec } : { ...base, family: 'encoder', spec: encoder!, weights: weights! };
 }
 
 /** Files held in memory (generated models, tests). */

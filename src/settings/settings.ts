@@ -49,8 +49,16 @@ export type TrainOn = (typeof TRAIN_ON)[number];
 export const BAD_ROWS = ['stop', 'skip'] as const;
 export type BadRows = (typeof BAD_ROWS)[number];
 
-/** A base model the studio can load. Local folders cannot travel in a link, so they are never encoded. */
-export type ModelChoice = { kind: 'demo' } | { kind: 'hub'; id: string } | { kind: 'local'; name: string };
+/** What a classification head learns (Transformers' problem_type): auto reads it from the labels and the model's config. */
+export const TASKS = ['auto', 'classification', 'regression', 'multi-label'] as const;
+export type TaskSetting = (typeof TASKS)[number];
+
+/**
+ * A base model the studio can load: the built-in demo (the Llama-style decoder, or with variant
+ * 'bert' the demo encoder for classification), a hub repository, or a local folder. Local folders
+ * cannot travel in a link, so they are never encoded.
+ */
+export type ModelChoice = { kind: 'demo'; variant?: 'bert' } | { kind: 'hub'; id: string } | { kind: 'local'; name: string };
 
 export interface LoraSettings {
   r: number;
@@ -87,6 +95,8 @@ export interface TrainSettings {
   gradientCheckpointing: Checkpointing;
   /** How the frozen base is stored on the GPU; auto: the most precise that fits. */
   weights: BaseWeights;
+  /** Encoders: hidden, attention and classifier dropout from the model's config while training (as Transformers trains). */
+  encoderDropout: boolean;
 }
 
 export interface DataSettings {
@@ -96,6 +106,8 @@ export interface DataSettings {
   validationFraction: number;
   /** Rows that cannot be read or rendered: stop (list them) or skip them and count. */
   onBadRows: BadRows;
+  /** Encoders: the head's task; auto = from the labels (names or ids, floats, lists) and config.json's problem_type. */
+  task: TaskSetting;
 }
 
 export interface EvalSettings {
@@ -135,8 +147,9 @@ export const DEFAULT_SETTINGS: RunSettings = {
     packing: false,
     gradientCheckpointing: 'auto',
     weights: 'auto',
+    encoderDropout: true,
   },
-  data: { trainOn: 'response', validationFraction: 0.1, onBadRows: 'stop' },
+  data: { trainOn: 'response', validationFraction: 0.1, onBadRows: 'stop', task: 'auto' },
   eval: { evalInterval: 10, logInterval: 10, checkpointInterval: 10 },
 };
 
@@ -217,8 +230,10 @@ export const SETTING_DEFS: readonly SettingDef[] = [
     help: 'How the frozen base is stored on the GPU: f32, f16, q8 (8-bit per output channel) or nf4 (4-bit NF4, blocks of 64 with f16 scales, as QLoRA); auto: the most precise that fits.',
     cli: 'weights', url: 'weights', choices: BASE_WEIGHTS,
   },
+  { kind: 'bool', key: 'train.encoderDropout', group: 'train', name: 'encoderDropout', label: 'Encoder dropout', help: 'Encoders: hidden, attention and classifier dropout from the model’s config while training.', cli: 'encoder-dropout', url: 'encdrop' },
   { kind: 'choice', key: 'data.trainOn', group: 'data', name: 'trainOn', label: 'Train on', help: 'Which tokens the loss counts: the responses only, or every token.', cli: 'train-on', url: 'trainon', choices: TRAIN_ON },
   { kind: 'choice', key: 'data.onBadRows', group: 'data', name: 'onBadRows', label: 'Bad rows', help: 'Rows that cannot be read or rendered: stop and list them, or skip them and count.', cli: 'on-bad-rows', url: 'badrows', choices: BAD_ROWS },
+  { kind: 'choice', key: 'data.task', group: 'data', name: 'task', label: 'Task', help: 'Encoders: what the head learns (auto: from the labels and the model’s config).', cli: 'task', url: 'task', choices: TASKS },
   num('data', 'validationFraction', { label: 'Validation split', help: 'Fraction of the rows held out to measure validation loss.', cli: 'val-fraction', url: 'valfrac', integer: false, min: 0, max: 0.5, step: 0.01, slider: true }),
   num('eval', 'evalInterval', { label: 'Validate every', help: 'Validation metrics every N optimizer steps, and at the end.', cli: 'eval-every', url: 'eval', integer: true, min: 0, max: 1_000_000, step: 1, zero: 'only at the end', slider: false, unit: 'steps' }),
   num('eval', 'logInterval', { label: 'Log every', help: 'A logged metrics line every N optimizer steps.', cli: 'log-every', url: 'log', integer: true, min: 1, max: 1_000_000, step: 1, slider: false, unit: 'steps' }),
@@ -402,17 +417,18 @@ export function isHubId(id: string): boolean {
   return HUB_ID.test(id) && !id.includes('..');
 }
 
-/** The demo model's name in adapter files (base_model_name_or_path) and the library. */
+/** The demo models' names in adapter files (base_model_name_or_path) and the library. */
 export const DEMO_MODEL_NAME = 'adapter-studio/demo';
+export const DEMO_ENCODER_MODEL_NAME = 'adapter-studio/demo-bert';
 
 /** What adapter_config.json records as base_model_name_or_path for a model choice. */
 export function baseModelName(model: ModelChoice): string {
-  return model.kind === 'hub' ? model.id : model.kind === 'demo' ? DEMO_MODEL_NAME : model.name;
+  return model.kind === 'hub' ? model.id : model.kind === 'demo' ? (model.variant === 'bert' ? DEMO_ENCODER_MODEL_NAME : DEMO_MODEL_NAME) : model.name;
 }
 
 export function modelLabel(model: ModelChoice): string {
   switch (model.kind) {
-    case 'demo': return 'built-in demo model';
+    case 'demo': return model.variant === 'bert' ? 'built-in demo encoder (BERT)' : 'built-in demo model';
     case 'hub': return model.id;
     case 'local': return `local folder “${model.name}”`;
   }

@@ -28,6 +28,7 @@ export interface DecodedSettings {
 export function encodeSettings(settings: RunSettings): string {
   const params = new URLSearchParams();
   if (settings.model.kind === 'hub') params.set('model', settings.model.id);
+  else if (settings.model.kind === 'demo' && settings.model.variant === 'bert') params.set('model', 'demo-bert');
   for (const d of SETTING_DEFS) {
     const v = getSetting(settings, d.key);
     if (canonicalJson(v) === canonicalJson(getSetting(DEFAULT_SETTINGS, d.key))) continue;
@@ -78,6 +79,7 @@ export function decodeSettings(search: string): DecodedSettings {
     const value = rawValue.trim();
     if (name === 'model') {
       if (value === 'demo') settings.model = { kind: 'demo' };
+      else if (value === 'demo-bert') settings.model = { kind: 'demo', variant: 'bert' };
       else if (isHubId(value)) settings.model = { kind: 'hub', id: value };
       else {
         notice(`Ignored link parameter “model”: ${quoteUntrusted(value)} is not a hub model id.`);

@@ -16,7 +16,9 @@ export const TRAINER_STATE = 'trainer_state.json';
 /** Written by the PyTorch export's train.py next to the adapter (formats/export/pytorch.ts). */
 export const RUN_RECORD = 'adapter_studio_run.json';
 /** The files an import reads; everything else in a folder or zip (optimizer states, …) is left alone. */
-export const IMPORT_FILE = /(^|\/)(adapter_model\.safetensors|adapter_config\.json|trainer_state\.json|adapter_studio_run\.json)$/;
+export const IMPORT_FILE = /(^|\/)(adapter_model\.safetensors|adapter_config\.json|config\.json|trainer_state\.json|adapter_studio_run\.json)$/;
+/** An encoder adapter's labels (the …ForSequenceClassification config.json). */
+export const LABELS_CONFIG = 'config.json';
 
 export class AdapterImportError extends Error {
   constructor(
@@ -143,6 +145,7 @@ export function adapterZip(meta: AdapterMeta, files: AdapterFiles): Uint8Array {
     {
       [ADAPTER_MODEL]: [files.adapterModel, { level: 0 }],
       [ADAPTER_CONFIG]: strToU8(files.adapterConfig),
+      ...(files.labelsConfig ? { [LABELS_CONFIG]: strToU8(files.labelsConfig) } : {}),
       [MODEL_CARD]: strToU8(modelCard(meta)),
     },
     { mtime: new Date(meta.updatedAt) },
@@ -283,8 +286,10 @@ export async function validateAdapterFiles(entries: Map<string, Uint8Array>): Pr
   const runDir = CHECKPOINT_DIR.test(folder) ? dirOf(folder) : folder;
   const recordBytes = entries.get(runDir ? `${runDir}/${RUN_RECORD}` : RUN_RECORD);
   const run = recordBytes ? parseRunRecord(strFromU8(recordBytes), runDir ? `${runDir}/${RUN_RECORD}` : RUN_RECORD) : null;
+  // An encoder's labels travel in config.json; a decoder's folder may hold its base's config.json, which is not ours.
+  const labels = summary.encoder ? entries.get(folder ? `${folder}/${LABELS_CONFIG}` : LABELS_CONFIG) : undefined;
   return {
-    files: { adapterModel: model, adapterConfig: configText },
+    files: { adapterModel: model, adapterConfig: configText, ...(labels ? { labelsConfig: strFromU8(labels) } : {}) },
     config: { baseModel: c.baseModelNameOrPath, r: c.r, alpha: c.alpha, dropout: c.dropout, targets: [...c.targetModules], useRslora: c.useRslora },
     tensors: summary.tensors,
     parameters: summary.parameters,

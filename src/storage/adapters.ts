@@ -45,6 +45,8 @@ export interface AdapterFiles {
   adapterModel: Uint8Array;
   /** adapter_config.json */
   adapterConfig: string;
+  /** config.json beside an encoder's adapter: its labels (id2label, label2id, problem_type). */
+  labelsConfig?: string;
 }
 
 export class AdapterNotFoundError extends Error {

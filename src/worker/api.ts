@@ -10,22 +10,30 @@ import { Recorder } from '../engine/gpu/recorder';
 import { matmul } from '../engine/kernels/matmul/matmul';
 import { uploadAdapter, type GpuAdapter } from '../engine/model/model';
 import type { AdapterLayout } from '../engine/model/lora';
-import { exportAdapter, importAdapter } from '../engine/model/adapterFiles';
+import { exportAdapter, importAdapter, type AdapterModel } from '../engine/model/adapterFiles';
 import type { PlanLimits, RunPlan } from '../engine/train/memory';
 import { familyFromConfig, type PlanDevice, type WeightFormat } from '../engine/model/families';
 import type { ModelFolder } from '../formats/modelFolder';
 import { deserializeCheckpoint } from '../formats/checkpoint';
 import { hubFiles } from '../hub/hub';
+import type { TrainableModel } from '../engine/model/model';
+import { encoderTaskFor, outputProbabilities, type EncoderTask } from '../engine/model/encoderSpec';
+import { encodeClassification } from '../data/classify';
+import { prepareTokenizer } from '../data/tokenize';
 import { RunControl, planTraining, runTraining } from '../engine/train/run';
 import type { ColumnMapping } from '../data/schema';
 import { DEFAULT_SETTINGS, baseModelName, canonicalJson, type ModelChoice, type RunSettings } from '../settings/settings';
+import { readPeftAdapter } from '../formats/peft';
 import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary, type ValidatedAdapter } from '../storage/adapterZip';
 import { abortToken, releaseToken, signalFor } from './cancel';
-import { openSessionModel, type SessionModel } from './model';
+import { openSessionModel, type DecoderSession, type SessionModel } from './model';
 import { readDataset, type PreparedDataset } from './dataset';
-import { generate } from './generate';
-import { exportPytorchZip } from './exportPytorch';
-import type { DatasetInfo, DatasetOptions, GenerateOptions, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult } from './protocol';
+import { decodeAnswer, generate, promptAndReference } from './generate';
+import type { ExportProgress } from '../formats/export/types';
+import type { ModelExportFormat, OnnxVariant } from '../formats/export/kinds';
+import type { LoraAdapter } from '../formats/export/merge';
+import type { OnnxAnswer } from './onnxPlayground';
+import type { DatasetInfo, DatasetOptions, GenerateOptions, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult, ValidationExample, ClassifyResult } from './protocol';
 
 export type GpuStatus =
   | { ok: true; adapter: AdapterDescription; features: GpuFeatures; limits: GpuLimits }
@@ -59,8 +67,8 @@ interface Session {
   /** The last dropped file and how it was read (re-read when max length or the model changes). */
   datasetFile: { file: Blob; name: string; mapping: ColumnMapping | null; maxLength: number; seed: number; validationFraction: number; trainOn: string; options: DatasetOptions; modelKey: string | null } | null;
   run: RunControl | null;
-  /** The adapter the playground's "tuned" side uses. */
-  tuned: { adapter: GpuAdapter & { destroy(): void }; layout: AdapterLayout; label: string } | null;
+  /** The adapter the playground's "tuned" side uses (an encoder's: with its head's task). */
+  tuned: { adapter: GpuAdapter & { destroy(): void }; layout: AdapterLayout; params: Float32Array; label: string; id: number; task?: EncoderTask } | null;
   /** The settings the last `train` call received, as it received them (browser tests compare them with the fields). */
   lastTrainSettings: RunSettings | null;
 }
@@ -72,10 +80,34 @@ function requireModel(): SessionModel {
   return session.model;
 }
 
-async function setTuned(gpu: Gpu, layout: AdapterLayout, params: Float32Array, label: string): Promise<void> {
+let tunedIds = 0;
+
+async function setTuned(gpu: Gpu, layout: AdapterLayout, params: Float32Array, label: string, task?: EncoderTask): Promise<void> {
   session.tuned?.adapter.destroy();
-  session.tuned = { adapter: uploadAdapter(gpu, layout, params), layout, label };
+  session.tuned = { adapter: uploadAdapter(gpu, layout, params), layout, params, label, id: ++tunedIds, task };
 }
+
+/** What adapters of the session's model are read against (an encoder with its head's current task). */
+/** The loaded model when it is a decoder (generation, its exports); an encoder is refused saying what `what` needs. */
+function requireDecoderSession(what: string): DecoderSession {
+  const model = requireModel();
+  if (model.family !== 'llama') throw new WorkerStateError(`${what} needs a Llama-family decoder; ${model.info.name} is a ${model.spec.family} encoder (sequence classification)`);
+  return model;
+}
+
+function adapterModel(model: SessionModel): AdapterModel {
+  return model.family === 'llama' ? model.spec : { encoder: model.spec, task: model.gpuModel.task, config: model.config };
+}
+
+/** An encoder's head set for a task (a new head is drawn from the run's seed when the task changes). */
+async function ensureTask(model: SessionModel, task: EncoderTask, seed: number): Promise<void> {
+  if (model.family !== 'encoder') return;
+  const now = model.gpuModel.task;
+  if (now.problemType === task.problemType && now.labels.join('\n') === task.labels.join('\n') && headSeeds.get(model.gpuModel) === seed) return;
+  await model.gpuModel.setTask(task, { seed });
+  headSeeds.set(model.gpuModel, seed);
+}
+const headSeeds = new WeakMap<object, number>();
 
 /**
  * What the run may use: WebGPU reports no memory size, so half the device memory the browser
@@ -108,7 +140,7 @@ async function ensureDataset(settings: RunSettings, signal: AbortSignal): Promis
   const same = f.maxLength === settings.train.maxLength && f.seed === settings.train.seed && f.validationFraction === settings.data.validationFraction
     && f.trainOn === settings.data.trainOn && f.modelKey === model.key;
   if (session.dataset && same) return session.dataset;
-  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: (await model.text()).tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model.spec.vocabSize, signal, ...datasetPolicy(settings, f.options) });
+  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: (await model.text()).tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model.spec.vocabSize, signal, ...datasetPolicy(settings, f.options), objective: model.family === 'encoder' ? 'classification' : 'causal-lm', task: settings.data.task });
   session.datasetFile = { ...f, maxLength: settings.train.maxLength, seed: settings.train.seed, validationFraction: settings.data.validationFraction, trainOn: settings.data.trainOn, modelKey: model.key };
   return session.dataset;
 }
@@ -161,8 +193,12 @@ export const workerApi = {
       if (session.run) throw new WorkerStateError('a training run is in progress; stop it before changing the model');
       const gpu = await getGpu();
       const longestRow = session.dataset?.info.stats?.maxTokens ?? 0;
-      const weights = (folder: ModelFolder): WeightFormat =>
-        planTraining(familyFromConfig(folder.config).onDevice(planDevice(gpu)), settings ?? DEFAULT_SETTINGS, { longestRow }, memoryLimits(gpu)).weights;
+      // An encoder's base is f32 or f16 (auto: f16 where the GPU has shader-f16); a decoder's is the plan's.
+      const weights = (folder: ModelFolder): WeightFormat | undefined => {
+        const setting = (settings ?? DEFAULT_SETTINGS).train.weights;
+        if (folder.family === 'encoder') return setting === 'f32' || setting === 'f16' ? setting : undefined;
+        return planTraining(familyFromConfig(folder.config).onDevice(planDevice(gpu)), settings ?? DEFAULT_SETTINGS, { longestRow }, memoryLimits(gpu)).weights;
+      };
       const pending = await openSessionModel({ gpu, choice, pageUrl, files, onProgress, signal, weights, hub: access?.token ? { token: access.token } : undefined });
       if (session.run || signal.aborted) {
         pending.gpuModel.destroy();
@@ -191,9 +227,9 @@ export const workerApi = {
     const signal = signalFor(token);
     try {
       const model = session.model;
-      const args = { file, name, tokenizer: model ? (await model.text()).tokenizer : null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model?.spec.vocabSize, signal };
+      const args = { file, name, tokenizer: model ? (await model.text()).tokenizer : null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model?.spec.vocabSize, signal, objective: model?.family === 'encoder' ? ('classification' as const) : ('causal-lm' as const), task: settings.data.task };
       const prepared = await readDataset({ ...args, ...datasetPolicy(settings, options) });
-      session.dataset = prepared.train ? prepared : null;
+      session.dataset = prepared.train || prepared.classification ? prepared : null;
       session.datasetFile = { file, name, mapping: mapping ?? prepared.info.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, validationFraction: settings.data.validationFraction, trainOn: settings.data.trainOn, options, modelKey: model?.key ?? null };
       return prepared.info;
     } finally {
@@ -208,7 +244,9 @@ export const workerApi = {
     const gpu = await getGpu();
     const limits = memoryLimits(gpu);
     const longestRow = session.dataset?.info.stats?.maxTokens ?? 0;
-    const plan = planTraining(model.gpuModel, settings, { longestRow }, limits);
+    const cls = session.dataset?.classification;
+    if (model.family === 'encoder' && cls) await ensureTask(model, encoderTaskFor(cls.labels, model.spec), settings.train.seed);
+    const plan = planTraining(model.gpuModel as unknown as TrainableModel<unknown, never>, settings, { longestRow }, limits);
     return { ...plan, budget: limits.budgetBytes, maxBufferSize: limits.maxBufferSize, longestRow };
   },
 
@@ -253,30 +291,41 @@ export const workerApi = {
       unsubscribe = gpu.onLost((error) => (lost = error));
       let model = requireModel();
       const data = await ensureDataset(request.settings, signal);
-      if (!data.train) throw new WorkerStateError('the dataset has no training rows (fix its errors first)');
-      // The base precision of this run: its checkpoint's when resuming, else the plan's; reload the model when it differs.
-      const weights = request.resumeFrom
-        ? ((deserializeCheckpoint(request.resumeFrom).run as { plan?: Partial<RunPlan> }).plan?.weights ?? model.gpuModel.format)
-        : planTraining(model.gpuModel, request.settings, { longestRow: data.info.stats?.maxTokens ?? 0 }, memoryLimits(gpu)).weights;
-      if (weights !== model.gpuModel.format) {
-        const reloaded = await model.reload(weights, () => {}, signal);
-        session.model?.gpuModel.destroy();
-        session.tuned?.adapter.destroy();
-        session.tuned = null;
-        session.model = model = reloaded;
+      const cls = data.classification;
+      if (model.family === 'encoder' && !cls) throw new WorkerStateError('an encoder trains on labelled texts: the dataset has no classification rows (map a text and a label column)');
+      if (model.family === 'llama' && !data.train) throw new WorkerStateError('the dataset has no training rows (fix its errors first)');
+      if (model.family === 'llama') {
+        // The base precision of this run: its checkpoint's when resuming, else the plan's; reload the model when it differs.
+        const weights = request.resumeFrom
+          ? ((deserializeCheckpoint(request.resumeFrom).run as { plan?: Partial<RunPlan> }).plan?.weights ?? model.gpuModel.format)
+          : planTraining(model.gpuModel, request.settings, { longestRow: data.info.stats?.maxTokens ?? 0 }, memoryLimits(gpu)).weights;
+        if (weights !== model.gpuModel.format) {
+          const reloaded = await model.reload(weights, () => {}, signal);
+          session.model?.gpuModel.destroy();
+          session.tuned?.adapter.destroy();
+          session.tuned = null;
+          session.model = model = reloaded;
+        }
+      }
+      const task = model.family === 'encoder' ? encoderTaskFor(cls!.labels, model.spec) : null;
+      if (model.family === 'encoder') {
+        await ensureTask(model, task!, request.settings.train.seed);
+        model.gpuModel.hiddenDropout = request.settings.train.encoderDropout;
       }
       let initParams: Float32Array | undefined;
       if (request.initialAdapter && !request.resumeFrom) {
-        const init = await importAdapter(model.spec, { 'adapter_model.safetensors': request.initialAdapter.adapterModel, 'adapter_config.json': request.initialAdapter.adapterConfig });
+        const init = await importAdapter(adapterModel(model), {
+          'adapter_model.safetensors': request.initialAdapter.adapterModel, 'adapter_config.json': request.initialAdapter.adapterConfig, 'config.json': request.initialAdapter.labelsConfig,
+        });
         const { r, alpha, dropout, targets, useRslora } = request.settings.lora;
         if (canonicalJson({ r, alpha, dropout, targets, useRslora }) !== canonicalJson({ r: init.settings.r, alpha: init.settings.alpha, dropout: init.settings.dropout, targets: init.settings.targets, useRslora: init.settings.useRslora })) {
           throw new WorkerStateError(`the adapter to continue has r ${init.settings.r}, alpha ${init.settings.alpha}, dropout ${init.settings.dropout} on ${init.settings.targets.join(', ')}: its settings win; set them on the Hyperparameters screen (continuing sets them for you)`);
         }
         initParams = init.params;
       }
-      const outcome = await runTraining({
-        model: model.gpuModel,
-        data: { train: data.train, validation: data.validation, longestRow: data.info.stats?.maxTokens ?? 0 },
+      const outcome = await runTraining<unknown, never>({
+        model: model.gpuModel as unknown as TrainableModel<unknown, never>,
+        data: cls ? { train: cls.train, validation: cls.validation, longestRow: data.info.stats?.maxTokens ?? 0 } : { train: data.train!, validation: data.validation, longestRow: data.info.stats?.maxTokens ?? 0 },
         settings: request.settings,
         identity: { model: model.key, data: data.key },
         limits: memoryLimits(gpu),
@@ -292,15 +341,17 @@ export const workerApi = {
         },
       });
       if (lost) throw lost;
-      const files = exportAdapter(model.spec, outcome.layout, outcome.params, baseModelName(request.settings.model));
-      await setTuned(gpu, outcome.layout, outcome.params, 'the adapter just trained');
+      const files = exportAdapter(adapterModel(model), outcome.layout, outcome.params, baseModelName(request.settings.model));
+      await setTuned(gpu, outcome.layout, outcome.params, 'the adapter just trained', task ?? undefined);
       return {
         status: outcome.status,
         steps: outcome.steps,
         finalLoss: outcome.finalLoss,
         finalValidationLoss: outcome.finalEval?.loss ?? null,
+        finalMetrics: outcome.finalEval?.metrics ?? null,
         adapterModel: files['adapter_model.safetensors'],
         adapterConfig: files['adapter_config.json'],
+        ...(files['config.json'] ? { labelsConfig: files['config.json'] } : {}),
       };
     } catch (error) {
       // On a lost device the step in flight fails with whatever the driver says (often before the
@@ -323,7 +374,7 @@ export const workerApi = {
   async exportPytorch(request: { settings: RunSettings; title: string; initialAdapter?: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } }, token?: string): Promise<Uint8Array> {
     const signal = signalFor(token);
     try {
-      const model = requireModel();
+      const model = requireDecoderSession('the PyTorch export');
       const data = await ensureDataset(request.settings, signal);
       const f = session.datasetFile!;
       if (request.initialAdapter) {
@@ -340,7 +391,48 @@ export const workerApi = {
       } catch {
         // no plan on this device: the export does not need one
       }
+      const { exportPytorchZip } = await import('./exportPytorch');
       return await exportPytorchZip({ model, dataset: data, datasetFile: f, settings: request.settings, title: request.title, initialAdapter: request.initialAdapter ?? null, studioPlan, signal });
+    } finally {
+      releaseToken(token);
+    }
+  },
+
+  /**
+   * "Export for…": the loaded base model with an adapter merged in (onnx, gguf, hf) or the adapter as
+   * a GGUF LoRA beside the base as GGUF (gguf-adapter), as a zip under `name/` or as files. An
+   * encoder's SEQ_CLS adapter (with its labels' config.json) exports as a classifier: onnx
+   * (text-classification) and hf; GGUF is refused. The exporters load on first use, in their own chunk.
+   */
+  async exportModel(
+    request: { format: ModelExportFormat; quant?: string | null; name: string; adapter: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string }; as: 'zip' | 'files' },
+    onProgress: (p: ExportProgress) => void,
+    token?: string,
+  ): Promise<{ zip: Blob } | { files: [string, Blob][] }> {
+    const signal = signalFor(token);
+    try {
+      if (session.run) throw new WorkerStateError('a training run is in progress; export when it is done');
+      const model = requireModel();
+      const ex = await import('../formats/export/index');
+      const adapter = await ex.readExportAdapter(model.family === 'llama' ? { family: 'llama', spec: model.spec } : { family: 'encoder', spec: model.spec }, {
+        'adapter_model.safetensors': request.adapter.adapterModel, 'adapter_config.json': request.adapter.adapterConfig, 'config.json': request.adapter.labelsConfig ?? null,
+      });
+      const source = await ex.openExportSource(model.files, adapter);
+      let last = 0;
+      const files = await ex.exportModel(request.format, source, adapter, {
+        quant: request.quant, name: request.name, includeBase: true,
+        onProgress: (p) => {
+          if (signal.aborted) throw new WorkerStateError('the export was cancelled');
+          const now = Date.now();
+          if (now - last > 100 || p.done + 1 === p.total) {
+            last = now;
+            onProgress(p);
+          }
+        },
+      });
+      if (signal.aborted) throw new WorkerStateError('the export was cancelled');
+      if (request.as === 'zip') return { zip: (await import('../formats/export/zip')).zipExport(files, request.name) };
+      return { files: [...files].map(([path, parts]) => [path, new Blob(parts as BlobPart[])]) };
     } finally {
       releaseToken(token);
     }
@@ -357,10 +449,35 @@ export const workerApi = {
   },
 
   /** Makes a stored adapter the playground's tuned side. */
-  async useAdapter(files: { adapterModel: Uint8Array; adapterConfig: string }, label: string): Promise<void> {
+  async useAdapter(files: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string }, label: string): Promise<void> {
     const gpu = await getGpu();
-    const { layout, params } = await importAdapter(requireModel().spec, { 'adapter_model.safetensors': files.adapterModel, 'adapter_config.json': files.adapterConfig });
-    await setTuned(gpu, layout, params, label);
+    const model = requireModel();
+    const { layout, params, task } = await importAdapter(adapterModel(model), { 'adapter_model.safetensors': files.adapterModel, 'adapter_config.json': files.adapterConfig, 'config.json': files.labelsConfig });
+    // The base side compares against a head for the same labels.
+    if (task) await ensureTask(model, task, headSeeds.get(model.gpuModel) ?? 42);
+    await setTuned(gpu, layout, params, label, task);
+  },
+
+  /**
+   * Classifies a text (or a pair) with the base head and, when there is one, the tuned adapter:
+   * class probabilities (softmax), label probabilities (sigmoid) or regression outputs.
+   */
+  async classify(text: string, textPair: string | null, token?: string): Promise<ClassifyResult> {
+    const signal = signalFor(token);
+    try {
+      const model = requireModel();
+      if (model.family !== 'encoder') throw new WorkerStateError('this model generates text; classification needs an encoder (BERT, RoBERTa, DistilBERT)');
+      const enc = encodeClassification(prepareTokenizer((await model.text()).tokenizer), text, textPair ?? undefined, model.gpuModel.description.maxPositions);
+      const row = { ids: enc.ids, types: enc.tokenTypeIds };
+      const task = model.gpuModel.task;
+      const L = task.labels.length;
+      const base = outputProbabilities(task.problemType, await model.gpuModel.predict([row], null), L)[0];
+      signal.throwIfAborted();
+      const tuned = session.tuned ? outputProbabilities(task.problemType, await model.gpuModel.predict([row], session.tuned.adapter), L)[0] : null;
+      return { problemType: task.problemType, labels: task.labels, base, tuned, tokens: enc.ids.length, truncated: enc.truncated };
+    } finally {
+      releaseToken(token);
+    }
   },
 
   /** Test hook: the settings the last `train` call received. */
@@ -386,10 +503,68 @@ export const workerApi = {
     }
   },
 
+  /**
+   * The answer a web page would give: the base or tuned model exported as ONNX and run by
+   * transformers.js on onnxruntime-web in this worker (worker/onnxPlayground.ts).
+   */
+  async onnxGenerate(prompt: string, side: 'base' | 'tuned', variant: OnnxVariant, opts: GenerateOptions, onStage?: (stage: string) => void, token?: string): Promise<OnnxAnswer> {
+    const signal = signalFor(token);
+    try {
+      const model = requireDecoderSession('the web-page answer (a text-generation export)');
+      if (side === 'tuned' && !session.tuned) throw new WorkerStateError('no tuned adapter yet: train one, or pick one in the Library');
+      const tuned = side === 'tuned' ? session.tuned! : null;
+      let adapter: LoraAdapter | null = null;
+      if (tuned) {
+        const files = exportAdapter(model.spec, tuned.layout, tuned.params, 'session');
+        adapter = await readPeftAdapter(files, model.spec);
+      }
+      const { onnxGenerate } = await import('./onnxPlayground');
+      return await onnxGenerate({ model, adapter, adapterKey: tuned ? `tuned ${tuned.id}` : 'base', variant, prompt, opts, signal, onStage });
+    } finally {
+      releaseToken(token);
+    }
+  },
+
+  /**
+   * The first `count` validation examples, split where training starts: the prompt the model sees
+   * (everything before the first trained token) and the answer the data teaches (that run of
+   * trained tokens). Null without a dataset with a validation split.
+   */
+  async validationExamples(count: number): Promise<ValidationExample[] | null> {
+    const model = requireModel();
+    const val = session.dataset?.validation;
+    if (!val || val.length === 0) return null;
+    const text = await model.text();
+    const out: ValidationExample[] = [];
+    for (let i = 0; i < Math.min(count, val.length); i++) {
+      const split = promptAndReference(val.get(i));
+      if (!split) continue;
+      out.push({ index: i, row: val.rowOf(i), prompt: decodeAnswer(text, split.prompt), reference: decodeAnswer(text, split.reference) });
+    }
+    return out;
+  },
+
+  /** Answers validation example `index` (its prompt tokens as they are) with the base model or the tuned adapter. */
+  async answerValidation(index: number, side: 'base' | 'tuned', opts: GenerateOptions, token?: string): Promise<string> {
+    const signal = signalFor(token);
+    try {
+      const gpu = await getGpu();
+      const model = requireModel();
+      const val = session.dataset?.validation;
+      if (!val || index < 0 || index >= val.length) throw new WorkerStateError(`no validation example ${index}: drop a dataset with a validation split`);
+      if (side === 'tuned' && !session.tuned) throw new WorkerStateError('no tuned adapter yet: train one, or pick one in the Library');
+      const split = promptAndReference(val.get(index));
+      if (!split) throw new WorkerStateError(`validation example ${index} has no trained tokens after a prompt`);
+      return await generate(gpu, model, side === 'tuned' ? session.tuned!.adapter : null, split.prompt, opts, signal);
+    } finally {
+      releaseToken(token);
+    }
+  },
+
   /** Validates an adapter zip or folder for import; when a model is loaded, also against that model. */
-  async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; config: PeftConfigSummary; parameters: number; folder: string; training: ValidatedAdapter['training']; run: ValidatedAdapter['run'] }> {
+  async validateImport(input: { zip: Uint8Array; name: string } | { files: [string, Uint8Array][] }): Promise<{ adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string; config: PeftConfigSummary; parameters: number; folder: string; training: ValidatedAdapter['training']; run: ValidatedAdapter['run'] }> {
     const v = 'zip' in input ? await readAdapterZip(input.zip, input.name) : await validateAdapterFiles(new Map(input.files));
-    if (session.model) await importAdapter(session.model.spec, { 'adapter_model.safetensors': v.files.adapterModel, 'adapter_config.json': v.files.adapterConfig });
+    if (session.model) await importAdapter(adapterModel(session.model), { 'adapter_model.safetensors': v.files.adapterModel, 'adapter_config.json': v.files.adapterConfig, 'config.json': v.files.labelsConfig });
     return { ...v.files, config: v.config, parameters: v.parameters, folder: v.folder, training: v.training, run: v.run };
   },
 

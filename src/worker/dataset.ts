@@ -4,7 +4,8 @@ import { prepareDataset, type PreparedDataset } from '../data/dataset';
 import { fromBlob } from '../data/source';
 import type { Tokenizer } from '../data/tokenize';
 import type { ColumnMapping } from '../data/schema';
-import type { BadRows, TrainOn } from '../settings/settings';
+import type { Objective } from '../data/detect';
+import type { BadRows, TaskSetting, TrainOn } from '../settings/settings';
 
 export type { PreparedDataset } from '../data/dataset';
 
@@ -27,11 +28,21 @@ export interface ReadDatasetArgs {
   vocabSize?: number;
   signal: AbortSignal;
   onProgress?: (rows: number) => void;
+  /** What the model learns: an encoder reads text + label rows as classification data. */
+  objective?: Objective;
+  /** Classification: the task setting (auto: the data layer detects it from the labels). */
+  task?: TaskSetting;
 }
 
+const DATA_TASK = { classification: 'single_label', regression: 'regression', 'multi-label': 'multi_label' } as const;
+
 export async function readDataset(args: ReadDatasetArgs): Promise<PreparedDataset> {
+  // A task chosen by hand goes into a classification mapping (the data layer resolves the labels with it).
+  const forced = args.task && args.task !== 'auto' ? DATA_TASK[args.task] : undefined;
+  const mapping = args.mapping?.kind === 'classification' && forced ? { ...args.mapping, task: forced } : args.mapping;
   return prepareDataset(fromBlob(args.file, args.name), args.tokenizer, {
-    mapping: args.mapping ?? undefined,
+    objective: args.objective,
+    mapping: mapping ?? undefined,
     maxLength: args.maxLength,
     seed: args.seed,
     trainOn: args.trainOn,

@@ -34,25 +34,42 @@ export function samplingFor(model: Pick<TextSide, 'eosIds'>, opts: GenerateOptio
  * freshly trained adapter often does at temperature 0), and the tokenizer refuses to decode no tokens
  * ("token_ids must be a non-empty array of integers"), so no tokens decode to "".
  */
-export function decodeAnswer(model: Pick<TextSide, 'tokenizer'>, ids: number[]): string {
+export function decodeAnswer(model: Pick<TextSide, 'tokenizer'>, ids: readonly number[], skipSpecial = true): string {
   if (ids.length === 0) return '';
   const tok = model.tokenizer as unknown as { decode: (ids: number[], o: object) => string };
-  return tok.decode(ids, { skip_special_tokens: true });
+  return tok.decode([...ids], { skip_special_tokens: skipSpecial });
+}
+
+/**
+ * An example split where training starts: the tokens before its first trained token (the prompt
+ * the model sees) and that first run of trained tokens (the answer the data teaches). Null when
+ * nothing is trained or nothing comes before it.
+ */
+export function promptAndReference(ex: { ids: ArrayLike<number>; lossMask: ArrayLike<number> }): { prompt: number[]; reference: number[] } | null {
+  const n = ex.ids.length;
+  let start = 0;
+  while (start < n && !ex.lossMask[start]) start++;
+  if (start === 0 || start === n) return null;
+  let end = start;
+  while (end < n && ex.lossMask[end]) end++;
+  return { prompt: Array.from({ length: start }, (_, i) => ex.ids[i]), reference: Array.from({ length: end - start }, (_, i) => ex.ids[start + i]) };
 }
 
 export async function generate(
   gpu: Gpu,
   model: SessionModel,
   adapter: GpuAdapter | null,
-  prompt: string,
+  /** A prompt as the user typed it (the chat template is applied), or token ids as they are. */
+  prompt: string | readonly number[],
   opts: GenerateOptions,
   signal: AbortSignal,
   onToken?: (text: string) => void,
 ): Promise<string> {
   void gpu; // the model carries its device
+  if (model.family !== 'llama') throw new Error(`the ${model.spec.family} encoder classifies text; it does not generate (use the playground's classification mode)`);
   const text = await model.text();
   const maxPositions = model.spec.maxPositionEmbeddings;
-  const ids = promptIds(text, prompt).slice(-Math.max(8, maxPositions - opts.maxNewTokens));
+  const ids = (typeof prompt === 'string' ? promptIds(text, prompt) : [...prompt]).slice(-Math.max(8, maxPositions - opts.maxNewTokens));
   // A prompt cut to 8 tokens on a model with few positions leaves room for fewer new tokens.
   const maxNewTokens = Math.max(0, Math.min(opts.maxNewTokens, maxPositions - ids.length));
   const generated: number[] = [];

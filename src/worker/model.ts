@@ -3,7 +3,11 @@
 // or a folder the user dropped. Weights go tensor by tensor to the GPU, with progress.
 import { browserFiles, urlFiles, type ModelFiles } from '../formats/modelFolder';
 import { eosTokenIds, padTokenId, type ModelSpec } from '../formats/hfConfig';
+import type { EncoderConfig } from '../formats/encoderConfig';
+import type { EncoderGpu } from '../engine/model/encoder';
+import { encoderTargetNames } from '../engine/model/encoderSpec';
 import { DEMO_MODEL_PATH } from '../formats/demoModel';
+import { DEMO_ENCODER_PATH } from '../formats/demoEncoder';
 import { loadTokenizer, type Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
 import type { LlamaGpu } from '../engine/model/llama';
@@ -15,10 +19,8 @@ import type { ModelFolder } from '../formats/modelFolder';
 import type { LoadProgress, ModelInfo } from './protocol';
 import { throwIfAborted } from './cancel';
 
-export interface SessionModel {
+interface SessionBase {
   info: ModelInfo;
-  spec: ModelSpec;
-  gpuModel: LlamaGpu;
   /**
    * The text side — tokenizer, pad and EOS ids — loaded on first use, so that opening the studio
    * fetches no tokenizer code (transformers.js and the onnxruntime-web glue it bundles) until a
@@ -36,8 +38,26 @@ export interface SessionModel {
 export interface TextSide {
   tokenizer: Tokenizer;
   padId: number;
+  /** End-of-sequence ids (a decoder's; an encoder has none). */
   eosIds: number[];
 }
+
+/** A Llama-family decoder: generation and causal-LM training. */
+export interface DecoderSession extends SessionBase {
+  family: 'llama';
+  spec: ModelSpec;
+  gpuModel: LlamaGpu;
+}
+
+/** A BERT-family encoder: classification with a trained head; `config` is its config.json (for the adapter's labels file). */
+export interface EncoderSession extends SessionBase {
+  family: 'encoder';
+  spec: EncoderConfig;
+  gpuModel: EncoderGpu;
+  config: Record<string, unknown>;
+}
+
+export type SessionModel = DecoderSession | EncoderSession;
 
 export class ModelLoadError extends Error {
   constructor(readonly model: string, detail: string) {
@@ -58,7 +78,7 @@ export interface OpenSessionModelArgs {
   onProgress: (p: LoadProgress) => void;
   signal: AbortSignal;
   /** The base precision, or a choice made from the opened folder (the planner's); default f32. */
-  weights?: WeightFormat | ((folder: ModelFolder) => WeightFormat);
+  weights?: WeightFormat | ((folder: ModelFolder) => WeightFormat | undefined);
 }
 
 export interface HubAccess {
@@ -112,9 +132,9 @@ export async function openSessionModel(args: OpenSessionModelArgs): Promise<Sess
   let phase: LoadProgress['phase'] = 'config';
   let total = 0;
   if (choice.kind === 'demo') {
-    const base = new URL(DEMO_MODEL_PATH, pageUrl).href;
+    const base = new URL(choice.variant === 'bert' ? DEMO_ENCODER_PATH : DEMO_MODEL_PATH, pageUrl).href;
     modelFiles = urlFiles(base, { signal });
-    name = 'demo';
+    name = choice.variant === 'bert' ? 'demo-bert' : 'demo';
   } else if (choice.kind === 'hub') {
     modelFiles = hubModelFiles(choice.id, hub ?? {}, signal, onProgress, () => phase, () => total);
     name = choice.id;
@@ -140,24 +160,38 @@ export async function openSessionModel(args: OpenSessionModelArgs): Promise<Sess
   total = loaded.bytes;
   const parameters = loaded.parameters;
   // The tokenizer's files must be there (checked now); its code loads on first use.
+  phase = 'tokenizer';
+  onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: 0, total: 1 });
   if ((await modelFiles.text('tokenizer.json')) === null) {
     gpuModel.destroy();
     throw new ModelLoadError(name, 'tokenizer.json not found next to config.json: the model cannot tokenize text without it');
   }
   phase = 'ready';
   onProgress({ phase: 'ready', file: '', loaded: total, total });
-  const spec = loaded.folder.spec;
+  const format: WeightFormat = loaded.family === 'llama' ? loaded.model.format : loaded.model.f16 ? 'f16' : 'f32';
+  const backend = `WebGPU (${gpu.adapter.name}, ${BASE_WEIGHTS_LABEL[format]} weights)`;
+  const reload = (weights: WeightFormat, progress: (p: LoadProgress) => void, reloadSignal: AbortSignal) =>
+    openSessionModel({ ...args, weights, onProgress: progress, signal: reloadSignal });
+  const key = `${choice.kind}:${name}:${parameters}`;
   let textSide: Promise<TextSide> | null = null;
-  const text = () => {
-    textSide ??= loadTokenizer(modelFiles).then(
-      (tokenizer) => ({ tokenizer, eosIds: eosTokenIds(spec, tokenizer.eos_token_id), padId: padTokenId(spec, tokenizer.pad_token_id) }),
-      (error) => {
-        textSide = null;
-        throw new ModelLoadError(name, (error as Error).message);
-      },
-    );
+  const lazyText = (side: (tokenizer: Tokenizer) => TextSide) => () => {
+    textSide ??= loadTokenizer(modelFiles).then(side, (error) => {
+      textSide = null;
+      throw new ModelLoadError(name, (error as Error).message);
+    });
     return textSide;
   };
+  if (loaded.family === 'encoder') {
+    const spec = loaded.folder.spec;
+    const info: ModelInfo = {
+      name, source: choice.kind, architecture: spec.architecture, layers: spec.numLayers, hidden: spec.hiddenSize, heads: spec.numHeads, kvHeads: spec.numHeads,
+      vocab: spec.vocabSize, parameters, bytes: total, backend, family: spec.family, weights: format,
+      targetModules: encoderTargetNames(spec.family), labels: loaded.model.task.labels,
+    };
+    return { family: 'encoder', info, spec, gpuModel: loaded.model, text: lazyText((tokenizer) => ({ tokenizer, padId: spec.padTokenId, eosIds: [] })), key, files: modelFiles, config: loaded.folder.config, reload };
+  }
+  const spec = loaded.folder.spec;
+  const text = lazyText((tokenizer) => ({ tokenizer, eosIds: eosTokenIds(spec, tokenizer.eos_token_id), padId: padTokenId(spec, tokenizer.pad_token_id) }));
   const info: ModelInfo = {
     name,
     source: choice.kind,
@@ -169,10 +203,9 @@ export async function openSessionModel(args: OpenSessionModelArgs): Promise<Sess
     vocab: spec.vocabSize,
     parameters,
     bytes: total,
-    backend: `WebGPU (${gpu.adapter.name}, ${BASE_WEIGHTS_LABEL[gpuModel.format]} weights)`,
-    weights: gpuModel.format,
+    backend,
+    family: 'llama',
+    weights: loaded.model.format,
   };
-  const reload = (weights: WeightFormat, progress: (p: LoadProgress) => void, reloadSignal: AbortSignal) =>
-    openSessionModel({ ...args, weights, onProgress: progress, signal: reloadSignal });
-  return { info, spec, gpuModel, text, key: `${choice.kind}:${name}:${parameters}`, files: modelFiles, reload };
+  return { family: 'llama', info, spec, gpuModel: loaded.model, text, key, files: modelFiles, reload };
 }

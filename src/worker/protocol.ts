@@ -22,6 +22,12 @@ export interface ModelInfo {
   backend: string;
   /** How its frozen base is stored on the GPU (the base precision the load resolved). */
   weights: 'f32' | 'f16' | 'q8' | 'nf4';
+  /** 'llama' (a decoder: generation, causal-LM adapters) or an encoder family ('bert', 'roberta', 'distilbert': classification). */
+  family: string;
+  /** An encoder: the settings' target names and the modules they adapt (query, attention.output.dense …). */
+  targetModules?: { target: string; module: string | null }[];
+  /** An encoder: its config's labels and problem type (the head before any data sets it). */
+  labels?: string[];
 }
 
 export interface LoadProgress {
@@ -77,6 +83,20 @@ export interface TrainResult {
   adapterModel: Uint8Array;
   /** adapter_config.json text */
   adapterConfig: string;
+  /** An encoder adapter's labels: the …ForSequenceClassification config.json written beside it. */
+  labelsConfig?: string;
+  /** The final evaluation's metrics (eval_loss, eval_accuracy, eval_f1 …), when there was one. */
+  finalMetrics: Record<string, number> | null;
+}
+
+/** The playground's classification of one text: probabilities (or outputs) of the base head and the tuned adapter. */
+export interface ClassifyResult {
+  problemType: 'single_label_classification' | 'regression' | 'multi_label_classification';
+  labels: string[];
+  base: number[];
+  tuned: number[] | null;
+  tokens: number;
+  truncated: boolean;
 }
 
 export interface GenerateOptions {
@@ -85,11 +105,23 @@ export interface GenerateOptions {
   seed: number;
 }
 
+/** A validation example as the playground's per-example view shows it: the prompt the model sees and the answer it was trained toward. */
+export interface ValidationExample {
+  /** Index among the validation examples. */
+  index: number;
+  /** The file row it came from (1-based; 0 when unknown). */
+  row: number;
+  /** The tokens before the first trained token, decoded without special tokens (the template's text and role lines remain). */
+  prompt: string;
+  /** The first run of trained tokens, decoded: the answer the data teaches. */
+  reference: string;
+}
+
 /** A run restarted from a stored checkpoint must see the same data, settings and model. */
 export interface TrainRequest {
   settings: RunSettings;
   /** Engine checkpoint bytes to continue from (a reloaded tab's run). */
   resumeFrom?: Uint8Array;
   /** An adapter to continue training (from the library). */
-  initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string };
+  initialAdapter?: { adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string };
 }

@@ -2,17 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main';
-
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (d) => (text.out += d));
-  err.on('data', (d) => (text.err += d));
-  return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, text };
-}
+import { cliIo as io } from '../helpers/cliIo';
 
 describe('adapter-studio CLI on the demo model', () => {
   it('train writes a PEFT folder that inspect validates, with a falling loss in metrics.jsonl; merge writes a model folder', async () => {

@@ -5,18 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main';
 import { openSafetensors, serializeF32 } from '../../src/formats/safetensors';
-
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (d) => (text.out += d));
-  err.on('data', (d) => (text.err += d));
-  return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, text };
-}
+import { cliIo as io } from '../helpers/cliIo';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const t = io();

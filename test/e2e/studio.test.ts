@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { unzipSync, strFromU8 } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactDir, launchPersistent } from '../helpers/browser';
-import { openStudio } from '../helpers/studioPage';
+import { chatJsonl, openStudio } from '../helpers/studioPage';
 import { parseHfConfig } from '../../src/formats/hfConfig';
 import { readPeftAdapter } from '../../src/formats/peft';
 
@@ -16,24 +16,6 @@ let context: BrowserContext;
 let page: Page;
 const baseUrl = () => inject('baseUrl');
 const shots = artifactDir();
-
-/** A small chat dataset the demo model can memorize: short answers, a handful of distinct facts. */
-function sampleJsonl(rows = 48): string {
-  const facts = [
-    ['What color is the sky?', 'The sky is blue.'],
-    ['What do cows drink?', 'Cows drink water.'],
-    ['Name a prime number.', 'Seven is prime.'],
-    ['Where is Paris?', 'Paris is in France.'],
-    ['What is two plus two?', 'Two plus two is four.'],
-    ['What sound does a cat make?', 'A cat says meow.'],
-  ];
-  const lines: string[] = [];
-  for (let i = 0; i < rows; i++) {
-    const [q, a] = facts[i % facts.length];
-    lines.push(JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] }));
-  }
-  return `${lines.join('\n')}\n`;
-}
 
 // 20 steps of 4 rows × 64 tokens; every projection adapted and a high learning rate, so the random
 // demo model's loss falls clearly within the run. Checkpoints every 4 steps.
@@ -162,7 +144,7 @@ describe('the studio', () => {
 
   it('trains 20 steps on a dropped JSONL, the loss falls, the zip is a valid PEFT adapter, and the playground compares base and tuned', async () => {
     await open(TRAIN_QUERY);
-    await dropFile('facts.jsonl', sampleJsonl());
+    await dropFile('facts.jsonl', chatJsonl());
     await page.getByTestId('stats').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('schema').textContent()).toBe('chat');
     expect(await page.getByTestId('stat-rows').textContent()).toBe('48');
@@ -227,7 +209,7 @@ describe('the studio', () => {
 
   it('resumes a run interrupted by a reload to the same adapter as the uninterrupted run', async () => {
     await open(TRAIN_QUERY);
-    await dropFile('facts.jsonl', sampleJsonl());
+    await dropFile('facts.jsonl', chatJsonl());
     await page.getByTestId('stats').waitFor({ timeout: 60_000 });
     await page.getByTestId('tab-hyperparameters').click();
     await page.getByTestId('start-training').click();

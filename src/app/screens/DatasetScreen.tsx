@@ -89,6 +89,7 @@ function ValidationFile() {
     </div>
   );
 }
+import { SampleDataset } from '../classify/SampleDataset';
 
 const FORMATS = '.jsonl,.ndjson,.json,.csv,.tsv,.txt,.md,.parquet,.gz';
 
@@ -162,6 +163,7 @@ export function DatasetScreen() {
   return (
     <section className="screen" aria-labelledby="dataset-title">
       <h2 id="dataset-title">Dataset</h2>
+      <SampleDataset />
       <div
         className={`dropzone${over ? ' over' : ''}`}
         data-testid="dropzone"

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useController, useStudio } from '../context';
 import { SettingField } from '../components/SettingField';
+import { EncoderModules } from '../classify/EncoderModules';
 import { currentPlan } from '../store/store';
 import { SETTING_DEFS, formatSettingValue, getSetting, loraScale, settingDef, validateSettings, type SettingDef } from '../../settings/settings';
 import { formatBytes } from '../format';
@@ -173,6 +174,7 @@ export function HyperScreen() {
             {SETTING_DEFS.filter((d) => d.group === g.group).map((d) => (
               <SettingField key={d.key} d={d} value={getSetting(settings, d.key)} disabled={running} extra={derived(d)} onChange={(v) => st.setSetting(d.key, v)} onInvalid={(m) => st.setFieldError(d.key, m)} />
             ))}
+            {g.group === 'lora' && <EncoderModules />}
           </fieldset>
         ))}
       </div>

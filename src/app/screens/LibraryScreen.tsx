@@ -1,8 +1,10 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useController, useStudio } from '../context';
 import type { AdapterMeta } from '../../storage/adapters';
 import { formatNumber } from '../../settings/settings';
 import { formatBytes, formatLoss } from '../format';
+import { exportTargetsFor, type ExportTarget } from '../exportTargets';
+import { canPickFolder } from '../download';
 
 function Sparkline({ curve }: { curve: [number, number][] }) {
   if (curve.length < 2) return null;
@@ -17,9 +19,90 @@ function Sparkline({ curve }: { curve: [number, number][] }) {
   );
 }
 
+/**
+ * "Export for…": where the adapter goes, its quantization, a zip or a folder, and the export's
+ * progress. The destinations depend on the adapter: an encoder classifier's has no GGUF.
+ */
+function ExportPanel({ a, onClose }: { a: AdapterMeta; onClose: () => void }) {
+  const c = useController();
+  const exporting = useStudio((s) => s.exporting);
+  const [kind, setKind] = useState<'decoder' | 'encoder' | null>(null);
+  useEffect(() => {
+    let live = true;
+    void c.adapterKind(a.id).then((k) => live && setKind(k), () => live && setKind('decoder'));
+    return () => {
+      live = false;
+    };
+  }, [c, a.id]);
+  const targets = kind ? exportTargetsFor(kind) : [];
+  const [target, setTarget] = useState<ExportTarget>('peft');
+  const info = targets.find((t) => t.target === target) ?? { quants: [{ value: null, label: '' }] };
+  const [quant, setQuant] = useState<string | null>(null);
+  const folders = canPickFolder();
+  const mine = exporting?.adapterId === a.id ? exporting : null;
+  const go = (destination: 'zip' | 'folder') => void c.exportFor(a.id, target, quant, destination).then((ok) => ok && onClose());
+  return (
+    <div className="panel export" data-testid="export-panel" data-kind={kind ?? ''} role="group" aria-label={`Export ${a.name}`}>
+      <fieldset disabled={Boolean(exporting) || !kind}>
+        <legend>Export for…</legend>
+        {!kind && <span className="hint">Reading the adapter…</span>}
+        {targets.map((t) => (
+          <label key={t.target} className="choice">
+            <input
+              type="radio"
+              name={`export-${a.id}`}
+              value={t.target}
+              data-testid={`export-target-${t.target}`}
+              checked={target === t.target}
+              onChange={() => {
+                setTarget(t.target);
+                setQuant(t.quants[0].value);
+              }}
+            />
+            <span>
+              <b>{t.title}</b>
+              <br />
+              <span className="hint">{t.detail}</span>
+            </span>
+          </label>
+        ))}
+        {info.quants.length > 1 && (
+          <label>
+            Weights{' '}
+            <select data-testid="export-quant" value={quant ?? ''} onChange={(e) => setQuant(e.target.value || null)}>
+              {info.quants.map((q) => <option key={q.value ?? ''} value={q.value ?? ''}>{q.label}</option>)}
+            </select>
+          </label>
+        )}
+        <div className="row">
+          <button type="button" data-testid="export-zip" onClick={() => go('zip')}>Download zip</button>
+          <button
+            type="button"
+            data-testid="export-folder"
+            disabled={!folders}
+            title={folders ? 'Write the files into a folder you pick' : 'This browser cannot write into a folder (no File System Access API): download the zip'}
+            onClick={() => go('folder')}
+          >
+            Save into a folder…
+          </button>
+          <button type="button" onClick={onClose}>Close</button>
+        </div>
+      </fieldset>
+      {mine && (
+        <div className="row" data-testid="export-progress">
+          <progress max={Math.max(1, mine.total)} value={Math.min(mine.done + 1, mine.total)} />
+          <span className="hint">{mine.stage} ({Math.min(mine.done + 1, mine.total)}/{mine.total})</span>
+          <button type="button" onClick={() => c.cancelExport()}>Cancel</button>
+        </div>
+      )}
+    </div>
+  );
+}
+
 function AdapterCard({ a }: { a: AdapterMeta }) {
   const c = useController();
   const [editing, setEditing] = useState(false);
+  const [exportOpen, setExportOpen] = useState(false);
   const [name, setName] = useState(a.name);
   const s = a.settings;
   const imported = a.origin === 'imported';
@@ -60,6 +143,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
         <button type="button" data-testid="library-download" onClick={() => void c.download(a.id, 'zip')}>Download zip</button>
         <button type="button" title="adapter_model.safetensors alone" onClick={() => void c.download(a.id, 'model')}>.safetensors</button>
         <button type="button" title="adapter_config.json alone" onClick={() => void c.download(a.id, 'config')}>config</button>
+        <button type="button" data-testid="library-export" aria-expanded={exportOpen} onClick={() => setExportOpen(!exportOpen)}>Export for…</button>
         <button type="button" onClick={() => void c.tryInPlayground(a.id)}>Try</button>
         <button type="button" onClick={() => void c.continueTraining(a.id)}>Continue training</button>
         <button type="button" title="Continue this adapter on PyTorch (Transformers + PEFT, one or many GPUs) with the current dataset" onClick={() => void c.exportPytorch(a.id)}>Run on GPUs…</button>
@@ -75,6 +159,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
           Delete
         </button>
       </div>
+      {exportOpen && <ExportPanel a={a} onClose={() => setExportOpen(false)} />}
     </li>
   );
 }

@@ -5,7 +5,7 @@ import { hubIdProblem } from '../modelErrors';
 import { formatBytes, formatCount } from '../format';
 
 function sameChoice(a: ModelChoice, b: ModelChoice): boolean {
-  return a.kind === b.kind && (a.kind !== 'hub' || (b.kind === 'hub' && a.id === b.id));
+  return a.kind === b.kind && (a.kind !== 'hub' || (b.kind === 'hub' && a.id === b.id)) && (a.kind !== 'demo' || (b.kind === 'demo' && a.variant === b.variant));
 }
 
 /** The Hugging Face token for gated models: this session only, unless "remember on this device" is ticked; never in the link. */
@@ -101,6 +101,10 @@ export function ModelScreen() {
             <button type="button" role="radio" aria-checked={selected({ kind: 'demo' })} aria-busy={loadingThis({ kind: 'demo' })} className="choice" data-testid="model-demo" disabled={busy} onClick={() => load({ kind: 'demo' })}>
               <strong>Built-in demo model{cardState({ kind: 'demo' })}</strong>
               <span>A tiny Llama-style model served with the studio: trains in seconds, works offline.</span>
+            </button>
+            <button type="button" role="radio" aria-checked={selected({ kind: 'demo', variant: 'bert' })} className="choice" data-testid="model-demo-bert" onClick={() => load({ kind: 'demo', variant: 'bert' })}>
+              <strong>Built-in demo encoder (BERT)</strong>
+              <span>A tiny BERT for text classification with a sample of labelled reviews: LoRA plus a trained head, accuracy and a confusion matrix.</span>
             </button>
             {MODEL_PRESETS.map((p) => (
               <button key={p.id} type="button" role="radio" aria-checked={selected({ kind: 'hub', id: p.id })} aria-busy={loadingThis({ kind: 'hub', id: p.id })} className={`choice${failedThis({ kind: 'hub', id: p.id }) ? ' failed' : ''}`} data-testid={`model-${p.id}`} disabled={busy} onClick={() => load({ kind: 'hub', id: p.id })}>

@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useController, useStudio } from '../context';
+import { WebAnswer } from '../components/WebAnswer';
+import { ValidationExamples } from '../components/ValidationExamples';
 
 /** Generation options of the playground (not run settings): their ranges, checked as typed, never clamped. */
 const GENERATION = {
@@ -36,8 +38,15 @@ function Answer({ text, done, testId }: { text: string; done: boolean; testId: s
     </p>
   );
 }
+import { ClassifyPanel } from '../classify/ClassifyPanel';
 
 export function PlaygroundScreen() {
+  // An encoder classifies instead of generating.
+  const family = useStudio((s) => (s.model.status === 'ready' ? s.model.info.family : 'llama'));
+  return family === 'llama' ? <GeneratePlayground /> : <ClassifyPanel />;
+}
+
+function GeneratePlayground() {
   const c = useController();
   const modelReady = useStudio((s) => s.model.status === 'ready');
   const trainingStatus = useStudio((s) => s.training.status);
@@ -51,6 +60,7 @@ export function PlaygroundScreen() {
   const [temperature, setTemperature] = useState('0');
   const optionsOk = optionProblem('maxNewTokens', maxNew) === null && optionProblem('temperature', temperature) === null;
   const [baseDone, setBaseDone] = useState(false);
+  const [answered, setAnswered] = useState<string | null>(null);
   useEffect(() => {
     void c.engine.tunedLabel().then(setTunedLabel);
   }, [c, trainingStatus]);
@@ -60,6 +70,7 @@ export function PlaygroundScreen() {
     setBase('');
     setTuned('');
     setBaseDone(false);
+    setAnswered(prompt);
     const opts = { maxNewTokens: Number(maxNew), temperature: Number(temperature), seed: 1 };
     try {
       // One after the other: both share the GPU.
@@ -114,6 +125,14 @@ export function PlaygroundScreen() {
           {tunedLabel ? <Answer text={tuned} done={done} testId="answer-tuned" /> : <p data-testid="answer-tuned" data-done={done ? '1' : '0'} className="answer-text"><span className="hint">Train an adapter, or choose “Try” in the Library.</span></p>}
         </div>
       </div>
+      <WebAnswer
+        prompt={prompt}
+        side={tunedLabel ? 'tuned' : 'base'}
+        opts={{ maxNewTokens: Number(maxNew), temperature: Number(temperature), seed: 1 }}
+        engineAnswer={done && answered === prompt ? (tunedLabel ? tuned : base) : null}
+        disabled={!modelReady || busy || !optionsOk}
+      />
+      <ValidationExamples opts={{ maxNewTokens: Number(maxNew), temperature: Number(temperature), seed: 1 }} hasTuned={Boolean(tunedLabel)} disabled={!modelReady || busy || !optionsOk} />
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import { useController, useStudio } from '../context';
 import { LossChart } from '../components/LossChart';
+import { ClassificationResults } from '../classify/ClassificationResults';
 import { formatBytes, formatDuration, formatEpoch, formatEpochs, formatLoss, formatLr, formatMetric, metricLabel } from '../format';
 import { modelLabel } from '../../settings/settings';
 import type { StartupPhase, TrainingState } from '../store/store';
@@ -151,6 +152,7 @@ export function TrainingScreen() {
             <LossChart train={t.train} validation={t.validation} totalSteps={t.totalSteps} />
             <EvalMetrics t={t} />
           </div>
+          <ClassificationResults />
           {(t.status === 'done' || t.status === 'stopped') && t.adapterId && (
             <div className="panel row" data-testid="training-done">
               <span>The adapter is saved in the Library.</span>

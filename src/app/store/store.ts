@@ -7,6 +7,7 @@ import type { DatasetInfo, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, T
 import type { GpuStatus } from '../../worker/api';
 import type { AdapterMeta } from '../../storage/adapters';
 import type { RunMeta } from '../../storage/checkpoints';
+import type { ExportTarget } from '../exportTargets';
 
 export const SCREENS = ['model', 'dataset', 'hyperparameters', 'training', 'playground', 'library'] as const;
 export type Screen = (typeof SCREENS)[number];
@@ -143,6 +144,8 @@ export interface StudioState {
   /** Runs with a stored checkpoint that did not finish (a reloaded tab, a lost device). */
   interrupted: RunMeta[];
   storage: { persisted: boolean | null; usage: number | null; quota: number | null };
+  /** The Library's "Export for…" at work: which adapter, where to, and how far. */
+  exporting: ExportState | null;
 
   setScreen(screen: Screen): void;
   setModelChoice(model: ModelChoice): void;
@@ -167,6 +170,16 @@ export interface StudioState {
   setLibrary(library: AdapterMeta[]): void;
   setInterrupted(runs: RunMeta[]): void;
   setStorage(storage: Partial<StudioState['storage']>): void;
+  setExporting(exporting: ExportState | null): void;
+}
+
+export interface ExportState {
+  adapterId: string;
+  target: ExportTarget;
+  /** What the exporter is writing ("onnx/model_q4.onnx", "blk.3.attn_q.weight"), and how far. */
+  stage: string;
+  done: number;
+  total: number;
 }
 
 /** Notices shown at once: older ones make way (errors last longest, see notify). */
@@ -204,6 +217,7 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
     library: [],
     interrupted: [],
     storage: { persisted: null, usage: null, quota: null },
+    exporting: null,
 
     setScreen: (screen) => set({ screen }),
     setModelChoice: (model) => set((s) => ({ settings: { ...s.settings, model } })),
@@ -312,6 +326,7 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
     setLibrary: (library) => set({ library }),
     setInterrupted: (interrupted) => set({ interrupted }),
     setStorage: (storage) => set((s) => ({ storage: { ...s.storage, ...storage } })),
+    setExporting: (exporting) => set({ exporting }),
   }));
 }
 

@@ -37,6 +37,10 @@ import { absolutePositionIds, robertaPositionIds } from '../kernels/embedding/po
 import { attentionDropoutScale } from '../kernels/attention/attention.ref';
 import { dropoutScaleMask, type DropoutKey } from '../kernels/philox/philox';
 import type { WeightMap } from './types';
+import {
+  ENCODER_HEAD_MODULES, ENCODER_MODULES, ENCODER_MODULE_PATHS, encoderLayerNormNames, encoderLayerPrefix, encoderModulePath, findEncoderTensor, trainedHeadModules,
+  type EncoderFamily, type EncoderModule,
+} from '../../formats/encoderConfig';
 
 export { IGNORE_INDEX };
 
@@ -47,7 +51,7 @@ export class EncoderReferenceError extends Error {
   }
 }
 
-export type EncoderFamily = 'bert' | 'roberta' | 'distilbert';
+export type { EncoderFamily } from '../../formats/encoderConfig';
 
 /** What the reference needs of an encoder's config.json (BertConfig / RobertaConfig / DistilBertConfig). */
 export interface EncoderSpec {
@@ -72,55 +76,19 @@ export interface EncoderSpec {
   problemType: ClassificationTask;
 }
 
-/** The projections of a layer LoRA may adapt, by role; ENCODER_MODULE_PATHS names them per family. */
-export const ENCODER_MODULES = ['query', 'key', 'value', 'attention.output', 'intermediate', 'output'] as const;
-export type EncoderModule = (typeof ENCODER_MODULES)[number];
-
-/** Module path of each role inside a layer, as Transformers names it. */
-export const ENCODER_MODULE_PATHS: Record<EncoderFamily, Record<EncoderModule, string>> = {
-  bert: {
-    query: 'attention.self.query', key: 'attention.self.key', value: 'attention.self.value',
-    'attention.output': 'attention.output.dense', intermediate: 'intermediate.dense', output: 'output.dense',
-  },
-  roberta: {
-    query: 'attention.self.query', key: 'attention.self.key', value: 'attention.self.value',
-    'attention.output': 'attention.output.dense', intermediate: 'intermediate.dense', output: 'output.dense',
-  },
-  distilbert: {
-    query: 'attention.q_lin', key: 'attention.k_lin', value: 'attention.v_lin',
-    'attention.output': 'attention.out_lin', intermediate: 'ffn.lin1', output: 'ffn.lin2',
-  },
-};
-
-/** `bert.encoder.layer.{i}` / `roberta.encoder.layer.{i}` / `distilbert.transformer.layer.{i}` */
-export function encoderLayerPrefix(family: EncoderFamily, layer: number): string {
-  return family === 'distilbert' ? `distilbert.transformer.layer.${layer}` : `${family}.encoder.layer.${layer}`;
-}
-
-/** Full module path of a projection, e.g. `bert.encoder.layer.0.attention.self.query`. */
-export function encoderModulePath(family: EncoderFamily, layer: number, module: EncoderModule): string {
-  return `${encoderLayerPrefix(family, layer)}.${ENCODER_MODULE_PATHS[family][module]}`;
-}
+// Module and tensor names live with the config parser (formats/encoderConfig.ts), so the GPU model,
+// the PEFT validator and this reference share one spelling.
+export { ENCODER_MODULES, ENCODER_MODULE_PATHS, encoderLayerPrefix, encoderModulePath };
+export type { EncoderModule };
 
 /** PEFT's key of an adapter tensor: `base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight`. */
 export function encoderAdapterKey(family: EncoderFamily, layer: number, module: EncoderModule, which: 'A' | 'B'): string {
   return `base_model.model.${encoderModulePath(family, layer, module)}.lora_${which}.weight`;
 }
 
-/** The two LayerNorms of a layer: after attention, after the FFN. */
-function layerNormNames(family: EncoderFamily, layer: number): [string, string] {
-  const pre = encoderLayerPrefix(family, layer);
-  return family === 'distilbert'
-    ? [`${pre}.sa_layer_norm`, `${pre}.output_layer_norm`]
-    : [`${pre}.attention.output.LayerNorm`, `${pre}.output.LayerNorm`];
-}
+const layerNormNames = encoderLayerNormNames;
 
-/** Linear modules of each head, in forward order. */
-export const ENCODER_HEAD_MODULES: Record<EncoderFamily, string[]> = {
-  bert: ['bert.pooler.dense', 'classifier'],
-  roberta: ['classifier.dense', 'classifier.out_proj'],
-  distilbert: ['pre_classifier', 'classifier'],
-};
+export { ENCODER_HEAD_MODULES };
 
 /**
  * The head modules PEFT trains for SEQ_CLS by default (modules_to_save ["classifier", "score"],
@@ -128,7 +96,7 @@ export const ENCODER_HEAD_MODULES: Record<EncoderFamily, string[]> = {
  * pre_classifier and classifier. PEFT saves them as `base_model.model.{module}.{weight,bias}`.
  */
 export function defaultTrainedHead(family: EncoderFamily): string[] {
-  return ENCODER_HEAD_MODULES[family].filter((m) => m.split('.').some((part) => part.endsWith('classifier') || part.endsWith('score')));
+  return trainedHeadModules(family);
 }
 
 // ---------------------------------------------------------------- weights by name
@@ -141,16 +109,9 @@ export function defaultTrainedHead(family: EncoderFamily): string[] {
  */
 export function resolveEncoderWeight(weights: WeightMap, family: EncoderFamily, name: string): string {
   const tried: string[] = [];
-  const variants = [name];
-  if (/LayerNorm\.weight$|layer_norm\.weight$/.test(name)) variants.push(name.replace(/weight$/, 'gamma'));
-  if (/LayerNorm\.bias$|layer_norm\.bias$/.test(name)) variants.push(name.replace(/bias$/, 'beta'));
-  const prefix = `${family}.`;
-  for (const v of [...variants]) if (v.startsWith(prefix)) variants.push(v.slice(prefix.length));
-  for (const v of variants) {
-    tried.push(v);
-    if (weights.has(v)) return v;
-  }
-  throw new EncoderReferenceError(`weight "${name}" is missing (tried ${tried.map((t) => `"${t}"`).join(', ')})`);
+  const hit = findEncoderTensor((n) => weights.has(n), family, name, tried);
+  if (!hit) throw new EncoderReferenceError(`weight "${name}" is missing (tried ${tried.map((t) => `"${t}"`).join(', ')})`);
+  return hit;
 }
 
 function weight(weights: WeightMap, family: EncoderFamily, name: string, size: number): ArrayLike<number> {

@@ -1,33 +1,41 @@
 /**
  * Loading a base model onto the GPU from any ModelFiles (a Node folder, dropped browser files, a
- * served URL, the hub): the folder is opened and validated, the family chosen from config.json,
- * and the frozen weights uploaded tensor by tensor — large ones streamed a chunk of rows at a time
- * (ranged reads), so host memory stays flat — with progress in bytes.
+ * served URL, the hub): the folder is opened and validated, the family chosen from config.json
+ * (a Llama-family decoder or a BERT-family encoder), and the frozen weights uploaded tensor by
+ * tensor with progress in bytes — a decoder's large ones streamed a chunk of rows at a time
+ * (ranged reads) and quantized on the GPU where asked, so host memory stays flat.
  */
-import { openModelFolder, type ModelFiles, type ModelFolder } from '../../formats/modelFolder';
+import { openModelFolder, type DecoderFolder, type EncoderFolder, type ModelFiles, type ModelFolder } from '../../formats/modelFolder';
 import type { Gpu } from '../gpu/device';
 import type { WeightFormat } from '../kernels/quant/layout';
 import { LlamaGpu } from './llama';
+import { EncoderError, EncoderGpu } from './encoder';
+import type { EncoderTask } from './encoderSpec';
 
 export interface LoadModelOptions {
   /**
    * How the frozen base is stored: f32 (default), f16 (shader-f16), q8 or nf4 — planTraining picks
    * it; a function gets the opened folder (config and tensor list) first and answers.
    */
-  weights?: WeightFormat | ((folder: ModelFolder) => WeightFormat);
+  weights?: WeightFormat | ((folder: ModelFolder) => WeightFormat | undefined);
   /** Bytes of tensors read so far, of all. */
   onProgress?: (loaded: number, total: number, tensor: string) => void;
   signal?: AbortSignal;
+  /** An encoder's task (default: its config's labels); and the seed of a head the checkpoint lacks. */
+  task?: EncoderTask;
+  seed?: number;
 }
 
-export interface LoadedModel {
-  model: LlamaGpu;
-  folder: ModelFolder;
-  /** Values in every tensor of the folder. */
+interface LoadedBase {
+  /** Values in every tensor the model read. */
   parameters: number;
   /** Bytes of the weights as stored. */
   bytes: number;
 }
+
+export type LoadedModel =
+  | (LoadedBase & { family: 'llama'; model: LlamaGpu; folder: DecoderFolder })
+  | (LoadedBase & { family: 'encoder'; model: EncoderGpu; folder: EncoderFolder });
 
 export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const folder = await openModelFolder(files);
@@ -36,14 +44,27 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOpti
     const [b, e] = folder.tensorInfo(t).dataOffsets;
     return e - b;
   };
-  const bytes = folder.tensorNames.reduce((n, t) => n + sizeOf(t), 0);
-  const parameters = folder.tensorNames.reduce((n, t) => n + folder.tensorInfo(t).shape.reduce((a, b) => a * b, 1), 0);
+  const used = folder.family === 'encoder' ? [...folder.weights.names.values()] : folder.tensorNames;
+  const bytes = used.reduce((n, t) => n + sizeOf(t), 0);
+  const parameters = used.reduce((n, t) => n + folder.tensorInfo(t).shape.reduce((a, b) => a * b, 1), 0);
   let loaded = 0;
   const read = (tensor: string, count: number) => {
     loaded += count;
     opts.onProgress?.(loaded, bytes, tensor);
   };
   opts.onProgress?.(0, bytes, '');
+  const weights = typeof opts.weights === 'function' ? opts.weights(folder) : opts.weights;
+  if (folder.family === 'encoder') {
+    if (weights === 'q8' || weights === 'nf4') throw new EncoderError(`an encoder's base is stored f32 or f16; ${weights} is for decoders (choose --weights f32, f16 or auto)`);
+    const readF32 = async (tensor: string) => {
+      const values = await folder.readTensorF32(tensor);
+      read(tensor, sizeOf(tensor));
+      return values;
+    };
+    const f16 = weights === undefined ? undefined : weights === 'f16';
+    const model = await EncoderGpu.load(gpu, folder.spec, readF32, { f16, signal: opts.signal, tensorNames: folder.tensorNames, task: opts.task, seed: opts.seed });
+    return { family: 'encoder', model, folder, parameters, bytes };
+  }
   const model = await LlamaGpu.load(
     gpu,
     folder.spec,
@@ -60,7 +81,7 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOpti
         return raw;
       },
     },
-    { weights: typeof opts.weights === 'function' ? opts.weights(folder) : opts.weights, signal: opts.signal },
+    { weights, signal: opts.signal },
   );
-  return { model, folder, parameters, bytes };
+  return { family: 'llama', model, folder, parameters, bytes };
 }

@@ -95,6 +95,8 @@ export interface EvalResult {
   metrics: Record<string, number>;
   /** Classifiers: counts[true][predicted] over the label names. */
   confusion?: { labels: string[]; counts: number[][] };
+  /** Classifiers: precision, recall, F1 and support of each class. */
+  perClass?: { label: string; precision: number; recall: number; f1: number; support: number }[];
 }
 
 /** What every family's micro-batch has: rows, tokens per row, and the targets its loss is summed over. */

@@ -136,7 +136,7 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
     this.totalSteps = t.maxSteps > 0 ? t.maxSteps : this.stepsPerEpoch * t.epochs;
     if (this.totalSteps < 1) throw new TrainError('the run has no optimizer steps: the dataset is empty or max steps is 0');
     this.warmup = warmupSteps(this.totalSteps, { warmupRatio: t.warmupRatio });
-    this.optimizer = new GpuOptimizer(model.gpu, this.layout.size, { weightDecay: t.weightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: t.maxGradNorm });
+    this.optimizer = new GpuOptimizer(model.gpu, this.layout.size, { weightDecay: t.weightDecay, decayCount: this.layout.decayCount, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: t.maxGradNorm });
     if (resume) {
       if (resume.params.length !== this.layout.size) throw new TrainError(`checkpoint holds ${resume.params.length} adapter values but this configuration needs ${this.layout.size}`);
       if (resume.totalSteps !== this.totalSteps) throw new TrainError(`checkpoint was planned for ${resume.totalSteps} steps but these settings and data give ${this.totalSteps}`);
@@ -221,7 +221,8 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
     this.optimizer.clearGrads(rec);
     micro.forEach((batch, i) => {
       // The dropout key's step counts micro-batches over the whole run, so a resumed run draws the same masks.
-      const dropout = this.layout.settings.dropout > 0 ? { seed: this.settings.train.seed, step: k * this.run.gradAccum + i } : null;
+      // Every training pass gets one: the family decides which dropouts apply (LoRA's when p > 0, an encoder's hidden ones).
+      const dropout = { seed: this.settings.train.seed, step: k * this.run.gradAccum + i };
       // Gradients are sums over target tokens: the step control divides by the step's token count.
       this.model.trainMicroBatch(rec, this.ws, i, batch, this.adapter, { gradScale: 1, dropout, accumulateLoss: i > 0 });
     });

@@ -16,16 +16,24 @@ import type { LoraAdapter } from './merge';
 import { exportGgufAdapter, exportGgufModel, type GgufModelType } from './gguf/export';
 import { ollamaModelfile } from './gguf/modelfile';
 import { chatTemplateOf } from './gguf/tokenizer';
-import { textPart, type ExportedFiles, type ProgressCallback, type SourceModel } from './types';
+import { ExportError, textPart, type ExportedFiles, type ProgressCallback, type SourceModel } from './types';
+import { exportHf } from './hf/export';
+import { exportOnnx } from './onnx/export';
+import { exportQuants, MODEL_EXPORTS, type ModelExportFormat } from './kinds';
+import type { OnnxVariant } from './onnx/decoder';
+import { isEncoderExport, type OpenedSource } from './source';
 
 export { exportHf, type HfExportOptions } from './hf/export';
 export { exportOnnx, DEFAULT_ONNX_VARIANTS, type OnnxExportOptions } from './onnx/export';
-export { ONNX_VARIANTS, type OnnxVariant } from './onnx/decoder';
+export { ONNX_VARIANTS, type OnnxVariant, MODEL_EXPORTS, exportQuants, isModelExportFormat, exportFormatsFor, type ModelExportFormat, type ModelExportKind } from './kinds';
 export { exportGgufModel, exportGgufAdapter, type GgufModelType, type GgufModelOptions, type GgufAdapterOptions } from './gguf/export';
 export { readGguf, writeGguf, concatParts, ggufPlain, GgufError, GgmlType, type GgufFile } from './gguf/format';
 export { ollamaModelfile, ollamaTemplate } from './gguf/modelfile';
-export { mergedWeights, checkAdapter, type LoraAdapter } from './merge';
-export { ExportError, partsSize, type ExportedFiles, type ExportProgress, type ProgressCallback, type SourceModel, type WeightReader } from './types';
+export { mergedWeights, checkAdapter, type LoraAdapter, type MergeBase } from './merge';
+export { openExportSource, readExportAdapter, isEncoderExport, MODEL_TEXT_FILES, type OpenedSource, type DecoderSource, type EncoderSource } from './source';
+export {
+  ExportError, partsSize, isEncoderSource, type AnySourceModel, type EncoderSourceModel, type ExportedFiles, type ExportProgress, type ProgressCallback, type SourceModel, type WeightReader,
+} from './types';
 
 /** Token texts that end a turn: the EOS ids' texts, for Ollama's stop parameters. */
 function stopTokens(spec: ModelSpec, textFiles: Map<string, string>): string[] {
@@ -97,4 +105,44 @@ export async function exportGgufLora(spec: ModelSpec, adapter: LoraAdapter, text
   }
   files.set('Modelfile', textPart(ollamaModelfile({ from, adapter: `./${loraFile}`, chatTemplate: chatTemplate(textFiles), stop: stopTokens(spec, textFiles), comments })));
   return files;
+}
+
+export interface ModelExportOptions {
+  /** As exportQuants takes it. */
+  quant?: string | null;
+  /** File name stem and general.name of GGUF files. */
+  name?: string;
+  /** gguf-adapter: also write the base model as GGUF, which the Modelfile's FROM names. */
+  includeBase?: boolean;
+  onProgress?: ProgressCallback;
+}
+
+/**
+ * One export of `source` (opened by openExportSource) in `format`. An encoder classifier exports as
+ * ONNX (transformers.js text-classification) and as a merged Hugging Face folder; GGUF is refused:
+ * llama.cpp runs BERT-family models for embeddings only, with no sequence-classification head.
+ */
+export async function exportModel(format: ModelExportFormat, source: OpenedSource, adapter: LoraAdapter | null, options: ModelExportOptions = {}): Promise<ExportedFiles> {
+  const quants = exportQuants(format, options.quant);
+  const { onProgress, name } = options;
+  if (isEncoderExport(source)) {
+    if (!MODEL_EXPORTS[format].encoders) {
+      throw new ExportError(`--format ${format}: llama.cpp has no sequence-classification head for ${source.folder.spec.architecture} (it runs BERT-family models for embeddings only); export the classifier as onnx (transformers.js) or hf (Transformers)`);
+    }
+    if (format === 'onnx') return exportOnnx(source.merged, { variants: quants as OnnxVariant[], onProgress });
+    return exportHf(source.merged, { dtype: quants[0] as 'F32' | 'BF16' | 'F16' | undefined, onProgress });
+  }
+  switch (format) {
+    case 'onnx':
+      return exportOnnx(source.merged, { variants: quants as OnnxVariant[], onProgress });
+    case 'gguf':
+      return exportGguf(source.merged, { type: quants[0] as GgufModelType, name, onProgress });
+    case 'gguf-adapter':
+      if (!adapter) throw new ExportError('a GGUF adapter export needs an adapter');
+      return exportGgufLora(source.folder.spec, adapter, source.base.textFiles, {
+        name, type: quants[0] as 'f32' | 'f16', onProgress, base: options.includeBase ? { model: source.base, name: 'base' } : undefined,
+      });
+    case 'hf':
+      return exportHf(source.merged, { dtype: quants[0] as 'F32' | 'BF16' | 'F16' | undefined, onProgress });
+  }
 }

@@ -70,6 +70,16 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
     target: 'recorded for the reader: train.py loads the base in --precision (bf16 by default, f32 under FSDP)',
     note: 'the studio stores its frozen base in this precision on the browser GPU (q8: 8-bit per output channel, nf4: 4-bit NF4 as QLoRA); a GPU run has the memory for a 16-bit base, and bitsandbytes (QLoRA\'s 4-bit) is not among the pinned packages',
   },
+  'train.encoderDropout': {
+    name: 'ENCODER_DROPOUT',
+    target: 'recorded only: the PyTorch project trains decoders (causal LM)',
+    note: 'an encoder\'s hidden dropout; the PyTorch export of an encoder run is not written yet',
+  },
+  'data.task': {
+    name: 'TASK',
+    target: 'recorded only: the PyTorch project trains decoders (causal LM)',
+    note: 'an encoder head\'s task; the PyTorch export of an encoder run is not written yet',
+  },
   'data.trainOn': {
     name: 'TRAIN_ON',
     target: 'the labels of the exported rows (-100 where the studio did not train)',

@@ -3,6 +3,7 @@
  * in, bytes out, no DOM and no Node APIs.
  */
 import type { ModelSpec } from '../hfConfig';
+import type { EncoderConfig } from '../encoderConfig';
 
 /** Reads one tensor of the (merged) model by its Hugging Face name, as f32 values in HF's layout. */
 export type WeightReader = (name: string) => Float32Array | Promise<Float32Array>;
@@ -18,6 +19,26 @@ export interface SourceModel {
    */
   textFiles: Map<string, string>;
   weights: WeightReader;
+}
+
+/**
+ * A BERT-family encoder for sequence classification to export: `spec` with num_labels, id2label and
+ * problem_type of the head being exported, `config` the …ForSequenceClassification config.json
+ * (formats/encoderConfig.ts sequenceClassificationConfig), `weights` by Transformers' canonical
+ * names (LayerNorm .weight/.bias, the model prefix), the head's tensors included.
+ */
+export interface EncoderSourceModel {
+  spec: EncoderConfig;
+  config: Record<string, unknown>;
+  textFiles: Map<string, string>;
+  weights: WeightReader;
+}
+
+/** Either kind of model an exporter may be given. */
+export type AnySourceModel = SourceModel | EncoderSourceModel;
+
+export function isEncoderSource(model: AnySourceModel): model is EncoderSourceModel {
+  return 'family' in model.spec;
 }
 
 export interface ExportProgress {

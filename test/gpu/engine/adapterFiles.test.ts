@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateModelWithTensors } from '../../../src/formats/generate';
-import { openModelFolder, type ModelFiles } from '../../../src/formats/modelFolder';
+import { openModelFolder, requireDecoder, type ModelFiles } from '../../../src/formats/modelFolder';
 import { fromArrayBuffer } from '../../../src/formats/byteSource';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32 } from '../../../src/engine/gpu/buffers';
@@ -52,7 +52,7 @@ describe('adapter files and merging on generated checkpoints', () => {
     it(`${architecture}: a saved, reloaded adapter gives the same logits; merged weights give the same logits as the unmerged path`, async () => {
       const gpu = await testGpu();
       const generated = generateModelWithTensors({ architecture, seed: 3, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: architecture === 'qwen2' ? 1 : 2, intermediateSize: 48, tokenizer: false, vocabSize: 61 });
-      const ckpt = await openModelFolder(memoryFiles(generated.files, `tiny-${architecture}`));
+      const ckpt = requireDecoder(await openModelFolder(memoryFiles(generated.files, `tiny-${architecture}`)), 'this test');
       const spec = ckpt.spec;
       expect(spec.attentionBias).toBe(architecture === 'qwen2');
       const model = await LlamaGpu.load(gpu, spec, (n) => ckpt.readTensorF32(n), { weights: 'f32' });

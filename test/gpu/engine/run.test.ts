@@ -31,7 +31,9 @@ describe('run driver', () => {
     const gpu = await testGpu();
     const files = generateModel({ architecture: 'qwen2', seed: 9, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, tokenizer: false, vocabSize: 64 });
     const loads: number[] = [];
-    const { model, folder } = await loadModel(gpu, memoryFiles(files, 'tiny-qwen2'), { onProgress: (loaded) => loads.push(loaded) });
+    const loaded = await loadModel(gpu, memoryFiles(files, 'tiny-qwen2'), { onProgress: (l) => loads.push(l) });
+    if (loaded.family !== 'llama') throw new Error('a Llama-family checkpoint loads as one');
+    const { model, folder } = loaded;
     expect(folder.spec.architecture).toBe('qwen2');
     expect(loads.length).toBeGreaterThan(10);
     const limits = { budgetBytes: 1 << 30, maxBufferSize: gpu.limits.maxBufferSize };

@@ -28,6 +28,9 @@ const cases: Case[] = [
   { name: 'count=1001, 3 steps, clipped, wd 0.1', count: 1001, steps: 3, tokenCount: 17, gradScale: 20, maxNorm: 1, hyper: { lr: 1e-3, weightDecay: 0.1 } },
   { name: 'count=5000, 3 steps, no clipping, betas (0.8, 0.99)', count: 5000, steps: 3, tokenCount: 4, gradScale: 0.01, maxNorm: 0, hyper: { lr: 1e-4, beta1: 0.8, beta2: 0.99 } },
   { name: 'chunked into 3 bindings, count=6000, 2 steps', count: 6000, steps: 2, tokenCount: 9, gradScale: 1, maxNorm: 1, hyper: { lr: 1e-3 }, maxBindingBytes: 2560 * 4 },
+  // A LoRA + head layout: weights decayed, biases (the tail) not, as HF's Trainer decides.
+  { name: 'count=1001, wd 0.5 on a decayed prefix of 700', count: 1001, steps: 3, tokenCount: 5, gradScale: 1, maxNorm: 1, hyper: { lr: 1e-2, weightDecay: 0.5, decayCount: 700 } },
+  { name: 'chunked into 3 bindings, decayed prefix ends inside the second chunk', count: 6000, steps: 2, tokenCount: 3, gradScale: 1, maxNorm: 0, hyper: { lr: 1e-2, weightDecay: 0.5, decayCount: 3001 }, maxBindingBytes: 2560 * 4 },
 ];
 
 async function setup(count: number, seed: number) {
@@ -65,7 +68,7 @@ describe('adamw matches the float64 reference', () => {
           grads: s.ggrads, count: c.count, partials, stats, lossIndex: 0, tokenCount: c.tokenCount, maxNorm: c.maxNorm,
           control: s.control, maxBindingBytes: c.maxBindingBytes,
         });
-        adamwStep(rec, { ...c.hyper, tMin: step, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count: c.count, maxBindingBytes: c.maxBindingBytes });
+        adamwStep(rec, { ...c.hyper, decayCount: c.hyper.decayCount, tMin: step, params: s.gparams, grads: s.ggrads, m: s.gm, v: s.gv, control: s.control, count: c.count, maxBindingBytes: c.maxBindingBytes });
         await rec.done();
         // The reference uses the GPU's own gradScale so that each step's comparison measures AdamW alone.
         const control = await readStepControl(gpu, s.control);

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32, readU32, uploadBuffer } from '../../../src/engine/gpu/buffers';
-import { ClassificationArgumentError, classificationLoss } from '../../../src/engine/kernels/classify/classify';
-import { classificationLossRef, type ClassificationTask } from '../../../src/engine/kernels/classify/classify.ref';
+import { ClassificationArgumentError, classificationLoss, classificationStats } from '../../../src/engine/kernels/classify/classify';
+import { classificationLossRef, classificationStatsRef, type ClassificationTask } from '../../../src/engine/kernels/classify/classify.ref';
+import { metricsFromStats, statsLength } from '../../../src/engine/kernels/classify/metrics';
+import { expectClose } from '../../helpers/compare';
 import { compare } from '../../helpers/compare';
 import { recordKernelError } from '../../helpers/kernelErrors';
 import { gridValues, rng } from '../../helpers/random';
@@ -79,4 +81,53 @@ describe('classification losses match the float64 reference', async () => {
     await rec.done();
     b.destroy();
   });
+});
+
+describe('evaluation statistics (confusion matrix, per-class counts, regression moments) match the float64 reference', async () => {
+  const gpu = await testGpu();
+  const statCases: [ClassificationTask, number, number[]][] = [
+    ['single_label_classification', 5, [7, 300, 1]],
+    ['multi_label_classification', 4, [9, 257]],
+    // targets far from zero: the pairwise moments keep Pearson's digits
+    ['regression', 1, [300, 41, 5]],
+  ];
+  for (const [task, L, batches] of statCases) {
+    it(`classification statistics ${task} L=${L} over batches of ${batches.join(', ')} rows match_reference`, async () => {
+      const stats = createBuffer(gpu, 'eval statistics', statsLength(task, L) * 4);
+      const all = { logits: [] as number[], labels: [] as number[] };
+      for (const [i, B] of batches.entries()) {
+        const logits = gridValues(B * L, 500 + i, 4);
+        let labels = labelsFor(task, B, L, 600 + i);
+        if (task === 'regression') labels = Float32Array.from(labels, (y, k) => 1000 + y + logits[k] * 0.5);
+        all.logits.push(...logits);
+        all.labels.push(...labels);
+        const buf = {
+          logits: uploadBuffer(gpu, 'stats logits', logits), labels: uploadBuffer(gpu, 'stats labels', labels),
+          rowLoss: createBuffer(gpu, 'row loss', B * 4), dlogits: createBuffer(gpu, 'dlogits', B * L * 4), predictions: createBuffer(gpu, 'predictions', B * 4),
+          lossSum: createBuffer(gpu, 'loss sum', 4), count: createBuffer(gpu, 'count', 4), correct: createBuffer(gpu, 'correct', 4),
+        };
+        const rec = new Recorder(gpu, 'evaluation statistics test');
+        classificationLoss(rec, { task, B, L, gradScale: 0, ...buf });
+        classificationStats(rec, { task, B, L, logits: buf.logits, labels: buf.labels, predictions: buf.predictions, stats, reset: i === 0 });
+        await rec.done();
+        for (const b of Object.values(buf)) b.destroy();
+      }
+      const B = all.logits.length / L;
+      const want = classificationStatsRef(task, all.logits, all.labels, { B, L });
+      if (task === 'regression') {
+        const got = await readF32(gpu, stats, 8);
+        const r = expectClose(got, want, { atol: 1e-3, rtol: 2e-5 }, 'regression moments');
+        recordKernelError('classify_stats', 'forward', `${task} moments over ${batches.join('+')} rows`, r, gpu.adapter.name);
+        const m = metricsFromStats(task, got, ['score']).metrics;
+        const w = metricsFromStats(task, want, ['score']).metrics;
+        expect(Math.abs(m.eval_pearson - w.eval_pearson)).toBeLessThan(1e-5);
+        expect(w.eval_pearson).toBeGreaterThan(0.1);
+      } else {
+        const got = await readU32(gpu, stats, want.length);
+        expect(Array.from(got)).toEqual(Array.from(want));
+        recordKernelError('classify_stats', 'forward', `${task} L=${L} counts`, compare(got, want, { atol: 0, rtol: 0 }), gpu.adapter.name);
+      }
+      stats.destroy();
+    });
+  }
 });

@@ -8,7 +8,7 @@ import { Recorder } from '../../../src/engine/gpu/recorder';
 import { batchFromIds } from '../../../src/engine/model/types';
 import { memoryCache } from '../../../src/hub/hub';
 import { generate, promptIds } from '../../../src/worker/generate';
-import { openSessionModel, ModelLoadError, type SessionModel } from '../../../src/worker/model';
+import { openSessionModel, ModelLoadError, type DecoderSession } from '../../../src/worker/model';
 import type { LoadProgress } from '../../../src/worker/protocol';
 import { testGpu } from '../../helpers/gpu';
 import { serve } from '../../../scripts/serve.mjs';
@@ -35,8 +35,8 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-async function loadFromHub(onProgress: (p: LoadProgress) => void = () => {}, endpoint = server.url): Promise<SessionModel> {
-  return openSessionModel({
+async function loadFromHub(onProgress: (p: LoadProgress) => void = () => {}, endpoint = server.url): Promise<DecoderSession> {
+  const model = await openSessionModel({
     gpu: await testGpu(),
     choice: { kind: 'hub', id: REPO },
     pageUrl: 'http://localhost/',
@@ -44,10 +44,12 @@ async function loadFromHub(onProgress: (p: LoadProgress) => void = () => {}, end
     onProgress,
     signal: new AbortController().signal,
   });
+  if (model.family !== 'llama') throw new Error('the test repository holds a Llama-family model');
+  return model;
 }
 
 /** Greedy decoding by re-running the whole sequence for every token (the playground's old loop). */
-async function greedyFullRecompute(model: SessionModel, prompt: number[], n: number): Promise<number[]> {
+async function greedyFullRecompute(model: DecoderSession, prompt: number[], n: number): Promise<number[]> {
   const gpu = model.gpuModel.gpu;
   const ids = [...prompt];
   const V = model.spec.vocabSize;
@@ -75,7 +77,7 @@ async function greedyFullRecompute(model: SessionModel, prompt: number[], n: num
 }
 
 describe('worker: hub models and playground generation', () => {
-  let model: SessionModel;
+  let model: DecoderSession;
   const events: LoadProgress[] = [];
 
   it('loads a hub repository through src/hub from a local endpoint, with download progress per phase', async () => {

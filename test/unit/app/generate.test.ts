@@ -20,7 +20,7 @@ const { decodeAnswer, generate } = await import('../../../src/worker/generate');
 async function demoSession(): Promise<SessionModel> {
   const tokenizer = await demoTokenizer();
   const text = { tokenizer, eosIds: [2], padId: 0 };
-  return { tokenizer, text: async () => text, spec: { maxPositionEmbeddings: 2048 }, gpuModel: {} } as unknown as SessionModel;
+  return { family: 'llama', tokenizer, text: async () => text, spec: { maxPositionEmbeddings: 2048 }, gpuModel: {} } as unknown as SessionModel;
 }
 
 describe('playground generation', () => {

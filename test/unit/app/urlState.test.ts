@@ -7,8 +7,8 @@ describe('share link URL state', () => {
     const s = cloneSettings(DEFAULT_SETTINGS);
     s.model = { kind: 'hub', id: 'HuggingFaceTB/SmolLM2-135M-Instruct' };
     s.lora = { r: 16, alpha: 32, dropout: 0.1, targets: ['v_proj', 'q_proj', 'down_proj'], useRslora: true, layers: null };
-    s.train = { ...s.train, learningRate: 2e-4, epochs: 2, batchSize: 32, microBatch: 2, weightDecay: 0, schedule: 'cosine', warmupRatio: 0.1, maxLength: 1024, seed: 7, maxSteps: 40, maxGradNorm: 0.5, packing: true, shuffle: false, gradientCheckpointing: 'on' };
-    s.data = { trainOn: 'all', validationFraction: 0.2, onBadRows: 'skip' };
+    s.train = { ...s.train, learningRate: 2e-4, epochs: 2, batchSize: 32, microBatch: 2, weightDecay: 0, schedule: 'cosine', warmupRatio: 0.1, maxLength: 1024, seed: 7, maxSteps: 40, maxGradNorm: 0.5, packing: true, shuffle: false, gradientCheckpointing: 'on', encoderDropout: false };
+    s.data = { trainOn: 'all', validationFraction: 0.2, onBadRows: 'skip', task: 'multi-label' };
     s.eval = { evalInterval: 5, logInterval: 2, checkpointInterval: 3 };
     const { settings, notices, applied } = decodeSettings(encodeSettings(s));
     expect(notices).toEqual([]);

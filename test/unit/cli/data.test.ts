@@ -4,17 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { main } from '../../../src/cli/main';
-
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (d) => (text.out += d));
-  err.on('data', (d) => (text.err += d));
-  return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, text };
-}
+import { cliIo as io } from '../../helpers/cliIo';
 
 const dir = mkdtempSync(join(tmpdir(), 'adapter-studio-data-'));
 

@@ -3,17 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { main } from '../../../src/cli/main';
-
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (d) => (text.out += d));
-  err.on('data', (d) => (text.err += d));
-  return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, text };
-}
+import { cliIo as io } from '../../helpers/cliIo';
 
 async function inspect(path: string) {
   const t = io();

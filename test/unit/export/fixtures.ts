@@ -48,7 +48,7 @@ function mulberry32(seed: number) {
 /** A seeded adapter on every projection with B ≠ 0, large enough to change greedy decoding. */
 export function testAdapter(spec: ModelSpec, seed = 3, config: Partial<LoraConfig> = {}): LoraAdapter {
   const full: LoraConfig = {
-    r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+    taskType: 'CAUSAL_LM', modulesToSave: null, r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
     useRslora: false, layers: null, baseModelNameOrPath: 'base', revision: null, rankPattern: {}, alphaPattern: {}, ...config,
   };
   const rand = mulberry32(seed);

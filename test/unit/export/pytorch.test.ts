@@ -12,7 +12,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { main } from '../../../src/cli/main';
 import { applySettings, parseCommand, type ParsedCommand } from '../../../src/cli/args';
 import { COMMANDS } from '../../../src/cli/main';
@@ -29,17 +28,9 @@ import { DEFAULT_SETTINGS, SETTING_DEFS, getSetting, type RunSettings } from '..
 import { PYTORCH_EXTRA_MAP, PYTORCH_SETTING_MAP, settingLines } from '../../../src/formats/export/pytorchSettings';
 import { SETTINGS_BEGIN, SETTINGS_END } from '../../../src/formats/export/pytorchScript';
 import { DEMO_MODEL_DIR } from '../data/tokenizer';
+import { cliIo as io } from '../../helpers/cliIo';
 
 const SAMPLE = 'public/samples/animals-and-colors.jsonl';
-
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (d) => (text.out += d));
-  err.on('data', (d) => (text.err += d));
-  return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, text };
-}
 
 function python(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}) {
   const r = spawnSync('python3', args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, encoding: 'utf8' });

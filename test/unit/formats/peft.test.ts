@@ -22,7 +22,7 @@ const llama = generateModelWithTensors({
 
 function loraConfig(over: Partial<LoraConfig> = {}): LoraConfig {
   return {
-    r: 8, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'v_proj'], useRslora: false, layers: null,
+    taskType: 'CAUSAL_LM', modulesToSave: null, r: 8, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'v_proj'], useRslora: false, layers: null,
     baseModelNameOrPath: 'HuggingFaceTB/SmolLM2-135M-Instruct', revision: null, rankPattern: {}, alphaPattern: {}, ...over,
   };
 }

@@ -22,6 +22,13 @@ describe('adamw and grad-norm references', () => {
     }
   });
 
+  it('adamw: weight decay applies to the decayed prefix only (weights decayed, biases after it not)', () => {
+    const p = Float64Array.from([1, 1, 1]);
+    adamwRef(p, [0, 0, 0], new Float64Array(3), new Float64Array(3), { finite: true, gradScale: 1 }, { lr: 0.1, weightDecay: 0.5, step: 1, decayCount: 2 });
+    // zero gradients: only the decoupled decay moves a parameter (1 − 0.1·0.5 = 0.95)
+    expect(Array.from(p)).toEqual([0.95, 0.95, 1]);
+  });
+
   it('adamw: a step that is not finite changes nothing', () => {
     const p = Float64Array.from([1, 2]);
     const m = Float64Array.from([0.1, 0.2]);

@@ -19,7 +19,7 @@ import { fromF32 } from '../../../src/formats/dtype';
 import { parseAdapterConfig, AdapterError } from '../../../src/formats/peft';
 import { parseTrainerState, pythonJsonToStrict } from '../../../src/formats/trainerState';
 import { importAdapter } from '../../../src/engine/model/adapterFiles';
-import { openModelFolder } from '../../../src/formats/modelFolder';
+import { openModelFolder, requireDecoder } from '../../../src/formats/modelFolder';
 import { nodeFiles } from '../../../src/formats/nodeSource';
 import { DEFAULT_SETTINGS } from '../../../src/settings/settings';
 import { main } from '../../../src/cli/main';
@@ -178,7 +178,7 @@ describe("importing what PEFT's save_pretrained and the Trainer write", () => {
       expect(v.run!.dataset).toMatchObject({ name: 'animals.jsonl', rows: 28, trainRows: 23, validationRows: 5, kind: 'chat' });
       expect(v.run!.trainedWith).toBe('PyTorch (DDP): 2 processes × 1 rows × 2 accumulation, bf16; transformers 4.57.3, peft 0.18.0, torch 2.9.1');
       // The same bytes load against the demo model through the engine's importer (the playground's and "continue"'s path).
-      const spec = (await openModelFolder(nodeFiles(DEMO_MODEL_DIR))).spec;
+      const spec = requireDecoder(await openModelFolder(nodeFiles(DEMO_MODEL_DIR)), 'test').spec;
       const imported = await importAdapter(spec, { 'adapter_model.safetensors': v.files.adapterModel, 'adapter_config.json': v.files.adapterConfig });
       expect(imported.settings).toMatchObject({ r: R, alpha: 8, targets: ['q_proj', 'v_proj'] });
       expect(imported.params.length).toBe(2 * (R * 64 + 64 * R + R * 64 + 32 * R));

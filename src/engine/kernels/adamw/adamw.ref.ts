@@ -10,6 +10,8 @@ export interface AdamwHyper {
   weightDecay?: number;
   /** 1-based number of this step among the applied ones (bias correction). */
   step: number;
+  /** Weight decay applies to params [0, decayCount) only (default: all): biases and norms come after. */
+  decayCount?: number;
 }
 
 export function adamwResolve(h: AdamwHyper) {
@@ -35,7 +37,7 @@ export function adamwScalars(h: AdamwHyper) {
   return { ...r, decay: 1 - r.lr * r.weightDecay, stepSize: r.lr / r.bc1 };
 }
 
-/** One AdamW step: g = grads·gradScale; p ← p(1 − lr·wd); Adam update with bias correction. */
+/** One AdamW step: g = grads·gradScale; p ← p(1 − lr·wd) (i < decayCount); Adam update with bias correction. */
 export function adamwRef(
   params: Float64Array,
   grads: ArrayLike<number>,
@@ -46,10 +48,11 @@ export function adamwRef(
 ): void {
   if (!control.finite) return;
   const { lr, beta1, beta2, eps, weightDecay, bc1, sqrtBc2 } = adamwResolve(hyper);
+  const decayCount = hyper.decayCount ?? params.length;
   for (let i = 0; i < params.length; i++) {
     const g = grads[i] * control.gradScale;
     m[i] = beta1 * m[i] + (1 - beta1) * g;
     v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-    params[i] = params[i] * (1 - lr * weightDecay) - ((lr / bc1) * m[i]) / (Math.sqrt(v[i]) / sqrtBc2 + eps);
+    params[i] = params[i] * (i < decayCount ? 1 - lr * weightDecay : 1) - ((lr / bc1) * m[i]) / (Math.sqrt(v[i]) / sqrtBc2 + eps);
   }
 }

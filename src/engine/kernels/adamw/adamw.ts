@@ -29,6 +29,8 @@ export interface AdamwArgs {
   count: number;
   lr: number;
   weightDecay?: number;
+  /** Weight decay applies to elements [0, decayCount) only (default: all); the rest are biases and norms. */
+  decayCount?: number;
   beta1?: number;
   beta2?: number;
   eps?: number;
@@ -67,8 +69,12 @@ export function adamwStep(rec: Recorder, args: AdamwArgs): void {
     sqrtBc2.push(h.sqrtBc2);
     decay = h.decay;
   }
-  const uniforms = (count: number) => {
-    const u = new Uniforms().u32(count).u32(args.tMin).u32(tCount).u32(0).f32(decay).f32(h.beta1).f32(h.beta2).f32(h.eps);
+  const decayCount = args.decayCount ?? args.count;
+  if (!Number.isInteger(decayCount) || decayCount < 0 || decayCount > args.count) throw new GpuError(`${label}: decayCount must be an integer in 0…${args.count}, got ${decayCount}`, label);
+  // Each chunk sees its own part of the decayed prefix.
+  const uniforms = (start: number, count: number) => {
+    const chunkDecay = Math.max(0, Math.min(count, decayCount - start));
+    const u = new Uniforms().u32(count).u32(args.tMin).u32(tCount).u32(chunkDecay).f32(decay).f32(h.beta1).f32(h.beta2).f32(h.eps);
     for (const x of stepSize) u.f32(x);
     for (const x of sqrtBc2) u.f32(x);
     return u;
@@ -82,7 +88,7 @@ export function adamwStep(rec: Recorder, args: AdamwArgs): void {
         kernel,
         label: single ? `${label} ${kernel.name}` : `${label} ${kernel.name} @${chunk.start}`,
         constants: { WG: wg },
-        uniforms: uniforms(chunk.length),
+        uniforms: uniforms(chunk.start, chunk.length),
         bindings: [
           chunkBinding(args.params, chunk, single),
           chunkBinding(args.grads, chunk, single),

@@ -4,7 +4,9 @@
 //   params, grads, m, v: [count] f32 each (all trainable tensors packed in one flat layout),
 //   control: the step-control buffer (gradnorm.wgsl's StepControl, 16 words).
 //   With g = grads[i] · control.grad_scale (1/token count and the clip coefficient):
-//     p' = p · (1 − lr·wd)                                  decoupled weight decay
+//     p' = p · (1 − lr·wd)     for i < decay_count           decoupled weight decay (HF's Trainer
+//                                                             decays neither biases nor norms: the
+//                                                             flat layout keeps them after the prefix)
 //     m' = β1·m + (1 − β1)·g
 //     v' = β2·v + (1 − β2)·g²
 //     p' = p' − step_size · m' / (sqrt(v') / sqrt_bc2 + eps) step_size = lr / (1 − β1ᵗ), sqrt_bc2 = sqrt(1 − β2ᵗ)
@@ -26,7 +28,7 @@
 // COUNT one workgroup of one thread. Grads are read, not cleared.
 
 struct Params {
-  count: u32, t_min: u32, t_count: u32, _pad0: u32,
+  count: u32, t_min: u32, t_count: u32, decay_count: u32,
   decay: f32, beta1: f32, beta2: f32, eps: f32,
   step_size: vec4<f32>,
   sqrt_bc2: vec4<f32>,
@@ -101,7 +103,8 @@ fn update(i: u32, grad_scale: f32, applied: u32) -> Update {
   let g = grads[i] * grad_scale;
   let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
   let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
-  let pi = params[i] * p.decay - step_size * mi / (sqrt(vi) / sqrt_bc2 + p.eps);
+  let decay = select(1.0, p.decay, i < p.decay_count);
+  let pi = params[i] * decay - step_size * mi / (sqrt(vi) / sqrt_bc2 + p.eps);
   return Update(pi, mi, vi);
 }
 #endif

@@ -17,6 +17,8 @@ export interface OptimizerHyper {
   eps: number;
   /** Global-norm clipping threshold; 0 disables. */
   maxGradNorm: number;
+  /** Values [0, decayCount) get weight decay (AdapterLayout.decayCount); default all. */
+  decayCount?: number;
 }
 
 export interface OptimizerSnapshot {
@@ -94,7 +96,7 @@ export class GpuOptimizer {
     });
     adamwStep(rec, {
       params: this.params, grads: this.grads, m: this.m, v: this.v, control: this.control, count: this.count,
-      lr: a.lr, weightDecay: this.hyper.weightDecay, beta1: this.hyper.beta1, beta2: this.hyper.beta2, eps: this.hyper.eps,
+      lr: a.lr, weightDecay: this.hyper.weightDecay, decayCount: this.hyper.decayCount, beta1: this.hyper.beta1, beta2: this.hyper.beta2, eps: this.hyper.eps,
       tMin: a.tMin, tCount: a.tCount,
     });
     paramSquares(rec, { params: this.params, count: this.count, partials: this.partials, control: this.control });

@@ -101,3 +101,63 @@ export function classificationLossRef(
 export function meanLoss(r: Pick<ClassificationResult, 'lossSum' | 'count'>): number {
   return r.count > 0 ? r.lossSum / r.count : 0;
 }
+
+/**
+ * What classify_metrics.wgsl accumulates over an evaluation, in float64 (same layout):
+ *   single-label  counts [L, L]: counts[label·L + argmax] over labelled rows
+ *   multi-label   counts [3L + 2]: tp[l], fp[l], fn[l] at (logit > 0) vs (target > 0.5), exact-match rows, rows
+ *   regression    stats [8]: n, mean x, mean y, M2x, M2y, Cxy, Σ(x − y)², Σ|x − y| over the B·L pairs (x logit, y target)
+ */
+export function classificationStatsRef(task: ClassificationTask, logits: ArrayLike<number>, labels: ArrayLike<number>, s: ClassifyShape): Float64Array {
+  const { B, L } = s;
+  if (task === 'single_label_classification') {
+    const counts = new Float64Array(L * L);
+    const { predictions } = classificationLossRef(task, logits, labels, s);
+    for (let b = 0; b < B; b++) {
+      const label = labels[b];
+      if (Number.isInteger(label) && label >= 0 && label < L) counts[label * L + predictions[b]]++;
+    }
+    return counts;
+  }
+  if (task === 'multi_label_classification') {
+    const counts = new Float64Array(3 * L + 2);
+    for (let b = 0; b < B; b++) {
+      let exact = true;
+      for (let l = 0; l < L; l++) {
+        const predicted = logits[b * L + l] > 0;
+        const truth = labels[b * L + l] > 0.5;
+        if (predicted && truth) counts[l]++;
+        if (predicted && !truth) counts[L + l]++;
+        if (!predicted && truth) counts[2 * L + l]++;
+        exact &&= predicted === truth;
+      }
+      if (exact) counts[3 * L]++;
+      counts[3 * L + 1]++;
+    }
+    return counts;
+  }
+  const n = B * L;
+  const stats = new Float64Array(8);
+  if (n === 0) return stats;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += logits[i];
+    my += labels[i];
+  }
+  mx /= n;
+  my /= n;
+  stats[0] = n;
+  stats[1] = mx;
+  stats[2] = my;
+  for (let i = 0; i < n; i++) {
+    const dx = logits[i] - mx;
+    const dy = labels[i] - my;
+    stats[3] += dx * dx;
+    stats[4] += dy * dy;
+    stats[5] += dx * dy;
+    stats[6] += (logits[i] - labels[i]) ** 2;
+    stats[7] += Math.abs(logits[i] - labels[i]);
+  }
+  return stats;
+}

@@ -14,6 +14,8 @@ import { wgslSections } from '../elementwise/sections';
 import type { ClassificationTask } from './classify.ref';
 import rowsSource from './classify_rows.wgsl?raw';
 import reduceSource from './classify_reduce.wgsl?raw';
+import metricsSource from './classify_metrics.wgsl?raw';
+import { statsLength } from './metrics';
 
 export { inferProblemType, meanLoss, type ClassificationTask } from './classify.ref';
 
@@ -40,6 +42,21 @@ export const classifyReduceKernels = {
   single_label_classification: reduceKernel('single_label_classification'),
   regression: reduceKernel('regression'),
   multi_label_classification: reduceKernel('multi_label_classification'),
+};
+
+const METRICS_SECTION: Record<ClassificationTask, string> = {
+  single_label_classification: 'CONFUSION',
+  regression: 'MOMENTS',
+  multi_label_classification: 'MULTI',
+};
+const metricsKernel = (task: ClassificationTask): Kernel => ({
+  name: `classify_metrics_${METRICS_SECTION[task].toLowerCase()}`,
+  source: wgslSections(metricsSource, [METRICS_SECTION[task]], 'classify_metrics.wgsl'),
+});
+export const classifyMetricsKernels = {
+  single_label_classification: metricsKernel('single_label_classification'),
+  regression: metricsKernel('regression'),
+  multi_label_classification: metricsKernel('multi_label_classification'),
 };
 
 /** A shape or task the classification launcher cannot use; the message names it. */
@@ -103,6 +120,42 @@ export function classificationLoss(rec: Recorder, a: ClassificationLossArgs): vo
     label: `${label} sums`,
     uniforms: new Uniforms().u32(a.B).u32(a.L).u32(a.accumulate ? 1 : 0).u32(0),
     bindings: [...inputs, ...outputs],
+    workgroups: [1],
+  });
+}
+
+export interface ClassificationStatsArgs {
+  task: ClassificationTask;
+  B: number;
+  L: number;
+  /** [B, L] f32 (multi-label and regression read it). */
+  logits: Binding;
+  /** As classificationLoss's labels. */
+  labels: Binding;
+  /** u32 [B] from classificationLoss (single-label reads it). */
+  predictions: Binding;
+  /** statsLength(task, L) words: u32 counts (single- and multi-label) or f32 moments (regression); accumulated. */
+  stats: GPUBuffer;
+  /** Clear the statistics first (the first batch of an evaluation). */
+  reset: boolean;
+  label?: string;
+}
+
+/**
+ * Adds a batch to an evaluation's statistics (classify_metrics.wgsl): the confusion matrix,
+ * per-class counts or regression moments, from which metrics.ts computes the eval_* metrics after
+ * one readback.
+ */
+export function classificationStats(rec: Recorder, a: ClassificationStatsArgs): void {
+  const label = a.label ?? `classification metrics (${a.task})`;
+  if (a.stats.size < statsLength(a.task, a.L) * 4) throw new ClassificationArgumentError(`${label}: the statistics buffer holds ${a.stats.size / 4} words, needs ${statsLength(a.task, a.L)}`);
+  if (a.reset) rec.clear(a.stats);
+  const inputs = a.task === 'single_label_classification' ? [a.labels, a.predictions] : [a.logits, a.labels];
+  rec.dispatch({
+    kernel: classifyMetricsKernels[a.task],
+    label,
+    uniforms: new Uniforms().u32(a.B).u32(a.L).u32(0).u32(0),
+    bindings: [...inputs, a.stats],
     workgroups: [1],
   });
 }

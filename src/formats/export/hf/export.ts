@@ -4,11 +4,17 @@
  * model-0000i-of-0000n.safetensors shards with model.safetensors.index.json as
  * transformers' save_pretrained writes them. Loads in transformers (AutoModelForCausalLM), in
  * llama.cpp's convert_hf_to_gguf.py, MLX and vLLM like any checkpoint, without PEFT.
+ *
+ * An encoder classifier is written as Transformers saves a …ForSequenceClassification model:
+ * canonical tensor names (LayerNorm .weight/.bias, the model prefix), the head, no pre-training
+ * heads, and config.json with architectures, id2label, label2id and problem_type
+ * (AutoModelForSequenceClassification.from_pretrained(folder)).
  */
 import { fromF32 } from '../../dtype';
 import { serializeSafetensors, type TensorToWrite } from '../../safetensors';
 import { expectedTensors } from '../../weightMap';
-import { ExportError, textPart, type ExportedFiles, type ProgressCallback, type SourceModel } from '../types';
+import { encoderHeadTensors, expectedEncoderTensors } from '../../encoderConfig';
+import { ExportError, isEncoderSource, textPart, type AnySourceModel, type ExportedFiles, type ProgressCallback } from '../types';
 
 export interface HfExportOptions {
   /** Stored dtype (default: BF16 when config.json's torch_dtype is bfloat16, F16 for float16, else F32). */
@@ -20,11 +26,11 @@ export interface HfExportOptions {
 
 const TORCH_DTYPE = { F32: 'float32', BF16: 'bfloat16', F16: 'float16' } as const;
 
-export async function exportHf(model: SourceModel, options: HfExportOptions = {}): Promise<ExportedFiles> {
-  const { spec } = model;
-  const dtype = options.dtype ?? (spec.torchDtype === 'bfloat16' ? 'BF16' : spec.torchDtype === 'float16' ? 'F16' : 'F32');
+export async function exportHf(model: AnySourceModel, options: HfExportOptions = {}): Promise<ExportedFiles> {
+  const torchDtype = isEncoderSource(model) ? model.config.torch_dtype : model.spec.torchDtype;
+  const dtype = options.dtype ?? (torchDtype === 'bfloat16' ? 'BF16' : torchDtype === 'float16' ? 'F16' : 'F32');
   const maxShard = options.maxShardBytes ?? 2_000_000_000;
-  const list = expectedTensors(spec);
+  const list = isEncoderSource(model) ? [...expectedEncoderTensors(model.spec), ...encoderHeadTensors(model.spec, model.spec.numLabels)] : expectedTensors(model.spec);
   const shards: Map<string, TensorToWrite>[] = [new Map()];
   let shardBytes = 0;
   for (const [i, t] of list.entries()) {

@@ -22,39 +22,11 @@
 import type { ModelSpec } from '../../hfConfig';
 import { ropeInvFreq } from '../../rope';
 import { ExportError, type WeightReader } from '../types';
-import { DT, GraphBuilder, encodeFloats, type DataType } from './graph';
-import { quantizeInt8PerChannel, quantizeInt8Rows, quantizeQ4Blocks, Q4_BLOCK, roundToF16, transpose } from './quantize';
+import { DT, GraphBuilder, encodeFloats } from './graph';
+import { layerKit, MASK_MIN } from './layers';
 
-/** transformers.js dtypes this exporter writes, with the file suffix transformers.js loads for each (utils/dtypes.js). */
-export const ONNX_VARIANTS = {
-  fp32: '',
-  fp16: '_fp16',
-  q8: '_quantized',
-  int8: '_int8',
-  uint8: '_uint8',
-  q4: '_q4',
-  q4f16: '_q4f16',
-} as const;
-export type OnnxVariant = keyof typeof ONNX_VARIANTS;
-
-interface Plan {
-  act: DataType;
-  linear: 'float' | 'int8' | 'uint8' | 'q4';
-  embed: 'float' | 'int8';
-}
-
-const PLANS: Record<OnnxVariant, Plan> = {
-  fp32: { act: DT.FLOAT, linear: 'float', embed: 'float' },
-  fp16: { act: DT.FLOAT16, linear: 'float', embed: 'float' },
-  q8: { act: DT.FLOAT, linear: 'int8', embed: 'int8' },
-  int8: { act: DT.FLOAT, linear: 'int8', embed: 'int8' },
-  uint8: { act: DT.FLOAT, linear: 'uint8', embed: 'int8' },
-  q4: { act: DT.FLOAT, linear: 'q4', embed: 'float' },
-  q4f16: { act: DT.FLOAT16, linear: 'q4', embed: 'float' },
-};
-
-/** The most negative finite value of the activation type: masked scores (never −inf, so a fully masked padding row stays finite). */
-const MASK_MIN: Record<number, number> = { [DT.FLOAT]: -3.4028234663852886e38, [DT.FLOAT16]: -65504 };
+import { ONNX_VARIANTS, type OnnxVariant } from '../kinds';
+export { ONNX_VARIANTS, type OnnxVariant };
 
 export interface DecoderOptions {
   /** Filled with the weights the runtime computes with (after f16 rounding or dequantization), by HF name; an untied lm_head.weight is added when the head is stored apart from a tied embedding. */
@@ -69,9 +41,6 @@ export interface DecoderOptions {
 }
 
 export async function buildDecoder(spec: ModelSpec, weights: WeightReader, variant: OnnxVariant, options: DecoderOptions = {}): Promise<GraphBuilder> {
-  const plan = PLANS[variant];
-  if (!plan) throw new ExportError(`ONNX variant "${variant}" is not supported (${Object.keys(PLANS).join(', ')})`);
-  const { act } = plan;
   const C = spec.hiddenSize;
   const NH = spec.numHeads;
   const KVH = spec.numKvHeads;
@@ -81,20 +50,8 @@ export async function buildDecoder(spec: ModelSpec, weights: WeightReader, varia
   const I = spec.intermediateSize;
   const V = spec.vocabSize;
   const g = new GraphBuilder();
-  const eff = options.effectiveWeights;
-
-  const read = async (name: string, size: number) => {
-    options.onTensor?.(name);
-    const w = await weights(name);
-    if (w.length !== size) throw new ExportError(`tensor "${name}" has ${w.length} values, expected ${size}`);
-    return w;
-  };
-  const floatInit = (name: string, values: Float32Array, dims: number[]) => g.initializer(name, act, dims, encodeFloats(values, act));
-  const record = (name: string, values: Float32Array) => eff?.set(name, values);
-  const recordFloat = (name: string, values: Float32Array) => record(name, act === DT.FLOAT16 ? roundToF16(values) : values);
-  const cast = (x: string, to: DataType) => g.op('Cast', [x], { to });
-  const toF32 = (x: string) => (act === DT.FLOAT ? x : cast(x, DT.FLOAT));
-  const toAct = (x: string) => (act === DT.FLOAT ? x : cast(x, act));
+  const kit = layerKit(g, variant, weights, options);
+  const { act, read, floatInit, recordFloat, toF32, toAct, linear } = kit;
 
   // ---------------------------------------------------------------- inputs
   const inputIds = g.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
@@ -109,38 +66,6 @@ export async function buildDecoder(spec: ModelSpec, weights: WeightReader, varia
   }
 
   // ---------------------------------------------------------------- building blocks
-  /** y = x·Wᵀ (+ b), W [out, in] by HF name. */
-  const linear = async (x: string, name: string, outF: number, inF: number, bias: string | null, prefix: string): Promise<string> => {
-    const w = await read(name, outF * inF);
-    let y: string;
-    if (plan.linear === 'float') {
-      recordFloat(name, w);
-      y = g.op('MatMul', [x, floatInit(name, transpose(w, outF, inF), [inF, outF])], {}, { name: `${prefix}/MatMul` });
-    } else if (plan.linear === 'int8' || plan.linear === 'uint8') {
-      const q = quantizeInt8PerChannel(w, outF, inF, plan.linear === 'uint8');
-      record(name, q.dequantized);
-      const qw = g.initializer(`${name}_quantized`, plan.linear === 'uint8' ? DT.UINT8 : DT.INT8, [inF, outF], q.data);
-      const sc = g.initializer(`${name}_scale`, DT.FLOAT, [outF], q.scales);
-      const dqInputs = [qw, sc];
-      if (q.zeroPoints) dqInputs.push(g.initializer(`${name}_zero_point`, DT.UINT8, [outF], q.zeroPoints));
-      const wf = g.op('DequantizeLinear', dqInputs, { axis: 1 }, { name: `${prefix}/DequantizeLinear` });
-      y = g.op('MatMul', [x, wf], {}, { name: `${prefix}/MatMul` });
-    } else {
-      const q = quantizeQ4Blocks(w, outF, inF, act === DT.FLOAT16);
-      record(name, q.dequantized);
-      const blocks = Math.ceil(inF / Q4_BLOCK);
-      const qw = g.initializer(`${name}_Q4`, DT.UINT8, [outF, blocks, Q4_BLOCK / 2], q.data);
-      const sc = g.initializer(`${name}_scales`, act, [outF * blocks], q.scales);
-      y = g.op('MatMulNBits', [x, qw, sc], { K: inF, N: outF, bits: 4, block_size: Q4_BLOCK }, { name: `${prefix}/MatMulNBits`, domain: 'com.microsoft' });
-    }
-    if (bias) {
-      const b = await read(bias, outF);
-      recordFloat(bias, b);
-      y = g.op('Add', [y, floatInit(bias, b, [outF])], {}, { name: `${prefix}/Add` });
-    }
-    return y;
-  };
-
   /** HF's RMSNorm: x·rsqrt(mean(x²) + eps) in f32, cast back, times the weight. */
   const rmsnorm = async (x: string, name: string, D: number, prefix: string): Promise<string> => {
     const w = await read(name, D);
@@ -155,23 +80,10 @@ export async function buildDecoder(spec: ModelSpec, weights: WeightReader, varia
   };
 
   // ---------------------------------------------------------------- embedding
-  const embedName = 'model.embed_tokens.weight';
-  const embed = await read(embedName, V * C);
-  let x: string;
-  let embedTable: string | null = null; // float table shared with a tied head
-  let embedQ: { table: string; scales: string } | null = null;
-  if (plan.embed === 'int8') {
-    const q = quantizeInt8Rows(embed, V, C);
-    record(embedName, q.dequantized);
-    embedQ = { table: g.initializer(`${embedName}_quantized`, DT.INT8, [V, C], q.data), scales: g.initializer(`${embedName}_scale`, DT.FLOAT, [V], q.scales) };
-    const rows = g.op('Cast', [g.op('Gather', [embedQ.table, inputIds], { axis: 0 }, { name: '/model/embed_tokens/Gather' })], { to: DT.FLOAT });
-    const sc = g.op('Unsqueeze', [g.op('Gather', [embedQ.scales, inputIds], { axis: 0 }, { name: '/model/embed_tokens/Gather_scale' }), g.constInt64([2])]);
-    x = g.op('Mul', [rows, sc], {}, { name: '/model/embed_tokens/Mul' });
-  } else {
-    recordFloat(embedName, embed);
-    embedTable = floatInit(embedName, embed, [V, C]);
-    x = g.op('Gather', [embedTable, inputIds], { axis: 0 }, { name: '/model/embed_tokens/Gather' });
-  }
+  const embed = await kit.embedding('model.embed_tokens.weight', V, C, inputIds, '/model/embed_tokens');
+  let x = embed.out;
+  const embedTable = embed.table.float; // float table shared with a tied head
+  const embedQ = embed.table.int8;
 
   // ---------------------------------------------------------------- rotary cos/sin [B, 1, S, HS], computed in f32
   const invFreq = Float32Array.from(ropeInvFreq({ headSize: HS, theta: spec.ropeTheta, scaling: spec.ropeScaling ? { ...spec.ropeScaling, type: 'llama3' } : undefined }));
