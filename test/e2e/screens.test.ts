@@ -183,6 +183,15 @@ describe('the studio screens', () => {
       expect((await settings()).train.microBatch).toBe(0);
       expect(new URL(page.url()).searchParams.get('micro')).toBeNull(); // back to the default: not in the link
       expect(await page.getByTestId('start-training').isEnabled()).toBe(true);
+      // The base precision: auto says on screen what it chose; a fixed one says so, and that the model reloads in it.
+      expect(await page.getByTestId('weights').inputValue()).toBe('auto');
+      expect(await page.getByTestId('plan-weights').textContent()).toMatch(/^Base weights: .* \(the most precise that fits .*\)$/);
+      await page.getByTestId('weights').selectOption('nf4');
+      await expect.poll(() => page.getByTestId('plan-weights').textContent()).toBe('Base weights: 4-bit NF4, as set — the model is reloaded in this precision when the run starts');
+      expect((await settings()).train.weights).toBe('nf4');
+      expect(new URL(page.url()).searchParams.get('weights')).toBe('nf4');
+      await page.getByTestId('weights').selectOption('auto');
+      await expect.poll(() => page.getByTestId('plan-weights').textContent()).toMatch(/^Base weights: .* \(the most precise that fits/);
     });
   });
 
