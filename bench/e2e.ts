@@ -13,6 +13,7 @@ import { formatBytes, type MemoryPlan } from '../src/engine/train/memory';
 import { SeededRng } from '../src/engine/train/rng';
 import { RunControl, runTraining } from '../src/engine/train/run';
 import { DEFAULT_SETTINGS, type RunSettings, type TargetModule } from '../src/settings/settings';
+import type { WeightFormat } from '../src/engine/kernels/quant/layout';
 import { fmt, median } from './harness';
 import { SMOLLM2_135M } from './shapes';
 
@@ -36,6 +37,8 @@ export interface E2eOptions {
   steps: number;
   /** Stop measuring a configuration once its measured steps took this long (at least 2 are kept). */
   maxCaseSeconds: number;
+  /** Base precisions, one model load each (default: f16 with shader-f16, else f32). */
+  weights?: WeightFormat[];
 }
 
 export interface E2eResult {
@@ -46,7 +49,8 @@ export interface E2eResult {
   targets: string;
   rank: number;
   adapterParams: number;
-  weightsF16: boolean;
+  /** How the frozen base was stored. */
+  weights: WeightFormat;
   /** Tokens per optimizer step (one micro-batch, no accumulation). */
   tokensPerStep: number;
   /** Trainer construction (workspace, adapter) through the end of the first step, pipeline compilation included. */
@@ -137,8 +141,8 @@ function randomRows(count: number, length: number, vocab: number, seed: number):
   }));
 }
 
-export function e2eName(c: E2eConfig, layers: number): string {
-  return `SmolLM2-135M shape, ${layers} of 30 layers, T${c.seqLen} B${c.batchSize} r8 on ${c.targetsLabel}`;
+export function e2eName(c: E2eConfig, layers: number, weights: WeightFormat): string {
+  return `SmolLM2-135M shape, ${layers} of 30 layers, T${c.seqLen} B${c.batchSize} r8 on ${c.targetsLabel}, ${weights} base`;
 }
 
 async function runConfig(gpu: Gpu, model: LlamaGpu, tracker: GpuMemoryTracker, c: E2eConfig, opts: E2eOptions): Promise<E2eResult> {
@@ -147,7 +151,7 @@ async function runConfig(gpu: Gpu, model: LlamaGpu, tracker: GpuMemoryTracker, c
   const settings: RunSettings = {
     ...DEFAULT_SETTINGS,
     lora: { ...DEFAULT_SETTINGS.lora, r: 8, alpha: 16, targets: c.targets },
-    train: { ...DEFAULT_SETTINGS.train, learningRate: 1e-4, maxSteps: 1 + steps, batchSize: c.batchSize, microBatch: c.batchSize, maxLength: c.seqLen, gradientCheckpointing: 'off', seed: 1 },
+    train: { ...DEFAULT_SETTINGS.train, learningRate: 1e-4, maxSteps: 1 + steps, batchSize: c.batchSize, microBatch: c.batchSize, maxLength: c.seqLen, gradientCheckpointing: 'off', seed: 1, weights: model.format },
     eval: { evalInterval: 0, logInterval: 1_000_000, checkpointInterval: 0 },
   };
   // Rows exactly seqLen long: every micro-batch is full, no padding.
@@ -186,18 +190,18 @@ async function runConfig(gpu: Gpu, model: LlamaGpu, tracker: GpuMemoryTracker, c
     },
   });
   adapterParams = outcome.layout.size;
-  if (stepMs.length === 0) throw new Error(`e2e ${e2eName(c, spec.numLayers)}: no step after the first was measured`);
+  if (stepMs.length === 0) throw new Error(`e2e ${e2eName(c, spec.numLayers, model.format)}: no step after the first was measured`);
   const med = median(stepMs);
   const peakBytes = tracker.peak;
   return {
-    name: e2eName(c, spec.numLayers),
+    name: e2eName(c, spec.numLayers, model.format),
     layers: spec.numLayers,
     seqLen: c.seqLen,
     batchSize: c.batchSize,
     targets: c.targetsLabel,
     rank: 8,
     adapterParams,
-    weightsF16: model.f16,
+    weights: model.format,
     tokensPerStep: N,
     firstStepMs,
     pipelinesCompiled: gpu.pipelines.size - pipelinesBefore,
@@ -230,6 +234,8 @@ export async function runE2e(gpu: Gpu, opts: E2eOptions, log: (message: string) 
   const failed: { name: string; reason: string }[] = [];
   const t0 = performance.now();
   let model: LlamaGpu | null = null;
+  const formats = opts.weights ?? [gpu.features.f16 ? 'f16' : 'f32'];
+  let loadSeconds = 0;
   try {
     const reduced = opts.layers < m.layers ? ' (reduced depth: software adapters are slow)' : '';
     log(`e2e: generating a SmolLM2-135M-shaped model with ${opts.layers} of ${m.layers} layers${reduced}`);
@@ -239,30 +245,35 @@ export async function runE2e(gpu: Gpu, opts: E2eOptions, log: (message: string) 
     });
     generated.files.clear();
     const tensors = generated.tensors;
-    model = await LlamaGpu.load(gpu, generated.spec, async (name) => {
-      const t = tensors.get(name);
-      if (!t) throw new Error(`bench/e2e.ts: the generated model has no tensor ${name}`);
-      return t.data;
-    });
-    tensors.clear();
-    const loadSeconds = (performance.now() - t0) / 1000;
-    log(`e2e: weights ${formatBytes(tracker.live)} on the GPU (${model.f16 ? 'f16' : 'f32'} projections), ${loadSeconds.toFixed(1)} s to generate and load`);
-    for (const c of configs) {
-      const name = e2eName(c, opts.layers);
-      const start = performance.now();
-      try {
-        const r = await runConfig(gpu, model, tracker, c, opts);
-        results.push(r);
-        log(
-          `e2e | ${name}: ${fmt(r.tokensPerSecond)} tok/s (median step ${r.medianStepMs.toFixed(0)} ms of ${r.stepMs.length}), first step ${(r.firstStepMs / 1000).toFixed(1)} s, ` +
-            `peak ${formatBytes(r.peakBytes)}, planned ${formatBytes(r.plannedBytes)} (${fmt(r.planRatio, 2)}×), ${((performance.now() - start) / 1000).toFixed(0)} s`,
-        );
-      } catch (error) {
-        const reason = (error as Error).message.split('\n')[0];
-        failed.push({ name, reason });
-        log(`e2e | ${name}: FAILED ${reason}`);
+    for (const weights of formats) {
+      const loadStart = performance.now();
+      model = await LlamaGpu.load(gpu, generated.spec, async (name) => {
+        const t = tensors.get(name);
+        if (!t) throw new Error(`bench/e2e.ts: the generated model has no tensor ${name}`);
+        return t.data;
+      }, { weights });
+      loadSeconds = (performance.now() - (weights === formats[0] ? t0 : loadStart)) / 1000;
+      log(`e2e: weights ${formatBytes(tracker.live)} on the GPU (${weights} base), ${loadSeconds.toFixed(1)} s to ${weights === formats[0] ? 'generate and ' : ''}load`);
+      for (const c of configs) {
+        const name = e2eName(c, opts.layers, weights);
+        const start = performance.now();
+        try {
+          const r = await runConfig(gpu, model, tracker, c, opts);
+          results.push(r);
+          log(
+            `e2e | ${name}: ${fmt(r.tokensPerSecond)} tok/s (median step ${r.medianStepMs.toFixed(0)} ms of ${r.stepMs.length}), first step ${(r.firstStepMs / 1000).toFixed(1)} s, ` +
+              `peak ${formatBytes(r.peakBytes)}, planned ${formatBytes(r.plannedBytes)} (${fmt(r.planRatio, 2)}×), ${((performance.now() - start) / 1000).toFixed(0)} s`,
+          );
+        } catch (error) {
+          const reason = (error as Error).message.split('\n')[0];
+          failed.push({ name, reason });
+          log(`e2e | ${name}: FAILED ${reason}`);
+        }
       }
+      model.destroy();
+      model = null;
     }
+    tensors.clear();
     return { results, failed, layers: opts.layers, loadSeconds };
   } finally {
     model?.destroy();
@@ -274,17 +285,17 @@ const MiB = 2 ** 20;
 
 /** The markdown table of the end-to-end group. */
 export function formatE2eTable(run: E2eRun): string {
-  const head = ['T', 'B', 'LoRA r8 on', 'tokens/s', 'step ms (median)', 'first step s', 'peak MiB (weights MiB)', 'planned MiB', 'planned/peak'];
+  const head = ['T', 'B', 'LoRA r8 on', 'base', 'tokens/s', 'step ms (median)', 'first step s', 'peak MiB (weights MiB)', 'planned MiB', 'planned/peak'];
   const lines = [
     `SmolLM2-135M shape (C 576, I 1536, 9/3 heads × 64, vocab 49152, tied), generated weights, **${run.layers} of 30 layers**; ` +
       'one micro-batch per optimizer step; dropout 0.05; tokens/s = B·T ÷ median step wall time after the first step.',
     '',
     `| ${head.join(' | ')} |`,
-    `|${head.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`,
+    `|${head.map((_, i) => (i < 4 ? '---' : '---:')).join('|')}|`,
   ];
   for (const r of run.results) {
     lines.push(
-      `| ${r.seqLen} | ${r.batchSize} | ${r.targets} | ${fmt(r.tokensPerSecond)} | ${fmt(r.medianStepMs)} | ${fmt(r.firstStepMs / 1000)} | ` +
+      `| ${r.seqLen} | ${r.batchSize} | ${r.targets} | ${r.weights} | ${fmt(r.tokensPerSecond)} | ${fmt(r.medianStepMs)} | ${fmt(r.firstStepMs / 1000)} | ` +
         `${fmt(r.peakBytes / MiB)} (${fmt(r.baselineBytes / MiB)}) | ${fmt(r.plannedBytes / MiB)} | ${fmt(r.planRatio, 2)}× |`,
     );
   }

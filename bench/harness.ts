@@ -154,7 +154,7 @@ export function runTag(options: Pick<BenchOptions, 'quick' | 'only' | 'layers'>)
   return [options.quick ? 'quick' : '', isFull ? '' : options.only.join('-'), depth].filter(Boolean).join('-');
 }
 
-export const GROUPS = ['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'data', 'encoder'] as const;
+export const GROUPS = ['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'shapes', 'data', 'encoder'] as const;
 export type Group = (typeof GROUPS)[number];
 /** Groups that run only when named (--only, or --data). */
 const ON_REQUEST: readonly Group[] = ['data', 'encoder'];
@@ -175,6 +175,12 @@ export interface BenchOptions {
   layers?: number;
   /** e2e: only configurations with micro-batch · sequence ≤ this many tokens. */
   e2eMaxTokens?: number;
+  /** e2e: base precisions to train with, one model load each (default: f16 where the adapter has shader-f16, else f32). */
+  weights?: ('f32' | 'f16' | 'q8' | 'nf4')[];
+  /** shapes: decoder layers of each real-shape checkpoint (default 2). */
+  shapeLayers?: number;
+  /** shapes: which models (default all five). */
+  shapeModels?: string[];
   /** encoder: layers of the BERT-base-shaped model (default 2 of 12). */
   encoderLayers?: number;
 }
@@ -184,7 +190,8 @@ export class BenchUsageError extends Error {
 }
 
 export const USAGE = `npm run bench -- [--quick] [--only <group>[,<group>…]] [--data] [--no-tfjs] [--no-ort] [--repeats N] [--out DIR]
-  [--layers N] [--e2e-max-tokens N]   (e2e: model depth, default 2 of 30; skip configurations above N tokens per micro-batch)
+  [--layers N] [--e2e-max-tokens N] [--weights f16,nf4]   (e2e: model depth, default 2 of 30; skip configurations above N tokens per micro-batch; base precisions, also of shapes)
+  [--shape-layers N] [--shape-models SmolLM2-135M,…]   (shapes: layers of each real-shape checkpoint, default 2; which models)
   [--encoder-layers N]                (encoder: BERT-base depth, default 2 of 12)
   groups: ${GROUPS.join(', ')} (data and encoder run only when asked: --data, --only data, --only encoder)`;
 
@@ -227,7 +234,16 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       if (arg === '--layers') options.layers = n;
       else if (arg === '--encoder-layers') options.encoderLayers = n;
       else options.e2eMaxTokens = n;
-    } else if (arg === '--out') options.outDir = value();
+    } else if (arg === '--weights') {
+      const formats = value().split(',');
+      for (const f of formats) if (!['f32', 'f16', 'q8', 'nf4'].includes(f)) throw new BenchUsageError(`--weights: "${f}" is not one of f32, f16, q8, nf4\n${USAGE}`);
+      options.weights = formats as BenchOptions['weights'];
+    } else if (arg === '--shape-layers') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) throw new BenchUsageError(`${arg} must be a positive integer\n${USAGE}`);
+      options.shapeLayers = n;
+    } else if (arg === '--shape-models') options.shapeModels = value().split(',');
+    else if (arg === '--out') options.outDir = value();
     else if (arg === '--help' || arg === '-h') throw new BenchUsageError(USAGE);
     else throw new BenchUsageError(`unknown argument "${arg}"\n${USAGE}`);
   }

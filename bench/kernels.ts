@@ -99,7 +99,7 @@ export async function benchAttention(gpu: Gpu, model: ModelShape, T: number, opt
 
 /**
  * Fused LM head + cross-entropy (loss and dh) over N tokens, vocabulary chunked with chunks of at
- * most `maxChunkBytes` of logits (default lmhead's 64 MiB; the model uses LOGITS_CHUNK_BYTES, 16 MiB).
+ * most `maxChunkBytes` of logits (default lmhead's 64 MiB, as the model sizes them).
  */
 export async function benchLmHead(gpu: Gpu, model: ModelShape, N: number, options: RepeatOptions, maxChunkBytes?: number): Promise<Measurement> {
   const { C, V } = model;

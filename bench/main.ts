@@ -15,6 +15,9 @@ import { openOrtPeer, type OrtSession } from './peers/ort';
 import { matmulCases, QWEN25_05B, SMOLLM2_135M } from './shapes';
 import { benchOursLoraStep, benchTfLoraStep, loraStepCase } from './lora-step';
 import { E2E_DEFAULT_LAYERS, formatE2eTable, runE2e, type E2eRun } from './e2e';
+import type { runShapes } from './realShapes';
+
+type ShapesRun = Awaited<ReturnType<typeof runShapes>>;
 import { ENCODER_DEFAULT_LAYERS, formatEncoderTable, runEncoderBench, type EncoderBenchResult } from './encoder';
 
 interface Run {
@@ -125,7 +128,8 @@ async function benchKernels(run: Run): Promise<void> {
     run.skipped.push({ group: 'kernels', name: 'lmhead+CE', impl: 'ours', reason: 'left out of --quick (a 49k-vocabulary head is ~3.6 GFLOP even at 64 tokens)' });
   } else {
     await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N64', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 64, run.repeat));
-    // The model's chunk bound (LOGITS_CHUNK_BYTES, 16 MiB): 85 rows of 49152 logits fit, run as 64-row chunks.
+    // The model's chunks (lmheadChunkTokens, 64 MiB): all 256 rows in one chunk; beside it the old 16 MiB bound (85 rows, run as 64-row chunks).
+    await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N256', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 256, run.repeat));
     await attempt(run, 'kernels', 'lmhead+CE SmolLM2 N256 16 MiB chunks', 'ours', () => benchLmHead(run.gpu, SMOLLM2_135M, 256, run.repeat, 16 << 20));
   }
 }
@@ -136,7 +140,7 @@ async function benchKernels(run: Run): Promise<void> {
  * which runs ~8× slower), and the streamed GPU quantization of one weight.
  */
 async function benchQuant(run: Run): Promise<void> {
-  const { benchQuantProjection, benchQuantize, QUANT_PROJECTIONS } = await import('./quant');
+  const { benchLmHeadTable, benchQuantProjection, benchQuantize, QUANT_PROJECTIONS } = await import('./quant');
   const T = run.gpu.unrollInSource ? 64 : 256;
   for (const proj of run.options.quick ? (['q'] as const) : QUANT_PROJECTIONS) {
     const start = run.measurements.length;
@@ -144,6 +148,16 @@ async function benchQuant(run: Run): Promise<void> {
       run.measurements.push(...(await benchQuantProjection(run.gpu, SMOLLM2_135M, proj, T, run.repeat)));
     } catch (error) {
       run.skipped.push({ group: 'quant', name: `${SMOLLM2_135M.name} ${proj} T${T}`, impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    }
+    for (const m of run.measurements.slice(start)) log(`quant | ${m.name} | ours: ${m.ms.toFixed(2)} ms`);
+  }
+  {
+    // The tied LM head over a table in each format (T 64 on SwiftShader, as above).
+    const start = run.measurements.length;
+    try {
+      run.measurements.push(...(await benchLmHeadTable(run.gpu, SMOLLM2_135M, T, run.repeat)));
+    } catch (error) {
+      run.skipped.push({ group: 'quant', name: 'lmhead table', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
     }
     for (const m of run.measurements.slice(start)) log(`quant | ${m.name} | ours: ${m.ms.toFixed(2)} ms`);
   }
@@ -165,7 +179,7 @@ async function benchE2e(run: Run): Promise<E2eRun | undefined> {
       run.gpu,
       {
         quick: run.options.quick, layers: run.options.layers ?? E2E_DEFAULT_LAYERS, maxTokens: run.options.e2eMaxTokens,
-        steps: run.options.repeats, maxCaseSeconds: run.options.maxCaseSeconds,
+        steps: run.options.repeats, maxCaseSeconds: run.options.maxCaseSeconds, weights: run.options.weights,
       },
       log,
     );
@@ -179,6 +193,28 @@ async function benchE2e(run: Run): Promise<E2eRun | undefined> {
     return e2e;
   } catch (error) {
     run.skipped.push({ group: 'e2e', name: 'LoRA training tokens/s', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+    return undefined;
+  }
+}
+
+/** Real model shapes at a cut depth (bench/realShapes.ts): load, plan, two steps, peak against plan; the planner at full depth. */
+async function benchShapes(run: Run): Promise<ShapesRun | undefined> {
+  const { runShapes, SHAPE_MODELS } = await import('./realShapes');
+  const models = (run.options.shapeModels ?? SHAPE_MODELS) as typeof SHAPE_MODELS;
+  const unknown = models.filter((m) => !SHAPE_MODELS.includes(m));
+  if (unknown.length) throw new BenchUsageError(`--shape-models: ${unknown.join(', ')} not among ${SHAPE_MODELS.join(', ')}`);
+  try {
+    const shapes = await runShapes(run.gpu, { layers: run.options.shapeLayers ?? 2, weights: run.options.weights, seqLen: 64, batchSize: 1, models }, log);
+    for (const r of shapes.results) {
+      run.measurements.push({
+        group: 'shapes', name: `${r.model} ${r.layers} layers T${r.seqLen} B${r.batchSize} ${r.weights} step`, impl: 'ours', ms: r.stepMs, samples: [r.stepMs], timing: 'wall-clock',
+        note: `first step ${(r.firstStepMs / 1000).toFixed(1)} s; load ${r.loadSeconds.toFixed(1)} s; peak ${r.peakBytes} B; planned ${r.plannedBytes} B`,
+      });
+    }
+    for (const f of shapes.failed) run.skipped.push({ group: 'shapes', name: f.name, impl: 'ours', reason: f.reason });
+    return shapes;
+  } catch (error) {
+    run.skipped.push({ group: 'shapes', name: 'real shapes', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
     return undefined;
   }
 }
@@ -247,6 +283,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let data: unknown;
   let e2e: E2eRun | undefined;
+  let shapes: ShapesRun | undefined;
   let encoder: EncoderBenchResult | undefined;
   const file = resultFileName(started, gpu.adapter.name, options.outDir, runTag(options));
   mkdirSync(options.outDir, { recursive: true });
@@ -264,6 +301,7 @@ export async function main(argv: string[]): Promise<number> {
       skipped: run.skipped,
       data,
       e2e,
+      shapes,
       encoder,
       table: formatTable(run.measurements),
     };
@@ -274,6 +312,7 @@ export async function main(argv: string[]): Promise<number> {
   if (options.only.includes('kernels')) await benchKernels(run).finally(() => save(false));
   if (options.only.includes('quant')) await benchQuant(run).finally(() => save(false));
   if (options.only.includes('e2e')) e2e = await benchE2e(run).finally(() => save(false));
+  if (options.only.includes('shapes')) shapes = await benchShapes(run).finally(() => save(false));
   if (options.only.includes('encoder')) encoder = await benchEncoder(run).finally(() => save(false));
   if (options.only.includes('data')) data = await benchData(run);
   save(true);
@@ -290,6 +329,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log(table);
   console.log('\nours/peer = peer time ÷ our time (above 1: ours is faster). Times are medians after one warm-up run.');
   if (e2e?.results.length) console.log(`\n### End to end: LoRA training (${gpu.adapter.name})\n\n${formatE2eTable(e2e)}`);
+  if (shapes) console.log(`\n### Real shapes (${gpu.adapter.name})\n\n${(await import('./realShapes')).formatShapesTables(shapes)}`);
   if (encoder) console.log(`\n### Sequence classification: BERT-base shape, LoRA + trained head (${gpu.adapter.name})\n\n${formatEncoderTable(encoder)}`);
   if (run.skipped.length) {
     console.log('\nNot measured:');

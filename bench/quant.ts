@@ -6,6 +6,7 @@ import type { Gpu } from '../src/engine/gpu/device';
 import { createBuffer, uploadBuffer } from '../src/engine/gpu/buffers';
 import { f32ToBf16, f32ToF16 } from '../src/formats/dtype';
 import { loraBackward, loraForward } from '../src/engine/kernels/lora/lora';
+import { lmheadChunkRows, lmheadLoss } from '../src/engine/kernels/lmhead/lmhead';
 import { destroyQuantized, quantizeArray, uploadQuantized, type QuantizedWeight } from '../src/engine/kernels/quant/quant';
 import { weightBytes, type WeightFormat } from '../src/engine/kernels/quant/layout';
 import { matmulFlops, median, repeatRuns, type Measurement, type RepeatOptions } from './harness';
@@ -50,6 +51,47 @@ export async function benchQuantProjection(gpu: Gpu, model: ModelShape, proj: st
     }
   } finally {
     for (const b of [x, dy, y, dx]) b.destroy();
+  }
+  return out;
+}
+
+/**
+ * The fused LM head + cross-entropy (logits, loss and dh of N tokens) over the tied table stored
+ * f32, f16, q8 or nf4: what a quantized table would buy in time (its bytes are the planner's).
+ * The model keeps the table 16-bit under a quantized base where the device has shader-f16.
+ */
+export async function benchLmHeadTable(gpu: Gpu, model: ModelShape, N: number, options: RepeatOptions): Promise<Measurement[]> {
+  const { C, V } = model;
+  const values = randomValues(V * C, 11).map((v) => v * 0.05);
+  const chunkRows = lmheadChunkRows(gpu, N, V);
+  const labels = Int32Array.from({ length: N }, (_, i) => (i * 7919) % V);
+  const own: GPUBuffer[] = [];
+  const up = (label: string, data: Float32Array | Int32Array) => (own.push(uploadBuffer(gpu, label, data)), own.at(-1)!);
+  const empty = (label: string, n: number) => (own.push(createBuffer(gpu, label, 4 * n)), own.at(-1)!);
+  const args = {
+    N, C, V, h: up('h', randomValues(N * C, 12)), labels: up('labels', labels), gradScale: 1 / N,
+    logits: empty('logits chunk', chunkRows * V), chunkRows, rowLoss: empty('row loss', N), rowCorrect: empty('row correct', N),
+    lossSum: empty('loss sum', 1), targetCount: empty('target count', 2), dh: empty('dh', N * C),
+  };
+  const formats: WeightFormat[] = gpu.features.f16 ? ['f32', 'f16', 'q8', 'nf4'] : ['f32', 'q8', 'nf4'];
+  const out: Measurement[] = [];
+  try {
+    for (const format of formats) {
+      let w: GPUBuffer | QuantizedWeight;
+      if (format === 'f32') w = uploadBuffer(gpu, 'lm head f32', values);
+      else if (format === 'f16') w = uploadBuffer(gpu, 'lm head f16', f32ToF16(values));
+      else w = await quantizeArray(gpu, { format, rows: V, cols: C, data: values, label: `lm head ${format}` });
+      try {
+        const name = `lmhead+CE ${model.name} N${N} C${C} V${V} table ${format}`;
+        const t = await timeOurs(gpu, name, (rec) => lmheadLoss(rec, { ...args, w, wFormat: format }), options);
+        out.push({ group: 'quant', name, impl: 'ours', ms: median(t.samples), samples: t.samples, timing: t.timing, flops: 2 * matmulFlops(N, V, C), note: `table ${(weightBytes(format, V, C).total / 2 ** 20).toFixed(1)} MiB; chunk ${chunkRows} rows` });
+      } finally {
+        if ('parts' in w) destroyQuantized(w);
+        else w.destroy();
+      }
+    }
+  } finally {
+    for (const b of own) b.destroy();
   }
   return out;
 }

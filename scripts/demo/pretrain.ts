@@ -106,7 +106,7 @@ export async function pretrainDemo(gpu: Gpu, tok: PreTrainedTokenizer, o: Pretra
 
   for (let round = 0; round < o.rounds; round++) {
     const t0 = performance.now();
-    const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!.data, { f16: false });
+    const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!.data, { weights: 'f32' });
     const progress = o.rounds > 1 ? round / (o.rounds - 1) : 0;
     const lr = o.finalLr + 0.5 * (o.lr - o.finalLr) * (1 + Math.cos(Math.PI * progress));
     const settings: RunSettings = {
@@ -154,7 +154,7 @@ export async function pretrainDemo(gpu: Gpu, tok: PreTrainedTokenizer, o: Pretra
     for (const [name, values] of merged) weights.get(name)!.data = roundTo(o.dtype, values);
     model.destroy();
 
-    const after = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!.data, { f16: false });
+    const after = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!.data, { weights: 'f32' });
     const ev = await evaluate(after, factSet, { microBatch: 64, seqLen: 64, padId, adapter: null });
     let accuracy: number | null = null;
     if (probes.length && (round === o.rounds - 1 || round % 4 === 3)) {

@@ -223,6 +223,7 @@ export class StudioController {
         }),
         token,
         hubToken ? { token: hubToken } : undefined,
+        this.s.settings,
       );
       if (this.modelToken !== token) return false;
       this.chooseModel(choice);

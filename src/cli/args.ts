@@ -47,8 +47,8 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>;
   /** Names of positional arguments, in order (all required). */
   positionals?: string[];
-  /** Which run settings the command takes as flags (by group). */
-  settings?: readonly ('lora' | 'train' | 'data' | 'eval')[];
+  /** Which run settings the command takes as flags: whole groups, or single settings by key ('train.weights'). */
+  settings?: readonly ('lora' | 'train' | 'data' | 'eval' | `${'lora' | 'train' | 'data' | 'eval'}.${string}`)[];
 }
 
 export interface ParsedCommand {
@@ -60,7 +60,7 @@ export interface ParsedCommand {
 }
 
 function settingDefs(command: CommandSpec): SettingDef[] {
-  return SETTING_DEFS.filter((d) => command.settings?.includes(d.group));
+  return SETTING_DEFS.filter((d) => command.settings?.includes(d.group) || command.settings?.includes(d.key as never));
 }
 
 /** util.parseArgs configuration: switches are booleans with a --no- twin; everything else a string. */

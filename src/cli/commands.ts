@@ -35,11 +35,11 @@ import type { RunData } from '../engine/train/run';
 import type { EvalResult } from '../engine/train/evaluate';
 import { generateTokens } from '../engine/model/generate';
 import { evaluate } from '../engine/train/evaluate';
-import { formatBytes, planRun } from '../engine/train/memory';
+import { formatBytes, PlanError, type PlanLimits, type RunPlan } from '../engine/train/memory';
 import { familyFromConfig, type WeightFormat } from '../engine/model/families';
 import { deserializeCheckpoint } from '../formats/checkpoint';
-import { RunControl, runTraining } from '../engine/train/run';
-import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, type ModelChoice, type RunSettings } from '../settings/settings';
+import { RunControl, planTraining, runTraining } from '../engine/train/run';
+import { DEFAULT_SETTINGS, SETTING_DEFS, canonicalJson, getSetting, withDefaults, type BaseWeights, type ModelChoice, type RunSettings } from '../settings/settings';
 
 export const CHECKPOINT_FILE = 'checkpoint.ascp';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -61,12 +61,34 @@ export async function openModel(where: string): Promise<OpenedModel> {
   return { files, choice: { kind: 'hub', id: where }, baseName: where };
 }
 
-async function gpuAndModel(m: OpenedModel, p: ParsedCommand, io: CliIo, task?: EncoderTask): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
+/**
+ * The GPU and the model for eval and generate, the base stored as --weights says: for a decoder auto
+ * takes the planner's choice for `rows` rows of `seqLen` tokens in --gpu-memory (the most precise
+ * that fits); an encoder's base is f32 or f16 (auto: f16 where the GPU has shader-f16).
+ */
+async function gpuAndModel(m: OpenedModel, folder: ModelFolder, p: ParsedCommand, io: CliIo, command: string, rows: number, seqLen: number, task?: EncoderTask): Promise<{ gpu: Gpu; loaded: LoadedModel }> {
   const gpu = await createNodeGpu();
   io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
-  const f16 = gpu.features.f16 && !p.options.bool('f32-weights', false);
-  const loaded = await loadModel(gpu, m.files, { f16, task });
+  const settings = applySettings(command, p.settings);
+  let weights: WeightFormat | undefined;
+  if (folder.family === 'llama') {
+    const run: RunSettings = { ...settings, train: { ...settings.train, batchSize: rows, microBatch: rows, maxLength: seqLen, gradientCheckpointing: 'on' } };
+    const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), run, { longestRow: seqLen }, cliLimits(p, gpu));
+    io.err.write(`${plan.weightsNote}\n`);
+    weights = plan.weights;
+  } else weights = encoderWeights(settings.train.weights);
+  const loaded = await loadModel(gpu, m.files, { weights, task });
   return { gpu, loaded };
+}
+
+/** An encoder's base precision from the setting: auto leaves it to the device (f16 with shader-f16); the loader refuses q8 and nf4. */
+function encoderWeights(weights: BaseWeights): WeightFormat | undefined {
+  return weights === 'auto' ? undefined : weights;
+}
+
+/** What --gpu-memory allows, with the device's own largest buffer. */
+function cliLimits(p: ParsedCommand, gpu: Gpu): PlanLimits {
+  return { budgetBytes: p.options.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize };
 }
 
 /** The labels' config.json an encoder adapter carries beside its PEFT files. */
@@ -248,8 +270,9 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     const state = deserializeCheckpoint(resumeBytes, path);
     const saved = (state.run as { settings?: RunSettings }).settings;
     if (!saved) throw new UsageError(`--resume ${path}: the checkpoint does not record its settings`);
-    refuseConflicts(p, saved, SETTING_DEFS.filter((d) => d.group !== 'eval').map((d) => d.key), `the checkpoint ${path}`);
-    base = { ...saved, model: m.choice, eval: saved.eval };
+    const complete = withDefaults(saved); // a checkpoint from before a setting existed ran with its default
+    refuseConflicts(p, complete, SETTING_DEFS.filter((d) => d.group !== 'eval').map((d) => d.key), `the checkpoint ${path}`);
+    base = { ...complete, model: m.choice, eval: complete.eval };
     io.err.write(`resuming from ${path} at step ${state.step} of ${state.totalSteps}\n`);
   }
   let settings = applySettings('train', p.settings, base);
@@ -260,7 +283,11 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   const valFile = o.string('validation');
   const gpu = await createNodeGpu();
   io.err.write(`GPU: ${gpu.adapter.name}${gpu.features.f16 ? ' (shader-f16)' : ''}\n`);
-  const f16 = gpu.features.f16 && !o.bool('f32-weights', false);
+  const limits = cliLimits(p, gpu);
+  // A resumed run keeps its checkpoint's base precision (one from before the setting: the default of then).
+  const resumedWeights: WeightFormat | null = resumeBytes
+    ? ((deserializeCheckpoint(resumeBytes).run as { plan?: Partial<RunPlan> }).plan?.weights ?? (gpu.features.f16 ? 'f16' : 'f32'))
+    : null;
 
   // The family's model and data: a decoder trains on token rows, an encoder on labelled texts.
   let model: TrainableModel<unknown, never>;
@@ -273,7 +300,14 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     const data = await loadDataset(await fromPath(dataPath), tok, await runDataOptions(p, settings, folder.spec.vocabSize, valFile));
     const longestRow = Math.min(settings.train.maxLength, data.stats.maxLength);
     io.err.write(reportLines(data.report, false).join('\n') + '\n');
-    const loaded = await loadModel(gpu, m.files, { f16 });
+    // The base precision comes from the plan (the setting, or auto's choice), before the weights load.
+    let weights = resumedWeights;
+    if (!weights) {
+      const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), settings, { longestRow }, limits);
+      if (!plan.fits) throw new PlanError(plan);
+      weights = plan.weights;
+    }
+    const loaded = await loadModel(gpu, m.files, { weights });
     model = loaded.model as unknown as TrainableModel<unknown, never>;
     runData = { train: data.train, validation: data.validation ?? null, longestRow };
     padId = padTokenId(folder.spec, tok.pad_token_id);
@@ -290,7 +324,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     io.err.write(`data: ${cls.train.length} training examples, ${data.stats.tokens} tokens, longest ${longestRow}${cls.validation ? `, ${cls.validation.length} validation examples` : ''}\n`);
     io.err.write(`task: ${task.problemType} (${settings.data.task === 'auto' ? 'detected from the labels' : `--task ${settings.data.task}`}), ${task.labels.length} label${task.labels.length === 1 ? '' : 's'}${task.problemType === 'regression' ? '' : `: ${task.labels.map((l, i) => `${l}${counts ? ` (${counts[i]})` : ''}`).join(', ')}`}\n`);
     for (const w of data.report.warnings) io.err.write(`  warning: ${w}\n`);
-    const loaded = await loadModel(gpu, m.files, { f16, task, seed: settings.train.seed });
+    const loaded = await loadModel(gpu, m.files, { weights: resumedWeights ?? encoderWeights(settings.train.weights), task, seed: settings.train.seed });
     if (loaded.family !== 'encoder') throw new Error('the folder changed while loading');
     loaded.model.hiddenDropout = settings.train.encoderDropout;
     const head = loaded.model.headSource;
@@ -363,7 +397,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
       data: runData,
       settings,
       identity: { model: m.baseName, data: dataKey },
-      limits: { budgetBytes: o.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize },
+      limits,
       padId,
       resume: resumeBytes,
       initParams,
@@ -373,6 +407,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
         switch (e.type) {
           case 'plan':
             io.err.write(`plan: micro-batch ${e.plan.microBatch} × ${e.plan.gradAccum} = batch ${settings.train.batchSize}, ${e.plan.seqLen} tokens per row${e.plan.checkpointing ? ', gradient checkpointing' : ''}; ${formatBytes(e.plan.memory.total)} of GPU memory; ${e.totalSteps} steps (${e.stepsPerEpoch} per epoch)\n`);
+            if (e.plan.weightsNote) io.err.write(`  ${e.plan.weightsNote}\n`);
             for (const r of e.plan.reasons) io.err.write(`  ${r}\n`);
             break;
           case 'step':
@@ -437,9 +472,9 @@ async function evalCommand(p: ParsedCommand, io: CliIo): Promise<void> {
     const spec = folder.spec;
     const imported = adapterFiles ? await importAdapter(spec, adapterFiles) : null;
     const data = await loadDataset(await fromPath(dataPath), tok, { maxLength, vocabSize: spec.vocabSize });
-    const { gpu, loaded } = await gpuAndModel(m, p, io);
-    const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
     const seqLen = Math.min(maxLength, data.stats.maxLength, spec.maxPositionEmbeddings);
+    const { gpu, loaded } = await gpuAndModel(m, folder, p, io, 'eval', o.number('micro-batch', 8), seqLen);
+    const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
     r = await evaluate(loaded.model as unknown as TrainableModel, data.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: padTokenId(spec, tok.pad_token_id), adapter });
     adapter?.destroy();
     loaded.model.destroy();
@@ -460,9 +495,9 @@ async function evalCommand(p: ParsedCommand, io: CliIo): Promise<void> {
       }
       task = imported.task;
     }
-    const { gpu, loaded } = await gpuAndModel(m, p, io, task);
-    const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
     const seqLen = Math.min(maxLength, data.stats.maxLength, cfg.maxPositionEmbeddings);
+    const { gpu, loaded } = await gpuAndModel(m, folder, p, io, 'eval', o.number('micro-batch', 8), seqLen, task);
+    const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
     r = await evaluate(loaded.model as unknown as TrainableModel<unknown, never>, cls.train, { microBatch: o.number('micro-batch', 8), seqLen, padId: cfg.padTokenId, adapter });
     adapter?.destroy();
     loaded.model.destroy();
@@ -486,10 +521,10 @@ async function generateCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   } else {
     ids = Array.from(tok.encode(prompt));
   }
-  const { gpu, loaded } = await gpuAndModel(m, p, io);
+  const maxNew = o.number('max-new-tokens', 128);
+  const { gpu, loaded } = await gpuAndModel(m, folder, p, io, 'generate', 1, Math.min(ids.length + maxNew, spec.maxPositionEmbeddings));
   if (loaded.family !== 'llama') throw new Error('the folder changed while loading');
   const adapter = imported ? uploadAdapter(gpu, imported.layout, imported.params) : null;
-  const maxNew = o.number('max-new-tokens', 128);
   const tokens = await generateTokens(loaded.model, adapter, ids, {
     maxNewTokens: maxNew,
     temperature: o.number('temperature', 0.7),
@@ -690,20 +725,16 @@ async function planCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   if (configText === null) throw new FileError(`${where}/config.json`, 'not found');
   const family = familyFromConfig(configText, `${where}/config.json`);
   const settings = applySettings('plan', p.settings);
-  const weights = (o.string('weights') ?? 'f16') as WeightFormat;
   const maxBuffer = o.number('max-buffer', 2) * 2 ** 30;
   const limits = { budgetBytes: o.number('gpu-memory', 4) * 2 ** 30, maxBufferSize: maxBuffer };
-  const seqLen = Math.min(settings.train.maxLength, family.maxPositions);
-  const plan = planRun({
-    memory: (cfg) => family.memoryPlan(settings.lora, cfg, weights, Math.min(maxBuffer, 2 ** 31 - 4)),
-    batchSize: settings.train.batchSize, microBatch: settings.train.microBatch, seqLen,
-    checkpointing: settings.train.gradientCheckpointing, maxLength: settings.train.maxLength,
-  }, limits);
+  const device = { f16: o.bool('f16', true), maxBufferSize: maxBuffer, maxStorageBufferBindingSize: Math.min(maxBuffer, 2 ** 31 - 4) };
+  const plan = planTraining(family.onDevice(device), settings, { longestRow: 0 }, limits);
   const m = plan.memory;
   const lines = [
     `${where}: ${family.architecture} (${family.family} family), ${family.layers} layers, hidden ${family.hidden}, vocab ${family.vocab}, ${(family.parameters / 1e6).toFixed(1)}M parameters`,
     `adapter: r ${settings.lora.r} on ${settings.lora.targets.join(', ')}: ${family.adapterParameters(settings.lora).toLocaleString('en-US')} trainable parameters`,
-    `run: batch ${settings.train.batchSize} = micro-batch ${plan.microBatch} × ${plan.gradAccum}, ${plan.seqLen} tokens per row${plan.checkpointing ? ', gradient checkpointing' : ''}, weights ${weights}`,
+    `run: batch ${settings.train.batchSize} = micro-batch ${plan.microBatch} × ${plan.gradAccum}, ${plan.seqLen} tokens per row${plan.checkpointing ? ', gradient checkpointing' : ''}, weights ${plan.weights}`,
+    plan.weightsNote,
     `memory: ${formatBytes(m.total)} of ${formatBytes(limits.budgetBytes)} — weights ${formatBytes(m.weights)}, adapter + Adam ${formatBytes(m.adapter)}, activations ${formatBytes(m.activations)}, workspace ${formatBytes(m.workspace)}, logits chunk ${formatBytes(m.logitsChunk)}; largest buffer ${formatBytes(m.largestBuffer)} (${m.largestBufferName})`,
     ...plan.reasons.map((r) => `  ${r}`),
     plan.fits ? 'fits: yes' : `fits: no — ${plan.advice}`,

@@ -10,7 +10,7 @@ import { MODEL_EXPORTS } from '../formats/export/kinds';
 
 const MODEL = { kind: 'string', help: 'base model: a folder (config.json, safetensors, tokenizer) or a hub id like HuggingFaceTB/SmolLM2-135M' } as const;
 const ADAPTER = { kind: 'string', help: 'a PEFT adapter folder (adapter_config.json, adapter_model.safetensors)' } as const;
-const F32_WEIGHTS = { kind: 'boolean', help: 'keep frozen weights f32 even where the GPU has shader-f16', default: false } as const;
+const GPU_MEMORY = { kind: 'number', help: 'GPU memory the run may use, in GiB (the planner fits the micro-batch and, with --weights auto, the base precision to it)', default: 4, min: 0.01 } as const;
 
 const COMMANDS: Record<string, CommandSpec> = {
   train: {
@@ -29,8 +29,7 @@ const COMMANDS: Record<string, CommandSpec> = {
       layers: { kind: 'string', help: 'layers to adapt, e.g. 0,1,5 (default all)' },
       'init-adapter': { kind: 'string', help: 'start from an existing PEFT adapter folder (its LoRA settings are used)' },
       resume: { kind: 'string', help: 'continue a run from its checkpoint file (its settings are used)' },
-      'gpu-memory': { kind: 'number', help: 'GPU memory the run may use, in GiB (the planner fits the micro-batch to it)', default: 4, min: 0.01 },
-      'f32-weights': F32_WEIGHTS,
+      'gpu-memory': GPU_MEMORY,
     },
   },
   data: {
@@ -53,20 +52,22 @@ const COMMANDS: Record<string, CommandSpec> = {
   eval: {
     name: 'eval',
     summary: 'validation loss and perplexity of a model, with or without an adapter',
-    usage: 'adapter-studio eval --model <folder> --data <file> [--adapter <folder>]',
+    usage: 'adapter-studio eval --model <folder> --data <file> [--adapter <folder>] [--weights auto|f32|f16|q8|nf4]',
+    settings: ['train.weights'],
     options: {
       model: MODEL,
       data: { kind: 'string', help: 'data file' },
       adapter: ADAPTER,
       'micro-batch': { kind: 'int', help: 'rows per pass', default: 8, min: 1 },
       'max-length': { kind: 'int', help: 'tokens per row; longer rows are cut', default: 512, min: 2 },
-      'f32-weights': F32_WEIGHTS,
+      'gpu-memory': GPU_MEMORY,
     },
   },
   generate: {
     name: 'generate',
     summary: 'generate text from a prompt, with or without an adapter',
-    usage: 'adapter-studio generate --model <folder> --prompt <text> [--adapter <folder>]',
+    usage: 'adapter-studio generate --model <folder> --prompt <text> [--adapter <folder>] [--weights auto|f32|f16|q8|nf4]',
+    settings: ['train.weights'],
     options: {
       model: MODEL,
       adapter: ADAPTER,
@@ -77,7 +78,7 @@ const COMMANDS: Record<string, CommandSpec> = {
       'top-k': { kind: 'int', help: 'keep the k most likely tokens (0 = all)', default: 50, min: 0 },
       'top-p': { kind: 'number', help: 'nucleus sampling mass', default: 0.95, min: 0, max: 1 },
       seed: { kind: 'int', help: 'sampling seed', default: 0, min: 0 },
-      'f32-weights': F32_WEIGHTS,
+      'gpu-memory': GPU_MEMORY,
     },
   },
   inspect: {
@@ -98,7 +99,7 @@ const COMMANDS: Record<string, CommandSpec> = {
       model: MODEL,
       'gpu-memory': { kind: 'number', help: 'GPU memory the run may use, in GiB', default: 4, min: 0.01 },
       'max-buffer': { kind: 'number', help: 'the largest single GPU buffer the device allows, in GiB (WebGPU maxBufferSize)', default: 2, min: 0.001 },
-      weights: { kind: 'string', help: 'how the frozen weights are stored', default: 'f16', choices: ['f32', 'f16'] },
+      f16: { kind: 'boolean', help: 'plan for a GPU with shader-f16 (--no-f16: one without, where f16 weights are not an option)', default: true },
     },
   },
   export: {

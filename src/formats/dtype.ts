@@ -125,6 +125,23 @@ export function f64ToF32(bytes: Uint8Array): Float32Array {
   return Float32Array.from(src);
 }
 
+/**
+ * Index of the first NaN or ±Inf among raw little-endian F32, F16 or BF16 values (all exponent bits
+ * set), or -1: a streamed tensor is checked chunk by chunk before the GPU quantizes it (a NaN would
+ * otherwise vanish into an absmax and come out as an arbitrary code).
+ */
+export function firstNonFiniteRaw(dtype: 'F32' | 'F16' | 'BF16', bytes: Uint8Array): number {
+  if (dtype === 'F32') {
+    const words = view(bytes, 4, (b, o, n) => new Uint32Array(b, o, n));
+    for (let i = 0; i < words.length; i++) if ((words[i] & 0x7f800000) === 0x7f800000) return i;
+    return -1;
+  }
+  const mask = dtype === 'F16' ? 0x7c00 : 0x7f80;
+  const halves = view(bytes, 2, (b, o, n) => new Uint16Array(b, o, n));
+  for (let i = 0; i < halves.length; i++) if ((halves[i] & mask) === mask) return i;
+  return -1;
+}
+
 /** f32 values → F16 bits (RNE), for frozen weights stored as f16 on the GPU. */
 export function f32ToF16(values: Float32Array): Uint16Array {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);

@@ -54,6 +54,22 @@ export interface GenerateOptions {
   maxShardBytes?: number;
 }
 
+/**
+ * The values of one generated tensor, in order, a chunk per call (`fill` writes the next
+ * out.length values): the same stream whether a tensor is made whole (generateModelWithTensors) or
+ * written a chunk at a time (nodeCheckpoint.ts).
+ */
+export function tensorValues(name: string, kind: 'embedding' | 'matrix' | 'norm' | 'bias', seed: number, std: number): (out: Float32Array) => void {
+  const r = seededRandom((seed * 0x9e3779b1) ^ hashName(name));
+  return (out) => {
+    for (let i = 0; i < out.length; i++) {
+      if (kind === 'norm') out[i] = 1 + 0.1 * (r.uniform() * 2 - 1);
+      else if (kind === 'bias') out[i] = 0.05 * (r.uniform() * 2 - 1);
+      else out[i] = std * r.normal();
+    }
+  };
+}
+
 export interface GeneratedModel {
   spec: ModelSpec;
   files: Map<string, Uint8Array | string>;
@@ -101,14 +117,9 @@ export function generateModelWithTensors(options: GenerateOptions = {}): Generat
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   const toWrite = new Map<string, TensorToWrite>();
   for (const { name, shape, kind } of expectedTensors(spec)) {
-    const r = seededRandom((seed * 0x9e3779b1) ^ hashName(name));
     const n = shape.reduce((a, b) => a * b, 1);
     const values = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      if (kind === 'norm') values[i] = 1 + 0.1 * (r.uniform() * 2 - 1);
-      else if (kind === 'bias') values[i] = 0.05 * (r.uniform() * 2 - 1);
-      else values[i] = (name === 'model.embed_tokens.weight' ? embeddingStd : std) * r.normal();
-    }
+    tensorValues(name, kind, seed, name === 'model.embed_tokens.weight' ? embeddingStd : std)(values);
     const bytes = fromF32(dtype, values);
     toWrite.set(name, { dtype, shape, data: bytes });
     // Give back exactly what a reader decodes from the stored dtype.

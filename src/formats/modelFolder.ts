@@ -38,6 +38,8 @@ interface FolderBase {
   tensorInfo(name: string): TensorInfo;
   /** Raw little-endian bytes in the stored dtype (e.g. to upload F16 weights unchanged). */
   readTensorBytes(name: string): Promise<Uint8Array>;
+  /** Raw bytes of rows [row0, row0 + count) of a tensor (its first dimension), in the stored dtype. */
+  readTensorRows(name: string, row0: number, count: number): Promise<Uint8Array>;
   readTensorF32(name: string): Promise<Float32Array>;
 }
 
@@ -153,6 +155,7 @@ export async function openModelFolder(files: ModelFiles): Promise<ModelFolder> {
     tensorNames: [...shardOf.keys()],
     tensorInfo: (name) => shard(name).info(name),
     readTensorBytes: (name) => shard(name).readBytes(name),
+    readTensorRows: (name, row0, count) => shard(name).readRows(name, row0, count),
     readTensorF32: (name) => shard(name).readF32(name),
   };
   return spec ? { ...base, family: 'llama', spec } : { ...base, family: 'encoder', spec: encoder!, weights: weights! };

@@ -68,6 +68,7 @@ export type SafetensorsRule =
   | 'bad-metadata'
   | 'data-size-mismatch'
   | 'unknown-tensor'
+  | 'rows-out-of-range'
   | 'not-float';
 
 export class SafetensorsError extends Error {
@@ -257,6 +258,21 @@ export class SafetensorsFile {
     return this.source.read(this.header.dataStart + begin, end - begin);
   }
 
+  /**
+   * Raw bytes of rows [row0, row0 + count) of a tensor, rows being its first dimension (a ranged
+   * read: a large tensor streams without ever being whole in memory).
+   */
+  async readRows(name: string, row0: number, count: number): Promise<Uint8Array> {
+    const t = this.info(name);
+    const [begin, end] = t.dataOffsets;
+    const rows = t.shape.length ? t.shape[0] : 1;
+    if (!Number.isInteger(row0) || !Number.isInteger(count) || row0 < 0 || count < 0 || row0 + count > rows) {
+      throw new SafetensorsError(this.source.name, 'rows-out-of-range', `rows ${row0}..${row0 + count - 1} are outside its ${rows} rows`, name);
+    }
+    const rowBytes = rows > 0 ? (end - begin) / rows : 0;
+    return this.source.read(this.header.dataStart + begin + row0 * rowBytes, count * rowBytes);
+  }
+
   /** The tensor as f32 values (BF16, F16, F32 and F64 tensors). */
   async readF32(name: string): Promise<Float32Array> {
     const t = this.info(name);
@@ -280,45 +296,60 @@ export interface TensorToWrite {
   data: Uint8Array;
 }
 
+/** A tensor's entry in a header being written: its bytes come later (a streaming writer). */
+export interface TensorEntry {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+}
+
 /**
- * Serializes tensors as the reference writer does: entries sorted by dtype (widest first, in the
- * reference's enum order) then by name, `__metadata__` first, compact JSON, header padded with
- * spaces to a multiple of 8, no padding between tensors.
+ * The header of a safetensors file as the reference writer lays it out: entries sorted by dtype
+ * (widest first, in the reference's enum order) then by name, `__metadata__` first, compact JSON,
+ * padded with spaces to a multiple of 8. Returns the 8-byte length prefix and the header, the
+ * tensors in the order their bytes follow (no padding between them), and the bytes of data.
  */
+export function safetensorsHeader(entries: readonly TensorEntry[], metadata: Record<string, string> | null = { format: 'pt' }): { prefix: Uint8Array; order: (TensorEntry & { byteLength: number })[]; dataBytes: number } {
+  const sorted = [...entries].sort((a, b) => DTYPE_RANK.get(b.dtype)! - DTYPE_RANK.get(a.dtype)! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const parts: string[] = [];
+  if (metadata) parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
+  let offset = 0;
+  const order: (TensorEntry & { byteLength: number })[] = [];
+  for (const t of sorted) {
+    if (t.name === '__metadata__') throw new SafetensorsError('writer', 'bad-metadata', 'a tensor may not be named __metadata__', t.name);
+    let bits = BigInt(DTYPE_BITS[t.dtype]);
+    for (const d of t.shape) bits *= BigInt(d);
+    if (bits % 8n !== 0n) throw new SafetensorsError('writer', 'size-mismatch', `${t.dtype} ${JSON.stringify(t.shape)} is not a whole number of bytes`, t.name);
+    const byteLength = Number(bits / 8n);
+    parts.push(`${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":${JSON.stringify(t.shape)},"data_offsets":[${offset},${offset + byteLength}]}`);
+    order.push({ ...t, byteLength });
+    offset += byteLength;
+  }
+  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  const headerBytes = Math.ceil(json.byteLength / 8) * 8;
+  const prefix = new Uint8Array(8 + headerBytes).fill(0x20);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(headerBytes), true);
+  prefix.set(json, 8);
+  return { prefix, order, dataBytes: offset };
+}
+
+/** Serializes tensors as the reference writer does (safetensorsHeader, then each tensor's bytes). */
 export function serializeSafetensors(
   tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>,
   metadata: Record<string, string> | null = { format: 'pt' },
 ): Uint8Array {
-  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
-  entries.sort(([an, a], [bn, b]) => DTYPE_RANK.get(b.dtype)! - DTYPE_RANK.get(a.dtype)! || (an < bn ? -1 : an > bn ? 1 : 0));
-  const parts: string[] = [];
-  if (metadata) parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
-  let offset = 0;
-  for (const [name, t] of entries) {
-    if (name === '__metadata__') throw new SafetensorsError('writer', 'bad-metadata', 'a tensor may not be named __metadata__', name);
-    let bits = BigInt(DTYPE_BITS[t.dtype]);
-    for (const d of t.shape) bits *= BigInt(d);
-    if (bits % 8n !== 0n || Number(bits / 8n) !== t.data.byteLength) {
-      throw new SafetensorsError('writer', 'size-mismatch', `${t.data.byteLength} bytes given for ${t.dtype} ${JSON.stringify(t.shape)}`, name);
+  const byName = new Map(tensors instanceof Map ? tensors : Object.entries(tensors));
+  const { prefix, order, dataBytes } = safetensorsHeader([...byName].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })), metadata);
+  const out = new Uint8Array(prefix.byteLength + dataBytes);
+  out.set(prefix);
+  let at = prefix.byteLength;
+  for (const e of order) {
+    const data = byName.get(e.name)!.data;
+    if (data.byteLength !== e.byteLength) {
+      throw new SafetensorsError('writer', 'size-mismatch', `${data.byteLength} bytes given for ${e.dtype} ${JSON.stringify(e.shape)}`, e.name);
     }
-    const end = offset + t.data.byteLength;
-    parts.push(`${JSON.stringify(name)}:{"dtype":"${t.dtype}","shape":${JSON.stringify(t.shape)},"data_offsets":[${offset},${end}]}`);
-    offset = end;
-  }
-  let header = new TextEncoder().encode(`{${parts.join(',')}}`);
-  const pad = (8 - (header.byteLength % 8)) % 8;
-  if (pad) {
-    const padded = new Uint8Array(header.byteLength + pad).fill(0x20);
-    padded.set(header);
-    header = padded;
-  }
-  const out = new Uint8Array(8 + header.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(header.byteLength), true);
-  out.set(header, 8);
-  let at = 8 + header.byteLength;
-  for (const [, t] of entries) {
-    out.set(t.data, at);
-    at += t.data.byteLength;
+    out.set(data, at);
+    at += data.byteLength;
   }
   return out;
 }

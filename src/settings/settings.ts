@@ -27,6 +27,22 @@ export type Schedule = (typeof SCHEDULES)[number];
 export const CHECKPOINTING = ['auto', 'on', 'off'] as const;
 export type Checkpointing = (typeof CHECKPOINTING)[number];
 
+/**
+ * How the frozen base is stored on the GPU: f32, f16 (devices with shader-f16), 8-bit per output
+ * channel, or 4-bit NF4 in blocks of 64 with f16 scales (as QLoRA); auto lets the planner pick the
+ * most precise one that fits the memory budget. LoRA parameters and the optimizer are f32 always.
+ */
+export const BASE_WEIGHTS = ['auto', 'f32', 'f16', 'q8', 'nf4'] as const;
+export type BaseWeights = (typeof BASE_WEIGHTS)[number];
+
+/** How a stored base precision reads on screen and in the CLI's lines. */
+export const BASE_WEIGHTS_LABEL: Record<Exclude<BaseWeights, 'auto'>, string> = {
+  f32: '32-bit float (f32)',
+  f16: '16-bit float (f16)',
+  q8: '8-bit (per output channel)',
+  nf4: '4-bit NF4',
+};
+
 export const TRAIN_ON = ['response', 'all'] as const;
 export type TrainOn = (typeof TRAIN_ON)[number];
 
@@ -77,6 +93,8 @@ export interface TrainSettings {
   packing: boolean;
   /** Recompute each layer's activations in backward to save memory; auto lets the planner decide. */
   gradientCheckpointing: Checkpointing;
+  /** How the frozen base is stored on the GPU; auto: the most precise that fits. */
+  weights: BaseWeights;
   /** Encoders: hidden, attention and classifier dropout from the model's config while training (as Transformers trains). */
   encoderDropout: boolean;
 }
@@ -128,6 +146,7 @@ export const DEFAULT_SETTINGS: RunSettings = {
     shuffle: true,
     packing: false,
     gradientCheckpointing: 'auto',
+    weights: 'auto',
     encoderDropout: true,
   },
   data: { trainOn: 'response', validationFraction: 0.1, onBadRows: 'stop', task: 'auto' },
@@ -206,6 +225,11 @@ export const SETTING_DEFS: readonly SettingDef[] = [
   { kind: 'bool', key: 'train.shuffle', group: 'train', name: 'shuffle', label: 'Shuffle', help: 'Shuffle the rows every epoch.', cli: 'shuffle', url: 'shuffle' },
   { kind: 'bool', key: 'train.packing', group: 'train', name: 'packing', label: 'Packing', help: 'Pack several short rows into one (attention stays within each).', cli: 'packing', url: 'packing' },
   { kind: 'choice', key: 'train.gradientCheckpointing', group: 'train', name: 'gradientCheckpointing', label: 'Gradient checkpointing', help: 'Recompute activations in backward to save memory (auto: when needed).', cli: 'gradient-checkpointing', url: 'gc', choices: CHECKPOINTING },
+  {
+    kind: 'choice', key: 'train.weights', group: 'train', name: 'weights', label: 'Base precision',
+    help: 'How the frozen base is stored on the GPU: f32, f16, q8 (8-bit per output channel) or nf4 (4-bit NF4, blocks of 64 with f16 scales, as QLoRA); auto: the most precise that fits.',
+    cli: 'weights', url: 'weights', choices: BASE_WEIGHTS,
+  },
   { kind: 'bool', key: 'train.encoderDropout', group: 'train', name: 'encoderDropout', label: 'Encoder dropout', help: 'Encoders: hidden, attention and classifier dropout from the model’s config while training.', cli: 'encoder-dropout', url: 'encdrop' },
   { kind: 'choice', key: 'data.trainOn', group: 'data', name: 'trainOn', label: 'Train on', help: 'Which tokens the loss counts: the responses only, or every token.', cli: 'train-on', url: 'trainon', choices: TRAIN_ON },
   { kind: 'choice', key: 'data.onBadRows', group: 'data', name: 'onBadRows', label: 'Bad rows', help: 'Rows that cannot be read or rendered: stop and list them, or skip them and count.', cli: 'on-bad-rows', url: 'badrows', choices: BAD_ROWS },
@@ -504,5 +528,21 @@ export function canonicalJson(x: unknown): string {
  * only under the same ones. How often it logs, validates or checkpoints may change.
  */
 export function trainingKey(s: RunSettings): string {
-  return canonicalJson({ model: s.model, lora: s.lora, train: s.train, data: s.data });
+  const full = withDefaults(s);
+  return canonicalJson({ model: full.model, lora: full.lora, train: full.train, data: full.data });
+}
+
+/**
+ * Settings saved by an earlier studio (a checkpoint, a run record, an adapter zip) lack the settings
+ * added since: each missing one takes its default, which is what those runs used (e.g. the base
+ * precision, which was f16 on shader-f16 devices and f32 elsewhere before `weights` existed: auto
+ * picks the same where the run fitted). Values present are kept as they are (validate them apart).
+ */
+export function withDefaults(s: RunSettings): RunSettings {
+  const out = cloneSettings(s);
+  for (const d of SETTING_DEFS) {
+    const group = out[d.group] as unknown as Record<string, SettingValue | undefined>;
+    if (group[d.name] === undefined) group[d.name] = getSetting(DEFAULT_SETTINGS, d.key);
+  }
+  return out;
 }

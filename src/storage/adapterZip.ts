@@ -6,7 +6,7 @@ import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { inspectPeftAdapter } from '../formats/peft';
 import { parseTrainerState, summarizeTrainerState, type TrainingSummary } from '../formats/trainerState';
 import type { AdapterFiles, AdapterMeta, DatasetSummary } from './adapters';
-import { SETTING_DEFS, formatSettingValue, getSetting, loraScale, modelLabel, validateSettings, type RunSettings } from '../settings/settings';
+import { SETTING_DEFS, formatSettingValue, getSetting, loraScale, modelLabel, validateSettings, withDefaults, type RunSettings } from '../settings/settings';
 
 export const ADAPTER_MODEL = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -222,6 +222,18 @@ function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
+/** Settings of an earlier export, completed with the settings added since (withDefaults), when they are valid; else null. */
+function importedSettings(raw: unknown): RunSettings | null {
+  if (!raw || typeof raw !== 'object') return null;
+  let settings: RunSettings;
+  try {
+    settings = withDefaults(raw as RunSettings);
+  } catch {
+    return null; // not shaped like settings at all (a group is missing)
+  }
+  return validateSettings(settings).length === 0 ? settings : null;
+}
+
 /** adapter_studio_run.json: the export's run.json and how train.py was launched. */
 export function parseRunRecord(text: string, file = RUN_RECORD): ImportedRun {
   let j: Record<string, unknown>;
@@ -231,7 +243,7 @@ export function parseRunRecord(text: string, file = RUN_RECORD): ImportedRun {
     throw new AdapterImportError(file, `is not valid JSON (${(e as Error).message})`);
   }
   if (!j || typeof j !== 'object' || j.format !== 'adapter-studio-pytorch') throw new AdapterImportError(file, 'is not the run record of an Adapter Studio PyTorch export');
-  const settings = j.settings && typeof j.settings === 'object' && validateSettings(j.settings as RunSettings).length === 0 ? (j.settings as RunSettings) : null;
+  const settings = importedSettings(j.settings);
   const base = (j.base_model ?? {}) as Record<string, unknown>;
   const d = (j.dataset ?? null) as Record<string, unknown> | null;
   let dataset: DatasetSummary | null = null;

@@ -11,8 +11,10 @@ import { matmul } from '../engine/kernels/matmul/matmul';
 import { uploadAdapter, type GpuAdapter } from '../engine/model/model';
 import type { AdapterLayout } from '../engine/model/lora';
 import { exportAdapter, importAdapter, type AdapterModel } from '../engine/model/adapterFiles';
-import { planRun, type PlanLimits } from '../engine/train/memory';
-import { familyFromConfig } from '../engine/model/families';
+import type { PlanLimits, RunPlan } from '../engine/train/memory';
+import { familyFromConfig, type PlanDevice, type WeightFormat } from '../engine/model/families';
+import type { ModelFolder } from '../formats/modelFolder';
+import { deserializeCheckpoint } from '../formats/checkpoint';
 import { hubFiles } from '../hub/hub';
 import type { TrainableModel } from '../engine/model/model';
 import { encoderTaskFor, outputProbabilities, type EncoderTask } from '../engine/model/encoderSpec';
@@ -20,7 +22,7 @@ import { encodeClassification } from '../data/classify';
 import { prepareTokenizer } from '../data/tokenize';
 import { RunControl, planTraining, runTraining } from '../engine/train/run';
 import type { ColumnMapping } from '../data/schema';
-import { baseModelName, canonicalJson, type ModelChoice, type RunSettings } from '../settings/settings';
+import { DEFAULT_SETTINGS, baseModelName, canonicalJson, type ModelChoice, type RunSettings } from '../settings/settings';
 import { readPeftAdapter } from '../formats/peft';
 import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary, type ValidatedAdapter } from '../storage/adapterZip';
 import { abortToken, releaseToken, signalFor } from './cancel';
@@ -116,6 +118,11 @@ function memoryLimits(gpu: Gpu): PlanLimits {
   return { budgetBytes: Math.min(gpu.limits.maxBufferSize * 4, (deviceMemoryGiB ?? 8) * 2 ** 30 * 0.5), maxBufferSize: gpu.limits.maxBufferSize };
 }
 
+/** What the planner needs of this device. */
+function planDevice(gpu: Gpu): PlanDevice {
+  return { f16: gpu.features.f16, maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize, maxBufferSize: gpu.limits.maxBufferSize };
+}
+
 /** The data layer's skip policy and validation split for a read (worker/dataset.ts passes them on to it). */
 function datasetPolicy(settings: RunSettings, options: DatasetOptions) {
   return {
@@ -177,23 +184,33 @@ export const workerApi = {
    * current one, which stays in use (planning, generation) until the new one is ready; only then
    * are they swapped, so a failed or cancelled load leaves the working model as it was.
    * `access.token` is a Hugging Face token for gated repositories (kept for this call only).
+   * `settings` decide the base precision: theirs, or with auto the planner's choice for them (and the
+   * loaded dataset's rows) on this device; a run whose plan differs reloads it (see train).
    */
-  async loadModel(choice: ModelChoice, pageUrl: string, files: File[] | undefined, onProgress: (p: LoadProgress) => void, token?: string, access?: { token?: string }): Promise<ModelInfo> {
+  async loadModel(choice: ModelChoice, pageUrl: string, files: File[] | undefined, onProgress: (p: LoadProgress) => void, token?: string, access?: { token?: string }, settings?: RunSettings): Promise<ModelInfo> {
     const signal = signalFor(token);
     try {
       if (session.run) throw new WorkerStateError('a training run is in progress; stop it before changing the model');
       const gpu = await getGpu();
-      const pending = await openSessionModel({ gpu, choice, pageUrl, files, onProgress, signal, hub: access?.token ? { token: access.token } : undefined });
+      const longestRow = session.dataset?.info.stats?.maxTokens ?? 0;
+      // An encoder's base is f32 or f16 (auto: f16 where the GPU has shader-f16); a decoder's is the plan's.
+      const weights = (folder: ModelFolder): WeightFormat | undefined => {
+        const setting = (settings ?? DEFAULT_SETTINGS).train.weights;
+        if (folder.family === 'encoder') return setting === 'f32' || setting === 'f16' ? setting : undefined;
+        return planTraining(familyFromConfig(folder.config).onDevice(planDevice(gpu)), settings ?? DEFAULT_SETTINGS, { longestRow }, memoryLimits(gpu)).weights;
+      };
+      const pending = await openSessionModel({ gpu, choice, pageUrl, files, onProgress, signal, weights, hub: access?.token ? { token: access.token } : undefined });
       if (session.run || signal.aborted) {
         pending.gpuModel.destroy();
         throw signal.aborted ? new WorkerStateError('loading the model was cancelled') : new WorkerStateError('a training run started while the model loaded; the run keeps the current model');
       }
       const model = pending;
+      const sameModel = session.model?.key === model.key; // the same files in another precision
       session.model?.gpuModel.destroy();
       session.tuned?.adapter.destroy();
       session.tuned = null;
       session.model = model;
-      session.dataset = null; // tokenized with the previous tokenizer
+      if (!sameModel) session.dataset = null; // tokenized with the previous tokenizer
       return model.info;
     } finally {
       releaseToken(token);
@@ -253,12 +270,7 @@ export const workerApi = {
     }
     const gpu = await getGpu();
     const limits = memoryLimits(gpu);
-    const seqLen = Math.min(settings.train.maxLength, family.maxPositions);
-    const plan = planRun({
-      memory: (cfg) => family.memoryPlan(settings.lora, cfg, gpu.features.f16 ? 'f16' : 'f32', gpu.limits.maxStorageBufferBindingSize),
-      batchSize: settings.train.batchSize, microBatch: settings.train.microBatch, seqLen,
-      checkpointing: settings.train.gradientCheckpointing, maxLength: settings.train.maxLength,
-    }, limits);
+    const plan = planTraining(family.onDevice(planDevice(gpu)), settings, { longestRow: 0 }, limits);
     return {
       id, architecture: family.architecture, layers: family.layers, parameters: family.parameters, bytes,
       plan: { ...plan, budget: limits.budgetBytes, maxBufferSize: limits.maxBufferSize, longestRow: 0 },
@@ -277,11 +289,24 @@ export const workerApi = {
     try {
       const gpu = await getGpu();
       unsubscribe = gpu.onLost((error) => (lost = error));
-      const model = requireModel();
+      let model = requireModel();
       const data = await ensureDataset(request.settings, signal);
       const cls = data.classification;
       if (model.family === 'encoder' && !cls) throw new WorkerStateError('an encoder trains on labelled texts: the dataset has no classification rows (map a text and a label column)');
       if (model.family === 'llama' && !data.train) throw new WorkerStateError('the dataset has no training rows (fix its errors first)');
+      if (model.family === 'llama') {
+        // The base precision of this run: its checkpoint's when resuming, else the plan's; reload the model when it differs.
+        const weights = request.resumeFrom
+          ? ((deserializeCheckpoint(request.resumeFrom).run as { plan?: Partial<RunPlan> }).plan?.weights ?? model.gpuModel.format)
+          : planTraining(model.gpuModel, request.settings, { longestRow: data.info.stats?.maxTokens ?? 0 }, memoryLimits(gpu)).weights;
+        if (weights !== model.gpuModel.format) {
+          const reloaded = await model.reload(weights, () => {}, signal);
+          session.model?.gpuModel.destroy();
+          session.tuned?.adapter.destroy();
+          session.tuned = null;
+          session.model = model = reloaded;
+        }
+      }
       const task = model.family === 'encoder' ? encoderTaskFor(cls!.labels, model.spec) : null;
       if (model.family === 'encoder') {
         await ensureTask(model, task!, request.settings.train.seed);

@@ -12,8 +12,10 @@ import { loadTokenizer, type Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
 import type { LlamaGpu } from '../engine/model/llama';
 import { loadModel as loadEngineModel } from '../engine/model/load';
+import type { WeightFormat } from '../engine/kernels/quant/layout';
 import { hubFiles, type HubCache } from '../hub/hub';
-import type { ModelChoice } from '../settings/settings';
+import { BASE_WEIGHTS_LABEL, type ModelChoice } from '../settings/settings';
+import type { ModelFolder } from '../formats/modelFolder';
 import type { LoadProgress, ModelInfo } from './protocol';
 import { throwIfAborted } from './cancel';
 
@@ -29,6 +31,8 @@ interface SessionBase {
   key: string;
   /** Where its files come from (an export carries the tokenizer, and the demo model, from here). */
   files: ModelFiles;
+  /** The same model loaded again with its base stored in another precision (the old one stays until the caller swaps). */
+  reload(weights: WeightFormat, onProgress: (p: LoadProgress) => void, signal: AbortSignal): Promise<SessionModel>;
 }
 
 export interface TextSide {
@@ -73,6 +77,8 @@ export interface OpenSessionModelArgs {
   hub?: HubAccess;
   onProgress: (p: LoadProgress) => void;
   signal: AbortSignal;
+  /** The base precision, or a choice made from the opened folder (the planner's); default f32. */
+  weights?: WeightFormat | ((folder: ModelFolder) => WeightFormat | undefined);
 }
 
 export interface HubAccess {
@@ -119,7 +125,8 @@ export function hubModelFiles(
   });
 }
 
-export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onProgress, signal }: OpenSessionModelArgs): Promise<SessionModel> {
+export async function openSessionModel(args: OpenSessionModelArgs): Promise<SessionModel> {
+  const { gpu, choice, pageUrl, files, hub, onProgress, signal } = args;
   let modelFiles: ModelFiles;
   let name: string;
   let phase: LoadProgress['phase'] = 'config';
@@ -139,6 +146,7 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
   onProgress({ phase: 'config', file: 'config.json', loaded: 0, total: 1 });
   const loaded = await loadEngineModel(gpu, modelFiles, {
     signal,
+    weights: args.weights,
     onProgress: (done, all, tensor) => {
       phase = 'weights';
       total = all;
@@ -160,7 +168,10 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
   }
   phase = 'ready';
   onProgress({ phase: 'ready', file: '', loaded: total, total });
-  const backend = `WebGPU (${gpu.adapter.name}${gpuModel.f16 ? ', f16 weights' : ', f32 weights'})`;
+  const format: WeightFormat = loaded.family === 'llama' ? loaded.model.format : loaded.model.f16 ? 'f16' : 'f32';
+  const backend = `WebGPU (${gpu.adapter.name}, ${BASE_WEIGHTS_LABEL[format]} weights)`;
+  const reload = (weights: WeightFormat, progress: (p: LoadProgress) => void, reloadSignal: AbortSignal) =>
+    openSessionModel({ ...args, weights, onProgress: progress, signal: reloadSignal });
   const key = `${choice.kind}:${name}:${parameters}`;
   let textSide: Promise<TextSide> | null = null;
   const lazyText = (side: (tokenizer: Tokenizer) => TextSide) => () => {
@@ -174,10 +185,10 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
     const spec = loaded.folder.spec;
     const info: ModelInfo = {
       name, source: choice.kind, architecture: spec.architecture, layers: spec.numLayers, hidden: spec.hiddenSize, heads: spec.numHeads, kvHeads: spec.numHeads,
-      vocab: spec.vocabSize, parameters, bytes: total, backend, family: spec.family,
+      vocab: spec.vocabSize, parameters, bytes: total, backend, family: spec.family, weights: format,
       targetModules: encoderTargetNames(spec.family), labels: loaded.model.task.labels,
     };
-    return { family: 'encoder', info, spec, gpuModel: loaded.model, text: lazyText((tokenizer) => ({ tokenizer, padId: spec.padTokenId, eosIds: [] })), key, files: modelFiles, config: loaded.folder.config };
+    return { family: 'encoder', info, spec, gpuModel: loaded.model, text: lazyText((tokenizer) => ({ tokenizer, padId: spec.padTokenId, eosIds: [] })), key, files: modelFiles, config: loaded.folder.config, reload };
   }
   const spec = loaded.folder.spec;
   const text = lazyText((tokenizer) => ({ tokenizer, eosIds: eosTokenIds(spec, tokenizer.eos_token_id), padId: padTokenId(spec, tokenizer.pad_token_id) }));
@@ -194,6 +205,7 @@ export async function openSessionModel({ gpu, choice, pageUrl, files, hub, onPro
     bytes: total,
     backend,
     family: 'llama',
+    weights: loaded.model.format,
   };
-  return { family: 'llama', info, spec, gpuModel: loaded.model, text, key, files: modelFiles };
+  return { family: 'llama', info, spec, gpuModel: loaded.model, text, key, files: modelFiles, reload };
 }

@@ -20,6 +20,8 @@ export interface ModelInfo {
   bytes: number;
   /** Which training backend will run this model. */
   backend: string;
+  /** How its frozen base is stored on the GPU (the base precision the load resolved). */
+  weights: 'f32' | 'f16' | 'q8' | 'nf4';
   /** 'llama' (a decoder: generation, causal-LM adapters) or an encoder family ('bert', 'roberta', 'distilbert': classification). */
   family: string;
   /** An encoder: the settings' target names and the modules they adapt (query, attention.output.dense …). */

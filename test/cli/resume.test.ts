@@ -13,7 +13,7 @@ import { cliIo as io } from '../helpers/cliIo';
 const dir = mkdtempSync(join(tmpdir(), 'adapter-studio-resume-'));
 const data = join(dir, 'sample.jsonl');
 const args = (out: string) => ['train', '--model', 'public/models/demo', '--data', data, '--out', out, '--steps', '6', '--batch-size', '2', '--max-length', '32',
-  '--lr', '1e-2', '--targets', 'q_proj,v_proj', '--rank', '4', '--save-every', '2', '--log-every', '1', '--val-fraction', '0', '--f32-weights'];
+  '--lr', '1e-2', '--targets', 'q_proj,v_proj', '--rank', '4', '--save-every', '2', '--log-every', '1', '--val-fraction', '0', '--weights', 'f32'];
 
 beforeAll(() => {
   writeFileSync(data, Array.from({ length: 6 }, (_, i) => JSON.stringify({ text: `row ${i}: the cat sat on the mat.` })).join('\n') + '\n');

@@ -188,6 +188,18 @@ describe('the studio screens', () => {
       expect((await settings()).train.microBatch).toBe(0);
       expect(new URL(page.url()).searchParams.get('micro')).toBeNull(); // back to the default: not in the link
       expect(await page.getByTestId('start-training').isEnabled()).toBe(true);
+      // The base precision: auto says on screen what it chose; a fixed one says so, and that the model reloads in it.
+      expect(await page.getByTestId('weights').inputValue()).toBe('auto');
+      // (the link's batch 1024 × 2048 tokens loaded the model in a smaller precision; the fixed plan fits a more precise one, so it would reload)
+      expect(await page.getByTestId('plan-weights').textContent()).toMatch(/^Base weights: .* \(the most precise that fits [\d.]+ GiB.*\)( — the model is reloaded in this precision when the run starts)?$/);
+      await page.getByTestId('weights').selectOption('nf4');
+      // The note on a reload shows exactly when the loaded model is stored otherwise.
+      const loaded = await studioState<string>(page, 's.model.info.weights');
+      await expect.poll(() => page.getByTestId('plan-weights').textContent()).toBe(`Base weights: 4-bit NF4, as set${loaded === 'nf4' ? '' : ' — the model is reloaded in this precision when the run starts'}`);
+      expect((await settings()).train.weights).toBe('nf4');
+      expect(new URL(page.url()).searchParams.get('weights')).toBe('nf4');
+      await page.getByTestId('weights').selectOption('auto');
+      await expect.poll(() => page.getByTestId('plan-weights').textContent()).toMatch(/^Base weights: .* \(the most precise that fits/);
     });
   });
 

@@ -15,7 +15,7 @@ const GROUPS: { group: SettingDef['group']; title: string }[] = [
 
 /** The planner's fix in words ("micro-batch → 0 (auto)"), from the contract's own labels and formats. */
 function fixText(fix: Record<string, unknown>): string {
-  const keys: Record<string, string> = { microBatch: 'train.microBatch', gradientCheckpointing: 'train.gradientCheckpointing', maxLength: 'train.maxLength' };
+  const keys: Record<string, string> = { microBatch: 'train.microBatch', gradientCheckpointing: 'train.gradientCheckpointing', maxLength: 'train.maxLength', weights: 'train.weights' };
   return Object.entries(fix)
     .filter(([k, v]) => v !== undefined && keys[k])
     .map(([k, v]) => {
@@ -30,6 +30,7 @@ function PlanPanel() {
   const c = useController();
   const plan = useStudio(currentPlan);
   const modelReady = useStudio((s) => s.model.status === 'ready');
+  const loadedWeights = useStudio((s) => (s.model.status === 'ready' ? s.model.info.weights : null));
   const invalid = useStudio((s) => validateSettings(s.settings).length > 0);
   if (!modelReady) return <p className="hint">Load a model to see the memory this run needs.</p>;
   if (invalid) return <p className="hint">The memory plan waits for valid settings.</p>;
@@ -47,6 +48,9 @@ function PlanPanel() {
         micro-batch {plan.microBatch} × {plan.gradAccum} accumulation · {plan.seqLen} tokens per row{plan.longestRow ? ` (longest row ${plan.longestRow})` : ''}
         {plan.checkpointing ? ' · gradient checkpointing' : ''} · weights {formatBytes(m.weights)} · adapter + Adam {formatBytes(m.adapter)} · activations {formatBytes(m.activations)}
       </p>
+      <p className="hint" data-testid="plan-weights">
+        {plan.weightsNote}{loadedWeights && loadedWeights !== plan.weights ? ' — the model is reloaded in this precision when the run starts' : ''}
+      </p>
       {plan.reasons.map((r) => <p key={r} className="hint" data-testid="plan-reason">{r}</p>)}
       {!plan.fits && (
         <div className="row" role="alert" data-testid="memory-warning">
@@ -63,6 +67,7 @@ function PlanPanel() {
                 if (fix.microBatch !== undefined) next = { ...next, train: { ...next.train, microBatch: fix.microBatch } };
                 if (fix.gradientCheckpointing !== undefined) next = { ...next, train: { ...next.train, gradientCheckpointing: fix.gradientCheckpointing } };
                 if (fix.maxLength !== undefined) next = { ...next, train: { ...next.train, maxLength: fix.maxLength } };
+                if (fix.weights !== undefined) next = { ...next, train: { ...next.train, weights: fix.weights } };
                 st.replaceSettings(next);
               }}
             >

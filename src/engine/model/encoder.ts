@@ -302,7 +302,7 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
         const OUT = m === 'intermediate' ? spec.intermediateSize : C;
         const w = upload(`${path}.weight`, await fetch(`${path}.weight`, IN * OUT), f16);
         const bias = upload(`${path}.bias`, await fetch(`${path}.bias`, OUT), f16); // the fused kernel reads the bias in W's dtype
-        proj[t] = { w, bias, IN, OUT, f16, label: `layer ${l} ${m}` };
+        proj[t] = { w, bias, IN, OUT, format: f16 ? 'f16' : 'f32', label: `layer ${l} ${m}` };
       }
       const [ln1, ln2] = encoderLayerNormNames(family, l);
       layers.push({

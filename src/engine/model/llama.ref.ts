@@ -6,7 +6,11 @@
  * Letters: B batch rows, T tokens per row, N = B*T, C hidden, NH query heads, KVH kv heads,
  * HS head size, I intermediate, V vocab, R rank. Activations are token-major [N, features].
  */
-import { moduleWeightName, type ModelSpec } from '../../formats/hfConfig';
+import { moduleShape, moduleWeightName, type ModelSpec } from '../../formats/hfConfig';
+import { TARGET_MODULES } from '../../settings/settings';
+import { dequantizeRef, fromF16Bits, quantizeRef, toF16Bits } from '../kernels/quant/quant.ref';
+import type { WeightFormat } from '../kernels/quant/layout';
+import type { LlamaStorage } from './llamaConfig';
 import { type AdapterLayout, type TargetModule, type LoraSlot, findSlot } from './lora';
 import { ropeInverseFrequencies } from './rope';
 import { IGNORE_INDEX, type MicroBatch, type WeightMap } from './types';
@@ -484,4 +488,34 @@ export function llamaReference(spec: ModelSpec, weights: WeightMap, batch: Micro
 /** Logits [N, V] of the model (adapter on or off). */
 export function referenceLogits(spec: ModelSpec, weights: WeightMap, batch: MicroBatch, adapter: RefAdapter | null = null): Float64Array {
   return llamaReference(spec, weights, batch, { adapter, logits: true }).logits!;
+}
+
+/**
+ * The weights as LlamaGpu stores them with `storage` (llamaConfig.ts llamaStorage), for the
+ * reference to run on what the GPU computes with: q8 / nf4 tensors quantized and dequantized by
+ * quant.ref.ts (the codes the GPU quantizer writes), f16 tensors rounded to f16, f32 ones as given.
+ * The reference model itself stays float64 throughout.
+ */
+export function storedWeights(spec: ModelSpec, weights: WeightMap, storage: LlamaStorage): Map<string, Float64Array> {
+  const out = new Map<string, Float64Array>();
+  const C = spec.hiddenSize;
+  const store = (name: string, rows: number, cols: number, format: WeightFormat) => {
+    const w = weights.get(name);
+    if (!w) throw new ReferenceModelError(`weight "${name}" is missing`);
+    if (format === 'q8' || format === 'nf4') out.set(name, dequantizeRef(quantizeRef({ format, data: w, rows, cols, scaleF16: format === 'nf4' })));
+    else if (format === 'f16') out.set(name, Float64Array.from(w, (x) => fromF16Bits(toF16Bits(x))));
+    else out.set(name, Float64Array.from(w));
+  };
+  for (const [name, w] of weights) out.set(name, Float64Array.from(w)); // norms (always f32)
+  store('model.embed_tokens.weight', spec.vocabSize, C, storage.table);
+  if (!spec.tieWordEmbeddings) store('lm_head.weight', spec.vocabSize, C, storage.table);
+  for (let l = 0; l < spec.numLayers; l++) {
+    for (const m of TARGET_MODULES) {
+      const s = moduleShape(spec, m);
+      store(moduleWeightName(l, m), s.out, s.in, storage.projections);
+      const bias = `model.layers.${l}.self_attn.${m}.bias`;
+      if (spec.attentionBias && weights.has(bias)) store(bias, 1, s.out, storage.bias);
+    }
+  }
+  return out;
 }

@@ -9,14 +9,18 @@
  * KD = KVH*HS, I intermediate, V vocab, R rank.
  */
 import { ropeConfig } from './rope';
-import { LOGITS_CHUNK_BYTES, logitsChunkTokens, type MemoryPlan } from '../train/memory';
-import { llamaAdapterLayout, llamaMemoryPlan } from './llamaConfig';
+import type { MemoryPlan } from '../train/memory';
+import { baseFormats, llamaAdapterLayout, llamaMemoryPlan, llamaStorage, tablePartRows, type LlamaStorage } from './llamaConfig';
 export { llamaAdapterLayout };
 import { moduleShape, moduleWeightName, type ModelSpec } from '../../formats/hfConfig';
 import { TARGET_MODULES, type TargetModule } from '../../settings/settings';
-import { f32ToF16 } from '../../formats/dtype';
+import { f32ToF16, firstNonFiniteRaw, toF32 } from '../../formats/dtype';
 import type { Gpu } from '../gpu/device';
 import { createBuffer, readF32, readU32, uploadBuffer, writeBuffer } from '../gpu/buffers';
+import { destroyQuantized, isQuantized, layoutOf, quantizeArray, uploadQuantized, type QuantizedWeight } from '../kernels/quant/quant';
+import type { FrozenWeight } from '../kernels/quant/weights';
+import type { WeightFormat } from '../kernels/quant/layout';
+import { lmheadChunkTokens } from '../kernels/lmhead/chunks';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm/rmsnorm';
 import { createRopeInvFreq, ropeBackward, ropeForward } from '../kernels/rope/rope';
 import { attentionBackward, attentionForward } from '../kernels/attention/attention';
@@ -28,12 +32,9 @@ import type { MicroBatch } from './types';
 import { Batcher, type TokenDataset } from '../../data/batches';
 import type { BatcherOptions, DropoutContext, EvalResult, GpuAdapter, MemoryConfig, ModelDescription, ModelWorkspace, TrainableModel, WorkspaceOptions } from './model';
 import { embeddingForward } from '../kernels/embedding/embedding';
-import { lmheadChunkRows, lmheadLogits, lmheadLoss } from '../kernels/lmhead/lmhead';
+import { lmheadLogits, lmheadLoss } from '../kernels/lmhead/lmhead';
 import { findNonFinite, finiteResults, readFiniteResults } from '../kernels/finite/finite';
 import { Recorder } from '../gpu/recorder';
-
-/** Bytes of one logits chunk [rows, V] the LM head may use at once. */
-export { LOGITS_CHUNK_BYTES };
 
 export class ModelError extends Error {
   constructor(message: string) {
@@ -42,14 +43,46 @@ export class ModelError extends Error {
   }
 }
 
-/** Reads one tensor of the checkpoint as f32 (formats' openModelFolder().readTensorF32). */
-export type TensorReader = (name: string) => Promise<Float32Array>;
+/**
+ * Where LlamaGpu.load reads a checkpoint's tensors: whole tensors as f32 (a test's weight map, a
+ * generated model), and where the source can, rows of a 2-D tensor as stored (F32, F16 or BF16
+ * bytes), so that a large tensor streams in chunks and host memory holds one chunk, never a model.
+ */
+export interface TensorSource {
+  readF32(name: string): Promise<Float32Array>;
+  /** The stored dtype of a tensor (safetensors' F32, F16, BF16, …); needed with readRows. */
+  dtype?(name: string): string;
+  /** Raw little-endian bytes of rows [row0, row0 + count) of a 2-D tensor, in its stored dtype. */
+  readRows?(name: string, row0: number, count: number): Promise<Uint8Array>;
+}
+
+/** A TensorSource, or just its readF32 (formats' openModelFolder().readTensorF32, a Map's get). */
+export type TensorReader = ((name: string) => Promise<Float32Array>) | TensorSource;
 
 export interface LoadOptions {
-  /** Store projections as f16 (needs shader-f16). Default: when the device has it. */
-  f16?: boolean;
+  /**
+   * How the frozen base is stored (llamaConfig.ts llamaStorage): 'f32' (default), 'f16' (needs
+   * shader-f16), 'q8' or 'nf4' (quantized on the GPU as the tensors stream in). The planner picks
+   * it (planTraining: the setting, or the most precise that fits).
+   */
+  weights?: WeightFormat;
   onProgress?: (loaded: number, total: number, name: string) => void;
   signal?: AbortSignal;
+}
+
+/** Source bytes per chunk when a tensor streams into an f32 / f16 buffer (uploadQuantized has its own). */
+const STREAM_CHUNK_BYTES = 4 << 20;
+
+const STREAM_DTYPES: Record<string, 'f32' | 'f16' | 'bf16'> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+
+/** A buffer the finite scan reads after the load: values, or a quantized weight's scales. */
+interface ScannedTensor {
+  name: string;
+  buffer: GPUBuffer;
+  count: number;
+  f16: boolean;
+  /** What overflow means here (an f16 value, an f16 quantization scale). */
+  scales?: boolean;
 }
 
 interface LayerWeights {
@@ -147,12 +180,12 @@ export class LlamaGpu implements TrainableModel {
   private constructor(
     readonly gpu: Gpu,
     readonly spec: ModelSpec,
-    readonly f16: boolean,
-    /** [V, C] f32 (the gather and the tied LM head read it). */
-    readonly embed: GPUBuffer,
-    /** [V, C] (embed when tied). */
-    readonly lmHead: GPUBuffer,
-    readonly lmHeadF16: boolean,
+    /** How each kind of frozen tensor is stored (base precision, table, biases). */
+    readonly storage: LlamaStorage,
+    /** [V, C] in storage.table (the gather and the tied LM head read it), split by rows where large. */
+    readonly embed: FrozenWeight,
+    /** [V, C] (embed when tied), in storage.table. */
+    readonly lmHead: FrozenWeight,
     readonly finalNorm: GPUBuffer,
     readonly layers: LayerWeights[],
     readonly invFreq: GPUBuffer,
@@ -168,72 +201,162 @@ export class LlamaGpu implements TrainableModel {
     this.V = spec.vocabSize;
   }
 
-  /** Uploads every frozen weight (projections f16 when asked), one labelled buffer per tensor. */
-  static async load(gpu: Gpu, spec: ModelSpec, read: TensorReader, options: LoadOptions = {}): Promise<LlamaGpu> {
+  /** The base precision (storage.base). */
+  get format(): WeightFormat {
+    return this.storage.base;
+  }
+
+  /**
+   * Uploads every frozen weight, one tensor at a time, each in the format storage gives it
+   * (llamaStorage of options.weights): quantized on the GPU as its rows stream in, converted to f16
+   * chunk by chunk, or as read. Every weight is checked for NaN and ±Inf (raw rows on the CPU before
+   * quantization, buffers and quantization scales on the GPU after), naming the tensor.
+   */
+  static async load(gpu: Gpu, spec: ModelSpec, reader: TensorReader, options: LoadOptions = {}): Promise<LlamaGpu> {
     if (spec.numHeads % spec.numKvHeads !== 0) throw new ModelError(`numHeads ${spec.numHeads} is not a multiple of numKvHeads ${spec.numKvHeads}`);
-    const f16 = options.f16 ?? gpu.features.f16;
-    if (f16 && !gpu.features.f16) throw new ModelError('f16 weights need the shader-f16 feature, which this GPU lacks');
+    const format = options.weights ?? 'f32';
+    if (format === 'f16' && !gpu.features.f16) throw new ModelError('f16 weights need the shader-f16 feature, which this GPU lacks: load with f32, q8 or nf4');
+    const storage = llamaStorage(format);
+    const source: TensorSource = typeof reader === 'function' ? { readF32: reader } : reader;
     const owned: GPUBuffer[] = [];
+    const scanned: ScannedTensor[] = [];
     const total = 3 + spec.numLayers * (9 + (spec.attentionBias ? 3 : 0) + (spec.qkNorm ? 2 : 0));
     let loaded = 0;
-    const fetch = async (name: string, size: number): Promise<Float32Array> => {
+    const done = (name: string) => options.onProgress?.(++loaded, total, name);
+    const readAll = async (name: string, size: number): Promise<Float32Array> => {
       options.signal?.throwIfAborted();
-      const data = await read(name);
+      const data = await source.readF32(name);
       if (data.length !== size) throw new ModelError(`tensor "${name}" has ${data.length} values, expected ${size}`);
-      options.onProgress?.(++loaded, total, name);
       return data;
     };
-    const uploaded: { name: string; buffer: GPUBuffer; count: number; f16: boolean }[] = [];
-    const upload = (name: string, data: Float32Array, asF16: boolean) => {
+    /** A small f32 (or f16) vector: norms and biases. */
+    const vector = async (name: string, size: number, asF16: boolean): Promise<GPUBuffer> => {
+      const data = await readAll(name, size);
       const buffer = asF16 ? uploadBuffer(gpu, name, f32ToF16(data)) : uploadBuffer(gpu, name, data);
       owned.push(buffer);
-      uploaded.push({ name, buffer, count: data.length, f16: asF16 });
+      scanned.push({ name, buffer, count: size, f16: asF16 });
+      done(name);
       return buffer;
     };
-    const C = spec.hiddenSize;
-    const embed = upload('model.embed_tokens.weight', await fetch('model.embed_tokens.weight', spec.vocabSize * C), false);
-    const layers: LayerWeights[] = [];
-    for (let l = 0; l < spec.numLayers; l++) {
-      const pre = `model.layers.${l}`;
-      const proj = {} as Record<TargetModule, FrozenLinear>;
-      for (const m of TARGET_MODULES) {
-        const shape = moduleShape(spec, m);
-        const name = moduleWeightName(l, m);
-        const w = upload(name, await fetch(name, shape.in * shape.out), f16);
-        let bias: GPUBuffer | null = null;
-        if (spec.attentionBias && (m === 'q_proj' || m === 'k_proj' || m === 'v_proj')) {
-          const bname = `${pre}.self_attn.${m}.bias`;
-          bias = upload(bname, await fetch(bname, shape.out), f16); // the fused kernel reads the bias in W's dtype
+    /** The raw rows of a 2-D tensor, when the source streams it; null when only readF32 can. */
+    const rowsOf = (name: string, cols: number) => {
+      const dtype = source.dtype?.(name);
+      const read = source.readRows;
+      if (!dtype || !read || !(dtype in STREAM_DTYPES)) return null;
+      const width = cols * (dtype === 'F32' ? 4 : 2);
+      return {
+        dtype: STREAM_DTYPES[dtype],
+        read: async (row0: number, count: number): Promise<Uint8Array> => {
+          options.signal?.throwIfAborted();
+          const bytes = await read.call(source, name, row0, count);
+          if (bytes.byteLength !== count * width) throw new ModelError(`tensor "${name}": rows ${row0}..${row0 + count - 1} came back as ${bytes.byteLength} bytes, expected ${count * width}`);
+          const bad = firstNonFiniteRaw(dtype as 'F32' | 'F16' | 'BF16', bytes);
+          if (bad >= 0) throw nonFinite(name, row0 * cols + bad, 'the model file is damaged or was saved from a diverged run');
+          return bytes;
+        },
+        toF32: (bytes: Uint8Array) => toF32(dtype, bytes),
+      };
+    };
+    /**
+     * A frozen [rows, cols] matrix in `fmt`. `split`: an f32 / f16 table goes into binding-sized
+     * buffers of rows (tablePartRows), so no buffer outgrows a binding.
+     */
+    const matrix = async (name: string, rows: number, cols: number, fmt: WeightFormat, split: boolean): Promise<FrozenWeight> => {
+      const stream = rowsOf(name, cols);
+      if (fmt === 'q8' || fmt === 'nf4') {
+        let w: QuantizedWeight;
+        if (stream) {
+          w = await uploadQuantized(gpu, { format: fmt, dtype: stream.dtype, rows, cols, label: name, readRows: stream.read, signal: options.signal });
+        } else {
+          const data = await readAll(name, rows * cols);
+          const bad = data.findIndex((v) => !Number.isFinite(v));
+          if (bad >= 0) throw nonFinite(name, bad, 'the model file is damaged or was saved from a diverged run');
+          w = await quantizeArray(gpu, { format: fmt, rows, cols, data, label: name, signal: options.signal });
         }
-        proj[m] = { w, bias, IN: shape.in, OUT: shape.out, f16, label: `layer ${l} ${m}` };
+        const layout = layoutOf(w);
+        for (const part of w.parts) {
+          owned.push(part.values, part.scales);
+          scanned.push({ name, buffer: part.scales, count: part.rows * layout.scalesPerRow, f16: layout.scaleBytes === 2, scales: true });
+        }
+        done(name);
+        return w;
       }
-      const HS = spec.headDim;
-      layers.push({
-        inputNorm: upload(`${pre}.input_layernorm.weight`, await fetch(`${pre}.input_layernorm.weight`, C), false),
-        postNorm: upload(`${pre}.post_attention_layernorm.weight`, await fetch(`${pre}.post_attention_layernorm.weight`, C), false),
-        qNorm: spec.qkNorm ? upload(`${pre}.self_attn.q_norm.weight`, await fetch(`${pre}.self_attn.q_norm.weight`, HS), false) : null,
-        kNorm: spec.qkNorm ? upload(`${pre}.self_attn.k_norm.weight`, await fetch(`${pre}.self_attn.k_norm.weight`, HS), false) : null,
-        proj,
-      });
-    }
-    const finalNorm = upload('model.norm.weight', await fetch('model.norm.weight', C), false);
-    let lmHead = embed;
-    let lmHeadF16 = false;
-    if (!spec.tieWordEmbeddings) {
-      lmHead = upload('lm_head.weight', await fetch('lm_head.weight', spec.vocabSize * C), f16);
-      lmHeadF16 = f16;
-    } else {
-      options.onProgress?.(++loaded, total, 'lm_head (tied)');
-    }
-    const invFreq = createRopeInvFreq(gpu, ropeConfig(spec), 'rope invFreq');
-    owned.push(invFreq);
+      const f16 = fmt === 'f16';
+      const per = split ? tablePartRows(fmt, rows, cols, gpu.limits) : rows;
+      if (per < 1) throw new ModelError(`tensor "${name}": one row of ${cols} values exceeds this GPU's buffer limits`);
+      const parts: { w: GPUBuffer; rows: number }[] = [];
+      for (let r0 = 0; r0 < rows; r0 += per) {
+        const n = Math.min(per, rows - r0);
+        const buffer = createBuffer(gpu, rows > per ? `${name} rows ${r0}..${r0 + n - 1}` : name, n * cols * (f16 ? 2 : 4));
+        owned.push(buffer);
+        parts.push({ w: buffer, rows: n });
+        scanned.push({ name, buffer, count: n * cols, f16 });
+      }
+      const write = (part: { w: GPUBuffer }, offsetRows: number, values: Float32Array) => {
+        const data = f16 ? evenLength(f32ToF16(values)) : values;
+        writeBuffer(gpu, part.w, data, offsetRows * cols * (f16 ? 2 : 4));
+      };
+      if (stream) {
+        // Even chunks keep every f16 write 4-byte aligned.
+        const chunkRows = Math.max(2, Math.floor(STREAM_CHUNK_BYTES / (cols * (stream.dtype === 'f32' ? 4 : 2)) / 2) * 2);
+        let first = 0;
+        for (const part of parts) {
+          for (let r = 0; r < part.rows; r += chunkRows) {
+            const n = Math.min(chunkRows, part.rows - r);
+            write(part, r, stream.toF32(await stream.read(first + r, n)));
+          }
+          first += part.rows;
+        }
+      } else {
+        const data = await readAll(name, rows * cols);
+        let first = 0;
+        for (const part of parts) {
+          write(part, 0, data.subarray(first * cols, (first + part.rows) * cols));
+          first += part.rows;
+        }
+      }
+      done(name);
+      return parts.length === 1 ? parts[0].w : parts;
+    };
+
     try {
-      await checkFinite(gpu, uploaded);
+      const C = spec.hiddenSize;
+      const embed = await matrix('model.embed_tokens.weight', spec.vocabSize, C, storage.table, true);
+      const layers: LayerWeights[] = [];
+      for (let l = 0; l < spec.numLayers; l++) {
+        const pre = `model.layers.${l}`;
+        const proj = {} as Record<TargetModule, FrozenLinear>;
+        for (const m of TARGET_MODULES) {
+          const shape = moduleShape(spec, m);
+          const name = moduleWeightName(l, m);
+          const w = await matrix(name, shape.out, shape.in, storage.projections, false);
+          let bias: GPUBuffer | null = null;
+          if (spec.attentionBias && (m === 'q_proj' || m === 'k_proj' || m === 'v_proj')) {
+            bias = await vector(`${pre}.self_attn.${m}.bias`, shape.out, storage.bias === 'f16'); // the fused kernel reads the bias in W's dtype
+          }
+          proj[m] = { w, bias, IN: shape.in, OUT: shape.out, format: storage.projections, label: `layer ${l} ${m}` };
+        }
+        const HS = spec.headDim;
+        layers.push({
+          inputNorm: await vector(`${pre}.input_layernorm.weight`, C, false),
+          postNorm: await vector(`${pre}.post_attention_layernorm.weight`, C, false),
+          qNorm: spec.qkNorm ? await vector(`${pre}.self_attn.q_norm.weight`, HS, false) : null,
+          kNorm: spec.qkNorm ? await vector(`${pre}.self_attn.k_norm.weight`, HS, false) : null,
+          proj,
+        });
+      }
+      const finalNorm = await vector('model.norm.weight', C, false);
+      let lmHead = embed;
+      if (!spec.tieWordEmbeddings) lmHead = await matrix('lm_head.weight', spec.vocabSize, C, storage.table, true);
+      else done('lm_head (tied)');
+      const invFreq = createRopeInvFreq(gpu, ropeConfig(spec), 'rope invFreq');
+      owned.push(invFreq);
+      await checkFinite(gpu, scanned);
+      return new LlamaGpu(gpu, spec, storage, embed, lmHead, finalNorm, layers, invFreq, owned);
     } catch (error) {
       for (const b of owned) b.destroy();
       throw error;
     }
-    return new LlamaGpu(gpu, spec, f16, embed, lmHead, lmHeadF16, finalNorm, layers, invFreq, owned);
   }
 
   /** Allocates activation and gradient buffers for micro-batches of up to maxTokens tokens. */
@@ -245,7 +368,8 @@ export class LlamaGpu implements TrainableModel {
       hidden: this.spec.hiddenSize,
       vocab: this.spec.vocabSize,
       maxPositions: this.spec.maxPositionEmbeddings,
-      weightFormat: this.f16 ? 'f16' : 'f32',
+      weightFormat: this.storage.base,
+      weightFormats: baseFormats(this.gpu.features.f16),
     };
   }
 
@@ -257,9 +381,9 @@ export class LlamaGpu implements TrainableModel {
     return new Batcher(data, { batchSize: o.microBatch, seqLen: o.seqLen, padId: o.padId, seed: o.seed, epochs: o.epochs, packing: o.packing, shuffle: o.shuffle, cursor: o.cursor });
   }
 
-  memoryPlan(lora: LoraSettings, cfg: MemoryConfig): MemoryPlan {
-    const chunk = logitsChunkTokens(this.V, cfg.batchSize * cfg.seqLen, this.gpu.limits.maxStorageBufferBindingSize);
-    return llamaMemoryPlan(this.spec, lora, { ...cfg, weightsF16: this.f16, logitsChunkTokens: chunk });
+  memoryPlan(lora: LoraSettings, cfg: MemoryConfig, weights: WeightFormat = this.storage.base): MemoryPlan {
+    const storage = weights === this.storage.base ? this.storage : llamaStorage(weights);
+    return llamaMemoryPlan(this.spec, lora, { ...cfg, storage, device: { f16: this.gpu.features.f16, ...this.gpu.limits } });
   }
 
   /** Allocates activation and gradient buffers for micro-batches of up to maxTokens tokens. */
@@ -298,7 +422,7 @@ export class LlamaGpu implements TrainableModel {
       u: new Map([...targets].map((m) => [m, f32(`${tag} ${m} lora u`, N * R)])),
     });
     const L = this.spec.numLayers;
-    const logitsRows = lmheadChunkRows(this.gpu, N, this.V, LOGITS_CHUNK_BYTES);
+    const logitsRows = lmheadChunkTokens(N, this.V, this.gpu.limits.maxStorageBufferBindingSize);
     const staging = opts.stagedBatches > 0 ? f32('staged micro-batches', opts.stagedBatches * 4 * N) : null;
     return {
       maxTokens: N,
@@ -414,7 +538,7 @@ export class LlamaGpu implements TrainableModel {
 
   /** encoder: xs[0] = embed[inputIds] */
   embedTokens(rec: Recorder, ws: Workspace, batch: MicroBatch): void {
-    embeddingForward(rec, { ids: ws.inputIds, w: this.embed, V: this.V, C: this.C, N: batch.B * batch.T, out: ws.xs[0], label: 'embedding' });
+    embeddingForward(rec, { ids: ws.inputIds, w: this.embed, wFormat: this.storage.table, V: this.V, C: this.C, N: batch.B * batch.T, out: ws.xs[0], label: 'embedding' });
   }
 
   /** One decoder layer: xs[l] → xs[l+1], saving what backward needs in acts(l). */
@@ -470,7 +594,7 @@ export class LlamaGpu implements TrainableModel {
       rec.copy(ws.hf, firstRow * this.C * 4, ws.dhf, 0, rows * this.C * 4);
       h = ws.dhf;
     }
-    lmheadLogits(rec, { h, w: this.lmHead, wF16: this.lmHeadF16, N: rows, C: this.C, V: this.V, logits: out, label: 'lm head' });
+    lmheadLogits(rec, { h, w: this.lmHead, wFormat: this.storage.table, N: rows, C: this.C, V: this.V, logits: out, label: 'lm head' });
   }
 
   /**
@@ -480,7 +604,7 @@ export class LlamaGpu implements TrainableModel {
   headLoss(rec: Recorder, ws: Workspace, N: number, gradScale: number, accumulateLoss = false): void {
     lmheadLoss(rec, {
       accumulateLoss,
-      h: ws.hf, w: this.lmHead, wF16: this.lmHeadF16, N, C: this.C, V: this.V, labels: ws.labels, gradScale,
+      h: ws.hf, w: this.lmHead, wFormat: this.storage.table, N, C: this.C, V: this.V, labels: ws.labels, gradScale,
       logits: ws.logits, chunkRows: ws.logitsRows, rowLoss: ws.tokenLoss, rowCorrect: ws.tokenCorrect, lossSum: ws.lossSum, targetCount: ws.targetCount, dh: ws.dhf, label: 'lm head',
     });
   }
@@ -567,12 +691,24 @@ export class LlamaGpu implements TrainableModel {
   }
 }
 
+/** An f16 array padded to an even length (a queue write is a whole number of 4-byte words). */
+function evenLength(bits: Uint16Array): Uint16Array {
+  if (bits.length % 2 === 0) return bits;
+  const out = new Uint16Array(bits.length + 1);
+  out.set(bits);
+  return out;
+}
+
+function nonFinite(name: string, index: number, why: string): ModelError {
+  return new ModelError(`tensor "${name}" holds a non-finite value (NaN or Inf) at index ${index}: ${why}`);
+}
+
 /**
- * Every uploaded weight scanned on the GPU for NaN and ±Inf (one readback for all): a model that
- * holds one is refused with the tensor and the first bad index named. In f16 a finite f32 weight
- * beyond ±65504 becomes ±Inf, which this also catches.
+ * Every uploaded weight (and every quantization scale) scanned on the GPU for NaN and ±Inf, one
+ * readback for all: a model that holds one is refused with the tensor and the first bad index named.
+ * In f16 a finite f32 weight beyond ±65504 becomes ±Inf, which this also catches (an nf4 absmax too).
  */
-export async function checkFinite(gpu: Gpu, tensors: { name: string; buffer: GPUBuffer; count: number; f16: boolean }[]): Promise<void> {
+export async function checkFinite(gpu: Gpu, tensors: ScannedTensor[]): Promise<void> {
   const result = finiteResults(gpu, tensors.length, 'weight finite scan');
   try {
     const rec = new Recorder(gpu, 'weight finite scan');
@@ -582,8 +718,12 @@ export async function checkFinite(gpu: Gpu, tensors: { name: string; buffer: GPU
     const bad = first.map((index, i) => ({ index, t: tensors[i] })).filter((b) => b.index >= 0);
     if (bad.length) {
       const b = bad[0];
+      const more = bad.length > 1 ? ` (and ${bad.length - 1} more buffer${bad.length > 2 ? 's' : ''})` : '';
+      if (b.t.scales) {
+        throw new ModelError(`tensor "${b.t.name}" quantizes to a non-finite scale at block ${b.index}${more}: a weight beyond ±65504 overflows the f16 scale; load it with q8 or f32 weights`);
+      }
       throw new ModelError(
-        `tensor "${b.t.name}" holds a non-finite value (NaN or Inf) at index ${b.index}${bad.length > 1 ? ` (and ${bad.length - 1} more tensor${bad.length > 2 ? 's' : ''})` : ''}` +
+        `tensor "${b.t.name}" holds a non-finite value (NaN or Inf) at index ${b.index}${more}` +
           (b.t.f16 ? ': in f16 — a weight beyond ±65504 overflows; load it with f32 weights, or the file itself holds it' : ': the model file is damaged or was saved from a diverged run'),
       );
     }
@@ -591,4 +731,3 @@ export async function checkFinite(gpu: Gpu, tensors: { name: string; buffer: GPU
     result.destroy();
   }
 }
-

@@ -2,18 +2,23 @@
  * Loading a base model onto the GPU from any ModelFiles (a Node folder, dropped browser files, a
  * served URL, the hub): the folder is opened and validated, the family chosen from config.json
  * (a Llama-family decoder or a BERT-family encoder), and the frozen weights uploaded tensor by
- * tensor with progress.
+ * tensor with progress in bytes — a decoder's large ones streamed a chunk of rows at a time
+ * (ranged reads) and quantized on the GPU where asked, so host memory stays flat.
  */
-import { openModelFolder, type DecoderFolder, type EncoderFolder, type ModelFiles } from '../../formats/modelFolder';
+import { openModelFolder, type DecoderFolder, type EncoderFolder, type ModelFiles, type ModelFolder } from '../../formats/modelFolder';
 import type { Gpu } from '../gpu/device';
+import type { WeightFormat } from '../kernels/quant/layout';
 import { LlamaGpu } from './llama';
-import { EncoderGpu } from './encoder';
+import { EncoderError, EncoderGpu } from './encoder';
 import type { EncoderTask } from './encoderSpec';
 
 export interface LoadModelOptions {
-  /** Store frozen projections as f16 (needs shader-f16). Default: when the device has it. */
-  f16?: boolean;
-  /** Bytes of tensors uploaded so far, of all. */
+  /**
+   * How the frozen base is stored: f32 (default), f16 (shader-f16), q8 or nf4 — planTraining picks
+   * it; a function gets the opened folder (config and tensor list) first and answers.
+   */
+  weights?: WeightFormat | ((folder: ModelFolder) => WeightFormat | undefined);
+  /** Bytes of tensors read so far, of all. */
   onProgress?: (loaded: number, total: number, tensor: string) => void;
   signal?: AbortSignal;
   /** An encoder's task (default: its config's labels); and the seed of a head the checkpoint lacks. */
@@ -41,20 +46,42 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOpti
   };
   const used = folder.family === 'encoder' ? [...folder.weights.names.values()] : folder.tensorNames;
   const bytes = used.reduce((n, t) => n + sizeOf(t), 0);
+  const parameters = used.reduce((n, t) => n + folder.tensorInfo(t).shape.reduce((a, b) => a * b, 1), 0);
   let loaded = 0;
-  let parameters = 0;
-  opts.onProgress?.(0, bytes, '');
-  const read = async (tensor: string) => {
-    const values = await folder.readTensorF32(tensor);
-    parameters += values.length;
-    loaded += sizeOf(tensor);
-    opts.onProgress?.(Math.min(loaded, bytes), bytes, tensor);
-    return values;
+  const read = (tensor: string, count: number) => {
+    loaded += count;
+    opts.onProgress?.(loaded, bytes, tensor);
   };
+  opts.onProgress?.(0, bytes, '');
+  const weights = typeof opts.weights === 'function' ? opts.weights(folder) : opts.weights;
   if (folder.family === 'encoder') {
-    const model = await EncoderGpu.load(gpu, folder.spec, read, { f16: opts.f16, signal: opts.signal, tensorNames: folder.tensorNames, task: opts.task, seed: opts.seed });
+    if (weights === 'q8' || weights === 'nf4') throw new EncoderError(`an encoder's base is stored f32 or f16; ${weights} is for decoders (choose --weights f32, f16 or auto)`);
+    const readF32 = async (tensor: string) => {
+      const values = await folder.readTensorF32(tensor);
+      read(tensor, sizeOf(tensor));
+      return values;
+    };
+    const f16 = weights === undefined ? undefined : weights === 'f16';
+    const model = await EncoderGpu.load(gpu, folder.spec, readF32, { f16, signal: opts.signal, tensorNames: folder.tensorNames, task: opts.task, seed: opts.seed });
     return { family: 'encoder', model, folder, parameters, bytes };
   }
-  const model = await LlamaGpu.load(gpu, folder.spec, read, { f16: opts.f16, signal: opts.signal });
+  const model = await LlamaGpu.load(
+    gpu,
+    folder.spec,
+    {
+      readF32: async (tensor) => {
+        const values = await folder.readTensorF32(tensor);
+        read(tensor, sizeOf(tensor));
+        return values;
+      },
+      dtype: (tensor) => folder.tensorInfo(tensor).dtype,
+      readRows: async (tensor, row0, count) => {
+        const raw = await folder.readTensorRows(tensor, row0, count);
+        read(tensor, raw.byteLength);
+        return raw;
+      },
+    },
+    { weights, signal: opts.signal },
+  );
   return { family: 'llama', model, folder, parameters, bytes };
 }

@@ -8,6 +8,7 @@ import type { Gpu } from '../gpu/device';
 import type { Recorder } from '../gpu/recorder';
 import type { Batch, BatchCursor, TokenDataset } from '../../data/batches';
 import type { AdapterLayout, LoraSettings } from './lora';
+import type { WeightFormat } from '../kernels/quant/layout';
 
 /** The adapter as the kernels bind it: flat parameters and (for training) flat gradient sums. */
 export interface GpuAdapter {
@@ -59,8 +60,13 @@ export interface ModelDescription {
   vocab: number;
   /** Longest sequence the model's positions allow. */
   maxPositions: number;
-  /** How the frozen weights are stored on the GPU. */
-  weightFormat: 'f32' | 'f16';
+  /** How the frozen base is stored on the GPU. */
+  weightFormat: WeightFormat;
+  /**
+   * The base precisions this model could be loaded in on this device, most precise first (the
+   * planner's choices for "auto"); absent: only weightFormat.
+   */
+  weightFormats?: readonly WeightFormat[];
 }
 
 /** Buffers for micro-batches of a fixed size; the family owns what is inside. */
@@ -128,7 +134,8 @@ export interface TrainableModel<D = TokenDataset, B extends BatchLike = Batch> {
   readonly description: ModelDescription;
   createBatcher(data: D, opts: BatcherOptions): BatchSource<B>;
   adapterLayout(lora: LoraSettings): AdapterLayout;
-  memoryPlan(lora: LoraSettings, cfg: MemoryConfig): MemoryPlan;
+  /** GPU bytes of a configuration, with the base stored in `weights` (default: as loaded). */
+  memoryPlan(lora: LoraSettings, cfg: MemoryConfig, weights?: WeightFormat): MemoryPlan;
   createWorkspace(opts: WorkspaceOptions): ModelWorkspace;
   destroyWorkspace(ws: ModelWorkspace): void;
   /**

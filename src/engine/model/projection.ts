@@ -7,16 +7,16 @@
  * so the forward, the backward, a recomputed forward and a resumed run all draw the same mask.
  */
 import type { Binding, Recorder } from '../gpu/recorder';
-import { loraBackward, loraForward, type LoraAdapter } from '../kernels/lora/lora';
+import { loraBackward, loraForward, type FrozenWeight, type LoraAdapter, type WeightFormat } from '../kernels/lora/lora';
 
 export interface FrozenLinear {
-  /** [OUT, IN] */
-  w: GPUBuffer;
-  /** [OUT] or null */
+  /** [OUT, IN]: a buffer (f32 / f16) or a QuantizedWeight (q8 / nf4). */
+  w: FrozenWeight;
+  /** [OUT] or null: f16 beside an f16 W, f32 otherwise. */
   bias: GPUBuffer | null;
   IN: number;
   OUT: number;
-  f16: boolean;
+  format: WeightFormat;
   label: string;
 }
 
@@ -57,7 +57,7 @@ export interface ProjectionForwardArgs {
 export function projectionForward(rec: Recorder, a: ProjectionForwardArgs): void {
   const { lin } = a;
   loraForward(rec, {
-    N: a.N, x: a.x, y: a.y, w: lin.w, wF16: lin.f16, bias: lin.bias, IN: lin.IN, OUT: lin.OUT, label: lin.label,
+    N: a.N, x: a.x, y: a.y, w: lin.w, wFormat: lin.format, bias: lin.bias, IN: lin.IN, OUT: lin.OUT, label: lin.label,
     lora: a.lora ? adapterArgs(a.lora) : null,
   });
 }
@@ -79,7 +79,7 @@ export function projectionBackward(rec: Recorder, a: ProjectionBackwardArgs): vo
   const { lin, lora } = a;
   if (lora && !lora.grads) throw new Error(`${lin.label}: backward through an adapter without gradient buffers`);
   loraBackward(rec, {
-    N: a.N, dy: a.dy, x: a.x, dx: a.dx, accumulateDx: a.accumulate, w: lin.w, wF16: lin.f16, bias: lin.bias, IN: lin.IN, OUT: lin.OUT, label: lin.label,
+    N: a.N, dy: a.dy, x: a.x, dx: a.dx, accumulateDx: a.accumulate, w: lin.w, wFormat: lin.format, bias: lin.bias, IN: lin.IN, OUT: lin.OUT, label: lin.label,
     lora: lora ? adapterArgs(lora) : null,
     grads: lora ? { dA: lora.grads!, offsetDA: lora.offsetA, dB: lora.grads!, offsetDB: lora.offsetB, du: a.du } : null,
   });

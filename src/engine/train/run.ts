@@ -11,6 +11,7 @@
 import type { Batch, TokenDataset } from '../../data/batches';
 import { assertValidSettings, canonicalJson, trainingKey, type RunSettings } from '../../settings/settings';
 import type { BatchLike, TrainableModel } from '../model/model';
+import type { Plannable } from '../model/families';
 import type { AdapterLayout } from '../model/lora';
 import { deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../formats/checkpoint';
 import { evaluate, type EvalResult } from './evaluate';
@@ -127,12 +128,19 @@ export interface RunOutcome {
   plan: RunPlan;
 }
 
-/** The plan a run of these settings gets on this model and data (the studio shows it before Start). */
-export function planTraining<D, B extends BatchLike>(model: TrainableModel<D, B>, settings: RunSettings, data: Pick<RunData, 'longestRow'>, limits: PlanLimits): RunPlan {
+/**
+ * The plan a run of these settings gets on this model (loaded, or known from its config: see
+ * families.ts) and data: the base precision (the setting, or with auto the most precise the device
+ * offers that fits), the micro-batch and checkpointing. The studio shows it before Start; a front
+ * end loads the model in plan.weights before runTraining, which refuses a model stored otherwise.
+ */
+export function planTraining(model: Plannable, settings: RunSettings, data: Pick<RunData, 'longestRow'>, limits: PlanLimits): RunPlan {
   const maxPositions = model.description.maxPositions;
   const seqLen = settings.train.packing ? Math.min(settings.train.maxLength, maxPositions) : runSeqLen(settings, data.longestRow, maxPositions);
   return planRun({
-    memory: (cfg) => model.memoryPlan(settings.lora, cfg),
+    memory: (cfg, weights) => model.memoryPlan(settings.lora, cfg, weights),
+    weights: settings.train.weights ?? 'auto',
+    formats: model.description.weightFormats ?? [model.description.weightFormat],
     batchSize: settings.train.batchSize,
     microBatch: settings.train.microBatch,
     seqLen,
@@ -163,6 +171,10 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
   } else {
     plan = planTraining(model, settings, data, req.limits);
     if (!plan.fits) throw new PlanError(plan);
+  }
+  const stored = model.description.weightFormat;
+  if ((plan.weights ?? stored) !== stored) {
+    throw new TrainError(`the run's plan stores the base as ${plan.weights} but the model was loaded as ${stored}: load the model in ${plan.weights} (planTraining says which, before loading)`);
   }
   const trainer = new Trainer<D, B>(model, data.train, settings, { microBatch: plan.microBatch, gradAccum: plan.gradAccum, seqLen: plan.seqLen, checkpointing: plan.checkpointing, padId: req.padId }, {
     resume,

@@ -65,6 +65,11 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
     target: 'TrainingArguments(gradient_checkpointing=…, use_reentrant=False)',
     note: '"auto" is off unless --gradient-checkpointing on is given (PyTorch has no memory planner; the GPUs are larger)',
   },
+  'train.weights': {
+    name: 'BASE_WEIGHTS',
+    target: 'recorded for the reader: train.py loads the base in --precision (bf16 by default, f32 under FSDP)',
+    note: 'the studio stores its frozen base in this precision on the browser GPU (q8: 8-bit per output channel, nf4: 4-bit NF4 as QLoRA); a GPU run has the memory for a 16-bit base, and bitsandbytes (QLoRA\'s 4-bit) is not among the pinned packages',
+  },
   'train.encoderDropout': {
     name: 'ENCODER_DROPOUT',
     target: 'recorded only: the PyTorch project trains decoders (causal LM)',

@@ -55,7 +55,7 @@ describe('adapter files and merging on generated checkpoints', () => {
       const ckpt = requireDecoder(await openModelFolder(memoryFiles(generated.files, `tiny-${architecture}`)), 'this test');
       const spec = ckpt.spec;
       expect(spec.attentionBias).toBe(architecture === 'qwen2');
-      const model = await LlamaGpu.load(gpu, spec, (n) => ckpt.readTensorF32(n), { f16: false });
+      const model = await LlamaGpu.load(gpu, spec, (n) => ckpt.readTensorF32(n), { weights: 'f32' });
       const layout = llamaAdapterLayout(spec, { r: 4, alpha: 8, dropout: 0.05, targets: [...TARGET_MODULES], layers: [1], useRslora: false });
       const params = Float32Array.from(randomAdapter(layout.size, 12, 0.2));
       const live = uploadAdapter(gpu, layout, params, { grads: true });
@@ -75,7 +75,7 @@ describe('adapter files and merging on generated checkpoints', () => {
       for (const name of ckpt.tensorNames) weights.set(name, await ckpt.readTensorF32(name));
       // The exporters' merge (the one merge: W + s·B·A on the PEFT files) runs the same as the live adapter.
       const read = mergeWeights(spec, (n) => weights.get(n)!, await readPeftAdapter(files, spec));
-      const mergedModel = await LlamaGpu.load(gpu, spec, async (n) => read(n), { f16: false });
+      const mergedModel = await LlamaGpu.load(gpu, spec, async (n) => read(n), { weights: 'f32' });
       const mergedLogits = await logitsOf(mergedModel, batch, null);
       const cmp = expectClose(mergedLogits, liveLogits, { atol: 1e-4, rtol: 1e-4 }, 'merged vs unmerged logits');
       console.log(`[adapter] ${architecture}: merged vs unmerged logits max abs error ${cmp.maxAbs.toExponential(2)}`);

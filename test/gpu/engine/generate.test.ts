@@ -30,7 +30,7 @@ describe('generation with a KV cache', () => {
       const gpu = await testGpu();
       const spec = tinySpec(kind, { maxPositionEmbeddings: 64 });
       const weights = tinyWeights(spec, 17, 0.6);
-      const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { f16: false });
+      const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { weights: 'f32' });
       const layout = llamaAdapterLayout(spec, { r: 2, alpha: 4, dropout: 0, targets: [...TARGET_MODULES], layers: null, useRslora: false });
       const params = Float32Array.from(randomAdapter(layout.size, 4, 1.0));
       const adapter = uploadAdapter(gpu, layout, params, { grads: true });

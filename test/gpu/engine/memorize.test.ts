@@ -23,7 +23,7 @@ describe('the run driver', () => {
     const gpu = await testGpu();
     const spec = tinySpec('llama', { hiddenSize: 32, numHeads: 4, numKvHeads: 2, headDim: 8, intermediateSize: 64, tieWordEmbeddings: true });
     const weights = tinyWeights(spec, 5);
-    const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { f16: false });
+    const model = await LlamaGpu.load(gpu, spec, async (n) => weights.get(n)!, { weights: 'f32' });
     const data = arrayDataset(examples(spec.vocabSize, 2, 11, 8));
     const settings: RunSettings = {
       ...DEFAULT_SETTINGS,

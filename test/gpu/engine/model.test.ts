@@ -20,7 +20,7 @@ describe('GPU model forward matches the float64 model', () => {
       const gpu = await testGpu();
       const spec = tinySpec(kind);
       const weights = tinyWeights(spec, 21);
-      const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { f16: false });
+      const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { weights: 'f32' });
       const layout = llamaAdapterLayout(spec, { r: 2, alpha: 4, dropout: 0, targets: [...TARGET_MODULES], layers: null, useRslora: false });
       const params = Float32Array.from(randomAdapter(layout.size, 8, 0.2));
       const adapter = uploadAdapter(gpu, layout, params, { grads: true });
@@ -54,7 +54,7 @@ describe('GPU loss and every LoRA gradient at step 0 match the float64 model', (
       const gpu = await testGpu();
       const spec = tinySpec(kind);
       const weights = tinyWeights(spec, 31);
-      const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { f16: false });
+      const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { weights: 'f32' });
       const layout = llamaAdapterLayout(spec, { r: 2, alpha: 4, dropout: 0, targets: [...TARGET_MODULES], layers: null, useRslora: false });
       const params = Float32Array.from(randomAdapter(layout.size, 5, 0.2));
       const adapter = uploadAdapter(gpu, layout, params, { grads: true });
@@ -87,7 +87,7 @@ describe('LoRA dropout on the GPU matches the float64 model with the same Philox
     const gpu = await testGpu();
     const spec = tinySpec('llama');
     const weights = tinyWeights(spec, 13);
-    const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { f16: false });
+    const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { weights: 'f32' });
     const layout = llamaAdapterLayout(spec, { r: 2, alpha: 4, dropout: 0.25, targets: [...TARGET_MODULES], layers: null, useRslora: false });
     const params = Float32Array.from(randomAdapter(layout.size, 6, 0.2));
     const adapter = uploadAdapter(gpu, layout, params, { grads: true });
@@ -119,14 +119,14 @@ describe('frozen weights stored as f16', () => {
     const spec = tinySpec('qwen2', { tieWordEmbeddings: false });
     const weights = tinyWeights(spec, 23);
     if (!gpu.features.f16) {
-      await expect(LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { f16: true })).rejects.toThrow(/shader-f16/);
+      await expect(LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { weights: 'f16' })).rejects.toThrow(/shader-f16/);
       return;
     }
-    const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { f16: true });
-    // what the GPU holds: projections, q/k/v biases and the LM head rounded to f16
+    const model = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!, { weights: 'f16' });
+    // what the GPU holds: projections, q/k/v biases, the embedding and the LM head rounded to f16
     const rounded = new Map<string, Float32Array>();
     for (const [name, w] of weights) {
-      const asF16 = /_proj\.(weight|bias)$|^lm_head\.weight$/.test(name);
+      const asF16 = /_proj\.(weight|bias)$|^lm_head\.weight$|^model\.embed_tokens\.weight$/.test(name);
       rounded.set(name, asF16 ? f16ToF32(new Uint8Array(f32ToF16(w).buffer)) : w);
     }
     const layout = llamaAdapterLayout(spec, { r: 2, alpha: 4, dropout: 0, targets: [...TARGET_MODULES], layers: null, useRslora: false });

@@ -89,7 +89,7 @@ describe('studio store', () => {
     const st = () => store.getState();
     st().startTraining('run-4');
     expect(st().training.stepped).toBe(false);
-    const plan = { microBatch: 4, gradAccum: 1, checkpointing: false, seqLen: 64, memory: {} as never, fits: true, reasons: [], advice: null, fix: null };
+    const plan = { weights: 'f16' as const, weightsNote: '', microBatch: 4, gradAccum: 1, checkpointing: false, seqLen: 64, memory: {} as never, fits: true, reasons: [], advice: null, fix: null };
     st().applyTrainEvent({ type: 'plan', plan, totalSteps: 30, stepsPerEpoch: 10, resumedAt: 0 });
     expect(st().training.startup).toEqual({ kind: 'planning' });
     st().applyTrainEvent({ type: 'compile', done: 3, total: 41 });
@@ -126,7 +126,7 @@ describe('studio store', () => {
 
   it('a plan answers only the settings, model and dataset it was asked for', () => {
     const store = createStudioStore();
-    const plan = { microBatch: 4, gradAccum: 4, checkpointing: false, seqLen: 64, memory: {} as never, fits: true, reasons: [], advice: null, fix: null, budget: 1, maxBufferSize: 1, longestRow: 0 };
+    const plan = { weights: 'f16' as const, weightsNote: '', microBatch: 4, gradAccum: 4, checkpointing: false, seqLen: 64, memory: {} as never, fits: true, reasons: [], advice: null, fix: null, budget: 1, maxBufferSize: 1, longestRow: 0 };
     store.getState().setPlan(plan, planKey(store.getState()));
     expect(currentPlan(store.getState())).toBe(plan);
     store.getState().setSetting('train.batchSize', 32);

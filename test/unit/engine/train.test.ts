@@ -4,7 +4,7 @@ import { llamaAdapterLayout } from '../../../src/engine/model/llama';
 import { loraScale } from '../../../src/settings/settings';
 import { learningRate, scheduleMultiplier, warmupSteps } from '../../../src/engine/train/schedule';
 import { planRun } from '../../../src/engine/train/memory';
-import { llamaMemoryPlan, type LlamaMemoryConfig } from '../../../src/engine/model/llamaConfig';
+import { llamaMemoryPlan, llamaStorage, tablePartRows, type LlamaMemoryConfig, type PlanDevice } from '../../../src/engine/model/llamaConfig';
 import { CheckpointError, deserializeCheckpoint, serializeCheckpoint, type TrainState } from '../../../src/formats/checkpoint';
 import { crc32 } from '../../../src/formats/crc32';
 import { modulePath } from '../../../src/formats/hfConfig';
@@ -83,27 +83,30 @@ describe('memory planner', () => {
   const smol: ModelSpec = { ...tinySpec('llama'), hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152, tieWordEmbeddings: true };
   const qwen05: ModelSpec = { ...tinySpec('qwen2'), hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64, intermediateSize: 4864, vocabSize: 151936, tieWordEmbeddings: true };
   const lora = { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj' as const, 'v_proj' as const], layers: null, useRslora: false };
-  const cfg: LlamaMemoryConfig = { batchSize: 16, seqLen: 512, gradientCheckpointing: false, weightsF16: true, logitsChunkTokens: 256, kvCacheTokens: 0 };
   const GiB = 2 ** 30;
-  const request = (spec: ModelSpec, over: Partial<Parameters<typeof planRun>[0]> = {}) => ({
-    memory: (c: Parameters<Parameters<typeof planRun>[0]['memory']>[0]) => llamaMemoryPlan(spec, lora, { ...c, weightsF16: true, logitsChunkTokens: 256 }),
+  const device: PlanDevice = { f16: true, maxStorageBufferBindingSize: 2 * GiB - 4, maxBufferSize: 2 * GiB };
+  const cfg: LlamaMemoryConfig = { batchSize: 16, seqLen: 512, gradientCheckpointing: false, storage: llamaStorage('f16'), device, kvCacheTokens: 0 };
+  const request = (spec: ModelSpec, over: Partial<Parameters<typeof planRun>[0]> = {}): Parameters<typeof planRun>[0] => ({
+    memory: (c, w) => llamaMemoryPlan(spec, lora, { ...c, storage: llamaStorage(w), device }),
+    weights: 'f16', formats: ['f32', 'f16', 'q8', 'nf4'],
     batchSize: 16, microBatch: 0, seqLen: 512, checkpointing: 'auto' as const, maxLength: 512, ...over,
   });
 
   it('counts SmolLM2-135M weights, adapter state and activations', () => {
     const plan = llamaMemoryPlan(smol, lora, cfg);
-    // As LlamaGpu.load stores them: the tied embedding and the norms in f32, the projections in f16.
-    const embedding = 49152 * 576 * 4;
+    // As LlamaGpu.load stores them with an f16 base: the tied embedding and the projections in f16, the norms in f32.
+    const embedding = 49152 * 576 * 2;
     const norms = (30 * 2 * 576 + 576) * 4;
     const projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3) * 2;
-    expect(plan.weights).toBe(embedding + norms + projections);
-    expect(llamaMemoryPlan(smol, lora, { ...cfg, weightsF16: false }).weights / 4).toBeGreaterThan(134e6); // ~134.5M parameters
-    expect(llamaMemoryPlan(smol, lora, { ...cfg, weightsF16: false }).weights / 4).toBeLessThan(136e6);
-    // q: 8·576 + 576·8, v: 8·576 + 192·8 per layer; four f32 copies
-    expect(plan.adapter).toBe(30 * (8 * 576 + 576 * 8 + 8 * 576 + 192 * 8) * 4 * 4);
+    expect(plan.weights).toBe(embedding + norms + projections + 32 * 4); // and RoPE's 32 inverse frequencies
+    expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32') }).weights / 4).toBeGreaterThan(134e6); // ~134.5M parameters
+    expect(llamaMemoryPlan(smol, lora, { ...cfg, storage: llamaStorage('f32') }).weights / 4).toBeLessThan(136e6);
+    // q: 8·576 + 576·8, v: 8·576 + 192·8 per layer; f32 params, grads, m, v and the staging copies a checkpoint reads params, m, v through
+    expect(plan.adapter).toBe(30 * (8 * 576 + 576 * 8 + 8 * 576 + 192 * 8) * 4 * 7);
     const ckpt = llamaMemoryPlan(smol, lora, { ...cfg, gradientCheckpointing: true });
     expect(ckpt.activations).toBeLessThan(plan.activations / 5);
-    expect(plan.logitsChunk).toBe(256 * 49152 * 4);
+    // lmheadChunkTokens: 64 MiB of logits = 341 rows of 49152, cut to whole 64-row tiles
+    expect(plan.logitsChunk).toBe(320 * 49152 * 4);
   });
 
   it('keeps the effective batch: the largest micro-batch dividing it that fits, with the reason', () => {
@@ -141,10 +144,84 @@ describe('memory planner', () => {
     expect(llamaMemoryPlan(smol, lora, { ...cfg, batchSize: 1, seqLen: plan.fix!.maxLength! + 8, gradientCheckpointing: true, stagedBatches: 16 }).total).toBeGreaterThan(one);
     const fixed = planRun(request(smol, { seqLen: plan.fix!.maxLength!, maxLength: plan.fix!.maxLength! }), { budgetBytes: one, maxBufferSize: GiB });
     expect(fixed.fits).toBe(true);
-    const f32 = (c: Parameters<Parameters<typeof planRun>[0]['memory']>[0]) => llamaMemoryPlan(smol, lora, { ...c, weightsF16: false, logitsChunkTokens: 256 });
-    const buffer = planRun({ ...request(smol), memory: f32 }, { budgetBytes: 1e12, maxBufferSize: 64 << 20 });
+    const buffer = planRun({ ...request(smol), weights: 'f32' }, { budgetBytes: 1e12, maxBufferSize: 64 << 20 });
     expect(buffer.fits).toBe(false);
     expect(buffer.advice).toMatch(/embed_tokens.*needs one .* buffer but this GPU allows at most 64.0 MiB/);
+  });
+});
+
+describe('memory planner: the base precision', () => {
+  const smol: ModelSpec = { ...tinySpec('llama'), hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152, tieWordEmbeddings: true };
+  const lora = { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj' as const, 'v_proj' as const], layers: null, useRslora: false };
+  const GiB = 2 ** 30;
+  const withF16: PlanDevice = { f16: true, maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 4 * GiB };
+  const noF16: PlanDevice = { ...withF16, f16: false };
+  const request = (device: PlanDevice, over: Partial<Parameters<typeof planRun>[0]> = {}): Parameters<typeof planRun>[0] => ({
+    memory: (c, w) => llamaMemoryPlan(smol, lora, { ...c, storage: llamaStorage(w), device }),
+    weights: 'auto', formats: device.f16 ? ['f32', 'f16', 'q8', 'nf4'] : ['f32', 'q8', 'nf4'],
+    batchSize: 4, microBatch: 0, seqLen: 512, checkpointing: 'auto', maxLength: 512, ...over,
+  });
+  /** Bytes of the best configuration of one base precision (the fixed setting). */
+  const best = (device: PlanDevice, w: 'f32' | 'f16' | 'q8' | 'nf4') => planRun(request(device, { weights: w }), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB }).memory.total;
+  const smallest = (device: PlanDevice, w: 'f32' | 'f16' | 'q8' | 'nf4') =>
+    planRun(request(device, { weights: w, microBatch: 1, checkpointing: 'on' }), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB }).memory.total;
+
+  it('the weights shrink with the format: f32 > f16 > q8 > nf4, the tied table 8-bit under a quantized base', () => {
+    const w = (f: 'f32' | 'f16' | 'q8' | 'nf4', device = withF16) => llamaMemoryPlan(smol, lora, { batchSize: 1, seqLen: 8, gradientCheckpointing: true, kvCacheTokens: 0, storage: llamaStorage(f), device }).weights;
+    expect(w('f32')).toBeGreaterThan(w('f16'));
+    expect(w('f16')).toBeGreaterThan(w('q8'));
+    expect(w('q8')).toBeGreaterThan(w('nf4'));
+    const table = 49152 * 576 + 49152 * 4; // q8: a byte a weight and an f32 scale a row
+    const projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3);
+    const norms = (30 * 2 * 576 + 576) * 4 + 32 * 4; // and RoPE's frequencies
+    // nf4: half a byte a weight, plus one f16 absmax per 64 (576 and 1536 are whole blocks)
+    expect(w('nf4') - table - norms).toBe(projections / 2 + (projections / 64) * 2);
+    // q8 projections: a byte a weight and an f32 scale per output row
+    const rows = 30 * (576 + 192 * 2 + 576 + 1536 * 2 + 576);
+    expect(w('q8') - table - norms).toBe(projections + rows * 4);
+    // the same without shader-f16
+    expect(w('nf4', noF16)).toBe(w('nf4'));
+  });
+
+  it('a large f32 / f16 table is split into binding-sized parts of whole 64-row tiles', () => {
+    // Qwen2.5's 151936 × 896 f16 table in 128 MiB bindings: 74898 rows would fit, 74880 keep the LM head's vec4 matmul
+    expect(tablePartRows('f16', 151936, 896, withF16)).toBe(74880);
+    expect(tablePartRows('f32', 49152, 576, withF16)).toBe(49152); // fits whole
+    expect(tablePartRows('f16', 5, 7, { maxStorageBufferBindingSize: 42, maxBufferSize: 64 })).toBe(2); // 3 rows of 14 bytes fit but end off a 4-byte word
+  });
+
+  it('auto is the most precise format whose best configuration fits, and says so', () => {
+    expect(planRun(request(withF16), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB })).toMatchObject({ fits: true, weights: 'f32' });
+    // room for f16 but not for f32 (even with micro-batch 1 and checkpointing)
+    const f16Budget = { budgetBytes: Math.min(best(withF16, 'f16'), smallest(withF16, 'f32') - 1), maxBufferSize: 4 * GiB };
+    const f16 = planRun(request(withF16), f16Budget);
+    expect(f16).toMatchObject({ fits: true, weights: 'f16' });
+    expect(f16.weightsNote).toMatch(/^Base weights: 16-bit float \(f16\) \(the most precise that fits .*; 32-bit float \(f32\) would need .*\)$/);
+    // the same budget on a device without shader-f16 skips to 8-bit
+    const budget = { budgetBytes: Math.min(best(noF16, 'q8'), smallest(noF16, 'f32') - 1), maxBufferSize: 4 * GiB };
+    expect(planRun(request(noF16), budget)).toMatchObject({ fits: true, weights: 'q8' });
+    // only nf4 fits
+    const nf4 = planRun(request(withF16), { budgetBytes: smallest(withF16, 'q8') - 1, maxBufferSize: 4 * GiB });
+    expect(nf4).toMatchObject({ fits: true, weights: 'nf4' });
+    expect(nf4.memory.total).toBeLessThan(smallest(withF16, 'q8'));
+    // nothing fits: the least memory, with the advice of that plan
+    const none = planRun(request(withF16), { budgetBytes: 64 << 20, maxBufferSize: 4 * GiB });
+    expect(none).toMatchObject({ fits: false, weights: 'nf4' });
+    expect(none.advice).toMatch(/weights alone take/);
+  });
+
+  it('a fixed precision is kept; where it cannot fit, the advice is a less precise base before a shorter sequence', () => {
+    const f32 = planRun(request(withF16, { weights: 'f32' }), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB });
+    expect(f32.weightsNote).toBe('Base weights: 32-bit float (f32), as set');
+    const tight = { budgetBytes: smallest(withF16, 'q8') + 1, maxBufferSize: 4 * GiB };
+    const fixed = planRun(request(withF16, { weights: 'f32' }), tight);
+    expect(fixed).toMatchObject({ fits: false, weights: 'f32', fix: { weights: 'auto' } });
+    expect(fixed.advice).toMatch(/store the base in 8-bit \(per output channel\) \(base precision auto\)/);
+    expect(planRun(request(withF16, fixed.fix!), tight)).toMatchObject({ fits: true, weights: 'q8' });
+    // f16 asked of a device without shader-f16
+    const noHalf = planRun(request(noF16, { weights: 'f16' }), { budgetBytes: 64 * GiB, maxBufferSize: 4 * GiB });
+    expect(noHalf).toMatchObject({ fits: false, fix: { weights: 'auto' } });
+    expect(noHalf.advice).toMatch(/need the shader-f16 feature, which this GPU lacks/);
   });
 });
 

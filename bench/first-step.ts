@@ -1,0 +1,121 @@
+// Time to the first optimizer step of the demo model, cold and warm, in fresh processes:
+//
+//   npx tsx bench/first-step.ts [--runs N]        (ADAPTER_STUDIO_ICD=lavapipe|swiftshader picks the adapter)
+//
+// Each run is a new Node process (as a new CLI run or a reloaded tab is), timed from the start of
+// the run driver (plan, pipeline compilation ahead of the step, the step) to its first step event,
+// with the GPU request and the model load reported apart. "cold": an empty Mesa shader cache
+// (MESA_SHADER_CACHE_DIR pointing at a new folder); "warm": the cache a previous run filled.
+// SwiftShader keeps no shader cache on disk, so there every run is cold. The studio's default
+// settings on rows of 64 tokens; the base precision is the planner's (auto).
+// bench/compile-time.ts times single matmul pipelines; this times the whole first step.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { register } from 'node:module';
+
+interface FirstStep {
+  adapter: string;
+  weights: string;
+  gpuMs: number;
+  loadMs: number;
+  /** runTraining called → first step event: plan, compilation, the first step. */
+  firstStepMs: number;
+  /** Of those, until the compile events said every pipeline was ready. */
+  compileMs: number;
+  pipelines: number;
+}
+
+async function child(): Promise<void> {
+  register('./raw-hooks.mjs', import.meta.url);
+  const t0 = performance.now();
+  const { createNodeGpu } = await import('../src/engine/gpu/node');
+  const { loadModel } = await import('../src/engine/model/load');
+  const { familyFromConfig } = await import('../src/engine/model/families');
+  const { nodeFiles } = await import('../src/formats/nodeSource');
+  const { openModelFolder } = await import('../src/formats/modelFolder');
+  const { planTraining, runTraining } = await import('../src/engine/train/run');
+  const { arrayDataset } = await import('../src/data/batches');
+  const { DEFAULT_SETTINGS } = await import('../src/settings/settings');
+  const gpu = await createNodeGpu();
+  const gpuMs = performance.now() - t0;
+  const files = nodeFiles('public/models/demo');
+  const folder = await openModelFolder(files);
+  const settings = { ...DEFAULT_SETTINGS, train: { ...DEFAULT_SETTINGS.train, maxSteps: 1 }, eval: { ...DEFAULT_SETTINGS.eval, evalInterval: 0, checkpointInterval: 0 } };
+  const limits = { budgetBytes: 4 * 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize };
+  const T = 64;
+  const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), settings, { longestRow: T }, limits);
+  const l0 = performance.now();
+  const loaded = await loadModel(gpu, files, { weights: plan.weights });
+  if (loaded.family !== 'llama') throw new Error('the demo model is a decoder');
+  const model = loaded.model;
+  const loadMs = performance.now() - l0;
+  const rows = Array.from({ length: 32 }, (_, r) => ({ ids: Int32Array.from({ length: T }, (_, i) => 1 + ((r * 31 + i * 7) % 500)), lossMask: new Uint8Array(T).fill(1) }));
+  const s0 = performance.now();
+  let compileMs = 0;
+  let pipelines = 0;
+  let firstStepMs = 0;
+  await runTraining({
+    model, data: { train: arrayDataset(rows), validation: null, longestRow: T }, settings, identity: { model: 'demo', data: 'rows' }, limits, padId: 0,
+    onEvent: (e) => {
+      if (e.type === 'compile' && e.done === e.total) {
+        compileMs = performance.now() - s0;
+        pipelines = e.total;
+      }
+      if (e.type === 'step' && e.report.step === 1) firstStepMs = performance.now() - s0;
+    },
+  });
+  const out: FirstStep = { adapter: gpu.adapter.name, weights: model.format, gpuMs, loadMs, firstStepMs, compileMs, pipelines };
+  process.stdout.write(`FIRST_STEP ${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
+
+function run(cacheDir: string): FirstStep {
+  const r = spawnSync(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname], {
+    env: { ...process.env, FIRST_STEP_CHILD: '1', MESA_SHADER_CACHE_DIR: cacheDir, MESA_SHADER_CACHE_DISABLE: 'false' },
+    encoding: 'utf8',
+  });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('FIRST_STEP '));
+  if (!line) throw new Error(`first-step child failed (exit ${r.status}): ${r.stderr.split('\n').filter((l) => !l.startsWith('Warning')).slice(-5).join(' | ')}`);
+  return JSON.parse(line.slice('FIRST_STEP '.length)) as FirstStep;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function parent(): Promise<void> {
+  const at = process.argv.indexOf('--runs');
+  const runs = at > 0 ? Number(process.argv[at + 1]) : 3;
+  const cold: FirstStep[] = [];
+  const warm: FirstStep[] = [];
+  const warmDir = mkdtempSync(join(tmpdir(), 'first-step-warm-'));
+  try {
+    run(warmDir); // fills the warm cache
+    for (let i = 0; i < runs; i++) {
+      const coldDir = mkdtempSync(join(tmpdir(), 'first-step-cold-'));
+      try {
+        cold.push(run(coldDir));
+      } finally {
+        rmSync(coldDir, { recursive: true, force: true });
+      }
+      warm.push(run(warmDir));
+    }
+  } finally {
+    rmSync(warmDir, { recursive: true, force: true });
+  }
+  const line = (name: string, xs: FirstStep[]) => {
+    const f = (k: keyof FirstStep) => `${(median(xs.map((x) => x[k] as number)) / 1000).toFixed(2)} s [${xs.map((x) => ((x[k] as number) / 1000).toFixed(2)).join(', ')}]`;
+    return `| ${name} | ${xs[0].weights} | ${f('firstStepMs')} | ${f('compileMs')} | ${xs[0].pipelines} | ${f('loadMs')} | ${f('gpuMs')} |`;
+  };
+  console.log(`first step of the demo model on ${cold[0].adapter}, ${runs} runs each (median [runs])\n`);
+  console.log('| cache | base | first step | of which compiling | pipelines | model load | GPU request |');
+  console.log('|---|---|---:|---:|---:|---:|---:|');
+  console.log(line('cold', cold));
+  console.log(line('warm', warm));
+}
+
+if (process.env.FIRST_STEP_CHILD) await child();
+else await parent();
