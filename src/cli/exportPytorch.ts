@@ -9,7 +9,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { zipSync } from 'fflate';
 import { applySettings, UsageError, type CliIo, type ParsedCommand } from './args';
-import { openModel, parseLayers, readAdapterFolder, refuseConflicts, runDataOptions, LORA_KEYS } from './commands';
+import { openModel, parseLayers, readAdapterFolder, refuseConflicts, runDataOptions, LORA_KEYS } from './inputs';
 import { ensureFolder, FileError, isInside, writeFileAtomic } from './files';
 import { openModelFolder, requireDecoder } from '../formats/modelFolder';
 import { padTokenId } from '../formats/hfConfig';

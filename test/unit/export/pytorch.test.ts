@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { main } from '../../../src/cli/main';
 import { applySettings, parseCommand, type ParsedCommand } from '../../../src/cli/args';
 import { COMMANDS } from '../../../src/cli/main';
-import { runDataOptions } from '../../../src/cli/commands';
+import { runDataOptions } from '../../../src/cli/inputs';
 import { loadDataset } from '../../../src/data/dataset';
 import { fromPath } from '../../../src/data/nodeSource';
 import { nodeFiles } from '../../../src/formats/nodeSource';
