@@ -11,7 +11,8 @@ import { generateModelWithTensors } from '../src/formats/generate';
 import { LlamaGpu } from '../src/engine/model/llama';
 import { formatBytes, type MemoryPlan } from '../src/engine/train/memory';
 import { SeededRng } from '../src/engine/train/rng';
-import { RunControl, runTraining } from '../src/engine/train/run';
+import { RunControl, runTraining, type RunOutcome, type RunRequest } from '../src/engine/train/run';
+import type { BatchLike } from '../src/engine/model/model';
 import { DEFAULT_SETTINGS, type RunSettings, type TargetModule } from '../src/settings/settings';
 import type { WeightFormat } from '../src/engine/kernels/quant/layout';
 import { fmt, median } from './harness';
@@ -71,6 +72,46 @@ export interface E2eResult {
   planRatio: number;
   plan: MemoryPlan;
   losses: number[];
+}
+
+/** What a bench run measured: the first step from its start (pipelines compiled), each later step, every loss. */
+export interface TimedSteps {
+  outcome: RunOutcome;
+  firstStepMs: number;
+  stepMs: number[];
+  losses: number[];
+}
+
+/**
+ * Trains through the engine's one run driver as the benches do (no evaluation, no checkpoints, no
+ * memory budget): the first step's wall time from `start`, each later step's time and every loss;
+ * stops once the measured steps pass `maxCaseSeconds` (at least two are kept).
+ */
+export async function timedSteps<D, B extends BatchLike>(gpu: Gpu, req: Pick<RunRequest<D, B>, 'model' | 'data' | 'settings'>, maxCaseSeconds: number, start: number): Promise<TimedSteps> {
+  const losses: number[] = [];
+  const stepMs: number[] = [];
+  let firstStepMs = 0;
+  let total = 0;
+  const control = new RunControl();
+  const outcome = await runTraining<D, B>({
+    ...req,
+    identity: { model: 'bench', data: 'random rows' },
+    limits: { budgetBytes: Number.MAX_SAFE_INTEGER, maxBufferSize: gpu.limits.maxBufferSize },
+    padId: 0,
+    control,
+    onEvent: (e) => {
+      if (e.type !== 'step') return;
+      losses.push(e.report.loss);
+      if (e.report.step === 1) {
+        firstStepMs = performance.now() - start;
+        return;
+      }
+      stepMs.push(e.report.stepMs);
+      total += e.report.stepMs;
+      if (stepMs.length >= 2 && total >= maxCaseSeconds * 1000) control.stop();
+    },
+  });
+  return { outcome, firstStepMs, stepMs, losses };
 }
 
 /** The reference configurations: sequence 256 and 512 × micro-batch 1 and 4 × r 8 on q,v and on all seven projections. */
@@ -163,33 +204,8 @@ async function runConfig(gpu: Gpu, model: LlamaGpu, tracker: GpuMemoryTracker, c
   tracker.resetPeak();
   const pipelinesBefore = gpu.pipelines.size;
   const t0 = performance.now();
-  const losses: number[] = [];
-  const stepMs: number[] = [];
-  let firstStepMs = 0;
-  let total = 0;
-  let adapterParams = 0;
-  const control = new RunControl();
-  const outcome = await runTraining({
-    model,
-    data: { train: data, validation: null, longestRow: c.seqLen },
-    settings,
-    identity: { model: 'bench', data: 'random rows' },
-    limits: { budgetBytes: Number.MAX_SAFE_INTEGER, maxBufferSize: gpu.limits.maxBufferSize },
-    padId: 0,
-    control,
-    onEvent: (e) => {
-      if (e.type !== 'step') return;
-      losses.push(e.report.loss);
-      if (e.report.step === 1) {
-        firstStepMs = performance.now() - t0;
-        return;
-      }
-      stepMs.push(e.report.stepMs);
-      total += e.report.stepMs;
-      if (stepMs.length >= 2 && total >= opts.maxCaseSeconds * 1000) control.stop();
-    },
-  });
-  adapterParams = outcome.layout.size;
+  const { outcome, firstStepMs, stepMs, losses } = await timedSteps(gpu, { model, data: { train: data, validation: null, longestRow: c.seqLen }, settings }, opts.maxCaseSeconds, t0);
+  const adapterParams = outcome.layout.size;
   if (stepMs.length === 0) throw new Error(`e2e ${e2eName(c, spec.numLayers, model.format)}: no step after the first was measured`);
   const med = median(stepMs);
   const peakBytes = tracker.peak;

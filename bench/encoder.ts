@@ -13,9 +13,8 @@ import { parseEncoderConfig, expectedEncoderTensors, encoderHeadTensors } from '
 import { EncoderGpu, type EncoderBatch } from '../src/engine/model/encoder';
 import { formatBytes } from '../src/engine/train/memory';
 import { SeededRng } from '../src/engine/train/rng';
-import { RunControl, runTraining } from '../src/engine/train/run';
 import { DEFAULT_SETTINGS, type RunSettings } from '../src/settings/settings';
-import { GpuMemoryTracker } from './e2e';
+import { GpuMemoryTracker, timedSteps } from './e2e';
 import { fmt, median } from './harness';
 
 export const ENCODER_DEFAULT_LAYERS = 2;
@@ -97,32 +96,8 @@ export async function runEncoderBench(gpu: Gpu, opts: EncoderBenchOptions, log: 
     await gpu.device.queue.onSubmittedWorkDone();
     const baselineBytes = tracker.live;
     tracker.resetPeak();
-    const losses: number[] = [];
-    const stepMs: number[] = [];
-    let firstStepMs = 0;
-    let total = 0;
-    const control = new RunControl();
     const start = performance.now();
-    const outcome = await runTraining<ClassificationStore, EncoderBatch>({
-      model,
-      data: { train: data, validation: null, longestRow: seqLen },
-      settings,
-      identity: { model: 'bench', data: 'random rows' },
-      limits: { budgetBytes: Number.MAX_SAFE_INTEGER, maxBufferSize: gpu.limits.maxBufferSize },
-      padId: 0,
-      control,
-      onEvent: (e) => {
-        if (e.type !== 'step') return;
-        losses.push(e.report.loss);
-        if (e.report.step === 1) {
-          firstStepMs = performance.now() - start;
-          return;
-        }
-        stepMs.push(e.report.stepMs);
-        total += e.report.stepMs;
-        if (stepMs.length >= 2 && total >= opts.maxCaseSeconds * 1000) control.stop();
-      },
-    });
+    const { outcome, firstStepMs, stepMs, losses } = await timedSteps<ClassificationStore, EncoderBatch>(gpu, { model, data: { train: data, validation: null, longestRow: seqLen }, settings }, opts.maxCaseSeconds, start);
     if (stepMs.length === 0) throw new Error('encoder bench: no step after the first was measured');
     const med = median(stepMs);
     const N = batchSize * seqLen;

@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
 import { main } from '../../src/cli/main';
-import { memoryFiles, openModelFolder, requireDecoder } from '../../src/formats/modelFolder';
+import { openModelFolder, requireDecoder } from '../../src/formats/modelFolder';
 import { readExportAdapter } from '../../src/formats/export/index';
 import { encoderTestModel, TASKS, testEncoderAdapter } from '../unit/export/encoderFixtures';
 import { readPeftAdapter, writePeftAdapter } from '../../src/formats/peft';
 import { concatParts, exportModel, MODEL_EXPORTS, openExportSource, type ModelExportFormat } from '../../src/formats/export/index';
 import { testAdapter } from '../unit/export/fixtures';
 import { cliIo as io } from '../helpers/cliIo';
+import { folderFiles } from '../helpers/folderFiles';
 
 const DEMO = 'public/models/demo';
 
@@ -35,7 +36,7 @@ function filesUnder(dir: string): Map<string, string> {
 
 describe('adapter-studio export', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'adapter-studio-export-'));
-  const demo = memoryFiles(new Map(readdirSync(DEMO).map((f) => [f, f.endsWith('.safetensors') ? new Uint8Array(readFileSync(join(DEMO, f))) : readFileSync(join(DEMO, f), 'utf8')])), 'demo');
+  const demo = folderFiles(DEMO, 'demo');
   const spec = requireDecoder(await openModelFolder(demo), 'test').spec;
   const made = testAdapter(spec, 9, { baseModelNameOrPath: 'adapter-studio/demo', targetModules: ['q_proj', 'v_proj', 'gate_proj'] });
   const files = writePeftAdapter(spec, made.config, made.tensors);

@@ -6,7 +6,7 @@
 // byte for byte what the exporters write in Node for the same model and adapter (whose runtime
 // checks are test/unit/export/onnx.encoder.transformersjs.test.ts and test/gpu/export/encoder.test.ts).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -14,10 +14,11 @@ import { strToU8, unzipSync, zipSync } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactDir, launchPersistent } from '../helpers/browser';
 import { openStudio, studioState } from '../helpers/studioPage';
-import { memoryFiles, openModelFolder } from '../../src/formats/modelFolder';
+import { openModelFolder } from '../../src/formats/modelFolder';
 import { concatParts, exportModel, openExportSource, readExportAdapter, type ModelExportFormat } from '../../src/formats/export/index';
 import { exportTargetsFor } from '../../src/app/exportTargets';
 import { encoderTestModel, TASKS, testEncoderAdapter } from '../unit/export/encoderFixtures';
+import { folderFiles } from '../helpers/folderFiles';
 
 let context: BrowserContext;
 let page: Page;
@@ -25,7 +26,7 @@ const shots = artifactDir();
 const DEMO = 'dist/web/models/demo-bert';
 const NAME = 'encoder-export-test';
 
-const demoFiles = () => memoryFiles(new Map(readdirSync(DEMO).map((f) => [f, f.endsWith('.safetensors') ? new Uint8Array(readFileSync(join(DEMO, f))) : readFileSync(join(DEMO, f), 'utf8')])), 'demo-bert');
+const demoFiles = () => folderFiles(DEMO, 'demo-bert');
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 type AdapterFolder = { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string; 'config.json': string };

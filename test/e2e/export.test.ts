@@ -6,7 +6,7 @@
 // write in Node for the same model and adapter: the files the runtime checks load (transformers.js,
 // onnxruntime-web, llama.cpp in test/unit/export and test/e2e/onnx-*.test.ts).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -14,12 +14,12 @@ import { strToU8, unzipSync, zipSync } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactDir, launchPersistent } from '../helpers/browser';
 import { chatJsonl, dropFile, openStudio, studioState } from '../helpers/studioPage';
-import { memoryFiles } from '../../src/formats/modelFolder';
 import { writePeftAdapter } from '../../src/formats/peft';
 import { concatParts, exportModel, openExportSource, type ExportedFiles, type ModelExportFormat } from '../../src/formats/export/index';
 import { EXPORT_TARGETS } from '../../src/app/exportTargets';
 import { testAdapter } from '../unit/export/fixtures';
 import { DEMO_PRESET } from '../../src/settings/settings';
+import { folderFiles } from '../helpers/folderFiles';
 
 let context: BrowserContext;
 let page: Page;
@@ -27,7 +27,7 @@ const shots = artifactDir();
 const DEMO = 'dist/web/models/demo';
 const NAME = 'export-test';
 
-const demoFiles = () => memoryFiles(new Map(readdirSync(DEMO).map((f) => [f, f.endsWith('.safetensors') ? new Uint8Array(readFileSync(join(DEMO, f))) : readFileSync(join(DEMO, f), 'utf8')])), 'demo');
+const demoFiles = () => folderFiles(DEMO, 'demo');
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** What the Node exporters write for this model, adapter and quantization: path → sha256. */
