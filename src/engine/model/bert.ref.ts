@@ -39,7 +39,7 @@ import { dropoutScaleMask, type DropoutKey } from '../kernels/philox/philox';
 import type { WeightMap } from './types';
 import {
   ENCODER_HEAD_MODULES, ENCODER_MODULES, ENCODER_MODULE_PATHS, encoderLayerNormNames, encoderLayerPrefix, encoderModulePath, findEncoderTensor, trainedHeadModules,
-  type EncoderFamily, type EncoderModule,
+  type EncoderConfig, type EncoderFamily, type EncoderModule,
 } from '../../formats/encoderConfig';
 
 export { IGNORE_INDEX };
@@ -53,28 +53,14 @@ export class EncoderReferenceError extends Error {
 
 export type { EncoderFamily } from '../../formats/encoderConfig';
 
-/** What the reference needs of an encoder's config.json (BertConfig / RobertaConfig / DistilBertConfig). */
-export interface EncoderSpec {
-  family: EncoderFamily;
-  /** hidden_size (DistilBERT: dim) */
-  hiddenSize: number;
-  /** num_hidden_layers (DistilBERT: n_layers) */
-  numLayers: number;
-  /** num_attention_heads (DistilBERT: n_heads) */
-  numHeads: number;
-  /** intermediate_size (DistilBERT: hidden_dim) */
-  intermediateSize: number;
-  vocabSize: number;
-  maxPositionEmbeddings: number;
-  /** type_vocab_size: 2 for BERT, 1 for RoBERTa, 0 for DistilBERT (no token-type table). */
-  typeVocabSize: number;
-  /** layer_norm_eps: 1e-12 BERT, 1e-5 roberta-base; DistilBERT hard-codes 1e-12. */
-  layerNormEps: number;
-  /** pad_token_id: RoBERTa's padding_idx for its position ids (1 in roberta-base). */
-  padTokenId: number;
-  numLabels: number;
-  problemType: ClassificationTask;
-}
+/**
+ * What the reference needs of an encoder's config.json (BertConfig / RobertaConfig / DistilBertConfig):
+ * the parsed config's own fields (formats/encoderConfig.ts documents each), with the task resolved.
+ */
+export type EncoderSpec = Pick<
+  EncoderConfig,
+  'family' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'intermediateSize' | 'vocabSize' | 'maxPositionEmbeddings' | 'typeVocabSize' | 'layerNormEps' | 'padTokenId' | 'numLabels'
+> & { problemType: ClassificationTask };
 
 // Module and tensor names live with the config parser (formats/encoderConfig.ts), so the GPU model,
 // the PEFT validator and this reference share one spelling.
