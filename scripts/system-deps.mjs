@@ -75,3 +75,10 @@ export function ensureSystemDeps() {
     process.exit(1);
   }
 }
+
+// `node scripts/system-deps.mjs`: both at once, in a process of their own, so that `npm test` can
+// install them while the type check and the unit tests (which need neither) run.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  ensureSystemDeps();
+  ensureLavapipe();
+}
