@@ -647,7 +647,7 @@ export class StudioController {
    */
   async exportPytorch(adapterId?: string): Promise<boolean> {
     let settings = this.s.settings;
-    let initialAdapter: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } | undefined;
+    let initialAdapter: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } | undefined;
     if (adapterId) {
       const meta = await this.library.meta(adapterId);
       settings = { ...settings, lora: { ...meta.settings.lora } };
