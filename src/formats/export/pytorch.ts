@@ -136,33 +136,35 @@ export function floatJson(x: number): string {
 }
 
 /**
- * One JSONL line of a classification run: the row's text (and text pair), its label as the file
- * holds it, the tokens and token types as the studio encoded them, and `labels`, what the head
- * trained on: the class id (single-label), the target (regression, the studio's f32 value) or the
- * multi-hot row (multi-label), floats written as floats.
+ * One JSONL line of a classification run: the row's text (and text pair), its label in words, the
+ * tokens and token types as the studio encoded them, and `labels`, what the head trained on: the
+ * class id (single-label), the target (regression, the studio's f32 value) or the multi-hot row
+ * (multi-label), floats written as floats. `label` has one type in every line, whatever the file
+ * held (Arrow infers one schema per column): the class name, the list of names, or the target as
+ * the file wrote it (a double).
  */
-export function classificationJsonlRow(r: ClassifiedRow, rendered: string | null, problemType: ScriptClassification['problemType']): string {
-  const head = JSON.stringify({
-    row: r.row,
-    text: r.source.text,
-    text_pair: r.source.textPair,
-    label: r.source.label,
-    rendered,
-    input_ids: Array.from(r.example.ids),
-    token_type_ids: Array.from(r.example.tokenTypeIds),
-  });
+export function classificationJsonlRow(r: ClassifiedRow, rendered: string | null, c: Pick<ScriptClassification, 'problemType' | 'labels'>): string {
+  let label: string;
   let labels: string;
-  if (problemType === 'single_label_classification') {
-    if (typeof r.label !== 'number' || !Number.isInteger(r.label)) throw new ExportError(`row ${r.row}: label ${JSON.stringify(r.label)} is not a class id`);
+  const bad = (what: string) => new ExportError(`row ${r.row}: ${what} ${JSON.stringify(r.label)} does not fit a ${c.problemType} head of ${c.labels.length} output${c.labels.length === 1 ? '' : 's'}`);
+  if (c.problemType === 'single_label_classification') {
+    if (typeof r.label !== 'number' || !Number.isInteger(r.label) || r.label < 0 || r.label >= c.labels.length) throw bad('label');
+    label = JSON.stringify(c.labels[r.label]);
     labels = String(r.label);
-  } else if (problemType === 'multi_label_classification') {
-    if (!Array.isArray(r.label)) throw new ExportError(`row ${r.row}: labels ${JSON.stringify(r.label)} are not a multi-hot row`);
-    labels = `[${r.label.map(floatJson).join(', ')}]`;
+  } else if (c.problemType === 'multi_label_classification') {
+    const hot = r.label;
+    if (!Array.isArray(hot) || hot.length !== c.labels.length) throw bad('labels');
+    label = JSON.stringify(c.labels.filter((_, k) => hot[k] > 0.5));
+    labels = `[${hot.map(floatJson).join(', ')}]`;
   } else {
-    if (typeof r.label !== 'number') throw new ExportError(`row ${r.row}: target ${JSON.stringify(r.label)} is not a number`);
+    if (typeof r.label !== 'number') throw bad('target');
+    const written = Number(r.source.label);
+    label = floatJson(Number.isFinite(written) ? written : r.label);
     labels = floatJson(r.label);
   }
-  return `${head.slice(0, -1)},"labels":${labels}}`;
+  const head = JSON.stringify({ row: r.row, text: r.source.text, text_pair: r.source.textPair });
+  const tokens = JSON.stringify({ rendered, input_ids: Array.from(r.example.ids), token_type_ids: Array.from(r.example.tokenTypeIds) });
+  return `${head.slice(0, -1)},"label":${label},${tokens.slice(1, -1)},"labels":${labels}}`;
 }
 
 /** Text parts of about 1 MiB, so a large dataset never needs one string. */
@@ -246,7 +248,7 @@ function classificationReadme(req: PytorchExportRequest, c: ScriptClassification
     expect: stats.validation ? ` and validation (eval_loss, ${metrics}) before the first step, every ${req.settings.eval.evalInterval || 'N'} steps${req.settings.eval.evalInterval ? '' : ' (here: only at the end)'} and after the last` : '',
     same: [
       `- Task: \`${c.problemType}\` with ${c.labels.length} output${c.labels.length === 1 ? '' : 's'} (${c.labels.join(', ')}): \`AutoModelForSequenceClassification\` with num_labels, id2label, label2id and problem_type; PEFT's \`task_type="SEQ_CLS"\` trains the head in full (modules_to_save), as the studio does, and \`output/config.json\` carries the labels.`,
-      `- Tokens: \`data/train.jsonl\`${stats.validation ? ' and `data/validation.jsonl` (the studio\'s split)' : ''} hold each row as the studio encoded it: \`text\` (and \`text_pair\`), \`label\` as the file holds it, \`input_ids\` and \`token_type_ids\` with the tokenizer's special tokens, \`rendered\` (the tokens as text) and \`labels\`, what the head trains on (a class id, a target, or one 0/1 per label). Nothing is tokenized again.`,
+      `- Tokens: \`data/train.jsonl\`${stats.validation ? ' and `data/validation.jsonl` (the studio\'s split)' : ''} hold each row as the studio encoded it: \`text\` (and \`text_pair\`), \`label\` in words (the class name, the list of names, or the target), \`input_ids\` and \`token_type_ids\` with the tokenizer's special tokens, \`rendered\` (the tokens as text) and \`labels\`, what the head trains on (a class id, a target, or one 0/1 per label). Nothing is tokenized again.`,
       `- ${stats.train.rows} training rows, ${stats.train.tokens} tokens; ${stats.validation ? `${stats.validation.rows} validation rows` : 'no validation rows'}. Max length ${req.render.maxLength}; rows are padded per micro-batch, never packed.`,
       `- Loss: the ${loss} of every row of the effective batch (every micro-batch, every GPU) summed and divided by its ${c.problemType === 'single_label_classification' ? 'rows' : 'rows × outputs'}, as the studio computes it. AdamW with betas (0.9, 0.999), eps 1e-8, decoupled weight decay on every LoRA matrix and the head's weights (not its biases), global-norm clipping, the learning-rate schedule with warmup as Transformers defines it.`,
       `- Metrics: compute_metrics computes the studio's (${metrics}) over the whole validation split; eval_loss is the mean over every row${c.problemType === 'single_label_classification' ? '' : ' × output'}, as the studio's. The last evaluation's per-class precision, recall, F1 and support${c.problemType === 'single_label_classification' ? ' and its confusion matrix' : ''} go to \`output/adapter_studio_run.json\`.`,
@@ -334,7 +336,7 @@ export async function exportPytorch(req: PytorchExportRequest): Promise<Exported
     const rendered = req.decode ? req.decode(ids) : null;
     if (r.kind === 'classification') {
       st.targetTokens++;
-      (r.split === 'train' ? train : validation).write(classificationJsonlRow(r, rendered, cls!.problemType) + '\n');
+      (r.split === 'train' ? train : validation).write(classificationJsonlRow(r, rendered, cls!) + '\n');
     } else {
       for (let t = 1; t < ids.length; t++) st.targetTokens += r.example.lossMask[t] ? 1 : 0;
       (r.split === 'train' ? train : validation).write(jsonlRow(r, rendered) + '\n');

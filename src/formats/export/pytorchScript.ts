@@ -173,8 +173,13 @@ def read_jsonl(path):
 
 
 def row_columns():
-    """The columns train.py reads of the exported rows."""
-    return ["row", "input_ids", "token_type_ids", "labels"] if OBJECTIVE == "classification" else ["row", "input_ids", "labels"]
+    """The columns train.py reads of the exported rows: "row" and "label" for the checks, the others to train on."""
+    return ["row", "label", "input_ids", "token_type_ids", "labels"] if OBJECTIVE == "classification" else ["row", "input_ids", "labels"]
+
+
+def train_columns():
+    """The columns the model trains on."""
+    return ["input_ids", "token_type_ids", "labels"] if OBJECTIVE == "classification" else ["input_ids", "labels"]
 
 
 def batches_of(rows, size=1000):
@@ -219,7 +224,7 @@ def check_classification_rows(rows, name):
     lengths = []
     classes = [0] * len(LABELS)
     for batch in batches_of(rows):
-        for file_row, ids, types, label in zip(batch["row"], batch["input_ids"], batch["token_type_ids"], batch["labels"]):
+        for file_row, label_name, ids, types, label in zip(batch["row"], batch["label"], batch["input_ids"], batch["token_type_ids"], batch["labels"]):
             count += 1
             where = "%s row %d (row %s of the studio's file)" % (name, count, file_row)
             if not 1 <= len(ids) <= MAX_LENGTH:
@@ -229,10 +234,14 @@ def check_classification_rows(rows, name):
             if PROBLEM_TYPE == "single_label_classification":
                 if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(LABELS):
                     raise SystemExit("%s: label %r is not a class id in 0..%d" % (where, label, len(LABELS) - 1))
+                if label_name != LABELS[label]:
+                    raise SystemExit("%s: class id %d is %r in LABELS, but the row's label is %r" % (where, label, LABELS[label], label_name))
                 classes[label] += 1
             elif PROBLEM_TYPE == "multi_label_classification":
                 if not isinstance(label, list) or len(label) != len(LABELS) or any(x not in (0, 1) for x in label):
                     raise SystemExit("%s: labels %r are not %d zeros and ones (one per label)" % (where, label, len(LABELS)))
+                if sorted(label_name) != sorted(LABELS[c] for c, x in enumerate(label) if x):
+                    raise SystemExit("%s: labels %r name %r in LABELS, but the row's label is %r" % (where, label, [LABELS[c] for c, x in enumerate(label) if x], label_name))
                 for c, x in enumerate(label):
                     classes[c] += int(x)
             elif isinstance(label, bool) or not isinstance(label, (int, float)) or not math.isfinite(label):
@@ -670,8 +679,8 @@ def main(argv=None):
         cache = Path(args.output_dir) / ".packed" / os.environ.get("RANK", "0")
         train_dataset = Dataset.from_generator(lambda: (packed_row(train_rows, p) for p in packs), cache_dir=str(cache))
     else:
-        train_dataset = train_rows.select_columns(columns[1:])
-    eval_dataset = validation_rows.select_columns(columns[1:]) if validation_rows is not None else None
+        train_dataset = train_rows.select_columns(train_columns())
+    eval_dataset = validation_rows.select_columns(train_columns()) if validation_rows is not None else None
 
     precision = args.precision
     if precision == "auto":
