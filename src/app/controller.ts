@@ -483,6 +483,7 @@ export class StudioController {
           finalValidationLoss: result.finalValidationLoss,
           lossCurve: t.train.filter((_, i, a) => a.length <= 200 || i % Math.ceil(a.length / 200) === 0).map((p) => [p.step, p.loss]),
           trainSeconds: (performance.now() - this.runStartedAt) / 1000,
+          ...(result.finalMetrics ? { finalEval: result.finalMetrics } : {}),
         },
         dataset,
         origin: 'trained',
@@ -647,7 +648,7 @@ export class StudioController {
    */
   async exportPytorch(adapterId?: string): Promise<boolean> {
     let settings = this.s.settings;
-    let initialAdapter: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } | undefined;
+    let initialAdapter: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } | undefined;
     if (adapterId) {
       const meta = await this.library.meta(adapterId);
       settings = { ...settings, lora: { ...meta.settings.lora } };
@@ -733,7 +734,7 @@ export class StudioController {
           baseModel: v.run?.baseModel || v.config.baseModel || 'not recorded',
           settings,
           metrics: t
-            ? { steps: t.steps, finalLoss: t.finalLoss, finalValidationLoss: t.finalValidationLoss, lossCurve: thin(t.lossCurve), validationCurve: thin(t.validationCurve), trainSeconds: t.trainSeconds }
+            ? { steps: t.steps, finalLoss: t.finalLoss, finalValidationLoss: t.finalValidationLoss, lossCurve: thin(t.lossCurve), validationCurve: thin(t.validationCurve), trainSeconds: t.trainSeconds, ...(t.finalEval ? { finalEval: t.finalEval } : {}) }
             : { steps: 0, finalLoss: null, finalValidationLoss: null, lossCurve: [], trainSeconds: null },
           dataset: v.run?.dataset ?? null,
           origin: 'imported',

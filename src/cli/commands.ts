@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { applySettings, UsageError, type CliIo, type ParsedCommand } from './args';
-import { dataOptions, LABELS_FILE, LORA_KEYS, openModel, parseLayers, readAdapterFolder, refuseConflicts, runDataOptions, type OpenedModel } from './inputs';
+import { dataOptions, encoderMaxPositions, LABELS_FILE, loadClassificationData, LORA_KEYS, openModel, parseLayers, readAdapterFolder, refuseConflicts, runDataOptions, type OpenedModel } from './inputs';
 import { Progress } from './progress';
 import { ensureFolder, FileError, isInside, lockFolder, removeStaleTemporaries, writeFileAtomic, describeFsError } from './files';
 import { nodeFiles, fromNodeFile } from '../formats/nodeSource';
@@ -18,18 +18,17 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAda
 import { concatParts, exportModel, exportQuants, isModelExportFormat, MODEL_EXPORTS, openExportSource, readExportAdapter, type ExportedFiles, type LoraAdapter, type OpenedSource } from '../formats/export/index';
 import { eosTokenIds, padTokenId } from '../formats/hfConfig';
 import { loadTokenizer } from '../data/tokenize';
-import { loadDataset, prepareDataset, previewDataset, type LoadedDataset } from '../data/dataset';
-import { describeMapping, mappingFlags, type ColumnMapping } from '../data/schema';
+import { loadDataset, prepareDataset } from '../data/dataset';
+import { describeMapping, mappingFlags } from '../data/schema';
 import type { DatasetReport, RowView } from '../data/report';
 import { fromPath } from '../data/nodeSource';
-import type { DataSource } from '../data/source';
 import { createNodeGpu } from '../engine/gpu/node';
 import type { Gpu } from '../engine/gpu/device';
 import { loadModel, type LoadedModel } from '../engine/model/load';
 import { uploadAdapter } from '../engine/model/model';
 import { exportAdapter, importAdapter, type AdapterModel, type ImportedAdapter } from '../engine/model/adapterFiles';
 import type { EncoderGpu } from '../engine/model/encoder';
-import { autoDataTask, dataTaskOf, describeTargetMapping, encoderTargetModules, encoderTaskFor, type EncoderTask } from '../engine/model/encoderSpec';
+import { describeTargetMapping, encoderTargetModules, encoderTaskFor, type EncoderTask } from '../engine/model/encoderSpec';
 import { labelsFromConfig, trainedHeadModules, type EncoderConfig } from '../formats/encoderConfig';
 import type { TrainableModel } from '../engine/model/model';
 import type { RunData } from '../engine/train/run';
@@ -79,36 +78,6 @@ function cliLimits(p: ParsedCommand, gpu: Gpu): PlanLimits {
 /** What an adapter of this folder's model is read against (an encoder with the task its head has, when known). */
 function adapterModelOf(folder: ModelFolder, task: EncoderTask | null = null): AdapterModel {
   return folder.family === 'llama' ? folder.spec : { encoder: folder.spec, task, config: folder.config };
-}
-
-/**
- * Classification data for an encoder: the file read with the model's tokenizer ([CLS]/[SEP] or
- * <s>/</s>), labels resolved as the task setting says (auto: from the labels and the config).
- */
-async function loadClassificationData(
-  source: DataSource, validation: DataSource | undefined, tok: Awaited<ReturnType<typeof loadTokenizer>>, spec: EncoderConfig, settings: RunSettings, maxLength: number,
-): Promise<LoadedDataset> {
-  const opts = {
-    objective: 'classification' as const,
-    maxLength,
-    seed: settings.train.seed,
-    vocabSize: spec.vocabSize,
-    validation: validation ? { source: validation } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
-  };
-  const preview = await previewDataset(source, { objective: 'classification' });
-  let mapping: ColumnMapping | undefined = preview.detection.mapping ?? undefined;
-  const forced = dataTaskOf(settings.data.task);
-  if (mapping?.kind === 'classification') {
-    if (forced) mapping = { ...mapping, task: forced };
-    else if (spec.problemType === 'regression') {
-      const labels = preview.rows.map((r) => r[(mapping as { label: string }).label]);
-      const numeric = labels.length > 0 && labels.every((l) => typeof l === 'number' || (typeof l === 'string' && l.trim() !== '' && Number.isFinite(Number(l))));
-      mapping = { ...mapping, task: autoDataTask('single_label', spec, numeric) };
-    }
-  }
-  const data = await loadDataset(source, tok, { ...opts, mapping });
-  if (!data.classification) throw new UsageError(`${source.name}: the rows are not classification data (a text, or two, and a label)`);
-  return data;
 }
 
 /** A rendered row with its trained tokens marked ⟦…⟧ (what the loss counts). */
@@ -233,7 +202,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     destroy = () => loaded.model.destroy();
   } else {
     const cfg = folder.spec;
-    const maxPositions = cfg.family === 'roberta' ? cfg.maxPositionEmbeddings - cfg.padTokenId - 1 : cfg.maxPositionEmbeddings;
+    const maxPositions = encoderMaxPositions(cfg);
     const data = await loadClassificationData(await fromPath(dataPath), valFile ? await fromPath(valFile) : undefined, tok, cfg, settings, Math.min(settings.train.maxLength, maxPositions));
     const cls = data.classification!;
     const task = encoderTaskFor(cls.labels, cfg);

@@ -11,7 +11,11 @@ import { nodeFiles } from '../formats/nodeSource';
 import type { ModelFiles } from '../formats/modelFolder';
 import { hubFiles } from '../hub/hub';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../formats/peft';
-import type { PrepareOptions } from '../data/dataset';
+import { loadDataset, previewDataset, type LoadedDataset, type PrepareOptions } from '../data/dataset';
+import type { DataSource } from '../data/source';
+import type { loadTokenizer } from '../data/tokenize';
+import { autoDataTask, dataTaskOf } from '../engine/model/encoderSpec';
+import type { EncoderConfig } from '../formats/encoderConfig';
 import { parseColumnsFlag, type ColumnMapping } from '../data/schema';
 import { fromPath } from '../data/nodeSource';
 import { SETTING_DEFS, canonicalJson, getSetting, type ModelChoice, type RunSettings } from '../settings/settings';
@@ -97,4 +101,39 @@ export async function runDataOptions(p: ParsedCommand, settings: RunSettings, vo
     ...dataOptions(p, settings, settings.train.maxLength, vocabSize),
     validation: validationPath ? { source: await fromPath(validationPath) } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
   };
+}
+
+/** The longest row an encoder's position table holds (RoBERTa's positions start after the pad id). */
+export function encoderMaxPositions(cfg: EncoderConfig): number {
+  return cfg.family === 'roberta' ? cfg.maxPositionEmbeddings - cfg.padTokenId - 1 : cfg.maxPositionEmbeddings;
+}
+
+/**
+ * Classification data for an encoder: the file read with the model's tokenizer ([CLS]/[SEP] or
+ * <s>/</s>), labels resolved as the task setting says (auto: from the labels and the config).
+ */
+export async function loadClassificationData(
+  source: DataSource, validation: DataSource | undefined, tok: Awaited<ReturnType<typeof loadTokenizer>>, spec: EncoderConfig, settings: RunSettings, maxLength: number,
+): Promise<LoadedDataset> {
+  const opts = {
+    objective: 'classification' as const,
+    maxLength,
+    seed: settings.train.seed,
+    vocabSize: spec.vocabSize,
+    validation: validation ? { source: validation } : settings.data.validationFraction > 0 ? { fraction: settings.data.validationFraction } : undefined,
+  };
+  const preview = await previewDataset(source, { objective: 'classification' });
+  let mapping: ColumnMapping | undefined = preview.detection.mapping ?? undefined;
+  const forced = dataTaskOf(settings.data.task);
+  if (mapping?.kind === 'classification') {
+    if (forced) mapping = { ...mapping, task: forced };
+    else if (spec.problemType === 'regression') {
+      const labels = preview.rows.map((r) => r[(mapping as { label: string }).label]);
+      const numeric = labels.length > 0 && labels.every((l) => typeof l === 'number' || (typeof l === 'string' && l.trim() !== '' && Number.isFinite(Number(l))));
+      mapping = { ...mapping, task: autoDataTask('single_label', spec, numeric) };
+    }
+  }
+  const data = await loadDataset(source, tok, { ...opts, mapping });
+  if (!data.classification) throw new UsageError(`${source.name}: the rows are not classification data (a text, or two, and a label)`);
+  return data;
 }

@@ -182,6 +182,11 @@ function schemeOf(base: AdapterBase): Scheme {
   return isEncoder(base) ? encoderScheme(base.family, base) : llamaScheme(base);
 }
 
+/** target_modules as adapter_config.json writes them for these targets on this model (an encoder: its own module names, or a pattern). */
+export function peftTargetModules(base: AdapterBase, targets: readonly LoraTarget[]): string[] | string {
+  return schemeOf(base).targetModules(targets);
+}
+
 /** PEFT's key of a tensor trained in full (modules_to_save, saved without "modules_to_save.default."). */
 export function modulesToSaveKey(name: string): string {
   return `base_model.model.${name}`;

@@ -98,17 +98,29 @@ export interface TrainingSummary {
   lossCurve: [number, number][];
   validationCurve: [number, number][];
   trainSeconds: number | null;
+  /**
+   * The last evaluation's metrics as the Trainer logged them (eval_loss, and compute_metrics' eval_accuracy,
+   * eval_f1, eval_mse, … for a classifier), without its timings (eval_runtime, eval_*_per_second); null when
+   * the run never evaluated.
+   */
+  finalEval: Record<string, number> | null;
 }
+
+/** The Trainer's timings of an evaluation, which are not metrics of the model. */
+const EVAL_TIMINGS = new Set(['eval_runtime', 'eval_samples_per_second', 'eval_steps_per_second']);
 
 /** The library's metrics of a Trainer run: the curves of "loss" and "eval_loss" by step (offset by steps trained before). */
 export function summarizeTrainerState(state: TrainerState, stepOffset = 0): TrainingSummary {
   const lossCurve: [number, number][] = [];
   const validationCurve: [number, number][] = [];
   let trainSeconds: number | null = null;
+  let finalEval: Record<string, number> | null = null;
   for (const { step, metrics } of state.log) {
     if (metrics.loss !== undefined) lossCurve.push([step + stepOffset, metrics.loss]);
     if (metrics.eval_loss !== undefined) validationCurve.push([step + stepOffset, metrics.eval_loss]);
     if (metrics.train_runtime !== undefined) trainSeconds = metrics.train_runtime;
+    const evals = Object.entries(metrics).filter(([k]) => k.startsWith('eval_') && !EVAL_TIMINGS.has(k));
+    if (evals.length) finalEval = Object.fromEntries(evals);
   }
   return {
     steps: state.globalStep + stepOffset,
@@ -117,5 +129,6 @@ export function summarizeTrainerState(state: TrainerState, stepOffset = 0): Trai
     lossCurve,
     validationCurve,
     trainSeconds,
+    finalEval,
   };
 }

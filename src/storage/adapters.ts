@@ -22,6 +22,8 @@ export interface AdapterMetrics {
   trainSeconds: number | null;
   /** Validation loss by step, when the run logged it (imported Trainer runs). */
   validationCurve?: [number, number][];
+  /** The last evaluation's metrics (eval_loss, eval_accuracy, eval_f1, eval_mse, …), when there was one. */
+  finalEval?: Record<string, number>;
 }
 
 export interface AdapterMeta {

@@ -371,14 +371,23 @@ export const workerApi = {
    * "Run on GPUs": the current run — model, dataset as this worker renders it, settings, optionally a
    * library adapter to continue — as a zipped PyTorch project (Transformers + PEFT, accelerate).
    */
-  async exportPytorch(request: { settings: RunSettings; title: string; initialAdapter?: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } }, token?: string): Promise<Uint8Array> {
+  async exportPytorch(request: { settings: RunSettings; title: string; initialAdapter?: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } }, token?: string): Promise<Uint8Array> {
     const signal = signalFor(token);
     try {
-      const model = requireDecoderSession('the PyTorch export');
+      const model = requireModel();
       const data = await ensureDataset(request.settings, signal);
       const f = session.datasetFile!;
+      // An encoder's run: its head set for the data's task (the plan and the adapter to continue are read against it).
+      const cls = data.classification;
+      if (model.family === 'encoder' && !cls) throw new WorkerStateError('an encoder trains on labelled texts: the dataset has no classification rows (map a text and a label column)');
+      if (model.family === 'encoder') await ensureTask(model, encoderTaskFor(cls!.labels, model.spec), request.settings.train.seed);
       if (request.initialAdapter) {
-        const init = await importAdapter(model.spec, { 'adapter_model.safetensors': request.initialAdapter.adapterModel, 'adapter_config.json': request.initialAdapter.adapterConfig });
+        const init = await importAdapter(adapterModel(model), {
+          'adapter_model.safetensors': request.initialAdapter.adapterModel, 'adapter_config.json': request.initialAdapter.adapterConfig, 'config.json': request.initialAdapter.labelsConfig,
+        });
+        if (model.family === 'encoder' && init.task && init.task.labels.length !== model.gpuModel.task.labels.length) {
+          throw new WorkerStateError(`the adapter to continue has a head of ${init.task.labels.length} outputs but the data has ${model.gpuModel.task.labels.length} labels`);
+        }
         const { r, alpha, dropout, targets, useRslora } = request.settings.lora;
         if (canonicalJson({ r, alpha, dropout, targets, useRslora }) !== canonicalJson({ r: init.settings.r, alpha: init.settings.alpha, dropout: init.settings.dropout, targets: init.settings.targets, useRslora: init.settings.useRslora })) {
           throw new WorkerStateError(`the adapter to continue has r ${init.settings.r}, alpha ${init.settings.alpha}, dropout ${init.settings.dropout} on ${init.settings.targets.join(', ')}: its settings win`);
@@ -386,7 +395,7 @@ export const workerApi = {
       }
       let studioPlan = null;
       try {
-        const p = planTraining(model.gpuModel, request.settings, { longestRow: data.info.stats?.maxTokens ?? 0 }, memoryLimits(await getGpu()));
+        const p = planTraining(model.gpuModel as unknown as TrainableModel<unknown, never>, request.settings, { longestRow: data.info.stats?.maxTokens ?? 0 }, memoryLimits(await getGpu()));
         studioPlan = { microBatch: p.microBatch, gradAccum: p.gradAccum, seqLen: p.seqLen };
       } catch {
         // no plan on this device: the export does not need one

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main';
 import { openSafetensors } from '../../src/formats/safetensors';
 import { cliIo as io } from '../helpers/cliIo';
+import { classifierOutput } from '../helpers/seqClsFolder';
 
 const MODEL = 'public/models/demo-bert';
 const DATA = 'public/samples/reviews-sentiment.jsonl';
@@ -77,4 +78,18 @@ describe('adapter-studio CLI on the demo encoder (the recipe: BERT, LoRA r 8 on 
     expect(b.eval_accuracy).toBe(a.eval_accuracy);
     expect(Math.abs(a.eval_loss - b.eval_loss)).toBeLessThan(1e-4);
   });
+
+  it('evaluates a classifier as the PyTorch export\'s train.py writes it (PEFT SEQ_CLS layout, labels in config.json): the same metrics as a studio adapter', async () => {
+    const root = join(mkdtempSync(join(tmpdir(), 'adapter-studio-bert-import-')), 'output');
+    classifierOutput(root);
+    const t = io();
+    expect(await main(['eval', '--model', MODEL, '--adapter', root, '--data', DATA], t.io)).toBe(0);
+    const m = JSON.parse(t.text.out);
+    console.log(`[encoder cli] imported PyTorch classifier on all 420 rows: eval_loss ${m.eval_loss}, eval_accuracy ${m.eval_accuracy}, eval_f1 ${m.eval_f1}`);
+    expect(Object.keys(m)).toEqual(expect.arrayContaining(['eval_loss', 'eval_accuracy', 'eval_f1']));
+    expect(Number.isFinite(m.eval_loss)).toBe(true);
+    expect(m.eval_accuracy).toBeGreaterThanOrEqual(0);
+    expect(m.eval_accuracy).toBeLessThanOrEqual(1);
+  });
 });
+

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { useController, useStudio } from '../context';
 import type { AdapterMeta } from '../../storage/adapters';
 import { formatNumber } from '../../settings/settings';
-import { formatBytes, formatLoss } from '../format';
+import { formatBytes, formatLoss, formatMetric, metricLabel } from '../format';
 import { exportTargetsFor, type ExportTarget } from '../exportTargets';
 import { canPickFolder } from '../download';
 
@@ -99,6 +99,11 @@ function ExportPanel({ a, onClose }: { a: AdapterMeta; onClose: () => void }) {
   );
 }
 
+/** The last evaluation's metrics beyond the losses (perplexity and loss are on the loss line). */
+function evalMetrics(a: AdapterMeta): [string, number][] {
+  return Object.entries(a.metrics.finalEval ?? {}).filter(([k]) => k !== 'eval_loss' && k !== 'eval_perplexity');
+}
+
 function AdapterCard({ a }: { a: AdapterMeta }) {
   const c = useController();
   const [editing, setEditing] = useState(false);
@@ -134,6 +139,8 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
           lr {imported ? '—' : formatNumber(s.train.learningRate)}, batch {imported ? '—' : s.train.batchSize}, steps {imported ? '—' : a.metrics.steps}
         </dd>
         <dt>loss</dt><dd>{formatLoss(a.metrics.finalLoss)} (validation {formatLoss(a.metrics.finalValidationLoss)})</dd>
+        {/* A classifier's last evaluation (accuracy, F1, MSE, …), trained here or imported with its trainer_state.json. */}
+        {evalMetrics(a).length > 0 && (<><dt>metrics</dt><dd data-testid="library-metrics">{evalMetrics(a).map(([k, v]) => `${metricLabel(k)} ${formatMetric(k, v)}`).join(', ')}</dd></>)}
         {a.trainedWith && (<><dt>trained with</dt><dd data-testid="library-trained-with">{a.trainedWith}</dd></>)}
         <dt>dataset</dt><dd>{a.dataset ? `${a.dataset.name}, ${a.dataset.rows} rows, ${a.dataset.tokens} tokens` : a.origin === 'imported' ? 'imported' : '—'}</dd>
         <dt>size</dt><dd>{formatBytes(a.bytes)}</dd>

@@ -8,17 +8,21 @@
  *   README.md                     the two commands, what to expect, where each setting goes
  *   requirements.txt              pinned versions (requirements-deepspeed.txt adds DeepSpeed)
  *   accelerate/*.yaml             one GPU, several GPUs (DDP), FSDP, DeepSpeed ZeRO-2 (+ ds_zero2.json)
- *   data/{train,validation}.jsonl the rows as the studio rendered them: source, token ids, labels
+ *   data/{train,validation}.jsonl the rows as the studio rendered them: source, token ids, labels (a
+ *                                 classifier's: text, text pair, label as written, token ids and types, the head's label)
  *   tokenizer/                    the tokenizer files and chat_template.jinja the rows were rendered with
  *   model/                        the base model, when it travels with the export (the demo model)
  *   init_adapter/                 the studio's adapter to continue from, when given
  *
+ * A classification run (an encoder and its head) exports the same project: train.py switches to
+ * AutoModelForSequenceClassification, task_type SEQ_CLS and compute_metrics (pytorchScript.ts).
+ *
  * Bytes in, files out (no DOM, no Node APIs), like the other exporters of this folder.
  */
-import type { RenderedRow } from '../../data/renderedRows';
+import type { ClassifiedRow, RenderedRow } from '../../data/renderedRows';
 import { SETTING_DEFS, canonicalJson, getSetting, formatSettingValue, loraScale, type RunSettings } from '../../settings/settings';
-import { trainScript } from './pytorchScript';
-import { settingsTable } from './pytorchSettings';
+import { trainScript, type ScriptClassification } from './pytorchScript';
+import { settingsTable, type ExportObjective } from './pytorchSettings';
 import { ExportError, textPart, type ExportedFiles } from './types';
 
 export const PYTORCH_EXPORT_FORMAT = 'adapter-studio-pytorch';
@@ -61,15 +65,17 @@ export interface PytorchExportRequest {
   /** tokenizer.json, tokenizer_config.json, special_tokens_map.json, … as the run used them. */
   tokenizerFiles: Map<string, string>;
   padTokenId: number;
-  /** Every example of the run with its source (data/renderedRows.ts). */
-  rows: AsyncIterable<RenderedRow> | Iterable<RenderedRow>;
+  /** Every example of the run with its source (data/renderedRows.ts): causal-LM rows, or a classifier's rows. */
+  rows: AsyncIterable<RenderedRow | ClassifiedRow> | Iterable<RenderedRow | ClassifiedRow>;
+  /** A classification run's head (its rows are ClassifiedRow); null or absent for a causal-LM run. */
+  classification?: ScriptClassification | null;
   /** Decodes token ids into the text the model saw (written as "rendered"); optional. */
   decode?: (ids: number[]) => string;
   dataset: { name: string; schema: string };
   /** How the rows were rendered (recorded for the reader; the tokens already carry it). */
   render: { maxLength: number; trainOn: 'response' | 'all'; pairFormat: 'template' | 'chat' };
-  /** The studio's adapter to continue from, and how many steps it had been trained. */
-  initAdapter?: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string } | null;
+  /** The studio's adapter to continue from, and how many steps it had been trained (an encoder's: with its labels' config.json). */
+  initAdapter?: { name: string; steps: number; adapterModel: Uint8Array; adapterConfig: string; labelsConfig?: string } | null;
   /** The studio's memory plan for this run, for the record. */
   studioPlan?: { microBatch: number; gradAccum: number; seqLen: number } | null;
   createdAt?: Date;
@@ -96,6 +102,7 @@ export function chatTemplateOf(tokenizerConfig: string | undefined): string | nu
 interface SplitStats {
   rows: number;
   tokens: number;
+  /** Trained tokens (causal LM); a classifier's rows each train one label. */
   targetTokens: number;
   longest: number;
 }
@@ -117,6 +124,47 @@ export function jsonlRow(r: RenderedRow, rendered: string | null): string {
     input_ids: inputIds,
     labels,
   });
+}
+
+/**
+ * A float as JSON that Arrow reads as a float even when it is whole (1.0, not 1): a regression
+ * target or a multi-hot value, so that every line of a column has one type.
+ */
+export function floatJson(x: number): string {
+  if (!Number.isFinite(x)) throw new ExportError(`label ${x} is not a finite number`);
+  return Number.isInteger(x) ? x.toFixed(1) : String(x);
+}
+
+/**
+ * One JSONL line of a classification run: the row's text (and text pair), its label in words, the
+ * tokens and token types as the studio encoded them, and `labels`, what the head trained on: the
+ * class id (single-label), the target (regression, the studio's f32 value) or the multi-hot row
+ * (multi-label), floats written as floats. `label` has one type in every line, whatever the file
+ * held (Arrow infers one schema per column): the class name, the list of names, or the target as
+ * the file wrote it (a double).
+ */
+export function classificationJsonlRow(r: ClassifiedRow, rendered: string | null, c: Pick<ScriptClassification, 'problemType' | 'labels'>): string {
+  let label: string;
+  let labels: string;
+  const bad = (what: string) => new ExportError(`row ${r.row}: ${what} ${JSON.stringify(r.label)} does not fit a ${c.problemType} head of ${c.labels.length} output${c.labels.length === 1 ? '' : 's'}`);
+  if (c.problemType === 'single_label_classification') {
+    if (typeof r.label !== 'number' || !Number.isInteger(r.label) || r.label < 0 || r.label >= c.labels.length) throw bad('label');
+    label = JSON.stringify(c.labels[r.label]);
+    labels = String(r.label);
+  } else if (c.problemType === 'multi_label_classification') {
+    const hot = r.label;
+    if (!Array.isArray(hot) || hot.length !== c.labels.length) throw bad('labels');
+    label = JSON.stringify(c.labels.filter((_, k) => hot[k] > 0.5));
+    labels = `[${hot.map(floatJson).join(', ')}]`;
+  } else {
+    if (typeof r.label !== 'number') throw bad('target');
+    const written = Number(r.source.label);
+    label = floatJson(Number.isFinite(written) ? written : r.label);
+    labels = floatJson(r.label);
+  }
+  const head = JSON.stringify({ row: r.row, text: r.source.text, text_pair: r.source.textPair });
+  const tokens = JSON.stringify({ rendered, input_ids: Array.from(r.example.ids), token_type_ids: Array.from(r.example.tokenTypeIds) });
+  return `${head.slice(0, -1)},"label":${label},${tokens.slice(1, -1)},"labels":${labels}}`;
 }
 
 /** Text parts of about 1 MiB, so a large dataset never needs one string. */
@@ -190,14 +238,34 @@ function requirements(): string {
   ].join('\n');
 }
 
-function readme(req: PytorchExportRequest, stats: { train: SplitStats; validation: SplitStats | null }, hasTemplate: boolean): string {
+/** The README's lines that say what a classification run trains on and how it is measured. */
+function classificationReadme(req: PytorchExportRequest, c: ScriptClassification, stats: { train: SplitStats; validation: SplitStats | null }): { expect: string; same: string[] } {
+  const metrics = c.problemType === 'single_label_classification'
+    ? 'eval_accuracy, eval_f1 (macro over every label)'
+    : c.problemType === 'multi_label_classification' ? 'eval_f1 (micro), eval_f1_macro, eval_precision, eval_recall, eval_accuracy (exact match)' : 'eval_mse, eval_mae, eval_pearson';
+  const loss = c.problemType === 'single_label_classification' ? 'cross-entropy' : c.problemType === 'multi_label_classification' ? 'binary cross-entropy with logits, summed over the labels' : 'squared error';
+  return {
+    expect: stats.validation ? ` and validation (eval_loss, ${metrics}) before the first step, every ${req.settings.eval.evalInterval || 'N'} steps${req.settings.eval.evalInterval ? '' : ' (here: only at the end)'} and after the last` : '',
+    same: [
+      `- Task: \`${c.problemType}\` with ${c.labels.length} output${c.labels.length === 1 ? '' : 's'} (${c.labels.join(', ')}): \`AutoModelForSequenceClassification\` with num_labels, id2label, label2id and problem_type; PEFT's \`task_type="SEQ_CLS"\` trains the head in full (modules_to_save), as the studio does, and \`output/config.json\` carries the labels.`,
+      `- Tokens: \`data/train.jsonl\`${stats.validation ? ' and `data/validation.jsonl` (the studio\'s split)' : ''} hold each row as the studio encoded it: \`text\` (and \`text_pair\`), \`label\` in words (the class name, the list of names, or the target), \`input_ids\` and \`token_type_ids\` with the tokenizer's special tokens, \`rendered\` (the tokens as text) and \`labels\`, what the head trains on (a class id, a target, or one 0/1 per label). Nothing is tokenized again.`,
+      `- ${stats.train.rows} training rows, ${stats.train.tokens} tokens; ${stats.validation ? `${stats.validation.rows} validation rows` : 'no validation rows'}. Max length ${req.render.maxLength}; rows are padded per micro-batch, never packed.`,
+      `- Loss: the ${loss} of every row of the effective batch (every micro-batch, every GPU) summed and divided by its ${c.problemType === 'single_label_classification' ? 'rows' : 'rows × outputs'}, as the studio computes it. AdamW with betas (0.9, 0.999), eps 1e-8, decoupled weight decay on every LoRA matrix and the head's weights (not its biases), global-norm clipping, the learning-rate schedule with warmup as Transformers defines it.`,
+      `- Metrics: compute_metrics computes the studio's (${metrics}) over the whole validation split; eval_loss is the mean over every row${c.problemType === 'single_label_classification' ? '' : ' × output'}, as the studio's. The last evaluation's per-class precision, recall, F1 and support${c.problemType === 'single_label_classification' ? ' and its confusion matrix' : ''} go to \`output/adapter_studio_run.json\`.`,
+      '- Differs: the random numbers (PyTorch draws other LoRA initial values, a new head, dropout masks and shuffles from the same seed), the arithmetic (bf16 autocast by default; `--precision fp32` for f32 like the studio), and the logged training loss is Transformers\' mean of step losses over the logging interval.',
+    ],
+  };
+}
+
+function readme(req: PytorchExportRequest, stats: { train: SplitStats; validation: SplitStats | null }, hasTemplate: boolean, objective: ExportObjective): string {
   const s = req.settings;
+  const cls = req.classification ? classificationReadme(req, req.classification, stats) : null;
   const model = req.base.files ? 'the bundled `model/` folder' : req.base.hubId ? `\`${req.base.hubId}\` from the Hugging Face hub` : `the local model \`${req.base.name}\` (pass \`--model /path/to/it\`)`;
   const packing = s.train.packing ? 'on (rows packed up to the max length; train.py checks on the GPU that packed examples do not attend to each other)' : 'off';
   return [
     `# ${req.title} — on PyTorch`,
     '',
-    `This folder is an Adapter Studio run as a PyTorch project: the same LoRA recipe (r ${s.lora.r}, alpha ${s.lora.alpha}, ${s.lora.targets.join(', ')}; lr ${s.train.learningRate}, batch ${s.train.batchSize}, ${s.train.maxSteps > 0 ? `${s.train.maxSteps} steps` : `${s.train.epochs} epochs`}) on the same tokens, in Transformers + PEFT, launched with accelerate on one GPU, several, or several machines. Base model: ${model}.`,
+    `This folder is an Adapter Studio run as a PyTorch project: the same LoRA recipe (r ${s.lora.r}, alpha ${s.lora.alpha}, ${s.lora.targets.join(', ')}; lr ${s.train.learningRate}, batch ${s.train.batchSize}, ${s.train.maxSteps > 0 ? `${s.train.maxSteps} steps` : `${s.train.epochs} epochs`}) on the same tokens, in Transformers + PEFT, launched with accelerate on one GPU, several, or several machines. Base model: ${model}.${cls ? ' A sequence classifier: an encoder with a classification head.' : ''}`,
     '',
     '## Run it',
     '',
@@ -214,24 +282,26 @@ function readme(req: PytorchExportRequest, stats: { train: SplitStats; validatio
     '',
     '## What to expect',
     '',
-    `- train.py prints the plan (processes, rows per GPU, accumulation, steps), the trainable parameters, then a line every ${s.eval.logInterval} steps (loss, grad_norm, learning_rate, epoch)${stats.validation ? ` and validation (eval_loss, eval_perplexity, eval_accuracy) before the first step, every ${s.eval.evalInterval || 'N'} steps${s.eval.evalInterval ? '' : ' (here: only at the end)'} and after the last` : ''}.`,
-    `- \`output/\` gets the adapter as PEFT saves it (adapter_model.safetensors, adapter_config.json, README.md), \`trainer_state.json\` with every logged metric, \`adapter_studio_run.json\` (this run and how it was launched)${s.eval.checkpointInterval ? `, and \`checkpoint-N/\` folders every ${s.eval.checkpointInterval} steps (\`--resume-from-checkpoint last\` continues a stopped launch)` : ''}.`,
+    `- train.py prints the plan (processes, rows per GPU, accumulation, steps), the trainable parameters, then a line every ${s.eval.logInterval} steps (loss, grad_norm, learning_rate, epoch)${cls ? cls.expect : stats.validation ? ` and validation (eval_loss, eval_perplexity, eval_accuracy) before the first step, every ${s.eval.evalInterval || 'N'} steps${s.eval.evalInterval ? '' : ' (here: only at the end)'} and after the last` : ''}.`,
+    `- \`output/\` gets the adapter as PEFT saves it (adapter_model.safetensors, adapter_config.json, README.md${cls ? '; the head under its modules_to_save keys, and config.json with the labels' : ''}), \`trainer_state.json\` with every logged metric, \`adapter_studio_run.json\` (this run and how it was launched)${s.eval.checkpointInterval ? `, and \`checkpoint-N/\` folders every ${s.eval.checkpointInterval} steps (\`--resume-from-checkpoint last\` continues a stopped launch)` : ''}.`,
     '- Back in the studio: Library → Import folder (or zip `output/` and Import zip). The adapter comes with its loss curve and metrics, and can be tried in the playground, trained further or exported like any other.',
     '',
     '## The same run',
     '',
+    ...(cls ? cls.same : [
     `- Tokens: \`data/train.jsonl\`${stats.validation ? ' and `data/validation.jsonl` (the studio\'s split)' : ''} hold each row as the studio rendered it: \`input_ids\` and \`labels\` (-100 where the loss does not train: ${s.data.trainOn === 'response' ? 'prompts, system and user turns' : 'only the first token'}), the row's source (\`messages\` + \`train_from\`, or \`prompt\` + \`completion\`, or \`text\`), and \`rendered\`, the text the model sees. \`datasets.load_dataset("json", data_files="data/train.jsonl")\` reads them. Nothing is tokenized again.`,
     `- ${stats.train.rows} training rows, ${stats.train.tokens} tokens, ${stats.train.targetTokens} trained; ${stats.validation ? `${stats.validation.rows} validation rows, ${stats.validation.targetTokens} trained tokens` : 'no validation rows'}. Max length ${req.render.maxLength}; packing ${packing}.`,
     `- Template: ${hasTemplate ? '`tokenizer/chat_template.jinja` is the chat template the conversations were rendered with (also in tokenizer_config.json)' : 'the tokenizer has no chat template (rows used the studio\'s plain templates)'}.`,
     '- Loss: the sum of cross-entropy over the target tokens of the whole effective batch (every micro-batch, every GPU) divided by their count, as the studio computes it. AdamW with betas (0.9, 0.999), eps 1e-8, decoupled weight decay on every LoRA matrix, global-norm clipping, the learning-rate schedule with warmup as Transformers defines it (the studio uses the same formulas).',
     '- Differs: the random numbers (PyTorch draws other LoRA initial values, dropout masks and shuffles from the same seed), the arithmetic (bf16 autocast by default; `--precision fp32` for f32 like the studio), packing is planned once rather than every epoch, and the logged training loss is Transformers\' mean of step losses over the logging interval (the studio weighs by tokens). Validation is token-weighted as in the studio.',
+    ]),
     ...(req.initAdapter ? ['', `Continues the studio's adapter \`${req.initAdapter.name}\` (in \`init_adapter/\`) after its ${req.initAdapter.steps} steps: a new optimizer and schedule start from its weights, as "Continue training" does in the studio.`] : []),
     '',
     '## Settings',
     '',
     'Every setting of the run, the constant it is in train.py, and where it goes:',
     '',
-    settingsTable(s),
+    settingsTable(s, objective),
     '',
     `LoRA scale: ${loraScale(s.lora)} (alpha/${s.lora.useRslora ? '√r' : 'r'}).`,
     '',
@@ -253,18 +323,34 @@ export async function exportPytorch(req: PytorchExportRequest): Promise<Exported
   const train = new PartWriter();
   const validation = new PartWriter();
   const stats = { train: splitStats(), validation: splitStats() };
-  for await (const r of req.rows as AsyncIterable<RenderedRow>) {
+  const cls = req.classification ?? null;
+  const objective: ExportObjective = cls ? 'classification' : 'causal-lm';
+  for await (const r of req.rows as AsyncIterable<RenderedRow | ClassifiedRow>) {
+    if ((r.kind === 'classification') !== (cls !== null)) throw new ExportError(`row ${r.row} is a ${r.kind} row but the run is a ${objective} run`);
     const st = stats[r.split];
     const ids = Array.from(r.example.ids);
     if (ids.length > s.train.maxLength) throw new ExportError(`row ${r.row} has ${ids.length} tokens, more than the max length ${s.train.maxLength}: the rows were rendered with another max length`);
     st.rows++;
     st.tokens += ids.length;
-    for (let t = 1; t < ids.length; t++) st.targetTokens += r.example.lossMask[t] ? 1 : 0;
     st.longest = Math.max(st.longest, ids.length);
-    (r.split === 'train' ? train : validation).write(jsonlRow(r, req.decode ? req.decode(ids) : null) + '\n');
+    const rendered = req.decode ? req.decode(ids) : null;
+    if (r.kind === 'classification') {
+      st.targetTokens++;
+      (r.split === 'train' ? train : validation).write(classificationJsonlRow(r, rendered, cls!) + '\n');
+    } else {
+      for (let t = 1; t < ids.length; t++) st.targetTokens += r.example.lossMask[t] ? 1 : 0;
+      (r.split === 'train' ? train : validation).write(jsonlRow(r, rendered) + '\n');
+    }
   }
   if (stats.train.rows === 0) throw new ExportError('the run has no training rows to export');
   if (stats.train.targetTokens === 0) throw new ExportError('no training row has a trained token: nothing to learn');
+  if (cls) {
+    if (cls.labels.length === 0) throw new ExportError('the classification run has no labels');
+    if (cls.problemType === 'regression' && cls.labels.length !== 1) throw new ExportError(`a regression head has one output, not ${cls.labels.length}`);
+    if (typeof cls.targetModules === 'string' && s.lora.layers) {
+      throw new ExportError(`PEFT cannot limit a regex target_modules (${cls.targetModules}) to layers ${s.lora.layers.join(', ')} (layers_to_transform needs a list): adapt every layer, or add o_proj to the targets`);
+    }
+  }
   const hasValidation = stats.validation.rows > 0;
   files.set('data/train.jsonl', train.flush());
   if (hasValidation) files.set('data/validation.jsonl', validation.flush());
@@ -278,6 +364,7 @@ export async function exportPytorch(req: PytorchExportRequest): Promise<Exported
   if (req.initAdapter) {
     files.set('init_adapter/adapter_model.safetensors', [req.initAdapter.adapterModel]);
     files.set('init_adapter/adapter_config.json', textPart(req.initAdapter.adapterConfig));
+    if (req.initAdapter.labelsConfig) files.set('init_adapter/config.json', textPart(req.initAdapter.labelsConfig));
   }
 
   const record = {
@@ -293,6 +380,7 @@ export async function exportPytorch(req: PytorchExportRequest): Promise<Exported
       name: req.dataset.name,
       schema: req.dataset.schema,
       render: { max_length: req.render.maxLength, train_on: req.render.trainOn, pair_format: req.render.pairFormat },
+      task: cls ? { problem_type: cls.problemType, labels: cls.labels } : null,
       train: { file: 'data/train.jsonl', rows: stats.train.rows, tokens: stats.train.tokens, target_tokens: stats.train.targetTokens, longest: stats.train.longest },
       validation: hasValidation ? { file: 'data/validation.jsonl', rows: stats.validation.rows, tokens: stats.validation.tokens, target_tokens: stats.validation.targetTokens, longest: stats.validation.longest } : null,
     },
@@ -312,10 +400,11 @@ export async function exportPytorch(req: PytorchExportRequest): Promise<Exported
     initAdapter: req.initAdapter ? 'init_adapter' : null,
     initAdapterSteps: req.initAdapter?.steps ?? 0,
     padTokenId: req.padTokenId,
+    classification: cls,
   })));
   files.set('requirements.txt', textPart(requirements()));
   files.set('requirements-deepspeed.txt', textPart(`-r requirements.txt\n${PINNED_DEEPSPEED[0]}==${PINNED_DEEPSPEED[1]}\n`));
   for (const [name, parts] of accelerateConfigs(s.train.batchSize)) files.set(name, parts);
-  files.set('README.md', textPart(readme(req, { train: stats.train, validation: hasValidation ? stats.validation : null }, template !== null)));
+  files.set('README.md', textPart(readme(req, { train: stats.train, validation: hasValidation ? stats.validation : null }, template !== null, objective)));
   return files;
 }

@@ -4,12 +4,19 @@
  * where no argument exists, what train.py does instead. The settings block of train.py is generated
  * from this table and the run's RunSettings, so values are never typed twice; a setting the table
  * does not cover stops the export (and the unit test that checks the table against SETTING_DEFS).
+ *
+ * A run is a causal-LM run (a Llama-family decoder) or a classification run (a BERT-family encoder
+ * with a trained head): a setting whose PyTorch counterpart differs for the encoder says so in its
+ * `classification` entry, and the block, the README table and the test use the run's own.
  */
 import { SETTING_DEFS, getSetting, type RunSettings, type SettingValue } from '../../settings/settings';
 import { ExportError } from './types';
 
 /** A value as train.py's settings block writes it: a Python literal made from JSON-like data. */
 export type PyValue = number | boolean | string | null | (number | string)[];
+
+/** What a run trains: a decoder's next tokens, or an encoder's classification head. */
+export type ExportObjective = 'causal-lm' | 'classification';
 
 export interface PyMapping {
   /** The Python constant in train.py's settings block. */
@@ -18,6 +25,14 @@ export interface PyMapping {
   target: string;
   /** Why there is no direct argument, or what differs; empty when the argument is one to one. */
   note?: string;
+  /** Where it goes instead in a classification run (an encoder), when that differs. */
+  classification?: { target: string; note?: string };
+}
+
+/** The mapping as it applies to a run of this objective. */
+export function mappingFor(m: PyMapping, objective: ExportObjective): { name: string; target: string; note?: string } {
+  const c = objective === 'classification' ? m.classification : undefined;
+  return c ? { name: m.name, target: c.target, note: c.note } : { name: m.name, target: m.target, note: m.note };
 }
 
 /**
@@ -29,7 +44,15 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
   'lora.r': { name: 'LORA_R', target: 'LoraConfig(r=LORA_R)' },
   'lora.alpha': { name: 'LORA_ALPHA', target: 'LoraConfig(lora_alpha=LORA_ALPHA)' },
   'lora.dropout': { name: 'LORA_DROPOUT', target: 'LoraConfig(lora_dropout=LORA_DROPOUT)', note: 'PEFT draws its own dropout masks (torch RNG), not the studio\'s Philox masks' },
-  'lora.targets': { name: 'LORA_TARGETS', target: 'LoraConfig(target_modules=LORA_TARGETS)', note: 'the Llama-family names (q_proj … down_proj) are the modules of Llama, Mistral, Qwen2 and Qwen3 in Transformers' },
+  'lora.targets': {
+    name: 'LORA_TARGETS',
+    target: 'LoraConfig(target_modules=LORA_TARGETS)',
+    note: 'the Llama-family names (q_proj … down_proj) are the modules of Llama, Mistral, Qwen2 and Qwen3 in Transformers',
+    classification: {
+      target: 'LoraConfig(target_modules=PEFT_TARGET_MODULES)',
+      note: 'the studio\'s names mapped to the encoder\'s own modules (BERT, RoBERTa: q_proj → query, v_proj → value, o_proj → attention.output.dense, up_proj → intermediate.dense, down_proj → output.dense; DistilBERT: q_lin, v_lin, out_lin, lin1, lin2), exactly as the studio\'s adapter_config.json writes them',
+    },
+  },
   'lora.useRslora': { name: 'USE_RSLORA', target: 'LoraConfig(use_rslora=USE_RSLORA)' },
   'train.learningRate': { name: 'LEARNING_RATE', target: 'TrainingArguments(learning_rate=LEARNING_RATE)' },
   'train.epochs': { name: 'EPOCHS', target: 'TrainingArguments(num_train_epochs=EPOCHS)' },
@@ -48,8 +71,17 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
     name: 'MAX_LENGTH',
     target: 'the exported rows (cut to MAX_LENGTH tokens when the studio rendered them); the length of a packed row',
     note: 'train.py checks that no row is longer; nothing is tokenized again',
+    classification: {
+      target: 'the exported rows (encoded with the tokenizer\'s special tokens and cut longest-first to MAX_LENGTH, or the model\'s positions, when the studio read them)',
+      note: 'train.py checks that no row is longer; nothing is tokenized again',
+    },
   },
-  'train.weightDecay': { name: 'WEIGHT_DECAY', target: 'TrainingArguments(weight_decay=WEIGHT_DECAY)', note: 'every LoRA matrix is decayed, as in the studio (Transformers exempts only biases and norms, which LoRA does not train)' },
+  'train.weightDecay': {
+    name: 'WEIGHT_DECAY',
+    target: 'TrainingArguments(weight_decay=WEIGHT_DECAY)',
+    note: 'every LoRA matrix is decayed, as in the studio (Transformers exempts only biases and norms, which LoRA does not train)',
+    classification: { target: 'TrainingArguments(weight_decay=WEIGHT_DECAY)', note: 'every LoRA matrix and the head\'s weights are decayed, its biases are not: Transformers\' rule, which the studio follows for the head' },
+  },
   'train.schedule': { name: 'SCHEDULE', target: 'TrainingArguments(lr_scheduler_type=…)', note: '"constant" is Transformers\' "constant_with_warmup" (the studio\'s constant schedule warms up too)' },
   'train.warmupRatio': { name: 'WARMUP_RATIO', target: 'TrainingArguments(warmup_ratio=WARMUP_RATIO)', note: 'both round the warmup up: ceil(total steps × ratio)' },
   'train.maxGradNorm': { name: 'MAX_GRAD_NORM', target: 'TrainingArguments(max_grad_norm=MAX_GRAD_NORM)', note: '0 turns clipping off in both' },
@@ -59,6 +91,10 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
     name: 'PACKING',
     target: 'pack_rows() + StudioCollator (one sequence per micro-batch, position_ids restarting per example; attention stays inside each)',
     note: 'rows are packed greedily up to MAX_LENGTH as the studio packs them, once before training rather than every epoch; train.py checks that packed examples do not attend to each other before it trains',
+    classification: {
+      target: 'recorded only: classification rows are never packed (ClassificationCollator pads each micro-batch to its longest row)',
+      note: 'the studio\'s encoder batches are padded rows too: one label per row',
+    },
   },
   'train.gradientCheckpointing': {
     name: 'GRADIENT_CHECKPOINTING',
@@ -69,21 +105,34 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
     name: 'BASE_WEIGHTS',
     target: 'recorded for the reader: train.py loads the base in --precision (bf16 by default, f32 under FSDP)',
     note: 'the studio stores its frozen base in this precision on the browser GPU (q8: 8-bit per output channel, nf4: 4-bit NF4 as QLoRA); a GPU run has the memory for a 16-bit base, and bitsandbytes (QLoRA\'s 4-bit) is not among the pinned packages',
+    classification: {
+      target: 'recorded for the reader: train.py loads an encoder in f32 and computes in --precision (bf16 autocast by default)',
+      note: 'encoders are small: the head PEFT trains in full (modules_to_save) stays f32, as in the studio',
+    },
   },
   'train.encoderDropout': {
     name: 'ENCODER_DROPOUT',
-    target: 'recorded only: the PyTorch project trains decoders (causal LM)',
-    note: 'an encoder\'s hidden dropout; the PyTorch export of an encoder run is not written yet',
+    target: 'recorded only: a causal-LM run has no encoder',
+    note: 'an encoder\'s hidden, attention and classifier dropout',
+    classification: {
+      target: 'the model\'s config: when False, every dropout probability of config.json (hidden_dropout_prob, attention_probs_dropout_prob, classifier_dropout; DistilBERT: dropout, attention_dropout, seq_classif_dropout) is set to 0 before the model is built',
+      note: 'True keeps config.json\'s probabilities, as the studio does; LORA_DROPOUT is separate in both',
+    },
   },
   'data.task': {
     name: 'TASK',
-    target: 'recorded only: the PyTorch project trains decoders (causal LM)',
-    note: 'an encoder head\'s task; the PyTorch export of an encoder run is not written yet',
+    target: 'recorded only: a causal-LM run has no classification head',
+    note: 'an encoder head\'s task',
+    classification: {
+      target: 'PROBLEM_TYPE and LABELS (this export): AutoModelForSequenceClassification(num_labels, id2label, label2id, problem_type) and the labels of the exported rows',
+      note: 'resolved when the studio read the rows (auto: class names or integer ids → single_label_classification, numbers with fractions → regression, lists → multi_label_classification); recorded here for the reader',
+    },
   },
   'data.trainOn': {
     name: 'TRAIN_ON',
     target: 'the labels of the exported rows (-100 where the studio did not train)',
     note: 'applied when the studio rendered the rows; recorded here for the reader',
+    classification: { target: 'recorded only: a classification row trains its label, not its tokens' },
   },
   'data.onBadRows': {
     name: 'ON_BAD_ROWS',
@@ -94,11 +143,19 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
     name: 'VALIDATION_FRACTION',
     target: 'data/validation.jsonl (the studio\'s own split)',
     note: 'applied when the studio split the rows; recorded here for the reader',
+    classification: {
+      target: 'data/validation.jsonl (the studio\'s own split, stratified by class for single-label data)',
+      note: 'applied when the studio split the rows; validation gives eval_loss and compute_metrics\' metrics',
+    },
   },
   'eval.evalInterval': {
     name: 'EVAL_EVERY',
     target: 'TrainingArguments(eval_strategy="steps", eval_steps=EVAL_EVERY) + an evaluation before the first step and after the last',
     note: '0: only at the end, as in the studio',
+    classification: {
+      target: 'TrainingArguments(eval_strategy="steps", eval_steps=EVAL_EVERY) + an evaluation before the first step and after the last; compute_metrics gives the studio\'s metrics',
+      note: '0: only at the end, as in the studio',
+    },
   },
   'eval.logInterval': { name: 'LOG_EVERY', target: 'TrainingArguments(logging_steps=LOG_EVERY)' },
   'eval.checkpointInterval': { name: 'SAVE_EVERY', target: 'TrainingArguments(save_strategy="steps", save_steps=SAVE_EVERY)', note: '0: only the final adapter is saved' },
@@ -107,7 +164,12 @@ export const PYTORCH_SETTING_MAP: Readonly<Record<string, PyMapping>> = {
 /** RunSettings fields that are not in SETTING_DEFS (no flag, no slider) and how they travel. */
 export const PYTORCH_EXTRA_MAP: Readonly<Record<string, PyMapping>> = {
   'lora.layers': { name: 'LAYERS_TO_TRANSFORM', target: 'LoraConfig(layers_to_transform=LAYERS_TO_TRANSFORM)', note: 'None: every layer' },
-  model: { name: 'BASE_MODEL', target: 'AutoModelForCausalLM.from_pretrained(--model or BASE_MODEL)', note: 'the hub id, the bundled model/ folder, or the name of a local folder (pass --model)' },
+  model: {
+    name: 'BASE_MODEL',
+    target: 'AutoModelForCausalLM.from_pretrained(--model or BASE_MODEL)',
+    note: 'the hub id, the bundled model/ folder, or the name of a local folder (pass --model)',
+    classification: { target: 'AutoModelForSequenceClassification.from_pretrained(--model or BASE_MODEL)', note: 'the hub id, the bundled model/ folder, or the name of a local folder (pass --model); a head of another size is drawn anew, as the studio does' },
+  },
 };
 
 /** Settings the engine fixes (no setting in the studio) and their PyTorch values. */
@@ -144,13 +206,13 @@ export interface SettingLine {
 }
 
 /** The settings block's lines: every setting of the contract (in its order), then lora.layers. */
-export function settingLines(s: RunSettings): SettingLine[] {
+export function settingLines(s: RunSettings, objective: ExportObjective = 'causal-lm'): SettingLine[] {
   const missing = SETTING_DEFS.filter((d) => !PYTORCH_SETTING_MAP[d.key]).map((d) => d.key);
   if (missing.length) throw new ExportError(`the PyTorch export does not map ${missing.join(', ')}: add ${missing.length === 1 ? 'it' : 'them'} to PYTORCH_SETTING_MAP (src/formats/export/pytorchSettings.ts)`);
   const extra = Object.keys(PYTORCH_SETTING_MAP).filter((k) => !SETTING_DEFS.some((d) => d.key === k));
   if (extra.length) throw new ExportError(`PYTORCH_SETTING_MAP maps settings the contract no longer has: ${extra.join(', ')}`);
   const lines: SettingLine[] = SETTING_DEFS.map((d) => {
-    const m = PYTORCH_SETTING_MAP[d.key];
+    const m = mappingFor(PYTORCH_SETTING_MAP[d.key], objective);
     return { key: d.key, name: m.name, value: asPy(d.key, getSetting(s, d.key)), target: m.target, note: m.note };
   });
   const layers = PYTORCH_EXTRA_MAP['lora.layers'];
@@ -159,8 +221,8 @@ export function settingLines(s: RunSettings): SettingLine[] {
 }
 
 /** The settings block of train.py: one `NAME = value  # key → target` line per setting. */
-export function settingsBlock(s: RunSettings): string {
-  const lines = settingLines(s);
+export function settingsBlock(s: RunSettings, objective: ExportObjective = 'causal-lm'): string {
+  const lines = settingLines(s, objective);
   const width = Math.max(...lines.map((l) => `${l.name} = ${pyLiteral(l.value)}`.length)) + 2;
   const out = lines.map((l) => `${`${l.name} = ${pyLiteral(l.value)}`.padEnd(width)}# ${l.key} → ${l.target}`);
   for (const f of PYTORCH_FIXED) out.push(`${`${f.name} = ${pyLiteral(f.value)}`.padEnd(width)}# fixed by the engine → ${f.target}`);
@@ -168,8 +230,8 @@ export function settingsBlock(s: RunSettings): string {
 }
 
 /** The mapping as a Markdown table for the export's README (setting, value, where it goes, note). */
-export function settingsTable(s: RunSettings): string {
-  const rows = settingLines(s).map((l) => `| \`${l.key}\` | \`${pyLiteral(l.value)}\` | ${l.target.replace(/\|/g, '\\|')} | ${(l.note ?? '').replace(/\|/g, '\\|')} |`);
+export function settingsTable(s: RunSettings, objective: ExportObjective = 'causal-lm'): string {
+  const rows = settingLines(s, objective).map((l) => `| \`${l.key}\` | \`${pyLiteral(l.value)}\` | ${l.target.replace(/\|/g, '\\|')} | ${(l.note ?? '').replace(/\|/g, '\\|')} |`);
   for (const f of PYTORCH_FIXED) rows.push(`| (fixed) \`${f.name}\` | \`${pyLiteral(f.value)}\` | ${f.target} | ${f.why} |`);
   return ['| setting | value | in train.py | note |', '|---|---|---|---|', ...rows].join('\n');
 }
