@@ -153,7 +153,7 @@ function AdapterCard({ a }: { a: AdapterMeta }) {
         <button type="button" data-testid="library-export" aria-expanded={exportOpen} onClick={() => setExportOpen(!exportOpen)}>Export for…</button>
         <button type="button" onClick={() => void c.tryInPlayground(a.id)}>Try</button>
         <button type="button" onClick={() => void c.continueTraining(a.id)}>Continue training</button>
-        <button type="button" title="Continue this adapter on PyTorch (Transformers + PEFT, one or many GPUs) with the current dataset" onClick={() => void c.exportPytorch(a.id)}>Run on GPUs…</button>
+        <button type="button" data-testid="library-pytorch" title="Continue this adapter on PyTorch (Transformers + PEFT, one or many GPUs) with the current dataset" onClick={() => void c.exportPytorch(a.id)}>Run on GPUs…</button>
         <button type="button" onClick={() => setEditing(true)}>Rename</button>
         <button
           type="button"
