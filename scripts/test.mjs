@@ -3,8 +3,9 @@
 //
 // Phases whose work is mostly on one core run side by side (CI machines have two): the system
 // packages install while the type check and the unit tests run; the lavapipe GPU tests, the CLI
-// tests and the studio's build run beside the SwiftShader GPU tests. A lane beside the main one
-// prints its output when it ends, so no two logs interleave. The browser tests run alone.
+// tests, the studio's build and the browser tests that time nothing run beside the SwiftShader GPU
+// tests. A lane beside the main one prints its output when it ends, so no two logs interleave. The
+// browser tests that time what a user waits for run alone, last.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { LAVAPIPE_ICD } from './system-deps.mjs';
@@ -43,14 +44,16 @@ function step(name, command, args, { env = baseEnv, buffered = false } = {}) {
   });
 }
 
+/** One vitest project (on one adapter); `options.name` and `options.args` run a part of it (files, --exclude). */
 async function vitest(project, icd, options = {}) {
-  const name = icd ? `${project}-${icd}` : project;
+  const name = options.name ?? (icd ? `${project}-${icd}` : project);
   const out = `test-results/vitest-${name}.json`;
   rmSync(out, { force: true });
   const env = { ...baseEnv, ...(options.env ?? {}) };
   if (icd) env.ADAPTER_STUDIO_ICD = icd;
   else delete env.ADAPTER_STUDIO_ICD;
-  const ok = await step(`${name} tests`, 'npx', ['vitest', 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`], { env, buffered: options.buffered });
+  const args = ['vitest', 'run', '--project', project, ...(options.args ?? []), '--reporter=default', '--reporter=json', `--outputFile.json=${out}`];
+  const ok = await step(`${name} tests`, 'npx', args, { env, buffered: options.buffered });
   if (existsSync(out)) {
     const report = JSON.parse(readFileSync(out, 'utf8'));
     passed += report.numPassedTests;
@@ -85,37 +88,44 @@ if (!depsOk) {
   process.exit(1);
 }
 
+// Browser tests that time nothing a user waits for and race nothing: they may run beside the
+// SwiftShader GPU tests. Every other browser file (a new one too) runs alone at the end.
+const E2E_BESIDE = ['export', 'export-encoder', 'link', 'no-webgpu', 'onnx-transformersjs-browser', 'onnx-webgpu', 'pytorch', 'worker-gpu'].map((f) => `test/e2e/${f}.test.ts`);
+
 // 2. GPU tests: on the machine's own GPU when it has one; otherwise on SwiftShader (f32 path, 1 GiB
 // bindings) and, beside it, on lavapipe (shader-f16 path, 128 MiB bindings) when installed. The CLI
 // tests exercise files and processes, not kernels: once, on the fastest adapter there is. The
-// studio's build for the browser tests runs in the second lane too.
+// studio's build and the browser tests of E2E_BESIDE run in the second lane too.
 const chosen = hasHardwareGpu() || process.env.ADAPTER_STUDIO_ICD;
 const lavapipe = existsSync(LAVAPIPE_ICD);
-const build = () => step('studio build', 'npx', ['vite', 'build', '--logLevel', 'warn'], { buffered: true });
-let built;
+let built = false;
+const buildThenBrowserTests = async (buffered) => {
+  built = await step('studio build', 'npx', ['vite', 'build', '--logLevel', 'warn'], { buffered });
+  if (!built) {
+    failed += 1;
+    failures.push('studio build');
+    return;
+  }
+  await vitest('e2e', undefined, { name: 'e2e-beside', args: E2E_BESIDE, env: { STUDIO_SKIP_BUILD: '1' }, buffered });
+};
 if (chosen) {
   await vitest('gpu', process.env.ADAPTER_STUDIO_ICD);
   await vitest('cli', process.env.ADAPTER_STUDIO_ICD);
-  built = await build();
+  await buildThenBrowserTests(false);
 } else {
   if (!lavapipe) console.log('\n(lavapipe not installed: the f16 kernel paths were not exercised; CI installs it)');
-  [, built] = await Promise.all([
+  await Promise.all([
     vitest('gpu', 'swiftshader'),
     (async () => {
       if (lavapipe) await vitest('gpu', 'lavapipe', { buffered: true });
       await vitest('cli', lavapipe ? 'lavapipe' : 'swiftshader', { buffered: true });
-      return build();
+      await buildThenBrowserTests(true);
     })(),
   ]);
 }
 
-if (!built) {
-  failed += 1;
-  failures.push('studio build');
-}
-
-// 3. Browser tests, alone (they time what a user waits for), on the build above.
-await vitest('e2e', undefined, { env: built ? { STUDIO_SKIP_BUILD: '1' } : {} });
+// 3. The other browser tests, alone (they time what a user waits for, or race a reload), on the build above.
+if (built) await vitest('e2e', undefined, { args: E2E_BESIDE.flatMap((f) => ['--exclude', f]), env: { STUDIO_SKIP_BUILD: '1' } });
 
 console.log(`\n${failures.length ? `failed: ${failures.join(', ')}` : 'all green'}`);
 console.log(`tests: ${passed} passed, ${failed} failed`);
