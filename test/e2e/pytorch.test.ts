@@ -6,7 +6,6 @@
 // and `train.py --check-only` (Debian's python3, no ML packages) accepts the rows and plans the batch.
 // The exporters themselves are tested in Node (test/unit/export/pytorch*.test.ts).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -15,6 +14,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { artifactDir, launchPersistent } from '../helpers/browser';
 import { openStudio, studioState } from '../helpers/studioPage';
 import { classifierOutput, labelsConfig } from '../helpers/seqClsFolder';
+import { python, readTrainPyBlock } from '../helpers/trainPy';
 import { SETTINGS_BEGIN, SETTINGS_END } from '../../src/formats/export/pytorchScript';
 
 let context: BrowserContext;
@@ -31,12 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await context?.close();
 });
-
-function python(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync('python3', args, { env: { ...process.env, ...env }, encoding: 'utf8' });
-  if (r.error) throw new Error(`python3 could not run (${r.error.message}): these checks need Debian's python3`);
-  return r;
-}
 
 /** Clicks `button`, saves the zip it downloads, unpacks it; returns the project's folder. */
 async function downloadProject(click: () => Promise<void>): Promise<{ dir: string; name: string; files: string[] }> {
@@ -59,29 +53,13 @@ async function downloadProject(click: () => Promise<void>): Promise<{ dir: strin
   return { dir: root, name: download.suggestedFilename(), files: files.sort() };
 }
 
-/** The generated settings block of train.py, read by Python's own parser. */
-function settingsBlock(dir: string): Record<string, unknown> {
-  const source = readFileSync(join(dir, 'train.py'), 'utf8');
-  const block = source.slice(source.indexOf(SETTINGS_BEGIN) + SETTINGS_BEGIN.length, source.indexOf(SETTINGS_END));
-  const read = 'import ast, json, sys\nprint(json.dumps({n.targets[0].id: ast.literal_eval(n.value) for n in ast.parse(open(sys.argv[1]).read()).body}))';
-  const r = python(['-c', read, writeTemp(block)]);
-  expect(r.stderr).toBe('');
-  return JSON.parse(r.stdout) as Record<string, unknown>;
-}
-
-function writeTemp(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'studio-pytorch-block-')), 'block.py');
-  writeFileSync(path, text);
-  return path;
-}
-
 /** python3 -m py_compile and --check-only on 1 and 2 processes; returns the one-process plan. */
 function checkProject(dir: string, batch: number): Record<string, unknown> {
   const compiled = python(['-m', 'py_compile', join(dir, 'train.py')]);
   expect(compiled.status, compiled.stderr).toBe(0);
   let one: Record<string, unknown> = {};
   for (const world of [1, 2]) {
-    const r = python([join(dir, 'train.py'), '--check-only'], { WORLD_SIZE: String(world) });
+    const r = python([join(dir, 'train.py'), '--check-only'], { env: { WORLD_SIZE: String(world) } });
     expect(r.status, r.stderr).toBe(0);
     const plan = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(plan.effective_batch).toBe(batch);
@@ -113,7 +91,7 @@ describe('Run on GPUs (PyTorch)…', () => {
     }
     const run = JSON.parse(readFileSync(join(project.dir, 'run.json'), 'utf8')) as { settings: unknown; dataset: { train: { rows: number } } };
     expect(run.settings).toEqual(await studioState(page, 's.settings'));
-    const block = settingsBlock(project.dir);
+    const block = readTrainPyBlock(join(project.dir, 'train.py'), SETTINGS_BEGIN, SETTINGS_END);
     expect(block.LEARNING_RATE).toBe(0.003);
     expect(block.BATCH_SIZE).toBe(4);
     const plan = checkProject(project.dir, 4);

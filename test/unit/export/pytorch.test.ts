@@ -8,7 +8,6 @@
  * ids and loss masks as the run's own examples.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,27 +28,9 @@ import { PYTORCH_EXTRA_MAP, PYTORCH_SETTING_MAP, settingLines } from '../../../s
 import { SETTINGS_BEGIN, SETTINGS_END } from '../../../src/formats/export/pytorchScript';
 import { DEMO_MODEL_DIR } from '../data/tokenizer';
 import { cliIo as io } from '../../helpers/cliIo';
+import { python, readTrainPyBlock } from '../../helpers/trainPy';
 
 const SAMPLE = 'public/samples/pirate-talk.jsonl';
-
-function python(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}) {
-  const r = spawnSync('python3', args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, encoding: 'utf8' });
-  if (r.error) throw new Error(`python3 could not run (${r.error.message}): these checks need Debian's python3 (apt-get install python3)`);
-  return r;
-}
-
-/** Reads train.py's settings block with Python's own parser (ast.literal_eval of each assignment). */
-const READ_BLOCK = String.raw`
-import ast, json, sys
-src = open(sys.argv[1], encoding="utf-8").read()
-begin, end = sys.argv[2], sys.argv[3]
-block = src[src.index(begin) + len(begin):src.index(end)]
-out = {}
-for node in ast.parse(block).body:
-    assert isinstance(node, ast.Assign) and len(node.targets) == 1, ast.dump(node)
-    out[node.targets[0].id] = ast.literal_eval(node.value)
-print(json.dumps(out))
-`;
 
 interface JsonlRow {
   row: number;
@@ -138,9 +119,7 @@ print(json.dumps(out))
   });
 
   it("Python's parser reads back every setting of the contract from train.py's settings block", () => {
-    const r = python(['-c', READ_BLOCK, join(out, 'train.py'), SETTINGS_BEGIN, SETTINGS_END]);
-    expect(r.stderr).toBe('');
-    const block = JSON.parse(r.stdout) as Record<string, unknown>;
+    const block = readTrainPyBlock(join(out, 'train.py'), SETTINGS_BEGIN, SETTINGS_END);
     for (const d of SETTING_DEFS) {
       const name = PYTORCH_SETTING_MAP[d.key].name;
       expect(block[name], `${d.key} as ${name}`).toEqual(getSetting(settings, d.key));

@@ -10,7 +10,6 @@
  * worker's own rows.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,34 +33,10 @@ import { DEFAULT_SETTINGS, SETTING_DEFS, getSetting, type RunSettings } from '..
 import { PYTORCH_EXTRA_MAP, PYTORCH_SETTING_MAP, settingLines } from '../../../src/formats/export/pytorchSettings';
 import { EXPORT_BEGIN, EXPORT_END, SETTINGS_BEGIN, SETTINGS_END } from '../../../src/formats/export/pytorchScript';
 import { cliIo as io } from '../../helpers/cliIo';
+import { python, readTrainPyBlock } from '../../helpers/trainPy';
 
 const MODEL = 'public/models/demo-bert';
 const SAMPLE = 'public/samples/reviews-sentiment.jsonl';
-
-function python(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}) {
-  const r = spawnSync('python3', args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, encoding: 'utf8' });
-  if (r.error) throw new Error(`python3 could not run (${r.error.message}): these checks need Debian's python3 (apt-get install python3)`);
-  return r;
-}
-
-/** A generated block of train.py read with Python's own parser (ast.literal_eval of each assignment). */
-const READ_BLOCK = String.raw`
-import ast, json, sys
-src = open(sys.argv[1], encoding="utf-8").read()
-begin, end = sys.argv[2], sys.argv[3]
-block = src[src.index(begin) + len(begin):src.index(end)]
-out = {}
-for node in ast.parse(block).body:
-    assert isinstance(node, ast.Assign) and len(node.targets) == 1, ast.dump(node)
-    out[node.targets[0].id] = ast.literal_eval(node.value)
-print(json.dumps(out))
-`;
-
-function readBlock(script: string, begin: string, end: string): Record<string, unknown> {
-  const r = python(['-c', READ_BLOCK, script, begin, end]);
-  expect(r.stderr).toBe('');
-  return JSON.parse(r.stdout);
-}
 
 interface ClassificationJsonlRow {
   row: number;
@@ -125,7 +100,7 @@ describe('adapter-studio export --format pytorch on the demo encoder (sequence c
     const compiled = python(['-m', 'py_compile', script]);
     expect(compiled.stderr).toBe('');
     expect(compiled.status).toBe(0);
-    const block = readBlock(script, SETTINGS_BEGIN, SETTINGS_END);
+    const block = readTrainPyBlock(script, SETTINGS_BEGIN, SETTINGS_END);
     for (const d of SETTING_DEFS) expect(block[PYTORCH_SETTING_MAP[d.key].name], d.key).toEqual(getSetting(settings, d.key));
     expect(block[PYTORCH_EXTRA_MAP['lora.layers'].name]).toEqual([0, 1]);
     expect(block.ENCODER_DROPOUT).toBe(false);
@@ -134,7 +109,7 @@ describe('adapter-studio export --format pytorch on the demo encoder (sequence c
     const text = readFileSync(script, 'utf8');
     expect(text).toMatch(/^LORA_TARGETS = \["q_proj", "v_proj"\] +# lora\.targets → LoraConfig\(target_modules=PEFT_TARGET_MODULES\)$/m);
     expect(text).not.toMatch(/recorded only: a causal-LM run has no encoder/);
-    const exported = readBlock(script, EXPORT_BEGIN, EXPORT_END);
+    const exported = readTrainPyBlock(script, EXPORT_BEGIN, EXPORT_END);
     expect(exported).toMatchObject({
       OBJECTIVE: 'classification', PROBLEM_TYPE: 'single_label_classification', LABELS: ['negative', 'neutral', 'positive'],
       PEFT_TARGET_MODULES: ['query', 'value'], USE_TOKEN_TYPE_IDS: true, PAD_TOKEN_ID: 0, BASE_MODEL: 'model',
@@ -180,7 +155,7 @@ describe('adapter-studio export --format pytorch on the demo encoder (sequence c
     const data = await runData(SAMPLE, settings);
     const cls = data.classification!;
     const exportedTok = prepareTokenizer(await loadTokenizer(nodeFiles(join(out, 'tokenizer'))));
-    const labels = readBlock(join(out, 'train.py'), EXPORT_BEGIN, EXPORT_END).LABELS as string[];
+    const labels = readTrainPyBlock(join(out, 'train.py'), EXPORT_BEGIN, EXPORT_END).LABELS as string[];
     for (const [file, store] of [['data/train.jsonl', cls.train], ['data/validation.jsonl', cls.validation!]] as const) {
       const rows = readJsonl(join(out, file));
       expect(rows.length).toBe(store.length);
@@ -211,7 +186,7 @@ describe('adapter-studio export --format pytorch on the demo encoder (sequence c
       const dest = join(dir, task);
       const t = io();
       expect(await main(['export', '--format', 'pytorch', '--model', MODEL, '--data', data, '--out', dest, '--val-fraction', '0.2', '--batch-size', '4'], t.io)).toBe(0);
-      const exported = readBlock(join(dest, 'train.py'), EXPORT_BEGIN, EXPORT_END);
+      const exported = readTrainPyBlock(join(dest, 'train.py'), EXPORT_BEGIN, EXPORT_END);
       const s: RunSettings = { ...DEFAULT_SETTINGS, data: { ...DEFAULT_SETTINGS.data, validationFraction: 0.2 } };
       const cls = (await runData(data, s)).classification!;
       const task2 = encoderTaskFor(cls.labels, cfg);
