@@ -12,7 +12,6 @@ import { Progress } from './progress';
 import { ensureFolder, FileError, isInside, lockFolder, removeStaleTemporaries, writeFileAtomic, describeFsError } from './files';
 import { nodeFiles, fromNodeFile } from '../formats/nodeSource';
 import { openModelFolder, requireDecoder, type ModelFolder } from '../formats/modelFolder';
-import { hubFiles } from '../hub/hub';
 import { openSafetensors } from '../formats/safetensors';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, inspectPeftAdapter, parseAdapterConfig, firstNonFinite } from '../formats/peft';
 import { concatParts, exportModel, exportQuants, isModelExportFormat, MODEL_EXPORTS, openExportSource, readExportAdapter, type ExportedFiles, type LoraAdapter, type OpenedSource } from '../formats/export/index';
@@ -29,7 +28,7 @@ import { uploadAdapter } from '../engine/model/model';
 import { exportAdapter, importAdapter, type AdapterModel, type ImportedAdapter } from '../engine/model/adapterFiles';
 import type { EncoderGpu } from '../engine/model/encoder';
 import { describeTargetMapping, encoderTargetModules, encoderTaskFor, type EncoderTask } from '../engine/model/encoderSpec';
-import { labelsFromConfig, trainedHeadModules, type EncoderConfig } from '../formats/encoderConfig';
+import { labelsFromConfig, trainedHeadModules } from '../formats/encoderConfig';
 import type { TrainableModel } from '../engine/model/model';
 import type { RunData } from '../engine/train/run';
 import type { EvalResult } from '../engine/train/evaluate';
@@ -164,7 +163,7 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
   }
   let settings = applySettings('train', p.settings, base);
   if (o.string('layers') !== undefined) settings = { ...settings, lora: { ...settings.lora, layers: parseLayers(o.string('layers'), spec.numLayers) } };
-  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`train --out ${out} is inside the base model's folder ${m.baseName}; choose another folder`);
+  if (m.folder && isInside(out, m.folder)) throw new UsageError(`train --out ${out} is inside the base model's folder ${m.folder}; choose another folder`);
 
   const tok = await loadTokenizer(m.files);
   const valFile = o.string('validation');
@@ -540,7 +539,7 @@ async function checkTokenizer(dir: string, vocabSize: number, spec: { bosTokenId
 
 /** The export source (formats/export/source.ts) of the CLI's model and adapter, refusing an output inside either. */
 async function sourceModel(m: OpenedModel, adapterPath: string | undefined, outFlag: string, out: string): Promise<{ source: OpenedSource; adapter: LoraAdapter | null }> {
-  if (m.choice.kind === 'local' && isInside(out, m.baseName)) throw new UsageError(`${outFlag} ${out} is the base model's folder (or inside it): writing there would overwrite the model it reads; choose another folder`);
+  if (m.folder && isInside(out, m.folder)) throw new UsageError(`${outFlag} ${out} is the base model's folder (or inside it): writing there would overwrite the model it reads; choose another folder`);
   if (adapterPath && isInside(out, adapterPath)) throw new UsageError(`${outFlag} ${out} is the adapter's folder (or inside it); choose another folder`);
   const folder = await openModelFolder(m.files);
   // An encoder's SEQ_CLS adapter brings its head and, in the config.json beside it, its labels.
@@ -602,13 +601,8 @@ async function exportCommand(p: ParsedCommand, io: CliIo, fixed?: { format: 'hf'
 async function planCommand(p: ParsedCommand, io: CliIo): Promise<void> {
   const o = p.options;
   const where = o.required('model');
-  let configText: string | null;
-  if (existsSync(where)) {
-    if (!statSync(where).isDirectory()) throw new UsageError(`plan --model ${where} is a file; give the model's folder`);
-    configText = await nodeFiles(where).text('config.json');
-  } else if (/^[\w.-]+\/[\w.-]+$/.test(where)) {
-    configText = await hubFiles(where, { cache: null, token: process.env.HF_TOKEN }).text('config.json');
-  } else throw new UsageError(`plan --model ${where}: no such folder (and not a hub id)`);
+  // config.json only: the weights are never read.
+  const configText = await (await openModel(where)).files.text('config.json');
   if (configText === null) throw new FileError(`${where}/config.json`, 'not found');
   const family = familyFromConfig(configText, `${where}/config.json`);
   const settings = applySettings('plan', p.settings);

@@ -80,7 +80,7 @@ export async function exportPytorchCommand(p: ParsedCommand, io: CliIo): Promise
   const out = o.required('out');
   if (!existsSync(dataPath)) throw new UsageError(`export --data ${dataPath}: no such file`);
   const m = await openModel(modelArg);
-  if (m.choice.kind === 'local' && isInside(out, modelArg)) throw new UsageError(`export --out ${out} is inside the base model's folder; choose another folder`);
+  if (m.folder && isInside(out, m.folder)) throw new UsageError(`export --out ${out} is inside the base model's folder; choose another folder`);
   const folder = await openModelFolder(m.files);
 
   let settings: RunSettings = applySettings('export', p.settings, { ...DEFAULT_SETTINGS, model: m.choice });
@@ -151,10 +151,11 @@ export async function exportPytorchCommand(p: ParsedCommand, io: CliIo): Promise
     if (text !== null) tokenizerFiles.set(f, text);
   }
   let bundled: Map<string, Uint8Array> | null = null;
-  if (o.bool('bundle-model', false)) {
-    if (m.choice.kind !== 'local') throw new UsageError('export --bundle-model: only a local model folder can travel with the export (a hub model is downloaded by train.py)');
+  // A built-in model always travels (no hub has it), as the studio's export of the demo; a local folder with --bundle-model.
+  if (o.bool('bundle-model', false) || m.choice.kind === 'demo') {
+    if (!m.folder) throw new UsageError('export --bundle-model: only a local model folder can travel with the export (a hub model is downloaded by train.py)');
     bundled = new Map();
-    for (const f of readdirSync(modelArg).sort()) if (MODEL_FILE.test(f)) bundled.set(f, new Uint8Array(await readFile(join(modelArg, f))));
+    for (const f of readdirSync(m.folder).sort()) if (MODEL_FILE.test(f)) bundled.set(f, new Uint8Array(await readFile(join(m.folder, f))));
   }
   const files = await exportPytorch({
     settings,

@@ -1,11 +1,12 @@
 /**
  * What the CLI's commands read from their flags, shared by commands.ts and exportPytorch.ts: the
- * model (a folder or a hub id), an adapter folder, the layers, the data options, and the flags that
+ * model (a folder, a built-in model or a hub id), an adapter folder, the layers, the data options, and the flags that
  * contradict a checkpoint or an adapter.
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UsageError, type ParsedCommand } from './args';
 import { nodeFiles } from '../formats/nodeSource';
 import type { ModelFiles } from '../formats/modelFolder';
@@ -18,21 +19,48 @@ import { autoDataTask, dataTaskOf } from '../engine/model/encoderSpec';
 import type { EncoderConfig } from '../formats/encoderConfig';
 import { parseColumnsFlag, type ColumnMapping } from '../data/schema';
 import { fromPath } from '../data/nodeSource';
-import { SETTING_DEFS, canonicalJson, getSetting, type ModelChoice, type RunSettings } from '../settings/settings';
+import { DEMO_ENCODER_MODEL_NAME, DEMO_MODEL_NAME, SETTING_DEFS, canonicalJson, getSetting, type ModelChoice, type RunSettings } from '../settings/settings';
 
 export interface OpenedModel {
   files: ModelFiles;
   choice: ModelChoice;
-  /** What adapter_config.json records as the base (the path as given, or the hub id). */
+  /** What adapter_config.json records as the base (the path as given, the hub id, or the built-in model's name). */
   baseName: string;
+  /** The model's folder on this machine (a local or built-in model; none for a hub id). */
+  folder?: string;
 }
 
+/**
+ * The studio's built-in models, shipped in the package's public/models/: `--model demo` (or the name
+ * the studio records, adapter-studio/demo) and `--model demo-bert`. A local folder of that name wins.
+ */
+const BUILT_IN: Record<string, { folder: string; choice: ModelChoice; name: string }> = {
+  demo: { folder: 'demo', choice: { kind: 'demo' }, name: DEMO_MODEL_NAME },
+  [DEMO_MODEL_NAME]: { folder: 'demo', choice: { kind: 'demo' }, name: DEMO_MODEL_NAME },
+  'demo-bert': { folder: 'demo-bert', choice: { kind: 'demo', variant: 'bert' }, name: DEMO_ENCODER_MODEL_NAME },
+  [DEMO_ENCODER_MODEL_NAME]: { folder: 'demo-bert', choice: { kind: 'demo', variant: 'bert' }, name: DEMO_ENCODER_MODEL_NAME },
+};
+
+/** The folder of a built-in model: public/models/ of the package this module is in (run from src/ or from the built dist/cli/). */
+export function builtInModelDir(folder: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'public', 'models', folder);
+}
+
+/** The model of --model: a folder, a built-in model (demo, demo-bert), or a hub id. */
 export async function openModel(where: string): Promise<OpenedModel> {
   if (existsSync(where)) {
     if (!statSync(where).isDirectory()) throw new UsageError(`--model ${where} is a file; give the model's folder (config.json, model.safetensors, tokenizer.json)`);
-    return { files: nodeFiles(where), choice: { kind: 'local', name: where }, baseName: where };
+    return { files: nodeFiles(where), choice: { kind: 'local', name: where }, baseName: where, folder: where };
   }
-  if (!/^[\w.-]+\/[\w.-]+$/.test(where)) throw new UsageError(`--model ${where}: no such folder (and not a hub id like "HuggingFaceTB/SmolLM2-135M")`);
+  const builtIn = Object.hasOwn(BUILT_IN, where) ? BUILT_IN[where] : undefined;
+  if (builtIn) {
+    const dir = builtInModelDir(builtIn.folder);
+    if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`--model ${where}: the built-in model is not in this installation (${dir}); give a model folder or a hub id`);
+    return { files: nodeFiles(dir), choice: builtIn.choice, baseName: builtIn.name, folder: dir };
+  }
+  if (!/^[\w.-]+\/[\w.-]+$/.test(where)) throw new UsageError(`--model ${where}: no such folder, not a built-in model (demo, demo-bert), and not a hub id like "HuggingFaceTB/SmolLM2-135M"`);
   const files = hubFiles(where, { cache: null, token: process.env.HF_TOKEN });
   return { files, choice: { kind: 'hub', id: where }, baseName: where };
 }

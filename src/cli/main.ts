@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { formatHelp, parseCommand, UsageError, type CliIo, type CommandSpec } from './args';
 import { MODEL_EXPORTS } from '../formats/export/kinds';
 
-const MODEL = { kind: 'string', help: 'base model: a folder (config.json, safetensors, tokenizer) or a hub id like HuggingFaceTB/SmolLM2-135M' } as const;
+const MODEL = { kind: 'string', help: 'base model: a folder (config.json, safetensors, tokenizer), a hub id like HuggingFaceTB/SmolLM2-135M, or the studio\'s built-in demo or demo-bert' } as const;
 const ADAPTER = { kind: 'string', help: 'a PEFT adapter folder (adapter_config.json, adapter_model.safetensors)' } as const;
 const GPU_MEMORY = { kind: 'number', help: 'GPU memory the run may use, in GiB (the planner fits the micro-batch and, with --weights auto, the base precision to it)', default: 4, min: 0.01 } as const;
 

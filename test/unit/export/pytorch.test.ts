@@ -25,7 +25,7 @@ import { sourceToNormalized, type RowSource } from '../../../src/data/renderedRo
 import { Batcher, type TokenStore } from '../../../src/data/batches';
 import { DEFAULT_SETTINGS, SETTING_DEFS, getSetting, type RunSettings } from '../../../src/settings/settings';
 import { PYTORCH_EXTRA_MAP, PYTORCH_SETTING_MAP, settingLines } from '../../../src/formats/export/pytorchSettings';
-import { SETTINGS_BEGIN, SETTINGS_END } from '../../../src/formats/export/pytorchScript';
+import { EXPORT_BEGIN, EXPORT_END, SETTINGS_BEGIN, SETTINGS_END } from '../../../src/formats/export/pytorchScript';
 import { DEMO_MODEL_DIR } from '../data/tokenizer';
 import { cliIo as io } from '../../helpers/cliIo';
 import { python, readTrainPyBlock } from '../../helpers/trainPy';
@@ -188,5 +188,27 @@ print(json.dumps(out))
         expect(r.rendered).toContain(r.messages![r.messages!.length - 1].content);
       });
     }
+  });
+});
+
+describe('--model demo and demo-bert: the built-in models by name, as the studio offers them', () => {
+  it('export --format pytorch --model demo bundles the shipped demo model under the name the studio records', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'pytorch-export-builtin-')), 'run');
+    const t = io();
+    expect(await main(['export', '--format', 'pytorch', '--model', 'demo', '--data', SAMPLE, '--out', out], t.io)).toBe(0);
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(run.base_model).toEqual({ name: 'adapter-studio/demo', hub_id: null, revision: null, bundled: true });
+    expect(run.settings.model).toEqual({ kind: 'demo' });
+    expect(readFileSync(join(out, 'model/model.safetensors'))).toEqual(readFileSync(join(DEMO_MODEL_DIR, 'model.safetensors')));
+    expect(readTrainPyBlock(join(out, 'train.py'), EXPORT_BEGIN, EXPORT_END).BASE_MODEL).toBe('model');
+  });
+
+  it('plan reads the built-in model\'s config by name; an unknown name says what --model takes', async () => {
+    const t = io();
+    expect(await main(['plan', '--model', 'demo'], t.io)).toBe(0);
+    expect(t.text.out).toMatch(/^demo: llama \(llama family\), 2 layers, hidden 64/m);
+    const bad = io();
+    expect(await main(['plan', '--model', 'dmeo'], bad.io)).not.toBe(0);
+    expect(bad.text.err).toMatch(/--model dmeo: no such folder, not a built-in model \(demo, demo-bert\), and not a hub id/);
   });
 });
