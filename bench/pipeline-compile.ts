@@ -1,6 +1,6 @@
 // Cold compile cost of each pipeline the demo model's first step uses, one at a time:
 //
-//   MESA_SHADER_CACHE_DISABLE=true ADAPTER_STUDIO_ICD=lavapipe npx tsx bench/pipeline-compile.ts [--model DIR] [--layers N]
+//   MESA_SHADER_CACHE_DISABLE=true ADAPTER_STUDIO_ICD=lavapipe npx tsx bench/pipeline-compile.ts [--model DIR] [--tokens T] [--list]
 //
 // The step is recorded into a collecting recorder (as Trainer.prepare does), which keeps the first
 // dispatch of every pipeline with its real bindings and uniforms. Each of those dispatches is then
@@ -45,8 +45,13 @@ Recorder.prototype.dispatch = function (this: InstanceType<typeof Recorder>, d: 
 };
 const rows: string[] = [];
 let total = 0;
+const listOnly = process.argv.includes('--list');
 PipelineCache.prototype.prepare = async function () {
   for (const [key, d] of first) {
+    if (listOnly) {
+      rows.push(`| | | | \`${key}\` |`);
+      continue;
+    }
     const time = async () => {
       const t0 = performance.now();
       const rec = new Recorder(gpu, 'probe');
