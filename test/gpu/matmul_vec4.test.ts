@@ -122,10 +122,11 @@ describe('matmul vec4 path matches the float64 reference', () => {
     expect(threads(chooseMatmulVec4Tile(gpu, 256, 8, 576))).toBe(64);
   });
 
-  it('the direct kernel keeps one pipeline per layout whatever the shape', async () => {
+  it('the direct kernel is one pipeline for every shape, layout and accumulation (per type of B)', async () => {
     const gpu = await testGpu();
     const before = gpu.pipelines.size;
     for (const [M, N, K] of [[8, 8, 4], [72, 40, 52], [256, 8, 36]]) await runVec4({ M, N, K, transB: true }, 900 + M, { tile: DIRECT_TILE });
+    await runVec4({ M: 20, N: 12, K: 16, transA: true, accumulate: true, beta: 1 }, 950, { tile: DIRECT_TILE });
     expect(gpu.pipelines.size - before).toBeLessThanOrEqual(1);
   });
 

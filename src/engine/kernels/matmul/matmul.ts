@@ -172,19 +172,19 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
     .u32(q ? 0 : strideB / unit).u32(strideC / unit).u32((args.offsetA ?? 0) / unit).u32((args.offsetB ?? 0) / bUnit)
     .u32((args.offsetC ?? 0) / unit).f32(alpha).f32(beta).u32((args.lda ?? 0) / unit)
     .u32((args.ldc ?? 0) / unit).u32(q?.scaleOffset ?? 0).u32(q?.rowWords ?? 0).u32(q?.scalesPerRow ?? 0);
+  const layout = { TRANS_A: Boolean(args.transA), TRANS_B: Boolean(args.transB), ACCUMULATE: Boolean(args.accumulate) };
+  // The direct kernel takes the layout as uniform flags (matmul_direct.wgsl), the staged ones as constants.
+  if (kind === 'direct') uniforms.u32((layout.TRANS_A ? 1 : 0) | (layout.TRANS_B ? 2 : 0) | (layout.ACCUMULATE ? 4 : 0));
   const { unroll, direct: _, ...sizes } = tile;
   rec.dispatch({
     kernel: q ? matmulQuantKernel(q.format, kind) : { scalar: matmulKernel, vec4: matmulVec4Kernel, direct: matmulDirectKernel }[kind],
     label: args.label,
     constants: {
-      // The direct kernel has no tile constants: one pipeline per layout whatever the shape.
-      ...(kind === 'direct' ? {} : sizes),
+      // The direct kernel has no tile or layout constants: one pipeline per type of B, whatever the product.
+      ...(kind === 'direct' ? {} : { ...sizes, ...layout }),
       // The register block's loops are written out where the compiler does not unroll
       // (Gpu.unrollInSource); a tile may say otherwise (tile sweeps).
       ...(kind === 'vec4' && unroll !== undefined ? { UNROLL: unroll } : {}),
-      TRANS_A: Boolean(args.transA),
-      TRANS_B: Boolean(args.transB),
-      ACCUMULATE: Boolean(args.accumulate),
       ...(q ? { SCALE_F16: q.format === 'q8' && q.scaleF16 } : { B_TYPE: args.bF16 ? 'f16' : 'f32' }),
       ENABLE_F16: args.bF16 ? 'enable f16;' : '',
     },

@@ -1,11 +1,14 @@
 // Matmul without workgroup memory: the cheap-to-compile kernel for small problems on adapters that
 // compile at first use (lavapipe). Same operation, layouts, operand readers and uniforms as
-// matmul_vec4.wgsl:
+// matmul_vec4.wgsl, plus `flags`:
 //
-//   C[b] = alpha · op(A[b]) · op(B[b]) (+ beta · C[b] when ACCUMULATE)
-//   op(A) is [M, K]: A stored [M, K], or [K, M] when TRANS_A
-//   op(B) is [K, N]: B stored [K, N], or [N, K] when TRANS_B
+//   C[b] = alpha · op(A[b]) · op(B[b]) (+ beta · C[b] when accumulating)
+//   op(A) is [M, K]: A stored [M, K], or [K, M] when transposed (flags bit 0)
+//   op(B) is [K, N]: B stored [K, N], or [N, K] when transposed (flags bit 1)
+//   accumulate: flags bit 2
 //   C is [M, N], row-major; offsets, strides, lda and ldc in vec4 units (the vec4 rules apply).
+// The layout and accumulation are uniforms, not compile-time constants as in the staged kernels:
+// one pipeline serves every product of a model (per type of B), since each pipeline costs a compile.
 //
 // Geometry: each invocation owns a 4×4 block of C (rows 4·mb…, one vec4 of columns n4) and reads
 // its operands straight from storage, four depths at a time, as two 4×4 matrices; no barriers.
@@ -22,6 +25,7 @@ struct Params {
   batch_stride_b: u32, batch_stride_c: u32, offset_a: u32, offset_b: u32,
   offset_c: u32, alpha: f32, beta: f32, lda: u32,
   ldc: u32, scale_offset: u32, row_words: u32, scales_per_row: u32,
+  flags: u32, _p0: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -30,9 +34,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;
 
 const WG = 64u;
-const TRANS_A = {{TRANS_A}};
-const TRANS_B = {{TRANS_B}};
-const ACCUMULATE = {{ACCUMULATE}};
+const TRANS_A = 1u;
+const TRANS_B = 2u;
+const ACCUMULATE = 4u;
 
 // Element (r, c4) of a stored A of `rows` rows and `cols4` vec4s a row (zero outside).
 fn a4(base: u32, r: u32, c4: u32, rows: u32, cols4: u32, ld4: u32) -> vec4<f32> {
@@ -48,7 +52,7 @@ fn b4(base: u32, r: u32, c4: u32, rows: u32, cols4: u32) -> vec4<f32> {
 
 // Column i: row m0 + i of op(A) at depths k…k+3.
 fn load_a(base: u32, m0: u32, k: u32) -> mat4x4<f32> {
-  if (TRANS_A) {
+  if ((p.flags & TRANS_A) != 0u) {
     // A is [K, M]: four rows of depths, each a vec4 along m, transposed.
     let M4 = p.M / 4u;
     let ld = select(M4, p.lda, p.lda != 0u);
@@ -65,7 +69,7 @@ fn load_a(base: u32, m0: u32, k: u32) -> mat4x4<f32> {
 
 // Column t: depth k + t of op(B), columns 4·n4…4·n4+3.
 fn load_b(base: u32, k: u32, n4: u32) -> mat4x4<f32> {
-  if (TRANS_B) {
+  if ((p.flags & TRANS_B) != 0u) {
     // B is [N, K]: four columns of op(B), each a vec4 along k, transposed.
     let K4 = p.K / 4u;
     let n = n4 * 4u;
@@ -84,7 +88,7 @@ fn store_c(base_c: u32, row: u32, col4: u32, v: vec4<f32>) {
   if (row >= p.M) { return; }
   let idx = base_c + row * select(N4, p.ldc, p.ldc != 0u) + col4;
   var value = p.alpha * v;
-  if (ACCUMULATE) { value += p.beta * C[idx]; }
+  if ((p.flags & ACCUMULATE) != 0u) { value += p.beta * C[idx]; }
   C[idx] = value;
 }
 
