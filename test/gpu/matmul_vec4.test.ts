@@ -78,6 +78,8 @@ describe('matmul vec4 path matches the float64 reference', () => {
     const gpu = await testGpu();
     const tile = chooseMatmulVec4Tile({ unrollInSource: false, compilesAtFirstDispatch: true, limits: gpu.limits } as unknown as Gpu, 256, 1536, 576);
     expect(tile.unroll).toBe(true);
+    // Where blocks are written out anyway (SwiftShader) this is its own table's pipeline: no second compile.
+    if (gpu.unrollInSource) delete tile.unroll;
     await runVec4({ M: 72, N: 68, K: 40, transB: true }, 31, { tile, f16: gpu.features.f16 });
   });
 
