@@ -119,7 +119,10 @@ describe('matmul vec4 path matches the float64 reference', () => {
     expect(chooseMatmulVec4Tile(lavapipe, 256, 1536, 576)).toEqual({ BM: 64, BN: 64, BK: 16, TM: 16, TN: 16, unroll: true });
     expect(chooseMatmulVec4Tile(lavapipe, 1024, 256, 64)).toEqual(DIRECT_TILE);
     expect(chooseMatmulVec4Tile(lavapipe, 256, 8, 576)).toEqual(DIRECT_TILE);
-    expect(chooseMatmulVec4Tile(lavapipe, 64, 64, 64, STAGED_MIN_WORK / 4096)).toMatchObject({ TM: 16, unroll: true });
+    expect(chooseMatmulVec4Tile(lavapipe, 256, 192, 576)).toMatchObject({ TM: 16, unroll: true }); // its k/v projection
+    expect(chooseMatmulVec4Tile(lavapipe, 1024, 768, 64)).toEqual(DIRECT_TILE); // the demo's LM head: K = 64
+    expect(chooseMatmulVec4Tile(lavapipe, 64, 128, 128, STAGED_MIN_WORK / 2 ** 20)).toMatchObject({ TM: 16, unroll: true });
+    expect(chooseMatmulVec4Tile(lavapipe, 64, 128, 128, STAGED_MIN_WORK / 2 ** 20 - 1)).toEqual(DIRECT_TILE);
     expect(threads(chooseMatmulVec4Tile(gpu, 256, 576, 576))).toBe(64);
     expect(threads(chooseMatmulVec4Tile(gpu, 256, 8, 576))).toBe(64);
   });

@@ -70,11 +70,19 @@ export interface MatmulTile {
 export const DIRECT_TILE: MatmulTile = { BM: 4, BN: 4, BK: 4, TM: 4, TN: 4, direct: true };
 
 /**
- * Multiply-adds (M·N·K·batch) from which lavapipe takes the staged kernel with written-out 16×16
- * blocks rather than the direct one: below it a pipeline's cold compile (1–6 s staged, ~0.1–0.3 s
- * direct) outweighs what the staged kernel saves per dispatch (docs/performance.md).
+ * Where lavapipe takes the staged kernel with written-out 16×16 blocks rather than the direct one:
+ * at least STAGED_MIN_WORK multiply-adds (M·N·K·batch) and a weight-sized product, N and K both at
+ * least STAGED_MIN_SIDE. Below, a pipeline's cold compile (5–30 s for a written-out block, ~1 s
+ * direct) outweighs what the staged kernel saves per dispatch, and a thin side (LoRA's rank, the
+ * demo model's hidden size of 64) leaves 64×64 tiles mostly empty (docs/performance.md).
  */
-export const STAGED_MIN_WORK = 2 ** 26;
+export const STAGED_MIN_WORK = 2 ** 24;
+export const STAGED_MIN_SIDE = 128;
+
+/** Whether lavapipe gives this product the staged kernel (see STAGED_MIN_WORK). */
+export function stagedOnFirstDispatchCompilers(M: number, N: number, K: number, batch = 1): boolean {
+  return M * N * K * batch >= STAGED_MIN_WORK && Math.min(N, K) >= STAGED_MIN_SIDE;
+}
 
 /** Picks a tile for the shape within the device's workgroup limits. */
 export function chooseMatmulTile(gpu: Gpu, M: number, N: number): MatmulTile {
@@ -91,17 +99,18 @@ export function chooseMatmulTile(gpu: Gpu, M: number, N: number): MatmulTile {
  *   with big blocks: 16×16 outputs per thread in a 64×64 tile (16 threads) ran 1.4–1.7× the 8×8
  *   block, and LoRA's thin rank-r products take 16×8 / 8×16 blocks (1.6–3.8× the 4×4 ones).
  * - Where pipelines compile at their first dispatch (`Gpu.compilesAtFirstDispatch`: lavapipe), by
- *   size. Below STAGED_MIN_WORK multiply-adds, the direct kernel (DIRECT_TILE: no workgroup memory),
- *   ~7× cheaper to compile than the staged one and 0.6–1.2× its speed: the demo model's and LoRA's
- *   thin products. From it, the same written-out 16×16 blocks as SwiftShader: 1.1–1.7× the 8×8
- *   loops on a SmolLM2 projection, for 3–7× the compile of the 8×8 (a few pipelines per model).
+ *   size. Small or thin products (stagedOnFirstDispatchCompilers false: the demo model's, LoRA's
+ *   rank-r ones) take the direct kernel (DIRECT_TILE: no workgroup memory), ~7× cheaper to compile
+ *   than the staged one, 9–14× faster than the 4×4 tiles on rank-8 products, 0.3–0.8× the written-out
+ *   block on SmolLM2's projections. Those take the same written-out 16×16 blocks as SwiftShader:
+ *   1.1–1.7× the 8×8 loops, for 3–7× their compile (a few pipelines per model).
  * - Elsewhere (GPUs) the block stays loops for the driver's compiler to unroll: 64-thread
  *   workgroups of 8×8 blocks (4×4 on thin shapes), not yet measured on hardware here.
  */
 export function chooseMatmulVec4Tile(gpu: Gpu, M: number, N: number, K: number, batch = 1): MatmulTile {
   const maxThreads = gpu.limits.maxComputeInvocationsPerWorkgroup;
   if (maxThreads < 64) return { BM: 16, BN: 16, BK: 16, TM: 4, TN: 4 };
-  if (gpu.compilesAtFirstDispatch && M * N * K * batch < STAGED_MIN_WORK) return DIRECT_TILE;
+  if (gpu.compilesAtFirstDispatch && !stagedOnFirstDispatchCompilers(M, N, K, batch)) return DIRECT_TILE;
   if (gpu.unrollInSource || gpu.compilesAtFirstDispatch) {
     // Written out on lavapipe too (its LLVM compiles the loops' form to slower code on the backward layouts).
     const unroll = gpu.unrollInSource ? {} : { unroll: true };
