@@ -17,7 +17,7 @@
 // NOTE: llvmpipe turns a shader with workgroup barriers into coroutines, and its LLVM time grows with
 // what lives across them: the staged kernels took 1–6 s each to compile cold there, this one a
 // fraction of it (docs/performance.md, "First step"). It runs slower than the staged kernel on big
-// problems, so the launcher keeps it for small ones (chooseMatmulKernel).
+// problems, so the launcher keeps it for small and thin ones (chooseMatmulVec4Tile).
 {{ENABLE_F16}}
 
 struct Params {
