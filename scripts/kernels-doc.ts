@@ -230,7 +230,7 @@ export const KERNELS: KernelRow[] = [
     measured: [{ op: 'encoder_embedding', pass: 'forward' }],
   },
   {
-    kernel: 'matmul (linear layers)',
+    kernel: 'matmul (linear layers; scalar, vec4 staged in workgroup memory, or vec4 direct — chooseMatmulVec4Tile)',
     folder: 'matmul',
     launcher: '`matmul`, `matmulXWt`, `matmulDyW`, `matmulDyTX`',
     inputs: 'A [M, K] f32; B [K, N] or [N, K] f32/f16; optional batch strides, alpha, beta',

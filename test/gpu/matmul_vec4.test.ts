@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../src/engine/gpu/recorder';
 import { readF32, uploadBuffer } from '../../src/engine/gpu/buffers';
-import { chooseMatmulVec4Tile, matmul, matmulVec4Applies, type MatmulArgs, type MatmulTile } from '../../src/engine/kernels/matmul/matmul';
+import { chooseMatmulVec4Tile, DIRECT_TILE, matmul, matmulVec4Applies, STAGED_MIN_WORK, type MatmulArgs, type MatmulTile } from '../../src/engine/kernels/matmul/matmul';
 import type { Gpu } from '../../src/engine/gpu/device';
 import { matmulRef, type MatmulShape } from '../../src/engine/kernels/matmul/matmul.ref';
 import { expectClose } from '../helpers/compare';
@@ -69,17 +69,33 @@ describe('matmul vec4 path matches the float64 reference', () => {
     });
   }
 
+  // lavapipe picks the direct kernel for these small shapes by itself; other adapters run it here.
+  it('matmul forward vec4 direct kernel (no workgroup memory) on every shape above matches_reference', async () => {
+    for (const [name, shape] of shapes) await runVec4(shape, name.length * 17, { tile: DIRECT_TILE });
+  });
+
+  it('matmul forward vec4 with the 16×16 written-out block lavapipe takes for big problems, f16 B where the adapter has it, matches_reference', async () => {
+    const gpu = await testGpu();
+    const tile = chooseMatmulVec4Tile({ unrollInSource: false, compilesAtFirstDispatch: true, limits: gpu.limits } as unknown as Gpu, 256, 1536, 576);
+    expect(tile.unroll).toBe(true);
+    // Where blocks are written out anyway (SwiftShader) this is its own table's pipeline: no second compile.
+    if (gpu.unrollInSource) delete tile.unroll;
+    await runVec4({ M: 72, N: 68, K: 40, transB: true }, 31, { tile, f16: gpu.features.f16 });
+  });
+
   it('matmul forward vec4 with every tile either table picks, in the form this adapter compiles, matches_reference', async () => {
     // The register block is written out on SwiftShader and left as loops elsewhere (lavapipe), so
     // the two GPU runs of `npm test` cover both forms without compiling each twice.
     // Both tile tables (written-out blocks and loops), whichever adapter runs the test, over shapes
     // that reach every branch: thin N and M of 8 and 16, small sides, and the general tile.
-    const tables = [true, false].map((unrollInSource) => ({ unrollInSource, limits: { maxComputeInvocationsPerWorkgroup: 256 } }) as unknown as Gpu);
+    // The big problems' tiles on lavapipe are SwiftShader's written out, and its small ones the direct kernel.
+    const tables = [true, false].map((unrollInSource) => ({ unrollInSource, compilesAtFirstDispatch: false, limits: { maxComputeInvocationsPerWorkgroup: 256 } }) as unknown as Gpu);
     const sides = [8, 16, 32, 72];
     const tiles = new Map<string, MatmulTile>();
-    for (const table of tables) for (const M of sides) for (const N of sides) tiles.set(JSON.stringify(chooseMatmulVec4Tile(table, M, N)), chooseMatmulVec4Tile(table, M, N));
-    tiles.set('few threads', chooseMatmulVec4Tile({ unrollInSource: false, limits: { maxComputeInvocationsPerWorkgroup: 32 } } as unknown as Gpu, 72, 72));
-    expect(tiles.size).toBeGreaterThanOrEqual(9);
+    for (const table of tables) for (const M of sides) for (const N of sides) tiles.set(JSON.stringify(chooseMatmulVec4Tile(table, M, N, STAGED_MIN_WORK)), chooseMatmulVec4Tile(table, M, N, STAGED_MIN_WORK));
+    tiles.set('few threads', chooseMatmulVec4Tile({ unrollInSource: false, limits: { maxComputeInvocationsPerWorkgroup: 32 } } as unknown as Gpu, 72, 72, 72));
+    tiles.set('direct', DIRECT_TILE);
+    expect(tiles.size).toBeGreaterThanOrEqual(10);
     let i = 0;
     for (const tile of tiles.values()) {
       await runVec4({ M: 72, N: 40, K: 52, transB: i % 2 === 0, transA: i % 3 === 1 }, 500 + i, { tile });
@@ -87,16 +103,36 @@ describe('matmul vec4 path matches the float64 reference', () => {
     }
   });
 
-  it('SwiftShader gets big written-out register blocks; other adapters keep 64-thread workgroups', async () => {
+  it('SwiftShader gets big written-out register blocks; lavapipe the direct kernel below STAGED_MIN_WORK and written-out blocks from it; other adapters keep 64-thread workgroups', async () => {
     const real = await testGpu();
     expect(real.unrollInSource, real.adapter.name).toBe(/swiftshader/i.test(real.adapter.name));
-    const cpu = { unrollInSource: true, limits: { maxComputeInvocationsPerWorkgroup: 256 } } as unknown as Gpu;
-    const gpu = { unrollInSource: false, limits: { maxComputeInvocationsPerWorkgroup: 256 } } as unknown as Gpu;
+    expect(real.compilesAtFirstDispatch, real.adapter.name).toBe(/llvmpipe/i.test(real.adapter.name));
+    const limits = { maxComputeInvocationsPerWorkgroup: 256 };
+    const cpu = { unrollInSource: true, compilesAtFirstDispatch: false, limits } as unknown as Gpu;
+    const lavapipe = { unrollInSource: false, compilesAtFirstDispatch: true, limits } as unknown as Gpu;
+    const gpu = { unrollInSource: false, compilesAtFirstDispatch: false, limits } as unknown as Gpu;
     const threads = (t: MatmulTile) => (t.BM / t.TM) * (t.BN / t.TN);
-    expect(chooseMatmulVec4Tile(cpu, 256, 576)).toMatchObject({ BM: 64, BN: 64, TM: 16, TN: 16 });
-    expect(chooseMatmulVec4Tile(cpu, 256, 8)).toMatchObject({ BN: 8, TM: 16, TN: 8 });
-    expect(threads(chooseMatmulVec4Tile(gpu, 256, 576))).toBe(64);
-    expect(threads(chooseMatmulVec4Tile(gpu, 256, 8))).toBe(64);
+    expect(chooseMatmulVec4Tile(cpu, 256, 576, 576)).toMatchObject({ BM: 64, BN: 64, TM: 16, TN: 16 });
+    expect(chooseMatmulVec4Tile(cpu, 256, 8, 576)).toMatchObject({ BN: 8, TM: 16, TN: 8 });
+    expect(chooseMatmulVec4Tile(cpu, 256, 8, 576).unroll).toBeUndefined();
+    // SmolLM2-135M's up projection at T 256 is big; the demo model's (1024 tokens, 64 → 256) and LoRA's rank-8 products are not.
+    expect(chooseMatmulVec4Tile(lavapipe, 256, 1536, 576)).toEqual({ BM: 64, BN: 64, BK: 16, TM: 16, TN: 16, unroll: true });
+    expect(chooseMatmulVec4Tile(lavapipe, 1024, 256, 64)).toEqual(DIRECT_TILE);
+    expect(chooseMatmulVec4Tile(lavapipe, 256, 8, 576)).toEqual(DIRECT_TILE);
+    expect(chooseMatmulVec4Tile(lavapipe, 256, 192, 576)).toMatchObject({ TM: 16, unroll: true }); // its k/v projection
+    expect(chooseMatmulVec4Tile(lavapipe, 1024, 768, 64)).toEqual(DIRECT_TILE); // the demo's LM head: K = 64
+    expect(chooseMatmulVec4Tile(lavapipe, 64, 128, 128, STAGED_MIN_WORK / 2 ** 20)).toMatchObject({ TM: 16, unroll: true });
+    expect(chooseMatmulVec4Tile(lavapipe, 64, 128, 128, STAGED_MIN_WORK / 2 ** 20 - 1)).toEqual(DIRECT_TILE);
+    expect(threads(chooseMatmulVec4Tile(gpu, 256, 576, 576))).toBe(64);
+    expect(threads(chooseMatmulVec4Tile(gpu, 256, 8, 576))).toBe(64);
+  });
+
+  it('the direct kernel is one pipeline for every shape, layout and accumulation (per type of B)', async () => {
+    const gpu = await testGpu();
+    const before = gpu.pipelines.size;
+    for (const [M, N, K] of [[8, 8, 4], [72, 40, 52], [256, 8, 36]]) await runVec4({ M, N, K, transB: true }, 900 + M, { tile: DIRECT_TILE });
+    await runVec4({ M: 20, N: 12, K: 16, transA: true, accumulate: true, beta: 1 }, 950, { tile: DIRECT_TILE });
+    expect(gpu.pipelines.size - before).toBeLessThanOrEqual(1);
   });
 
   it('matmul forward vec4 with offsets, lda and ldc (a column block of a wider C) matches_reference', async () => {
@@ -108,12 +144,6 @@ describe('matmul vec4 path matches the float64 reference', () => {
     const ga = uploadBuffer(gpu, 'lda A', a);
     const gb = uploadBuffer(gpu, 'lda B', b);
     const gc = uploadBuffer(gpu, 'ldc C', c0);
-    const args = { a: ga, b: gb, c: gc, M, N, K, transB: true, offsetA: 4, offsetC: 8, lda, ldc };
-    expect(matmulVec4Applies(args)).toBe(true);
-    const rec = new Recorder(gpu, 'lda ldc');
-    matmul(rec, args);
-    await rec.done();
-    const got = await readF32(gpu, gc);
     const want = Float64Array.from(c0);
     for (let m = 0; m < M; m++)
       for (let n = 0; n < N; n++) {
@@ -121,7 +151,17 @@ describe('matmul vec4 path matches the float64 reference', () => {
         for (let k = 0; k < K; k++) s += a[4 + m * lda + k] * b[n * K + k];
         want[8 + m * ldc + n] = s;
       }
-    expectClose(got.subarray(0, want.length), want, TOLERANCES.matmul, 'C block via ldc');
+    // The adapter's own pick, then the direct kernel (lavapipe's pick for this size) and a staged tile (one the table test compiles anyway).
+    for (const tile of [undefined, DIRECT_TILE, { BM: 32, BN: 32, BK: 32, TM: 4, TN: 4 }]) {
+      gpu.device.queue.writeBuffer(gc, 0, c0 as Float32Array<ArrayBuffer>);
+      const args = { a: ga, b: gb, c: gc, M, N, K, transB: true, offsetA: 4, offsetC: 8, lda, ldc, tile };
+      expect(matmulVec4Applies(args)).toBe(true);
+      const rec = new Recorder(gpu, 'lda ldc');
+      matmul(rec, args);
+      await rec.done();
+      const got = await readF32(gpu, gc);
+      expectClose(got.subarray(0, want.length), want, TOLERANCES.matmul, `C block via ldc, tile ${JSON.stringify(tile ?? 'default')}`);
+    }
   });
 
   it('matmul forward vec4 with f16 B (shader-f16 adapters; f32 elsewhere) matches_reference', async () => {

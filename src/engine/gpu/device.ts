@@ -92,6 +92,17 @@ export class Gpu {
     return /swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
   }
 
+  /**
+   * Whether the driver compiles a pipeline's code at its first dispatch rather than when it is
+   * created: llvmpipe (lavapipe) generates its LLVM code when a pipeline is first bound, serially on
+   * the queue, so every distinct pipeline a step uses costs its compile inside that step. The matmul
+   * keeps small problems on a kernel that is cheap to compile there (chooseMatmulVec4Tile).
+   */
+  get compilesAtFirstDispatch(): boolean {
+    const a = this.adapter;
+    return /llvmpipe/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+  }
+
   /** Subscribe to device loss; returns the unsubscribe function. Fires at once if already lost. */
   onLost(listener: DeviceLostListener): () => void {
     if (this.lostError) {

@@ -198,10 +198,10 @@ describe('lm head + cross-entropy matches the float64 reference', () => {
   it('the chunk sizes fill the row tiles the matmul picks for the two LM-head products on this adapter', async () => {
     const gpu = await testGpu();
     for (const [V, C] of [[49152, 576], [151936, 896]]) {
-      expect(chooseMatmulVec4Tile(gpu, LMHEAD_ROW_TILE, V).BM).toBe(LMHEAD_ROW_TILE); // logits = h·Wᵀ
-      expect(chooseMatmulVec4Tile(gpu, LMHEAD_ROW_TILE, C).BM).toBe(LMHEAD_ROW_TILE); // dh = dlogits·W
-      expect(chooseMatmulVec4Tile(gpu, LMHEAD_SMALL_ROW_TILE, V).BM).toBe(LMHEAD_SMALL_ROW_TILE);
-      expect(chooseMatmulVec4Tile(gpu, LMHEAD_SMALL_ROW_TILE, C).BM).toBe(LMHEAD_SMALL_ROW_TILE);
+      expect(chooseMatmulVec4Tile(gpu, LMHEAD_ROW_TILE, V, C).BM).toBe(LMHEAD_ROW_TILE); // logits = h·Wᵀ
+      expect(chooseMatmulVec4Tile(gpu, LMHEAD_ROW_TILE, C, V).BM).toBe(LMHEAD_ROW_TILE); // dh = dlogits·W
+      expect(chooseMatmulVec4Tile(gpu, LMHEAD_SMALL_ROW_TILE, V, C).BM).toBe(LMHEAD_SMALL_ROW_TILE);
+      expect(chooseMatmulVec4Tile(gpu, LMHEAD_SMALL_ROW_TILE, C, V).BM).toBe(LMHEAD_SMALL_ROW_TILE);
     }
   });
 

@@ -3,8 +3,9 @@
 //
 //   PARTIALS  grads [count] f32 → partials[partial_offset + g] = Σ grads² over workgroup g's
 //             elements, g < G ≤ MAX_GROUPS. Thread t of G·WG sums i = t, t + G·WG, … (a few
-//             elements each for millions of parameters), then a tree reduction in workgroup
-//             memory; the f32 error stays ~log2(count)·2⁻²⁴ relative instead of count·2⁻²⁴.
+//             elements each for millions of parameters), then one invocation adds the WG partials
+//             (workgroup memory); the f32 error stays ~(count/(G·WG) + WG)·2⁻²⁴ relative
+//             instead of count·2⁻²⁴ (squares: no cancellation).
 //             Run once per chunk of the flat gradient (or per gradient buffer), appending.
 //   CONTROL   partials [num_partials], stats (loss values, maybe the token count) → control:
 //               loss_sum     = Σ stats[loss_index .. loss_index + loss_count) as f32 (one loss sum,
@@ -36,17 +37,22 @@ struct Params {
 const WG = {{WG}}u;
 
 var<workgroup> partial: array<f32, WG>;
+var<workgroup> reduced: f32;
 
+// NOTE: one invocation combines the WG partials, between two barriers, rather than a tree of log2(WG)
+// barriers: llvmpipe compiles every barrier as a coroutine suspend point, and each level of the tree
+// cost ~0.3 s of cold compile there (docs/performance.md, "First step"). `reduced` is apart from the
+// partials so that the next reduction may overwrite them at once.
 fn reduce_sum(li: u32, value: f32) -> f32 {
   partial[li] = value;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (li < stride) { partial[li] += partial[li + stride]; }
-    workgroupBarrier();
+  if (li == 0u) {
+    var s = partial[0];
+    for (var i = 1u; i < WG; i++) { s = s + partial[i]; }
+    reduced = s;
   }
-  let total = partial[0];
-  workgroupBarrier(); // partial[] may be reused by the next reduction
-  return total;
+  workgroupBarrier();
+  return reduced;
 }
 
 #if PARTIALS

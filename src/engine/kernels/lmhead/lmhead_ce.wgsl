@@ -5,7 +5,7 @@
 //   rowCorrect[n] = 1 when the label's logit is the row's largest (argmax = label; a tie counts), else 0
 //   logits_n  ← gradScale · (softmax(logits_n) − onehot(label_n))   (0 when ignored)
 // Geometry: one workgroup of WG threads per row (x + y·nx over a 2-D grid); three strided passes
-// over the row (max, Σ exp, gradient) with tree reductions in workgroup memory.
+// over the row (max, Σ exp, gradient) with reductions in workgroup memory.
 // NOTE: the ignore decision is folded in arithmetically, not by branching around the barriers.
 
 struct Params { V: u32, rows: u32, row0: u32, grad_scale: f32 }
@@ -19,30 +19,35 @@ struct Params { V: u32, rows: u32, row0: u32, grad_scale: f32 }
 const WG = {{WG}}u;
 
 var<workgroup> red: array<f32, WG>;
+var<workgroup> reduced: f32;
 var<workgroup> target_logit: f32;
 
+// NOTE: one invocation combines the WG partials, between two barriers, rather than a tree of log2(WG)
+// barriers: llvmpipe compiles every barrier as a coroutine suspend point, and each level of the tree
+// cost ~0.3 s of cold compile there (docs/performance.md, "First step"). `reduced` is apart from the
+// partials so that the next reduction may overwrite them at once.
 fn reduce_max(li: u32, value: f32) -> f32 {
   red[li] = value;
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] = max(red[li], red[li + s]); }
-    workgroupBarrier();
+  if (li == 0u) {
+    var s = red[0];
+    for (var i = 1u; i < WG; i++) { s = max(s, red[i]); }
+    reduced = s;
   }
-  let result = red[0];
   workgroupBarrier();
-  return result;
+  return reduced;
 }
 
 fn reduce_sum(li: u32, value: f32) -> f32 {
   red[li] = value;
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] = red[li] + red[li + s]; }
-    workgroupBarrier();
+  if (li == 0u) {
+    var s = red[0];
+    for (var i = 1u; i < WG; i++) { s = s + red[i]; }
+    reduced = s;
   }
-  let result = red[0];
   workgroupBarrier();
-  return result;
+  return reduced;
 }
 
 @compute @workgroup_size(WG)

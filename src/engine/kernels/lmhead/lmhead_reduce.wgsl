@@ -2,7 +2,8 @@
 // targetCount[1] (+)= Σ_n rowCorrect[n] (targets whose label is the argmax: token accuracy).
 //
 //   rowLoss f32 [N], labels i32 [N], rowCorrect u32 [N] → lossSum f32 [1], targetCount u32 [2]
-// Geometry: one workgroup of 256 threads; strided partial sums, then a tree reduction.
+// Geometry: one workgroup of 256 threads; strided partial sums, then thread 0 adds the 256 partials
+// (one barrier: llvmpipe compiles each barrier as a coroutine suspend point, see rmsnorm.wgsl).
 // ACCUMULATE adds onto the buffers' values (gradient accumulation over micro-batches).
 
 struct Params { N: u32, V: u32, accumulate: u32, _p0: u32 }
@@ -35,15 +36,12 @@ fn main(@builtin(local_invocation_index) li: u32) {
   counts[li] = c;
   corrects[li] = k;
   workgroupBarrier();
-  for (var stride = 128u; stride > 0u; stride >>= 1u) {
-    if (li < stride) {
-      sums[li] = sums[li] + sums[li + stride];
-      counts[li] = counts[li] + counts[li + stride];
-      corrects[li] = corrects[li] + corrects[li + stride];
-    }
-    workgroupBarrier();
-  }
   if (li == 0u) {
+    for (var i = 1u; i < 256u; i++) {
+      sums[0] += sums[i];
+      counts[0] += counts[i];
+      corrects[0] += corrects[i];
+    }
     if (p.accumulate != 0u) {
       loss_sum[0] = loss_sum[0] + sums[0];
       target_count[0] = target_count[0] + counts[0];

@@ -2,12 +2,14 @@ import type { Gpu } from '../../gpu/device';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
 import { GpuError } from '../../gpu/errors';
+import { grid1d } from '../elementwise/grid';
 import type { Kernel } from '../../gpu/pipelines';
 import { resolveStrides, type MatmulShape } from './matmul.ref';
 import { quantReaderWgsl } from '../quant/quant';
 import type { QuantFormat } from '../quant/layout';
 import source from './matmul.wgsl?raw';
 import vec4Source from './matmul_vec4.wgsl?raw';
+import directSource from './matmul_direct.wgsl?raw';
 import bDense from './b_dense.wgsl?raw';
 import bDenseVec4 from './b_dense_vec4.wgsl?raw';
 import bQuant from './b_quant.wgsl?raw';
@@ -16,14 +18,21 @@ import bQuant from './b_quant.wgsl?raw';
 export const matmulKernel: Kernel = { name: 'matmul', source: source + bDense };
 /** The fast path: vec4 loads and stores, register-blocked (see matmul_vec4.wgsl for when it applies). */
 export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: vec4Source + bDenseVec4 };
+/** The vec4 layouts without workgroup memory: cheap to compile (see matmul_direct.wgsl for when it is chosen). */
+export const matmulDirectKernel: Kernel = { name: 'matmul_direct', source: directSource + bDenseVec4 };
+
+/** The three kernels: scalar (any shape), vec4 staged in workgroup memory, vec4 direct (no workgroup memory). */
+export type MatmulKind = 'scalar' | 'vec4' | 'direct';
+const KIND_KERNEL: Record<MatmulKind, string> = { scalar: 'matmul', vec4: 'matmul_vec4', direct: 'matmul_direct' };
+const KIND_SOURCE: Record<MatmulKind, string> = { scalar: source, vec4: vec4Source, direct: directSource };
 
 const quantKernels = new Map<string, Kernel>();
 /** The matmul with a quantized B, dequantized while a slab is staged (b_quant.wgsl). */
-export function matmulQuantKernel(format: QuantFormat, vec4: boolean): Kernel {
-  const name = `${vec4 ? 'matmul_vec4' : 'matmul'}_${format}`;
+export function matmulQuantKernel(format: QuantFormat, kind: MatmulKind): Kernel {
+  const name = `${KIND_KERNEL[kind]}_${format}`;
   let kernel = quantKernels.get(name);
   if (!kernel) {
-    kernel = { name, source: (vec4 ? vec4Source : source) + bQuant + quantReaderWgsl(format) };
+    kernel = { name, source: KIND_SOURCE[kind] + bQuant + quantReaderWgsl(format) };
     quantKernels.set(name, kernel);
   }
   return kernel;
@@ -53,6 +62,26 @@ export interface MatmulTile {
   TN: number;
   /** Write the register block out (true) or keep loops (false); default: Gpu.unrollInSource. */
   unroll?: boolean;
+  /** The kernel without workgroup memory (matmul_direct.wgsl): a 4×4 block per invocation, no workgroup tile. */
+  direct?: boolean;
+}
+
+/** The direct kernel's tile: each invocation a 4×4 block of C read straight from storage. */
+export const DIRECT_TILE: MatmulTile = { BM: 4, BN: 4, BK: 4, TM: 4, TN: 4, direct: true };
+
+/**
+ * Where lavapipe takes the staged kernel with written-out 16×16 blocks rather than the direct one:
+ * at least STAGED_MIN_WORK multiply-adds (M·N·K·batch) and a weight-sized product, N and K both at
+ * least STAGED_MIN_SIDE. Below, a pipeline's cold compile (5–30 s for a written-out block, ~1 s
+ * direct) outweighs what the staged kernel saves per dispatch, and a thin side (LoRA's rank, the
+ * demo model's hidden size of 64) leaves 64×64 tiles mostly empty (docs/performance.md).
+ */
+export const STAGED_MIN_WORK = 2 ** 24;
+export const STAGED_MIN_SIDE = 128;
+
+/** Whether lavapipe gives this product the staged kernel (see STAGED_MIN_WORK). */
+export function stagedOnFirstDispatchCompilers(M: number, N: number, K: number, batch = 1): boolean {
+  return M * N * K * batch >= STAGED_MIN_WORK && Math.min(N, K) >= STAGED_MIN_SIDE;
 }
 
 /** Picks a tile for the shape within the device's workgroup limits. */
@@ -64,22 +93,31 @@ export function chooseMatmulTile(gpu: Gpu, M: number, N: number): MatmulTile {
 }
 
 /**
- * Tile of the vec4 kernel, per kind of adapter (measured in docs/performance.md):
+ * Tile of the vec4 kernels for a problem of M·N·K (× batch) on this adapter — the one table of the
+ * matmul's kernel choice, measured in docs/performance.md:
  * - Where the register block is written out (`Gpu.unrollInSource`: SwiftShader), few invocations
  *   with big blocks: 16×16 outputs per thread in a 64×64 tile (16 threads) ran 1.4–1.7× the 8×8
  *   block, and LoRA's thin rank-r products take 16×8 / 8×16 blocks (1.6–3.8× the 4×4 ones).
- * - Elsewhere (lavapipe, GPUs) the block stays loops for the driver's compiler to unroll:
- *   64-thread workgroups of 8×8 blocks (4×4 on thin shapes). On lavapipe, as loops, 16×16 ran no
- *   faster than 8×8, and the written-out 16×16 cost 4–10 s of compiling per pipeline.
+ * - Where pipelines compile at their first dispatch (`Gpu.compilesAtFirstDispatch`: lavapipe), by
+ *   size. Small or thin products (stagedOnFirstDispatchCompilers false: the demo model's, LoRA's
+ *   rank-r ones) take the direct kernel (DIRECT_TILE: no workgroup memory), ~7× cheaper to compile
+ *   than the staged one, 9–14× faster than the 4×4 tiles on rank-8 products, 0.3–0.8× the written-out
+ *   block on SmolLM2's projections. Those take the same written-out 16×16 blocks as SwiftShader:
+ *   1.1–1.7× the 8×8 loops, for 3–7× their compile (a few pipelines per model).
+ * - Elsewhere (GPUs) the block stays loops for the driver's compiler to unroll: 64-thread
+ *   workgroups of 8×8 blocks (4×4 on thin shapes), not yet measured on hardware here.
  */
-export function chooseMatmulVec4Tile(gpu: Gpu, M: number, N: number): MatmulTile {
+export function chooseMatmulVec4Tile(gpu: Gpu, M: number, N: number, K: number, batch = 1): MatmulTile {
   const maxThreads = gpu.limits.maxComputeInvocationsPerWorkgroup;
   if (maxThreads < 64) return { BM: 16, BN: 16, BK: 16, TM: 4, TN: 4 };
-  if (gpu.unrollInSource) {
-    if (N <= 16) return N <= 8 ? { BM: 128, BN: 8, BK: 16, TM: 16, TN: 8 } : { BM: 64, BN: 16, BK: 16, TM: 16, TN: 16 };
-    if (M <= 16) return M <= 8 ? { BM: 8, BN: 128, BK: 16, TM: 8, TN: 16 } : { BM: 16, BN: 64, BK: 16, TM: 16, TN: 16 };
-    if (M <= 32 || N <= 32) return { BM: 32, BN: 32, BK: 16, TM: 16, TN: 16 };
-    return { BM: 64, BN: 64, BK: 16, TM: 16, TN: 16 };
+  if (gpu.compilesAtFirstDispatch && !stagedOnFirstDispatchCompilers(M, N, K, batch)) return DIRECT_TILE;
+  if (gpu.unrollInSource || gpu.compilesAtFirstDispatch) {
+    // Written out on lavapipe too (its LLVM compiles the loops' form to slower code on the backward layouts).
+    const unroll = gpu.unrollInSource ? {} : { unroll: true };
+    if (N <= 16) return { ...(N <= 8 ? { BM: 128, BN: 8, BK: 16, TM: 16, TN: 8 } : { BM: 64, BN: 16, BK: 16, TM: 16, TN: 16 }), ...unroll };
+    if (M <= 16) return { ...(M <= 8 ? { BM: 8, BN: 128, BK: 16, TM: 8, TN: 16 } : { BM: 16, BN: 64, BK: 16, TM: 16, TN: 16 }), ...unroll };
+    if (M <= 32 || N <= 32) return { BM: 32, BN: 32, BK: 16, TM: 16, TN: 16, ...unroll };
+    return { BM: 64, BN: 64, BK: 16, TM: 16, TN: 16, ...unroll };
   }
   if (N <= 16) return { BM: 128, BN: 8, BK: 16, TM: 4, TN: 4 };
   if (M <= 16) return { BM: 8, BN: 128, BK: 16, TM: 4, TN: 4 };
@@ -133,7 +171,8 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
   const q = args.bQuant;
   if (q && (batch !== 1 || args.bF16)) throw new GpuError(`matmul "${args.label ?? 'matmul'}": a quantized B takes no batch and no bF16`, args.label);
   const vec4 = matmulVec4Applies(args);
-  const tile = args.tile ?? (vec4 ? chooseMatmulVec4Tile(rec.gpu, args.M, args.N) : chooseMatmulTile(rec.gpu, args.M, args.N));
+  const tile = args.tile ?? (vec4 ? chooseMatmulVec4Tile(rec.gpu, args.M, args.N, args.K, batch) : chooseMatmulTile(rec.gpu, args.M, args.N));
+  const kind: MatmulKind = !vec4 ? 'scalar' : tile.direct ? 'direct' : 'vec4';
   // The vec4 kernel indexes its arrays in vec4 units; a quantized B is addressed in words.
   const unit = vec4 ? 4 : 1;
   const bUnit = q ? 1 : unit;
@@ -142,24 +181,27 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
     .u32(q ? 0 : strideB / unit).u32(strideC / unit).u32((args.offsetA ?? 0) / unit).u32((args.offsetB ?? 0) / bUnit)
     .u32((args.offsetC ?? 0) / unit).f32(alpha).f32(beta).u32((args.lda ?? 0) / unit)
     .u32((args.ldc ?? 0) / unit).u32(q?.scaleOffset ?? 0).u32(q?.rowWords ?? 0).u32(q?.scalesPerRow ?? 0);
-  const { unroll, ...sizes } = tile;
+  const layout = { TRANS_A: Boolean(args.transA), TRANS_B: Boolean(args.transB), ACCUMULATE: Boolean(args.accumulate) };
+  // The direct kernel takes the layout as uniform flags (matmul_direct.wgsl), the staged ones as constants.
+  if (kind === 'direct') uniforms.u32((layout.TRANS_A ? 1 : 0) | (layout.TRANS_B ? 2 : 0) | (layout.ACCUMULATE ? 4 : 0));
+  const { unroll, direct: _, ...sizes } = tile;
   rec.dispatch({
-    kernel: q ? matmulQuantKernel(q.format, vec4) : vec4 ? matmulVec4Kernel : matmulKernel,
+    kernel: q ? matmulQuantKernel(q.format, kind) : { scalar: matmulKernel, vec4: matmulVec4Kernel, direct: matmulDirectKernel }[kind],
     label: args.label,
     constants: {
-      ...sizes,
+      // The direct kernel has no tile or layout constants: one pipeline per type of B, whatever the product.
+      ...(kind === 'direct' ? {} : { ...sizes, ...layout }),
       // The register block's loops are written out where the compiler does not unroll
       // (Gpu.unrollInSource); a tile may say otherwise (tile sweeps).
-      ...(vec4 && unroll !== undefined ? { UNROLL: unroll } : {}),
-      TRANS_A: Boolean(args.transA),
-      TRANS_B: Boolean(args.transB),
-      ACCUMULATE: Boolean(args.accumulate),
+      ...(kind === 'vec4' && unroll !== undefined ? { UNROLL: unroll } : {}),
       ...(q ? { SCALE_F16: q.format === 'q8' && q.scaleF16 } : { B_TYPE: args.bF16 ? 'f16' : 'f32' }),
       ENABLE_F16: args.bF16 ? 'enable f16;' : '',
     },
     uniforms,
     bindings: q ? [args.a, args.b, args.c, q.scales] : [args.a, args.b, args.c],
-    workgroups: [Math.ceil(args.N / tile.BN), Math.ceil(args.M / tile.BM), batch],
+    workgroups: kind === 'direct'
+      ? [...grid1d(rec.gpu, Math.ceil(args.M / 4) * (args.N / 4), 64, args.label ?? 'matmul'), batch]
+      : [Math.ceil(args.N / tile.BN), Math.ceil(args.M / tile.BM), batch],
   });
 }
 

@@ -10,7 +10,7 @@
 // rows = N·NH (or N·KVH) and C = HS, since a head's HS values are contiguous in q [N, NH*HS].
 //
 // Geometry: one workgroup of WG threads per row (2-D folded grid for many rows); each thread
-// strides over the row, then a tree reduction in workgroup memory.
+// strides over the row, then a reduction in workgroup memory.
 {{ENABLE_F16}}
 
 struct Params {
@@ -23,17 +23,22 @@ const WG = {{WG}}u;
 const ACCUMULATE = {{ACCUMULATE}};
 
 var<workgroup> partial: array<f32, WG>;
+var<workgroup> reduced: f32;
 
+// NOTE: one invocation combines the WG partials, between two barriers, rather than a tree of log2(WG)
+// barriers: llvmpipe compiles every barrier as a coroutine suspend point, and each level of the tree
+// cost ~0.3 s of cold compile there (docs/performance.md, "First step"). `reduced` is apart from the
+// partials so that the next reduction may overwrite them at once.
 fn reduce_sum(li: u32, value: f32) -> f32 {
   partial[li] = value;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (li < stride) { partial[li] += partial[li + stride]; }
-    workgroupBarrier();
+  if (li == 0u) {
+    var s = partial[0];
+    for (var i = 1u; i < WG; i++) { s = s + partial[i]; }
+    reduced = s;
   }
-  let total = partial[0];
   workgroupBarrier();
-  return total;
+  return reduced;
 }
 
 fn row_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
