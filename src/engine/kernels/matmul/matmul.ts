@@ -7,6 +7,7 @@ import type { Kernel } from '../../gpu/pipelines';
 import { resolveStrides, type MatmulShape } from './matmul.ref';
 import { quantReaderWgsl } from '../quant/quant';
 import type { QuantFormat } from '../quant/layout';
+import paramsSource from './matmul_params.wgsl?raw';
 import source from './matmul.wgsl?raw';
 import vec4Source from './matmul_vec4.wgsl?raw';
 import directSource from './matmul_direct.wgsl?raw';
@@ -15,11 +16,11 @@ import bDenseVec4 from './b_dense_vec4.wgsl?raw';
 import bQuant from './b_quant.wgsl?raw';
 
 // The kernels are the shader body followed by the reader of operand B (dense or quantized).
-export const matmulKernel: Kernel = { name: 'matmul', source: source + bDense };
+export const matmulKernel: Kernel = { name: 'matmul', source: paramsSource + source + bDense };
 /** The fast path: vec4 loads and stores, register-blocked (see matmul_vec4.wgsl for when it applies). */
-export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: vec4Source + bDenseVec4 };
+export const matmulVec4Kernel: Kernel = { name: 'matmul_vec4', source: paramsSource + vec4Source + bDenseVec4 };
 /** The vec4 layouts without workgroup memory: cheap to compile (see matmul_direct.wgsl for when it is chosen). */
-export const matmulDirectKernel: Kernel = { name: 'matmul_direct', source: directSource + bDenseVec4 };
+export const matmulDirectKernel: Kernel = { name: 'matmul_direct', source: paramsSource + directSource + bDenseVec4 };
 
 /** The three kernels: scalar (any shape), vec4 staged in workgroup memory, vec4 direct (no workgroup memory). */
 export type MatmulKind = 'scalar' | 'vec4' | 'direct';
@@ -32,7 +33,7 @@ export function matmulQuantKernel(format: QuantFormat, kind: MatmulKind): Kernel
   const name = `${KIND_KERNEL[kind]}_${format}`;
   let kernel = quantKernels.get(name);
   if (!kernel) {
-    kernel = { name, source: KIND_SOURCE[kind] + bQuant + quantReaderWgsl(format) };
+    kernel = { name, source: paramsSource + KIND_SOURCE[kind] + bQuant + quantReaderWgsl(format) };
     quantKernels.set(name, kernel);
   }
   return kernel;
@@ -182,8 +183,8 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
     .u32((args.offsetC ?? 0) / unit).f32(alpha).f32(beta).u32((args.lda ?? 0) / unit)
     .u32((args.ldc ?? 0) / unit).u32(q?.scaleOffset ?? 0).u32(q?.rowWords ?? 0).u32(q?.scalesPerRow ?? 0);
   const layout = { TRANS_A: Boolean(args.transA), TRANS_B: Boolean(args.transB), ACCUMULATE: Boolean(args.accumulate) };
-  // The direct kernel takes the layout as uniform flags (matmul_direct.wgsl), the staged ones as constants.
-  if (kind === 'direct') uniforms.u32((layout.TRANS_A ? 1 : 0) | (layout.TRANS_B ? 2 : 0) | (layout.ACCUMULATE ? 4 : 0));
+  // The layout as flags too (matmul_params.wgsl): the direct kernel reads them, the staged ones take constants.
+  uniforms.u32((layout.TRANS_A ? 1 : 0) | (layout.TRANS_B ? 2 : 0) | (layout.ACCUMULATE ? 4 : 0));
   const { unroll, direct: _, ...sizes } = tile;
   rec.dispatch({
     kernel: q ? matmulQuantKernel(q.format, kind) : { scalar: matmulKernel, vec4: matmulVec4Kernel, direct: matmulDirectKernel }[kind],

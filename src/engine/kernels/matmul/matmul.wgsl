@@ -16,16 +16,7 @@
 // B may be stored as f16 (frozen weights on shader-f16 devices); accumulation is f32.
 // lda / ldc (0 = packed) are the row strides of stored A and of C, so a kernel can read or write
 // a column block of a wider matrix (a weight split by output rows, a logits chunk).
-{{ENABLE_F16}}
-
-struct Params {
-  M: u32, N: u32, K: u32, batch_stride_a: u32,
-  batch_stride_b: u32, batch_stride_c: u32, offset_a: u32, offset_b: u32,
-  offset_c: u32, alpha: f32, beta: f32, lda: u32,
-  ldc: u32, scale_offset: u32, row_words: u32, scales_per_row: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params and the uniform p: matmul_params.wgsl, prepended by matmul.ts.
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 // Operand B (@binding(2), and @binding(4) when quantized) and load_b1 come from b_dense.wgsl or b_quant.wgsl.
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;

@@ -18,17 +18,7 @@
 // what lives across them: the staged kernels took 1–6 s each to compile cold there, this one a
 // fraction of it (docs/performance.md, "First step"). It runs slower than the staged kernel on big
 // problems, so the launcher keeps it for small and thin ones (chooseMatmulVec4Tile).
-{{ENABLE_F16}}
-
-struct Params {
-  M: u32, N: u32, K: u32, batch_stride_a: u32,
-  batch_stride_b: u32, batch_stride_c: u32, offset_a: u32, offset_b: u32,
-  offset_c: u32, alpha: f32, beta: f32, lda: u32,
-  ldc: u32, scale_offset: u32, row_words: u32, scales_per_row: u32,
-  flags: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params and the uniform p: matmul_params.wgsl, prepended by matmul.ts.
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
 // Operand B (@binding(2), and @binding(4) when quantized) and load_b4 come from b_dense_vec4.wgsl or b_quant.wgsl.
 @group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;

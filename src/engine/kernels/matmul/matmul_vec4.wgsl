@@ -18,16 +18,7 @@
 // staging); per four depths a thread reads TM + TN vec4s and does TM·TN dot products. Few threads with many outputs each suits CPU-backed adapters
 // (SwiftShader, lavapipe), where every barrier is a switch between invocations.
 // NOTE: out-of-range vec4s load as 0 and are never stored, so M, N, K need not divide the tile.
-{{ENABLE_F16}}
-
-struct Params {
-  M: u32, N: u32, K: u32, batch_stride_a: u32,
-  batch_stride_b: u32, batch_stride_c: u32, offset_a: u32, offset_b: u32,
-  offset_c: u32, alpha: f32, beta: f32, lda: u32,
-  ldc: u32, scale_offset: u32, row_words: u32, scales_per_row: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params and the uniform p: matmul_params.wgsl, prepended by matmul.ts.
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
 // Operand B (@binding(2), and @binding(4) when quantized) and load_b4 come from b_dense_vec4.wgsl or b_quant.wgsl.
 @group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;
