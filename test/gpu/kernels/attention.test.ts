@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32, uploadBuffer } from '../../../src/engine/gpu/buffers';
-import { AttentionArgumentError, attentionBackward, attentionForward } from '../../../src/engine/kernels/attention/attention';
+import { AttentionArgumentError, attentionBackward, attentionForward, attentionKernels, type AttentionKernels } from '../../../src/engine/kernels/attention/attention';
 import { attentionBackwardRef, attentionForwardRef, type AttentionShape } from '../../../src/engine/kernels/attention/attention.ref';
 import { expectClose } from '../../helpers/compare';
 import { recordKernelError } from '../../helpers/kernelErrors';
@@ -36,9 +36,14 @@ const shapes: [string, AttentionShape & { maxBindingBytes?: number }, boolean][]
   ['GQA 2 HS 128', { B: 1, T: 40, NH: 4, KVH: 2, HS: 128 }, true],
   ['batch rows split by the binding limit', { B: 5, T: 16, NH: 2, KVH: 1, HS: 8, maxBindingBytes: 4096 }, true],
   ['GQA 1 packed, custom scale, head size 20 (5 lanes × 1 vec4)', { B: 3, T: 19, NH: 2, KVH: 2, HS: 20, scale: 0.3 }, true],
+  ['the demo model\'s heads (GQA 2, HS 16), T over one block of 64 rows', { B: 2, T: 70, NH: 4, KVH: 2, HS: 16 }, true],
+  ['GQA 3 head size 12, custom scale', { B: 2, T: 9, NH: 3, KVH: 1, HS: 12, scale: 0.7 }, true],
 ];
 
-async function run(shape: AttentionShape & { maxBindingBytes?: number }, pack: boolean, seed: number) {
+/** Both kernel sets where a head fits the direct kernels (HS ≤ 16), whatever this adapter would choose. */
+const kernelSets = (HS: number): AttentionKernels[] => (HS <= 16 ? ['tiled', 'direct'] : ['tiled']);
+
+async function run(shape: AttentionShape & { maxBindingBytes?: number }, pack: boolean, seed: number, kernels: AttentionKernels) {
   const gpu = await testGpu();
   const { B, T, NH, KVH, HS } = shape;
   const N = B * T;
@@ -65,9 +70,9 @@ async function run(shape: AttentionShape & { maxBindingBytes?: number }, pack: b
     dv: createBuffer(gpu, 'attention test dv', N * KVH * HS * 4),
   };
   const rec = new Recorder(gpu, 'attention test');
-  attentionForward(rec, { ...shape, ...buf });
+  attentionForward(rec, { ...shape, ...buf, kernels });
   // The backward is checked on the reference's out and lse so that it is tested on its own.
-  attentionBackward(rec, { ...shape, ...buf, out: buf.refOut, lse: buf.refLse });
+  attentionBackward(rec, { ...shape, ...buf, out: buf.refOut, lse: buf.refLse, kernels });
   await rec.done();
   const got = {
     out: await readF32(gpu, buf.out),
@@ -81,10 +86,11 @@ async function run(shape: AttentionShape & { maxBindingBytes?: number }, pack: b
 }
 
 describe('attention matches the float64 reference', () => {
-  shapes.forEach(([name, shape, pack], index) => {
-    const label = `B${shape.B} T${shape.T} NH${shape.NH} KVH${shape.KVH} HS${shape.HS}${pack ? ' packed' : ''}`;
+  shapes.forEach(([shapeName, shape, pack], index) => kernelSets(shape.HS).forEach((kernels) => {
+    const name = `${shapeName} (${kernels})`;
+    const label = `B${shape.B} T${shape.T} NH${shape.NH} KVH${shape.KVH} HS${shape.HS}${pack ? ' packed' : ''}${kernels === 'direct' ? ' direct' : ''}`;
     let result: ReturnType<typeof run> | undefined;
-    const once = () => (result ??= run(shape, pack, 100 + index * 10));
+    const once = () => (result ??= run(shape, pack, 100 + index * 10, kernels));
     it(`attention forward ${name} matches_reference`, async () => {
       const { ref, got } = await once();
       const gpu = await testGpu();
@@ -103,7 +109,7 @@ describe('attention matches the float64 reference', () => {
       const worst = errors.reduce((a, b) => (b.maxAbs > a.maxAbs ? b : a));
       recordKernelError('attention', 'backward', label, worst, gpu.adapter.name);
     });
-  });
+  }));
   it('attention launchers refuse shapes they cannot run, naming the argument', async () => {
     const gpu = await testGpu();
     const b = createBuffer(gpu, 'attention shape test', 64);
@@ -113,6 +119,7 @@ describe('attention matches the float64 reference', () => {
     expect(() => attentionForward(rec, { B: 1, T: 4, NH: 4, KVH: 3, HS: 8, ...buffers })).toThrow(/NH 4 is not a multiple of KVH 3/);
     expect(() => attentionForward(rec, { B: 1, T: 4, NH: 2, KVH: 1, HS: 6, ...buffers })).toThrow(/head size 6 must be a multiple of 4/);
     expect(() => attentionForward(rec, { B: 1, T: 0, NH: 2, KVH: 1, HS: 8, ...buffers })).toThrow(/T must be a positive integer/);
+    expect(() => attentionForward(rec, { B: 1, T: 4, NH: 2, KVH: 1, HS: 64, ...buffers, kernels: 'direct' })).toThrow(/direct kernels keep a head of at most 16 in registers, got head size 64/);
     expect(rec.dispatches).toBe(0);
     // Over the binding limit, batch rows go in aligned groups: 5 rows of 1 KiB q at 4 KiB → 4 + 1.
     const names = ['q', 'k', 'v', 'segmentIds', 'out', 'lse'] as const;
@@ -124,5 +131,14 @@ describe('attention matches the float64 reference', () => {
     expect(gpu.takeUncapturedErrors()).toEqual([]);
     for (const buffer of Object.values(all)) buffer.destroy();
     b.destroy();
+  });
+  it('the direct kernels are chosen for heads of at most 16 where pipelines compile at first dispatch (lavapipe), the tiled ones elsewhere', async () => {
+    const gpu = await testGpu();
+    expect(attentionKernels(gpu, 16)).toBe(gpu.compilesAtFirstDispatch ? 'direct' : 'tiled');
+    expect(attentionKernels(gpu, 8)).toBe(gpu.compilesAtFirstDispatch ? 'direct' : 'tiled');
+    expect(attentionKernels(gpu, 20)).toBe('tiled');
+    expect(attentionKernels(gpu, 64)).toBe('tiled');
+    expect(attentionKernels(gpu, 64, 'tiled')).toBe('tiled');
+    expect(attentionKernels(gpu, 16, 'direct')).toBe('direct');
   });
 });

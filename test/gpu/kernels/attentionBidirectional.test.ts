@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Recorder } from '../../../src/engine/gpu/recorder';
 import { createBuffer, readF32, uploadBuffer } from '../../../src/engine/gpu/buffers';
 import {
-  AttentionArgumentError, attentionBackward, attentionForward, bidirectionalAttentionBackward, bidirectionalAttentionForward,
+  AttentionArgumentError, attentionBackward, attentionForward, bidirectionalAttentionBackward, bidirectionalAttentionForward, type AttentionKernels,
 } from '../../../src/engine/kernels/attention/attention';
 import { attentionBackwardRef, attentionForwardRef, type AttentionDropout, type AttentionShape } from '../../../src/engine/kernels/attention/attention.ref';
 import { expectClose } from '../../helpers/compare';
@@ -34,9 +34,16 @@ const cases: Case[] = [
     name: 'causal (decoder) attention with dropout 0.2, GQA 2',
     shape: { B: 2, T: 11, NH: 4, KVH: 2, HS: 8 }, dropout: { p: 0.2, key: { seed: 8, site: 9, step: 10 } },
   },
+  {
+    name: 'the demo encoder\'s heads (HS 16), rows of 70, 64 and 5 real tokens over two blocks of 64 rows, dropout 0.1',
+    shape: { B: 3, T: 70, NH: 2, KVH: 2, HS: 16 }, lengths: [70, 64, 5], dropout: { p: 0.1, key: { seed: 11, site: 12, step: 13 } },
+  },
 ];
 
-async function run(c: Case, seed: number) {
+/** Both kernel sets where a head fits the direct kernels (HS ≤ 16), whatever this adapter would choose. */
+const kernelSets = (HS: number): AttentionKernels[] => (HS <= 16 ? ['tiled', 'direct'] : ['tiled']);
+
+async function run(c: Case, seed: number, kernels: AttentionKernels) {
   const gpu = await testGpu();
   const { B, T, NH, KVH, HS } = c.shape;
   const N = B * T;
@@ -65,7 +72,7 @@ async function run(c: Case, seed: number) {
     dv: createBuffer(gpu, 'attention test dv', N * KVH * HS * 4),
   };
   const rec = new Recorder(gpu, 'bidirectional attention test');
-  const common = { ...c.shape, ...buf, dropout: c.dropout };
+  const common = { ...c.shape, ...buf, dropout: c.dropout, kernels };
   if (keyMask) {
     bidirectionalAttentionForward(rec, { ...common, keyMask: buf.mask });
     // The backward is checked on the reference's out and lse so that it is tested on its own.
@@ -88,27 +95,28 @@ async function run(c: Case, seed: number) {
 }
 
 describe('bidirectional attention and attention dropout match the float64 reference', () => {
-  cases.forEach((c, index) => {
+  cases.forEach((c, index) => kernelSets(c.shape.HS).forEach((kernels) => {
     const { B, T, NH, KVH, HS } = c.shape;
-    const label = `B${B} T${T} NH${NH} KVH${KVH} HS${HS}${c.lengths ? ' padded' : ' causal'}${c.dropout ? ` dropout ${c.dropout.p}` : ''}`;
+    const label = `B${B} T${T} NH${NH} KVH${KVH} HS${HS}${c.lengths ? ' padded' : ' causal'}${c.dropout ? ` dropout ${c.dropout.p}` : ''}${kernels === 'direct' ? ' direct' : ''}`;
     let result: ReturnType<typeof run> | undefined;
-    const once = () => (result ??= run(c, 300 + index * 10));
+    const once = () => (result ??= run(c, 300 + index * 10, kernels));
     const op = c.lengths ? 'attention_bidirectional' : 'attention_dropout';
-    it(`${op} forward ${c.name} matches_reference`, async () => {
+    const name = `${c.name} (${kernels})`;
+    it(`${op} forward ${name} matches_reference`, async () => {
       const { ref, got } = await once();
       const gpu = await testGpu();
       expect(got.out.every(Number.isFinite), 'every output finite, padded rows included').toBe(true);
       recordKernelError(op, 'forward', label, expectClose(got.out, ref.out, TOLERANCES.attentionForward, `out ${label}`), gpu.adapter.name);
       expectClose(got.lse, ref.lse, TOLERANCES.attentionForward, `lse ${label}`);
     });
-    it(`${op} backward ${c.name} matches_reference`, async () => {
+    it(`${op} backward ${name} matches_reference`, async () => {
       const { grads, got } = await once();
       const gpu = await testGpu();
       const tol = TOLERANCES.attentionBackward;
       const errors = [expectClose(got.dq, grads.dq, tol, `dq ${label}`), expectClose(got.dk, grads.dk, tol, `dk ${label}`), expectClose(got.dv, grads.dv, tol, `dv ${label}`)];
       recordKernelError(op, 'backward', label, errors.reduce((a, b) => (b.maxAbs > a.maxAbs ? b : a)), gpu.adapter.name);
     });
-  });
+  }));
 
   it('attention launchers refuse a dropout probability outside [0, 1)', async () => {
     const gpu = await testGpu();

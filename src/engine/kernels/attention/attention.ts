@@ -6,7 +6,9 @@
  * dropout on the attention probabilities, its mask redrawn from Philox in every pass.
  * Forward saves lse [N, NH]; the backward recomputes the scores from q, k and lse and needs a
  * delta [N, NH] scratch. Batch rows are split into aligned binding windows when a tensor exceeds
- * maxStorageBufferBindingSize (the dropout mask stays keyed by the global token).
+ * maxStorageBufferBindingSize (the dropout mask stays keyed by the global token). Two kernel sets
+ * compute the same: tiled (workgroup memory) and direct (none, for short heads on lavapipe), chosen
+ * by attentionKernels.
  */
 import type { Gpu } from '../../gpu/device';
 import { GpuError } from '../../gpu/errors';
@@ -16,17 +18,26 @@ import { Uniforms } from '../../gpu/uniforms';
 import { rowGroups, rowWindow } from '../lora/windows';
 import { dropoutThreshold, PHILOX_WGSL } from '../philox/philox';
 import { attentionScale, type AttentionDropout, type AttentionShape } from './attention.ref';
+import commonSource from './attention_common.wgsl?raw';
 import forwardSource from './attention_forward.wgsl?raw';
 import deltaSource from './attention_delta.wgsl?raw';
 import dqSource from './attention_dq.wgsl?raw';
 import dkdvSource from './attention_dkdv.wgsl?raw';
+import forwardDirectSource from './attention_forward_direct.wgsl?raw';
+import dqDirectSource from './attention_dq_direct.wgsl?raw';
+import dkdvDirectSource from './attention_dkdv_direct.wgsl?raw';
 
 export type { AttentionDropout, AttentionShape } from './attention.ref';
 
-export const attentionForwardKernel: Kernel = { name: 'attention_forward', source: PHILOX_WGSL + forwardSource };
+const prelude = PHILOX_WGSL + commonSource;
+export const attentionForwardKernel: Kernel = { name: 'attention_forward', source: prelude + forwardSource };
 export const attentionDeltaKernel: Kernel = { name: 'attention_delta', source: deltaSource };
-export const attentionDqKernel: Kernel = { name: 'attention_dq', source: PHILOX_WGSL + dqSource };
-export const attentionDkdvKernel: Kernel = { name: 'attention_dkdv', source: PHILOX_WGSL + dkdvSource };
+export const attentionDqKernel: Kernel = { name: 'attention_dq', source: prelude + dqSource };
+export const attentionDkdvKernel: Kernel = { name: 'attention_dkdv', source: prelude + dkdvSource };
+/** The kernels without workgroup memory (attention_forward_direct.wgsl): see attentionKernels. */
+export const attentionForwardDirectKernel: Kernel = { name: 'attention_forward_direct', source: prelude + forwardDirectSource };
+export const attentionDqDirectKernel: Kernel = { name: 'attention_dq_direct', source: prelude + dqDirectSource };
+export const attentionDkdvDirectKernel: Kernel = { name: 'attention_dkdv_direct', source: prelude + dkdvDirectSource };
 
 /** A shape or buffer the attention launchers cannot use; the message names the argument. */
 export class AttentionArgumentError extends GpuError {}
@@ -41,12 +52,19 @@ const THREADS = 64;
  * small per-thread arrays. DV 4 keeps 16 floats per array (64 in the dk/dv kernel).
  */
 const DV_MAX = 4;
+/** Rows (queries or keys) per workgroup of the direct kernels: their WG. */
+const DIRECT_ROWS = 64;
 /** NOTE: longer tiles barely help and lengthen shader JIT time on SwiftShader. */
 const TILE_CAP = 16;
+
+/** The two sets of attention kernels (see attentionKernels). */
+export type AttentionKernels = 'tiled' | 'direct';
 
 interface Limits {
   /** Overrides the device's maxStorageBufferBindingSize (tests force the batch split with it). */
   maxBindingBytes?: number;
+  /** Overrides attentionKernels' choice (tests run both sets on every adapter). */
+  kernels?: AttentionKernels;
 }
 
 interface Dropout {
@@ -133,6 +151,23 @@ export function attentionGeometry(gpu: Gpu, HS: number, partials: number): Atten
   return { DV, L, R, tile: Math.max(1, Math.min(TILE_CAP, Math.floor(bytes / perRow))) };
 }
 
+/**
+ * Which kernels attend for head size HS on this adapter — the one place of the choice:
+ * - 'direct' (attention_*_direct.wgsl: one invocation per query or key row, the whole head in
+ *   registers, keys read straight from storage, no workgroup memory, no barriers) where pipelines
+ *   compile at their first dispatch (`Gpu.compilesAtFirstDispatch`: lavapipe) and a head fits one
+ *   invocation's registers (HS ≤ 4·DV_MAX = 16: the demo models). llvmpipe compiles each barrier
+ *   as a coroutine suspend point; the three tiled pipelines were ~46% of the demo's cold first step
+ *   there (docs/performance.md, "First step").
+ * - 'tiled' elsewhere: keys or queries staged in workgroup memory and shared by a block of rows,
+ *   a head split over L lanes whose partial dot products meet in workgroup memory.
+ */
+export function attentionKernels(gpu: Gpu, HS: number, override?: AttentionKernels): AttentionKernels {
+  if (override === 'direct' && HS / 4 > DV_MAX) throw new AttentionArgumentError(`attention: the direct kernels keep a head of at most ${4 * DV_MAX} in registers, got head size ${HS}`);
+  if (override) return override;
+  return gpu.compilesAtFirstDispatch && HS / 4 <= DV_MAX ? 'direct' : 'tiled';
+}
+
 function uniforms(s: AttentionShape & Dropout, tile: number, token0: number): Uniforms {
   const d = s.dropout && s.dropout.p > 0 ? s.dropout : null;
   return new Uniforms()
@@ -167,6 +202,7 @@ export function bidirectionalAttentionBackward(rec: Recorder, a: BidirectionalAt
 
 function recordForward(rec: Recorder, a: Omit<AttentionForwardArgs, 'segmentIds'>, seg: Binding, causal: boolean): void {
   validate(a);
+  const direct = attentionKernels(rec.gpu, a.HS, a.kernels) === 'direct';
   const geo = attentionGeometry(rec.gpu, a.HS, 1);
   const QW = a.NH * a.HS;
   const KW = a.KVH * a.HS;
@@ -174,12 +210,21 @@ function recordForward(rec: Recorder, a: Omit<AttentionForwardArgs, 'segmentIds'
   for (const [b0, B] of rowGroups(rec.gpu, a.B, [QW * a.T, KW * a.T, a.T, a.NH * a.T], 'attention', a.maxBindingBytes)) {
     const N = B * a.T;
     const w = (binding: Binding, width: number) => (B === a.B ? binding : rowWindow(binding, b0 * a.T, N, width));
+    const label = causal ? 'attention forward' : 'bidirectional attention forward';
+    const bindings = [w(a.q, QW), w(a.k, KW), w(a.v, KW), w(seg, 1), w(a.out, QW), w(a.lse, a.NH)];
+    if (direct) {
+      rec.dispatch({
+        kernel: attentionForwardDirectKernel, label, bindings,
+        constants: { HS4: a.HS / 4, ...modeConstants(causal, a) },
+        uniforms: uniforms(a, 0, b0 * a.T),
+        workgroups: [Math.ceil(a.T / DIRECT_ROWS), a.NH, B],
+      });
+      continue;
+    }
     rec.dispatch({
-      kernel: attentionForwardKernel,
-      label: causal ? 'attention forward' : 'bidirectional attention forward',
+      kernel: attentionForwardKernel, label, bindings,
       constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TK: geo.tile, ...modeConstants(causal, a) },
       uniforms: uniforms(a, geo.tile, b0 * a.T),
-      bindings: [w(a.q, QW), w(a.k, KW), w(a.v, KW), w(seg, 1), w(a.out, QW), w(a.lse, a.NH)],
       workgroups: [Math.ceil(a.T / geo.R), a.NH, B],
     });
   }
@@ -188,6 +233,7 @@ function recordForward(rec: Recorder, a: Omit<AttentionForwardArgs, 'segmentIds'
 /** Records dq, dk, dv (dk/dv summed over each kv group's query heads), recomputing scores from q, k and lse. */
 function recordBackward(rec: Recorder, a: Omit<AttentionBackwardArgs, 'segmentIds'>, segmentIds: Binding, causal: boolean): void {
   validate(a);
+  const direct = attentionKernels(rec.gpu, a.HS, a.kernels) === 'direct';
   const geo = attentionGeometry(rec.gpu, a.HS, 2);
   const QW = a.NH * a.HS;
   const KW = a.KVH * a.HS;
@@ -209,20 +255,27 @@ function recordBackward(rec: Recorder, a: Omit<AttentionBackwardArgs, 'segmentId
       bindings: [out, dout, delta],
       workgroups: [gx, Math.ceil(groups / gx)],
     });
+    const dqLabel = causal ? 'attention backward dq' : 'bidirectional attention backward dq';
+    const dkdvLabel = causal ? 'attention backward dk dv' : 'bidirectional attention backward dk dv';
+    const dqBindings = [q, k, v, seg, dout, lse, delta, dq];
+    const dkdvBindings = [q, k, v, seg, dout, lse, delta, dk, dv];
+    if (direct) {
+      const constants = { HS4: a.HS / 4, ...modeConstants(causal, a) };
+      const rows = Math.ceil(a.T / DIRECT_ROWS);
+      rec.dispatch({ kernel: attentionDqDirectKernel, label: dqLabel, bindings: dqBindings, constants, uniforms: uniforms(a, 0, b0 * a.T), workgroups: [rows, a.NH, B] });
+      rec.dispatch({ kernel: attentionDkdvDirectKernel, label: dkdvLabel, bindings: dkdvBindings, constants, uniforms: uniforms(a, 0, b0 * a.T), workgroups: [rows, a.KVH, B] });
+      continue;
+    }
     rec.dispatch({
-      kernel: attentionDqKernel,
-      label: causal ? 'attention backward dq' : 'bidirectional attention backward dq',
+      kernel: attentionDqKernel, label: dqLabel, bindings: dqBindings,
       constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TK: geo.tile, ...modeConstants(causal, a) },
       uniforms: uniforms(a, geo.tile, b0 * a.T),
-      bindings: [q, k, v, seg, dout, lse, delta, dq],
       workgroups: [Math.ceil(a.T / geo.R), a.NH, B],
     });
     rec.dispatch({
-      kernel: attentionDkdvKernel,
-      label: causal ? 'attention backward dk dv' : 'bidirectional attention backward dk dv',
+      kernel: attentionDkdvKernel, label: dkdvLabel, bindings: dkdvBindings,
       constants: { HS4: a.HS / 4, DV: geo.DV, L: geo.L, R: geo.R, TQ: geo.tile, ...modeConstants(causal, a) },
       uniforms: uniforms(a, geo.tile, b0 * a.T),
-      bindings: [q, k, v, seg, dout, lse, delta, dk, dv],
       workgroups: [Math.ceil(a.T / geo.R), a.KVH, B],
     });
   }

@@ -12,12 +12,7 @@
 // first token, and a padding key is seen by no query); partial dot products are
 // summed over the lanes through workgroup memory; tiles that see none of the block's keys are
 // skipped. Each thread owns its outputs: no atomics on gradients.
-
-struct Params {
-  T: u32, NH: u32, KVH: u32, scale: f32,
-  tile: u32, token0: u32, seed: u32, site: u32,
-  step: u32, threshold: u32, keep_scale: f32, _p0: u32,
-}
+// Params, CAUSAL, DROPOUT, attends, seen_by, drop_scale: attention_common.wgsl, prepended by attention.ts.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -36,20 +31,6 @@ const L = {{L}}u;
 const R = {{R}}u;
 const TQ = {{TQ}}u;
 const THREADS = R * L;
-const CAUSAL = {{CAUSAL}};
-const DROPOUT = {{DROPOUT}};
-
-// Whether query ti (of the batch row starting at token `row`) may attend this block's key t.
-fn seen_by(row: u32, ti: u32, t: u32, seg_j: u32) -> bool {
-  if (ti >= p.T) { return false; }
-  if (CAUSAL) { return t <= ti && seg[row + ti] == seg_j; }
-  return seg_j != 0u;
-}
-
-// drop_ij of (query token n of this window, head h, key t of its row): 1/(1 − p) or 0.
-fn drop_scale(n: u32, h: u32, t: u32) -> f32 {
-  return select(0.0, p.keep_scale, dropout_keep(p.seed, p.site, p.step, p.token0 + n, h * p.T + t, p.threshold));
-}
 
 var<workgroup> Qs: array<vec4<f32>, TQ * HS4>;
 var<workgroup> Ds: array<vec4<f32>, TQ * HS4>;

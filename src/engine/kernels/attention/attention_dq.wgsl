@@ -9,12 +9,7 @@
 // workgroup memory in tiles of TK rows; partial dot products (q·k and dout·v) are summed over the
 // lanes through workgroup memory; tiles no query of the block may see are skipped.
 // Scores are recomputed from q, k and lse, never stored.
-
-struct Params {
-  T: u32, NH: u32, KVH: u32, scale: f32,
-  tile: u32, token0: u32, seed: u32, site: u32,
-  step: u32, threshold: u32, keep_scale: f32, _p0: u32,
-}
+// Params, CAUSAL, DROPOUT, attends, seen_by, drop_scale: attention_common.wgsl, prepended by attention.ts.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -32,19 +27,6 @@ const L = {{L}}u;
 const R = {{R}}u;
 const TK = {{TK}}u;
 const THREADS = R * L;
-const CAUSAL = {{CAUSAL}};
-const DROPOUT = {{DROPOUT}};
-
-// Whether query t may attend key tj of the batch row starting at token `row`.
-fn attends(row: u32, t: u32, tj: u32, seg_i: u32) -> bool {
-  if (CAUSAL) { return tj <= t && seg[row + tj] == seg_i; }
-  return tj < p.T && seg[row + tj] != 0u;
-}
-
-// drop_ij of (query token n of this window, head h, key tj of its row): 1/(1 − p) or 0.
-fn drop_scale(n: u32, h: u32, tj: u32) -> f32 {
-  return select(0.0, p.keep_scale, dropout_keep(p.seed, p.site, p.step, p.token0 + n, h * p.T + tj, p.threshold));
-}
 
 var<workgroup> Ks: array<vec4<f32>, TK * HS4>;
 var<workgroup> Vs: array<vec4<f32>, TK * HS4>;

@@ -28,12 +28,7 @@
 // NOTE: `tile` equals TK; a runtime loop bound keeps compilers from unrolling the tile loops.
 // NOTE: with DROPOUT every lane of a row draws the mask of each (query, key) pair itself (one
 // Philox4x32-10 call, 10 rounds); sharing one draw per 4 keys or per row is an unmeasured speed-up.
-
-struct Params {
-  T: u32, NH: u32, KVH: u32, scale: f32,
-  tile: u32, token0: u32, seed: u32, site: u32,
-  step: u32, threshold: u32, keep_scale: f32, _p0: u32,
-}
+// Params, CAUSAL, DROPOUT, attends, seen_by, drop_scale: attention_common.wgsl, prepended by attention.ts.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -50,19 +45,6 @@ const R = {{R}}u;
 const TK = {{TK}}u;
 const THREADS = R * L;
 const NEG = -3.0e38;
-const CAUSAL = {{CAUSAL}};
-const DROPOUT = {{DROPOUT}};
-
-// Whether query t may attend key tj of the batch row starting at token `row`.
-fn attends(row: u32, t: u32, tj: u32, seg_i: u32) -> bool {
-  if (CAUSAL) { return tj <= t && seg[row + tj] == seg_i; }
-  return tj < p.T && seg[row + tj] != 0u;
-}
-
-// drop_ij of (query token n of this window, head h, key tj of its row): 1/(1 − p) or 0.
-fn drop_scale(n: u32, h: u32, tj: u32) -> f32 {
-  return select(0.0, p.keep_scale, dropout_keep(p.seed, p.site, p.step, p.token0 + n, h * p.T + tj, p.threshold));
-}
 
 var<workgroup> Ks: array<vec4<f32>, TK * HS4>;
 var<workgroup> Vs: array<vec4<f32>, TK * HS4>;
