@@ -1,4 +1,5 @@
 import { PipelineCache } from './pipelines';
+import type { CompileHelpers } from './warm';
 import { GpuDeviceLostError, GpuOutOfMemoryError, GpuUnavailableError, GpuValidationError } from './errors';
 
 /** Limits the engine plans around; each is requested at the adapter's real maximum. */
@@ -59,6 +60,8 @@ export class Gpu {
   constructor(
     readonly device: GPUDevice,
     readonly adapter: AdapterDescription,
+    /** Extra devices that compile a step's pipelines beside it where pipelines compile at first dispatch (warm.ts). */
+    readonly compileHelpers: CompileHelpers | null = null,
   ) {
     this.features = {
       f16: device.features.has('shader-f16'),
@@ -172,6 +175,11 @@ export interface RequestGpuOptions {
   disableFeatures?: OptionalFeature[];
   /** Label for the device, shown in Dawn's messages. */
   label?: string;
+  /**
+   * Compile helper devices for adapters that compile at first dispatch (warm.ts): how many at once
+   * (default 0). createNodeGpu gives one per spare core on lavapipe with Mesa's shader cache on.
+   */
+  compileHelpers?: number;
 }
 
 const NO_WEBGPU_HINT =
@@ -205,5 +213,15 @@ export async function requestGpu(gpu: GPU | undefined, options: RequestGpuOption
     throw new GpuUnavailableError(`The adapter refused a device: ${(error as Error).message}`, NO_WEBGPU_HINT);
   }
   const info = (adapter as { info?: GPUAdapterInfo }).info;
-  return new Gpu(device, describeAdapter(info, (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter));
+  const count = Math.max(0, Math.floor(options.compileHelpers ?? 0));
+  const helpers: CompileHelpers | null = count > 0 ? {
+    count,
+    // A device of its own adapter (an adapter gives one device), with the same features and limits.
+    request: async () => {
+      const again = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+      if (!again) throw new GpuUnavailableError('No WebGPU adapter for a compile helper', NO_WEBGPU_HINT);
+      return again.requestDevice({ label: 'adapter-studio compile helper', requiredFeatures: requiredFeatures as GPUFeatureName[], requiredLimits });
+    },
+  } : null;
+  return new Gpu(device, describeAdapter(info, (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter), helpers);
 }

@@ -5,3 +5,4 @@ export * from './pipelines';
 export * from './recorder';
 export * from './timer';
 export * from './uniforms';
+export * from './warm';

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Gpu, requestGpu, type RequestGpuOptions } from './device';
 import { GpuUnavailableError } from './errors';
 
@@ -63,11 +64,21 @@ export function nodeNavigatorGpu(): Promise<GPU> {
   return dawn;
 }
 
+/**
+ * Compile helpers (warm.ts) for a Node process: one per core beyond the first, at most 3, when
+ * Mesa's shader cache is on (the helpers hand their work over through it). They only start on
+ * adapters that compile at first dispatch (lavapipe).
+ */
+export function defaultCompileHelpers(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): number {
+  if (/^(1|true|yes)$/i.test(env.MESA_SHADER_CACHE_DISABLE ?? '')) return 0;
+  return Math.max(0, Math.min(3, cores - 1));
+}
+
 /** A device in Node through dawn.node. Fails loudly (never returns null) when no adapter exists. */
 export async function createNodeGpu(options: RequestGpuOptions = {}): Promise<Gpu> {
   const gpu = await nodeNavigatorGpu();
   try {
-    return await requestGpu(gpu, options);
+    return await requestGpu(gpu, { compileHelpers: defaultCompileHelpers(), ...options });
   } catch (error) {
     if (error instanceof GpuUnavailableError) {
       throw new GpuUnavailableError(`No WebGPU adapter in Node (${error.message.split('.')[0]})`, NODE_GPU_HINT);

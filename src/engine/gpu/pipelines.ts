@@ -1,9 +1,14 @@
 import { GpuError, GpuValidationError } from './errors';
+import type { PipelineWant } from './recorder';
+import { warmOnHelpers, type CompileHelpers, type WarmResult, type WarmWant } from './warm';
 
 /** What compiling needs of a device (Gpu has both): the device, and whether to unroll in the source. */
 export interface PipelineHost {
   readonly device: GPUDevice;
   readonly unrollInSource: boolean;
+  /** Whether pipelines compile at their first dispatch (Gpu.compilesAtFirstDispatch); then prepare starts the compile helpers. */
+  readonly compilesAtFirstDispatch?: boolean;
+  readonly compileHelpers?: CompileHelpers | null;
 }
 
 export type KernelConstants = Record<string, number | string | boolean>;
@@ -125,10 +130,17 @@ export function pipelineKey(kernel: Kernel, constants: KernelConstants, entryPoi
   return `${kernel.name}:${entryPoint}[${parts.join(',')}]`;
 }
 
+/** What compile helpers need of pipelines (warm.ts): each one's key, its WGSL as compiled on `gpu`, entry point and probe. */
+export function warmWants(gpu: Pick<PipelineHost, 'unrollInSource'>, wants: PipelineWant[]): WarmWant[] {
+  return wants.map((w) => ({ label: pipelineKey(w.kernel, w.constants, w.entryPoint), code: shaderCode(gpu, w.kernel, w.constants), entryPoint: w.entryPoint, probe: w.probe }));
+}
+
 /** Compiled pipelines keyed by kernel name, entry point and compile-time constants. */
 export class PipelineCache {
   private pipelines = new Map<string, GPUComputePipeline>();
   compiled = 0;
+  /** The compile helpers' run that the last prepare started (warm.ts), if it started one. */
+  warming: Promise<WarmResult> | null = null;
 
   constructor(private readonly gpu: PipelineHost) {}
 
@@ -152,22 +164,27 @@ export class PipelineCache {
   /**
    * Compiles the pipelines not yet in the cache ahead of use, all at once through the device's
    * asynchronous pipeline creation (the driver may compile them in parallel, and the caller's event
-   * loop keeps running), reporting each one done.
+   * loop keeps running), reporting each one created. Where pipelines compile at their first dispatch
+   * instead (lavapipe), it also starts the compile helpers on them (warm.ts) without waiting for
+   * them: `wants` in the order of their first use (a collecting recorder's), so the helpers take
+   * them from the last back while the step compiles from the first.
    */
-  async prepare(wants: { kernel: Kernel; constants: KernelConstants; entryPoint: string }[], onProgress?: (done: number, total: number) => void): Promise<void> {
+  async prepare(wants: PipelineWant[], onProgress?: (done: number, total: number) => void): Promise<void> {
     const missing = wants.filter((w) => !this.pipelines.has(pipelineKey(w.kernel, w.constants, w.entryPoint)));
     let done = 0;
     onProgress?.(0, missing.length);
-    await Promise.all(missing.map(async (w) => {
-      const key = pipelineKey(w.kernel, w.constants, w.entryPoint);
-      const module = this.gpu.device.createShaderModule({ label: key, code: shaderCode(this.gpu, w.kernel, w.constants) });
-      const pipeline = await this.gpu.device.createComputePipelineAsync({ label: key, layout: 'auto', compute: { module, entryPoint: w.entryPoint } });
+    const warm = warmWants(this.gpu, missing);
+    await Promise.all(warm.map(async ({ label: key, code, entryPoint }) => {
+      const module = this.gpu.device.createShaderModule({ label: key, code });
+      const pipeline = await this.gpu.device.createComputePipelineAsync({ label: key, layout: 'auto', compute: { module, entryPoint } });
       if (!this.pipelines.has(key)) {
         this.pipelines.set(key, pipeline);
         this.compiled++;
       }
       onProgress?.(++done, missing.length);
     }));
+    const helpers = this.gpu.compileHelpers;
+    if (this.gpu.compilesAtFirstDispatch && helpers && helpers.count > 0 && warm.length > 0) this.warming = warmOnHelpers(helpers, warm);
   }
 
   /** Compiles inside error scopes and throws the shader compiler's messages with the key. */

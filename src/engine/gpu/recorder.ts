@@ -31,6 +31,8 @@ export interface PipelineWant {
   kernel: Kernel;
   constants: KernelConstants;
   entryPoint: string;
+  /** Its first dispatch's uniform bytes and number of storage bindings: what a compile helper binds (warm.ts). */
+  probe?: { uniforms: ArrayBuffer | null; bindings: number };
 }
 
 export class Recorder {
@@ -61,7 +63,7 @@ export class Recorder {
     return rec;
   }
 
-  /** The pipelines a collecting recorder saw, once each. */
+  /** The pipelines a collecting recorder saw, once each, in the order of their first dispatch. */
   get collected(): PipelineWant[] {
     return [...(this.wants?.values() ?? [])];
   }
@@ -97,7 +99,11 @@ export class Recorder {
     if (this.wants) {
       const entryPoint = d.entryPoint ?? d.kernel.entryPoint ?? 'main';
       const constants = d.constants ?? {};
-      this.wants.set(pipelineKey(d.kernel, constants, entryPoint), { kernel: d.kernel, constants, entryPoint });
+      const key = pipelineKey(d.kernel, constants, entryPoint);
+      if (!this.wants.has(key)) {
+        const uniforms = d.uniforms ? (d.uniforms instanceof Uniforms ? d.uniforms.bytes() : d.uniforms) : null;
+        this.wants.set(key, { kernel: d.kernel, constants, entryPoint, probe: { uniforms, bindings: d.bindings.length } });
+      }
       return;
     }
     const pipeline = this.gpu.pipelines.get(d.kernel, d.constants ?? {}, d.entryPoint ?? d.kernel.entryPoint ?? 'main');

@@ -1,0 +1,116 @@
+// Compile helpers (src/engine/gpu/warm.ts): extra devices that compile a step's pipelines beside
+// the device that runs it where pipelines compile at first dispatch (lavapipe). What is checked on
+// every adapter: the helpers dispatch each pipeline without an error (scratch bindings and the real
+// uniforms bind for every kernel), their errors stay their own, and a run is the same number for
+// number with and without them. Their speed is measured by bench/first-step.ts, not here.
+import { describe, expect, it } from 'vitest';
+import { arrayDataset, type Example } from '../../src/data/batches';
+import { generateModel } from '../../src/formats/generate';
+import { memoryFiles } from '../../src/formats/modelFolder';
+import { createBuffer } from '../../src/engine/gpu/buffers';
+import type { Gpu } from '../../src/engine/gpu/device';
+import { createNodeGpu } from '../../src/engine/gpu/node';
+import { warmWants } from '../../src/engine/gpu/pipelines';
+import { Recorder } from '../../src/engine/gpu/recorder';
+import { warmOnHelpers } from '../../src/engine/gpu/warm';
+import { attentionBackward, attentionForward } from '../../src/engine/kernels/attention/attention';
+import { loadModel } from '../../src/engine/model/load';
+import { runTraining } from '../../src/engine/train/run';
+import { DEFAULT_SETTINGS, type RunSettings } from '../../src/settings/settings';
+
+const examples: Example[] = Array.from({ length: 8 }, (_, i) => {
+  const ids = Int32Array.from({ length: 9 }, (_, t) => 1 + ((i * 7 + t * 5) % 60));
+  return { ids, lossMask: new Uint8Array(9).fill(1) };
+});
+const settings: RunSettings = {
+  ...DEFAULT_SETTINGS,
+  lora: { ...DEFAULT_SETTINGS.lora, r: 4, alpha: 8, dropout: 0.1 },
+  train: { ...DEFAULT_SETTINGS.train, learningRate: 1e-2, maxSteps: 3, batchSize: 4, microBatch: 2, maxLength: 9, seed: 5 },
+  eval: { evalInterval: 0, logInterval: 1, checkpointInterval: 0 },
+};
+
+/** Three steps of a tiny Qwen2 (heads of 8) on `gpu`: the losses and the compile events' total. */
+async function train(gpu: Gpu): Promise<{ losses: number[]; pipelines: number }> {
+  const files = generateModel({ architecture: 'qwen2', seed: 21, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, tokenizer: false, vocabSize: 64 });
+  const loaded = await loadModel(gpu, memoryFiles(files, 'tiny-qwen2'));
+  if (loaded.family !== 'llama') throw new Error('a Qwen2 checkpoint loads as a Llama-family model');
+  const losses: number[] = [];
+  let pipelines = 0;
+  await runTraining({
+    model: loaded.model, data: { train: arrayDataset(examples), validation: null, longestRow: 9 }, settings,
+    identity: { model: 'tiny-qwen2', data: 'rows' }, limits: { budgetBytes: 1 << 30, maxBufferSize: gpu.limits.maxBufferSize }, padId: 0,
+    onEvent: (e) => {
+      if (e.type === 'compile') pipelines = e.total;
+      if (e.type === 'step') losses.push(e.report.loss);
+    },
+  });
+  loaded.model.destroy();
+  return { losses, pipelines };
+}
+
+describe('compile helpers', () => {
+  it('start at prepare only where pipelines compile at first dispatch; there a run is the same number for number with them, each of its pipelines dispatched', async () => {
+    const helped = await createNodeGpu({ compileHelpers: 1, label: 'with a compile helper' });
+    try {
+      if (!helped.compilesAtFirstDispatch) {
+        // SwiftShader and GPUs compile when a pipeline is created: prepare leaves the helpers idle.
+        const rec = Recorder.collecting(helped, 'one pipeline');
+        const b = createBuffer(helped, 'collect only', 64);
+        attentionForward(rec, { B: 1, T: 2, NH: 1, KVH: 1, HS: 4, q: b, k: b, v: b, segmentIds: b, out: b, lse: b });
+        await helped.pipelines.prepare(rec.collected);
+        expect(helped.pipelines.size).toBe(1);
+        expect(helped.pipelines.warming).toBeNull();
+        return;
+      }
+      const alone = await createNodeGpu({ compileHelpers: 0, label: 'without compile helpers' });
+      try {
+        const a = await train(helped);
+        const b = await train(alone);
+        expect(a.losses).toHaveLength(3);
+        expect(a.losses.every(Number.isFinite)).toBe(true);
+        expect(a.losses).toEqual(b.losses);
+        expect(alone.pipelines.warming).toBeNull();
+        const warm = await helped.pipelines.warming;
+        expect(warm?.errors).toEqual([]);
+        expect(warm?.dispatched).toBe(a.pipelines);
+        expect(a.pipelines).toBeGreaterThan(10);
+        expect(helped.takeUncapturedErrors()).toEqual([]);
+      } finally {
+        alone.destroy();
+      }
+    } finally {
+      helped.destroy();
+    }
+  });
+
+  it('dispatch attention pipelines (both kernel sets, dropout) with scratch bindings; a broken probe is reported, not thrown, and stays off the main device', async () => {
+    const gpu = await createNodeGpu({ compileHelpers: 2, label: 'attention compile helpers' });
+    try {
+      const b = createBuffer(gpu, 'collect only', 64);
+      const rec = Recorder.collecting(gpu, 'attention pipelines');
+      // The direct set with dropout (and the delta), and the tiled forward: each pipeline costs seconds on SwiftShader.
+      const shape = { B: 2, T: 9, NH: 4, KVH: 2, HS: 16 };
+      attentionBackward(rec, { ...shape, kernels: 'direct', dropout: { p: 0.1, key: { seed: 1, site: 2, step: 3 } }, q: b, k: b, v: b, segmentIds: b, out: b, lse: b, dout: b, delta: b, dq: b, dk: b, dv: b });
+      attentionForward(rec, { ...shape, kernels: 'direct', dropout: { p: 0.1, key: { seed: 1, site: 2, step: 3 } }, q: b, k: b, v: b, segmentIds: b, out: b, lse: b });
+      attentionForward(rec, { ...shape, kernels: 'tiled', q: b, k: b, v: b, segmentIds: b, out: b, lse: b });
+      const wants = rec.collected;
+      expect(wants.map((w) => w.kernel.name)).toEqual(['attention_delta', 'attention_dq_direct', 'attention_dkdv_direct', 'attention_forward_direct', 'attention_forward']);
+      const warm = await warmOnHelpers(gpu.compileHelpers!, warmWants(gpu, wants));
+      expect(warm).toEqual({ dispatched: wants.length, errors: [] });
+
+      // One storage binding short: the helper's bind group is invalid; its error names the pipeline.
+      const broken = warmWants(gpu, wants.slice(0, 1)).map((w) => ({ ...w, probe: { ...w.probe!, bindings: w.probe!.bindings - 1 } }));
+      const failed = await warmOnHelpers({ ...gpu.compileHelpers!, count: 1 }, broken);
+      expect(failed.dispatched).toBe(0);
+      expect(failed.errors).toHaveLength(1);
+      expect(failed.errors[0]).toMatch(/^compile helper: attention_delta:main\[/);
+      // A helper that cannot be had is reported too.
+      const none = await warmOnHelpers({ count: 1, request: () => Promise.reject(new Error('no adapter')) }, broken);
+      expect(none).toEqual({ dispatched: 0, errors: ['no compile helper: no adapter'] });
+      expect(gpu.takeUncapturedErrors()).toEqual([]);
+      b.destroy();
+    } finally {
+      gpu.destroy();
+    }
+  });
+});
