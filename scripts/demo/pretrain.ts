@@ -48,6 +48,11 @@ export interface PretrainOptions {
   log: (line: string) => void;
   /** Facts probed with greedy generation after each round (0: none). */
   probe: number;
+  /**
+   * Facts (evenly spread) whose answer loss is measured after each merge; all of them when absent.
+   * At least 1. It only reports (history's loss): the weights are the same whatever the count.
+   */
+  evalFacts?: number;
   /** Train on these conversations instead of the world's corpus (experiments). */
   conversations?: ChatTurn[][];
 }
@@ -78,7 +83,7 @@ export async function greedyAnswers(model: LlamaGpu, tok: PreTrainedTokenizer, q
   return out;
 }
 
-/** Evenly spread facts for probing. */
+/** Evenly spread facts for probing and for the answer loss. */
 function probeFacts(count: number): QA[] {
   const facts = worldFacts();
   if (count >= facts.length) return facts;
@@ -98,7 +103,10 @@ export async function pretrainDemo(gpu: Gpu, tok: PreTrainedTokenizer, o: Pretra
   for (let i = 0; i < train.length; i++) tokens += train.lengthOf(i);
   o.log(`corpus: ${train.length} conversations, ${tokens} tokens (longest ${data.stats.maxLength})`);
   // The corpus loss after each merge is measured on the facts alone (one short chat each).
-  const factSet = (await loadDataset(fromText('demo-facts.jsonl', chatJsonl(worldFacts().map((f) => [{ role: 'user', content: f.question }, { role: 'assistant', content: f.answer }]))), tok, { maxLength: o.maxLength, trainOn: 'response', vocabSize: spec.vocabSize })).train;
+  const evalFacts = probeFacts(o.evalFacts ?? Infinity);
+  const factSet = (await loadDataset(fromText('demo-facts.jsonl', chatJsonl(evalFacts.map((f) => [{ role: 'user', content: f.question }, { role: 'assistant', content: f.answer }]))), tok, { maxLength: o.maxLength, trainOn: 'response', vocabSize: spec.vocabSize })).train;
+  // Micro-batches of up to 64 facts; fewer facts, smaller micro-batch (a micro-batch is padded to its full rows).
+  const evalMicroBatch = Math.min(64, evalFacts.length);
   const probes = probeFacts(o.probe);
   const history: PretrainResult['history'] = [];
   const limits = { budgetBytes: 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize };
@@ -155,7 +163,7 @@ export async function pretrainDemo(gpu: Gpu, tok: PreTrainedTokenizer, o: Pretra
     model.destroy();
 
     const after = await LlamaGpu.load(gpu, spec, async (name) => weights.get(name)!.data, { weights: 'f32' });
-    const ev = await evaluate(after, factSet, { microBatch: 64, seqLen: 64, padId, adapter: null });
+    const ev = await evaluate(after, factSet, { microBatch: evalMicroBatch, seqLen: 64, padId, adapter: null });
     let accuracy: number | null = null;
     if (probes.length && (round === o.rounds - 1 || round % 4 === 3)) {
       const answers = await greedyAnswers(after, tok, probes.map((p) => p.question));
