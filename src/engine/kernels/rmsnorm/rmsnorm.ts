@@ -56,13 +56,12 @@ function workgroupSize(rec: Recorder, C: number): number {
   return wg;
 }
 
-function constants(rec: Recorder, args: RmsnormShapeArgs, accumulate: boolean) {
+function constants(rec: Recorder, args: RmsnormShapeArgs) {
   if (args.weightF16 && !rec.gpu.features.f16) {
     throw new GpuError(`${args.label ?? 'rmsnorm'}: weightF16 needs the shader-f16 feature, which this device lacks`, args.label);
   }
   return {
     WG: workgroupSize(rec, args.C),
-    ACCUMULATE: accumulate,
     W_TYPE: args.weightF16 ? 'f16' : 'f32',
     ENABLE_F16: args.weightF16 ? 'enable f16;' : '',
   };
@@ -74,8 +73,8 @@ export function rmsnormForward(rec: Recorder, args: RmsnormForwardArgs): void {
   rec.dispatch({
     kernel: rmsnormForwardKernel,
     label,
-    constants: constants(rec, args, false),
-    uniforms: new Uniforms().u32(args.rows).u32(args.C).u32(args.offsetW ?? 0).f32(args.eps),
+    constants: constants(rec, args),
+    uniforms: new Uniforms().u32(args.rows).u32(args.C).u32(args.offsetW ?? 0).f32(args.eps).u32(0).u32(0).u32(0).u32(0),
     bindings: [args.x, args.weight, args.out, args.rrms],
     workgroups: gridRows(rec.gpu, args.rows, label),
   });
@@ -87,8 +86,8 @@ export function rmsnormBackward(rec: Recorder, args: RmsnormBackwardArgs): void 
   rec.dispatch({
     kernel: rmsnormBackwardKernel,
     label,
-    constants: constants(rec, args, Boolean(args.accumulate)),
-    uniforms: new Uniforms().u32(args.rows).u32(args.C).u32(args.offsetW ?? 0).f32(args.eps),
+    constants: constants(rec, args),
+    uniforms: new Uniforms().u32(args.rows).u32(args.C).u32(args.offsetW ?? 0).f32(args.eps).u32(args.accumulate ? 1 : 0).u32(0).u32(0).u32(0),
     bindings: [args.dy, args.x, args.weight, args.rrms, args.dx],
     workgroups: gridRows(rec.gpu, args.rows, label),
   });

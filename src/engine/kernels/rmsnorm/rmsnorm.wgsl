@@ -3,7 +3,8 @@
 //   forward  x [rows, C], w [C] (f32, or f16 when W_TYPE is f16) → out [rows, C], rrms [rows]
 //            rrms[r] = 1 / sqrt(mean_c(x[r,c]²) + eps);  out[r,c] = x[r,c] · rrms[r] · w[c]
 //            Saves for backward: rrms (and the caller keeps x, the forward's input).
-//   backward dy [rows, C], x, w, rrms → dx [rows, C]  (dx += … when ACCUMULATE: residual grads add up)
+//   backward dy [rows, C], x, w, rrms → dx [rows, C]  (dx += … when p.accumulate ≠ 0: residual grads
+//            add up; a uniform, so one pipeline serves both, each pipeline costing a compile on lavapipe)
 //            dx[r,c] = rrms·w[c]·dy[r,c] − x[r,c] · rrms³/C · Σ_j w[j]·dy[r,j]·x[r,j]
 //
 // The block norms use rows = N, C = hidden; qwen3's per-head q/k norm is the same op with
@@ -15,12 +16,12 @@
 
 struct Params {
   rows: u32, C: u32, offset_w: u32, eps: f32,
+  accumulate: u32, _p0: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 
 const WG = {{WG}}u;
-const ACCUMULATE = {{ACCUMULATE}};
 
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> reduced: f32;
@@ -91,7 +92,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let k = inv * inv * inv * total / f32(p.C);
   for (var c = li; c < p.C; c += WG) {
     var g = inv * f32(w[p.offset_w + c]) * dy[base + c] - x[base + c] * k;
-    if (ACCUMULATE) { g += dx[base + c]; }
+    if (p.accumulate != 0u) { g += dx[base + c]; }
     dx[base + c] = g;
   }
 }

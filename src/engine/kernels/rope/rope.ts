@@ -36,8 +36,8 @@ function launch(rec: Recorder, args: RopeArgs, sign: 1 | -1, label: string): voi
   rec.dispatch({
     kernel: ropeKernel,
     label,
-    constants: { WG: wg, SIGN: sign === 1 ? '1.0' : '-1.0' },
-    uniforms: new Uniforms().u32(args.N).u32(args.heads).u32(half).u32(0),
+    constants: { WG: wg },
+    uniforms: new Uniforms().u32(args.N).u32(args.heads).u32(half).u32(sign === 1 ? 0 : 1),
     bindings: [args.x, args.positionIds, args.invFreq],
     workgroups: grid1d(rec.gpu, args.N * args.heads * half, wg, label),
   });

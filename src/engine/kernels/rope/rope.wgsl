@@ -4,7 +4,8 @@
 //   For each token n, head h, pair i < HS/2, with a = positionIds[n] · invFreq[i]:
 //     forward   x1' = x1·cos a − x2·sin a,  x2' = x2·cos a + x1·sin a   (x1 = x[n,h,i], x2 = x[n,h,i+HS/2])
 //     backward  the inverse rotation of the gradients: dx1 = dy1·cos a + dy2·sin a,
-//               dx2 = dy2·cos a − dy1·sin a  (SIGN = −1 flips sin)
+//               dx2 = dy2·cos a − dy1·sin a  (p.inverse ≠ 0 flips sin: one pipeline for both ways,
+//               since each pipeline costs a compile at the first step on lavapipe)
 //   Saves nothing: positions and invFreq are inputs of the step.
 //
 // NOTE: like HF (inv_freq and positions in f32, `freqs = inv_freq @ pos`), the angle is the f32
@@ -17,7 +18,7 @@
 // Geometry: one thread per (n, h, i), WG per workgroup, 2-D folded grid (grid.ts).
 
 struct Params {
-  N: u32, H: u32, HALF: u32, _pad: u32,
+  N: u32, H: u32, HALF: u32, inverse: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -26,7 +27,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> invFreq: array<f32>;
 
 const WG = {{WG}}u;
-const SIGN = {{SIGN}};
 
 const TWO_OVER_PI = 0.6366197466850281;
 const P1 = 1.5625;
@@ -68,7 +68,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let a = f32(positionIds[n]) * invFreq[i];
   let sc = sin_cos(a);
   let c = sc.y;
-  let s = SIGN * sc.x;
+  let s = select(sc.x, -sc.x, p.inverse != 0u);
   let j1 = row * 2u * p.HALF + i;
   let j2 = j1 + p.HALF;
   let x1 = x[j1];
