@@ -16,6 +16,7 @@ import type { Kernel } from '../../gpu/pipelines';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import { Uniforms } from '../../gpu/uniforms';
 import { rowGroups, rowWindow } from '../lora/windows';
+import { wgslSections } from '../elementwise/sections';
 import { dropoutThreshold, PHILOX_WGSL } from '../philox/philox';
 import { attentionScale, type AttentionDropout, type AttentionShape } from './attention.ref';
 import commonSource from './attention_common.wgsl?raw';
@@ -29,15 +30,16 @@ import dkdvDirectSource from './attention_dkdv_direct.wgsl?raw';
 
 export type { AttentionDropout, AttentionShape } from './attention.ref';
 
-const prelude = PHILOX_WGSL + commonSource;
-export const attentionForwardKernel: Kernel = { name: 'attention_forward', source: prelude + forwardSource };
+/** Philox and attention_common.wgsl with the bindings of one pass. */
+const prelude = (pass: 'FORWARD' | 'DQ' | 'DKDV') => PHILOX_WGSL + wgslSections(commonSource, [pass], 'attention_common.wgsl');
+export const attentionForwardKernel: Kernel = { name: 'attention_forward', source: prelude('FORWARD') + forwardSource };
 export const attentionDeltaKernel: Kernel = { name: 'attention_delta', source: deltaSource };
-export const attentionDqKernel: Kernel = { name: 'attention_dq', source: prelude + dqSource };
-export const attentionDkdvKernel: Kernel = { name: 'attention_dkdv', source: prelude + dkdvSource };
+export const attentionDqKernel: Kernel = { name: 'attention_dq', source: prelude('DQ') + dqSource };
+export const attentionDkdvKernel: Kernel = { name: 'attention_dkdv', source: prelude('DKDV') + dkdvSource };
 /** The kernels without workgroup memory (attention_forward_direct.wgsl): see attentionKernels. */
-export const attentionForwardDirectKernel: Kernel = { name: 'attention_forward_direct', source: prelude + forwardDirectSource };
-export const attentionDqDirectKernel: Kernel = { name: 'attention_dq_direct', source: prelude + dqDirectSource };
-export const attentionDkdvDirectKernel: Kernel = { name: 'attention_dkdv_direct', source: prelude + dkdvDirectSource };
+export const attentionForwardDirectKernel: Kernel = { name: 'attention_forward_direct', source: prelude('FORWARD') + forwardDirectSource };
+export const attentionDqDirectKernel: Kernel = { name: 'attention_dq_direct', source: prelude('DQ') + dqDirectSource };
+export const attentionDkdvDirectKernel: Kernel = { name: 'attention_dkdv_direct', source: prelude('DKDV') + dkdvDirectSource };
 
 /** A shape or buffer the attention launchers cannot use; the message names the argument. */
 export class AttentionArgumentError extends GpuError {}

@@ -5,13 +5,36 @@
 //           real key of its row.
 //   DROPOUT: drop_ij = [kept]/(1 − p), kept = dropout_keep(seed, site, step, token0 + i, h·T + j)
 //           (philox.wgsl, prepended too): every pass redraws the same mask.
-// Each kernel declares the uniform `p` at @binding(0) and `seg` at @binding(4).
+// The bindings of each pass, kept per kernel by attention.ts (#if FORWARD / DQ / DKDV): the tiled and
+// the direct kernel of a pass bind the same buffers.
 
 struct Params {
   T: u32, NH: u32, KVH: u32, scale: f32,
   tile: u32, token0: u32, seed: u32, site: u32,
   step: u32, threshold: u32, keep_scale: f32, _p0: u32,
 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> seg: array<u32>;
+#if FORWARD
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+#endif
+#if DQ || DKDV
+@group(0) @binding(5) var<storage, read> dout: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> lse: array<f32>;
+@group(0) @binding(7) var<storage, read> delta: array<f32>;
+#endif
+#if DQ
+@group(0) @binding(8) var<storage, read_write> dq: array<vec4<f32>>;
+#endif
+#if DKDV
+@group(0) @binding(8) var<storage, read_write> dk: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> dv: array<vec4<f32>>;
+#endif
 
 const CAUSAL = {{CAUSAL}};
 const DROPOUT = {{DROPOUT}};

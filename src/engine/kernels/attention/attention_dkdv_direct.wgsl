@@ -9,18 +9,7 @@
 // head, batch row), keeping its head of k, v, dk and dv in registers and walking, for each query
 // head of the group, the queries that may see its key (causal: from the key on; a padding key of an
 // encoder is seen by none), read straight from storage. Each invocation owns its outputs.
-// Params, CAUSAL, DROPOUT, attends, seen_by, drop_scale: attention_common.wgsl, prepended by attention.ts.
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> seg: array<u32>;
-@group(0) @binding(5) var<storage, read> dout: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> delta: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dk: array<vec4<f32>>;
-@group(0) @binding(9) var<storage, read_write> dv: array<vec4<f32>>;
+// The bindings, Params, CAUSAL, DROPOUT, attends, seen_by, drop_scale: attention_common.wgsl, prepended by attention.ts.
 
 const HS4 = {{HS4}}u;
 const WG = 64u;

@@ -28,15 +28,7 @@
 // NOTE: `tile` equals TK; a runtime loop bound keeps compilers from unrolling the tile loops.
 // NOTE: with DROPOUT every lane of a row draws the mask of each (query, key) pair itself (one
 // Philox4x32-10 call, 10 rounds); sharing one draw per 4 keys or per row is an unmeasured speed-up.
-// Params, CAUSAL, DROPOUT, attends, seen_by, drop_scale: attention_common.wgsl, prepended by attention.ts.
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> seg: array<u32>;
-@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+// The bindings, Params, CAUSAL, DROPOUT, attends, seen_by, drop_scale: attention_common.wgsl, prepended by attention.ts.
 
 const HS4 = {{HS4}}u;
 const DV = {{DV}}u;

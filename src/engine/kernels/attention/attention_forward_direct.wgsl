@@ -13,15 +13,7 @@
 // NOTE: llvmpipe turns each workgroup barrier into a coroutine suspend point and its LLVM time grows
 // with what lives across them; the tiled kernels took 0.4–0.8 s each to compile cold there
 // (docs/performance.md, "First step").
-// Params, CAUSAL, DROPOUT, attends, seen_by, drop_scale: attention_common.wgsl, prepended by attention.ts.
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> seg: array<u32>;
-@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+// The bindings, Params, CAUSAL, DROPOUT, attends, seen_by, drop_scale: attention_common.wgsl, prepended by attention.ts.
 
 const HS4 = {{HS4}}u;
 const WG = 64u;
