@@ -7,10 +7,11 @@ import { GpuError } from '../../gpu/errors';
 import { wgslSections } from '../elementwise/sections';
 import { bindingChunks, chunkBinding } from './chunks';
 import source from './gradnorm.wgsl?raw';
+import { WORKGROUP_REDUCE_WGSL } from '../elementwise/reduce';
 
-export const gradNormPartialsKernel: Kernel = { name: 'gradnorm_partials', source: wgslSections(source, ['PARTIALS'], 'gradnorm.wgsl') };
-export const stepControlKernel: Kernel = { name: 'step_control', source: wgslSections(source, ['CONTROL'], 'gradnorm.wgsl') };
-export const paramNormKernel: Kernel = { name: 'param_norm', source: wgslSections(source, ['PARAM_NORM'], 'gradnorm.wgsl') };
+export const gradNormPartialsKernel: Kernel = { name: 'gradnorm_partials', source: wgslSections(source, ['PARTIALS'], 'gradnorm.wgsl') + WORKGROUP_REDUCE_WGSL };
+export const stepControlKernel: Kernel = { name: 'step_control', source: wgslSections(source, ['CONTROL'], 'gradnorm.wgsl') + WORKGROUP_REDUCE_WGSL };
+export const paramNormKernel: Kernel = { name: 'param_norm', source: wgslSections(source, ['PARAM_NORM'], 'gradnorm.wgsl') + WORKGROUP_REDUCE_WGSL };
 
 /**
  * Bytes of the step-control buffer: 16 words. Words 0–7 are written by stepControl every step

@@ -35,25 +35,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 
 const WG = {{WG}}u;
-
-var<workgroup> partial: array<f32, WG>;
-var<workgroup> reduced: f32;
-
-// NOTE: one invocation combines the WG partials, between two barriers, rather than a tree of log2(WG)
-// barriers: llvmpipe compiles every barrier as a coroutine suspend point, and each level of the tree
-// cost ~0.3 s of cold compile there (docs/performance.md, "First step"). `reduced` is apart from the
-// partials so that the next reduction may overwrite them at once.
-fn reduce_sum(li: u32, value: f32) -> f32 {
-  partial[li] = value;
-  workgroupBarrier();
-  if (li == 0u) {
-    var s = partial[0];
-    for (var i = 1u; i < WG; i++) { s = s + partial[i]; }
-    reduced = s;
-  }
-  workgroupBarrier();
-  return reduced;
-}
+// reduce_sum, reduce_max: ../elementwise/workgroup_reduce.wgsl, appended.
 
 #if PARTIALS
 @group(0) @binding(1) var<storage, read> grads: array<f32>;

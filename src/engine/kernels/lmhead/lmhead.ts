@@ -19,11 +19,12 @@ import type { WeightFormat } from '../quant/layout';
 import { DEFAULT_MAX_LOGITS_BYTES, fullTileRows, LmHeadChunkError, lmheadChunkTokens } from './chunks';
 import ceSource from './lmhead_ce.wgsl?raw';
 import reduceSource from './lmhead_reduce.wgsl?raw';
+import { WORKGROUP_REDUCE_WGSL } from '../elementwise/reduce';
 
 export { IGNORE_INDEX } from './lmhead.ref';
 export { DEFAULT_MAX_LOGITS_BYTES, fullTileRows, lmheadChunkTokens, LmHeadChunkError } from './chunks';
 
-export const lmheadCrossEntropyKernel: Kernel = { name: 'lmhead_ce', source: ceSource };
+export const lmheadCrossEntropyKernel: Kernel = { name: 'lmhead_ce', source: ceSource + WORKGROUP_REDUCE_WGSL };
 export const lmheadReduceKernel: Kernel = { name: 'lmhead_reduce', source: reduceSource };
 
 /** A shape or buffer the LM head launchers cannot use; the message names it. */

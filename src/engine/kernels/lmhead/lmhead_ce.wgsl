@@ -17,38 +17,9 @@ struct Params { V: u32, rows: u32, row0: u32, grad_scale: f32 }
 @group(0) @binding(4) var<storage, read_write> row_correct: array<u32>;
 
 const WG = {{WG}}u;
+// reduce_sum, reduce_max: ../elementwise/workgroup_reduce.wgsl, appended.
 
-var<workgroup> red: array<f32, WG>;
-var<workgroup> reduced: f32;
 var<workgroup> target_logit: f32;
-
-// NOTE: one invocation combines the WG partials, between two barriers, rather than a tree of log2(WG)
-// barriers: llvmpipe compiles every barrier as a coroutine suspend point, and each level of the tree
-// cost ~0.3 s of cold compile there (docs/performance.md, "First step"). `reduced` is apart from the
-// partials so that the next reduction may overwrite them at once.
-fn reduce_max(li: u32, value: f32) -> f32 {
-  red[li] = value;
-  workgroupBarrier();
-  if (li == 0u) {
-    var s = red[0];
-    for (var i = 1u; i < WG; i++) { s = max(s, red[i]); }
-    reduced = s;
-  }
-  workgroupBarrier();
-  return reduced;
-}
-
-fn reduce_sum(li: u32, value: f32) -> f32 {
-  red[li] = value;
-  workgroupBarrier();
-  if (li == 0u) {
-    var s = red[0];
-    for (var i = 1u; i < WG; i++) { s = s + red[i]; }
-    reduced = s;
-  }
-  workgroupBarrier();
-  return reduced;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {

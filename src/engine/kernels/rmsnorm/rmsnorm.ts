@@ -5,9 +5,10 @@ import { GpuError } from '../../gpu/errors';
 import { gridRows } from '../elementwise/grid';
 import { wgslSections } from '../elementwise/sections';
 import source from './rmsnorm.wgsl?raw';
+import { WORKGROUP_REDUCE_WGSL } from '../elementwise/reduce';
 
-export const rmsnormForwardKernel: Kernel = { name: 'rmsnorm_forward', source: wgslSections(source, ['FORWARD'], 'rmsnorm.wgsl') };
-export const rmsnormBackwardKernel: Kernel = { name: 'rmsnorm_backward', source: wgslSections(source, ['BACKWARD'], 'rmsnorm.wgsl') };
+export const rmsnormForwardKernel: Kernel = { name: 'rmsnorm_forward', source: wgslSections(source, ['FORWARD'], 'rmsnorm.wgsl') + WORKGROUP_REDUCE_WGSL };
+export const rmsnormBackwardKernel: Kernel = { name: 'rmsnorm_backward', source: wgslSections(source, ['BACKWARD'], 'rmsnorm.wgsl') + WORKGROUP_REDUCE_WGSL };
 
 export interface RmsnormShapeArgs {
   /** Rows: N for the block norms, N·NH or N·KVH for qwen3's per-head q/k norm. */
