@@ -27,7 +27,7 @@ interface FirstStep {
   /** Of those, until the compile events said every pipeline was ready. */
   compileMs: number;
   pipelines: number;
-  /** Compile helpers asked for, and the pipelines they dispatched before the first step. */
+  /** Compile helpers asked for, and the pipelines they dispatched in all. */
   helpers: number;
   warmed: number;
 }
@@ -35,37 +35,17 @@ interface FirstStep {
 async function child(): Promise<void> {
   register('./raw-hooks.mjs', import.meta.url);
   const t0 = performance.now();
-  const { createNodeGpu } = await import('../src/engine/gpu/node');
-  const { loadModel } = await import('../src/engine/model/load');
-  const { familyFromConfig } = await import('../src/engine/model/families');
-  const { nodeFiles } = await import('../src/formats/nodeSource');
-  const { openModelFolder } = await import('../src/formats/modelFolder');
-  const { planTraining, runTraining } = await import('../src/engine/train/run');
-  const { arrayDataset } = await import('../src/data/batches');
-  const { DEFAULT_SETTINGS } = await import('../src/settings/settings');
-  const { defaultCompileHelpers } = await import('../src/engine/gpu/node');
+  const { createNodeGpu, defaultCompileHelpers } = await import('../src/engine/gpu/node');
+  const { demoStep } = await import('./demoStep');
   const helpers = process.env.FIRST_STEP_HELPERS ? Number(process.env.FIRST_STEP_HELPERS) : defaultCompileHelpers();
   const gpu = await createNodeGpu({ compileHelpers: helpers });
   const gpuMs = performance.now() - t0;
-  let warmed = 0;
-  const files = nodeFiles('public/models/demo');
-  const folder = await openModelFolder(files);
-  const settings = { ...DEFAULT_SETTINGS, train: { ...DEFAULT_SETTINGS.train, maxSteps: 1 }, eval: { ...DEFAULT_SETTINGS.eval, evalInterval: 0, checkpointInterval: 0 } };
-  const limits = { budgetBytes: 4 * 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize };
-  const T = 64;
-  const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), settings, { longestRow: T }, limits);
-  const l0 = performance.now();
-  const loaded = await loadModel(gpu, files, { weights: plan.weights });
-  if (loaded.family !== 'llama') throw new Error('the demo model is a decoder');
-  const model = loaded.model;
-  const loadMs = performance.now() - l0;
-  const rows = Array.from({ length: 32 }, (_, r) => ({ ids: Int32Array.from({ length: T }, (_, i) => 1 + ((r * 31 + i * 7) % 500)), lossMask: new Uint8Array(T).fill(1) }));
-  const s0 = performance.now();
+  let s0 = 0;
   let compileMs = 0;
   let pipelines = 0;
   let firstStepMs = 0;
-  await runTraining({
-    model, data: { train: arrayDataset(rows), validation: null, longestRow: T }, settings, identity: { model: 'demo', data: 'rows' }, limits, padId: 0,
+  const { weights, loadMs } = await demoStep(gpu, {
+    onStart: () => (s0 = performance.now()),
     onEvent: (e) => {
       if (e.type === 'compile' && e.done === e.total) {
         compileMs = performance.now() - s0;
@@ -76,8 +56,7 @@ async function child(): Promise<void> {
   });
   const warm = await gpu.pipelines.warming;
   if (warm?.errors.length) throw new Error(`compile helpers failed: ${warm.errors.join('; ')}`);
-  warmed = warm?.dispatched ?? 0;
-  const out: FirstStep = { adapter: gpu.adapter.name, weights: model.format, gpuMs, loadMs, firstStepMs, compileMs, pipelines, helpers, warmed };
+  const out: FirstStep = { adapter: gpu.adapter.name, weights, gpuMs, loadMs, firstStepMs, compileMs, pipelines, helpers, warmed: warm?.dispatched ?? 0 };
   process.stdout.write(`FIRST_STEP ${JSON.stringify(out)}\n`);
   process.exit(0);
 }

@@ -13,25 +13,11 @@ register('./raw-hooks.mjs', import.meta.url);
 const { createNodeGpu } = await import('../src/engine/gpu/node');
 const { Recorder } = await import('../src/engine/gpu/recorder');
 const { PipelineCache, pipelineKey, shaderCode } = await import('../src/engine/gpu/pipelines');
-const { loadModel } = await import('../src/engine/model/load');
-const { familyFromConfig } = await import('../src/engine/model/families');
-const { nodeFiles } = await import('../src/formats/nodeSource');
-const { openModelFolder } = await import('../src/formats/modelFolder');
-const { planTraining, runTraining } = await import('../src/engine/train/run');
-const { arrayDataset } = await import('../src/data/batches');
-const { DEFAULT_SETTINGS } = await import('../src/settings/settings');
+const { demoStep } = await import('./demoStep');
 type Dispatch = import('../src/engine/gpu/recorder').Dispatch;
 
 const arg = (name: string, fallback: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
 const gpu = await createNodeGpu();
-const files = nodeFiles(arg('--model', 'public/models/demo'));
-const folder = await openModelFolder(files);
-const settings = { ...DEFAULT_SETTINGS, train: { ...DEFAULT_SETTINGS.train, maxSteps: 1 }, eval: { ...DEFAULT_SETTINGS.eval, evalInterval: 0, checkpointInterval: 0 } };
-const limits = { budgetBytes: 4 * 2 ** 30, maxBufferSize: gpu.limits.maxBufferSize };
-const T = Number(arg('--tokens', '64'));
-const plan = planTraining(familyFromConfig(folder.config).onDevice({ f16: gpu.features.f16, ...gpu.limits }), settings, { longestRow: T }, limits);
-const loaded = await loadModel(gpu, files, { weights: plan.weights });
-if (loaded.family !== 'llama') throw new Error('a decoder is needed');
 
 // The first dispatch of each pipeline, in recording order, captured from the collecting recorder.
 const first = new Map<string, Dispatch>();
@@ -66,11 +52,7 @@ PipelineCache.prototype.prepare = async function () {
     rows.push(`| ${(a - b).toFixed(0)} | ${b.toFixed(1)} | ${lines} | \`${key}\` |`);
   }
 };
-const rowsData = Array.from({ length: 32 }, (_, r) => ({ ids: Int32Array.from({ length: T }, (_, i) => 1 + ((r * 31 + i * 7) % 500)), lossMask: new Uint8Array(T).fill(1) }));
-await runTraining({
-  model: loaded.model, data: { train: arrayDataset(rowsData), validation: null, longestRow: T }, settings, identity: { model: 'probe', data: 'rows' }, limits, padId: 0,
-  onEvent: () => {},
-});
+await demoStep(gpu, { dir: arg('--model', 'public/models/demo'), T: Number(arg('--tokens', '64')) });
 console.log(`${gpu.adapter.name}; MESA_SHADER_CACHE_DISABLE=${process.env.MESA_SHADER_CACHE_DISABLE ?? ''}; ${first.size} pipelines\n`);
 console.log('| compile ms | run ms | WGSL lines | pipeline |\n|---:|---:|---:|---|');
 for (const r of [...rows].sort((x, y) => parseFloat(y.slice(2)) - parseFloat(x.slice(2)))) console.log(r);
