@@ -60,7 +60,7 @@ export async function warmOnHelpers(helpers: CompileHelpers, wants: WarmWant[]):
       device.destroy();
     }
   };
-  const devices = await Promise.allSettled(Array.from({ length: helpers.count }, () => helpers.request()));
+  const devices = await Promise.allSettled(Array.from({ length: Math.min(helpers.count, queue.length) }, () => helpers.request()));
   for (const d of devices) if (d.status === 'rejected') result.errors.push(`no compile helper: ${(d.reason as Error)?.message ?? d.reason}`);
   await Promise.all(devices.flatMap((d) => (d.status === 'fulfilled' ? [work(d.value)] : [])));
   return result;
