@@ -24,13 +24,14 @@ export const matmulDirectKernel: Kernel = { name: 'matmul_direct', source: param
 
 /** The three kernels: scalar (any shape), vec4 staged in workgroup memory, vec4 direct (no workgroup memory). */
 export type MatmulKind = 'scalar' | 'vec4' | 'direct';
-const KIND_KERNEL: Record<MatmulKind, string> = { scalar: 'matmul', vec4: 'matmul_vec4', direct: 'matmul_direct' };
+/** Each kind's kernel with a dense B, and its shader body (which the quantized kernels take with another B reader). */
+const KIND_KERNEL: Record<MatmulKind, Kernel> = { scalar: matmulKernel, vec4: matmulVec4Kernel, direct: matmulDirectKernel };
 const KIND_SOURCE: Record<MatmulKind, string> = { scalar: source, vec4: vec4Source, direct: directSource };
 
 const quantKernels = new Map<string, Kernel>();
 /** The matmul with a quantized B, dequantized while a slab is staged (b_quant.wgsl). */
 export function matmulQuantKernel(format: QuantFormat, kind: MatmulKind): Kernel {
-  const name = `${KIND_KERNEL[kind]}_${format}`;
+  const name = `${KIND_KERNEL[kind].name}_${format}`;
   let kernel = quantKernels.get(name);
   if (!kernel) {
     kernel = { name, source: paramsSource + KIND_SOURCE[kind] + bQuant + quantReaderWgsl(format) };
@@ -187,7 +188,7 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
   uniforms.u32((layout.TRANS_A ? 1 : 0) | (layout.TRANS_B ? 2 : 0) | (layout.ACCUMULATE ? 4 : 0));
   const { unroll, direct: _, ...sizes } = tile;
   rec.dispatch({
-    kernel: q ? matmulQuantKernel(q.format, kind) : { scalar: matmulKernel, vec4: matmulVec4Kernel, direct: matmulDirectKernel }[kind],
+    kernel: q ? matmulQuantKernel(q.format, kind) : KIND_KERNEL[kind],
     label: args.label,
     constants: {
       // The direct kernel has no tile or layout constants: one pipeline per type of B, whatever the product.
