@@ -21,6 +21,12 @@ export interface Dispatch {
 
 const UNIFORM_CHUNK = 64 * 1024;
 
+/** A dispatch's uniform struct as bytes, or null without one. */
+function uniformBytes(d: Dispatch): ArrayBuffer | null {
+  if (!d.uniforms) return null;
+  return d.uniforms instanceof Uniforms ? d.uniforms.bytes() : d.uniforms;
+}
+
 /**
  * Records many dispatches into one command encoder and submits them at once. Dispatches share a
  * compute pass unless a timer is attached, in which case each gets its own timed pass.
@@ -101,15 +107,14 @@ export class Recorder {
       const constants = d.constants ?? {};
       const key = pipelineKey(d.kernel, constants, entryPoint);
       if (!this.wants.has(key)) {
-        const uniforms = d.uniforms ? (d.uniforms instanceof Uniforms ? d.uniforms.bytes() : d.uniforms) : null;
-        this.wants.set(key, { kernel: d.kernel, constants, entryPoint, probe: { uniforms, bindings: d.bindings.length } });
+        this.wants.set(key, { kernel: d.kernel, constants, entryPoint, probe: { uniforms: uniformBytes(d), bindings: d.bindings.length } });
       }
       return;
     }
     const pipeline = this.gpu.pipelines.get(d.kernel, d.constants ?? {}, d.entryPoint ?? d.kernel.entryPoint ?? 'main');
     const entries: GPUBindGroupEntry[] = [];
-    if (d.uniforms) {
-      const bytes = d.uniforms instanceof Uniforms ? d.uniforms.bytes() : d.uniforms;
+    const bytes = uniformBytes(d);
+    if (bytes) {
       entries.push({ binding: 0, resource: this.uniformBinding(bytes) });
     }
     d.bindings.forEach((b, i) => {
