@@ -30,7 +30,7 @@ import { TARGET_MODULES, type TargetModule } from '../../settings/settings';
 import type { Gpu } from '../gpu/device';
 import { createBuffer, readF32, readU32, uploadBuffer, writeBuffer } from '../gpu/buffers';
 import { Recorder } from '../gpu/recorder';
-import { encoderEmbeddingForward, uploadSplitWeight } from '../kernels/embedding/embedding';
+import { allocSplitWeight, encoderEmbeddingForward, writeSplitWeight } from '../kernels/embedding/embedding';
 import type { SplitWeight } from '../kernels/lora/weightParts';
 import { layernormBackward, layernormForward } from '../kernels/layernorm/layernorm';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout/dropout';
@@ -241,6 +241,8 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
     private readonly embLnB: GPUBuffer,
     private readonly layers: LayerWeights[],
     private owned: GPUBuffer[],
+    /** Stops a load still streaming in (open's `loaded`) when the model is destroyed. */
+    private loading: AbortController | null = null,
   ) {
     this.C = spec.hiddenSize;
     this.NH = spec.numHeads;
@@ -250,8 +252,20 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
     this.taskState = { problemType: 'single_label_classification', labels: [] };
   }
 
-  /** Uploads every frozen weight (projections f16 when asked), one labelled buffer per tensor, then the head for the task. */
+  /** EncoderGpu.open, waiting for the weights: the model with every weight in and its head set for the task. */
   static async load(gpu: Gpu, spec: EncoderConfig, read: TensorReader, options: EncoderLoadOptions = {}): Promise<EncoderGpu> {
+    const { model, loaded } = await EncoderGpu.open(gpu, spec, read, options);
+    await loaded;
+    return model;
+  }
+
+  /**
+   * Allocates every frozen weight (projections f16 when asked), one labelled buffer per tensor,
+   * sets the head for the task (its few tensors read now: a run's adapter starts from them), and
+   * hands out the model; `loaded` streams the body's tensors in, in the file's order. Until it
+   * resolves the model may be planned and recorded but not run; if it fails, the model is destroyed.
+   */
+  static async open(gpu: Gpu, spec: EncoderConfig, read: TensorReader, options: EncoderLoadOptions = {}): Promise<{ model: EncoderGpu; loaded: Promise<void> }> {
     const f16 = options.f16 ?? gpu.features.f16;
     if (f16 && !gpu.features.f16) throw new EncoderError('f16 weights need the shader-f16 feature, which this GPU lacks');
     const stored = new Set(options.tensorNames ?? []);
@@ -263,60 +277,87 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
       return hit;
     };
     const owned: GPUBuffer[] = [];
-    const total = 5 + spec.numLayers * 16;
-    let loaded = 0;
-    const fetch = async (name: string, size: number): Promise<Float32Array> => {
-      options.signal?.throwIfAborted();
-      const key = resolve(name);
+    /** Each tensor's upload, in the file's order; run after every buffer is allocated. */
+    const fills: { key: string; fill: () => Promise<void> }[] = [];
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const fetch = async (key: string, size: number): Promise<Float32Array> => {
+      signal.throwIfAborted();
       const data = await read(key);
       if (data.length !== size) throw new EncoderError(`tensor "${key}" has ${data.length} values, expected ${size}`);
-      options.onProgress?.(++loaded, total, key);
       return data;
     };
-    const upload = (name: string, data: Float32Array, asF16 = false) => {
-      const buffer = asF16 ? uploadBuffer(gpu, name, f32ToF16(data)) : uploadBuffer(gpu, name, data);
+    const tensor = (name: string, size: number, asF16 = false): GPUBuffer => {
+      const key = resolve(name);
+      const buffer = createBuffer(gpu, name, size * (asF16 ? 2 : 4));
       owned.push(buffer);
+      fills.push({ key, fill: async () => {
+        const data = await fetch(key, size);
+        writeBuffer(gpu, buffer, asF16 ? f32ToF16(data) : data);
+      } });
       return buffer;
     };
-    const { family } = spec;
-    const C = spec.hiddenSize;
-    const emb = `${family}.embeddings`;
-    const wordName = `${emb}.word_embeddings.weight`;
-    const wordParts = uploadSplitWeight(gpu, wordName, await fetch(wordName, spec.vocabSize * C), spec.vocabSize, C);
-    for (const p of wordParts) owned.push('buffer' in p.w ? p.w.buffer : p.w);
-    const posEmb = upload(`${emb}.position_embeddings.weight`, await fetch(`${emb}.position_embeddings.weight`, spec.maxPositionEmbeddings * C));
-    const typeEmb = spec.typeVocabSize > 0 ? upload(`${emb}.token_type_embeddings.weight`, await fetch(`${emb}.token_type_embeddings.weight`, spec.typeVocabSize * C)) : null;
-    const embLnW = upload(`${emb}.LayerNorm.weight`, await fetch(`${emb}.LayerNorm.weight`, C));
-    const embLnB = upload(`${emb}.LayerNorm.bias`, await fetch(`${emb}.LayerNorm.bias`, C));
-    const layers: LayerWeights[] = [];
-    for (let l = 0; l < spec.numLayers; l++) {
-      const proj = {} as Record<TargetModule, FrozenLinear | null>;
-      for (const t of TARGET_MODULES) {
-        const m = ENCODER_TARGET_MODULE[t];
-        if (!m) {
-          proj[t] = null;
-          continue;
+    let model: EncoderGpu;
+    try {
+      const { family } = spec;
+      const C = spec.hiddenSize;
+      const emb = `${family}.embeddings`;
+      const wordName = `${emb}.word_embeddings.weight`;
+      const wordKey = resolve(wordName);
+      const wordParts = allocSplitWeight(gpu, wordName, spec.vocabSize, C);
+      for (const p of wordParts) owned.push(p.w);
+      fills.push({ key: wordKey, fill: async () => writeSplitWeight(gpu, wordName, wordParts, await fetch(wordKey, spec.vocabSize * C), spec.vocabSize, C) });
+      const posEmb = tensor(`${emb}.position_embeddings.weight`, spec.maxPositionEmbeddings * C);
+      const typeEmb = spec.typeVocabSize > 0 ? tensor(`${emb}.token_type_embeddings.weight`, spec.typeVocabSize * C) : null;
+      const embLnW = tensor(`${emb}.LayerNorm.weight`, C);
+      const embLnB = tensor(`${emb}.LayerNorm.bias`, C);
+      const layers: LayerWeights[] = [];
+      for (let l = 0; l < spec.numLayers; l++) {
+        const proj = {} as Record<TargetModule, FrozenLinear | null>;
+        for (const t of TARGET_MODULES) {
+          const m = ENCODER_TARGET_MODULE[t];
+          if (!m) {
+            proj[t] = null;
+            continue;
+          }
+          const path = encoderModulePath(family, l, m);
+          const IN = m === 'output' ? spec.intermediateSize : C;
+          const OUT = m === 'intermediate' ? spec.intermediateSize : C;
+          const w = tensor(`${path}.weight`, IN * OUT, f16);
+          const bias = tensor(`${path}.bias`, OUT, f16); // the fused kernel reads the bias in W's dtype
+          proj[t] = { w, bias, IN, OUT, format: f16 ? 'f16' : 'f32', label: `layer ${l} ${m}` };
         }
-        const path = encoderModulePath(family, l, m);
-        const IN = m === 'output' ? spec.intermediateSize : C;
-        const OUT = m === 'intermediate' ? spec.intermediateSize : C;
-        const w = upload(`${path}.weight`, await fetch(`${path}.weight`, IN * OUT), f16);
-        const bias = upload(`${path}.bias`, await fetch(`${path}.bias`, OUT), f16); // the fused kernel reads the bias in W's dtype
-        proj[t] = { w, bias, IN, OUT, format: f16 ? 'f16' : 'f32', label: `layer ${l} ${m}` };
+        const [ln1, ln2] = encoderLayerNormNames(family, l);
+        layers.push({ proj, ln1w: tensor(`${ln1}.weight`, C), ln1b: tensor(`${ln1}.bias`, C), ln2w: tensor(`${ln2}.weight`, C), ln2b: tensor(`${ln2}.bias`, C) });
       }
-      const [ln1, ln2] = encoderLayerNormNames(family, l);
-      layers.push({
-        proj,
-        ln1w: upload(`${ln1}.weight`, await fetch(`${ln1}.weight`, C)),
-        ln1b: upload(`${ln1}.bias`, await fetch(`${ln1}.bias`, C)),
-        ln2w: upload(`${ln2}.weight`, await fetch(`${ln2}.weight`, C)),
-        ln2b: upload(`${ln2}.bias`, await fetch(`${ln2}.bias`, C)),
-      });
+      model = new EncoderGpu(gpu, spec, f16, read, stored, wordParts, posEmb, typeEmb, embLnW, embLnB, layers, owned, stop);
+    } catch (error) {
+      for (const b of owned) b.destroy();
+      throw error;
     }
-    const model = new EncoderGpu(gpu, spec, f16, read, stored, wordParts, posEmb, typeEmb, embLnW, embLnB, layers, owned);
-    const task = options.task ?? { problemType: spec.problemType ?? (spec.numLabels === 1 ? 'regression' : 'single_label_classification'), labels: [...spec.id2label] };
-    await model.setTask(task, { seed: options.seed ?? 42 });
-    return model;
+    try {
+      const task = options.task ?? { problemType: spec.problemType ?? (spec.numLabels === 1 ? 'regression' : 'single_label_classification'), labels: [...spec.id2label] };
+      await model.setTask(task, { seed: options.seed ?? 42 });
+    } catch (error) {
+      model.destroy();
+      throw error;
+    }
+    const total = 5 + spec.numLayers * 16;
+    const loaded = (async () => {
+      try {
+        let done = 0;
+        for (const { key, fill } of fills) {
+          await fill();
+          options.onProgress?.(++done, total, key);
+        }
+      } catch (error) {
+        model.destroy();
+        throw error;
+      }
+    })();
+    // The caller may await it later (after compiling beside it): never an unhandled rejection meanwhile.
+    loaded.catch(() => {});
+    return { model, loaded };
   }
 
   get task(): EncoderTask {
@@ -800,6 +841,7 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.loading?.abort(new EncoderError('the model was destroyed while its weights loaded'));
     for (const b of this.owned) b.destroy();
     for (const b of this.headBuffers.values()) b.destroy();
   }

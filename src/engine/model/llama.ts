@@ -16,8 +16,8 @@ import { moduleShape, moduleWeightName, type ModelSpec } from '../../formats/hfC
 import { TARGET_MODULES, type TargetModule } from '../../settings/settings';
 import { f32ToF16, firstNonFiniteRaw, toF32 } from '../../formats/dtype';
 import type { Gpu } from '../gpu/device';
-import { createBuffer, readF32, readU32, uploadBuffer, writeBuffer } from '../gpu/buffers';
-import { destroyQuantized, isQuantized, layoutOf, quantizeArray, uploadQuantized, type QuantizedWeight } from '../kernels/quant/quant';
+import { createBuffer, readF32, readU32, writeBuffer } from '../gpu/buffers';
+import { allocQuantized, destroyQuantized, fillQuantized, isQuantized, layoutOf } from '../kernels/quant/quant';
 import type { FrozenWeight } from '../kernels/quant/weights';
 import type { WeightFormat } from '../kernels/quant/layout';
 import { lmheadChunkTokens } from '../kernels/lmhead/chunks';
@@ -190,6 +190,8 @@ export class LlamaGpu implements TrainableModel {
     readonly layers: LayerWeights[],
     readonly invFreq: GPUBuffer,
     private owned: GPUBuffer[],
+    /** Stops a load still streaming in (open's `loaded`) when the model is destroyed. */
+    private loading: AbortController | null = null,
   ) {
     this.C = spec.hiddenSize;
     this.NH = spec.numHeads;
@@ -206,13 +208,25 @@ export class LlamaGpu implements TrainableModel {
     return this.storage.base;
   }
 
-  /**
-   * Uploads every frozen weight, one tensor at a time, each in the format storage gives it
-   * (llamaStorage of options.weights): quantized on the GPU as its rows stream in, converted to f16
-   * chunk by chunk, or as read. Every weight is checked for NaN and ±Inf (raw rows on the CPU before
-   * quantization, buffers and quantization scales on the GPU after), naming the tensor.
-   */
+  /** LlamaGpu.open, waiting for the weights: the model with every weight in and checked. */
   static async load(gpu: Gpu, spec: ModelSpec, reader: TensorReader, options: LoadOptions = {}): Promise<LlamaGpu> {
+    const { model, loaded } = LlamaGpu.open(gpu, spec, reader, options);
+    await loaded;
+    return model;
+  }
+
+  /**
+   * Allocates every frozen weight, in the format storage gives it (llamaStorage of
+   * options.weights), and hands out the model at once; `loaded` streams the tensors in, one at a
+   * time in the file's order: quantized on the GPU as their rows stream in, converted to f16 chunk
+   * by chunk, or as read. Every weight is checked for NaN and ±Inf (raw rows on the CPU before
+   * quantization, buffers and quantization scales on the GPU after), naming the tensor.
+   *
+   * Until `loaded` resolves the model may be planned and recorded (a run compiles its pipelines
+   * meanwhile: runTraining's `loading`) but not run. If the load fails, `loaded` rejects and the
+   * model is destroyed; destroying the model stops the load.
+   */
+  static open(gpu: Gpu, spec: ModelSpec, reader: TensorReader, options: LoadOptions = {}): { model: LlamaGpu; loaded: Promise<void> } {
     if (spec.numHeads % spec.numKvHeads !== 0) throw new ModelError(`numHeads ${spec.numHeads} is not a multiple of numKvHeads ${spec.numKvHeads}`);
     const format = options.weights ?? 'f32';
     if (format === 'f16' && !gpu.features.f16) throw new ModelError('f16 weights need the shader-f16 feature, which this GPU lacks: load with f32, q8 or nf4');
@@ -220,22 +234,25 @@ export class LlamaGpu implements TrainableModel {
     const source: TensorSource = typeof reader === 'function' ? { readF32: reader } : reader;
     const owned: GPUBuffer[] = [];
     const scanned: ScannedTensor[] = [];
-    const total = 3 + spec.numLayers * (9 + (spec.attentionBias ? 3 : 0) + (spec.qkNorm ? 2 : 0));
-    let loaded = 0;
-    const done = (name: string) => options.onProgress?.(++loaded, total, name);
+    /** Each tensor's upload, in the file's order; run after every buffer is allocated. */
+    const fills: { name: string; fill: () => Promise<void> }[] = [];
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     const readAll = async (name: string, size: number): Promise<Float32Array> => {
-      options.signal?.throwIfAborted();
+      signal.throwIfAborted();
       const data = await source.readF32(name);
       if (data.length !== size) throw new ModelError(`tensor "${name}" has ${data.length} values, expected ${size}`);
       return data;
     };
     /** A small f32 (or f16) vector: norms and biases. */
-    const vector = async (name: string, size: number, asF16: boolean): Promise<GPUBuffer> => {
-      const data = await readAll(name, size);
-      const buffer = asF16 ? uploadBuffer(gpu, name, f32ToF16(data)) : uploadBuffer(gpu, name, data);
+    const vector = (name: string, size: number, asF16: boolean): GPUBuffer => {
+      const buffer = createBuffer(gpu, name, size * (asF16 ? 2 : 4));
       owned.push(buffer);
       scanned.push({ name, buffer, count: size, f16: asF16 });
-      done(name);
+      fills.push({ name, fill: async () => {
+        const data = await readAll(name, size);
+        writeBuffer(gpu, buffer, asF16 ? f32ToF16(data) : data);
+      } });
       return buffer;
     };
     /** The raw rows of a 2-D tensor, when the source streams it; null when only readF32 can. */
@@ -247,7 +264,7 @@ export class LlamaGpu implements TrainableModel {
       return {
         dtype: STREAM_DTYPES[dtype],
         read: async (row0: number, count: number): Promise<Uint8Array> => {
-          options.signal?.throwIfAborted();
+          signal.throwIfAborted();
           const bytes = await read.call(source, name, row0, count);
           if (bytes.byteLength !== count * width) throw new ModelError(`tensor "${name}": rows ${row0}..${row0 + count - 1} came back as ${bytes.byteLength} bytes, expected ${count * width}`);
           const bad = firstNonFiniteRaw(dtype as 'F32' | 'F16' | 'BF16', bytes);
@@ -261,24 +278,23 @@ export class LlamaGpu implements TrainableModel {
      * A frozen [rows, cols] matrix in `fmt`. `split`: an f32 / f16 table goes into binding-sized
      * buffers of rows (tablePartRows), so no buffer outgrows a binding.
      */
-    const matrix = async (name: string, rows: number, cols: number, fmt: WeightFormat, split: boolean): Promise<FrozenWeight> => {
-      const stream = rowsOf(name, cols);
+    const matrix = (name: string, rows: number, cols: number, fmt: WeightFormat, split: boolean): FrozenWeight => {
       if (fmt === 'q8' || fmt === 'nf4') {
-        let w: QuantizedWeight;
-        if (stream) {
-          w = await uploadQuantized(gpu, { format: fmt, dtype: stream.dtype, rows, cols, label: name, readRows: stream.read, signal: options.signal });
-        } else {
-          const data = await readAll(name, rows * cols);
-          const bad = data.findIndex((v) => !Number.isFinite(v));
-          if (bad >= 0) throw nonFinite(name, bad, 'the model file is damaged or was saved from a diverged run');
-          w = await quantizeArray(gpu, { format: fmt, rows, cols, data, label: name, signal: options.signal });
-        }
+        const w = allocQuantized(gpu, { format: fmt, rows, cols, label: name });
         const layout = layoutOf(w);
         for (const part of w.parts) {
           owned.push(part.values, part.scales);
           scanned.push({ name, buffer: part.scales, count: part.rows * layout.scalesPerRow, f16: layout.scaleBytes === 2, scales: true });
         }
-        done(name);
+        fills.push({ name, fill: async () => {
+          const stream = rowsOf(name, cols);
+          if (stream) return fillQuantized(gpu, w, { dtype: stream.dtype, label: name, readRows: stream.read, signal });
+          const data = await readAll(name, rows * cols);
+          const bad = data.findIndex((v) => !Number.isFinite(v));
+          if (bad >= 0) throw nonFinite(name, bad, 'the model file is damaged or was saved from a diverged run');
+          const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+          return fillQuantized(gpu, w, { dtype: 'f32', label: name, signal, readRows: (row0, count) => bytes.subarray(row0 * cols * 4, (row0 + count) * cols * 4) });
+        } });
         return w;
       }
       const f16 = fmt === 'f16';
@@ -296,67 +312,86 @@ export class LlamaGpu implements TrainableModel {
         const data = f16 ? evenLength(f32ToF16(values)) : values;
         writeBuffer(gpu, part.w, data, offsetRows * cols * (f16 ? 2 : 4));
       };
-      if (stream) {
-        // Even chunks keep every f16 write 4-byte aligned.
-        const chunkRows = Math.max(2, Math.floor(STREAM_CHUNK_BYTES / (cols * (stream.dtype === 'f32' ? 4 : 2)) / 2) * 2);
-        let first = 0;
-        for (const part of parts) {
-          for (let r = 0; r < part.rows; r += chunkRows) {
-            const n = Math.min(chunkRows, part.rows - r);
-            write(part, r, stream.toF32(await stream.read(first + r, n)));
+      fills.push({ name, fill: async () => {
+        const stream = rowsOf(name, cols);
+        if (stream) {
+          // Even chunks keep every f16 write 4-byte aligned.
+          const chunkRows = Math.max(2, Math.floor(STREAM_CHUNK_BYTES / (cols * (stream.dtype === 'f32' ? 4 : 2)) / 2) * 2);
+          let first = 0;
+          for (const part of parts) {
+            for (let r = 0; r < part.rows; r += chunkRows) {
+              const n = Math.min(chunkRows, part.rows - r);
+              write(part, r, stream.toF32(await stream.read(first + r, n)));
+            }
+            first += part.rows;
           }
-          first += part.rows;
+          return;
         }
-      } else {
         const data = await readAll(name, rows * cols);
         let first = 0;
         for (const part of parts) {
           write(part, 0, data.subarray(first * cols, (first + part.rows) * cols));
           first += part.rows;
         }
-      }
-      done(name);
+      } });
       return parts.length === 1 ? parts[0].w : parts;
     };
 
+    let model: LlamaGpu;
     try {
       const C = spec.hiddenSize;
-      const embed = await matrix('model.embed_tokens.weight', spec.vocabSize, C, storage.table, true);
+      const embed = matrix('model.embed_tokens.weight', spec.vocabSize, C, storage.table, true);
       const layers: LayerWeights[] = [];
       for (let l = 0; l < spec.numLayers; l++) {
         const pre = `model.layers.${l}`;
         const proj = {} as Record<TargetModule, FrozenLinear>;
         for (const m of TARGET_MODULES) {
           const shape = moduleShape(spec, m);
-          const name = moduleWeightName(l, m);
-          const w = await matrix(name, shape.out, shape.in, storage.projections, false);
+          const w = matrix(moduleWeightName(l, m), shape.out, shape.in, storage.projections, false);
           let bias: GPUBuffer | null = null;
           if (spec.attentionBias && (m === 'q_proj' || m === 'k_proj' || m === 'v_proj')) {
-            bias = await vector(`${pre}.self_attn.${m}.bias`, shape.out, storage.bias === 'f16'); // the fused kernel reads the bias in W's dtype
+            bias = vector(`${pre}.self_attn.${m}.bias`, shape.out, storage.bias === 'f16'); // the fused kernel reads the bias in W's dtype
           }
           proj[m] = { w, bias, IN: shape.in, OUT: shape.out, format: storage.projections, label: `layer ${l} ${m}` };
         }
         const HS = spec.headDim;
         layers.push({
-          inputNorm: await vector(`${pre}.input_layernorm.weight`, C, false),
-          postNorm: await vector(`${pre}.post_attention_layernorm.weight`, C, false),
-          qNorm: spec.qkNorm ? await vector(`${pre}.self_attn.q_norm.weight`, HS, false) : null,
-          kNorm: spec.qkNorm ? await vector(`${pre}.self_attn.k_norm.weight`, HS, false) : null,
+          inputNorm: vector(`${pre}.input_layernorm.weight`, C, false),
+          postNorm: vector(`${pre}.post_attention_layernorm.weight`, C, false),
+          qNorm: spec.qkNorm ? vector(`${pre}.self_attn.q_norm.weight`, HS, false) : null,
+          kNorm: spec.qkNorm ? vector(`${pre}.self_attn.k_norm.weight`, HS, false) : null,
           proj,
         });
       }
-      const finalNorm = await vector('model.norm.weight', C, false);
-      let lmHead = embed;
-      if (!spec.tieWordEmbeddings) lmHead = await matrix('lm_head.weight', spec.vocabSize, C, storage.table, true);
-      else done('lm_head (tied)');
+      const finalNorm = vector('model.norm.weight', C, false);
+      const lmHead = spec.tieWordEmbeddings ? embed : matrix('lm_head.weight', spec.vocabSize, C, storage.table, true);
       const invFreq = createRopeInvFreq(gpu, ropeConfig(spec), 'rope invFreq');
       owned.push(invFreq);
-      await checkFinite(gpu, scanned);
-      return new LlamaGpu(gpu, spec, storage, embed, lmHead, finalNorm, layers, invFreq, owned);
+      model = new LlamaGpu(gpu, spec, storage, embed, lmHead, finalNorm, layers, invFreq, owned, stop);
     } catch (error) {
       for (const b of owned) b.destroy();
       throw error;
     }
+    const total = fills.length + (spec.tieWordEmbeddings ? 1 : 0);
+    const loaded = (async () => {
+      try {
+        let done = 0;
+        for (const { name, fill } of fills) {
+          signal.throwIfAborted();
+          await fill();
+          options.onProgress?.(++done, total, name);
+        }
+        if (spec.tieWordEmbeddings) options.onProgress?.(++done, total, 'lm_head (tied)');
+        signal.throwIfAborted();
+        await checkFinite(gpu, scanned);
+      } catch (error) {
+        model.destroy();
+        throw error;
+      }
+    })();
+    // The caller may await it later (after compiling beside it): never an unhandled rejection meanwhile.
+    loaded.catch(() => {});
+    return { model, loaded };
   }
 
   /** Allocates activation and gradient buffers for micro-batches of up to maxTokens tokens. */
@@ -687,6 +722,7 @@ export class LlamaGpu implements TrainableModel {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.loading?.abort(new ModelError('the model was destroyed while its weights loaded'));
     for (const b of this.owned) b.destroy();
   }
 }

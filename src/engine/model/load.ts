@@ -3,7 +3,9 @@
  * served URL, the hub): the folder is opened and validated, the family chosen from config.json
  * (a Llama-family decoder or a BERT-family encoder), and the frozen weights uploaded tensor by
  * tensor with progress in bytes — a decoder's large ones streamed a chunk of rows at a time
- * (ranged reads) and quantized on the GPU where asked, so host memory stays flat.
+ * (ranged reads) and quantized on the GPU where asked, so host memory stays flat. Every buffer is
+ * allocated before the first tensor is read (openModel), so a run can compile its pipelines while
+ * the weights stream in.
  */
 import { openModelFolder, type DecoderFolder, type EncoderFolder, type ModelFiles, type ModelFolder } from '../../formats/modelFolder';
 import type { Gpu } from '../gpu/device';
@@ -37,7 +39,25 @@ export type LoadedModel =
   | (LoadedBase & { family: 'llama'; model: LlamaGpu; folder: DecoderFolder })
   | (LoadedBase & { family: 'encoder'; model: EncoderGpu; folder: EncoderFolder });
 
+/**
+ * A model whose buffers exist and whose weights are still streaming in: `loaded` resolves when
+ * every tensor is on the GPU and checked (and rejects with the load's error, the model destroyed).
+ * Meanwhile a run can plan and compile its pipelines (runTraining's `loading`, compileRun).
+ */
+export type OpeningModel = LoadedModel & { loaded: Promise<void> };
+
+/** openModel, waiting for the weights. */
 export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  const opened = await openModel(gpu, files, opts);
+  await opened.loaded;
+  return opened;
+}
+
+/**
+ * Opens the folder (config, tensor index and tokenizer validated), allocates the model's buffers
+ * in the format asked, and returns while the weights stream in (OpeningModel.loaded).
+ */
+export async function openModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOptions = {}): Promise<OpeningModel> {
   const folder = await openModelFolder(files);
   opts.signal?.throwIfAborted();
   const sizeOf = (t: string) => {
@@ -47,10 +67,10 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOpti
   const used = folder.family === 'encoder' ? [...folder.weights.names.values()] : folder.tensorNames;
   const bytes = used.reduce((n, t) => n + sizeOf(t), 0);
   const parameters = used.reduce((n, t) => n + folder.tensorInfo(t).shape.reduce((a, b) => a * b, 1), 0);
-  let loaded = 0;
+  let done = 0;
   const read = (tensor: string, count: number) => {
-    loaded += count;
-    opts.onProgress?.(loaded, bytes, tensor);
+    done += count;
+    opts.onProgress?.(done, bytes, tensor);
   };
   opts.onProgress?.(0, bytes, '');
   const weights = typeof opts.weights === 'function' ? opts.weights(folder) : opts.weights;
@@ -62,10 +82,10 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOpti
       return values;
     };
     const f16 = weights === undefined ? undefined : weights === 'f16';
-    const model = await EncoderGpu.load(gpu, folder.spec, readF32, { f16, signal: opts.signal, tensorNames: folder.tensorNames, task: opts.task, seed: opts.seed });
-    return { family: 'encoder', model, folder, parameters, bytes };
+    const { model, loaded } = await EncoderGpu.open(gpu, folder.spec, readF32, { f16, signal: opts.signal, tensorNames: folder.tensorNames, task: opts.task, seed: opts.seed });
+    return { family: 'encoder', model, folder, parameters, bytes, loaded };
   }
-  const model = await LlamaGpu.load(
+  const { model, loaded } = LlamaGpu.open(
     gpu,
     folder.spec,
     {
@@ -83,5 +103,5 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadModelOpti
     },
     { weights, signal: opts.signal },
   );
-  return { family: 'llama', model, folder, parameters, bytes };
+  return { family: 'llama', model, folder, parameters, bytes, loaded };
 }

@@ -84,14 +84,15 @@ export interface RunIdentity {
 
 export type RunEvent =
   | { type: 'plan'; plan: RunPlan; totalSteps: number; stepsPerEpoch: number; resumedAt: number }
-  /** While the step's GPU pipelines compile, before the first step: `done` of `total` compiled. */
+  /**
+   * While the step's GPU pipelines compile, before the first step (and while the weights still
+   * load, when the request says they do): `done` of `total` compiled.
+   */
   | { type: 'compile'; done: number; total: number }
   | { type: 'step'; report: StepReport; etaSeconds: number | null }
   /** Every logInterval steps: means over the interval, named as HF's Trainer logs them. */
   | { type: 'log'; step: number; metrics: Record<string, number> }
   | { type: 'eval'; step: number; result: EvalResult; metrics: Record<string, number> }
-  /** Kernels compiled ahead of the first step (k of n). */
-  | { type: 'compile'; done: number; total: number }
   | { type: 'checkpoint'; step: number; bytes: Uint8Array }
   | { type: 'paused'; step: number }
   | { type: 'resumed'; step: number };
@@ -105,6 +106,12 @@ export interface RunRequest<D = TokenDataset, B extends BatchLike = Batch> {
   limits: PlanLimits;
   /** Pad token of the model's tokenizer. */
   padId: number;
+  /**
+   * The model's weights still streaming in (openModel's `loaded`): the run compiles its pipelines
+   * meanwhile and takes no step (nor evaluation) before they are in. Its rejection ends the run
+   * with the load's error.
+   */
+  loading?: Promise<unknown>;
   /** Continue from checkpoint bytes (its settings, plan and identity must match). */
   resume?: Uint8Array;
   /** Start from these adapter parameters instead of PEFT's initialization. */
@@ -149,6 +156,57 @@ export function planTraining(model: Plannable, settings: RunSettings, data: Pick
   }, limits);
 }
 
+/** The trainer of a run with this plan (checking that the model is stored as the plan says). */
+function runTrainer<D, B extends BatchLike>(req: Pick<RunRequest<D, B>, 'model' | 'data' | 'settings' | 'padId' | 'initParams'>, plan: RunPlan, resume?: TrainState): Trainer<D, B> {
+  const stored = req.model.description.weightFormat;
+  if ((plan.weights ?? stored) !== stored) {
+    throw new TrainError(`the run's plan stores the base as ${plan.weights} but the model was loaded as ${stored}: load the model in ${plan.weights} (planTraining says which, before loading)`);
+  }
+  const layout = { microBatch: plan.microBatch, gradAccum: plan.gradAccum, seqLen: plan.seqLen, checkpointing: plan.checkpointing, padId: req.padId };
+  return new Trainer<D, B>(req.model, req.data.train, req.settings, layout, { resume, initParams: resume ? undefined : req.initParams });
+}
+
+/**
+ * Compiles the trainer's pipelines while `loading` (the weights) goes on, and waits for both; a
+ * failed load ends it at once with the load's error (the compilation left running is harmless: it
+ * touches no buffer of the model).
+ */
+async function compileWhileLoading(trainer: Pick<Trainer, 'prepare'>, loading: Promise<unknown> | undefined, onProgress: (done: number, total: number) => void): Promise<void> {
+  const compiled = trainer.prepare(onProgress);
+  if (!loading) return compiled;
+  compiled.catch(() => {});
+  await loading;
+  await compiled;
+}
+
+/**
+ * Compiles every pipeline a run of these settings will use, without training: the run's plan, its
+ * trainer (workspace and optimizer, freed again) and its first micro-batch recorded, while
+ * `loading` goes on. A front end calls it once a model and a dataset are chosen, so that a later
+ * runTraining with the same shapes finds its pipelines compiled and its first step starts at once.
+ * Throws PlanError when the settings do not fit (the run would refuse them too).
+ */
+export async function compileRun<D = TokenDataset, B extends BatchLike = Batch>(
+  req: Pick<RunRequest<D, B>, 'model' | 'data' | 'settings' | 'limits' | 'padId' | 'loading' | 'signal'>,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ plan: RunPlan; pipelines: number }> {
+  assertValidSettings(req.settings);
+  const plan = planTraining(req.model, req.settings, req.data, req.limits);
+  if (!plan.fits) throw new PlanError(plan);
+  req.signal?.throwIfAborted();
+  const trainer = runTrainer(req, plan);
+  let pipelines = 0;
+  try {
+    await compileWhileLoading(trainer, req.loading, (done, total) => {
+      pipelines = total;
+      onProgress?.(done, total);
+    });
+  } finally {
+    trainer.destroy();
+  }
+  return { plan, pipelines };
+}
+
 export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>(req: RunRequest<D, B>): Promise<RunOutcome> {
   const { model, data, settings, control, signal } = req;
   assertValidSettings(settings);
@@ -172,14 +230,7 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
     plan = planTraining(model, settings, data, req.limits);
     if (!plan.fits) throw new PlanError(plan);
   }
-  const stored = model.description.weightFormat;
-  if ((plan.weights ?? stored) !== stored) {
-    throw new TrainError(`the run's plan stores the base as ${plan.weights} but the model was loaded as ${stored}: load the model in ${plan.weights} (planTraining says which, before loading)`);
-  }
-  const trainer = new Trainer<D, B>(model, data.train, settings, { microBatch: plan.microBatch, gradAccum: plan.gradAccum, seqLen: plan.seqLen, checkpointing: plan.checkpointing, padId: req.padId }, {
-    resume,
-    initParams: resume ? undefined : req.initParams,
-  });
+  const trainer = runTrainer(req, plan, resume);
   const runInfo = { identity: req.identity, settings, plan };
   const ev = settings.eval;
   const validate = async (step: number): Promise<EvalResult | null> => {
@@ -196,7 +247,7 @@ export async function runTraining<D = TokenDataset, B extends BatchLike = Batch>
   const interval = { loss: 0, targets: 0, gradNorm: 0, steps: 0 };
   try {
     await emit({ type: 'plan', plan, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, resumedAt: trainer.step });
-    await trainer.prepare((done, total) => void emit({ type: 'compile', done, total }));
+    await compileWhileLoading(trainer, req.loading, (done, total) => void emit({ type: 'compile', done, total }));
     trainer.restartClock();
     if (!resume && ev.evalInterval > 0) await validate(0);
     let checkpointedAt = trainer.step;

@@ -2,7 +2,7 @@ import type { Gpu } from '../../gpu/device';
 import type { Binding, Recorder } from '../../gpu/recorder';
 import type { Kernel } from '../../gpu/pipelines';
 import { Uniforms } from '../../gpu/uniforms';
-import { uploadBuffer } from '../../gpu/buffers';
+import { createBuffer, writeBuffer } from '../../gpu/buffers';
 import { GpuError } from '../../gpu/errors';
 import { assertBindable, elementwiseWorkgroupSize, grid1d } from '../elementwise/grid';
 import { weightParts, type WeightPart } from '../lora/weightParts';
@@ -44,22 +44,42 @@ export interface UploadTableOptions {
   maxBindingBytes?: number;
 }
 
+function checkTableData(label: string, data: Float32Array | Uint16Array, V: number, C: number, options: UploadTableOptions): void {
+  const f16 = Boolean(options.f16);
+  if (f16 !== data instanceof Uint16Array) throw new GpuError(`table "${label}": f16 = ${f16} but the data is a ${data.constructor.name}`, label);
+  if (data.length !== V * C) throw new GpuError(`table "${label}": ${data.length} values for [${V}, ${C}] (${V * C} expected)`, label);
+}
+
+/** A [V, C] table's buffers, empty: one per binding-sized block of rows (writeSplitWeight fills them). */
+export function allocSplitWeight(gpu: Gpu, label: string, V: number, C: number, options: UploadTableOptions = {}): (WeightPart & { w: GPUBuffer })[] {
+  const f16 = Boolean(options.f16);
+  const maxBytes = Math.min(options.maxBindingBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  return planRowSplit(V, C, f16 ? 2 : 4, maxBytes).map(({ firstRow, rows }, _, all) => ({
+    rows,
+    w: createBuffer(gpu, all.length === 1 ? label : `${label} rows ${firstRow}..${firstRow + rows - 1}`, rows * C * (f16 ? 2 : 4)),
+  }));
+}
+
+/** Writes a row-major [V, C] table (f32 values, or f16 bits with `f16`) into allocSplitWeight's parts. */
+export function writeSplitWeight(gpu: Gpu, label: string, parts: (WeightPart & { w: GPUBuffer })[], data: Float32Array | Uint16Array, V: number, C: number, options: UploadTableOptions = {}): void {
+  checkTableData(label, data, V, C, options);
+  let first = 0;
+  for (const part of parts) {
+    writeBuffer(gpu, part.w, data.subarray(first * C, (first + part.rows) * C));
+    first += part.rows;
+  }
+}
+
 /**
  * Uploads a row-major [V, C] frozen table (f32 values, or f16 bits with `f16`) as one buffer per
  * binding-sized block of rows. The result is a SplitWeight: the embedding gather and the tied LM
  * head (lmhead.ts) both read it.
  */
 export function uploadSplitWeight(gpu: Gpu, label: string, data: Float32Array | Uint16Array, V: number, C: number, options: UploadTableOptions = {}): WeightPart[] {
-  const f16 = Boolean(options.f16);
-  if (f16 !== data instanceof Uint16Array) {
-    throw new GpuError(`table "${label}": f16 = ${f16} but the data is a ${data.constructor.name}`, label);
-  }
-  if (data.length !== V * C) throw new GpuError(`table "${label}": ${data.length} values for [${V}, ${C}] (${V * C} expected)`, label);
-  const maxBytes = Math.min(options.maxBindingBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-  return planRowSplit(V, C, f16 ? 2 : 4, maxBytes).map(({ firstRow, rows }, _, all) => ({
-    rows,
-    w: uploadBuffer(gpu, all.length === 1 ? label : `${label} rows ${firstRow}..${firstRow + rows - 1}`, data.subarray(firstRow * C, (firstRow + rows) * C)),
-  }));
+  checkTableData(label, data, V, C, options);
+  const parts = allocSplitWeight(gpu, label, V, C, options);
+  writeSplitWeight(gpu, label, parts, data, V, C, options);
+  return parts;
 }
 
 export interface EmbeddingForwardArgs {

@@ -156,12 +156,14 @@ export interface UploadQuantizedArgs {
 /** Default staging: 4 MiB holds ~1800 rows of 576 f32 values, ~500 of 2048. */
 export const DEFAULT_STAGING_BYTES = 4 << 20;
 
+/** What allocating a quantized weight needs: its shape and format (uploadQuantized's arguments without the data). */
+export type QuantizedShape = Pick<UploadQuantizedArgs, 'format' | 'rows' | 'cols' | 'scaleF16' | 'label' | 'maxPartBytes'>;
+
 /**
- * Streams W into the GPU a chunk of rows at a time and quantizes it there. Host memory holds one
- * chunk (plus the next one being read); GPU memory holds the quantized weight and one staging
- * buffer. Each chunk is waited for before the staging buffer is written again.
+ * The buffers of a quantized weight, empty: parts of an even number of rows that each fit the
+ * device's buffer and binding limits (or maxPartBytes). fillQuantized streams the values in.
  */
-export async function uploadQuantized(gpu: Gpu, a: UploadQuantizedArgs): Promise<QuantizedWeight> {
+export function allocQuantized(gpu: Gpu, a: QuantizedShape): QuantizedWeight {
   const { format, rows, cols, label } = a;
   for (const name of ['rows', 'cols'] as const) {
     if (!Number.isInteger(a[name]) || a[name] < 1) throw new QuantArgumentError(`${label}: ${name} must be a positive integer, got ${a[name]}`, label);
@@ -169,17 +171,10 @@ export async function uploadQuantized(gpu: Gpu, a: UploadQuantizedArgs): Promise
   const scaleF16 = format === 'nf4' || Boolean(a.scaleF16);
   const layout = quantLayout(format, rows, cols, scaleF16);
   const bindLimit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-  const partLimit = Math.min(a.maxPartBytes ?? Infinity, bindLimit);
-  // Parts and chunks hold even numbers of rows, so f16 scale pairs never straddle two dispatches.
-  const partRows = quantPartRows(format, rows, cols, partLimit);
-  if (partRows < 1) throw new QuantArgumentError(`${label}: two rows of ${cols} columns exceed a part of ${partLimit} bytes`, label);
-  const srcRowBytes = cols * SOURCE_BYTES[a.dtype];
-  const staging = Math.min(Math.max(a.stagingBytes ?? DEFAULT_STAGING_BYTES, 2 * srcRowBytes), bindLimit);
-  const chunkRows = Math.min(partRows, Math.max(2, Math.floor(staging / srcRowBytes / 2) * 2));
-  if (chunkRows * srcRowBytes > bindLimit) throw new QuantArgumentError(`${label}: two source rows (${2 * srcRowBytes} bytes) exceed the binding limit`, label);
-
+  // Parts hold even numbers of rows, so f16 scale pairs never straddle two dispatches.
+  const partRows = quantPartRows(format, rows, cols, Math.min(a.maxPartBytes ?? Infinity, bindLimit));
+  if (partRows < 1) throw new QuantArgumentError(`${label}: two rows of ${cols} columns exceed a part of ${Math.min(a.maxPartBytes ?? Infinity, bindLimit)} bytes`, label);
   const parts: QuantPart[] = [];
-  let stagingBuffer: GPUBuffer | null = null;
   try {
     for (let first = 0; first < rows; first += partRows) {
       const n = Math.min(partRows, rows - first);
@@ -190,13 +185,34 @@ export async function uploadQuantized(gpu: Gpu, a: UploadQuantizedArgs): Promise
         scales: createBuffer(gpu, `${label}${tag} ${format} scales`, scaleBytes(layout, n)),
       });
     }
-    stagingBuffer = createBuffer(gpu, `${label} staging`, Math.min(rows, chunkRows) * srcRowBytes);
-    const chunks: { part: QuantPart; row0: number; first: number; count: number }[] = [];
-    let first = 0;
-    for (const part of parts) {
-      for (let r = 0; r < part.rows; r += chunkRows) chunks.push({ part, row0: r, first: first + r, count: Math.min(chunkRows, part.rows - r) });
-      first += part.rows;
-    }
+  } catch (error) {
+    destroyQuantized({ format, rows, cols, scaleF16, parts });
+    throw error;
+  }
+  return { format, rows, cols, scaleF16, parts };
+}
+
+/**
+ * Streams W into an allocated quantized weight a chunk of rows at a time and quantizes it there.
+ * Host memory holds one chunk (plus the next one being read); GPU memory one staging buffer beside
+ * the weight. Each chunk is waited for before the staging buffer is written again.
+ */
+export async function fillQuantized(gpu: Gpu, w: QuantizedWeight, a: Pick<UploadQuantizedArgs, 'dtype' | 'readRows' | 'stagingBytes' | 'signal' | 'label'>): Promise<void> {
+  const { format, cols, scaleF16 } = w;
+  const label = a.label;
+  const bindLimit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const srcRowBytes = cols * SOURCE_BYTES[a.dtype];
+  const staging = Math.min(Math.max(a.stagingBytes ?? DEFAULT_STAGING_BYTES, 2 * srcRowBytes), bindLimit);
+  const chunkRows = Math.min(Math.max(...w.parts.map((p) => p.rows)), Math.max(2, Math.floor(staging / srcRowBytes / 2) * 2));
+  if (chunkRows * srcRowBytes > bindLimit) throw new QuantArgumentError(`${label}: two source rows (${2 * srcRowBytes} bytes) exceed the binding limit`, label);
+  const chunks: { part: QuantPart; row0: number; first: number; count: number }[] = [];
+  let first = 0;
+  for (const part of w.parts) {
+    for (let r = 0; r < part.rows; r += chunkRows) chunks.push({ part, row0: r, first: first + r, count: Math.min(chunkRows, part.rows - r) });
+    first += part.rows;
+  }
+  const stagingBuffer = createBuffer(gpu, `${label} staging`, chunkRows * srcRowBytes);
+  try {
     let pending = Promise.resolve(a.readRows(chunks[0].first, chunks[0].count));
     for (let i = 0; i < chunks.length; i++) {
       const c = chunks[i];
@@ -216,15 +232,20 @@ export async function uploadQuantized(gpu: Gpu, a: UploadQuantizedArgs): Promise
       await gpu.device.queue.onSubmittedWorkDone();
     }
     gpu.assertAlive();
-    return { format, rows, cols, scaleF16, parts };
-  } catch (error) {
-    for (const p of parts) {
-      p.values.destroy();
-      p.scales.destroy();
-    }
-    throw error;
   } finally {
-    stagingBuffer?.destroy();
+    stagingBuffer.destroy();
+  }
+}
+
+/** allocQuantized and fillQuantized: the weight streamed in, its buffers destroyed if anything fails. */
+export async function uploadQuantized(gpu: Gpu, a: UploadQuantizedArgs): Promise<QuantizedWeight> {
+  const w = allocQuantized(gpu, a);
+  try {
+    await fillQuantized(gpu, w, a);
+    return w;
+  } catch (error) {
+    destroyQuantized(w);
+    throw error;
   }
 }
 
