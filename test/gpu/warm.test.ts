@@ -1,8 +1,8 @@
-// Compile helpers (src/engine/gpu/warm.ts): extra devices that compile a step's pipelines beside
-// the device that runs it where pipelines compile at first dispatch (lavapipe). What is checked on
-// every adapter: the helpers dispatch each pipeline without an error (scratch bindings and the real
-// uniforms bind for every kernel), their errors stay their own, and a run is the same number for
-// number with and without them. Their speed is measured by bench/first-step.ts, not here.
+// Warming and compile helpers (src/engine/gpu/warm.ts): where pipelines compile at first dispatch
+// (lavapipe), prepare dispatches each pipeline of a step once ahead of it, on the device itself and
+// on extra devices that compile beside it. What is checked on every adapter: each pipeline is
+// dispatched without an error (scratch bindings and the real uniforms bind for every kernel), the
+// helpers' errors stay their own, and a run is the same number for number with and without them. Their speed is measured by bench/first-step.ts, not here.
 import { describe, expect, it } from 'vitest';
 import { arrayDataset, type Example } from '../../src/data/batches';
 import { generateModel } from '../../src/formats/generate';
@@ -49,7 +49,7 @@ async function train(gpu: Gpu): Promise<{ losses: number[]; pipelines: number }>
 }
 
 describe('compile helpers', () => {
-  it('start at prepare only where pipelines compile at first dispatch; there a run is the same number for number with them, each of its pipelines dispatched', async () => {
+  it('start at prepare only where pipelines compile at first dispatch; there a run is the same number for number with and without them, each of its pipelines dispatched once ahead of the step', async () => {
     const helped = await createNodeGpu({ compileHelpers: 1, label: 'with a compile helper' });
     try {
       if (!helped.compilesAtFirstDispatch) {
@@ -69,12 +69,16 @@ describe('compile helpers', () => {
         expect(a.losses).toHaveLength(3);
         expect(a.losses.every(Number.isFinite)).toBe(true);
         expect(a.losses).toEqual(b.losses);
-        expect(alone.pipelines.warming).toBeNull();
-        const warm = await helped.pipelines.warming;
-        expect(warm?.errors).toEqual([]);
-        expect(warm?.dispatched).toBe(a.pipelines);
+        // Both warm every pipeline ahead of the step: without helpers the device alone, from the first.
+        for (const g of [alone, helped]) {
+          const warm = await g.pipelines.warming;
+          expect(warm?.errors).toEqual([]);
+          expect(warm?.dispatched).toBe(a.pipelines);
+        }
+        expect(b.pipelines).toBe(a.pipelines);
         expect(a.pipelines).toBeGreaterThan(10);
         expect(helped.takeUncapturedErrors()).toEqual([]);
+        expect(alone.takeUncapturedErrors()).toEqual([]);
       } finally {
         alone.destroy();
       }

@@ -1,6 +1,6 @@
 import { GpuError, GpuValidationError } from './errors';
 import type { PipelineWant } from './recorder';
-import { warmOnHelpers, type CompileHelpers, type WarmResult, type WarmWant } from './warm';
+import { warmPipelines, type CompileHelpers, type WarmResult, type WarmWant } from './warm';
 
 /** What compiling needs of a device (Gpu has both): the device, and whether to unroll in the source. */
 export interface PipelineHost {
@@ -139,7 +139,7 @@ export function warmWants(gpu: Pick<PipelineHost, 'unrollInSource'>, wants: Pipe
 export class PipelineCache {
   private pipelines = new Map<string, GPUComputePipeline>();
   compiled = 0;
-  /** The compile helpers' run that the last prepare started (warm.ts), if it started one. */
+  /** The warming (warm.ts) of the last prepare where pipelines compile at first dispatch: what was dispatched, and errors. */
   warming: Promise<WarmResult> | null = null;
 
   constructor(private readonly gpu: PipelineHost) {}
@@ -164,13 +164,15 @@ export class PipelineCache {
   /**
    * Compiles the pipelines not yet in the cache ahead of use, all at once through the device's
    * asynchronous pipeline creation (the driver may compile them in parallel, and the caller's event
-   * loop keeps running), reporting each one created. Where pipelines compile at their first dispatch
-   * instead (lavapipe), it also starts the compile helpers on them (warm.ts) without waiting for
-   * them: `wants` in the order of their first use (a collecting recorder's), so the helpers take
-   * them from the last back while the step compiles from the first.
+   * loop keeps running), reporting each one compiled. Where pipelines compile at their first
+   * dispatch instead (lavapipe), creation compiles nothing: there each is dispatched once, on scratch
+   * buffers (warm.ts) — by the device itself from the first of `wants` (the order of their first
+   * use: a collecting recorder's) and by the compile helpers from the last back — and the progress
+   * counts those dispatches.
    */
   async prepare(wants: PipelineWant[], onProgress?: (done: number, total: number) => void): Promise<void> {
     const missing = wants.filter((w) => !this.pipelines.has(pipelineKey(w.kernel, w.constants, w.entryPoint)));
+    const atDispatch = Boolean(this.gpu.compilesAtFirstDispatch);
     let done = 0;
     onProgress?.(0, missing.length);
     const warm = warmWants(this.gpu, missing);
@@ -181,10 +183,16 @@ export class PipelineCache {
         this.pipelines.set(key, pipeline);
         this.compiled++;
       }
-      onProgress?.(++done, missing.length);
+      if (!atDispatch) onProgress?.(++done, missing.length);
     }));
+    if (!atDispatch || warm.length === 0) return;
     const helpers = this.gpu.compileHelpers;
-    if (this.gpu.compilesAtFirstDispatch && helpers && helpers.count > 0 && warm.length > 0) this.warming = warmOnHelpers(helpers, warm);
+    this.warming = warmPipelines(warm, {
+      own: { device: this.gpu.device, pipeline: (i) => this.pipelines.get(warm[i].label)! },
+      helpers: helpers && helpers.count > 0 ? helpers : null,
+      onDispatched: onProgress,
+    });
+    await this.warming;
   }
 
   /** Compiles inside error scopes and throws the shader compiler's messages with the key. */

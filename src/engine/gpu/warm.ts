@@ -1,19 +1,22 @@
 /**
- * Compile helpers: extra devices that compile a step's pipelines beside the device that runs it,
- * on adapters that compile at first dispatch (`Gpu.compilesAtFirstDispatch`: lavapipe).
+ * Warming pipelines where they compile at their first dispatch (`Gpu.compilesAtFirstDispatch`:
+ * lavapipe), and the compile helpers: extra devices that compile them beside the device that runs
+ * them.
  *
- * llvmpipe generates a pipeline's code when it is first dispatched, on the device's queue thread,
- * so a cold first step compiles its pipelines one after another on one core while the others idle
- * (asynchronous pipeline creation returns at once and compiles nothing). Each helper device has a
- * queue thread of its own: it dispatches the pipelines, each once on one workgroup with scratch
- * buffers and the real dispatch's uniforms, walking the list from its last pipeline back while the
- * step compiles from its first. What a helper compiled reaches the step's device through Mesa's
- * shader cache on disk (llvmpipe stores each compiled shader there and looks there before
- * compiling), so with the cache off (MESA_SHADER_CACHE_DISABLE) helpers only cost; createNodeGpu
- * asks for none then. The two sides meet in the middle: on two cores the compile takes about half
- * as long (docs/performance.md, "First step").
+ * llvmpipe generates a pipeline's code when it is first dispatched, on the device's queue thread
+ * (asynchronous pipeline creation returns at once and compiles nothing). So PipelineCache.prepare
+ * compiles a step's pipelines ahead of the step by dispatching each once, on one workgroup with
+ * scratch buffers and the real dispatch's uniforms: on the device itself, walking the list from
+ * its first pipeline — which overlaps the compilation with whatever the caller does meanwhile, such
+ * as streaming the weights in (runTraining's `loading`) — and on helper devices, each with a queue
+ * thread of its own, from its last pipeline back. What a helper compiled reaches the step's device
+ * through Mesa's shader cache on disk (llvmpipe stores each compiled shader there and looks there
+ * before compiling), so with the cache off (MESA_SHADER_CACHE_DISABLE) helpers only cost;
+ * createNodeGpu asks for none then. The two sides meet in the middle: on two cores the compile
+ * takes about half as long (docs/performance.md, "First step").
  *
- * A helper's errors stay its own: they are counted in the result, never reach the step's device.
+ * A helper's errors stay its own: they are counted in the result, never reach the step's device;
+ * the device's own probes run inside an error scope and are counted the same way.
  */
 /** A pipeline to compile on a helper: its WGSL as compiled for the step's device, and its first dispatch's probe. */
 export interface WarmWant {
@@ -41,33 +44,69 @@ export interface WarmResult {
 /** Scratch storage per binding: the kernels' bindings are runtime-sized arrays, so any small size binds. */
 const SCRATCH_BYTES = 4096;
 
+/** The device that will run the pipelines, warming them itself: its own pipeline objects (the cache's). */
+export interface OwnWarm {
+  device: GPUDevice;
+  /** The pipeline the step will dispatch for want `index`. */
+  pipeline(index: number): GPUComputePipeline;
+}
+
 /**
- * Dispatches `wants` (in the order of their first use) on `helpers.count` new devices, from the
- * last back to the first, one workgroup each; the devices are destroyed when the list is done.
+ * Dispatches every pipeline of `wants` (in the order of their first use) once, one workgroup each:
+ * the device that runs them (`own`, with the pipelines it will use, so their code is generated for
+ * it whether or not Mesa's disk cache is on) from the first forward, and `helpers.count` new
+ * devices from the last back, from one shared list, so no pipeline is dispatched twice; the helper
+ * devices are destroyed when the list is done. `onDispatched` counts each pipeline warmed.
  */
-export async function warmOnHelpers(helpers: CompileHelpers, wants: WarmWant[]): Promise<WarmResult> {
+export async function warmPipelines(wants: WarmWant[], opts: { own?: OwnWarm | null; helpers?: CompileHelpers | null; onDispatched?: (done: number, total: number) => void }): Promise<WarmResult> {
   const result: WarmResult = { dispatched: 0, errors: [] };
-  const queue = [...wants].reverse();
-  let next = 0;
-  const work = async (device: GPUDevice): Promise<void> => {
+  let lo = 0;
+  let hi = wants.length - 1;
+  const finished = (error: string | null) => {
+    if (error) result.errors.push(error);
+    else result.dispatched++;
+    opts.onDispatched?.(result.dispatched + result.errors.length, wants.length);
+  };
+  const own = async (o: OwnWarm): Promise<void> => {
+    while (lo <= hi) {
+      const i = lo++;
+      finished(await dispatchOnce(o.device, wants[i], o.pipeline(i)));
+    }
+  };
+  const helper = async (device: GPUDevice): Promise<void> => {
     try {
-      for (let i = next++; i < queue.length; i = next++) {
-        const error = await dispatchOnce(device, queue[i]);
-        if (error) result.errors.push(error);
-        else result.dispatched++;
+      while (lo <= hi) {
+        const i = hi--;
+        finished(await dispatchOnce(device, wants[i], null));
       }
     } finally {
       device.destroy();
     }
   };
-  const devices = await Promise.allSettled(Array.from({ length: Math.min(helpers.count, queue.length) }, () => helpers.request()));
-  for (const d of devices) if (d.status === 'rejected') result.errors.push(`no compile helper: ${(d.reason as Error)?.message ?? d.reason}`);
-  await Promise.all(devices.flatMap((d) => (d.status === 'fulfilled' ? [work(d.value)] : [])));
+  const helpers = opts.helpers;
+  const count = helpers ? Math.min(helpers.count, wants.length) : 0;
+  const devices = Array.from({ length: count }, () => helpers!.request());
+  const work = [opts.own ? own(opts.own) : null, ...devices.map(async (d) => {
+    let device: GPUDevice;
+    try {
+      device = await d;
+    } catch (error) {
+      result.errors.push(`no compile helper: ${(error as Error)?.message ?? error}`);
+      return;
+    }
+    return helper(device);
+  })];
+  await Promise.all(work);
   return result;
 }
 
-async function dispatchOnce(device: GPUDevice, want: WarmWant): Promise<string | null> {
-  const label = `compile helper: ${want.label}`;
+/** warmPipelines on helper devices only (the device that runs the pipelines compiles its own at their first dispatch). */
+export function warmOnHelpers(helpers: CompileHelpers, wants: WarmWant[]): Promise<WarmResult> {
+  return warmPipelines(wants, { helpers });
+}
+
+async function dispatchOnce(device: GPUDevice, want: WarmWant, own: GPUComputePipeline | null): Promise<string | null> {
+  const label = `${own ? 'warm' : 'compile helper'}: ${want.label}`;
   const buffers: GPUBuffer[] = [];
   const scratch = (size: number, usage: number) => {
     const buffer = device.createBuffer({ label, size, usage });
@@ -77,8 +116,7 @@ async function dispatchOnce(device: GPUDevice, want: WarmWant): Promise<string |
   device.pushErrorScope('validation');
   let thrown: string | null = null;
   try {
-    const module = device.createShaderModule({ label, code: want.code });
-    const pipeline = await device.createComputePipelineAsync({ label, layout: 'auto', compute: { module, entryPoint: want.entryPoint } });
+    const pipeline = own ?? (await device.createComputePipelineAsync({ label, layout: 'auto', compute: { module: device.createShaderModule({ label, code: want.code }), entryPoint: want.entryPoint } }));
     const entries: GPUBindGroupEntry[] = [];
     const uniforms = want.probe?.uniforms;
     if (uniforms) {

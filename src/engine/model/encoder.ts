@@ -284,6 +284,7 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
     const fetch = async (key: string, size: number): Promise<Float32Array> => {
       signal.throwIfAborted();
       const data = await read(key);
+      signal.throwIfAborted();
       if (data.length !== size) throw new EncoderError(`tensor "${key}" has ${data.length} values, expected ${size}`);
       return data;
     };

@@ -241,6 +241,7 @@ export class LlamaGpu implements TrainableModel {
     const readAll = async (name: string, size: number): Promise<Float32Array> => {
       signal.throwIfAborted();
       const data = await source.readF32(name);
+      signal.throwIfAborted();
       if (data.length !== size) throw new ModelError(`tensor "${name}" has ${data.length} values, expected ${size}`);
       return data;
     };
@@ -266,6 +267,7 @@ export class LlamaGpu implements TrainableModel {
         read: async (row0: number, count: number): Promise<Uint8Array> => {
           signal.throwIfAborted();
           const bytes = await read.call(source, name, row0, count);
+          signal.throwIfAborted();
           if (bytes.byteLength !== count * width) throw new ModelError(`tensor "${name}": rows ${row0}..${row0 + count - 1} came back as ${bytes.byteLength} bytes, expected ${count * width}`);
           const bad = firstNonFiniteRaw(dtype as 'F32' | 'F16' | 'BF16', bytes);
           if (bad >= 0) throw nonFinite(name, row0 * cols + bad, 'the model file is damaged or was saved from a diverged run');

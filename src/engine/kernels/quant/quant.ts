@@ -216,8 +216,8 @@ export async function fillQuantized(gpu: Gpu, w: QuantizedWeight, a: Pick<Upload
     let pending = Promise.resolve(a.readRows(chunks[0].first, chunks[0].count));
     for (let i = 0; i < chunks.length; i++) {
       const c = chunks[i];
-      a.signal?.throwIfAborted();
       const bytes = await pending;
+      a.signal?.throwIfAborted();
       if (bytes.byteLength !== c.count * srcRowBytes) {
         throw new QuantArgumentError(`${label}: readRows(${c.first}, ${c.count}) returned ${bytes.byteLength} bytes, expected ${c.count * srcRowBytes} (${c.count}×${cols} ${a.dtype})`, label);
       }
