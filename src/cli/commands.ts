@@ -8,7 +8,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { applySettings, UsageError, type CliIo, type ParsedCommand } from './args';
 import { dataOptions, encoderMaxPositions, LABELS_FILE, loadClassificationData, LORA_KEYS, openModel, parseLayers, readAdapterFolder, refuseConflicts, runDataOptions, type OpenedModel } from './inputs';
-import { Progress } from './progress';
+import { Progress, StartupProgress } from './progress';
 import { ensureFolder, FileError, isInside, lockFolder, removeStaleTemporaries, writeFileAtomic, describeFsError } from './files';
 import { nodeFiles, fromNodeFile } from '../formats/nodeSource';
 import { openModelFolder, requireDecoder, type ModelFolder } from '../formats/modelFolder';
@@ -23,7 +23,7 @@ import type { DatasetReport, RowView } from '../data/report';
 import { fromPath } from '../data/nodeSource';
 import { createNodeGpu } from '../engine/gpu/node';
 import type { Gpu } from '../engine/gpu/device';
-import { loadModel, type LoadedModel } from '../engine/model/load';
+import { loadModel, openModel as openEngineModel, type LoadedModel } from '../engine/model/load';
 import { uploadAdapter } from '../engine/model/model';
 import { exportAdapter, importAdapter, type AdapterModel, type ImportedAdapter } from '../engine/model/adapterFiles';
 import type { EncoderGpu } from '../engine/model/encoder';
@@ -175,7 +175,10 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     ? ((deserializeCheckpoint(resumeBytes).run as { plan?: Partial<RunPlan> }).plan?.weights ?? (gpu.features.f16 ? 'f16' : 'f32'))
     : null;
 
-  // The family's model and data: a decoder trains on token rows, an encoder on labelled texts.
+  // The family's model and data: a decoder trains on token rows, an encoder on labelled texts. The
+  // model's weights stream in while the run compiles its pipelines (runTraining's loading).
+  const startup = new StartupProgress(io.err);
+  let loading: Promise<void>;
   let model: TrainableModel<unknown, never>;
   let runData: RunData<unknown>;
   let padId: number;
@@ -193,7 +196,8 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
       if (!plan.fits) throw new PlanError(plan);
       weights = plan.weights;
     }
-    const loaded = await loadModel(gpu, m.files, { weights });
+    const loaded = await openEngineModel(gpu, m.files, { weights, onProgress: startup.loading });
+    loading = loaded.loaded;
     model = loaded.model as unknown as TrainableModel<unknown, never>;
     runData = { train: data.train, validation: data.validation ?? null, longestRow };
     padId = padTokenId(folder.spec, tok.pad_token_id);
@@ -210,7 +214,8 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     io.err.write(`data: ${cls.train.length} training examples, ${data.stats.tokens} tokens, longest ${longestRow}${cls.validation ? `, ${cls.validation.length} validation examples` : ''}\n`);
     io.err.write(`task: ${task.problemType} (${settings.data.task === 'auto' ? 'detected from the labels' : `--task ${settings.data.task}`}), ${task.labels.length} label${task.labels.length === 1 ? '' : 's'}${task.problemType === 'regression' ? '' : `: ${task.labels.map((l, i) => `${l}${counts ? ` (${counts[i]})` : ''}`).join(', ')}`}\n`);
     for (const w of data.report.warnings) io.err.write(`  warning: ${w}\n`);
-    const loaded = await loadModel(gpu, m.files, { weights: resumedWeights ?? encoderWeights(settings.train.weights), task, seed: settings.train.seed });
+    const loaded = await openEngineModel(gpu, m.files, { weights: resumedWeights ?? encoderWeights(settings.train.weights), task, seed: settings.train.seed, onProgress: startup.loading });
+    loading = loaded.loaded;
     if (loaded.family !== 'encoder') throw new Error('the folder changed while loading');
     loaded.model.hiddenDropout = settings.train.encoderDropout;
     const head = loaded.model.headSource;
@@ -224,27 +229,34 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
     destroy = () => loaded.model.destroy();
   }
 
+  // Until the run owns the model, a failure here stops its load too.
   let initParams: Float32Array | undefined;
-  if (o.string('init-adapter')) {
-    if (resumeBytes) throw new UsageError('train: --init-adapter and --resume contradict each other (a checkpoint already holds the adapter); give one');
-    const dir = o.string('init-adapter')!;
-    const imported: ImportedAdapter = await importAdapter(adapterModelOf(folder, encoder?.task ?? null), await readAdapterFolder(dir, '--init-adapter'));
-    if (encoder && imported.task && imported.task.labels.length !== encoder.task.labels.length) {
-      throw new UsageError(`train --init-adapter ${dir}: its head has ${imported.task.labels.length} outputs but the data has ${encoder.task.labels.length} labels`);
+  let release: () => void;
+  try {
+    if (o.string('init-adapter')) {
+      if (resumeBytes) throw new UsageError('train: --init-adapter and --resume contradict each other (a checkpoint already holds the adapter); give one');
+      const dir = o.string('init-adapter')!;
+      const imported: ImportedAdapter = await importAdapter(adapterModelOf(folder, encoder?.task ?? null), await readAdapterFolder(dir, '--init-adapter'));
+      if (encoder && imported.task && imported.task.labels.length !== encoder.task.labels.length) {
+        throw new UsageError(`train --init-adapter ${dir}: its head has ${imported.task.labels.length} outputs but the data has ${encoder.task.labels.length} labels`);
+      }
+      const fromAdapter: RunSettings = { ...settings, lora: { ...imported.settings } };
+      refuseConflicts(p, fromAdapter, LORA_KEYS, `the adapter ${dir}`);
+      if (o.string('layers') !== undefined && canonicalJson(settings.lora.layers) !== canonicalJson(imported.settings.layers)) {
+        throw new UsageError(`train --layers conflicts with the adapter ${dir}: the adapter wins; drop --layers`);
+      }
+      settings = fromAdapter;
+      initParams = imported.params;
+      io.err.write(`starting from adapter ${dir} (r ${settings.lora.r}, alpha ${settings.lora.alpha}, dropout ${settings.lora.dropout}, ${settings.lora.targets.join(', ')})\n`);
     }
-    const fromAdapter: RunSettings = { ...settings, lora: { ...imported.settings } };
-    refuseConflicts(p, fromAdapter, LORA_KEYS, `the adapter ${dir}`);
-    if (o.string('layers') !== undefined && canonicalJson(settings.lora.layers) !== canonicalJson(imported.settings.layers)) {
-      throw new UsageError(`train --layers conflicts with the adapter ${dir}: the adapter wins; drop --layers`);
-    }
-    settings = fromAdapter;
-    initParams = imported.params;
-    io.err.write(`starting from adapter ${dir} (r ${settings.lora.r}, alpha ${settings.lora.alpha}, dropout ${settings.lora.dropout}, ${settings.lora.targets.join(', ')})\n`);
-  }
 
-  await ensureFolder(out);
-  const release = lockFolder(out);
-  await removeStaleTemporaries(out);
+    await ensureFolder(out);
+    release = lockFolder(out);
+    await removeStaleTemporaries(out);
+  } catch (error) {
+    destroy();
+    throw error;
+  }
   const metricsPath = join(out, METRICS_FILE);
   const checkpointPath = join(out, CHECKPOINT_FILE);
   // metrics.jsonl holds each step once: a resumed run drops what was logged after its checkpoint.
@@ -285,18 +297,23 @@ async function train(p: ParsedCommand, io: CliIo): Promise<void> {
       identity: { model: m.baseName, data: dataKey },
       limits,
       padId,
+      loading,
       resume: resumeBytes,
       initParams,
       control,
       signal: abort.signal,
       onEvent: async (e) => {
         switch (e.type) {
+          case 'compile':
+            startup.compiling(e.done, e.total);
+            break;
           case 'plan':
             io.err.write(`plan: micro-batch ${e.plan.microBatch} × ${e.plan.gradAccum} = batch ${settings.train.batchSize}, ${e.plan.seqLen} tokens per row${e.plan.checkpointing ? ', gradient checkpointing' : ''}; ${formatBytes(e.plan.memory.total)} of GPU memory; ${e.totalSteps} steps (${e.stepsPerEpoch} per epoch)\n`);
             if (e.plan.weightsNote) io.err.write(`  ${e.plan.weightsNote}\n`);
             for (const r of e.plan.reasons) io.err.write(`  ${r}\n`);
             break;
           case 'step':
+            startup.done();
             progress.update({ ...e.report, etaMs: e.etaSeconds === null ? NaN : e.etaSeconds * 1000 });
             break;
           case 'log':

@@ -1,3 +1,5 @@
+import { formatBytes } from '../engine/train/memory';
+
 /** Training progress on a terminal (a redrawn bar) or as plain lines (pipes, CI logs). */
 export interface ProgressLine {
   step: number;
@@ -58,5 +60,65 @@ export class Progress {
 
   done(): void {
     if (this.tty) this.out.write('\n');
+  }
+}
+
+/**
+ * Before the first step: the weights streaming in and the kernels compiling beside them (the run
+ * compiles while the model loads), on one redrawn line on a terminal, or a line for each when it
+ * finishes (pipes, CI logs).
+ */
+export class StartupProgress {
+  private readonly tty: boolean;
+  private load = { done: 0, total: 0, started: 0, finished: false };
+  private kernels = { done: 0, total: 0, started: 0, finished: false };
+  private closed = false;
+
+  constructor(private readonly out: NodeJS.WriteStream) {
+    this.tty = Boolean(out.isTTY);
+  }
+
+  /** The loader's progress: bytes read of all. */
+  readonly loading = (done: number, total: number): void => {
+    this.load = { ...this.load, done, total, started: this.load.started || performance.now() };
+    if (total > 0 && done >= total && !this.load.finished) {
+      this.load.finished = true;
+      this.line(`weights: ${formatBytes(total)} loaded in ${this.seconds(this.load.started)}`);
+    } else this.draw();
+  };
+
+  /** The run's compile events: pipelines compiled of those its first step needs. */
+  compiling(done: number, total: number): void {
+    if (this.kernels.total === 0 && done === 0) this.kernels.started = performance.now();
+    this.kernels = { ...this.kernels, done, total };
+    if (done >= total && !this.kernels.finished) {
+      this.kernels.finished = true;
+      this.line(total === 0 ? 'kernels: all compiled already' : `kernels: ${total} compiled in ${this.seconds(this.kernels.started)}${this.load.finished ? '' : ' (while the weights load)'}`);
+    } else this.draw();
+  }
+
+  /** The first step came: clears the line. */
+  done(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.tty) this.out.write('\r\x1b[2K');
+  }
+
+  private seconds(from: number): string {
+    return `${((performance.now() - from) / 1000).toFixed(1)} s`;
+  }
+
+  private line(text: string): void {
+    if (this.closed) return;
+    this.out.write(this.tty ? `\r\x1b[2K${text}\n` : `${text}\n`);
+    this.draw();
+  }
+
+  private draw(): void {
+    if (!this.tty || this.closed) return;
+    const parts: string[] = [];
+    if (!this.load.finished && this.load.total > 0) parts.push(`loading weights ${Math.floor((100 * this.load.done) / this.load.total)}% of ${formatBytes(this.load.total)}`);
+    if (!this.kernels.finished && this.kernels.total > 0) parts.push(`compiling kernels ${this.kernels.done}/${this.kernels.total}`);
+    this.out.write(`\r\x1b[2K${parts.join(' · ')}`);
   }
 }

@@ -18,6 +18,9 @@ describe('adapter-studio CLI on the demo model', () => {
     expect(t.text.err.includes('error:') ? t.text.err : '').toBe('');
     expect(code).toBe(0);
     for (const f of ['adapter_model.safetensors', 'adapter_config.json', 'metrics.jsonl', 'checkpoint.ascp']) expect(existsSync(join(out, f))).toBe(true);
+    // The weights stream in while the run compiles its kernels; each says when it is done, before the first step.
+    expect(t.text.err).toMatch(/^weights: [\d.]+ [KM]iB loaded in [\d.]+ s$/m);
+    expect(t.text.err).toMatch(/^kernels: (\d+ compiled in [\d.]+ s( \(while the weights load\))?|all compiled already)$/m);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics).toHaveLength(8);
     // The names the HF Trainer logs under.
