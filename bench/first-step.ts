@@ -1,6 +1,7 @@
 // Time to the first optimizer step of the demo model, cold and warm, in fresh processes:
 //
-//   npx tsx bench/first-step.ts [--runs N] [--helpers N,M]   (ADAPTER_STUDIO_ICD=lavapipe|swiftshader picks the adapter)
+//   npx tsx bench/first-step.ts [--runs N] [--helpers N,M] [--overlap 0,1] [--shape SmolLM2-360M] [--tokens T] [--batch B] [--weights nf4]
+//   (ADAPTER_STUDIO_ICD=lavapipe|swiftshader picks the adapter)
 //
 // Each run is a new Node process (as a new CLI run or a reloaded tab is), timed from the start of
 // the run driver (plan, pipeline compilation ahead of the step, the step) to its first step event,
@@ -9,7 +10,12 @@
 // SwiftShader keeps no shader cache on disk, so there every run is cold. The studio's default
 // settings on rows of 64 tokens; the base precision is the planner's (auto).
 // --helpers runs each setting of compile helpers (src/engine/gpu/warm.ts) in turn, interleaved
-// (e.g. `--helpers 0,1`: without, then with one); by default createNodeGpu's choice.
+// (e.g. `--helpers 0,1`: without, then with one); by default createNodeGpu's choice. --overlap
+// likewise: 0 loads the model and then starts the run, 1 starts the run (its compilation) while the
+// weights stream in, as the CLI does; "load → step" is the span from the load's start to the first
+// step. --shape trains a random checkpoint with a real model's config cut to 2 decoder layers
+// (BF16 shards as the hub ships them, written once to the temp folder) instead of the demo model;
+// --tokens, --batch and --weights set the run (default 64 tokens, the studio's batch, auto).
 // bench/compile-time.ts times single matmul pipelines; this times the whole first step.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +36,10 @@ interface FirstStep {
   /** Compile helpers asked for, and the pipelines they dispatched in all. */
   helpers: number;
   warmed: number;
+  /** The run compiled while the weights loaded. */
+  overlap: boolean;
+  /** Load start → first step event. */
+  loadToStepMs: number;
 }
 
 async function child(): Promise<void> {
@@ -38,13 +48,19 @@ async function child(): Promise<void> {
   const { createNodeGpu, defaultCompileHelpers } = await import('../src/engine/gpu/node');
   const { demoStep } = await import('./demoStep');
   const helpers = process.env.FIRST_STEP_HELPERS ? Number(process.env.FIRST_STEP_HELPERS) : defaultCompileHelpers();
+  const overlap = process.env.FIRST_STEP_OVERLAP === '1';
   const gpu = await createNodeGpu({ compileHelpers: helpers });
   const gpuMs = performance.now() - t0;
   let s0 = 0;
   let compileMs = 0;
   let pipelines = 0;
   let firstStepMs = 0;
-  const { weights, loadMs } = await demoStep(gpu, {
+  const { weights, loadMs, loadToStepMs } = await demoStep(gpu, {
+    dir: process.env.FIRST_STEP_MODEL || undefined,
+    T: process.env.FIRST_STEP_TOKENS ? Number(process.env.FIRST_STEP_TOKENS) : undefined,
+    batch: process.env.FIRST_STEP_BATCH ? Number(process.env.FIRST_STEP_BATCH) : undefined,
+    weights: (process.env.FIRST_STEP_WEIGHTS || undefined) as never,
+    overlap,
     onStart: () => (s0 = performance.now()),
     onEvent: (e) => {
       if (e.type === 'compile' && e.done === e.total) {
@@ -56,14 +72,26 @@ async function child(): Promise<void> {
   });
   const warm = await gpu.pipelines.warming;
   if (warm?.errors.length) throw new Error(`compile helpers failed: ${warm.errors.join('; ')}`);
-  const out: FirstStep = { adapter: gpu.adapter.name, weights, gpuMs, loadMs, firstStepMs, compileMs, pipelines, helpers, warmed: warm?.dispatched ?? 0 };
+  const out: FirstStep = { adapter: gpu.adapter.name, weights, gpuMs, loadMs, firstStepMs, compileMs, pipelines, helpers, warmed: warm?.dispatched ?? 0, overlap, loadToStepMs };
   process.stdout.write(`FIRST_STEP ${JSON.stringify(out)}\n`);
   process.exit(0);
 }
 
-function run(cacheDir: string, helpers: string | undefined): FirstStep {
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+
+/** One setting of the interleaved runs: compile helpers (undefined: the default) and overlap. */
+interface Setting {
+  helpers: string | undefined;
+  overlap: boolean;
+}
+
+function run(cacheDir: string, s: Setting, model: string | undefined): FirstStep {
   const r = spawnSync(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname], {
-    env: { ...process.env, FIRST_STEP_CHILD: '1', MESA_SHADER_CACHE_DIR: cacheDir, MESA_SHADER_CACHE_DISABLE: 'false', ...(helpers === undefined ? {} : { FIRST_STEP_HELPERS: helpers }) },
+    env: {
+      ...process.env, FIRST_STEP_CHILD: '1', MESA_SHADER_CACHE_DIR: cacheDir, MESA_SHADER_CACHE_DISABLE: 'false', FIRST_STEP_OVERLAP: s.overlap ? '1' : '0', FIRST_STEP_MODEL: model ?? '',
+      FIRST_STEP_TOKENS: arg('--tokens') ?? '', FIRST_STEP_BATCH: arg('--batch') ?? '', FIRST_STEP_WEIGHTS: arg('--weights') ?? '',
+      ...(s.helpers === undefined ? {} : { FIRST_STEP_HELPERS: s.helpers }),
+    },
     encoding: 'utf8',
   });
   const line = r.stdout.split('\n').find((l) => l.startsWith('FIRST_STEP '));
@@ -77,40 +105,47 @@ function median(xs: number[]): number {
 }
 
 async function parent(): Promise<void> {
-  const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
   const runs = Number(arg('--runs') ?? 3);
-  const settings = arg('--helpers')?.split(',') ?? [undefined];
-  const cold = new Map<string | undefined, FirstStep[]>(settings.map((h) => [h, []]));
-  const warm = new Map<string | undefined, FirstStep[]>(settings.map((h) => [h, []]));
+  const settings: Setting[] = (arg('--helpers')?.split(',') ?? [undefined]).flatMap((helpers) => (arg('--overlap')?.split(',') ?? ['0']).map((o) => ({ helpers, overlap: o === '1' })));
+  let model: string | undefined;
+  const shape = arg('--shape');
+  if (shape) {
+    const { cutConfig } = await import('../src/formats/gen/realConfigs');
+    const { writeRandomCheckpoint } = await import('../src/formats/nodeCheckpoint');
+    model = join(tmpdir(), 'adapter-studio-shapes', `${shape}-2layers`);
+    await writeRandomCheckpoint(model, cutConfig(shape as never, 2), { seed: 1, maxShardBytes: 64 << 20 });
+  }
+  const cold = settings.map((): FirstStep[] => []);
+  const warm = settings.map((): FirstStep[] => []);
   const warmDir = mkdtempSync(join(tmpdir(), 'first-step-warm-'));
   try {
-    run(warmDir, settings[0]); // fills the warm cache
+    run(warmDir, settings[0], model); // fills the warm cache
     for (let i = 0; i < runs; i++) {
-      for (const h of settings) {
+      settings.forEach((s, k) => {
         const coldDir = mkdtempSync(join(tmpdir(), 'first-step-cold-'));
         try {
-          cold.get(h)!.push(run(coldDir, h));
+          cold[k].push(run(coldDir, s, model));
         } finally {
           rmSync(coldDir, { recursive: true, force: true });
         }
-        warm.get(h)!.push(run(warmDir, h));
-      }
+        warm[k].push(run(warmDir, s, model));
+      });
     }
   } finally {
     rmSync(warmDir, { recursive: true, force: true });
   }
   const line = (name: string, xs: FirstStep[]) => {
     const f = (k: keyof FirstStep) => `${(median(xs.map((x) => x[k] as number)) / 1000).toFixed(2)} s [${xs.map((x) => ((x[k] as number) / 1000).toFixed(2)).join(', ')}]`;
-    return `| ${name} | ${xs[0].helpers} (${xs.map((x) => x.warmed).join(', ')}) | ${xs[0].weights} | ${f('firstStepMs')} | ${f('compileMs')} | ${xs[0].pipelines} | ${f('loadMs')} | ${f('gpuMs')} |`;
+    return `| ${name} | ${xs[0].overlap ? 'yes' : 'no'} | ${xs[0].helpers} (${xs.map((x) => x.warmed).join(', ')}) | ${xs[0].weights} | ${f('loadToStepMs')} | ${f('loadMs')} | ${f('firstStepMs')} | ${f('compileMs')} | ${xs[0].pipelines} | ${f('gpuMs')} |`;
   };
-  const first = cold.get(settings[0])![0];
-  console.log(`first step of the demo model on ${first.adapter}, ${runs} runs each (median [runs])${settings.length > 1 ? ', settings interleaved' : ''}\n`);
-  console.log('| cache | compile helpers (pipelines they dispatched) | base | first step | of which compiling | pipelines | model load | GPU request |');
-  console.log('|---|---|---|---:|---:|---:|---:|---:|');
-  for (const h of settings) {
-    console.log(line('cold', cold.get(h)!));
-    console.log(line('warm', warm.get(h)!));
-  }
+  const first = cold[0][0];
+  console.log(`first step of ${shape ? `${shape} cut to 2 layers` : 'the demo model'} on ${first.adapter}, ${runs} runs each (median [runs])${settings.length > 1 ? ', settings interleaved' : ''}\n`);
+  console.log('| cache | compiled while loading | compile helpers (pipelines they and the device warmed) | base | load → first step | load | run → first step | of which compiling | pipelines | GPU request |');
+  console.log('|---|---|---|---|---:|---:|---:|---:|---:|---:|');
+  settings.forEach((_, k) => {
+    console.log(line('cold', cold[k]));
+    console.log(line('warm', warm[k]));
+  });
 }
 
 if (process.env.FIRST_STEP_CHILD) await child();

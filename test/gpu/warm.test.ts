@@ -4,40 +4,29 @@
 // dispatched without an error (scratch bindings and the real uniforms bind for every kernel), the
 // helpers' errors stay their own, and a run is the same number for number with and without them. Their speed is measured by bench/first-step.ts, not here.
 import { describe, expect, it } from 'vitest';
-import { arrayDataset, type Example } from '../../src/data/batches';
-import { generateModel } from '../../src/formats/generate';
 import { memoryFiles } from '../../src/formats/modelFolder';
 import { createBuffer } from '../../src/engine/gpu/buffers';
 import type { Gpu } from '../../src/engine/gpu/device';
 import { createNodeGpu } from '../../src/engine/gpu/node';
 import { warmWants } from '../../src/engine/gpu/pipelines';
 import { Recorder } from '../../src/engine/gpu/recorder';
-import { warmOnHelpers } from '../../src/engine/gpu/warm';
+import { warmOnHelpers, warmPipelines } from '../../src/engine/gpu/warm';
+import { addForward } from '../../src/engine/kernels/elementwise/elementwise';
 import { attentionBackward, attentionForward } from '../../src/engine/kernels/attention/attention';
 import { loadModel } from '../../src/engine/model/load';
 import { runTraining } from '../../src/engine/train/run';
-import { DEFAULT_SETTINGS, type RunSettings } from '../../src/settings/settings';
+import { tinyQwen2, tinyRunData, tinyRunSettings } from '../helpers/tinyRun';
 
-const examples: Example[] = Array.from({ length: 8 }, (_, i) => {
-  const ids = Int32Array.from({ length: 9 }, (_, t) => 1 + ((i * 7 + t * 5) % 60));
-  return { ids, lossMask: new Uint8Array(9).fill(1) };
-});
-const settings: RunSettings = {
-  ...DEFAULT_SETTINGS,
-  lora: { ...DEFAULT_SETTINGS.lora, r: 4, alpha: 8, dropout: 0.1 },
-  train: { ...DEFAULT_SETTINGS.train, learningRate: 1e-2, maxSteps: 3, batchSize: 4, microBatch: 2, maxLength: 9, seed: 5 },
-  eval: { evalInterval: 0, logInterval: 1, checkpointInterval: 0 },
-};
+const settings = tinyRunSettings;
 
 /** Three steps of a tiny Qwen2 (heads of 8) on `gpu`: the losses and the compile events' total. */
 async function train(gpu: Gpu): Promise<{ losses: number[]; pipelines: number }> {
-  const files = generateModel({ architecture: 'qwen2', seed: 21, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, tokenizer: false, vocabSize: 64 });
-  const loaded = await loadModel(gpu, memoryFiles(files, 'tiny-qwen2'));
+  const loaded = await loadModel(gpu, memoryFiles(tinyQwen2(), 'tiny-qwen2'));
   if (loaded.family !== 'llama') throw new Error('a Qwen2 checkpoint loads as a Llama-family model');
   const losses: number[] = [];
   let pipelines = 0;
   await runTraining({
-    model: loaded.model, data: { train: arrayDataset(examples), validation: null, longestRow: 9 }, settings,
+    model: loaded.model, data: tinyRunData, settings,
     identity: { model: 'tiny-qwen2', data: 'rows' }, limits: { budgetBytes: 1 << 30, maxBufferSize: gpu.limits.maxBufferSize }, padId: 0,
     onEvent: (e) => {
       if (e.type === 'compile') pipelines = e.total;
@@ -111,6 +100,35 @@ describe('compile helpers', () => {
       // A helper that cannot be had is reported too.
       const none = await warmOnHelpers({ count: 1, request: () => Promise.reject(new Error('no adapter')) }, broken);
       expect(none).toEqual({ dispatched: 0, errors: ['no compile helper: no adapter'] });
+      expect(gpu.takeUncapturedErrors()).toEqual([]);
+      b.destroy();
+    } finally {
+      gpu.destroy();
+    }
+  });
+
+  it('the device warms its own pipelines only once its queue is free (after), while helpers start at once; one shared list, each pipeline once', async () => {
+    const gpu = await createNodeGpu({ compileHelpers: 1, label: 'own warming' });
+    try {
+      const b = createBuffer(gpu, 'collect only', 64);
+      const rec = Recorder.collecting(gpu, 'two adds');
+      addForward(rec, { a: b, b, out: b, count: 16 });
+      addForward(rec, { a: b, b, out: b, count: 16, label: 'add wide', alpha: 2 });
+      const wants = warmWants(gpu, rec.collected);
+      const pipelines = rec.collected.map((w) => gpu.pipelines.get(w.kernel, w.constants, w.entryPoint));
+      let free!: () => void;
+      const after = new Promise<void>((resolve) => (free = resolve));
+      const seen: number[] = [];
+      const warming = warmPipelines(wants, { own: { device: gpu.device, pipeline: (i) => pipelines[i], after }, onDispatched: (done) => seen.push(done) });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(seen).toEqual([]);
+      free();
+      expect(await warming).toEqual({ dispatched: wants.length, errors: [] });
+      expect(seen).toEqual(wants.map((_, i) => i + 1));
+
+      // With a helper beside it, the helper takes the list from the back while the device waits; nothing is dispatched twice.
+      const helped = await warmPipelines(wants, { own: { device: gpu.device, pipeline: (i) => pipelines[i], after: new Promise((resolve) => setTimeout(resolve, 50)) }, helpers: gpu.compileHelpers });
+      expect(helped).toEqual({ dispatched: wants.length, errors: [] });
       expect(gpu.takeUncapturedErrors()).toEqual([]);
       b.destroy();
     } finally {

@@ -168,9 +168,10 @@ export class PipelineCache {
    * dispatch instead (lavapipe), creation compiles nothing: there each is dispatched once, on scratch
    * buffers (warm.ts) — by the device itself from the first of `wants` (the order of their first
    * use: a collecting recorder's) and by the compile helpers from the last back — and the progress
-   * counts those dispatches.
+   * counts those dispatches. `queueBusyUntil` (the weights still streaming in) keeps the device's own
+   * dispatches back until it settles, so that compiling on its queue thread never holds the load up.
    */
-  async prepare(wants: PipelineWant[], onProgress?: (done: number, total: number) => void): Promise<void> {
+  async prepare(wants: PipelineWant[], onProgress?: (done: number, total: number) => void, queueBusyUntil?: Promise<unknown>): Promise<void> {
     const missing = wants.filter((w) => !this.pipelines.has(pipelineKey(w.kernel, w.constants, w.entryPoint)));
     const atDispatch = Boolean(this.gpu.compilesAtFirstDispatch);
     let done = 0;
@@ -188,7 +189,7 @@ export class PipelineCache {
     if (!atDispatch || warm.length === 0) return;
     const helpers = this.gpu.compileHelpers;
     this.warming = warmPipelines(warm, {
-      own: { device: this.gpu.device, pipeline: (i) => this.pipelines.get(warm[i].label)! },
+      own: { device: this.gpu.device, pipeline: (i) => this.pipelines.get(warm[i].label)!, after: queueBusyUntil },
       helpers: helpers && helpers.count > 0 ? helpers : null,
       onDispatched: onProgress,
     });

@@ -49,6 +49,11 @@ export interface OwnWarm {
   device: GPUDevice;
   /** The pipeline the step will dispatch for want `index`. */
   pipeline(index: number): GPUComputePipeline;
+  /**
+   * The device's queue is busy until this settles (the weights streaming in: a compile on the queue
+   * thread would hold their writes up): it joins the warming then, the helpers start at once.
+   */
+  after?: Promise<unknown>;
 }
 
 /**
@@ -68,6 +73,7 @@ export async function warmPipelines(wants: WarmWant[], opts: { own?: OwnWarm | n
     opts.onDispatched?.(result.dispatched + result.errors.length, wants.length);
   };
   const own = async (o: OwnWarm): Promise<void> => {
+    await o.after?.catch(() => {});
     while (lo <= hi) {
       const i = lo++;
       finished(await dispatchOnce(o.device, wants[i], o.pipeline(i)));

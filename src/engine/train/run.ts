@@ -172,7 +172,7 @@ function runTrainer<D, B extends BatchLike>(req: Pick<RunRequest<D, B>, 'model' 
  * touches no buffer of the model).
  */
 async function compileWhileLoading(trainer: Pick<Trainer, 'prepare'>, loading: Promise<unknown> | undefined, onProgress: (done: number, total: number) => void): Promise<void> {
-  const compiled = trainer.prepare(onProgress);
+  const compiled = trainer.prepare(onProgress, loading);
   if (!loading) return compiled;
   compiled.catch(() => {});
   await loading;

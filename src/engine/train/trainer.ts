@@ -232,9 +232,10 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
   /**
    * Compiles every pipeline a step and an evaluation use before the first step, concurrently, with
    * progress: the step is recorded into a collecting recorder with this run's first micro-batches
-   * (read from a copy of the batcher, so the run's own order is untouched).
+   * (read from a copy of the batcher, so the run's own order is untouched). `queueBusyUntil`: the
+   * weights still loading (PipelineCache.prepare).
    */
-  async prepare(onProgress?: (done: number, total: number) => void): Promise<void> {
+  async prepare(onProgress?: (done: number, total: number) => void, queueBusyUntil?: Promise<unknown>): Promise<void> {
     const t = this.settings.train;
     const peek = this.model.createBatcher(this.data, {
       microBatch: this.run.microBatch, seqLen: this.run.seqLen, padId: this.run.padId, seed: t.seed,
@@ -246,7 +247,7 @@ export class Trainer<D = TokenDataset, B extends BatchLike = Batch> {
     const rec = Recorder.collecting(this.model.gpu, 'kernels of a step');
     this.recordStep(rec, micro, this.recorded, this.lrAt(this.recorded), 1);
     this.model.evalMicroBatch(rec, this.ws, 0, first, this.adapter, false);
-    await this.model.gpu.pipelines.prepare(rec.collected, onProgress);
+    await this.model.gpu.pipelines.prepare(rec.collected, onProgress, queueBusyUntil);
   }
 
   /** The oldest submitted step's result (waits for the GPU to finish it). */

@@ -9,31 +9,19 @@
 // - destroying a model while it loads stops the load with a clear error.
 // The time it saves is measured by bench/first-step.ts --loading, not here.
 import { describe, expect, it } from 'vitest';
-import { arrayDataset, type Example } from '../../../src/data/batches';
 import { ClassificationStore } from '../../../src/data/classify';
-import { generateModel } from '../../../src/formats/generate';
 import { generateEncoderModel } from '../../../src/formats/generateEncoder';
 import { memoryFiles, type ModelFiles } from '../../../src/formats/modelFolder';
 import { loadModel, openModel, type LoadedModel } from '../../../src/engine/model/load';
 import type { TrainableModel } from '../../../src/engine/model/model';
 import { compileRun, runTraining, type RunEvent } from '../../../src/engine/train/run';
-import { DEFAULT_SETTINGS, type RunSettings } from '../../../src/settings/settings';
+import type { RunSettings } from '../../../src/settings/settings';
 import { testGpu } from '../../helpers/gpu';
+import { tinyQwen2, tinyRunData, tinyRunSettings } from '../../helpers/tinyRun';
 
-const examples: Example[] = Array.from({ length: 8 }, (_, i) => {
-  const ids = Int32Array.from({ length: 9 }, (_, t) => 1 + ((i * 7 + t * 5) % 60));
-  return { ids, lossMask: new Uint8Array(9).fill(1) };
-});
-const settings: RunSettings = {
-  ...DEFAULT_SETTINGS,
-  lora: { ...DEFAULT_SETTINGS.lora, r: 4, alpha: 8, dropout: 0.1 },
-  train: { ...DEFAULT_SETTINGS.train, learningRate: 1e-2, maxSteps: 3, batchSize: 4, microBatch: 2, maxLength: 9, seed: 5 },
-  eval: { evalInterval: 0, logInterval: 1, checkpointInterval: 0 },
-};
+const settings = tinyRunSettings;
 const limits = { budgetBytes: 1 << 30, maxBufferSize: 1 << 28 };
-const decoderData = { train: arrayDataset(examples), validation: null, longestRow: 9 };
-
-const tinyQwen2 = () => generateModel({ architecture: 'qwen2', seed: 21, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, tokenizer: false, vocabSize: 64 });
+const decoderData = tinyRunData;
 
 /**
  * `files`, with every read of tensor data (past a safetensors header) held until `gate` resolves,
@@ -87,8 +75,12 @@ async function losses(model: TrainableModel<unknown, never>, data: unknown, s: R
   return out;
 }
 
-/** One device for the file (the later tests reuse the pipelines the first one compiled). */
-const device = () => testGpu({ label: 'compiling while loading' });
+/**
+ * One device for the file (the later tests reuse the pipelines the first one compiled), with a
+ * compile helper: where pipelines compile at their first dispatch (lavapipe) the device's own queue
+ * is left to the load, and the helper compiles meanwhile.
+ */
+const device = () => testGpu({ label: 'compiling while loading', compileHelpers: 1 });
 
 describe('compiling while the weights load', () => {
   it('on a fresh pipeline cache, compiles all of a run\'s pipelines with progress while no tensor has been read, then trains to the losses of a model loaded first (f32 base)', async () => {
