@@ -156,4 +156,26 @@ describe('background compile of the next run’s kernels', () => {
     await rest();
     expect(calls).toHaveLength(2);
   });
+
+  it('a compile skipped beside a run is made again once the run has ended (its kernels are compiled by then: a quick answer)', async () => {
+    planned();
+    await rest();
+    st().startTraining('run-2');
+    calls[0].resolve({ status: 'skipped', reason: 'a training run is in progress; it compiles its own kernels' });
+    await rest();
+    expect(currentKernels(st())?.status).toBe('skipped');
+    st().patchTraining({ status: 'done' });
+    expect(currentKernels(st())).toBeNull();
+    await rest();
+    expect(calls).toHaveLength(2);
+    calls[1].resolve({ status: 'ready', pipelines: 0 });
+    await rest();
+    expect(currentKernels(st())).toMatchObject({ status: 'ready', pipelines: 0 });
+    // A ready state outlives the next run.
+    st().startTraining('run-3');
+    st().patchTraining({ status: 'done' });
+    await rest();
+    expect(calls).toHaveLength(2);
+    expect(currentKernels(st())?.status).toBe('ready');
+  });
 });
