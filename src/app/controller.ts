@@ -216,13 +216,15 @@ export class StudioController {
       this.s.setModel({ status: 'loading', progress: null });
     }
     const hubToken = choice.kind === 'hub' ? this.s.hubToken.token.trim() : '';
+    // Progress comes through its own message port, so a report can arrive after the answer: it changes nothing then.
+    let answered = false;
     try {
       const info = await this.engine.loadModel(
         choice,
         window.location.href,
         choice.kind === 'local' ? (files ?? this.localModelFiles) : undefined,
         proxy((p) => {
-          if (this.modelToken !== token) return;
+          if (this.modelToken !== token || answered) return;
           if (working) this.s.setPendingModel({ status: 'loading', choice, progress: p });
           else this.s.setModel({ status: 'loading', progress: p });
           if (this.s.training.status === 'starting' && p.phase === 'weights') this.s.setStartup({ kind: 'model', loaded: p.loaded, total: p.total });
@@ -231,7 +233,7 @@ export class StudioController {
         hubToken ? { token: hubToken } : undefined,
         // The settings the model will have: its precision is planned for them, and with a dataset its kernels compile for them.
         this.settingsFor(choice),
-      );
+      ).finally(() => (answered = true));
       if (this.modelToken !== token) return false;
       this.chooseModel(choice);
       this.s.setModel({ status: 'ready', info });
