@@ -89,6 +89,9 @@ function alive(model: SessionModel): boolean {
 /** The background compile (the engine's compileRun), one at a time; a run waits for it before it allocates its own workspace. */
 const compiles = new CompileSlot<CompileResult>();
 
+/** The background compiles started, newest last (a test hook reads it): who asked, on which base, and how each ended. */
+const compileLog: { by: 'loadModel' | 'compile'; model: string; weights: string; whileLoading: boolean; outcome: string | null }[] = [];
+
 const modelIds = new WeakMap<SessionModel, number>();
 let modelCount = 0;
 
@@ -188,10 +191,20 @@ async function datasetFor(model: SessionModel, settings: RunSettings, signal: Ab
   return dataset;
 }
 
+/**
+ * Whether two blobs are the same file as far as can be told: each call brings a structured clone, so
+ * not by identity but by size, type and, for a File, name and modification time.
+ */
+function sameBlob(a: Blob | undefined, b: Blob | undefined): boolean {
+  if (!a || !b) return a === b;
+  const [fa, fb] = [a as Partial<File>, b as Partial<File>];
+  return a.size === b.size && a.type === b.type && fa.name === fb.name && fa.lastModified === fb.lastModified;
+}
+
 /** Whether a dataset read names the same source as the last (the same file, mapping and options): a compile's key keeps then. */
 function sameSource(f: Session['datasetFile'], file: Blob, name: string, mapping: ColumnMapping | null, options: DatasetOptions): boolean {
-  return !!f && f.file === file && f.name === name && canonicalJson(f.mapping) === canonicalJson(mapping)
-    && (f.options.onBadRows ?? 'stop') === (options.onBadRows ?? 'stop') && f.options.validationFile?.file === options.validationFile?.file;
+  return !!f && sameBlob(f.file, file) && f.name === name && canonicalJson(f.mapping) === canonicalJson(mapping)
+    && (f.options.onBadRows ?? 'stop') === (options.onBadRows ?? 'stop') && sameBlob(f.options.validationFile?.file, options.validationFile?.file);
 }
 
 /** A run's rows: an encoder's labelled texts or a decoder's token rows. */
@@ -219,7 +232,21 @@ async function readyForRun(model: SessionModel, data: PreparedDataset, settings:
  * `loading` — the model's weights still streaming in — goes on. A run whose plan reloads the model
  * in another precision compiles other kernels: that compile is skipped.
  */
-async function compileFor(model: SessionModel, settings: RunSettings, loading: Promise<unknown> | undefined, onProgress: CompileProgress, signal = new AbortController().signal): Promise<CompileResult> {
+async function compileFor(by: 'loadModel' | 'compile', model: SessionModel, settings: RunSettings, loading: Promise<unknown> | undefined, onProgress: CompileProgress, signal = new AbortController().signal): Promise<CompileResult> {
+  const entry = { by, model: model.info.name, weights: model.info.weights, whileLoading: loading !== undefined, outcome: null as string | null };
+  compileLog.push(entry);
+  if (compileLog.length > 20) compileLog.shift();
+  try {
+    const result = await compileSteps(model, settings, loading, onProgress, signal);
+    entry.outcome = result.status === 'ready' ? `ready ${result.pipelines}` : `skipped: ${result.reason}`;
+    return result;
+  } catch (error) {
+    entry.outcome = `failed: ${(error as Error).message}`;
+    throw error;
+  }
+}
+
+async function compileSteps(model: SessionModel, settings: RunSettings, loading: Promise<unknown> | undefined, onProgress: CompileProgress, signal: AbortSignal): Promise<CompileResult> {
   const gpu = await getGpu();
   const data = await datasetFor(model, settings, signal);
   await readyForRun(model, data, settings);
@@ -299,7 +326,7 @@ export const workerApi = {
       try {
         // An encoder's head is set for the data's task while its weights load: its kernels compile once it is ready.
         if (settings && session.datasetFile && pending.family === 'llama' && !session.run) {
-          const compiling = compiles.run(compileKey(pending, settings), (report, s) => compileFor(pending, settings, opening.loaded, report, s), { signal, mayStart: refuseDuringRun });
+          const compiling = compiles.run(compileKey(pending, settings), (report, s) => compileFor('loadModel', pending, settings, opening.loaded, report, s), { signal, mayStart: refuseDuringRun });
           compiling.catch(() => {}); // its outcome is the `compile` call's that joins it, or nobody's
         }
         await opening.loaded;
@@ -371,7 +398,7 @@ export const workerApi = {
     try {
       const model = requireModel();
       if (!session.datasetFile) throw new WorkerStateError('no dataset is loaded (drop one on the Dataset screen)');
-      return await compiles.run(compileKey(model, settings), (report, s) => compileFor(model, settings, undefined, report, s), {
+      return await compiles.run(compileKey(model, settings), (report, s) => compileFor('compile', model, settings, undefined, report, s), {
         onProgress,
         signal,
         mayStart: () => {
@@ -650,6 +677,11 @@ export const workerApi = {
   /** Test hook: the settings the last `train` call received. */
   lastTrainSettings(): RunSettings | null {
     return session.lastTrainSettings;
+  },
+
+  /** Test hook: the background compiles started, newest last (at most 20), and how each ended. */
+  compileLog(): typeof compileLog {
+    return compileLog;
   },
 
   /** Which adapter the playground's tuned side holds, if any. */
