@@ -2,11 +2,20 @@
 //
 //   npx vite build && npx tsx bench/first-step-browser.ts [dist/web] [--runs N]
 //
-// Each run opens the built site in a browser with a fresh profile ("cold": no GPU shader cache of
-// Chromium's) or with the profile of the run before ("warm"), loads the demo model, drops a small
-// chat dataset, and presses Start; the time is from the click to the store's first step
-// (training.stepped), the same span bench/first-step.ts measures in Node. The studio's defaults but
-// rows of at most 64 tokens and one step. bench/first-step.ts times the same on dawn.node.
+// The studio compiles the next run's kernels in the background once a model and a dataset are
+// ready (the Hyperparameters screen's "GPU kernels ready"). Each session opens the built site, loads
+// the demo model, drops a small chat dataset and presses Start, in one of two ways:
+//
+//   waited    Start once the kernels are ready: (a) page open → kernels ready (and from the model
+//             ready, and from the dataset read), (b) Start → first step;
+//   at once   Start as soon as the background compile has begun: (c) Start → first step (the run
+//             waits for that compile).
+//
+// Each way runs in a fresh profile ("cold": no GPU shader cache of Chromium's) and then again in the
+// same profile ("warm"). Times come from the page's own clock (performance.now, 0 at navigation),
+// taken by a store subscription installed before the app starts, so no polling interval adds to them.
+// The studio's defaults but rows of at most 64 tokens and one step. bench/first-step.ts times the
+// engine's side on dawn.node.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,12 +25,69 @@ import { launchPersistent } from '../test/helpers/browser';
 
 const QUERY = 'maxlen=64&steps=1&eval=0&ckpt=0';
 
+type Way = 'waited' | 'at once';
+
+/** Page-clock milliseconds of what the store went through (null: it did not happen). */
+interface Marks {
+  modelReady: number | null;
+  datasetReady: number | null;
+  kernelsCompiling: number | null;
+  kernelsReady: number | null;
+  started: number | null;
+  firstStep: number | null;
+  kernels: number | null;
+  startupKernels: number | null;
+}
+
+/**
+ * Installed before the page's scripts run: when the app publishes its store, note the time of each
+ * first. Plain JavaScript text, so that no helper of the TypeScript loader (esbuild's __name) is
+ * missing in the page.
+ */
+const MARK_STORE = `(() => {
+  const marks = { modelReady: null, datasetReady: null, kernelsCompiling: null, kernelsReady: null, started: null, firstStep: null, kernels: null, startupKernels: null };
+  window.__marks = marks;
+  let studio;
+  Object.defineProperty(window, '__studio', {
+    configurable: true,
+    get: () => studio,
+    set: (value) => {
+      studio = value;
+      const note = (s) => {
+        const now = performance.now();
+        const first = (key, yes) => { if (yes && marks[key] === null) marks[key] = now; };
+        first('modelReady', s.model.status === 'ready');
+        first('datasetReady', s.dataset.status === 'ready');
+        first('kernelsCompiling', s.kernels.status === 'compiling');
+        if (s.kernels.status === 'ready' && marks.kernelsReady === null) {
+          marks.kernelsReady = now;
+          marks.kernels = s.kernels.pipelines;
+        }
+        first('started', s.training.status !== 'idle');
+        if (s.training.stepped && marks.firstStep === null) {
+          marks.firstStep = now;
+          marks.startupKernels = s.training.startupKernels;
+        }
+      };
+      note(value.store.getState());
+      value.store.subscribe(note);
+    },
+  });
+})();`;
+
 function rows(count: number): string {
   const facts = [['What color is the sky?', 'The sky is blue.'], ['Where is Paris?', 'Paris is in France.'], ['What do cows drink?', 'Cows drink water.']];
   return Array.from({ length: count }, (_, i) => {
     const [q, a] = facts[i % facts.length];
     return JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
   }).join('\n');
+}
+
+async function waitFor(page: Page, select: string, timeout: number): Promise<void> {
+  await page.waitForFunction((select) => {
+    const studio = (window as unknown as { __studio?: { store: { getState(): unknown } } }).__studio;
+    return studio ? new Function('s', `return (${select});`)(studio.store.getState()) : false;
+  }, select, { timeout, polling: 50 });
 }
 
 async function state<T>(page: Page, select: string): Promise<T> {
@@ -31,17 +97,11 @@ async function state<T>(page: Page, select: string): Promise<T> {
   }, select) as Promise<T>;
 }
 
-async function waitFor(page: Page, select: string, timeout: number): Promise<void> {
-  await page.waitForFunction((select) => {
-    const studio = (window as unknown as { __studio?: { store: { getState(): unknown } } }).__studio;
-    return studio ? new Function('s', `return (${select});`)(studio.store.getState()) : false;
-  }, select, { timeout, polling: 100 });
-}
-
-/** One studio session in the profile `dir`: milliseconds from Start to the first step, and the adapter. */
-async function firstStep(url: string, dir: string): Promise<{ ms: number; adapter: string; weights: string }> {
+/** One studio session in the profile `dir`, Start pressed the `way` given. */
+async function session(url: string, dir: string, way: Way): Promise<Marks & { adapter: string; weights: string }> {
   const context = await launchPersistent(dir);
   try {
+    await context.addInitScript(MARK_STORE);
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${url}?${QUERY}`);
     await waitFor(page, "s.model.status === 'ready'", 180_000);
@@ -55,15 +115,21 @@ async function firstStep(url: string, dir: string): Promise<{ ms: number; adapte
     await page.getByTestId('stats').waitFor({ timeout: 120_000 });
     await page.getByTestId('tab-hyperparameters').click();
     await page.locator('[data-testid="memory-estimate"][data-fits="1"]').waitFor({ timeout: 60_000 });
-    const t0 = Date.now();
+    if (way === 'waited') {
+      await waitFor(page, "s.kernels.status !== 'idle' && s.kernels.status !== 'compiling'", 600_000);
+      const k = await state<{ status: string; message?: string; reason?: string }>(page, 's.kernels');
+      if (k.status !== 'ready') throw new Error(`the background compile ended ${k.status}: ${k.message ?? k.reason}`);
+    } else {
+      await waitFor(page, "s.kernels.status === 'compiling'", 60_000);
+    }
     await page.getByTestId('start-training').click();
     await waitFor(page, "s.training.stepped || s.training.status === 'failed'", 600_000);
-    const ms = Date.now() - t0;
     const failed = await state<string | null>(page, "s.training.status === 'failed' ? s.training.error : null");
     if (failed) throw new Error(`the run failed: ${failed}`);
+    const marks = await page.evaluate(() => (window as unknown as { __marks: Marks }).__marks);
     const adapter = await state<string>(page, 's.model.info.backend');
     const weights = await state<string>(page, 's.training.plan ? s.training.plan.weights : "?"');
-    return { ms, adapter, weights };
+    return { ...marks, adapter, weights };
   } finally {
     await context.close();
   }
@@ -75,20 +141,32 @@ const runs = at >= 0 ? Number(args[at + 1]) : 2;
 const root = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs') ?? 'dist/web';
 const server = await serve({ root, port: 0 });
 try {
-  const results: { cache: string; ms: number; adapter: string; weights: string }[] = [];
+  const results: (Awaited<ReturnType<typeof session>> & { cache: 'cold' | 'warm'; way: Way })[] = [];
   for (let i = 0; i < runs; i++) {
-    const dir = mkdtempSync(join(tmpdir(), 'first-step-browser-'));
-    try {
-      results.push({ cache: 'cold', ...(await firstStep(server.url, dir)) });
-      results.push({ cache: 'warm', ...(await firstStep(server.url, dir)) });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    for (const way of ['waited', 'at once'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'first-step-browser-'));
+      try {
+        for (const cache of ['cold', 'warm'] as const) {
+          const r = await session(server.url, dir, way);
+          results.push({ ...r, cache, way });
+          console.error(`run ${i + 1} ${way} ${cache}: ${JSON.stringify(r)}`);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   }
-  console.log(`first step of the demo model in Chromium (${results[0].adapter}), ${runs} runs each`);
-  for (const cache of ['cold', 'warm']) {
-    const xs = results.filter((r) => r.cache === cache).map((r) => r.ms / 1000);
-    console.log(`| ${cache} | ${results[0].weights} | ${xs.map((x) => `${x.toFixed(2)} s`).join(', ')} |`);
+  const s = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
+  const span = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
+  const list = (xs: (number | null)[]) => xs.map(s).join(', ');
+  console.log(`first step of the demo model in Chromium (${results[0].adapter}), ${results[0].weights} weights, ${runs} runs each`);
+  console.log('');
+  console.log('| profile | page → model ready | page → kernels ready | model ready → kernels ready | dataset read → kernels ready | kernels | Start → first step, kernels ready (b) | Start → first step, Start at once (c) | kernels after Start (c) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const cache of ['cold', 'warm'] as const) {
+    const w = results.filter((r) => r.cache === cache && r.way === 'waited');
+    const o = results.filter((r) => r.cache === cache && r.way === 'at once');
+    console.log(`| ${cache} | ${list(w.map((r) => r.modelReady))} | ${list(w.map((r) => r.kernelsReady))} | ${list(w.map((r) => span(r.modelReady, r.kernelsReady)))} | ${list(w.map((r) => span(r.datasetReady, r.kernelsReady)))} | ${w.map((r) => r.kernels).join(', ')} | ${list(w.map((r) => span(r.started, r.firstStep)))} | ${list(o.map((r) => span(r.started, r.firstStep)))} | ${o.map((r) => r.startupKernels).join(', ')} |`);
   }
 } finally {
   await server.close();

@@ -90,7 +90,7 @@ if (!depsOk) {
 
 // Browser tests that time nothing a user waits for and race nothing: they may run beside the
 // SwiftShader GPU tests. Every other browser file (a new one too) runs alone at the end.
-const E2E_BESIDE = ['export', 'export-encoder', 'link', 'no-webgpu', 'onnx-transformersjs-browser', 'onnx-webgpu', 'pytorch', 'worker-gpu'].map((f) => `test/e2e/${f}.test.ts`);
+const E2E_BESIDE = ['export', 'export-encoder', 'kernels', 'link', 'no-webgpu', 'onnx-transformersjs-browser', 'onnx-webgpu', 'pytorch', 'worker-gpu'].map((f) => `test/e2e/${f}.test.ts`);
 
 // 2. GPU tests: on the machine's own GPU when it has one; otherwise on SwiftShader (f32 path, 1 GiB
 // bindings) and, beside it, on lavapipe (shader-f16 path, 128 MiB bindings) when installed. The CLI

@@ -2,14 +2,14 @@
 // the answers into the store. Screens call these actions; they never call the worker directly.
 import { proxy, type Remote } from 'comlink';
 import type { WorkerApi } from '../worker/api';
-import type { DatasetOptions, TrainEvent, TrainResult } from '../worker/protocol';
+import type { CompileResult, DatasetOptions, TrainEvent, TrainResult } from '../worker/protocol';
 import type { ColumnMapping } from '../data/schema';
 import { AdapterLibrary, newId, type AdapterMeta, type DatasetSummary } from '../storage/adapters';
 import { CheckpointQuotaError, CheckpointStore, type Deletable, type RunMeta } from '../storage/checkpoints';
 import { idbKeyValue, isQuotaError, formatBytes, type KeyValue } from '../storage/kv';
 import { requestPersistence, storageEstimate } from '../storage/persist';
 import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, LABELS_CONFIG, MODEL_CARD, modelCard, safeFileName } from '../storage/adapterZip';
-import { createStudioStore, planKey, type StudioStore } from './store/store';
+import { createStudioStore, currentPlan, kernelsKey, planKey, type KernelsState, type StudioState, type StudioStore } from './store/store';
 import { decodeSettings, encodeSettings } from '../settings/shareLink';
 import { baseModelName, canonicalJson, cloneSettings, DEFAULT_SETTINGS, DEMO_ENCODER_MODEL_NAME, DEMO_MODEL_NAME, isHubId, modelLabel, settingsForModel, validateSettings, type ModelChoice, type RunSettings } from '../settings/settings';
 import { downloadBlob, downloadBytes, pickFolder, writeIntoFolder } from './download';
@@ -21,6 +21,8 @@ import { createClassEvalStore, type ClassEvalStore } from './classify/evalStore'
 import { promptFromData, type SampleDatasetInfo } from './demo';
 
 const DATASET_KEY = 'run-dataset:';
+/** How long the settings rest before their kernels compile in the background (a slider being dragged compiles nothing). */
+export const COMPILE_DELAY_MS = 400;
 /** localStorage key of the Hugging Face token, written only when the user ticks "remember on this device". */
 export const HUB_TOKEN_KEY = 'adapter-studio:hf-token';
 
@@ -89,6 +91,9 @@ export class StudioController {
   private memoryTimer: ReturnType<typeof setTimeout> | null = null;
   private datasetTimer: ReturnType<typeof setTimeout> | null = null;
   private datasetToken: string | null = null;
+  private compileTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The worker's compile call for the kernels state's key, while it is in flight. */
+  private compileToken: string | null = null;
   private runStartedAt = 0;
 
   constructor(
@@ -107,6 +112,7 @@ export class StudioController {
     if (remembered) this.store.getState().setHubToken({ token: remembered, remember: true });
     this.library = new AdapterLibrary(kv);
     this.checkpoints = new CheckpointStore(kv, () => this.deletable());
+    this.watchKernels();
   }
 
   private get s() {
@@ -210,21 +216,24 @@ export class StudioController {
       this.s.setModel({ status: 'loading', progress: null });
     }
     const hubToken = choice.kind === 'hub' ? this.s.hubToken.token.trim() : '';
+    // Progress comes through its own message port, so a report can arrive after the answer: it changes nothing then.
+    let answered = false;
     try {
       const info = await this.engine.loadModel(
         choice,
         window.location.href,
         choice.kind === 'local' ? (files ?? this.localModelFiles) : undefined,
         proxy((p) => {
-          if (this.modelToken !== token) return;
+          if (this.modelToken !== token || answered) return;
           if (working) this.s.setPendingModel({ status: 'loading', choice, progress: p });
           else this.s.setModel({ status: 'loading', progress: p });
           if (this.s.training.status === 'starting' && p.phase === 'weights') this.s.setStartup({ kind: 'model', loaded: p.loaded, total: p.total });
         }),
         token,
         hubToken ? { token: hubToken } : undefined,
-        this.s.settings,
-      );
+        // The settings the model will have: its precision is planned for them, and with a dataset its kernels compile for them.
+        this.settingsFor(choice),
+      ).finally(() => (answered = true));
       if (this.modelToken !== token) return false;
       this.chooseModel(choice);
       this.s.setModel({ status: 'ready', info });
@@ -242,6 +251,11 @@ export class StudioController {
     } finally {
       if (this.modelToken === token) this.modelToken = null;
     }
+  }
+
+  /** The settings once `choice` is the model (what chooseModel makes of them). */
+  private settingsFor(choice: ModelChoice): RunSettings {
+    return canonicalJson(choice) !== canonicalJson(this.s.settings.model) ? settingsForModel(this.s.settings, choice) : { ...this.s.settings, model: choice };
   }
 
   /** Another model gets the settings the studio proposes for it (the demo its preset); the same model keeps them. */
@@ -291,6 +305,7 @@ export class StudioController {
   private scheduleDatasetRead(): void {
     if (this.datasetTimer) clearTimeout(this.datasetTimer);
     this.datasetTimer = setTimeout(() => {
+      this.datasetTimer = null;
       const t = this.s.training.status;
       if (!this.datasetFile || t === 'starting' || t === 'running' || t === 'paused' || t === 'stopping') return;
       void this.readDataset(this.datasetFile.file, this.datasetFile.name, this.mapping, this.datasetOptions);
@@ -338,6 +353,69 @@ export class StudioController {
         this.s.notify('warning', `Memory plan failed: ${errorText(error)}`);
       }
     }, 150);
+  }
+
+  // ------------------------------------------------------------------ kernels
+
+  /**
+   * Compiles the next run's GPU kernels in the background (the worker's `compile`) whenever what they
+   * depend on changes — once the plan for the new state is in and the settings rest — so that Start
+   * goes straight to the first step. Recompiling for every change (not only the first) keeps
+   * "GPU kernels ready" true of the settings on screen; kernels already compiled cost nothing again.
+   */
+  private watchKernels(): void {
+    this.store.subscribe((state, prev) => {
+      const active = (t: StudioState['training']['status']) => t === 'starting' || t === 'running' || t === 'paused' || t === 'stopping';
+      // Another model (or the same one after a lost device) has none of the old one's kernels; a run
+      // that ended has compiled what a compile refused beside it could not.
+      const ended = active(prev.training.status) && !active(state.training.status);
+      if ((state.model !== prev.model || (ended && state.kernels.status !== 'ready')) && state.kernels.status !== 'idle') this.s.setKernels({ status: 'idle' });
+      if (state.plan !== prev.plan || state.model !== prev.model || state.dataset !== prev.dataset || state.settings !== prev.settings || state.pendingModel !== prev.pendingModel || state.fieldErrors !== prev.fieldErrors || state.training.status !== prev.training.status) {
+        this.scheduleCompile();
+      }
+    });
+  }
+
+  private scheduleCompile(): void {
+    if (this.compileTimer) clearTimeout(this.compileTimer);
+    this.compileTimer = setTimeout(() => {
+      this.compileTimer = null;
+      void this.compileKernels();
+    }, COMPILE_DELAY_MS);
+  }
+
+  /** Whether the kernels of the current state can compile now: a model and a dataset ready, valid settings whose plan is in and fits. */
+  private compilable(s: StudioState): boolean {
+    const plan = currentPlan(s);
+    return s.model.status === 'ready' && s.pendingModel?.status !== 'loading' && s.dataset.status === 'ready' && !this.datasetTimer && !this.datasetToken
+      && plan !== null && plan.fits && Object.keys(s.fieldErrors).length === 0 && validateSettings(s.settings).length === 0;
+  }
+
+  /** Compiles the current state's kernels unless they are compiled or compiling already (see watchKernels). */
+  async compileKernels(): Promise<void> {
+    const s = this.s;
+    const t = s.training.status;
+    // A run compiles what it needs (and waits for a compile in flight, which therefore goes on).
+    if (t === 'starting' || t === 'running' || t === 'paused' || t === 'stopping') return;
+    const key = kernelsKey(s);
+    if (s.kernels.status !== 'idle' && s.kernels.key === key) return;
+    if (this.compileToken) void this.engine.abort(this.compileToken);
+    this.compileToken = null;
+    if (!this.compilable(s)) return;
+    const token = (this.compileToken = this.token());
+    s.setKernels({ status: 'compiling', key, done: 0, total: 0 });
+    const mine = () => this.compileToken === token;
+    try {
+      const result: CompileResult = await this.engine.compile(cloneSettings(s.settings), proxy((done: number, total: number) => {
+        if (mine()) this.s.setKernels({ status: 'compiling', key, done, total });
+      }), token);
+      if (mine()) this.s.setKernels(result.status === 'ready' ? { status: 'ready', key, pipelines: result.pipelines } : { status: 'skipped', key, reason: result.reason });
+    } catch (error) {
+      // Cancelled: another state's compile took over (or the worker let go of a replaced model's).
+      if (mine()) this.s.setKernels(isCancel(error) ? { status: 'idle' } : { status: 'failed', key, message: errorText(error) } satisfies KernelsState);
+    } finally {
+      if (mine()) this.compileToken = null;
+    }
   }
 
   // ------------------------------------------------------------------ training

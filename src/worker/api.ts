@@ -20,20 +20,21 @@ import type { TrainableModel } from '../engine/model/model';
 import { encoderTaskFor, outputProbabilities, type EncoderTask } from '../engine/model/encoderSpec';
 import { encodeClassification } from '../data/classify';
 import { prepareTokenizer } from '../data/tokenize';
-import { RunControl, planTraining, runTraining } from '../engine/train/run';
+import { RunControl, compileRun, planTraining, runTraining, type RunData } from '../engine/train/run';
 import type { ColumnMapping } from '../data/schema';
-import { DEFAULT_SETTINGS, baseModelName, canonicalJson, type ModelChoice, type RunSettings } from '../settings/settings';
+import { DEFAULT_SETTINGS, baseModelName, canonicalJson, trainingKey, type ModelChoice, type RunSettings } from '../settings/settings';
 import { readPeftAdapter } from '../formats/peft';
 import { readAdapterZip, validateAdapterFiles, type PeftConfigSummary, type ValidatedAdapter } from '../storage/adapterZip';
-import { abortToken, releaseToken, signalFor } from './cancel';
-import { openSessionModel, type DecoderSession, type SessionModel } from './model';
+import { abortToken, CancelledError, releaseToken, signalFor } from './cancel';
+import { startSessionModel, type DecoderSession, type SessionModel } from './model';
+import { CompileSlot, type CompileProgress } from './compileSlot';
 import { readDataset, type PreparedDataset } from './dataset';
 import { decodeAnswer, generate, promptAndReference } from './generate';
 import type { ExportProgress } from '../formats/export/types';
 import type { ModelExportFormat, OnnxVariant } from '../formats/export/kinds';
 import type { LoraAdapter } from '../formats/export/merge';
 import type { OnnxAnswer } from './onnxPlayground';
-import type { DatasetInfo, DatasetOptions, GenerateOptions, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult, ValidationExample, ClassifyResult } from './protocol';
+import type { CompileResult, DatasetInfo, DatasetOptions, GenerateOptions, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent, TrainRequest, TrainResult, ValidationExample, ClassifyResult } from './protocol';
 
 export type GpuStatus =
   | { ok: true; adapter: AdapterDescription; features: GpuFeatures; limits: GpuLimits }
@@ -71,9 +72,47 @@ interface Session {
   tuned: { adapter: GpuAdapter & { destroy(): void }; layout: AdapterLayout; params: Float32Array; label: string; id: number; task?: EncoderTask } | null;
   /** The settings the last `train` call received, as it received them (browser tests compare them with the fields). */
   lastTrainSettings: RunSettings | null;
+  /** Counts the dataset sources dropped (a file, its mapping, how bad rows and validation are read): part of a compile's key. */
+  datasetVersion: number;
 }
 
-const session: Session = { model: null, dataset: null, datasetFile: null, run: null, tuned: null, lastTrainSettings: null };
+const session: Session = { model: null, dataset: null, datasetFile: null, run: null, tuned: null, lastTrainSettings: null, datasetVersion: 0 };
+
+/** Models whose weights are still streaming in for loadModel (a compile may run on one until it is swapped in or dropped). */
+const openingModels = new Set<SessionModel>();
+
+/** Whether `model` is still the session's, or one being loaded to become it. */
+function alive(model: SessionModel): boolean {
+  return session.model === model || openingModels.has(model);
+}
+
+/** The background compile (the engine's compileRun), one at a time; a run waits for it before it allocates its own workspace. */
+const compiles = new CompileSlot<CompileResult>();
+
+/** The background compiles started, newest last (a test hook reads it): who asked, on which base, and how each ended. */
+const compileLog: { by: 'loadModel' | 'compile'; model: string; weights: string; whileLoading: boolean; outcome: string | null }[] = [];
+
+const modelIds = new WeakMap<SessionModel, number>();
+let modelCount = 0;
+
+/** What a compile is for: this model object (a reload in another precision is another), the dataset source and the run's settings. */
+function compileKey(model: SessionModel, settings: RunSettings): string {
+  let id = modelIds.get(model);
+  if (id === undefined) modelIds.set(model, (id = ++modelCount));
+  return `${id}|${session.datasetVersion}|${trainingKey(settings)}`;
+}
+
+/** Why a background compile did not start: a run began (it compiles what it needs). */
+class RunInProgressError extends WorkerStateError {
+  constructor() {
+    super('a training run is in progress; it compiles its own kernels');
+  }
+}
+
+/** A background compile does not start beside a run. */
+function refuseDuringRun(): void {
+  if (session.run) throw new RunInProgressError();
+}
 
 function requireModel(): SessionModel {
   if (!session.model) throw new WorkerStateError('no model is loaded (load one on the Model screen)');
@@ -133,16 +172,96 @@ function datasetPolicy(settings: RunSettings, options: DatasetOptions) {
   };
 }
 
-async function ensureDataset(settings: RunSettings, signal: AbortSignal): Promise<PreparedDataset> {
+/**
+ * The dataset as `model` reads it under these settings: the session's when it already is, else the
+ * dropped file read again — kept as the session's when `model` is the session's model (a model still
+ * loading, for a compile, gets its own copy).
+ */
+async function datasetFor(model: SessionModel, settings: RunSettings, signal: AbortSignal): Promise<PreparedDataset> {
   const f = session.datasetFile;
   if (!f) throw new WorkerStateError('no dataset is loaded (drop one on the Dataset screen)');
-  const model = requireModel();
   const same = f.maxLength === settings.train.maxLength && f.seed === settings.train.seed && f.validationFraction === settings.data.validationFraction
     && f.trainOn === settings.data.trainOn && f.modelKey === model.key;
   if (session.dataset && same) return session.dataset;
-  session.dataset = await readDataset({ file: f.file, name: f.name, tokenizer: (await model.text()).tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model.spec.vocabSize, signal, ...datasetPolicy(settings, f.options), objective: model.family === 'encoder' ? 'classification' : 'causal-lm', task: settings.data.task });
-  session.datasetFile = { ...f, maxLength: settings.train.maxLength, seed: settings.train.seed, validationFraction: settings.data.validationFraction, trainOn: settings.data.trainOn, modelKey: model.key };
-  return session.dataset;
+  const dataset = await readDataset({ file: f.file, name: f.name, tokenizer: (await model.text()).tokenizer, mapping: f.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model.spec.vocabSize, signal, ...datasetPolicy(settings, f.options), objective: model.family === 'encoder' ? 'classification' : 'causal-lm', task: settings.data.task });
+  if (model === session.model && session.datasetFile === f) {
+    session.dataset = dataset;
+    session.datasetFile = { ...f, maxLength: settings.train.maxLength, seed: settings.train.seed, validationFraction: settings.data.validationFraction, trainOn: settings.data.trainOn, modelKey: model.key };
+  }
+  return dataset;
+}
+
+/**
+ * Whether two blobs are the same file as far as can be told: each call brings a structured clone, so
+ * not by identity but by size, type and, for a File, name and modification time.
+ */
+function sameBlob(a: Blob | undefined, b: Blob | undefined): boolean {
+  if (!a || !b) return a === b;
+  const [fa, fb] = [a as Partial<File>, b as Partial<File>];
+  return a.size === b.size && a.type === b.type && fa.name === fb.name && fa.lastModified === fb.lastModified;
+}
+
+/** Whether a dataset read names the same source as the last (the same file, mapping and options): a compile's key keeps then. */
+function sameSource(f: Session['datasetFile'], file: Blob, name: string, mapping: ColumnMapping | null, options: DatasetOptions): boolean {
+  return !!f && sameBlob(f.file, file) && f.name === name && canonicalJson(f.mapping) === canonicalJson(mapping)
+    && (f.options.onBadRows ?? 'stop') === (options.onBadRows ?? 'stop') && sameBlob(f.options.validationFile?.file, options.validationFile?.file);
+}
+
+/** A run's rows: an encoder's labelled texts or a decoder's token rows. */
+function runData(data: PreparedDataset): RunData<unknown> {
+  const longestRow = data.info.stats?.maxTokens ?? 0;
+  const cls = data.classification;
+  return cls ? { train: cls.train, validation: cls.validation, longestRow } : { train: data.train!, validation: data.validation, longestRow };
+}
+
+/** Refuses data the model cannot train on; sets an encoder's head for the data's task and its dropout (and returns the task). */
+async function readyForRun(model: SessionModel, data: PreparedDataset, settings: RunSettings): Promise<EncoderTask | null> {
+  const cls = data.classification;
+  if (model.family === 'encoder' && !cls) throw new WorkerStateError('an encoder trains on labelled texts: the dataset has no classification rows (map a text and a label column)');
+  if (model.family === 'llama' && !data.train) throw new WorkerStateError('the dataset has no training rows (fix its errors first)');
+  if (model.family !== 'encoder') return null;
+  const task = encoderTaskFor(cls!.labels, model.spec);
+  await ensureTask(model, task, settings.train.seed);
+  model.gpuModel.hiddenDropout = settings.train.encoderDropout;
+  return task;
+}
+
+/**
+ * A background compile: the kernels a run of `settings` on `model` and the session's dataset will
+ * use, compiled by the engine's compileRun (the run's own plan and trainer, freed again) while
+ * `loading` — the model's weights still streaming in — goes on. A run whose plan reloads the model
+ * in another precision compiles other kernels: that compile is skipped.
+ */
+async function compileFor(by: 'loadModel' | 'compile', model: SessionModel, settings: RunSettings, loading: Promise<unknown> | undefined, onProgress: CompileProgress, signal = new AbortController().signal): Promise<CompileResult> {
+  const entry = { by, model: model.info.name, weights: model.info.weights, whileLoading: loading !== undefined, outcome: null as string | null };
+  compileLog.push(entry);
+  if (compileLog.length > 20) compileLog.shift();
+  try {
+    const result = await compileSteps(model, settings, loading, onProgress, signal);
+    entry.outcome = result.status === 'ready' ? `ready ${result.pipelines}` : `skipped: ${result.reason}`;
+    return result;
+  } catch (error) {
+    entry.outcome = `failed: ${(error as Error).message}`;
+    throw error;
+  }
+}
+
+async function compileSteps(model: SessionModel, settings: RunSettings, loading: Promise<unknown> | undefined, onProgress: CompileProgress, signal: AbortSignal): Promise<CompileResult> {
+  const gpu = await getGpu();
+  const data = await datasetFor(model, settings, signal);
+  await readyForRun(model, data, settings);
+  const limits = memoryLimits(gpu);
+  if (model.family === 'llama') {
+    const plan = planTraining(model.gpuModel, settings, { longestRow: data.info.stats?.maxTokens ?? 0 }, limits);
+    if (plan.fits && plan.weights !== model.gpuModel.format) return { status: 'skipped', reason: `the run reloads the model with ${plan.weights} weights first, and compiles their kernels then` };
+  }
+  const padId = (await model.text()).padId;
+  // Nothing of the model is touched once compileRun has recorded its step (synchronously, here): a
+  // model replaced or dropped before that gets no compile.
+  if (!alive(model)) throw new CancelledError('compiling the kernels of a model that was replaced');
+  signal.throwIfAborted();
+  const { pipelines } = await compileRun<unknown, never>({ model: model.gpuModel as unknown as TrainableModel<unknown, never>, data: runData(data), settings, limits, padId, loading, signal }, onProgress);
+  return { status: 'ready', pipelines };
 }
 
 export const workerApi = {
@@ -186,6 +305,8 @@ export const workerApi = {
    * `access.token` is a Hugging Face token for gated repositories (kept for this call only).
    * `settings` decide the base precision: theirs, or with auto the planner's choice for them (and the
    * loaded dataset's rows) on this device; a run whose plan differs reloads it (see train).
+   * With a dataset dropped, a decoder's kernels for a run of `settings` start compiling (a background
+   * compile, see `compile`) while its weights stream in.
    */
   async loadModel(choice: ModelChoice, pageUrl: string, files: File[] | undefined, onProgress: (p: LoadProgress) => void, token?: string, access?: { token?: string }, settings?: RunSettings): Promise<ModelInfo> {
     const signal = signalFor(token);
@@ -199,19 +320,31 @@ export const workerApi = {
         if (folder.family === 'encoder') return setting === 'f32' || setting === 'f16' ? setting : undefined;
         return planTraining(familyFromConfig(folder.config).onDevice(planDevice(gpu)), settings ?? DEFAULT_SETTINGS, { longestRow }, memoryLimits(gpu)).weights;
       };
-      const pending = await openSessionModel({ gpu, choice, pageUrl, files, onProgress, signal, weights, hub: access?.token ? { token: access.token } : undefined });
-      if (session.run || signal.aborted) {
-        pending.gpuModel.destroy();
-        throw signal.aborted ? new WorkerStateError('loading the model was cancelled') : new WorkerStateError('a training run started while the model loaded; the run keeps the current model');
+      const opening = await startSessionModel({ gpu, choice, pageUrl, files, onProgress, signal, weights, hub: access?.token ? { token: access.token } : undefined });
+      const pending = opening.model;
+      openingModels.add(pending);
+      try {
+        // An encoder's head is set for the data's task while its weights load: its kernels compile once it is ready.
+        if (settings && session.datasetFile && pending.family === 'llama' && !session.run) {
+          const compiling = compiles.run(compileKey(pending, settings), (report, s) => compileFor('loadModel', pending, settings, opening.loaded, report, s), { signal, mayStart: refuseDuringRun });
+          compiling.catch(() => {}); // its outcome is the `compile` call's that joins it, or nobody's
+        }
+        await opening.loaded;
+        if (session.run || signal.aborted) {
+          pending.gpuModel.destroy();
+          throw signal.aborted ? new WorkerStateError('loading the model was cancelled') : new WorkerStateError('a training run started while the model loaded; the run keeps the current model');
+        }
+        const model = pending;
+        const sameModel = session.model?.key === model.key; // the same files in another precision
+        session.model?.gpuModel.destroy();
+        session.tuned?.adapter.destroy();
+        session.tuned = null;
+        session.model = model;
+        if (!sameModel) session.dataset = null; // tokenized with the previous tokenizer
+        return model.info;
+      } finally {
+        openingModels.delete(pending);
       }
-      const model = pending;
-      const sameModel = session.model?.key === model.key; // the same files in another precision
-      session.model?.gpuModel.destroy();
-      session.tuned?.adapter.destroy();
-      session.tuned = null;
-      session.model = model;
-      if (!sameModel) session.dataset = null; // tokenized with the previous tokenizer
-      return model.info;
     } finally {
       releaseToken(token);
     }
@@ -230,6 +363,7 @@ export const workerApi = {
       const args = { file, name, tokenizer: model ? (await model.text()).tokenizer : null, mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, vocabSize: model?.spec.vocabSize, signal, objective: model?.family === 'encoder' ? ('classification' as const) : ('causal-lm' as const), task: settings.data.task };
       const prepared = await readDataset({ ...args, ...datasetPolicy(settings, options) });
       session.dataset = prepared.train || prepared.classification ? prepared : null;
+      if (!sameSource(session.datasetFile, file, name, mapping ?? prepared.info.mapping, options)) session.datasetVersion++;
       session.datasetFile = { file, name, mapping: mapping ?? prepared.info.mapping, maxLength: settings.train.maxLength, seed: settings.train.seed, validationFraction: settings.data.validationFraction, trainOn: settings.data.trainOn, options, modelKey: model?.key ?? null };
       return prepared.info;
     } finally {
@@ -248,6 +382,36 @@ export const workerApi = {
     if (model.family === 'encoder' && cls) await ensureTask(model, encoderTaskFor(cls.labels, model.spec), settings.train.seed);
     const plan = planTraining(model.gpuModel as unknown as TrainableModel<unknown, never>, settings, { longestRow }, limits);
     return { ...plan, budget: limits.budgetBytes, maxBufferSize: limits.maxBufferSize, longestRow };
+  },
+
+  /**
+   * Compiles the kernels of a run of these settings on the loaded model and dataset ahead of Start
+   * (the engine's compileRun), with progress; a later `train` of the same settings then finds them
+   * compiled. One compile at a time: a call for other settings waits for the one in flight (and hears
+   * its progress), a call for the same joins it. `abort(token)` lets the call go at once, but the
+   * compile in flight runs on to its end (the engine cannot stop it midway) and whatever comes next
+   * waits for it. Refused while a run is in progress (the run compiles what it needs); throws the
+   * plan's or the data's error where a run would.
+   */
+  async compile(settings: RunSettings, onProgress: CompileProgress, token?: string): Promise<CompileResult> {
+    const signal = signalFor(token);
+    try {
+      const model = requireModel();
+      if (!session.datasetFile) throw new WorkerStateError('no dataset is loaded (drop one on the Dataset screen)');
+      return await compiles.run(compileKey(model, settings), (report, s) => compileFor('compile', model, settings, undefined, report, s), {
+        onProgress,
+        signal,
+        mayStart: () => {
+          refuseDuringRun();
+          if (session.model !== model) throw new WorkerStateError('the model changed before its kernels could compile');
+        },
+      });
+    } catch (error) {
+      if (error instanceof RunInProgressError) return { status: 'skipped', reason: error.message.replace(/^WorkerStateError: /, '') };
+      throw error;
+    } finally {
+      releaseToken(token);
+    }
   },
 
   /**
@@ -277,7 +441,12 @@ export const workerApi = {
     };
   },
 
-  /** Trains an adapter through the engine's run driver; events stream through `onEvent`; `control()` pauses, resumes or stops it; `abort(token)` cancels it. */
+  /**
+   * Trains an adapter through the engine's run driver; events stream through `onEvent`; `control()`
+   * pauses, resumes or stops it; `abort(token)` cancels it. A background compile in flight is waited
+   * for first (its progress reported as the run's 'compile' events): its kernels are mostly this
+   * run's, and it holds a workspace of its own until it ends.
+   */
   async train(request: TrainRequest, onEvent: (event: TrainEvent) => void | Promise<void>, token?: string): Promise<TrainResult> {
     const signal = signalFor(token);
     if (session.run) throw new WorkerStateError('a training run is already in progress');
@@ -286,31 +455,43 @@ export const workerApi = {
     session.run = control;
     let lost: Error | null = null;
     let unsubscribe = () => {};
+    // A reload in the plan's precision streams its weights while the run compiles; a run that fails meanwhile stops it.
+    const reload = new AbortController();
+    const stopReload = () => reload.abort(signal.reason);
+    signal.addEventListener('abort', stopReload);
+    let loading: Promise<void> | undefined;
     try {
       const gpu = await getGpu();
       unsubscribe = gpu.onLost((error) => (lost = error));
+      await compiles.settle((done, total) => void onEvent({ type: 'compile', done, total }), signal);
       let model = requireModel();
-      const data = await ensureDataset(request.settings, signal);
-      const cls = data.classification;
-      if (model.family === 'encoder' && !cls) throw new WorkerStateError('an encoder trains on labelled texts: the dataset has no classification rows (map a text and a label column)');
-      if (model.family === 'llama' && !data.train) throw new WorkerStateError('the dataset has no training rows (fix its errors first)');
+      const data = await datasetFor(model, request.settings, signal);
+      const task = await readyForRun(model, data, request.settings);
       if (model.family === 'llama') {
         // The base precision of this run: its checkpoint's when resuming, else the plan's; reload the model when it differs.
         const weights = request.resumeFrom
           ? ((deserializeCheckpoint(request.resumeFrom).run as { plan?: Partial<RunPlan> }).plan?.weights ?? model.gpuModel.format)
           : planTraining(model.gpuModel, request.settings, { longestRow: data.info.stats?.maxTokens ?? 0 }, memoryLimits(gpu)).weights;
         if (weights !== model.gpuModel.format) {
-          const reloaded = await model.reload(weights, () => {}, signal);
-          session.model?.gpuModel.destroy();
-          session.tuned?.adapter.destroy();
-          session.tuned = null;
-          session.model = model = reloaded;
+          const previous = model;
+          const opening = await model.reload(weights, (p) => {
+            if (p.phase === 'weights') void onEvent({ type: 'weights', loaded: p.loaded, total: p.total });
+          }, reload.signal);
+          const reloaded = opening.model;
+          // The previous model stays the session's until the new one is in (a failed load leaves it in use).
+          loading = opening.loaded.then(() => {
+            if (session.model !== previous) {
+              reloaded.gpuModel.destroy();
+              throw new WorkerStateError('the model was replaced while the run reloaded it');
+            }
+            previous.gpuModel.destroy();
+            session.tuned?.adapter.destroy();
+            session.tuned = null;
+            session.model = reloaded;
+          });
+          loading.catch(() => {}); // the run reports it
+          model = reloaded;
         }
-      }
-      const task = model.family === 'encoder' ? encoderTaskFor(cls!.labels, model.spec) : null;
-      if (model.family === 'encoder') {
-        await ensureTask(model, task!, request.settings.train.seed);
-        model.gpuModel.hiddenDropout = request.settings.train.encoderDropout;
       }
       let initParams: Float32Array | undefined;
       if (request.initialAdapter && !request.resumeFrom) {
@@ -325,11 +506,12 @@ export const workerApi = {
       }
       const outcome = await runTraining<unknown, never>({
         model: model.gpuModel as unknown as TrainableModel<unknown, never>,
-        data: cls ? { train: cls.train, validation: cls.validation, longestRow: data.info.stats?.maxTokens ?? 0 } : { train: data.train!, validation: data.validation, longestRow: data.info.stats?.maxTokens ?? 0 },
+        data: runData(data),
         settings: request.settings,
         identity: { model: model.key, data: data.key },
         limits: memoryLimits(gpu),
         padId: (await model.text()).padId,
+        loading,
         resume: request.resumeFrom,
         initParams,
         control,
@@ -354,6 +536,8 @@ export const workerApi = {
         ...(files['config.json'] ? { labelsConfig: files['config.json'] } : {}),
       };
     } catch (error) {
+      reload.abort();
+      await loading?.catch(() => {});
       // On a lost device the step in flight fails with whatever the driver says (often before the
       // device's lost promise settles): give the loss a moment to be reported, then report it.
       const gpu = gpuPromise ? await gpuPromise.catch(() => null) : null;
@@ -361,6 +545,7 @@ export const workerApi = {
       if (lost) throw lost;
       throw error;
     } finally {
+      signal.removeEventListener('abort', stopReload);
       unsubscribe();
       session.run = null;
       releaseToken(token);
@@ -375,7 +560,7 @@ export const workerApi = {
     const signal = signalFor(token);
     try {
       const model = requireModel();
-      const data = await ensureDataset(request.settings, signal);
+      const data = await datasetFor(model, request.settings, signal);
       const f = session.datasetFile!;
       // An encoder's run: its head set for the data's task (the plan and the adapter to continue are read against it).
       const cls = data.classification;
@@ -492,6 +677,11 @@ export const workerApi = {
   /** Test hook: the settings the last `train` call received. */
   lastTrainSettings(): RunSettings | null {
     return session.lastTrainSettings;
+  },
+
+  /** Test hook: the background compiles started, newest last (at most 20), and how each ended. */
+  compileLog(): typeof compileLog {
+    return compileLog;
   },
 
   /** Which adapter the playground's tuned side holds, if any. */

@@ -11,7 +11,7 @@ import { DEMO_ENCODER_PATH } from '../formats/demoEncoder';
 import { loadTokenizer, type Tokenizer } from '../data/tokenize';
 import type { Gpu } from '../engine/gpu/device';
 import type { LlamaGpu } from '../engine/model/llama';
-import { loadModel as loadEngineModel } from '../engine/model/load';
+import { openModel as openEngineModel } from '../engine/model/load';
 import type { WeightFormat } from '../engine/kernels/quant/layout';
 import { hubFiles, type HubCache } from '../hub/hub';
 import { BASE_WEIGHTS_LABEL, type ModelChoice } from '../settings/settings';
@@ -31,8 +31,11 @@ interface SessionBase {
   key: string;
   /** Where its files come from (an export carries the tokenizer, and the demo model, from here). */
   files: ModelFiles;
-  /** The same model loaded again with its base stored in another precision (the old one stays until the caller swaps). */
-  reload(weights: WeightFormat, onProgress: (p: LoadProgress) => void, signal: AbortSignal): Promise<SessionModel>;
+  /**
+   * The same model opened again with its base stored in another precision, its weights streaming in
+   * (the old one stays until the caller swaps them, once `loaded`).
+   */
+  reload(weights: WeightFormat, onProgress: (p: LoadProgress) => void, signal: AbortSignal): Promise<OpeningSession>;
 }
 
 export interface TextSide {
@@ -114,6 +117,8 @@ export function hubModelFiles(
       const delta = Math.max(0, p.loaded - (seen.get(p.file) ?? 0));
       seen.set(p.file, Math.max(p.loaded, seen.get(p.file) ?? 0));
       const now = phase();
+      // While the weights stream in, a tokenizer read beside them (a compile's dataset) is not weights.
+      if (now === 'weights' && !p.file.endsWith('.safetensors')) return;
       if (now === 'weights') {
         weightBytes += delta;
         const total = weightsTotal();
@@ -125,7 +130,30 @@ export function hubModelFiles(
   });
 }
 
+/** A session model whose buffers exist and whose weights are still streaming in (see startSessionModel). */
+export interface OpeningSession {
+  model: SessionModel;
+  /**
+   * Resolves once every weight is on the GPU and the tokenizer's files are found (progress says
+   * 'ready'); rejects with a ModelLoadError, the model destroyed. Until then a run or a compile may
+   * plan and compile on `model` (the engine's `loading`), but nothing may run it.
+   */
+  loaded: Promise<void>;
+}
+
+/** Opens a model and waits for its weights (startSessionModel, then its `loaded`). */
 export async function openSessionModel(args: OpenSessionModelArgs): Promise<SessionModel> {
+  const opening = await startSessionModel(args);
+  await opening.loaded;
+  return opening.model;
+}
+
+/**
+ * Opens a model through the engine's openModel: returns once its folder is read and its buffers are
+ * allocated, the weights streaming in behind (`loaded`), so that a run can compile its pipelines
+ * meanwhile. Progress phases as before: config, weights, tokenizer, ready.
+ */
+export async function startSessionModel(args: OpenSessionModelArgs): Promise<OpeningSession> {
   const { gpu, choice, pageUrl, files, hub, onProgress, signal } = args;
   let modelFiles: ModelFiles;
   let name: string;
@@ -144,7 +172,7 @@ export async function openSessionModel(args: OpenSessionModelArgs): Promise<Sess
     name = choice.name;
   }
   onProgress({ phase: 'config', file: 'config.json', loaded: 0, total: 1 });
-  const loaded = await loadEngineModel(gpu, modelFiles, {
+  const opened = await openEngineModel(gpu, modelFiles, {
     signal,
     weights: args.weights,
     onProgress: (done, all, tensor) => {
@@ -155,23 +183,31 @@ export async function openSessionModel(args: OpenSessionModelArgs): Promise<Sess
   }).catch((error) => {
     throw new ModelLoadError(name, (error as Error).message);
   });
-  throwIfAborted(signal, 'loading the model');
-  const gpuModel = loaded.model;
-  total = loaded.bytes;
-  const parameters = loaded.parameters;
-  // The tokenizer's files must be there (checked now); its code loads on first use.
-  phase = 'tokenizer';
-  onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: 0, total: 1 });
-  if ((await modelFiles.text('tokenizer.json')) === null) {
-    gpuModel.destroy();
-    throw new ModelLoadError(name, 'tokenizer.json not found next to config.json: the model cannot tokenize text without it');
-  }
-  phase = 'ready';
-  onProgress({ phase: 'ready', file: '', loaded: total, total });
-  const format: WeightFormat = loaded.family === 'llama' ? loaded.model.format : loaded.model.f16 ? 'f16' : 'f32';
+  total = opened.bytes;
+  const parameters = opened.parameters;
+  const loaded = (async () => {
+    await opened.loaded.catch((error) => {
+      throw new ModelLoadError(name, (error as Error).message);
+    });
+    try {
+      throwIfAborted(signal, 'loading the model');
+      // The tokenizer's files must be there (checked now); its code loads on first use.
+      phase = 'tokenizer';
+      onProgress({ phase: 'tokenizer', file: 'tokenizer.json', loaded: 0, total: 1 });
+      if ((await modelFiles.text('tokenizer.json')) === null) throw new ModelLoadError(name, 'tokenizer.json not found next to config.json: the model cannot tokenize text without it');
+    } catch (error) {
+      opened.model.destroy();
+      throw error;
+    }
+    phase = 'ready';
+    onProgress({ phase: 'ready', file: '', loaded: total, total });
+  })();
+  // A caller that gives up on the model before it is loaded must not leave a rejection unheard.
+  loaded.catch(() => {});
+  const format: WeightFormat = opened.family === 'llama' ? opened.model.format : opened.model.f16 ? 'f16' : 'f32';
   const backend = `WebGPU (${gpu.adapter.name}, ${BASE_WEIGHTS_LABEL[format]} weights)`;
   const reload = (weights: WeightFormat, progress: (p: LoadProgress) => void, reloadSignal: AbortSignal) =>
-    openSessionModel({ ...args, weights, onProgress: progress, signal: reloadSignal });
+    startSessionModel({ ...args, weights, onProgress: progress, signal: reloadSignal });
   const key = `${choice.kind}:${name}:${parameters}`;
   let textSide: Promise<TextSide> | null = null;
   const lazyText = (side: (tokenizer: Tokenizer) => TextSide) => () => {
@@ -181,16 +217,16 @@ export async function openSessionModel(args: OpenSessionModelArgs): Promise<Sess
     });
     return textSide;
   };
-  if (loaded.family === 'encoder') {
-    const spec = loaded.folder.spec;
+  if (opened.family === 'encoder') {
+    const spec = opened.folder.spec;
     const info: ModelInfo = {
       name, source: choice.kind, architecture: spec.architecture, layers: spec.numLayers, hidden: spec.hiddenSize, heads: spec.numHeads, kvHeads: spec.numHeads,
       vocab: spec.vocabSize, parameters, bytes: total, backend, family: spec.family, weights: format,
-      targetModules: encoderTargetNames(spec.family), labels: loaded.model.task.labels,
+      targetModules: encoderTargetNames(spec.family), labels: opened.model.task.labels,
     };
-    return { family: 'encoder', info, spec, gpuModel: loaded.model, text: lazyText((tokenizer) => ({ tokenizer, padId: spec.padTokenId, eosIds: [] })), key, files: modelFiles, config: loaded.folder.config, reload };
+    return { model: { family: 'encoder', info, spec, gpuModel: opened.model, text: lazyText((tokenizer) => ({ tokenizer, padId: spec.padTokenId, eosIds: [] })), key, files: modelFiles, config: opened.folder.config, reload }, loaded };
   }
-  const spec = loaded.folder.spec;
+  const spec = opened.folder.spec;
   const text = lazyText((tokenizer) => ({ tokenizer, eosIds: eosTokenIds(spec, tokenizer.eos_token_id), padId: padTokenId(spec, tokenizer.pad_token_id) }));
   const info: ModelInfo = {
     name,
@@ -205,7 +241,7 @@ export async function openSessionModel(args: OpenSessionModelArgs): Promise<Sess
     bytes: total,
     backend,
     family: 'llama',
-    weights: loaded.model.format,
+    weights: opened.model.format,
   };
-  return { family: 'llama', info, spec, gpuModel: loaded.model, text, key, files: modelFiles, reload };
+  return { model: { family: 'llama', info, spec, gpuModel: opened.model, text, key, files: modelFiles, reload }, loaded };
 }

@@ -70,8 +70,20 @@ export interface HubModelSummary {
   plan: PlanInfo;
 }
 
-/** The engine's run events, forwarded as they are. */
-export type TrainEvent = RunEvent;
+/**
+ * The engine's run events, forwarded as they are, and the worker's own: `weights` while a run
+ * reloads the model in its plan's precision (the run compiles its kernels meanwhile).
+ */
+export type TrainEvent = RunEvent | { type: 'weights'; loaded: number; total: number };
+
+/**
+ * A background compile's answer (the worker's `compile`): the kernels of a run of these settings are
+ * compiled — `pipelines` of them by this call, 0 when all already were — or it did not compile,
+ * saying why (the run compiles them when it starts).
+ */
+export type CompileResult =
+  | { status: 'ready'; pipelines: number }
+  | { status: 'skipped'; reason: string };
 
 export interface TrainResult {
   /** 'done': all steps; 'stopped': the user stopped early (the adapter is still usable). */

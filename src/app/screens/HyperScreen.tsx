@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { useController, useStudio } from '../context';
 import { SettingField } from '../components/SettingField';
 import { EncoderModules } from '../classify/EncoderModules';
-import { currentPlan } from '../store/store';
+import { currentKernels, currentPlan } from '../store/store';
 import { SETTING_DEFS, formatSettingValue, getSetting, loraScale, settingDef, validateSettings, type SettingDef } from '../../settings/settings';
 import { formatBytes } from '../format';
 
@@ -77,6 +77,26 @@ function PlanPanel() {
         </div>
       )}
     </div>
+  );
+}
+
+/**
+ * The next run's GPU kernels, compiled in the background once a model and a dataset are ready: Start
+ * then goes straight to the first step. Nothing here blocks Start (the run compiles what is missing).
+ */
+function KernelsStatus() {
+  const k = useStudio(currentKernels);
+  if (!k) return null;
+  const text =
+    k.status === 'compiling' ? `Preparing GPU kernels…${k.total > 0 ? ` ${k.done}/${k.total}` : ''}`
+    : k.status === 'ready' ? 'GPU kernels ready'
+    : k.status === 'skipped' ? `GPU kernels compile when the run starts: ${k.reason}.`
+    : `GPU kernels compile when the run starts (preparing them failed: ${k.message})`;
+  const title = k.status === 'ready' ? (k.pipelines > 0 ? `${k.pipelines} kernels compiled for these settings` : 'every kernel of these settings was compiled already') : undefined;
+  return (
+    <p className="hint" role="status" data-testid="kernels" data-status={k.status} title={title}>
+      {text}
+    </p>
   );
 }
 
@@ -165,6 +185,7 @@ export function HyperScreen() {
           <ShareButton />
           {why && <span id="start-why" className={issues.length || (plan && !plan.fits) ? 'warning-text' : 'hint'} data-testid="start-blocked">{why}</span>}
         </div>
+        {!running && <KernelsStatus />}
         <PlanPanel />
       </div>
       <div className="grid two">

@@ -42,7 +42,7 @@ export function startupText(p: StartupPhase | null, t: Pick<TrainingState, 'stat
     case 'model': return p.total > 0 ? `Loading weights: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}` : 'Loading the model…';
     case 'dataset': return 'Preparing the dataset…';
     case 'planning': return 'Planning memory and preparing the first step…';
-    case 'compile': return `Compiling GPU kernels: ${p.done} of ${p.total}`;
+    case 'compile': return `Compiling GPU kernels: ${p.done} of ${p.total}${p.weights ? ` · loading weights: ${formatBytes(p.weights.loaded)} of ${formatBytes(p.weights.total)}` : ''}`;
     case 'validating': return 'Measuring the validation loss before the first step…';
     default: return 'Starting…';
   }

@@ -2,7 +2,7 @@
 // IndexedDB lives in ../controller.ts, so the store can be tested without either.
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { useStore } from 'zustand';
-import { cloneSettings, DEFAULT_SETTINGS, trainingKey, withSetting, type ModelChoice, type RunSettings, type SettingValue } from '../../settings/settings';
+import { canonicalJson, cloneSettings, DEFAULT_SETTINGS, trainingKey, withSetting, type ModelChoice, type RunSettings, type SettingValue } from '../../settings/settings';
 import type { DatasetInfo, HubModelSummary, LoadProgress, ModelInfo, PlanInfo, TrainEvent } from '../../worker/protocol';
 import type { GpuStatus } from '../../worker/api';
 import type { AdapterMeta } from '../../storage/adapters';
@@ -45,14 +45,30 @@ export interface LossPoint {
 
 export type TrainingStatus = 'idle' | 'starting' | 'running' | 'paused' | 'stopping' | 'done' | 'stopped' | 'cancelled' | 'failed';
 
-/** What a run is doing before its first optimizer step. */
+/**
+ * What a run is doing before its first optimizer step. Compiling and a reload's weights may go on
+ * together: the compile phase then carries the weights' progress too.
+ */
 export type StartupPhase =
   | { kind: 'previous' }
   | { kind: 'model'; loaded: number; total: number }
   | { kind: 'dataset' }
   | { kind: 'planning' }
-  | { kind: 'compile'; done: number; total: number }
+  | { kind: 'compile'; done: number; total: number; weights?: { loaded: number; total: number } }
   | { kind: 'validating' };
+
+/**
+ * The background compile of the next run's GPU kernels, before Start (the worker's `compile`), for
+ * the state `key` names (kernelsKey): compiling with progress, ready (`pipelines` compiled by it, 0
+ * when all already were), skipped with the reason, or failed. None of them blocks Start: the run
+ * compiles whatever is missing and reports its own errors.
+ */
+export type KernelsState =
+  | { status: 'idle' }
+  | { status: 'compiling'; key: string; done: number; total: number }
+  | { status: 'ready'; key: string; pipelines: number }
+  | { status: 'skipped'; key: string; reason: string }
+  | { status: 'failed'; key: string; message: string };
 
 /** Validation metrics of one evaluation, named as HF logs them (eval_loss, eval_perplexity, eval_accuracy, …). */
 export interface EvalPoint {
@@ -73,6 +89,11 @@ export interface TrainingState {
   stepped: boolean;
   /** Before the first step: what the run is doing (null once steps arrive). */
   startup: StartupPhase | null;
+  /**
+   * GPU kernels compiled after Start, before the first step: the run's own, or those of a background
+   * compile it waited for. 0 when every kernel was ready at Start.
+   */
+  startupKernels: number;
   learningRate: number;
   gradNorm: number;
   tokensPerSecond: number;
@@ -104,6 +125,7 @@ export const IDLE_TRAINING: TrainingState = {
   epoch: 0,
   stepped: false,
   startup: null,
+  startupKernels: 0,
   learningRate: 0,
   gradNorm: 0,
   tokensPerSecond: 0,
@@ -139,6 +161,8 @@ export interface StudioState {
   /** The planner's answer (memory, micro-batch, fix), and what it was asked for (see planKey). */
   plan: PlanInfo | null;
   planKey: string | null;
+  /** The next run's kernels compiling in the background (see currentKernels). */
+  kernels: KernelsState;
   training: TrainingState;
   library: AdapterMeta[];
   /** Runs with a stored checkpoint that did not finish (a reloaded tab, a lost device). */
@@ -163,6 +187,7 @@ export interface StudioState {
   setDataset(dataset: DatasetState): void;
   setValidationFile(name: string | null): void;
   setPlan(plan: PlanInfo | null, key?: string | null): void;
+  setKernels(kernels: KernelsState): void;
   startTraining(runId: string, resumedFrom?: { train: LossPoint[]; validation: LossPoint[]; step: number }): void;
   setStartup(phase: StartupPhase | null): void;
   applyTrainEvent(event: TrainEvent): void;
@@ -213,6 +238,7 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
     validationFile: null,
     plan: null,
     planKey: null,
+    kernels: { status: 'idle' },
     training: IDLE_TRAINING,
     library: [],
     interrupted: [],
@@ -251,6 +277,7 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
     setDataset: (dataset) => set({ dataset }),
     setValidationFile: (validationFile) => set({ validationFile }),
     setPlan: (plan, key = null) => set({ plan, planKey: plan ? key : null }),
+    setKernels: (kernels) => set({ kernels }),
     startTraining: (runId, resumedFrom) =>
       set({
         training: {
@@ -279,8 +306,19 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
                 startup: t.stepped ? t.startup : { kind: 'planning' },
               },
             };
-          case 'compile':
-            return t.stepped ? {} : { training: { ...t, startup: { kind: 'compile', done: event.done, total: event.total } } };
+          case 'compile': {
+            // Nothing to compile (a background compile did it all): the start-up goes straight on to the first step.
+            if (t.stepped || event.total === 0) return {};
+            const p = t.startup;
+            const weights = p?.kind === 'compile' ? p.weights : p?.kind === 'model' && p.loaded < p.total ? { loaded: p.loaded, total: p.total } : undefined;
+            return { training: { ...t, startupKernels: Math.max(t.startupKernels, event.total), startup: { kind: 'compile', done: event.done, total: event.total, ...(weights ? { weights } : {}) } } };
+          }
+          case 'weights': {
+            if (t.stepped) return {};
+            const p = t.startup;
+            const weights = { loaded: event.loaded, total: event.total };
+            return { training: { ...t, startup: p?.kind === 'compile' && p.done < p.total ? { ...p, weights } : { kind: 'model', ...weights } } };
+          }
           case 'step': {
             const r = event.report;
             return {
@@ -340,6 +378,22 @@ export function planKey(s: Pick<StudioState, 'settings' | 'model' | 'dataset'>):
   const model = s.model.status === 'ready' ? `${s.model.info.source}:${s.model.info.name}` : '-';
   const longest = s.dataset.status === 'ready' ? (s.dataset.info.stats?.maxTokens ?? 0) : 0;
   return `${trainingKey(s.settings)}|${model}|${longest}`;
+}
+
+/**
+ * What the next run's kernels depend on: the plan's key (training settings, model, longest row), the
+ * base's precision and the dataset (its kernels' shapes come from its rows).
+ */
+export function kernelsKey(s: Pick<StudioState, 'settings' | 'model' | 'dataset'>): string {
+  const weights = s.model.status === 'ready' ? s.model.info.weights : '-';
+  const d = s.dataset.status === 'ready' ? s.dataset.info : null;
+  const data = d ? canonicalJson({ name: d.name, bytes: d.bytes, mapping: d.mapping, rows: d.stats?.rows ?? 0, tokens: d.stats?.tokens ?? 0 }) : '-';
+  return `${planKey(s)}|${weights}|${data}`;
+}
+
+/** The background compile of the current state's kernels, or null when none was made for it. */
+export function currentKernels(s: Pick<StudioState, 'settings' | 'model' | 'dataset' | 'kernels'>): Exclude<KernelsState, { status: 'idle' }> | null {
+  return s.kernels.status !== 'idle' && s.kernels.key === kernelsKey(s) ? s.kernels : null;
 }
 
 /** The plan for the current state, or null while the planner has not answered for it. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createStudioStore, currentPlan, MAX_CHART_POINTS, MAX_NOTICES, planKey } from '../../../src/app/store/store';
+import { createStudioStore, currentKernels, currentPlan, kernelsKey, MAX_CHART_POINTS, MAX_NOTICES, planKey } from '../../../src/app/store/store';
 import { DEFAULT_SETTINGS } from '../../../src/settings/settings';
 import type { StepReport } from '../../../src/engine/train/trainer';
 
@@ -131,5 +131,67 @@ describe('studio store', () => {
     expect(currentPlan(store.getState())).toBe(plan);
     store.getState().setSetting('train.batchSize', 32);
     expect(currentPlan(store.getState())).toBeNull();
+  });
+
+  it('goes straight from the plan to the first step when a background compile left nothing to compile', () => {
+    const store = createStudioStore();
+    const st = () => store.getState();
+    st().startTraining('run-6');
+    const plan = { weights: 'f32' as const, weightsNote: '', microBatch: 4, gradAccum: 1, checkpointing: false, seqLen: 64, memory: {} as never, fits: true, reasons: [], advice: null, fix: null };
+    st().applyTrainEvent({ type: 'plan', plan, totalSteps: 3, stepsPerEpoch: 3, resumedAt: 0 });
+    st().applyTrainEvent({ type: 'compile', done: 0, total: 0 });
+    expect(st().training.startup).toEqual({ kind: 'planning' });
+    expect(st().training.startupKernels).toBe(0);
+    st().applyTrainEvent({ type: 'step', report: report(1, 3, 4), etaSeconds: null });
+    expect(st().training).toMatchObject({ stepped: true, startup: null, startupKernels: 0 });
+    // A run that compiles counts what it compiled before its first step.
+    st().startTraining('run-7');
+    expect(st().training.startupKernels).toBe(0);
+    st().applyTrainEvent({ type: 'compile', done: 0, total: 22 });
+    st().applyTrainEvent({ type: 'compile', done: 22, total: 22 });
+    expect(st().training.startupKernels).toBe(22);
+  });
+
+  it("shows a reload's weights beside the compile that runs meanwhile, and alone once the compile is done", () => {
+    const store = createStudioStore();
+    const st = () => store.getState();
+    st().startTraining('run-8');
+    st().applyTrainEvent({ type: 'weights', loaded: 10, total: 100 });
+    expect(st().training.startup).toEqual({ kind: 'model', loaded: 10, total: 100 });
+    st().applyTrainEvent({ type: 'compile', done: 1, total: 4 });
+    expect(st().training.startup).toEqual({ kind: 'compile', done: 1, total: 4, weights: { loaded: 10, total: 100 } });
+    st().applyTrainEvent({ type: 'weights', loaded: 50, total: 100 });
+    expect(st().training.startup).toEqual({ kind: 'compile', done: 1, total: 4, weights: { loaded: 50, total: 100 } });
+    st().applyTrainEvent({ type: 'compile', done: 4, total: 4 });
+    st().applyTrainEvent({ type: 'weights', loaded: 90, total: 100 });
+    expect(st().training.startup).toEqual({ kind: 'model', loaded: 90, total: 100 });
+    st().applyTrainEvent({ type: 'step', report: report(1, 3, 4), etaSeconds: null });
+    st().applyTrainEvent({ type: 'weights', loaded: 100, total: 100 });
+    expect(st().training.startup).toBeNull();
+  });
+
+  it('a background compile answers only the settings, model and dataset it was made for', () => {
+    const store = createStudioStore();
+    const st = () => store.getState();
+    st().setModel({ status: 'ready', info: { name: 'demo', source: 'demo', architecture: 'LlamaForCausalLM', layers: 2, hidden: 64, heads: 4, kvHeads: 2, vocab: 512, parameters: 1, bytes: 4, backend: '', weights: 'f32', family: 'llama' } });
+    const info = { name: 'rows.jsonl', bytes: 100, mapping: null, stats: { rows: 10, tokens: 200, maxTokens: 30 } } as never;
+    st().setDataset({ status: 'ready', info });
+    expect(currentKernels(st())).toBeNull();
+    st().setKernels({ status: 'ready', key: kernelsKey(st()), pipelines: 22 });
+    expect(currentKernels(st())).toEqual({ status: 'ready', key: kernelsKey(st()), pipelines: 22 });
+    // The same dataset read again (a new object, the same rows) keeps them.
+    st().setDataset({ status: 'ready', info: { ...(info as object) } as never });
+    expect(currentKernels(st())?.status).toBe('ready');
+    st().setSetting('lora.r', 16);
+    expect(currentKernels(st())).toBeNull();
+    st().setSetting('lora.r', 8);
+    expect(currentKernels(st())?.status).toBe('ready');
+    // Another dataset, or the base in another precision, has other kernels.
+    st().setDataset({ status: 'ready', info: { ...(info as object), stats: { rows: 11, tokens: 220, maxTokens: 30 } } as never });
+    expect(currentKernels(st())).toBeNull();
+    st().setDataset({ status: 'ready', info });
+    const model = st().model as { status: 'ready'; info: object };
+    st().setModel({ status: 'ready', info: { ...model.info, weights: 'f16' } as never });
+    expect(currentKernels(st())).toBeNull();
   });
 });
