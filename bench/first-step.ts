@@ -22,8 +22,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { register } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
-interface FirstStep {
+export interface FirstStep {
   adapter: string;
   weights: string;
   gpuMs: number;
@@ -80,16 +81,16 @@ async function child(): Promise<void> {
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 
 /** One setting of the interleaved runs: compile helpers (undefined: the default) and overlap. */
-interface Setting {
+export interface Setting {
   helpers: string | undefined;
   overlap: boolean;
 }
 
-function run(cacheDir: string, s: Setting, model: string | undefined): FirstStep {
+function run(cacheDir: string, s: Setting, model: string | undefined, opts: FirstStepOptions): FirstStep {
   const r = spawnSync(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname], {
     env: {
       ...process.env, FIRST_STEP_CHILD: '1', MESA_SHADER_CACHE_DIR: cacheDir, MESA_SHADER_CACHE_DISABLE: 'false', FIRST_STEP_OVERLAP: s.overlap ? '1' : '0', FIRST_STEP_MODEL: model ?? '',
-      FIRST_STEP_TOKENS: arg('--tokens') ?? '', FIRST_STEP_BATCH: arg('--batch') ?? '', FIRST_STEP_WEIGHTS: arg('--weights') ?? '',
+      FIRST_STEP_TOKENS: opts.tokens ?? '', FIRST_STEP_BATCH: opts.batch ?? '', FIRST_STEP_WEIGHTS: opts.weights ?? '',
       ...(s.helpers === undefined ? {} : { FIRST_STEP_HELPERS: s.helpers }),
     },
     encoding: 'utf8',
@@ -99,16 +100,25 @@ function run(cacheDir: string, s: Setting, model: string | undefined): FirstStep
   return JSON.parse(line.slice('FIRST_STEP '.length)) as FirstStep;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function parent(): Promise<void> {
-  const runs = Number(arg('--runs') ?? 3);
-  const settings: Setting[] = (arg('--helpers')?.split(',') ?? [undefined]).flatMap((helpers) => (arg('--overlap')?.split(',') ?? ['0']).map((o) => ({ helpers, overlap: o === '1' })));
+export interface FirstStepOptions {
+  runs: number;
+  settings: Setting[];
+  /** A real model's config cut to 2 layers (realConfigs.ts); default the demo model. */
+  shape?: string;
+  tokens?: string;
+  batch?: string;
+  weights?: string;
+}
+
+/** Each setting's cold and warm runs, interleaved (one fresh process per run). */
+export async function measureFirstStep(opts: FirstStepOptions): Promise<{ cold: FirstStep[][]; warm: FirstStep[][] }> {
+  const { settings, shape } = opts;
   let model: string | undefined;
-  const shape = arg('--shape');
   if (shape) {
     const { cutConfig } = await import('../src/formats/gen/realConfigs');
     const { writeRandomCheckpoint } = await import('../src/formats/nodeCheckpoint');
@@ -119,21 +129,29 @@ async function parent(): Promise<void> {
   const warm = settings.map((): FirstStep[] => []);
   const warmDir = mkdtempSync(join(tmpdir(), 'first-step-warm-'));
   try {
-    run(warmDir, settings[0], model); // fills the warm cache
-    for (let i = 0; i < runs; i++) {
+    run(warmDir, settings[0], model, opts); // fills the warm cache
+    for (let i = 0; i < opts.runs; i++) {
       settings.forEach((s, k) => {
         const coldDir = mkdtempSync(join(tmpdir(), 'first-step-cold-'));
         try {
-          cold[k].push(run(coldDir, s, model));
+          cold[k].push(run(coldDir, s, model, opts));
         } finally {
           rmSync(coldDir, { recursive: true, force: true });
         }
-        warm[k].push(run(warmDir, s, model));
+        warm[k].push(run(warmDir, s, model, opts));
       });
     }
   } finally {
     rmSync(warmDir, { recursive: true, force: true });
   }
+  return { cold, warm };
+}
+
+async function parent(): Promise<void> {
+  const runs = Number(arg('--runs') ?? 3);
+  const settings: Setting[] = (arg('--helpers')?.split(',') ?? [undefined]).flatMap((helpers) => (arg('--overlap')?.split(',') ?? ['0']).map((o) => ({ helpers, overlap: o === '1' })));
+  const shape = arg('--shape');
+  const { cold, warm } = await measureFirstStep({ runs, settings, shape, tokens: arg('--tokens'), batch: arg('--batch'), weights: arg('--weights') });
   const line = (name: string, xs: FirstStep[]) => {
     const f = (k: keyof FirstStep) => `${(median(xs.map((x) => x[k] as number)) / 1000).toFixed(2)} s [${xs.map((x) => ((x[k] as number) / 1000).toFixed(2)).join(', ')}]`;
     return `| ${name} | ${xs[0].overlap ? 'yes' : 'no'} | ${xs[0].helpers} (${xs.map((x) => x.warmed).join(', ')}) | ${xs[0].weights} | ${f('loadToStepMs')} | ${f('loadMs')} | ${f('firstStepMs')} | ${f('compileMs')} | ${xs[0].pipelines} | ${f('gpuMs')} |`;
@@ -149,4 +167,4 @@ async function parent(): Promise<void> {
 }
 
 if (process.env.FIRST_STEP_CHILD) await child();
-else await parent();
+else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await parent();

@@ -154,7 +154,7 @@ export function runTag(options: Pick<BenchOptions, 'quick' | 'only' | 'layers'>)
   return [options.quick ? 'quick' : '', isFull ? '' : options.only.join('-'), depth].filter(Boolean).join('-');
 }
 
-export const GROUPS = ['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'shapes', 'data', 'encoder'] as const;
+export const GROUPS = ['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'shapes', 'first-step', 'data', 'encoder'] as const;
 export type Group = (typeof GROUPS)[number];
 /** Groups that run only when named (--only, or --data). */
 const ON_REQUEST: readonly Group[] = ['data', 'encoder'];

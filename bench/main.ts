@@ -197,6 +197,35 @@ async function benchE2e(run: Run): Promise<E2eRun | undefined> {
   }
 }
 
+/**
+ * Time to the first step (bench/first-step.ts, fresh processes): the demo model cold and warm, and
+ * a Qwen2.5-0.5B checkpoint cut to 2 layers (nf4, one row of 64 tokens) loaded then run against run
+ * while loading, interleaved. --quick: one run each, the demo only.
+ */
+async function benchFirstStep(run: Run): Promise<void> {
+  try {
+    const { measureFirstStep, median } = await import('./first-step');
+    const runs = run.options.quick ? 1 : 2;
+    const cases = [
+      { label: 'demo', opts: { runs, settings: [{ helpers: undefined, overlap: false }] } },
+      ...(run.options.quick ? [] : [{ label: 'Qwen2.5-0.5B 2 layers nf4 T64', opts: { runs, shape: 'Qwen2.5-0.5B', tokens: '64', batch: '1', weights: 'nf4', settings: [{ helpers: undefined, overlap: false }, { helpers: undefined, overlap: true }] } }]),
+    ];
+    for (const c of cases) {
+      const { cold, warm } = await measureFirstStep(c.opts);
+      c.opts.settings.forEach((s, k) => {
+        for (const [cache, xs] of [['cold', cold[k]], ['warm', warm[k]]] as const) {
+          const samples = xs.map((x) => x.loadToStepMs);
+          const name = `${c.label} load → first step, ${cache} cache${c.opts.settings.length > 1 ? (s.overlap ? ', compiled while loading' : ', loaded then run') : ''}`;
+          run.measurements.push({ group: 'first-step', name, impl: 'ours', ms: median(samples), samples, timing: 'wall-clock', note: `${xs[0].pipelines} pipelines, ${xs[0].weights} base; load ${(median(xs.map((x) => x.loadMs)) / 1000).toFixed(2)} s, compiling ${(median(xs.map((x) => x.compileMs)) / 1000).toFixed(2)} s` });
+          log(`first-step | ${name} | ${(median(samples) / 1000).toFixed(2)} s [${samples.map((v) => (v / 1000).toFixed(2)).join(', ')}]`);
+        }
+      });
+    }
+  } catch (error) {
+    run.skipped.push({ group: 'first-step', name: 'first step', impl: 'ours', reason: (error as Error).message.split('\n')[0] });
+  }
+}
+
 /** Real model shapes at a cut depth (bench/realShapes.ts): load, plan, two steps, peak against plan; the planner at full depth. */
 async function benchShapes(run: Run): Promise<ShapesRun | undefined> {
   const { runShapes, SHAPE_MODELS } = await import('./realShapes');
@@ -313,6 +342,7 @@ export async function main(argv: string[]): Promise<number> {
   if (options.only.includes('quant')) await benchQuant(run).finally(() => save(false));
   if (options.only.includes('e2e')) e2e = await benchE2e(run).finally(() => save(false));
   if (options.only.includes('shapes')) shapes = await benchShapes(run).finally(() => save(false));
+  if (options.only.includes('first-step')) await benchFirstStep(run).finally(() => save(false));
   if (options.only.includes('encoder')) encoder = await benchEncoder(run).finally(() => save(false));
   if (options.only.includes('data')) data = await benchData(run);
   save(true);

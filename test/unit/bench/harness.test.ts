@@ -103,7 +103,7 @@ describe('bench command line', () => {
   it('defaults: every group but data, both peers, 5 repeats', () => {
     const o = parseArgs([]);
     expect(o.quick).toBe(false);
-    expect(o.only).toEqual(['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'shapes']);
+    expect(o.only).toEqual(['matmul', 'lora-step', 'kernels', 'quant', 'e2e', 'shapes', 'first-step']);
     expect(o.peers).toEqual(['tfjs', 'ort-web']);
     expect(o.repeats).toBe(5);
   });
