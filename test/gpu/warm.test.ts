@@ -10,7 +10,7 @@ import type { Gpu } from '../../src/engine/gpu/device';
 import { createNodeGpu } from '../../src/engine/gpu/node';
 import { warmWants } from '../../src/engine/gpu/pipelines';
 import { Recorder } from '../../src/engine/gpu/recorder';
-import { warmOnHelpers, warmPipelines } from '../../src/engine/gpu/warm';
+import { warmPipelines } from '../../src/engine/gpu/warm';
 import { addForward } from '../../src/engine/kernels/elementwise/elementwise';
 import { attentionBackward, attentionForward } from '../../src/engine/kernels/attention/attention';
 import { loadModel } from '../../src/engine/model/load';
@@ -88,17 +88,17 @@ describe('compile helpers', () => {
       attentionForward(rec, { ...shape, kernels: 'tiled', q: b, k: b, v: b, segmentIds: b, out: b, lse: b });
       const wants = rec.collected;
       expect(wants.map((w) => w.kernel.name)).toEqual(['attention_delta', 'attention_dq_direct', 'attention_dkdv_direct', 'attention_forward_direct', 'attention_forward']);
-      const warm = await warmOnHelpers(gpu.compileHelpers!, warmWants(gpu, wants));
+      const warm = await warmPipelines(warmWants(gpu, wants), { helpers: gpu.compileHelpers });
       expect(warm).toEqual({ dispatched: wants.length, errors: [] });
 
       // One storage binding short: the helper's bind group is invalid; its error names the pipeline.
       const broken = warmWants(gpu, wants.slice(0, 1)).map((w) => ({ ...w, probe: { ...w.probe!, bindings: w.probe!.bindings - 1 } }));
-      const failed = await warmOnHelpers({ ...gpu.compileHelpers!, count: 1 }, broken);
+      const failed = await warmPipelines(broken, { helpers: { ...gpu.compileHelpers!, count: 1 } });
       expect(failed.dispatched).toBe(0);
       expect(failed.errors).toHaveLength(1);
       expect(failed.errors[0]).toMatch(/^compile helper: attention_delta:main\[/);
       // A helper that cannot be had is reported too.
-      const none = await warmOnHelpers({ count: 1, request: () => Promise.reject(new Error('no adapter')) }, broken);
+      const none = await warmPipelines(broken, { helpers: { count: 1, request: () => Promise.reject(new Error('no adapter')) } });
       expect(none).toEqual({ dispatched: 0, errors: ['no compile helper: no adapter'] });
       expect(gpu.takeUncapturedErrors()).toEqual([]);
       b.destroy();

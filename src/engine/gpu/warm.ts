@@ -106,11 +106,6 @@ export async function warmPipelines(wants: WarmWant[], opts: { own?: OwnWarm | n
   return result;
 }
 
-/** warmPipelines on helper devices only (the device that runs the pipelines compiles its own at their first dispatch). */
-export function warmOnHelpers(helpers: CompileHelpers, wants: WarmWant[]): Promise<WarmResult> {
-  return warmPipelines(wants, { helpers });
-}
-
 async function dispatchOnce(device: GPUDevice, want: WarmWant, own: GPUComputePipeline | null): Promise<string | null> {
   const label = `${own ? 'warm' : 'compile helper'}: ${want.label}`;
   const buffers: GPUBuffer[] = [];

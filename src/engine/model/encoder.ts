@@ -281,7 +281,7 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
     const fills: { key: string; fill: () => Promise<void> }[] = [];
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const fetch = async (key: string, size: number): Promise<Float32Array> => {
+    const readTensor = async (key: string, size: number): Promise<Float32Array> => {
       signal.throwIfAborted();
       const data = await read(key);
       signal.throwIfAborted();
@@ -293,7 +293,7 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
       const buffer = createBuffer(gpu, name, size * (asF16 ? 2 : 4));
       owned.push(buffer);
       fills.push({ key, fill: async () => {
-        const data = await fetch(key, size);
+        const data = await readTensor(key, size);
         writeBuffer(gpu, buffer, asF16 ? f32ToF16(data) : data);
       } });
       return buffer;
@@ -307,7 +307,7 @@ export class EncoderGpu implements TrainableModel<ClassificationStore, EncoderBa
       const wordKey = resolve(wordName);
       const wordParts = allocSplitWeight(gpu, wordName, spec.vocabSize, C);
       for (const p of wordParts) owned.push(p.w);
-      fills.push({ key: wordKey, fill: async () => writeSplitWeight(gpu, wordName, wordParts, await fetch(wordKey, spec.vocabSize * C), spec.vocabSize, C) });
+      fills.push({ key: wordKey, fill: async () => writeSplitWeight(gpu, wordName, wordParts, await readTensor(wordKey, spec.vocabSize * C), spec.vocabSize, C) });
       const posEmb = tensor(`${emb}.position_embeddings.weight`, spec.maxPositionEmbeddings * C);
       const typeEmb = spec.typeVocabSize > 0 ? tensor(`${emb}.token_type_embeddings.weight`, spec.typeVocabSize * C) : null;
       const embLnW = tensor(`${emb}.LayerNorm.weight`, C);

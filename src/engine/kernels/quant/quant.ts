@@ -172,8 +172,9 @@ export function allocQuantized(gpu: Gpu, a: QuantizedShape): QuantizedWeight {
   const layout = quantLayout(format, rows, cols, scaleF16);
   const bindLimit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   // Parts hold even numbers of rows, so f16 scale pairs never straddle two dispatches.
-  const partRows = quantPartRows(format, rows, cols, Math.min(a.maxPartBytes ?? Infinity, bindLimit));
-  if (partRows < 1) throw new QuantArgumentError(`${label}: two rows of ${cols} columns exceed a part of ${Math.min(a.maxPartBytes ?? Infinity, bindLimit)} bytes`, label);
+  const partLimit = Math.min(a.maxPartBytes ?? Infinity, bindLimit);
+  const partRows = quantPartRows(format, rows, cols, partLimit);
+  if (partRows < 1) throw new QuantArgumentError(`${label}: two rows of ${cols} columns exceed a part of ${partLimit} bytes`, label);
   const parts: QuantPart[] = [];
   try {
     for (let first = 0; first < rows; first += partRows) {
