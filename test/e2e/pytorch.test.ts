@@ -97,7 +97,7 @@ describe('Run on GPUs (PyTorch)…', () => {
     const plan = checkProject(project.dir, 4);
     expect(plan.train_rows).toBe(run.dataset.train.rows);
     expect(readFileSync(join(project.dir, 'train.py'), 'utf8')).toMatch(/^OBJECTIVE = "causal-lm"/m);
-    await page.screenshot({ path: `${shots}/pytorch-export-chat.png` });
+    await page.screenshot({ path: `${shots}/pytorch-export-chat.png`, timeout: 120_000 }); // the GPU process may be compiling the next run's kernels (SwiftShader)
   });
 
   it('on the demo encoder: a classifier project (AutoModelForSequenceClassification, the labels), and train.py checks it', async () => {
@@ -139,7 +139,7 @@ describe('Run on GPUs (PyTorch)…', () => {
     await card.waitFor({ timeout: 60_000 });
     await expect.poll(() => card.getByTestId('library-metrics').textContent()).toBe('accuracy 0.9286, F1 0.9280');
     expect(await card.getByTestId('library-trained-with').textContent()).toMatch(/^PyTorch \(.*\): 1 process × 8 rows × 1 accumulation, bf16; transformers 4\.57\.3, peft 0\.18\.0, torch 2\.9\.1$/);
-    await page.screenshot({ path: `${shots}/pytorch-imported.png` });
+    await page.screenshot({ path: `${shots}/pytorch-imported.png`, timeout: 120_000 });
     const project = await downloadProject(() => card.getByTestId('library-pytorch').click());
     expect(project.files).toEqual(expect.arrayContaining(['init_adapter/adapter_model.safetensors', 'init_adapter/adapter_config.json', 'init_adapter/config.json']));
     expect(readFileSync(join(project.dir, 'init_adapter/adapter_model.safetensors'))).toEqual(readFileSync(join(root, 'adapter_model.safetensors')));
