@@ -488,6 +488,7 @@ export const workerApi = {
             session.tuned?.adapter.destroy();
             session.tuned = null;
             session.model = reloaded;
+            void onEvent({ type: 'model', info: reloaded.info });
           });
           loading.catch(() => {}); // the run reports it
           model = reloaded;

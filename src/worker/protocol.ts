@@ -72,9 +72,10 @@ export interface HubModelSummary {
 
 /**
  * The engine's run events, forwarded as they are, and the worker's own: `weights` while a run
- * reloads the model in its plan's precision (the run compiles its kernels meanwhile).
+ * reloads the model in its plan's precision (the run compiles its kernels meanwhile), and `model`
+ * once that reload is in: the loaded model is now this one (its precision, what it runs on).
  */
-export type TrainEvent = RunEvent | { type: 'weights'; loaded: number; total: number };
+export type TrainEvent = RunEvent | { type: 'weights'; loaded: number; total: number } | { type: 'model'; info: ModelInfo };
 
 /**
  * A background compile's answer (the worker's `compile`): the kernels of a run of these settings are

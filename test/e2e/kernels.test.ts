@@ -134,6 +134,12 @@ describe('GPU kernels compiled before Start', () => {
     expect(t.plan.weights).toBe('f32');
     expect(t.step).toBe(3);
     expect(t.train.every((p) => Number.isFinite(p.loss))).toBe(true);
+    // The page now shows the model the run reloaded: f32 on the Model screen, and no reload announced for the next run.
+    expect(await studioState<string>(page, 's.model.info.weights')).toBe('f32');
+    await page.getByTestId('tab-hyperparameters').click();
+    expect(await page.getByTestId('plan-weights').textContent()).not.toContain('reloaded');
+    await page.getByTestId('tab-model').click();
+    expect(await page.getByTestId('model-backend').textContent()).toContain('32-bit float');
   });
 
   it('Start pressed while the kernels compile: the run waits for that compile, showing its progress, then trains', async () => {

@@ -187,7 +187,7 @@ export function ModelScreen() {
               <dt>Architecture</dt><dd>{model.info.architecture}, {model.info.layers} layers, hidden {model.info.hidden}, heads {model.info.heads}/{model.info.kvHeads}</dd>
               <dt>Parameters</dt><dd>{formatCount(model.info.parameters)} ({formatBytes(model.info.bytes)})</dd>
               <dt>Vocabulary</dt><dd>{model.info.vocab.toLocaleString()}</dd>
-              <dt>Runs on</dt><dd>{model.info.backend}</dd>
+              <dt>Runs on</dt><dd data-testid="model-backend">{model.info.backend}</dd>
             </dl>
           )}
           <h3>This device</h3>

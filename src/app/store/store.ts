@@ -313,6 +313,9 @@ export function createStudioStore(initial: Partial<Pick<StudioState, 'settings' 
             const weights = p?.kind === 'compile' ? p.weights : p?.kind === 'model' && p.loaded < p.total ? { loaded: p.loaded, total: p.total } : undefined;
             return { training: { ...t, startupKernels: Math.max(t.startupKernels, event.total), startup: { kind: 'compile', done: event.done, total: event.total, ...(weights ? { weights } : {}) } } };
           }
+          case 'model':
+            // The run reloaded the model in its plan's precision: that is the loaded model now.
+            return s.model.status === 'ready' ? { model: { status: 'ready', info: event.info } } : {};
           case 'weights': {
             if (t.stepped) return {};
             const p = t.startup;

@@ -53,6 +53,22 @@ describe('studio store', () => {
     expect(st().training.status).toBe('running');
   });
 
+  it('a run that reloaded the model in another precision makes that the loaded model (its weights, what it runs on)', () => {
+    const store = createStudioStore();
+    const st = () => store.getState();
+    const info = { name: 'demo', source: 'demo' as const, architecture: 'LlamaForCausalLM', layers: 2, hidden: 64, heads: 4, kvHeads: 2, vocab: 512, parameters: 1e5, bytes: 4e5, family: 'llama' };
+    st().setModel({ status: 'ready', info: { ...info, backend: 'WebGPU (test, 32-bit float (f32) weights)', weights: 'f32' } });
+    st().startTraining('run-3');
+    st().applyTrainEvent({ type: 'weights', loaded: 1, total: 2 });
+    expect(st().model).toMatchObject({ status: 'ready', info: { weights: 'f32' } });
+    st().applyTrainEvent({ type: 'model', info: { ...info, backend: 'WebGPU (test, 8-bit (q8) weights)', weights: 'q8' } });
+    expect(st().model).toMatchObject({ status: 'ready', info: { weights: 'q8', backend: 'WebGPU (test, 8-bit (q8) weights)' } });
+    // A model that is no longer ready (a lost device) is not brought back by a late event.
+    st().setModel({ status: 'idle' });
+    st().applyTrainEvent({ type: 'model', info: { ...info, backend: '', weights: 'nf4' } });
+    expect(st().model.status).toBe('idle');
+  });
+
   it('continues a resumed run\'s chart, dropping points at or after the resume step', () => {
     const store = createStudioStore();
     store.getState().startTraining('run-2', { step: 2, train: [{ step: 1, loss: 3 }, { step: 2, loss: 2.9 }, { step: 3, loss: 2.8 }], validation: [] });
