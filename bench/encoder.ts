@@ -11,7 +11,7 @@ import type { Gpu } from '../src/engine/gpu/device';
 import { ClassificationStore } from '../src/data/classify';
 import { parseEncoderConfig, expectedEncoderTensors, encoderHeadTensors } from '../src/formats/encoderConfig';
 import { EncoderGpu, type EncoderBatch } from '../src/engine/model/encoder';
-import { formatBytes } from '../src/engine/train/memory';
+import { formatBytes } from '../src/units';
 import { SeededRng } from '../src/engine/train/rng';
 import { DEFAULT_SETTINGS, type RunSettings } from '../src/settings/settings';
 import { GpuMemoryTracker, timedSteps } from './e2e';

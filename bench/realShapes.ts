@@ -12,7 +12,7 @@ import { arrayDataset } from '../src/data/batches';
 import { loadModel } from '../src/engine/model/load';
 import { familyFromConfig } from '../src/engine/model/families';
 import type { WeightFormat } from '../src/engine/kernels/quant/layout';
-import { formatBytes } from '../src/engine/train/memory';
+import { formatBytes } from '../src/units';
 import { planTraining, runTraining } from '../src/engine/train/run';
 import { SeededRng } from '../src/engine/train/rng';
 import { cutConfig, REAL_CONFIGS, type RealModel } from '../src/formats/gen/realConfigs';

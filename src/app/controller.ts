@@ -6,7 +6,8 @@ import type { CompileResult, DatasetOptions, TrainEvent, TrainResult } from '../
 import type { ColumnMapping } from '../data/schema';
 import { AdapterLibrary, newId, type AdapterMeta, type DatasetSummary } from '../storage/adapters';
 import { CheckpointQuotaError, CheckpointStore, type Deletable, type RunMeta } from '../storage/checkpoints';
-import { idbKeyValue, isQuotaError, formatBytes, type KeyValue } from '../storage/kv';
+import { idbKeyValue, isQuotaError, type KeyValue } from '../storage/kv';
+import { formatBytes } from '../units';
 import { requestPersistence, storageEstimate } from '../storage/persist';
 import { adapterZip, ADAPTER_CONFIG, ADAPTER_MODEL, IMPORT_FILE, LABELS_CONFIG, MODEL_CARD, modelCard, safeFileName } from '../storage/adapterZip';
 import { createStudioStore, currentPlan, kernelsKey, planKey, type KernelsState, type StudioState, type StudioStore } from './store/store';

@@ -1,5 +1,5 @@
 // Number formatting for the screens.
-export { formatBytes } from '../storage/kv';
+export { formatBytes } from '../units';
 
 export function formatCount(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;

@@ -1,4 +1,4 @@
-import { formatBytes } from '../engine/train/memory';
+import { formatBytes } from '../units';
 
 /** Training progress on a terminal (a redrawn bar) or as plain lines (pipes, CI logs). */
 export interface ProgressLine {

@@ -1,6 +1,7 @@
 // A small key-value interface over IndexedDB (idb-keyval), so the adapter library and the
 // checkpoint store can be tested in Node with an in-memory map and run on IndexedDB in the browser.
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
+import { formatBytes } from '../units';
 
 export interface KeyValue {
   get<T>(key: string): Promise<T | undefined>;
@@ -25,18 +26,6 @@ export function isQuotaError(error: unknown): boolean {
   if (error instanceof StorageQuotaError) return true;
   const name = (error as { name?: string } | null)?.name;
   return name === 'QuotaExceededError' || name === 'NS_ERROR_DOM_QUOTA_REACHED';
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = bytes / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
 /** Approximate stored size of a value (typed arrays and strings dominate). */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { artifactDir, launchBrowser } from '../helpers/browser';
 import { studioState } from '../helpers/studioPage';
-import { formatBytes } from '../../src/storage/kv';
+import { formatBytes } from '../../src/units';
 
 const DEMO = 'dist/web/models/demo';
 const REPO = 'test-org/linked-demo';

@@ -9,21 +9,11 @@
  * every single buffer. The bytes of a configuration come from the model family (MemoryPlan).
  */
 import { BASE_WEIGHTS_LABEL, microBatchChoices, type BaseWeights, type Checkpointing, type RunSettings } from '../../settings/settings';
+import { formatBytes } from '../../units';
 import type { WeightFormat } from '../kernels/quant/layout';
 import type { MemoryConfig, MemoryPlan } from '../model/model';
 
 export type { MemoryPlan, WeightFormat };
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
-}
 
 export interface PlanLimits {
   /** Total bytes the run may use. */
