@@ -305,7 +305,7 @@ export const workerApi = {
    * `access.token` is a Hugging Face token for gated repositories (kept for this call only).
    * `settings` decide the base precision: theirs, or with auto the planner's choice for them (and the
    * loaded dataset's rows) on this device; a run whose plan differs reloads it (see train).
-   * With a dataset dropped, a decoder's kernels for a run of `settings` start compiling (a background
+   * With a dataset dropped, the model's kernels for a run of `settings` start compiling (a background
    * compile, see `compile`) while its weights stream in.
    */
   async loadModel(choice: ModelChoice, pageUrl: string, files: File[] | undefined, onProgress: (p: LoadProgress) => void, token?: string, access?: { token?: string }, settings?: RunSettings): Promise<ModelInfo> {
@@ -324,8 +324,9 @@ export const workerApi = {
       const pending = opening.model;
       openingModels.add(pending);
       try {
-        // An encoder's head is set for the data's task while its weights load: its kernels compile once it is ready.
-        if (settings && session.datasetFile && pending.family === 'llama' && !session.run) {
+        // Either family: an encoder's head tensors are read before open returns, so its head is set
+        // for the data's task (readyForRun) while the rest of its weights stream in.
+        if (settings && session.datasetFile && !session.run) {
           const compiling = compiles.run(compileKey(pending, settings), (report, s) => compileFor('loadModel', pending, settings, opening.loaded, report, s), { signal, mayStart: refuseDuringRun });
           compiling.catch(() => {}); // its outcome is the `compile` call's that joins it, or nobody's
         }

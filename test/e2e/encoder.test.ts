@@ -98,4 +98,15 @@ describe('the studio with the demo encoder (BERT text classification)', () => {
     expect(await page.getByTestId('classify-base').count()).toBe(1);
     await page.screenshot({ path: `${shots}/encoder-playground.png`, fullPage: true });
   });
+
+  it('loaded again with its labelled reviews there, the encoder compiles its run\'s kernels while its weights stream in', async () => {
+    await page.getByTestId('tab-model').click();
+    await page.getByTestId('model-demo-bert').click();
+    type Entry = { by: string; model: string; whileLoading: boolean; outcome: string | null };
+    const log = () => page.evaluate(() => (window as unknown as { __studio: { engine: { compileLog(): Promise<Entry[]> } } }).__studio.engine.compileLog());
+    await expect.poll(async () => (await log()).find((e) => e.by === 'loadModel' && e.outcome !== null), { timeout: 120_000, interval: 250 })
+      .toMatchObject({ model: 'demo-bert', whileLoading: true, outcome: expect.stringMatching(/^ready \d+$/) });
+    await page.getByTestId('tab-hyperparameters').click();
+    await page.locator('[data-testid="kernels"][data-status="ready"]').waitFor({ timeout: 120_000 });
+  });
 });
