@@ -65,7 +65,7 @@ describe('a share link naming a hub model', () => {
     await summary.waitFor({ timeout: 120_000 });
     const weights = statSync(join(DEMO, 'model.safetensors')).size;
     const text = (await summary.textContent())!;
-    expect(text).toMatch(/^llama, 2 layers, [\d.]+ k parameters · (.+) to download · this run needs about [\d.]+ [kKMG]B of GPU memory \(fits\)$/);
+    expect(text).toMatch(/^llama, 2 layers, [\d.]+ k parameters · (.+) to download · this run needs about [\d.]+ [KMGT]iB of GPU memory \(fits\)$/);
     expect(text).toContain(`· ${formatBytes(weights)} to download ·`);
     // The settings came from the link; the model is not loading and no weights were read.
     expect(await studioState(page, 's.settings.lora.r')).toBe(4);
