@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { serve } from '../scripts/serve.mjs';
 import { launchPersistent } from '../test/helpers/browser';
+import { dropFile, studioState } from '../test/helpers/studioPage';
 
 const QUERY = 'maxlen=64&steps=1&eval=0&ckpt=0';
 
@@ -97,13 +98,6 @@ async function waitFor(page: Page, select: string, timeout: number): Promise<voi
   }, select, { timeout, polling: 50 });
 }
 
-async function state<T>(page: Page, select: string): Promise<T> {
-  return page.evaluate((select) => {
-    const s = (window as unknown as { __studio: { store: { getState(): unknown } } }).__studio.store.getState();
-    return new Function('s', `return (${select});`)(s);
-  }, select) as Promise<T>;
-}
-
 /** Installed before the page's scripts run (--responsive): a bar that changes width on every animation frame, so that every frame has something to paint. */
 const ANIMATE = `(() => {
   let bar = null;
@@ -120,7 +114,7 @@ const ANIMATE = `(() => {
 })();`;
 
 /** What the page did in one window of time: painted frames (screencast), click → next frame, one screenshot. */
-interface Window {
+interface Span {
   seconds: number;
   /** Frames painted per second, and the longest time between two painted frames (ms). */
   fps: number;
@@ -132,8 +126,8 @@ interface Window {
 }
 
 interface Responsiveness {
-  compiling: Window;
-  idle: Window;
+  compiling: Span;
+  idle: Span;
 }
 
 /** Starts a DevTools screencast of `page` and returns the (wall-clock) time of every frame it paints. */
@@ -149,7 +143,7 @@ async function recordPaints(page: Page): Promise<number[]> {
 }
 
 /** Clicks between two tabs once a second, and takes one screenshot after the first click, while `going()`; then what the page did meanwhile. */
-async function sample(page: Page, painted: number[], going: () => Promise<boolean>): Promise<Window> {
+async function sample(page: Page, painted: number[], going: () => Promise<boolean>): Promise<Span> {
   const start = Date.now();
   const clicks: number[] = [];
   let screenshot: number | null = null;
@@ -188,37 +182,31 @@ async function session(url: string, dir: string, way: Way, responsive: boolean):
     let responsiveness: Responsiveness | null = null;
     await page.goto(`${url}?${QUERY}`);
     await waitFor(page, "s.model.status === 'ready'", 180_000);
-    await page.getByTestId('tab-dataset').click();
-    await page.getByTestId('dropzone').waitFor();
-    await page.evaluate((text) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([text], 'rows.jsonl', { type: 'application/x-ndjson' }));
-      document.querySelector('[data-testid="dropzone"]')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }, rows(24));
+    await dropFile(page, 'rows.jsonl', rows(24));
     await page.getByTestId('stats').waitFor({ timeout: 120_000 });
     await page.getByTestId('tab-hyperparameters').click();
     await page.locator('[data-testid="memory-estimate"][data-fits="1"]').waitFor({ timeout: 60_000 });
     if (way === 'waited') {
       if (painted) {
         await waitFor(page, "s.kernels.status !== 'idle'", 60_000);
-        const compiling = await sample(page, painted, () => state<boolean>(page, "s.kernels.status === 'compiling'"));
+        const compiling = await sample(page, painted, () => studioState<boolean>(page, "s.kernels.status === 'compiling'"));
         const endIdle = Date.now() + 5000;
         const idle = await sample(page, painted, async () => Date.now() < endIdle);
         responsiveness = { compiling, idle };
       }
       await waitFor(page, "s.kernels.status !== 'idle' && s.kernels.status !== 'compiling'", 600_000);
-      const k = await state<{ status: string; message?: string; reason?: string }>(page, 's.kernels');
+      const k = await studioState<{ status: string; message?: string; reason?: string }>(page, 's.kernels');
       if (k.status !== 'ready') throw new Error(`the background compile ended ${k.status}: ${k.message ?? k.reason}`);
     } else {
       await waitFor(page, "s.kernels.status === 'compiling'", 60_000);
     }
     await page.getByTestId('start-training').click();
     await waitFor(page, "s.training.stepped || s.training.status === 'failed'", 600_000);
-    const failed = await state<string | null>(page, "s.training.status === 'failed' ? s.training.error : null");
+    const failed = await studioState<string | null>(page, "s.training.status === 'failed' ? s.training.error : null");
     if (failed) throw new Error(`the run failed: ${failed}`);
     const marks = await page.evaluate(() => (window as unknown as { __marks: Marks }).__marks);
-    const adapter = await state<string>(page, 's.model.info.backend');
-    const weights = await state<string>(page, 's.training.plan ? s.training.plan.weights : "?"');
+    const adapter = await studioState<string>(page, 's.model.info.backend');
+    const weights = await studioState<string>(page, 's.training.plan ? s.training.plan.weights : "?"');
     return { ...marks, adapter, weights, responsiveness };
   } finally {
     await context.close();

@@ -4,11 +4,9 @@
 // gives the trained answer where the base model does not. Screenshots of each step go to
 // test-results/e2e/demo-*.png; the journey's wall time is logged (docs/studio.md records it).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
-import { artifactDir, launchPersistent } from '../helpers/browser';
+import { artifactDir, openProfilePage } from '../helpers/browser';
 import { DEMO_PRESET } from '../../src/settings/settings';
 
 const shots = artifactDir();
@@ -27,10 +25,7 @@ const LOSS_FALLS_TO = 0.1;
 type Studio = { store: { getState(): { training: { status: string; error: string | null; step: number } } } };
 
 beforeAll(async () => {
-  context = await launchPersistent(mkdtempSync(join(tmpdir(), 'demo-e2e-')));
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  ({ context, page } = await openProfilePage('demo-e2e-'));
 });
 
 afterAll(async () => {

@@ -2,11 +2,8 @@
 // encoder, its sample of labelled reviews, the default settings; validation accuracy charted live,
 // the confusion matrix drawn, the playground classifying with the base head and the tuned adapter.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { artifactDir, launchPersistent } from '../helpers/browser';
+import { artifactDir, openProfilePage } from '../helpers/browser';
 
 let context: BrowserContext;
 let page: Page;
@@ -23,9 +20,7 @@ type Win = {
 };
 
 beforeAll(async () => {
-  context = await launchPersistent(mkdtempSync(join(tmpdir(), 'studio-encoder-')));
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  ({ context, page } = await openProfilePage('studio-encoder-'));
 });
 
 afterAll(async () => {

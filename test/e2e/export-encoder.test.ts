@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
-import { artifactDir, launchPersistent } from '../helpers/browser';
+import { artifactDir, openProfilePage } from '../helpers/browser';
 import { openStudio, studioState } from '../helpers/studioPage';
 import { openModelFolder } from '../../src/formats/modelFolder';
 import { concatParts, exportModel, openExportSource, readExportAdapter, type ModelExportFormat } from '../../src/formats/export/index';
@@ -40,10 +40,7 @@ async function nodeExport(format: ModelExportFormat, adapterFiles: AdapterFolder
 }
 
 beforeAll(async () => {
-  context = await launchPersistent(mkdtempSync(join(tmpdir(), 'studio-export-encoder-')));
-  page = context.pages()[0] ?? (await context.newPage());
-  await page.setViewportSize({ width: 1280, height: 900 });
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  ({ context, page } = await openProfilePage('studio-export-encoder-', { width: 1280, height: 900 }));
   await openStudio(page, inject('baseUrl'), 'model=demo-bert');
 });
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
-import { artifactDir, launchPersistent } from '../helpers/browser';
+import { artifactDir, openProfilePage } from '../helpers/browser';
 import { chatJsonl, dropFile, openStudio, studioState } from '../helpers/studioPage';
 import { writePeftAdapter } from '../../src/formats/peft';
 import { concatParts, exportModel, openExportSource, type ExportedFiles, type ModelExportFormat } from '../../src/formats/export/index';
@@ -51,10 +51,7 @@ function unzipped(path: string, folder: string): Map<string, string> {
 }
 
 beforeAll(async () => {
-  context = await launchPersistent(mkdtempSync(join(tmpdir(), 'studio-export-')));
-  page = context.pages()[0] ?? (await context.newPage());
-  await page.setViewportSize({ width: 1280, height: 900 });
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  ({ context, page } = await openProfilePage('studio-export-', { width: 1280, height: 900 }));
   await openStudio(page, inject('baseUrl'));
 });
 

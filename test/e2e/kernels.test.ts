@@ -7,11 +7,8 @@
 // Pressed while the compile is still going, Start is not blocked: the run waits for that compile
 // (showing its progress) and trains.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { artifactDir, launchPersistent } from '../helpers/browser';
+import { artifactDir, openProfilePage } from '../helpers/browser';
 import { chatJsonl, dropFile, openStudio, studioState, waitForTraining } from '../helpers/studioPage';
 
 // Three steps of rows cut to 64 tokens; no evaluation or checkpoint (nothing but the step itself after Start).
@@ -49,10 +46,7 @@ async function modelAndDataset(): Promise<void> {
 }
 
 beforeAll(async () => {
-  context = await launchPersistent(mkdtempSync(join(tmpdir(), 'kernels-e2e-')));
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  ({ context, page } = await openProfilePage('kernels-e2e-'));
 });
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
-import { artifactDir, launchPersistent } from '../helpers/browser';
+import { artifactDir, openProfilePage } from '../helpers/browser';
 import { openStudio, studioState } from '../helpers/studioPage';
 import { classifierOutput, labelsConfig } from '../helpers/seqClsFolder';
 import { python, readTrainPyBlock } from '../helpers/trainPy';
@@ -22,10 +22,7 @@ let page: Page;
 const shots = artifactDir();
 
 beforeAll(async () => {
-  context = await launchPersistent(mkdtempSync(join(tmpdir(), 'studio-pytorch-')));
-  page = context.pages()[0] ?? (await context.newPage());
-  await page.setViewportSize({ width: 1280, height: 900 });
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  ({ context, page } = await openProfilePage('studio-pytorch-', { width: 1280, height: 900 }));
 });
 
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page, Route } from 'playwright-core';
-import { artifactDir, launchPersistent } from '../helpers/browser';
+import { artifactDir, openProfilePage } from '../helpers/browser';
 import { chatJsonl, dropFile, openStudio, studioState, waitForTraining } from '../helpers/studioPage';
 import { DEFAULT_SETTINGS, SETTING_DEFS, formatSettingValue, getSetting, type RunSettings } from '../../src/settings/settings';
 
@@ -63,11 +63,7 @@ async function dragSlider(testId: string, from: number, to: number): Promise<voi
 }
 
 beforeAll(async () => {
-  context = await launchPersistent(mkdtempSync(join(tmpdir(), 'studio-screens-')));
-  page = context.pages()[0] ?? (await context.newPage());
-  await page.setViewportSize({ width: 1440, height: 900 });
-  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  ({ context, page } = await openProfilePage('studio-screens-', { width: 1440, height: 900 }));
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync, strFromU8 } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
-import { artifactDir, launchPersistent } from '../helpers/browser';
+import { artifactDir, openProfilePage } from '../helpers/browser';
 import { chatJsonl, openStudio } from '../helpers/studioPage';
 import { parseHfConfig } from '../../src/formats/hfConfig';
 import { readPeftAdapter } from '../../src/formats/peft';
@@ -78,10 +78,7 @@ async function libraryFiles(): Promise<{ id: string; name: string; model: number
 }
 
 beforeAll(async () => {
-  context = await launchPersistent(mkdtempSync(join(tmpdir(), 'studio-e2e-')));
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  ({ context, page } = await openProfilePage('studio-e2e-'));
 });
 
 afterAll(async () => {

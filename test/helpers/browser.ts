@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -35,6 +35,20 @@ export async function launchPersistent(userDataDir = mkdtempSync(join(tmpdir(), 
     args: CHROMIUM_ARGS,
     acceptDownloads: true,
   });
+}
+
+/**
+ * A browser test's page: a fresh persistent profile (`<prefix>…` in the temporary folder), its
+ * first page at `viewport` when given, the page's console errors and uncaught errors echoed to
+ * the test's log.
+ */
+export async function openProfilePage(prefix: string, viewport?: { width: number; height: number }): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await launchPersistent(mkdtempSync(join(tmpdir(), prefix)));
+  const page = context.pages()[0] ?? (await context.newPage());
+  if (viewport) await page.setViewportSize(viewport);
+  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  return { context, page };
 }
 
 /** Where screenshots and other browser-test artifacts go. */

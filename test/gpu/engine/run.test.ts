@@ -177,6 +177,17 @@ async function losses(model: TrainableModel<unknown, never>, data: unknown, s: R
 
 const loadingLimits = { budgetBytes: 1 << 30, maxBufferSize: 1 << 28 };
 
+/** `got` are the three finite losses of the tiny model loaded first and then run with `s` (on `gpu`, whose pipelines are cached by now), and the device reported no error. */
+async function expectLossesOfModelLoadedFirst(gpu: Awaited<ReturnType<typeof device>>, got: number[], s: RunSettings, weights?: 'nf4'): Promise<void> {
+  const first = await loadModel(gpu, memoryFiles(tinyQwen2(), 'tiny'), weights ? { weights } : undefined);
+  const expected = await losses(first.model as never, tinyRunData, s);
+  first.model.destroy();
+  expect(got).toHaveLength(3);
+  expect(got.every(Number.isFinite)).toBe(true);
+  expect(got).toEqual(expected);
+  expect(gpu.takeUncapturedErrors()).toEqual([]);
+}
+
 describe('compiling while the weights load', () => {
   it('an nf4 base quantized as it streams in: the run compiles while no tensor has been read, with the load\'s progress to the last byte, and trains to the losses of a model loaded first', async () => {
     const gpu = await device();
@@ -199,13 +210,7 @@ describe('compiling while the weights load', () => {
     expect(Math.max(...progress)).toBe(opened.bytes);
     opened.model.destroy();
     // The reference on the same device (its pipelines now cached): the model loaded, then the run.
-    const first = await loadModel(gpu, memoryFiles(tinyQwen2(), 'tiny'), { weights: 'nf4' });
-    const expected = await losses(first.model as never, tinyRunData, s);
-    first.model.destroy();
-    expect(got).toHaveLength(3);
-    expect(got.every(Number.isFinite)).toBe(true);
-    expect(got).toEqual(expected);
-    expect(gpu.takeUncapturedErrors()).toEqual([]);
+    await expectLossesOfModelLoadedFirst(gpu, got, s, 'nf4');
   });
 
   it('compileRun reports its progress while no tensor has been read; the run after it compiles nothing and trains to the losses of a model loaded first (f32 base)', async () => {
@@ -230,13 +235,7 @@ describe('compiling while the weights load', () => {
     const got = await losses(opened.model as never, tinyRunData, tinyRunSettings, undefined, (e) => void (e.type === 'compile' && compile.push(e.total)));
     expect(compile.every((t) => t === 0)).toBe(true);
     opened.model.destroy();
-    const first = await loadModel(gpu, memoryFiles(tinyQwen2(), 'tiny'));
-    const expected = await losses(first.model as never, tinyRunData, tinyRunSettings);
-    first.model.destroy();
-    expect(got).toHaveLength(3);
-    expect(got.every(Number.isFinite)).toBe(true);
-    expect(got).toEqual(expected);
-    expect(gpu.takeUncapturedErrors()).toEqual([]);
+    await expectLossesOfModelLoadedFirst(gpu, got, tinyRunSettings);
   });
 
   it('a load that fails while the run compiles ends the run with the load\'s error naming the tensor; the device goes on working', async () => {
